@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything vipd's demo and tests need on a fresh Debian machine (run as root).
+# Idempotent: packages already present are left alone, so CI and developers can run it every time.
+set -euo pipefail
+
+pkgs=(keepalived iproute2 tcpdump dnsmasq-base bind9-dnsutils curl nftables procps psmisc)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# --no-install-recommends: keepalived recommends ipvsadm etc., which the tests do not need.
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's keepalived package may start its service; vipd's tests run their own keepalived
+# processes inside namespaces, so a host-wide one must not be running.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet keepalived 2>/dev/null; then
+	systemctl stop keepalived || true
+fi
+
+# Go: the machine image has it in /usr/local/go. On a bare Debian, take Debian's
+# go command and let it fetch the toolchain go.mod asks for through the module proxy.
+export PATH="/usr/local/go/bin:$PATH"
+if ! command -v go >/dev/null 2>&1; then
+	apt-get install -y -qq --no-install-recommends golang-go ca-certificates git
+fi
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+
+# Go tools pinned to exact versions (the module proxy may refuse @latest).
+export PATH="$(go env GOPATH)/bin:$PATH"
+command -v staticcheck >/dev/null 2>&1 || go install honnef.co/go/tools/cmd/staticcheck@v0.8.0

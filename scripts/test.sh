@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every check and test of vipd: formatting, go vet, staticcheck, then
+# all tests, including the ones in network namespaces (they need root).
+# Installs what the tests need first. This is the README's test command and
+# what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+export PATH="/usr/local/go/bin:$(go env GOPATH)/bin:$PATH"
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go') 2>&1 || true)
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== staticcheck"
+staticcheck ./...
+
+echo "== go build (static, linux/amd64 and linux/arm64)"
+for arch in amd64 arm64; do
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -o /dev/null ./cmd/vipd
+done
+
+echo "== go test"
+# Namespace tests measure failover times: one package at a time keeps the
+# two cores free for the daemons under test.
+go test -count=1 -p 1 -timeout 30m "$@" ./...
