@@ -1,0 +1,277 @@
+// Package agent turns a loaded configuration into running VRRP instances:
+// it opens one raw socket per family and interface, starts a demux on each,
+// runs every instance, reloads them when the configuration changes, and
+// stops them gracefully.
+//
+// It sits between cmd/vipd (flags, signals) and election (the protocol); it
+// must not depend on cmd.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election"
+	"github.com/vipd/vipd/election/transport"
+	"github.com/vipd/vipd/election/vip"
+	"github.com/vipd/vipd/internal/clock"
+)
+
+// Options are the agent's collaborators; zero values get real ones.
+type Options struct {
+	Log   *slog.Logger
+	Clock clock.Clock
+}
+
+// Agent owns the sockets and instances of one vipd process.
+type Agent struct {
+	log   *slog.Logger
+	clock clock.Clock
+	drops election.DropCounter
+
+	reloads chan reloadReq
+
+	// Owned by Run's goroutine.
+	addrs     *vip.Manager
+	announcer *vip.Announcer
+	sockets   map[socketKey]*socket
+	running   map[string]*running
+}
+
+type socketKey struct {
+	family transport.Family
+	iface  string
+}
+
+type socket struct {
+	conn  *transport.Conn
+	demux *election.Demux
+	done  chan struct{}
+	users int
+}
+
+type running struct {
+	cfg    *config.Instance
+	inst   *election.Instance
+	sock   *socket
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type reloadReq struct {
+	cfg   *config.Config
+	reply chan error
+}
+
+// New returns an agent; Run starts it.
+func New(opts Options) *Agent {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
+	}
+	return &Agent{
+		log:     opts.Log,
+		clock:   opts.Clock,
+		reloads: make(chan reloadReq),
+		sockets: map[socketKey]*socket{},
+		running: map[string]*running{},
+	}
+}
+
+// Drops returns the counts of discarded packets by reason.
+func (a *Agent) Drops() *election.DropCounter { return &a.drops }
+
+// Run starts every instance of cfg and blocks until ctx is cancelled; then it
+// stops every instance gracefully (priority-0 advert from a master, VIPs
+// released) and closes its sockets.
+func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
+	var err error
+	if a.addrs, err = vip.NewManager(); err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	a.announcer = vip.NewAnnouncer()
+	defer a.announcer.Close()
+
+	if err := a.apply(cfg); err != nil {
+		a.stopAll()
+		return err
+	}
+	a.log.Info("agent started", "instances", len(a.running))
+	for {
+		select {
+		case <-ctx.Done():
+			a.stopAll()
+			a.log.Info("agent stopped")
+			return nil
+		case r := <-a.reloads:
+			r.reply <- a.apply(r.cfg)
+		}
+	}
+}
+
+// Reload replaces the running configuration. Instances whose configuration
+// is unchanged keep running untouched (a master stays master); changed ones
+// are restarted, removed ones stopped gracefully, new ones started.
+func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
+	r := reloadReq{cfg: cfg, reply: make(chan error, 1)}
+	select {
+	case a.reloads <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-r.reply
+}
+
+// apply converges the running instances on cfg.
+func (a *Agent) apply(cfg *config.Config) error {
+	want := map[string]*config.Instance{}
+	for _, ic := range cfg.Instances {
+		want[ic.Name] = ic
+	}
+	for name, r := range a.running {
+		if ic, ok := want[name]; !ok || !r.cfg.SameSettings(ic) {
+			a.stop(name)
+		}
+	}
+	var errs []error
+	for _, ic := range cfg.Instances {
+		if _, ok := a.running[ic.Name]; ok {
+			continue
+		}
+		if err := a.start(ic); err != nil {
+			errs = append(errs, fmt.Errorf("instance %s: %w", ic.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Agent) start(ic *config.Instance) error {
+	fam := transport.IPv4
+	if ic.Family == config.IPv6 {
+		fam = transport.IPv6
+	}
+	sock, err := a.socketFor(fam, ic.Interface, len(ic.UnicastPeers) == 0)
+	if err != nil {
+		return err
+	}
+	src := ic.UnicastSource
+	if !src.IsValid() {
+		// keepalived's default: the interface's primary address (for IPv6
+		// the link-local one, as RFC 5798 §5.1.2.2 requires).
+		var vips []netip.Addr
+		for _, v := range ic.VIPs {
+			vips = append(vips, v.Prefix.Addr())
+		}
+		// A /32 VIP outside the interface's subnets becomes a primary
+		// address itself: never pick it.
+		if src, err = transport.PrimaryAddr(ic.Interface, fam, vips...); err != nil {
+			a.release(sock)
+			return err
+		}
+	}
+	inst, err := election.NewInstance(ic, src, sock.conn, election.Deps{
+		Clock:     a.clock,
+		Log:       a.log,
+		Addrs:     a.addrs,
+		Announcer: a.announcer,
+		Drops:     &a.drops,
+	})
+	if err != nil {
+		a.release(sock)
+		return err
+	}
+	if err := sock.demux.Register(ic.VRID, inst); err != nil {
+		a.release(sock)
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cfg: ic, inst: inst, sock: sock, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		if err := inst.Run(ctx); err != nil {
+			a.log.Error("instance failed", "instance", ic.Name, "err", err)
+		}
+	}()
+	a.running[ic.Name] = r
+	a.log.Info("instance started", "instance", ic.Name, "vrid", ic.VRID, "interface", ic.Interface,
+		"version", ic.Version, "priority", ic.Priority, "source", src, "unicast_peers", peersString(ic.UnicastPeers))
+	return nil
+}
+
+func peersString(ps []netip.Addr) string {
+	if len(ps) == 0 {
+		return "multicast"
+	}
+	return fmt.Sprint(ps)
+}
+
+func (a *Agent) stop(name string) {
+	r := a.running[name]
+	r.cancel()
+	<-r.done
+	r.sock.demux.Unregister(r.cfg.VRID, r.inst)
+	a.release(r.sock)
+	delete(a.running, name)
+}
+
+// stopAll stops instances in parallel, so that every master's priority-0
+// advert goes out at once rather than one after another.
+func (a *Agent) stopAll() {
+	var wg sync.WaitGroup
+	for _, r := range a.running {
+		r.cancel()
+		wg.Add(1)
+		go func() { defer wg.Done(); <-r.done }()
+	}
+	wg.Wait()
+	for name := range a.running {
+		a.stop(name)
+	}
+}
+
+func (a *Agent) socketFor(fam transport.Family, iface string, multicast bool) (*socket, error) {
+	k := socketKey{fam, iface}
+	if s, ok := a.sockets[k]; ok {
+		if multicast && !s.conn.Multicast() {
+			if err := s.conn.JoinGroup(); err != nil {
+				return nil, err
+			}
+		}
+		s.users++
+		return s, nil
+	}
+	conn, err := transport.Listen(transport.Config{Family: fam, Interface: iface, Multicast: multicast})
+	if err != nil {
+		return nil, err
+	}
+	s := &socket{conn: conn, demux: election.NewDemux(conn, a.log, &a.drops), done: make(chan struct{}), users: 1}
+	go func() {
+		defer close(s.done)
+		if err := s.demux.Run(); err != nil {
+			a.log.Error("socket read failed", "interface", iface, "err", err)
+		}
+	}()
+	a.sockets[k] = s
+	return s, nil
+}
+
+func (a *Agent) release(s *socket) {
+	s.users--
+	if s.users > 0 {
+		return
+	}
+	s.conn.Close()
+	<-s.done
+	for k, v := range a.sockets {
+		if v == s {
+			delete(a.sockets, k)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package config
+
+import (
+	"slices"
+	"strings"
+)
+
+// Severity says whether a Diagnostic stops the load.
+type Severity int
+
+const (
+	// SeverityError makes the configuration unusable.
+	SeverityError Severity = iota + 1
+	// SeverityWarning is reported but the configuration loads.
+	SeverityWarning
+)
+
+// String returns "error" or "warning".
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
+}
+
+// Diagnostic is one problem found in a configuration.
+type Diagnostic struct {
+	// Pos is the file and line the problem is on (the included file for
+	// lines that come from an include).
+	Pos Pos
+	// Field names the setting, e.g. "instances[0].vrid" or
+	// "vrrp_instance[VI_1].priority"; empty for syntax problems.
+	Field string
+	// Severity is SeverityError or SeverityWarning.
+	Severity Severity
+	// Message says what is wrong and, for warnings, what was done about it.
+	Message string
+}
+
+// String renders the diagnostic as "PATH:LINE: [warning: ]field: message".
+func (d Diagnostic) String() string {
+	var b strings.Builder
+	b.WriteString(d.Pos.String())
+	b.WriteString(": ")
+	if d.Severity == SeverityWarning {
+		b.WriteString("warning: ")
+	}
+	if d.Field != "" {
+		b.WriteString(d.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(d.Message)
+	return b.String()
+}
+
+// Diagnostics is a list of problems. As an error it reports its errors only,
+// one a line; its warnings stay available through Warnings.
+type Diagnostics []Diagnostic
+
+// Error renders every error-severity diagnostic, one a line.
+func (ds Diagnostics) Error() string {
+	var lines []string
+	for _, d := range ds {
+		if d.Severity != SeverityWarning {
+			lines = append(lines, d.String())
+		}
+	}
+	if len(lines) == 0 {
+		return "no errors"
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Errors returns the error-severity diagnostics.
+func (ds Diagnostics) Errors() Diagnostics { return ds.filter(SeverityError) }
+
+// Warnings returns the warning-severity diagnostics.
+func (ds Diagnostics) Warnings() Diagnostics { return ds.filter(SeverityWarning) }
+
+// HasErrors reports whether any diagnostic is an error.
+func (ds Diagnostics) HasErrors() bool {
+	for _, d := range ds {
+		if d.Severity != SeverityWarning {
+			return true
+		}
+	}
+	return false
+}
+
+func (ds Diagnostics) filter(s Severity) Diagnostics {
+	var out Diagnostics
+	for _, d := range ds {
+		if (d.Severity == SeverityWarning) == (s == SeverityWarning) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// diags collects diagnostics while parsing and validating.
+type diags struct {
+	list Diagnostics
+}
+
+func (c *diags) add(sev Severity, pos Pos, field, msg string) {
+	c.list = append(c.list, Diagnostic{Pos: pos, Field: field, Severity: sev, Message: msg})
+}
+
+func (c *diags) err(pos Pos, field, msg string) { c.add(SeverityError, pos, field, msg) }
+
+func (c *diags) warn(pos Pos, field, msg string) { c.add(SeverityWarning, pos, field, msg) }
+
+// finish turns a parsed configuration and its diagnostics into Load's result.
+// The first nParse diagnostics come from parsing; later (validation) errors
+// on fields that already failed to parse are dropped, so that a bad value is
+// reported once, not again as "missing".
+func finish(cfg *Config, list Diagnostics, nParse int, bad map[string]bool) (*Config, error) {
+	var kept Diagnostics
+	seen := map[string]bool{}
+	for i, d := range list {
+		key := d.String()
+		if seen[key] || (i >= nParse && d.Severity == SeverityError && bad[d.Field]) {
+			continue
+		}
+		seen[key] = true
+		kept = append(kept, d)
+	}
+	sortByPosition(kept)
+	if cfg == nil || kept.HasErrors() {
+		return nil, kept
+	}
+	cfg.Warnings = kept
+	return cfg, nil
+}
+
+// sortByPosition orders diagnostics by line within each file, files in the
+// order they first appear, so that fix-ups found after parsing sit next to
+// the lines they are about.
+func sortByPosition(list Diagnostics) {
+	rank := map[string]int{}
+	for _, d := range list {
+		if _, ok := rank[d.Pos.File]; !ok {
+			rank[d.Pos.File] = len(rank)
+		}
+	}
+	slices.SortStableFunc(list, func(a, b Diagnostic) int {
+		if c := rank[a.Pos.File] - rank[b.Pos.File]; c != 0 {
+			return c
+		}
+		return a.Pos.Line - b.Pos.Line
+	})
+}

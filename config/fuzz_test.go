@@ -1,0 +1,67 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The parsers must never panic, whatever the input, and must either return
+// a Config or a non-empty error list.
+func FuzzParseKeepalived(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/*.conf")
+	golden, _ := filepath.Glob("testdata/golden/*.conf")
+	for _, name := range append(seeds, golden...) {
+		if data, err := os.ReadFile(name); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("$A=x$A\nk $A\n"))
+	f.Add([]byte("vrrp_instance a { interface e virtual_router_id 1 virtual_ipaddress { 1.2.3.4/99 label x dev } }"))
+	f.Add([]byte("@^x include {a,b{c,d}}/*.conf\n$M=a \\\n$M\n~SEQ(i,0,1)\n\"unterminated"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseKeepalived("f.conf", data, LoadOptions{Hostname: "h", fs: noFS{}})
+		checkResult(t, cfg, err)
+	})
+}
+
+func FuzzParseYAML(f *testing.F) {
+	for _, name := range []string{"testdata/good.yaml", "testdata/cluster.yaml"} {
+		if data, err := os.ReadFile(name); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("instances:\n- {name: a, vrid: 99999999999999999999999, advert_interval: 9999999999h, vips: [{address: x}]}\n"))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("vrrp: {garp: {master_repeat: -1}}\ninstances: [~, [], {unicast: {peers: {}}}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseYAML("f.yaml", data, LoadOptions{Hostname: "h"})
+		checkResult(t, cfg, err)
+	})
+}
+
+func checkResult(t *testing.T, cfg *Config, err error) {
+	if err == nil {
+		if cfg == nil {
+			t.Fatal("nil Config without an error")
+		}
+		// What loads must also pass validation on its own.
+		if ds := cfg.Validate(nil); ds.HasErrors() {
+			t.Fatalf("loaded config fails Validate:\n%s", render(ds))
+		}
+		// And it must convert to YAML that parses without panicking.
+		out, err := EncodeYAML(cfg)
+		if err != nil {
+			t.Fatalf("EncodeYAML: %v", err)
+		}
+		_, _ = ParseYAML("converted.yaml", out, LoadOptions{Hostname: "h"})
+		return
+	}
+	if cfg != nil {
+		t.Fatal("Config returned with an error")
+	}
+	ds, ok := err.(Diagnostics)
+	if !ok || !ds.HasErrors() {
+		t.Fatalf("error %T %v holds no error diagnostics", err, err)
+	}
+}

@@ -1,0 +1,271 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// complete derives each instance's defaults and applies keepalived's
+// fix-ups, in the order of vrrp_complete_init (keepalived/vrrp/vrrp.c):
+// chk_min_cfg, vrrp_complete_instance, then check_vrid_conflicts. Where
+// keepalived returns false from these (and so refuses to start), vipd reports
+// an error; where it logs and adjusts, vipd warns and adjusts the same way.
+func (p *kaParser) complete() {
+	for _, ki := range p.kis {
+		p.completeInstance(ki)
+		p.cfg.Instances = append(p.cfg.Instances, ki.inst)
+	}
+	p.vridConflicts()
+}
+
+func (p *kaParser) completeInstance(ki *kaInstance) {
+	inst := ki.inst
+	s := inst.src
+	warn := func(f field, msg string) {
+		pos, name := s.at(inst, f)
+		p.d.warn(pos, name, msg)
+	}
+	fail := func(f field, msg string) {
+		pos, name := s.at(inst, f)
+		p.bad[name] = true
+		p.d.err(pos, name, msg)
+	}
+
+	// chk_min_cfg
+	if inst.VRID == 0 {
+		if ki.badVRID >= 0 {
+			// The rejected value is the reason: report it as the error.
+			d := &p.d.list[ki.badVRID]
+			d.Severity, d.Message = SeverityError, ki.badVRIDMsg
+			p.bad[d.Field] = true
+		} else {
+			fail(fVRID, "is not set (1-255); keepalived refuses to start without it")
+		}
+	}
+	if inst.Interface == "" {
+		fail(fInterface, "is not set; keepalived refuses to start without it (\"Unknown interface!\")")
+	}
+
+	// vrrp_complete_instance
+	strict := p.global.strict
+	if ki.strict != nil {
+		strict = *ki.strict
+	}
+	if strict {
+		warn(fName, "strict mode is applied to the configuration as keepalived does; its run-time rules (no accept mode) are not supported yet")
+	}
+	if ki.family == IPv6 {
+		if ki.version == 2 && strict {
+			warn(fVersion, "cannot use IPv6 with VRRP version 2 in strict mode; version 3 used, as keepalived does")
+			ki.version = 3
+		} else if ki.version == 0 {
+			ki.version = 3
+		}
+	}
+	if ki.family == 0 {
+		ki.family = IPv4 // no address at all
+	}
+	if ki.version == 0 {
+		ki.version = DefaultVersion
+		if p.global.version != 0 {
+			ki.version = p.global.version
+		}
+	}
+	inst.Family, inst.Version = ki.family, ki.version
+
+	if len(inst.AdvertisedVIPs()) == 0 {
+		if ki.version == 3 || strict {
+			fail(fVIPs, "no VIP of the instance's family specified; at least one is required (keepalived refuses to start)")
+		} else {
+			warn(fVIPs, "no VIP of the instance's family specified; at least one is sensible")
+		}
+	}
+
+	// No priority: derived from the state; no state: derived from priority.
+	if ki.priority == 0 {
+		ki.priority = DefaultPriority
+		if ki.state == StateMaster {
+			ki.priority = OwnerPriority
+		}
+	}
+	owner := ki.priority == OwnerPriority
+	switch {
+	case ki.state == "":
+		ki.state = StateBackup
+		if owner {
+			ki.state = StateMaster
+		}
+	case strict && (ki.state == StateMaster) != owner:
+		want := StateBackup
+		if owner {
+			want = StateMaster
+		}
+		warn(fState, fmt.Sprintf("state MASTER must match being address owner (priority 255) in strict mode; %s used, as keepalived does", want))
+		ki.state = want
+	}
+	inst.Priority, inst.InitialState = ki.priority, ki.state
+
+	p.completeAuth(ki, strict)
+
+	if strict && len(inst.UnicastPeers) > 0 {
+		fail(fPeers, "unicast peers are not supported in strict mode (keepalived refuses to start on a multicast-capable interface)")
+	}
+	switch {
+	case !ki.unicastConfigured || len(inst.UnicastPeers) > 0:
+	case ki.faultNoPeer:
+		warn(fPeers, "no unicast peers with unicast_fault_no_peer: keepalived holds the instance in FAULT; vipd cannot yet and uses multicast")
+	default:
+		warn(fPeers, "a unicast keyword without any unicast peers: multicast is used, as keepalived does (deprecated)")
+	}
+
+	// Move VIPs beyond what fits in an advert to the excluded ones.
+	limit := MaxAdvertisedVIPs(inst.Family, inst.Version)
+	if n := len(inst.AdvertisedVIPs()); n > limit {
+		kept := 0
+		for j := range inst.VIPs {
+			v := &inst.VIPs[j]
+			if v.Excluded || FamilyOf(v.Prefix.Addr()) != inst.Family {
+				continue
+			}
+			if kept++; kept > limit {
+				v.Excluded = true
+			}
+		}
+		warn(fVIPs, fmt.Sprintf("%d VIPs exceed the %d that fit in an advert; the excess is held but not advertised, as keepalived does", n, limit))
+	}
+
+	p.completePreempt(ki, strict, warn)
+	p.completeAdvert(ki, warn)
+
+	for j := range inst.VIPs {
+		if inst.VIPs[j].Interface == "" {
+			inst.VIPs[j].Interface = inst.Interface
+		}
+	}
+	inst.GARP.Interval = p.global.interval
+	inst.GARP.NAInterval = p.global.naInterval
+}
+
+// completeAuth keeps a PASS password only where keepalived uses it.
+func (p *kaParser) completeAuth(ki *kaInstance, strict bool) {
+	inst := ki.inst
+	pos := ki.authPos
+	if pos.Line == 0 {
+		pos, _ = inst.src.at(inst, fAuth)
+	}
+	_, field := inst.src.at(inst, fAuth)
+	var why string
+	switch {
+	case ki.authType == "":
+		if ki.authPass != "" {
+			why = "auth_pass without auth_type; ignored, as keepalived does"
+		}
+	case strict:
+		why = "strict mode does not support authentication; ignored, as keepalived does"
+	case ki.version == 3:
+		why = "VRRP version 3 does not support authentication; ignored, as keepalived does"
+	case ki.authPass == "":
+		why = "authentication specified but no password given; ignored, as keepalived does"
+	case ki.authType == "AH" && ki.family == IPv6:
+		why = "cannot use AH authentication with IPv6; ignored, as keepalived does"
+	case ki.authType == "AH":
+		why = "AH authentication is not supported yet; the instance runs without authentication"
+	default:
+		inst.AuthPass = ki.authPass
+	}
+	if why != "" {
+		p.d.warn(pos, field, why)
+	}
+}
+
+func (p *kaParser) completePreempt(ki *kaInstance, strict bool, warn func(field, string)) {
+	inst := ki.inst
+	if ki.priority == OwnerPriority && ki.nopreempt {
+		warn(fPreempt, "nopreempt is incompatible with priority 255; cleared, as keepalived does")
+		ki.nopreempt = false
+	}
+	if ki.state == StateMaster {
+		if ki.nopreempt {
+			warn(fPreempt, "nopreempt does not work with initial state MASTER; cleared, as keepalived does")
+			ki.nopreempt = false
+		}
+		if inst.PreemptDelay > 0 {
+			warn(fPreemptDelay, "preempt_delay does not work with initial state MASTER; cleared, as keepalived does")
+			inst.PreemptDelay = 0
+		}
+	}
+	if inst.PreemptDelay > 0 {
+		if strict {
+			warn(fPreemptDelay, "preempt_delay is incompatible with strict mode; reset to 0, as keepalived does")
+			inst.PreemptDelay = 0
+		}
+		if ki.nopreempt {
+			warn(fPreemptDelay, "preempt_delay is incompatible with nopreempt; reset to 0, as keepalived does")
+			inst.PreemptDelay = 0
+		}
+	}
+	inst.Preempt = !ki.nopreempt
+}
+
+// completeAdvert fits the advert interval to what the version's header can
+// carry, rounding to the nearest unit as keepalived does.
+func (p *kaParser) completeAdvert(ki *kaInstance, warn func(field, string)) {
+	inst := ki.inst
+	if !ki.advertSet {
+		inst.AdvertInterval = DefaultAdvertInterval
+	}
+	unit, max := 10*time.Millisecond, 4095*10*time.Millisecond
+	if inst.Version == 2 {
+		unit, max = time.Second, 255*time.Second
+	}
+	adv := inst.AdvertInterval
+	switch {
+	case adv > max:
+		warn(fAdvert, fmt.Sprintf("VRRPv%d advertisement interval %v is out of range; %v used, as keepalived does", inst.Version, adv, max))
+		adv = max
+	case adv%unit != 0:
+		r := (adv + unit/2) / unit * unit
+		if r == 0 {
+			r = unit
+		}
+		what := "must be whole seconds"
+		if inst.Version == 3 {
+			what = "must be in units of 10ms"
+		}
+		warn(fAdvert, fmt.Sprintf("VRRPv%d advertisement interval %v %s; rounded to %v, as keepalived does", inst.Version, adv, what, r))
+		adv = r
+	}
+	inst.AdvertInterval = adv
+}
+
+// vridConflicts is check_vrid_conflicts: two multicast instances with the
+// same VRID and family on one interface, or two unicast ones with the same
+// source and a common peer, stop keepalived. Other sharing keepalived
+// accepts; vipd warns about it, since such instances differ only by their
+// peers.
+func (p *kaParser) vridConflicts() {
+	list := p.cfg.Instances
+	for i, a := range list {
+		for _, b := range list[i+1:] {
+			if a.VRID == 0 || a.VRID != b.VRID || a.Family != b.Family || a.Interface != b.Interface {
+				continue
+			}
+			pos, f := b.src.at(b, fVRID)
+			same := fmt.Sprintf("%s and %s both use VRID %d with %v on interface %s", a.Name, b.Name, a.VRID, a.Family, a.Interface)
+			switch {
+			case a.Multicast() && b.Multicast():
+				p.d.err(pos, f, same+" (keepalived refuses to start)")
+			case a.Multicast() != b.Multicast():
+				p.d.warn(pos, f, same+", one unicast and one multicast; keepalived accepts this")
+			case a.UnicastSource.IsValid() && b.UnicastSource.IsValid() && a.UnicastSource != b.UnicastSource:
+				// Different local addresses: separate virtual routers.
+			case slices.ContainsFunc(a.UnicastPeers, func(x netip.Addr) bool { return slices.Contains(b.UnicastPeers, x) }):
+				p.d.err(pos, f, same+" with a common unicast peer (keepalived refuses to start)")
+			default:
+				p.d.warn(pos, f, same+" with different unicast peers; keepalived accepts this")
+			}
+		}
+	}
+}

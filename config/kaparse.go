@@ -1,0 +1,888 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// ParseKeepalived reads keepalived.conf syntax from data; path names the file
+// for diagnostics and is the base for relative include patterns. It accepts
+// what keepalived 2.2.7 accepts: where keepalived logs a problem and carries
+// on, vipd adds a warning to Config.Warnings and does what keepalived does;
+// where keepalived refuses to start, vipd returns an error. Keywords of
+// features vipd does not have yet are skipped (with their blocks) with a
+// warning, never silently. On failure the Config is nil and the error is
+// Diagnostics holding every problem found.
+func ParseKeepalived(path string, data []byte, opts LoadOptions) (*Config, error) {
+	p := newKAParser(path, data, opts)
+	p.parse()
+	p.complete()
+	nParse := len(p.d.list)
+	validate(p.cfg, opts.Host, &p.d)
+	return finish(p.cfg, p.d.list, nParse, p.bad)
+}
+
+// kaGlobal holds global_defs settings that affect instances.
+type kaGlobal struct {
+	version    uint8 // vrrp_version; 0 = unset (2)
+	strict     bool  // vrrp_strict
+	garp       GARP  // copied into each instance when it starts, as alloc_vrrp does
+	interval   time.Duration
+	naInterval time.Duration
+}
+
+// kaInstance is an instance being read, with keepalived's "not set" states
+// kept apart until complete() derives the defaults.
+type kaInstance struct {
+	inst     *Instance
+	prefix   string
+	version  uint8  // 0 = not set
+	priority uint8  // 0 = not set
+	state    string // "" = not set
+	// family is set by the first address seen (source, peer, VIP, multicast
+	// destination), as keepalived does.
+	family            Family
+	nopreempt         bool
+	strict            *bool
+	unicastConfigured bool // a unicast keyword was used (unicast_src_ip, unicast_peer...)
+	faultNoPeer       bool // unicast_fault_no_peer
+	authType          string
+	authPass          string
+	authPos           Pos
+	// badVRID indexes the warning about the last rejected
+	// virtual_router_id; it becomes the error if no valid one follows.
+	badVRID    int
+	badVRIDMsg string
+	advertSet  bool
+}
+
+type kaParser struct {
+	opts   LoadOptions
+	d      diags
+	bad    map[string]bool
+	lx     *kaLexer
+	peeked *kaLine
+	cfg    *Config
+	global kaGlobal
+	kis    []*kaInstance
+}
+
+func newKAParser(path string, data []byte, opts LoadOptions) *kaParser {
+	p := &kaParser{opts: opts, bad: map[string]bool{}}
+	p.lx = newKALexer(path, data, opts, &p.d)
+	p.cfg = &Config{Path: path, Format: FormatKeepalived}
+	p.global.garp = DefaultGARP()
+	return p
+}
+
+// --- line reading ---
+
+func (p *kaParser) next() (kaLine, bool) {
+	if p.peeked != nil {
+		l := *p.peeked
+		p.peeked = nil
+		return l, true
+	}
+	return p.lx.next()
+}
+
+func (p *kaParser) unread(l kaLine) { p.peeked = &l }
+
+// skipBlock skips the block that follows a keyword line, if there is one
+// (keepalived's skip_block(true)).
+func (p *kaParser) skipBlock() {
+	l, ok := p.next()
+	if !ok {
+		return
+	}
+	if !l.is("{") {
+		p.unread(l)
+		return
+	}
+	p.skipToClose(l.pos)
+}
+
+// skipToClose skips lines up to the '}' that closes an already opened block.
+func (p *kaParser) skipToClose(open Pos) {
+	depth := 1
+	for {
+		l, ok := p.next()
+		if !ok {
+			p.d.warn(open, "", "block is missing its closing '}'")
+			return
+		}
+		switch {
+		case l.is("{"):
+			depth++
+		case l.is("}"):
+			if depth--; depth == 0 {
+				return
+			}
+		}
+	}
+}
+
+// block reads a keyword block as process_stream does: the opening '{'
+// (keepalived warns if it is missing and reads on), then each line until a
+// '}'. A stray '{' inside is ignored with a warning and does not nest, so
+// the next '}' ends the block, exactly as in keepalived.
+func (p *kaParser) block(open kaLine, field string, each func(kaLine)) {
+	p.openBrace(open, field)
+	for {
+		l, ok := p.next()
+		switch {
+		case !ok:
+			p.d.warn(open.pos, field, "block is missing its closing '}' (keepalived reads to the end of the file)")
+			return
+		case l.is("}"):
+			return
+		case l.is("{"):
+			p.d.warn(l.pos, field, "unexpected '{'; ignored, as keepalived does")
+		default:
+			each(l)
+		}
+	}
+}
+
+// openBrace consumes the '{' that should follow a block keyword.
+func (p *kaParser) openBrace(open kaLine, field string) {
+	first, ok := p.next()
+	switch {
+	case !ok:
+	case first.is("{"):
+	default:
+		p.d.warn(first.pos, field, "missing '{' at the beginning of the block")
+		p.unread(first)
+	}
+}
+
+// valueBlock reads a block of values (alloc_value_block): each line up to
+// the next '}' is one entry, whatever it holds.
+func (p *kaParser) valueBlock(open kaLine, field string, each func(kaLine)) {
+	if len(open.words) > 1 {
+		p.d.warn(open.pos, field, fmt.Sprintf("block %s has extra parameters %s ...; ignored", open.words[0], open.words[1]))
+	}
+	p.openBrace(open, field)
+	for {
+		l, ok := p.next()
+		switch {
+		case !ok:
+			p.d.warn(open.pos, field, "block is missing its closing '}' (keepalived reads to the end of the file)")
+			return
+		case l.is("}"):
+			return
+		default:
+			each(l)
+		}
+	}
+}
+
+// missing reports a keyword without its parameter. keepalived exits on this
+// (null_strvec), so it is an error.
+func (p *kaParser) missing(l kaLine, field string) {
+	p.bad[field] = true
+	p.d.err(l.pos, field, fmt.Sprintf("%s is missing its parameter", l.words[0]))
+}
+
+// arg returns the first parameter of a keyword line, reporting it missing.
+func (p *kaParser) arg(l kaLine, field string) (string, bool) {
+	if len(l.words) < 2 {
+		p.missing(l, field)
+		return "", false
+	}
+	return l.words[1], true
+}
+
+// unsupported skips a keyword of a feature vipd does not have yet.
+func (p *kaParser) unsupported(l kaLine, field string) {
+	p.d.warn(l.pos, field, fmt.Sprintf("%s is not supported yet; skipped", l.words[0]))
+	p.skipBlock()
+}
+
+// unknown reports a keyword keepalived does not know either. keepalived logs
+// it and ignores that line only: a block after it is not skipped, its '{' is
+// ignored and its lines are read at the enclosing level (so its '}' ends the
+// enclosing block). vipd does the same, so that both read a config alike.
+func (p *kaParser) unknown(l kaLine, field string) {
+	p.d.warn(l.pos, field, fmt.Sprintf("unknown keyword %q; line ignored, as keepalived does", l.words[0]))
+}
+
+// --- top level ---
+
+var (
+	kaRootUnsupported = setOf("vrrp_script", "vrrp_sync_group", "vrrp_track_process", "track_file",
+		"vrrp_track_file", "static_ipaddress", "static_routes", "static_rules", "track_group",
+		"garp_group", "linkbeat_interfaces", "interface_up_down_delays", "virtual_server",
+		"virtual_server_group", "SSL", "bfd_instance", "net_namespace", "net_namespace_ipvs",
+		"namespace_with_ipsets")
+	// Keywords with no effect on what vipd does.
+	kaRootHarmless = setOf("use_pid_dir", "instance", "child_wait_time", "linkbeat_use_polling")
+)
+
+func setOf(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+func (p *kaParser) parse() {
+	for {
+		l, ok := p.next()
+		if !ok {
+			break
+		}
+		kw := l.words[0]
+		switch {
+		case l.is("{"):
+			p.d.warn(l.pos, "", "unexpected '{'; ignored, as keepalived does")
+		case l.is("}"):
+			p.d.warn(l.pos, "", "extra '}'; ignored, as keepalived does")
+		case kw == "global_defs":
+			p.block(l, kw, p.globalKeyword)
+		case kw == "vrrp_instance":
+			p.instance(l)
+		case kaRootUnsupported[kw]:
+			p.unsupported(l, kw)
+		case kaRootHarmless[kw]:
+			p.skipBlock()
+		default:
+			p.unknown(l, kw)
+		}
+	}
+	if p.cfg.Node.Name == "" {
+		p.cfg.Node.Name = p.opts.hostname()
+	}
+}
+
+// --- global_defs ---
+
+var (
+	kaGlobalUnsupported = setOf("vrrp_mcast_group4", "vrrp_mcast_group6",
+		"vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_down_timer_adverts",
+		"vrrp_garp_extra_if", "vrrp_vmac_garp_intvl", "vrrp_lower_prio_no_advert",
+		"vrrp_higher_prio_send_advert", "vrrp_iptables", "vrrp_ipsets", "nftables",
+		"nftables_priority", "nftables_ifindex", "vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
+		"notify_fifo", "notify_fifo_script", "vrrp_notify_fifo", "vrrp_notify_fifo_script",
+		"vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload", "vrrp_startup_delay",
+		"vmac_prefix", "vmac_addr_prefix", "startup_script", "startup_script_timeout",
+		"shutdown_script", "shutdown_script_timeout", "notification_email", "smtp_server",
+		"smtp_alert", "smtp_alert_vrrp", "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets")
+	// Settings of keepalived itself (process, logging, LVS, SNMP...) that
+	// change nothing vipd does.
+	kaGlobalHarmless = setOf("linkbeat_use_polling", "use_pid_dir", "instance", "child_wait_time",
+		"process_names", "process_name", "vrrp_process_name", "checker_process_name",
+		"lvs_process_name", "bfd_process_name", "notification_email_from", "smtp_helo_name",
+		"smtp_connect_timeout", "max_auto_priority", "min_auto_priority_delay", "smtp_alert_checker",
+		"checker_log_all_failures", "dynamic_interfaces", "no_email_faults", "default_interface",
+		"disable_local_igmp", "lvs_timeouts", "lvs_flush", "lvs_flush_on_stop", "lvs_flush_onstop",
+		"lvs_sync_daemon", "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark",
+		"nftables_counters", "vrrp_priority", "vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity",
+		"vrrp_rlimit_rttime", "vrrp_rlimit_rtime", "lvs_notify_fifo", "lvs_notify_fifo_script",
+		"checker_priority", "checker_no_swap", "checker_rt_priority", "checker_cpu_affinity",
+		"checker_rlimit_rttime", "checker_rlimit_rtime", "bfd_priority", "bfd_no_swap",
+		"bfd_rt_priority", "bfd_cpu_affinity", "bfd_rlimit_rttime", "bfd_rlimit_rtime", "snmp_socket",
+		"enable_traps", "enable_snmp_vrrp", "enable_snmp_keepalived", "enable_snmp_rfc",
+		"enable_snmp_rfcv2", "enable_snmp_rfcv3", "enable_snmp_checker", "enable_dbus",
+		"dbus_service_name", "script_user", "enable_script_security", "vrrp_netlink_cmd_rcv_bufs",
+		"vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
+		"vrrp_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs",
+		"process_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force",
+		"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force", "rs_init_notifies",
+		"no_checker_emails", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier", "log_unknown_vrids",
+		"umask", "random_seed", "reload_check_config", "reload_time_file", "reload_repeat",
+		"reload_file", "config_save_dir", "tmp_config_directory", "data_use_instance")
+)
+
+func (p *kaParser) globalKeyword(l kaLine) {
+	kw := l.words[0]
+	field := "global_defs." + kw
+	g := &p.global
+	// Each handler below mirrors its namesake in keepalived/core/global_parser.c.
+	switch kw {
+	case "router_id": // routerid_handler: no name is a warning only
+		if len(l.words) < 2 {
+			p.d.warn(l.pos, field, "router_id name missing; ignored")
+			return
+		}
+		p.cfg.Node.Name = l.words[1]
+	case "vrrp_version": // vrrp_version_handler
+		if s, ok := p.arg(l, field); ok {
+			if v, ok := p.intArg(l, field, s, 2, 3, true, "VRRP version must be either 2 or 3; ignored"); ok {
+				g.version = uint8(v)
+			}
+		}
+	case "vrrp_garp_master_delay":
+		if v, ok := p.unsignedArg(l, field, 0, maxSecondsUint, true, "invalid; ignored"); ok {
+			g.garp.MasterDelay = time.Duration(v) * time.Second
+		}
+	case "vrrp_garp_master_repeat":
+		if v, ok := p.repeatArg(l, field); ok {
+			g.garp.MasterRepeat = v
+		}
+	case "vrrp_garp_master_refresh": // an invalid value resets it to 0
+		v, ok := p.unsignedArg(l, field, 0, 1<<32-1, true, "invalid; set to 0")
+		if ok || len(l.words) > 1 {
+			if !ok {
+				v = 0
+			}
+			g.garp.MasterRefresh = time.Duration(v) * time.Second
+		}
+	case "vrrp_garp_master_refresh_repeat":
+		if v, ok := p.repeatArg(l, field); ok {
+			g.garp.MasterRefreshRepeat = v
+		}
+	case "vrrp_garp_interval":
+		if d, ok := p.durationArg(l, field, 1, 1<<32-1, "invalid; ignored"); ok {
+			g.interval = d
+		}
+	case "vrrp_gna_interval":
+		if d, ok := p.durationArg(l, field, 1, 1<<32-1, "invalid; ignored"); ok {
+			g.naInterval = d
+		}
+	case "vrrp_min_garp": // vrrp_min_garp_handler: one GARP, no delay or refresh, unless set
+		on := true
+		if len(l.words) > 1 {
+			var ok bool
+			if on, ok = checkTrueFalse(l.words[1]); !ok {
+				p.d.warn(l.pos, field, fmt.Sprintf("invalid value %q; ignored", l.words[1]))
+				return
+			}
+		}
+		if on {
+			def := DefaultGARP()
+			if g.garp.MasterRepeat == def.MasterRepeat {
+				g.garp.MasterRepeat = 1
+			}
+			if g.garp.MasterRefreshRepeat == def.MasterRefreshRepeat {
+				// keepalived sets 0 here, which it treats as a single message.
+				g.garp.MasterRefreshRepeat = 1
+			}
+			if g.garp.MasterDelay == def.MasterDelay {
+				g.garp.MasterDelay = 0
+			}
+		}
+	case "vrrp_strict":
+		g.strict = true
+	case "include_check":
+		p.includeCheck(l, field)
+	default:
+		switch {
+		case kaGlobalUnsupported[kw]:
+			p.unsupported(l, field)
+		case kaGlobalHarmless[kw]:
+			p.skipBlock()
+		default:
+			p.unknown(l, field)
+		}
+	}
+}
+
+// includeCheck is include_check_set: with no options every check is on;
+// "+opt"/"-opt" add or remove one; a bare option replaces the set.
+func (p *kaParser) includeCheck(l kaLine, field string) {
+	if len(l.words) < 2 {
+		p.lx.check = includeAll
+		return
+	}
+	for i, w := range l.words[1:] {
+		op := byte(0)
+		name := w
+		if w[0] == '+' || w[0] == '-' {
+			op, name = w[0], w[1:]
+		} else if i == 0 {
+			p.lx.check = 0
+		} else {
+			p.d.warn(l.pos, field, fmt.Sprintf("duplicate include_check %q; ignored", w))
+			continue
+		}
+		var flag includeFlags
+		switch name {
+		case "read":
+			flag = includeRead
+		case "match":
+			flag = includeMatch
+		case "wildcard_match":
+			flag = includeWildcard
+		case "brace_match":
+			flag = includeBrace
+		default:
+			p.d.warn(l.pos, field, fmt.Sprintf("unknown include_check type %q; ignored", name))
+			continue
+		}
+		switch op {
+		case '+':
+			p.lx.check |= flag
+		case '-':
+			p.lx.check &^= flag
+		default:
+			p.lx.check = includeRead | flag
+		}
+	}
+}
+
+// --- number arguments ---
+
+// maxSecondsUint is UINT_MAX / TIMER_HZ: keepalived keeps garp delays in
+// microseconds in an unsigned int.
+const maxSecondsUint = (1<<32 - 1) / 1_000_000
+
+func (p *kaParser) unsignedArg(l kaLine, field string, lo, hi uint64, lenient bool, fail string) (uint64, bool) {
+	s, ok := p.arg(l, field)
+	if !ok {
+		return 0, false
+	}
+	v, ok, msg := readUnsigned(s, lo, hi, lenient)
+	return v, p.numberResult(l, field, ok, msg, fail)
+}
+
+func (p *kaParser) intArg(l kaLine, field, s string, lo, hi int64, lenient bool, fail string) (int64, bool) {
+	v, ok, msg := readInt(s, lo, hi, lenient)
+	return v, p.numberResult(l, field, ok, msg, fail)
+}
+
+// durationArg reads a keepalived TIMER (seconds with up to 6 decimals) whose
+// bounds are in microseconds.
+func (p *kaParser) durationArg(l kaLine, field string, lo, hi uint64, fail string) (time.Duration, bool) {
+	s, ok := p.arg(l, field)
+	if !ok {
+		return 0, false
+	}
+	v, ok, msg := readDecimal(s, lo, hi, 6, true)
+	return time.Duration(v) * time.Microsecond, p.numberResult(l, field, ok, msg, fail)
+}
+
+// numberResult reports what a number reader said: a used number with a
+// message is a warning; an unused one is a warning that names what keepalived
+// does instead (fail).
+func (p *kaParser) numberResult(l kaLine, field string, ok bool, msg, fail string) bool {
+	switch {
+	case ok && msg != "":
+		p.d.warn(l.pos, field, msg+"; used anyway, as keepalived does")
+	case !ok:
+		if msg != "" {
+			msg += ": "
+		}
+		p.d.warn(l.pos, field, msg+fail)
+	}
+	return ok
+}
+
+// repeatArg reads a garp repeat count: 0 is raised to 1 with a warning.
+func (p *kaParser) repeatArg(l kaLine, field string) (uint32, bool) {
+	v, ok := p.unsignedArg(l, field, 0, 1<<32-1, true, "invalid; ignored")
+	if !ok {
+		return 0, false
+	}
+	if v == 0 {
+		p.d.warn(l.pos, field, "must be greater than 0; set to 1, as keepalived does")
+		v = 1
+	}
+	return uint32(v), true
+}
+
+// --- vrrp_instance ---
+
+func (p *kaParser) instance(l kaLine) {
+	// vrrp_handler: a nameless or duplicate instance is skipped with a message.
+	if len(l.words) != 2 {
+		p.d.warn(l.pos, "vrrp_instance", "vrrp_instance must have exactly one name; block skipped, as keepalived does")
+		p.skipBlock()
+		return
+	}
+	name := l.words[1]
+	for _, ki := range p.kis {
+		if ki.inst.Name == name {
+			p.d.warn(l.pos, "vrrp_instance", fmt.Sprintf("vrrp_instance %s is already defined at %v; block skipped, as keepalived does", name, ki.inst.Pos))
+			p.skipBlock()
+			return
+		}
+	}
+	inst := &Instance{Name: name, Pos: l.pos, src: newKeepalivedSource(name), GARP: p.global.garp}
+	ki := &kaInstance{inst: inst, prefix: inst.src.prefix, badVRID: -1}
+	p.kis = append(p.kis, ki)
+	p.block(l, ki.prefix, func(kl kaLine) { p.instanceKeyword(ki, kl) })
+}
+
+var (
+	kaInstanceUnsupported = setOf("use_vmac", "use_vmac_addr", "vmac_xmit_base", "use_ipvlan",
+		"unicast_fault_no_peer", "check_unicast_src", "old_unicast_checksum", "vrf",
+		"dont_track_primary", "track_interface", "track_script", "track_file", "track_process",
+		"track_bfd", "mcast_dst_ip", "track_src_ip", "unicast_ttl", "promote_secondaries",
+		"linkbeat_use_polling", "virtual_routes", "virtual_rules", "accept", "no_accept",
+		"skip_check_adv_addr", "notify_backup", "notify_master", "notify_fault", "notify_stop",
+		"notify_deleted", "notify", "notify_master_rx_lower_pri", "smtp_alert",
+		"notify_priority_changes", "lvs_sync_daemon_interface", "garp_lower_prio_delay",
+		"garp_lower_prio_repeat", "down_timer_adverts", "garp_extra_if", "vmac_garp_intvl",
+		"lower_prio_no_advert", "higher_prio_send_advert", "kernel_rx_buf_size")
+	// Keywords that mark an instance as unicast in keepalived, whether or
+	// not vipd supports them (vrrp_parser.c sets VRRP_FLAG_UNICAST_CONFIGURED).
+	kaUnicastKeywords = setOf("unicast_src_ip", "unicast_peer", "unicast_fault_no_peer",
+		"check_unicast_src", "old_unicast_checksum")
+)
+
+func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
+	inst := ki.inst
+	mark := func(f field) { inst.src.pos[f] = l.pos }
+	kw := l.words[0]
+	field := ki.prefix + "." + kw
+	if kaUnicastKeywords[kw] {
+		ki.unicastConfigured = true
+	}
+	if kw == "unicast_fault_no_peer" {
+		ki.faultNoPeer = true
+	}
+	// Each case mirrors its handler in keepalived/vrrp/vrrp_parser.c.
+	switch kw {
+	case "state": // vrrp_state_handler
+		mark(fState)
+		s, ok := p.arg(l, field)
+		switch {
+		case !ok:
+		case s == StateMaster:
+			ki.state = StateMaster
+		case s == StateBackup && ki.state == StateMaster:
+			p.d.warn(l.pos, field, "state previously set as MASTER; BACKUP ignored, as keepalived does")
+		case s == StateBackup:
+			ki.state = StateBackup
+		default:
+			p.d.warn(l.pos, field, fmt.Sprintf("unknown state %q; BACKUP used, as keepalived does", s))
+			ki.state = StateBackup
+		}
+	case "interface": // vrrp_int_handler
+		mark(fInterface)
+		if s, ok := p.arg(l, field); ok {
+			if len(s) > MaxIfNameLen {
+				p.d.warn(l.pos, field, fmt.Sprintf("interface name %q is too long; ignored, as keepalived does", s))
+				return
+			}
+			inst.Interface = s
+		}
+	case "virtual_router_id": // vrrp_vrid_handler: strict read; unset is fatal later
+		mark(fVRID)
+		s, ok := p.arg(l, field)
+		if !ok {
+			return
+		}
+		v, ok, msg := readUnsigned(s, 1, 255, false)
+		if !ok {
+			msg = rangeText(s, msg, 1, 255)
+			ki.badVRID, ki.badVRIDMsg = len(p.d.list), msg
+			p.d.warn(l.pos, field, msg+"; ignored, as keepalived does")
+			return
+		}
+		inst.VRID = uint8(v)
+		ki.badVRID = -1
+	case "priority": // vrrp_prio_handler: invalid means the default, 100
+		mark(fPriority)
+		s, ok := p.arg(l, field)
+		if !ok {
+			return
+		}
+		v, ok, msg := readUnsigned(s, 1, OwnerPriority, false)
+		if !ok {
+			p.d.warn(l.pos, field, fmt.Sprintf("%s; default %d used, as keepalived does", rangeText(s, msg, 1, 255), DefaultPriority))
+			v = DefaultPriority
+		}
+		ki.priority = uint8(v)
+	case "advert_int": // vrrp_adv_handler: 0.01-255 s, microsecond resolution
+		mark(fAdvert)
+		if d, ok := p.durationArg(l, field, 10_000, 255_000_000, "not valid; ignored, as keepalived does"); ok {
+			inst.AdvertInterval = d
+			ki.advertSet = true
+		}
+	case "nopreempt":
+		mark(fPreempt)
+		ki.nopreempt = true
+	case "preempt": // backwards compatibility: clears nopreempt
+		mark(fPreempt)
+		ki.nopreempt = false
+	case "preempt_delay": // vrrp_preempt_delay_handler: invalid means 0
+		mark(fPreemptDelay)
+		d, ok := p.durationArg(l, field, 0, uint64(MaxPreemptDelay/time.Microsecond), "must be between 0 and 1000; set to 0, as keepalived does")
+		if !ok {
+			d = 0
+		}
+		inst.PreemptDelay = d
+	case "unicast_src_ip", "mcast_src_ip": // vrrp_srcip_handler
+		mark(fSource)
+		s, ok := p.arg(l, field)
+		if !ok {
+			return
+		}
+		a, ok := kaSockAddr(s)
+		switch {
+		case !ok:
+			p.d.warn(l.pos, field, fmt.Sprintf("malformed source address %q; skipped, as keepalived does", s))
+		case !ki.takeFamily(a):
+			p.d.warn(l.pos, field, fmt.Sprintf("%v is not %v like the instance; skipped, as keepalived does", a, ki.family))
+		default:
+			inst.UnicastSource = a
+		}
+	case "unicast_peer": // vrrp_unicast_peer_handler / alloc_vrrp_unicast_peer
+		mark(fPeers)
+		p.valueBlock(l, field, func(pl kaLine) { p.peer(ki, pl, field) })
+	case "authentication":
+		mark(fAuth)
+		p.block(l, field, func(al kaLine) { p.authKeyword(ki, al, field) })
+	case "virtual_ipaddress", "virtual_ipaddress_excluded":
+		if kw == "virtual_ipaddress" {
+			mark(fVIPs)
+		}
+		p.valueBlock(l, field, func(vl kaLine) { p.vip(ki, vl, field, kw == "virtual_ipaddress_excluded") })
+	case "garp_master_delay": // vrrp_garp_delay_handler: whole seconds
+		if v, ok := p.unsignedArg(l, field, 0, maxSecondsUint, true, "invalid; ignored, as keepalived does"); ok {
+			inst.GARP.MasterDelay = time.Duration(v) * time.Second
+		}
+	case "garp_master_refresh": // vrrp_garp_refresh_handler: invalid means 0
+		v, ok := p.unsignedArg(l, field, 0, 1<<32-1, true, "invalid; set to 0, as keepalived does")
+		if ok || len(l.words) > 1 {
+			if !ok {
+				v = 0
+			}
+			inst.GARP.MasterRefresh = time.Duration(v) * time.Second
+		}
+	case "garp_master_repeat":
+		if v, ok := p.repeatArg(l, field); ok {
+			inst.GARP.MasterRepeat = v
+		}
+	case "garp_master_refresh_repeat":
+		if v, ok := p.repeatArg(l, field); ok {
+			inst.GARP.MasterRefreshRepeat = v
+		}
+	case "version": // vrrp_version_handler
+		mark(fVersion)
+		s, ok := p.arg(l, field)
+		if !ok {
+			return
+		}
+		v, ok := p.intArg(l, field, s, 2, 3, true, "version must be either 2 or 3; ignored, as keepalived does")
+		if !ok {
+			return
+		}
+		switch {
+		case ki.version != 0 && int64(ki.version) != v:
+			p.d.warn(l.pos, field, fmt.Sprintf("version %d conflicts with version %d set before; ignored, as keepalived does", v, ki.version))
+			return
+		case v == 2 && ki.family == IPv6:
+			p.d.warn(l.pos, field, "version 2 conflicts with the IPv6 addresses before it; ignored (version 3 used), as keepalived does")
+			return
+		}
+		ki.version = uint8(v)
+	case "native_ipv6": // vrrp_native_ipv6_handler
+		if ki.family == IPv4 {
+			p.d.warn(l.pos, field, "cannot use native_ipv6 with IPv4 addresses; ignored, as keepalived does")
+			return
+		}
+		ki.family = IPv6
+		ki.version = 3
+	case "strict_mode": // vrrp_strict_mode_handler
+		on := true
+		if len(l.words) > 1 {
+			var ok bool
+			if on, ok = checkTrueFalse(l.words[1]); !ok {
+				p.d.warn(l.pos, field, fmt.Sprintf("invalid strict_mode %q; ignored", l.words[1]))
+				return
+			}
+		}
+		ki.strict = &on
+	case "debug":
+		// Log verbosity only.
+	case "mcast_dst_ip":
+		// Not supported, but keepalived takes the family from it.
+		if len(l.words) > 1 {
+			if a, ok := kaSockAddr(l.words[1]); ok {
+				ki.takeFamily(a)
+			}
+		}
+		p.unsupported(l, field)
+	default:
+		if kaInstanceUnsupported[kw] {
+			p.unsupported(l, field)
+		} else {
+			p.unknown(l, field)
+		}
+	}
+}
+
+// rangeText words a number reader's range complaint the way vipd's other
+// messages are: "300 is out of range 1-255".
+func rangeText(s, msg string, lo, hi int) string {
+	if strings.Contains(msg, "outside") {
+		return fmt.Sprintf("%s is out of range %d-%d", s, lo, hi)
+	}
+	return msg
+}
+
+// takeFamily sets the instance family from its first address and reports
+// whether a matches it.
+func (ki *kaInstance) takeFamily(a netip.Addr) bool {
+	if ki.family == 0 {
+		ki.family = FamilyOf(a)
+	}
+	return FamilyOf(a) == ki.family
+}
+
+func (p *kaParser) authKeyword(ki *kaInstance, l kaLine, block string) {
+	field := block + "." + l.words[0]
+	switch l.words[0] {
+	case "auth_type": // vrrp_auth_type_handler
+		s, ok := p.arg(l, field)
+		switch {
+		case !ok:
+		case s == "PASS" || s == "AH":
+			ki.authType = s
+			ki.authPos = l.pos
+		default:
+			p.d.warn(l.pos, field, fmt.Sprintf("unknown authentication type %q; ignored, as keepalived does", s))
+		}
+	case "auth_pass": // vrrp_auth_pass_handler: truncated to the 8-byte field
+		s, ok := p.arg(l, field)
+		if !ok {
+			return
+		}
+		if len(s) > MaxAuthPassLen {
+			p.d.warn(l.pos, field, fmt.Sprintf("auth_pass is %d characters; truncated to %d, as keepalived does", len(s), MaxAuthPassLen))
+			s = s[:MaxAuthPassLen]
+		}
+		ki.authPass = s
+		if ki.authPos.Line == 0 {
+			ki.authPos = l.pos
+		}
+	default:
+		p.unknown(l, field)
+	}
+}
+
+// peer reads one unicast_peer line: ADDRESS [min_ttl N] [max_ttl N].
+func (p *kaParser) peer(ki *kaInstance, l kaLine, field string) {
+	a, ok := kaSockAddr(l.words[0])
+	switch {
+	case !ok:
+		p.d.warn(l.pos, field, fmt.Sprintf("malformed unicast peer address %q; skipped, as keepalived does", l.words[0]))
+		return
+	case !ki.takeFamily(a):
+		p.d.warn(l.pos, field, fmt.Sprintf("peer %v is not %v like the instance; skipped, as keepalived does", a, ki.family))
+		return
+	}
+	if len(l.words) > 1 {
+		p.d.warn(l.pos, field, fmt.Sprintf("peer options (%s) are not supported yet; ignored", strings.Join(l.words[1:], " ")))
+	}
+	ki.inst.UnicastPeers = append(ki.inst.UnicastPeers, a)
+	ki.inst.src.peerPos = append(ki.inst.src.peerPos, l.pos)
+}
+
+// kaSockAddr parses an address as inet_stosockaddr does: anything from a
+// '-' or '/' on is dropped, the family is IPv6 if there is a colon, and
+// the address must be in inet_pton's form (no zone).
+func kaSockAddr(s string) (netip.Addr, bool) {
+	if i := strings.IndexAny(s, "-/"); i >= 0 {
+		s = s[:i]
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" || strings.Contains(s, ":") != a.Is6() {
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// vip reads one virtual_ipaddress line (alloc_ipaddress):
+// ADDRESS[/LEN] [dev IF] [label L] [scope S] [brd B] [peer P] [flags...].
+func (p *kaParser) vip(ki *kaInstance, l kaLine, field string, excluded bool) {
+	vip, ok := p.parseVIP(l, field)
+	if !ok {
+		return
+	}
+	vip.Excluded = excluded
+	a := vip.Prefix.Addr()
+	if !excluded {
+		// alloc_vrrp_vip: the first VIP may set the family; keepalived drops
+		// VIPs of the other family, vipd keeps them.
+		if !ki.takeFamily(a) {
+			p.d.warn(l.pos, field, fmt.Sprintf("%v is not %v like the instance: keepalived would drop it; vipd keeps it, follows the instance's state and leaves it out of adverts", a, ki.family))
+		}
+	}
+	ki.inst.VIPs = append(ki.inst.VIPs, vip)
+}
+
+func (p *kaParser) parseVIP(l kaLine, field string) (VIP, bool) {
+	vip := VIP{Pos: l.pos}
+	spec := l.words[0]
+	addrPart, lenPart, hasLen := strings.Cut(spec, "/")
+	is6 := strings.Contains(spec, ":")
+	bits := 32
+	if is6 {
+		bits = 128
+	}
+	a, err := netip.ParseAddr(addrPart)
+	if err != nil || a.Zone() != "" || a.Is6() != is6 {
+		p.d.warn(l.pos, field, fmt.Sprintf("invalid IP %s; skipped, as keepalived does", spec))
+		return vip, false
+	}
+	if hasLen {
+		v, ok, _ := readUnsigned(lenPart, 0, uint64(bits), true)
+		if ok {
+			bits = int(v)
+		} else {
+			p.d.warn(l.pos, field, fmt.Sprintf("invalid address prefix length %s for %s; /%d used, as keepalived does", lenPart, spec, bits))
+		}
+	}
+	vip.Prefix = netip.PrefixFrom(a, bits)
+
+	var ignored []string
+	words := l.words[1:]
+	for i := 0; i < len(words); i++ {
+		opt := words[i]
+		takesParam := opt == "dev" || opt == "scope" || opt == "broadcast" || opt == "brd" ||
+			opt == "label" || opt == "peer" || opt == "preferred_lft"
+		if takesParam && i+1 >= len(words) {
+			p.d.warn(l.pos, field, fmt.Sprintf("no %s parameter given for %s; address skipped, as keepalived does", opt, spec))
+			return vip, false
+		}
+		switch opt {
+		case "dev":
+			i++
+			if vip.Interface != "" {
+				p.d.warn(l.pos, field, fmt.Sprintf("dev given twice for %s; address skipped, as keepalived does", spec))
+				return vip, false
+			}
+			if msg := checkIfName(words[i]); msg != "" {
+				p.d.warn(l.pos, field, fmt.Sprintf("interface %q %s; address skipped", words[i], msg))
+				return vip, false
+			}
+			vip.Interface = words[i]
+		case "label":
+			i++
+			if len(words[i]) > MaxIfNameLen {
+				p.d.warn(l.pos, field, fmt.Sprintf("label %s is longer than %d characters; address skipped, as keepalived does", words[i], MaxIfNameLen))
+				return vip, false
+			}
+			vip.Label = words[i]
+		case "broadcast", "brd":
+			i++
+			if is6 {
+				p.d.warn(l.pos, field, fmt.Sprintf("broadcast %s given for the IPv6 address %s; address skipped, as keepalived does", words[i], spec))
+				return vip, false
+			}
+			ignored = append(ignored, opt+" "+words[i])
+		case "scope", "peer", "preferred_lft":
+			i++
+			ignored = append(ignored, opt+" "+words[i])
+		case "home", "-nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac":
+			ignored = append(ignored, opt)
+		default:
+			p.d.warn(l.pos, field, fmt.Sprintf("unknown option %q for %s; ignored, as keepalived does", opt, spec))
+		}
+	}
+	if len(ignored) > 0 {
+		p.d.warn(l.pos, field, fmt.Sprintf("address options not supported yet, ignored: %s", strings.Join(ignored, ", ")))
+	}
+	if is6 && vip.Label != "" {
+		p.d.warn(l.pos, field, fmt.Sprintf("IPv6 addresses have no label (%s); label ignored, as keepalived does", spec))
+		vip.Label = ""
+	}
+	return vip, true
+}

@@ -1,0 +1,117 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// maxFileSize bounds what is read from one configuration file; a real
+// configuration is a few kilobytes.
+const maxFileSize = 16 << 20
+
+// LoadOptions tunes Load. The zero value is ready to use.
+type LoadOptions struct {
+	// Host, if set, answers questions about this machine (interface
+	// addresses, for the address-owner check of priority 255). When nil
+	// those checks are skipped silently.
+	Host Host
+	// Hostname is this machine's name, the default node name (keepalived's
+	// router_id). Empty means os.Hostname().
+	Hostname string
+	// ConfigID is keepalived's -i option: lines of keepalived.conf starting
+	// "@ID " are kept only when ID matches it. Empty means the host name up
+	// to its first dot, as in keepalived.
+	ConfigID string
+
+	// fs replaces the real file system in tests and fuzzing.
+	fs fileSystem
+}
+
+func (o LoadOptions) hostname() string {
+	if o.Hostname != "" {
+		return o.Hostname
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+func (o LoadOptions) configID() string {
+	if o.ConfigID != "" {
+		return o.ConfigID
+	}
+	h := o.hostname()
+	if i := strings.IndexByte(h, '.'); i >= 0 {
+		h = h[:i]
+	}
+	return h
+}
+
+func (o LoadOptions) files() fileSystem {
+	if o.fs != nil {
+		return o.fs
+	}
+	return osFS{}
+}
+
+// Load reads the configuration at path: a name ending in .yaml or .yml is the
+// native format, anything else keepalived.conf syntax (include directives
+// resolved relative to the including file, as keepalived does). It returns
+// either a validated Config whose Warnings list what was tolerated, or nil and
+// a Diagnostics error listing every problem found (errors and warnings; its
+// Error method prints the errors).
+func Load(path string, opts LoadOptions) (*Config, error) {
+	data, err := readFile(opts.files(), path)
+	if err != nil {
+		return nil, Diagnostics{{Pos: Pos{File: path}, Severity: SeverityError, Message: errText(err)}}
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		return ParseYAML(path, data, opts)
+	}
+	return ParseKeepalived(path, data, opts)
+}
+
+// fileSystem is what the keepalived reader needs from the file system.
+type fileSystem interface {
+	Open(name string) (fs.File, error)
+	Stat(name string) (fs.FileInfo, error)
+	Glob(pattern string) ([]string, error)
+}
+
+type osFS struct{}
+
+func (osFS) Open(name string) (fs.File, error)     { return os.Open(name) }
+func (osFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+func (osFS) Glob(pattern string) ([]string, error) { return filepath.Glob(pattern) }
+
+// readFile reads a whole file, refusing anything that is not a regular file
+// or is larger than maxFileSize.
+func readFile(fsys fileSystem, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxFileSize)
+	}
+	return data, nil
+}

@@ -1,0 +1,303 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Format says which syntax a configuration was read from.
+type Format int
+
+const (
+	// FormatYAML is vipd's native, strict YAML format.
+	FormatYAML Format = iota + 1
+	// FormatKeepalived is keepalived.conf syntax (the VRRP subset).
+	FormatKeepalived
+)
+
+// String returns "yaml" or "keepalived".
+func (f Format) String() string {
+	switch f {
+	case FormatYAML:
+		return "yaml"
+	case FormatKeepalived:
+		return "keepalived"
+	}
+	return "Format(" + strconv.Itoa(int(f)) + ")"
+}
+
+// Family is an instance's address family. Its value is the IP version number.
+type Family uint8
+
+const (
+	// IPv4 instances advertise over IPv4 (protocol 112 to 224.0.0.18 or unicast).
+	IPv4 Family = 4
+	// IPv6 instances advertise over IPv6 (to ff02::12 or unicast).
+	IPv6 Family = 6
+)
+
+// String returns "IPv4" or "IPv6".
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "IPv4"
+	case IPv6:
+		return "IPv6"
+	}
+	return "Family(" + strconv.Itoa(int(f)) + ")"
+}
+
+// FamilyOf returns the family of a; an IPv4-mapped IPv6 address is IPv6, as
+// keepalived decides by the presence of a colon.
+func FamilyOf(a netip.Addr) Family {
+	if a.Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
+// Initial states, spelled as keepalived's "state" keyword takes them.
+const (
+	StateMaster = "MASTER"
+	StateBackup = "BACKUP"
+)
+
+// Defaults, all taken from keepalived 2.2.7 (vrrp.h, global_data.c).
+const (
+	// DefaultVersion is the VRRP version of IPv4 instances that set none
+	// (keepalived's global vrrp_version default). IPv6 instances default to 3.
+	DefaultVersion = 2
+	// DefaultPriority is the priority of a BACKUP instance that sets none.
+	DefaultPriority = 100
+	// OwnerPriority is the priority reserved for the owner of the VIPs; an
+	// instance with state MASTER and no priority gets it, as in keepalived.
+	OwnerPriority = 255
+	// DefaultAdvertInterval is the advertisement interval when none is set.
+	DefaultAdvertInterval = time.Second
+	// MaxPreemptDelay is the longest preempt_delay keepalived accepts.
+	MaxPreemptDelay = 1000 * time.Second
+	// MaxAuthPassLen is the size of the VRRPv2 authentication data field.
+	MaxAuthPassLen = 8
+	// MaxIfNameLen is the longest interface name or address label (IFNAMSIZ-1).
+	MaxIfNameLen = 15
+)
+
+// Pos is a place in a configuration file. Line is 1-based; 0 means the file
+// as a whole (for example when it cannot be read).
+type Pos struct {
+	File string
+	Line int
+}
+
+// String returns "FILE:LINE", or "FILE" when Line is 0.
+func (p Pos) String() string {
+	if p.Line <= 0 {
+		return p.File
+	}
+	return p.File + ":" + strconv.Itoa(p.Line)
+}
+
+// Config is one complete, validated vipd configuration.
+type Config struct {
+	// Path is the file the configuration was loaded from (as given to Load).
+	Path string
+	// Format is the syntax Path was read as.
+	Format Format
+	// Node describes this machine.
+	Node Node
+	// Instances are the VRRP instances, in file order.
+	Instances []*Instance
+	// Warnings are the problems that did not stop the load (keepalived
+	// input mostly: what keepalived would warn about and work around).
+	Warnings Diagnostics
+}
+
+// Node describes the machine vipd runs on.
+type Node struct {
+	// Name identifies this node (keepalived's router_id); it defaults to the
+	// host name.
+	Name string
+}
+
+// Instance is one VRRP virtual router: one state machine per
+// (Interface, VRID, Family).
+type Instance struct {
+	// Name is the instance's name (keepalived's vrrp_instance NAME). Unique.
+	Name string
+	// Pos is where the instance is defined.
+	Pos Pos
+
+	// Interface is the interface adverts are sent and received on.
+	Interface string
+	// VRID is the virtual router id, 1-255.
+	VRID uint8
+	// Family is the address family of the adverts. keepalived takes it from
+	// the first address in the instance (source, peer or VIP), IPv4 if none.
+	Family Family
+	// Version is the VRRP version, 2 (RFC 3768) or 3 (RFC 5798).
+	Version uint8
+
+	// Priority is the configured (base) priority, 1-255; 255 means this node
+	// owns the VIPs.
+	Priority uint8
+	// AdvertInterval is the advertisement interval: whole seconds 1-255 s for
+	// VRRPv2, a multiple of 10 ms in 10 ms-40.95 s for VRRPv3.
+	AdvertInterval time.Duration
+	// InitialState is StateMaster or StateBackup (keepalived's wantstate).
+	InitialState string
+	// Preempt lets a higher-priority backup take over from a lower master
+	// (keepalived's nopreempt clears it).
+	Preempt bool
+	// PreemptDelay delays preemption after start-up, 0-1000 s.
+	PreemptDelay time.Duration
+
+	// UnicastSource is the source address of adverts (keepalived's
+	// unicast_src_ip or mcast_src_ip). Invalid (zero) means the interface's
+	// primary address. With no peers it is the source of multicast adverts.
+	UnicastSource netip.Addr
+	// UnicastPeers are the addresses adverts are unicast to; empty means
+	// multicast.
+	UnicastPeers []netip.Addr
+
+	// AuthPass is the VRRPv2 simple-text password (at most 8 bytes); "" means
+	// no authentication.
+	AuthPass string
+
+	// VIPs are the virtual addresses this instance holds while MASTER. VIPs of
+	// the other family are kept (keepalived drops them) and follow the state,
+	// but only AdvertisedVIPs go into adverts.
+	VIPs []VIP
+
+	// GARP tunes the gratuitous ARPs / unsolicited neighbour advertisements
+	// sent on becoming MASTER.
+	GARP GARP
+
+	// src records where each field came from, for diagnostics; nil for
+	// instances built in code.
+	src *instanceSource
+}
+
+// VIP is one virtual address.
+type VIP struct {
+	// Prefix is the address and its prefix length, as added to the interface
+	// (host bits are kept: 192.0.2.10/24 is address 192.0.2.10 in a /24).
+	Prefix netip.Prefix
+	// Interface is the interface the address is added to; it defaults to the
+	// instance's.
+	Interface string
+	// Label is the IPv4 address label ("eth0:vip"); it must start with the
+	// interface name. Empty means none.
+	Label string
+	// Excluded addresses are held like the others but left out of adverts
+	// (keepalived's virtual_ipaddress_excluded, or VIPs beyond what fits in
+	// an advert).
+	Excluded bool
+	// Pos is where the address is configured.
+	Pos Pos
+}
+
+// GARP holds the gratuitous ARP / NA settings of an instance.
+type GARP struct {
+	// MasterDelay is how long after becoming MASTER the second burst is sent.
+	MasterDelay time.Duration
+	// MasterRepeat is how many GARPs/NAs each burst holds (at least 1).
+	MasterRepeat uint32
+	// MasterRefresh is the period of refresh bursts while MASTER; 0 = none.
+	MasterRefresh time.Duration
+	// MasterRefreshRepeat is how many GARPs/NAs each refresh holds (>= 1).
+	MasterRefreshRepeat uint32
+	// Interval is the gap between successive GARPs on an interface; 0 = none.
+	Interval time.Duration
+	// NAInterval is the gap between successive unsolicited NAs; 0 = none.
+	NAInterval time.Duration
+}
+
+// DefaultGARP returns keepalived's defaults: a second burst 5 s after
+// becoming MASTER, 5 messages a burst, no refresh, no pacing.
+func DefaultGARP() GARP {
+	return GARP{
+		MasterDelay:         5 * time.Second,
+		MasterRepeat:        5,
+		MasterRefresh:       0,
+		MasterRefreshRepeat: 1,
+	}
+}
+
+// DefaultInstance returns an instance with keepalived's defaults for every
+// field that has one; Name, Interface, VRID and VIPs are left for the caller.
+func DefaultInstance() *Instance {
+	return &Instance{
+		Family:         IPv4,
+		Version:        DefaultVersion,
+		Priority:       DefaultPriority,
+		AdvertInterval: DefaultAdvertInterval,
+		InitialState:   StateBackup,
+		Preempt:        true,
+		GARP:           DefaultGARP(),
+	}
+}
+
+// DefaultConfig returns an empty configuration in the native format.
+func DefaultConfig() *Config {
+	return &Config{Format: FormatYAML}
+}
+
+// Multicast reports whether adverts are multicast (no unicast peers).
+func (i *Instance) Multicast() bool { return len(i.UnicastPeers) == 0 }
+
+// AdvertisedVIPs returns the addresses that go into this instance's adverts:
+// those of the instance's family that are not excluded, in order.
+func (i *Instance) AdvertisedVIPs() []netip.Addr {
+	var out []netip.Addr
+	for _, v := range i.VIPs {
+		if !v.Excluded && FamilyOf(v.Prefix.Addr()) == i.Family {
+			out = append(out, v.Prefix.Addr())
+		}
+	}
+	return out
+}
+
+// SameSettings reports whether i and o configure the same behaviour: every
+// field equal except positions. A reload keeps the running state machine of
+// an instance whose settings did not change.
+func (i *Instance) SameSettings(o *Instance) bool {
+	if i == nil || o == nil {
+		return i == o
+	}
+	return i.Name == o.Name && i.Interface == o.Interface && i.VRID == o.VRID &&
+		i.Family == o.Family && i.Version == o.Version && i.Priority == o.Priority &&
+		i.AdvertInterval == o.AdvertInterval && i.InitialState == o.InitialState &&
+		i.Preempt == o.Preempt && i.PreemptDelay == o.PreemptDelay &&
+		i.UnicastSource == o.UnicastSource && slices.Equal(i.UnicastPeers, o.UnicastPeers) &&
+		i.AuthPass == o.AuthPass && i.GARP == o.GARP &&
+		slices.EqualFunc(i.VIPs, o.VIPs, func(a, b VIP) bool {
+			return a.Prefix == b.Prefix && a.Interface == b.Interface && a.Label == b.Label && a.Excluded == b.Excluded
+		})
+}
+
+// MaxAdvertisedVIPs is how many addresses fit in one advert on a 1500-byte
+// MTU link, as keepalived computes it (vrrp_complete_instance): the
+// Ethernet, IP and VRRP headers (and the v2 authentication field) are
+// subtracted, and the 8-bit count field caps it at 255.
+func MaxAdvertisedVIPs(f Family, version uint8) int {
+	const mtu, ether, vrrpHdr = 1500, 14, 8
+	var n int
+	if f == IPv6 {
+		n = (mtu - ether - 40 - vrrpHdr) / 16
+	} else {
+		hdr := ether + 20 + vrrpHdr
+		if version == 2 {
+			hdr += MaxAuthPassLen
+		}
+		n = (mtu - hdr) / 4
+	}
+	return min(n, 255)
+}
+
+// String returns a one-line summary, for logs.
+func (i *Instance) String() string {
+	return fmt.Sprintf("%s (%s vrid %d %s v%d)", i.Name, i.Interface, i.VRID, i.Family, i.Version)
+}

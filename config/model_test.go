@@ -1,0 +1,142 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDiagnosticString(t *testing.T) {
+	tests := []struct {
+		name string
+		d    Diagnostic
+		want string
+	}{
+		{"error with field", Diagnostic{Pos{"/etc/vipd.yaml", 12}, "instances[0].vrid", SeverityError, "300 is out of range 1-255"},
+			"/etc/vipd.yaml:12: instances[0].vrid: 300 is out of range 1-255"},
+		{"warning", Diagnostic{Pos{"k.conf", 3}, "vrrp_instance[A].x", SeverityWarning, "ignored"},
+			"k.conf:3: warning: vrrp_instance[A].x: ignored"},
+		{"no field", Diagnostic{Pos{"k.conf", 1}, "", SeverityWarning, "extra '}'"},
+			"k.conf:1: warning: extra '}'"},
+		{"whole file", Diagnostic{Pos{"missing.yaml", 0}, "", SeverityError, "no such file or directory"},
+			"missing.yaml: no such file or directory"},
+	}
+	for _, tc := range tests {
+		if got := tc.d.String(); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestDiagnosticsAsError(t *testing.T) {
+	ds := Diagnostics{
+		{Pos{"a", 1}, "f", SeverityWarning, "w1"},
+		{Pos{"a", 2}, "g", SeverityError, "e1"},
+		{Pos{"a", 3}, "h", SeverityError, "e2"},
+	}
+	var err error = ds
+	if got, want := err.Error(), "a:2: g: e1\na:3: h: e2"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	var back Diagnostics
+	if !errors.As(err, &back) || len(back) != 3 {
+		t.Errorf("errors.As lost diagnostics: %v", back)
+	}
+	if len(ds.Errors()) != 2 || len(ds.Warnings()) != 1 || !ds.HasErrors() || ds.Warnings().HasErrors() {
+		t.Errorf("Errors/Warnings split wrong: %v / %v", ds.Errors(), ds.Warnings())
+	}
+}
+
+func TestValidateCodeBuilt(t *testing.T) {
+	good := func() *Config {
+		i := DefaultInstance()
+		i.Name, i.Interface, i.VRID = "a", "eth0", 9
+		i.VIPs = []VIP{{Prefix: mustPrefix("192.0.2.1/32")}}
+		return &Config{Instances: []*Instance{i}}
+	}
+	if ds := good().Validate(nil); len(ds) != 0 {
+		t.Fatalf("DefaultInstance with the required fields is invalid:\n%s", render(ds))
+	}
+	tests := []struct {
+		name   string
+		change func(*Instance)
+		want   string
+	}{
+		{"no name", func(i *Instance) { i.Name = "" }, "instances[0].name: is required"},
+		{"no vrid", func(i *Instance) { i.VRID = 0 }, "instances[0].vrid: is required"},
+		{"version 4", func(i *Instance) { i.Version = 4 }, "instances[0].version: 4 is not 2 or 3"},
+		{"bad family", func(i *Instance) { i.Family = 5 }, "instances[0].family: Family(5) is not IPv4 or IPv6"},
+		{"bad state", func(i *Instance) { i.InitialState = "FAULT" }, `instances[0].state: "FAULT" is not MASTER or BACKUP`},
+		{"zero advert", func(i *Instance) { i.AdvertInterval = 0 }, "instances[0].advert_interval: 0s is not whole seconds"},
+		{"negative garp delay", func(i *Instance) { i.GARP.MasterDelay = -time.Second }, "instances[0].garp.master_delay: -1s is negative"},
+		{"zero garp repeat", func(i *Instance) { i.GARP.MasterRefreshRepeat = 0 }, "instances[0].garp.master_refresh_repeat: must be at least 1"},
+		{"invalid peer", func(i *Instance) { i.UnicastPeers = []netip.Addr{{}} }, "instances[0].unicast.peers[0]: invalid address"},
+		{"peer is the source", func(i *Instance) {
+			i.UnicastSource = mustAddr("192.0.2.5")
+			i.UnicastPeers = []netip.Addr{mustAddr("192.0.2.5")}
+		}, "instances[0].unicast.peers[0]: 192.0.2.5 is this node's own source address"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good()
+			tc.change(c.Instances[0])
+			requireDiag(t, c.Validate(nil), SeverityError, tc.want)
+		})
+	}
+}
+
+func TestSameSettings(t *testing.T) {
+	a := baseInstance("a", "eth0", 1)
+	a.VIPs = []VIP{{Prefix: mustPrefix("192.0.2.1/32"), Pos: Pos{"x", 1}}}
+	a.Pos = Pos{"x", 1}
+	b := baseInstance("a", "eth0", 1)
+	b.VIPs = []VIP{{Prefix: mustPrefix("192.0.2.1/32"), Pos: Pos{"y", 9}}}
+	b.Pos = Pos{"y", 8}
+	if !a.SameSettings(b) {
+		t.Error("positions should not matter")
+	}
+	changes := map[string]func(*Instance){
+		"priority": func(i *Instance) { i.Priority = 101 },
+		"peers":    func(i *Instance) { i.UnicastPeers = []netip.Addr{mustAddr("192.0.2.2")} },
+		"vip":      func(i *Instance) { i.VIPs[0].Label = "eth0:x" },
+		"garp":     func(i *Instance) { i.GARP.MasterRepeat = 1 },
+	}
+	for name, change := range changes {
+		c := baseInstance("a", "eth0", 1)
+		c.VIPs = []VIP{{Prefix: mustPrefix("192.0.2.1/32")}}
+		change(c)
+		if a.SameSettings(c) {
+			t.Errorf("a change of %s went unnoticed", name)
+		}
+	}
+	if (*Instance)(nil).SameSettings(a) || !(*Instance)(nil).SameSettings(nil) {
+		t.Error("nil handling")
+	}
+}
+
+func TestMaxAdvertisedVIPs(t *testing.T) {
+	// (1500 - 14 - 40 - 8) / 16 = 89 for IPv6; IPv4 hits the 8-bit count.
+	if got := MaxAdvertisedVIPs(IPv6, 3); got != 89 {
+		t.Errorf("IPv6: %d", got)
+	}
+	if got := MaxAdvertisedVIPs(IPv4, 2); got != 255 {
+		t.Errorf("IPv4: %d", got)
+	}
+}
+
+func TestStringers(t *testing.T) {
+	for got, want := range map[string]string{
+		FormatYAML.String(): "yaml", FormatKeepalived.String(): "keepalived", Format(9).String(): "Format(9)",
+		IPv4.String(): "IPv4", IPv6.String(): "IPv6", SeverityWarning.String(): "warning", SeverityError.String(): "error",
+	} {
+		if got != want {
+			t.Errorf("%q, want %q", got, want)
+		}
+	}
+	i := baseInstance("VI_1", "eth0", 51)
+	if s := i.String(); !strings.Contains(s, "VI_1 (eth0 vrid 51 IPv4 v2)") {
+		t.Errorf("Instance.String() = %q", s)
+	}
+}

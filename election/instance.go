@@ -1,0 +1,457 @@
+package election
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election/fsm"
+	"github.com/vipd/vipd/election/vip"
+	"github.com/vipd/vipd/election/vrrp"
+	"github.com/vipd/vipd/internal/clock"
+)
+
+// Sender writes one VRRP message; *transport.Conn satisfies it. It must be
+// safe for concurrent use, since instances on one interface share a socket.
+type Sender interface {
+	WriteTo(payload []byte, src, dst netip.Addr) error
+}
+
+// Addresser binds and unbinds VIPs; *vip.Manager satisfies it. Both calls
+// must be idempotent.
+type Addresser interface {
+	Add(v vip.VIP) error
+	Remove(v vip.VIP) error
+}
+
+// Announcer tells the segment that addresses moved here (gratuitous ARP,
+// unsolicited NA); *vip.Announcer satisfies it.
+type Announcer interface {
+	Announce(iface string, addrs []netip.Addr) error
+}
+
+// Observer hears about an instance's life. Calls are made from the
+// instance's goroutine: implementations must not block and must not call
+// back into the instance synchronously.
+type Observer interface {
+	// Transitioned reports a state change.
+	Transitioned(inst *Instance, from, to fsm.State, reason string)
+	// Reasserted reports that this master heard a lower-priority advert
+	// (someone else acted as master) and re-announced its VIPs.
+	Reasserted(inst *Instance, from netip.Addr, priority uint8)
+}
+
+// Deps are what every instance of an agent shares.
+type Deps struct {
+	Clock     clock.Clock
+	Log       *slog.Logger
+	Addrs     Addresser
+	Announcer Announcer
+	Observer  Observer // may be nil
+	Drops     *DropCounter
+}
+
+// Instance runs one VRRP router: its state machine, adverts and VIPs.
+type Instance struct {
+	cfg  *config.Instance
+	deps Deps
+	log  *slog.Logger
+	send Sender
+	src  netip.Addr   // source address of our adverts
+	dsts []netip.Addr // where adverts go: the group, or each unicast peer
+	// peers is the set a unicast advert must come from; empty for multicast.
+	peers map[netip.Addr]bool
+	// wireAddrs are the VIPs carried in adverts: the instance's own family,
+	// not excluded.
+	wireAddrs []netip.Addr
+	auth      [8]byte
+
+	m    *fsm.Machine
+	in   chan received
+	cmds chan func(now time.Time) []fsm.Action
+	buf  []byte
+
+	state      atomic.Uint32 // fsm.State, for readers outside the goroutine
+	sent, rcvd atomic.Uint64
+
+	garpStop context.CancelFunc
+	garpWG   sync.WaitGroup
+	done     chan struct{}
+}
+
+type received struct {
+	adv      vrrp.Advert
+	src, dst netip.Addr
+	hopLimit int
+}
+
+// NewInstance prepares an instance; src is the address its adverts are sent
+// from (the unicast source, or the interface's primary address). Nothing is
+// sent and no VIP is touched until Run.
+func NewInstance(cfg *config.Instance, src netip.Addr, send Sender, deps Deps) (*Instance, error) {
+	if !src.IsValid() {
+		return nil, fmt.Errorf("instance %s: no source address for adverts on %s", cfg.Name, cfg.Interface)
+	}
+	i := &Instance{
+		cfg:   cfg,
+		deps:  deps,
+		log:   deps.Log.With("instance", cfg.Name, "vrid", cfg.VRID),
+		send:  send,
+		src:   src,
+		peers: map[netip.Addr]bool{},
+		in:    make(chan received, 64),
+		cmds:  make(chan func(time.Time) []fsm.Action),
+		done:  make(chan struct{}),
+	}
+	if len(cfg.UnicastPeers) > 0 {
+		for _, p := range cfg.UnicastPeers {
+			i.dsts = append(i.dsts, p)
+			i.peers[p] = true
+		}
+	} else if src.Is4() {
+		i.dsts = []netip.Addr{vrrp.MulticastIPv4}
+	} else {
+		i.dsts = []netip.Addr{vrrp.MulticastIPv6}
+	}
+	i.wireAddrs = cfg.AdvertisedVIPs()
+	i.auth = vrrp.PassAuthData(cfg.AuthPass)
+	m, err := fsm.New(fsm.Params{
+		Version:        cfg.Version,
+		Priority:       cfg.Priority,
+		AdvertInterval: cfg.AdvertInterval,
+		Preempt:        cfg.Preempt,
+		PreemptDelay:   cfg.PreemptDelay,
+		StartMaster:    cfg.InitialState == "MASTER",
+		Self:           src,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("instance %s: %w", cfg.Name, err)
+	}
+	i.m = m
+	i.state.Store(uint32(i.m.State()))
+	return i, nil
+}
+
+// Name returns the instance's configured name.
+func (i *Instance) Name() string { return i.cfg.Name }
+
+// Config returns the configuration the instance runs with; callers must not
+// modify it.
+func (i *Instance) Config() *config.Instance { return i.cfg }
+
+// State returns the current state; safe from any goroutine.
+func (i *Instance) State() fsm.State { return fsm.State(i.state.Load()) }
+
+// Counters returns how many adverts were sent and accepted.
+func (i *Instance) Counters() (sent, received uint64) { return i.sent.Load(), i.rcvd.Load() }
+
+// Deliver hands a decoded advert to the instance; the demux calls it. It
+// never blocks: when the instance is too far behind the advert is dropped
+// and counted, as a kernel socket buffer would.
+func (i *Instance) Deliver(adv vrrp.Advert, src, dst netip.Addr, hopLimit int) {
+	select {
+	case i.in <- received{adv: adv, src: src, dst: dst, hopLimit: hopLimit}:
+	default:
+		i.drop(vrrp.DropQueueFull, src, "instance input queue full")
+	}
+}
+
+// SetPriority changes the effective priority; it blocks until the instance
+// has applied it, or the instance has stopped.
+func (i *Instance) SetPriority(p uint8) {
+	i.do(func(now time.Time) []fsm.Action { return i.m.SetPriority(p, now) })
+}
+
+// SetFault puts the instance into FAULT (true) or takes it out (false).
+func (i *Instance) SetFault(fault bool, reason string) {
+	i.do(func(now time.Time) []fsm.Action { return i.m.SetFault(fault, reason, now) })
+}
+
+func (i *Instance) do(f func(time.Time) []fsm.Action) {
+	select {
+	case i.cmds <- f:
+	case <-i.done:
+	}
+}
+
+// Run drives the instance until ctx is cancelled, then stops it gracefully:
+// a MASTER sends a priority-0 advert so a backup takes over after its skew
+// time, and every VIP is released.
+func (i *Instance) Run(ctx context.Context) error {
+	defer close(i.done)
+	clk := i.deps.Clock
+	// A VIP still bound from a crashed run would answer for an address
+	// another node may now own. An address owner's VIPs are its real
+	// addresses and stay.
+	if i.cfg.Priority != 255 {
+		i.releaseVIPs()
+	}
+	i.exec(i.m.Start(clk.Now()))
+
+	timer := clk.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		i.armTimer(timer)
+		var acts []fsm.Action
+		select {
+		case <-ctx.Done():
+			i.exec(i.m.Shutdown(clk.Now()))
+			i.stopGARP()
+			return nil
+		case r := <-i.in:
+			acts = i.receive(r)
+		case <-timer.C():
+			acts = i.m.Tick(clk.Now())
+		case f := <-i.cmds:
+			acts = f(clk.Now())
+		}
+		i.exec(acts)
+	}
+}
+
+func (i *Instance) armTimer(t clock.Timer) {
+	t.Stop()
+	// Drain an expiry we are about to replace, so a stale tick cannot fire
+	// the new deadline early (Tick is a no-op then, but it costs a wakeup).
+	select {
+	case <-t.C():
+	default:
+	}
+	at, ok := i.m.Deadline()
+	if !ok {
+		return
+	}
+	d := at.Sub(i.deps.Clock.Now())
+	if d < 0 {
+		d = 0
+	}
+	t.Reset(d)
+}
+
+// receive applies the checks that need the instance's config, then hands a
+// valid advert to the state machine.
+func (i *Instance) receive(r received) []fsm.Action {
+	a := r.adv
+	switch {
+	case r.src == i.src:
+		i.drop(vrrp.DropOwnPacket, r.src, "advert from our own address")
+		return nil
+	case a.Version != i.cfg.Version:
+		i.drop(vrrp.DropBadVersion, r.src, fmt.Sprintf("version %d, instance runs version %d", a.Version, i.cfg.Version))
+		return nil
+	case r.dst.IsMulticast() && r.hopLimit != 255:
+		// RFC 5798 §7.1: a multicast advert that crossed a router is forged
+		// or misrouted. Unicast adverts may cross routers on purpose.
+		i.drop(vrrp.DropBadTTL, r.src, fmt.Sprintf("multicast advert with hop limit %d", r.hopLimit))
+		return nil
+	case len(i.peers) > 0 && !i.peers[r.src]:
+		i.drop(vrrp.DropNotAPeer, r.src, "source is not a configured unicast peer")
+		return nil
+	}
+	if a.Version == 2 {
+		want := vrrp.AuthNone
+		if i.cfg.AuthPass != "" {
+			want = vrrp.AuthPass
+		}
+		if a.AuthType != want || (want == vrrp.AuthPass && a.AuthData != i.auth) {
+			i.drop(vrrp.DropAuthMismatch, r.src, "authentication does not match")
+			return nil
+		}
+		// RFC 3768 §7.1: v2 routers must agree on the interval; v3 backups
+		// adopt the master's instead.
+		if a.Interval != i.cfg.AdvertInterval {
+			i.drop(vrrp.DropIntervalMismatch, r.src, fmt.Sprintf("advert interval %v, configured %v", a.Interval, i.cfg.AdvertInterval))
+			return nil
+		}
+	}
+	i.rcvd.Add(1)
+	return i.m.Receive(fsm.Advert{Priority: a.Priority, Interval: a.Interval, Src: r.src}, i.deps.Clock.Now())
+}
+
+func (i *Instance) drop(reason vrrp.DropReason, src netip.Addr, detail string) {
+	if i.deps.Drops != nil {
+		i.deps.Drops.Add(reason)
+	}
+	i.log.Debug("advert dropped", "reason", reason.String(), "src", src, "detail", detail)
+}
+
+func (i *Instance) exec(acts []fsm.Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case fsm.SendAdvert:
+			i.sendAdvert(a.Priority)
+		case fsm.Transition:
+			i.transition(a)
+		case fsm.Reassert:
+			i.log.Info("lower-priority advert while master: re-asserting", "from", a.From, "priority", a.Priority)
+			i.announce()
+			if o := i.deps.Observer; o != nil {
+				o.Reasserted(i, a.From, a.Priority)
+			}
+		}
+	}
+}
+
+func (i *Instance) sendAdvert(prio uint8) {
+	adv := vrrp.Advert{
+		Version:  i.cfg.Version,
+		VRID:     i.cfg.VRID,
+		Priority: prio,
+		Interval: i.cfg.AdvertInterval,
+		Addrs:    i.wireAddrs,
+	}
+	if i.cfg.Version == 2 && i.cfg.AuthPass != "" {
+		adv.AuthType = vrrp.AuthPass
+		adv.AuthData = i.auth
+	}
+	for _, dst := range i.dsts {
+		var err error
+		// The v3 checksum covers the pseudo-header, so each destination
+		// needs its own encoding.
+		i.buf, err = adv.AppendMarshal(i.buf[:0], i.src, dst)
+		if err != nil {
+			i.log.Error("cannot encode advert", "err", err)
+			return
+		}
+		if err := i.send.WriteTo(i.buf, i.src, dst); err != nil {
+			i.log.Warn("cannot send advert", "dst", dst, "err", err)
+			continue
+		}
+		i.sent.Add(1)
+	}
+}
+
+func (i *Instance) transition(t fsm.Transition) {
+	i.state.Store(uint32(t.To))
+	i.log.Info("state change", "from", t.From.String(), "to", t.To.String(), "reason", t.Reason)
+	if t.To == fsm.Master {
+		i.bindVIPs()
+		i.startGARP()
+	} else if t.From == fsm.Master || t.To == fsm.Stopped {
+		i.stopGARP()
+		if i.cfg.Priority != 255 {
+			i.releaseVIPs()
+		}
+	}
+	if o := i.deps.Observer; o != nil {
+		o.Transitioned(i, t.From, t.To, t.Reason)
+	}
+}
+
+func (i *Instance) vips() []vip.VIP {
+	out := make([]vip.VIP, 0, len(i.cfg.VIPs))
+	for _, v := range i.cfg.VIPs {
+		iface := v.Interface
+		if iface == "" {
+			iface = i.cfg.Interface
+		}
+		out = append(out, vip.VIP{Interface: iface, Prefix: v.Prefix, Label: v.Label})
+	}
+	return out
+}
+
+func (i *Instance) bindVIPs() {
+	for _, v := range i.vips() {
+		if err := i.deps.Addrs.Add(v); err != nil {
+			i.log.Error("cannot bind VIP", "vip", v.Prefix, "interface", v.Interface, "err", err)
+		}
+	}
+}
+
+func (i *Instance) releaseVIPs() {
+	for _, v := range i.vips() {
+		if err := i.deps.Addrs.Remove(v); err != nil {
+			i.log.Error("cannot release VIP", "vip", v.Prefix, "interface", v.Interface, "err", err)
+		}
+	}
+}
+
+// announce sends one round of gratuitous ARP / unsolicited NA for every VIP,
+// grouped by interface.
+func (i *Instance) announce() {
+	byIface := map[string][]netip.Addr{}
+	var order []string
+	for _, v := range i.vips() {
+		if _, ok := byIface[v.Interface]; !ok {
+			order = append(order, v.Interface)
+		}
+		byIface[v.Interface] = append(byIface[v.Interface], v.Prefix.Addr())
+	}
+	for _, iface := range order {
+		if err := i.deps.Announcer.Announce(iface, byIface[iface]); err != nil {
+			i.log.Warn("cannot announce VIPs", "interface", iface, "err", err)
+		}
+	}
+}
+
+// startGARP runs keepalived's announcement schedule for one term as master:
+// garp_master_repeat rounds now, as many again after garp_master_delay, then
+// garp_master_refresh_repeat rounds every garp_master_refresh.
+func (i *Instance) startGARP() {
+	i.stopGARP()
+	ctx, cancel := context.WithCancel(context.Background())
+	i.garpStop = cancel
+	g := i.cfg.GARP
+	i.garpWG.Add(1)
+	go func() {
+		defer i.garpWG.Done()
+		s := garpSchedule{clk: i.deps.Clock, announce: i.announce, gap: g.Interval}
+		if !s.rounds(ctx, int(g.MasterRepeat)) {
+			return
+		}
+		if g.MasterDelay > 0 {
+			if !s.wait(ctx, g.MasterDelay) || !s.rounds(ctx, int(g.MasterRepeat)) {
+				return
+			}
+		}
+		for g.MasterRefresh > 0 {
+			if !s.wait(ctx, g.MasterRefresh) || !s.rounds(ctx, int(g.MasterRefreshRepeat)) {
+				return
+			}
+		}
+	}()
+}
+
+func (i *Instance) stopGARP() {
+	if i.garpStop != nil {
+		i.garpStop()
+		i.garpStop = nil
+	}
+	i.garpWG.Wait()
+}
+
+type garpSchedule struct {
+	clk      clock.Clock
+	announce func()
+	gap      time.Duration
+}
+
+// rounds announces n times, gap apart; false if cancelled.
+func (s garpSchedule) rounds(ctx context.Context, n int) bool {
+	for k := 0; k < max(n, 1); k++ {
+		if k > 0 && s.gap > 0 && !s.wait(ctx, s.gap) {
+			return false
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		s.announce()
+	}
+	return true
+}
+
+func (s garpSchedule) wait(ctx context.Context, d time.Duration) bool {
+	t := s.clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,342 @@
+// Package testbed runs VRRP daemons — vipd and Debian's keepalived — on the
+// nodes of a network-namespace lab and watches which node holds a VIP. The
+// end-to-end tests (test/e2e) and the failover benchmark (bench/failover)
+// share it so that both measure the same way.
+//
+// It is test infrastructure: only _test.go files import it.
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/internal/lab"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// VipdBinary builds cmd/vipd once per test process and returns its path.
+func VipdBinary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vipd-testbin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "vipd")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/vipd")
+		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// RequireKeepalived skips (or fails under CI=true) when keepalived is not
+// installed, and returns its path.
+func RequireKeepalived(tb testing.TB) string {
+	tb.Helper()
+	p, err := exec.LookPath("keepalived")
+	if err != nil {
+		for _, c := range []string{"/usr/sbin/keepalived", "/sbin/keepalived"} {
+			if _, e := os.Stat(c); e == nil {
+				return c
+			}
+		}
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("keepalived is not installed (scripts/install-deps.sh installs it)")
+		}
+		tb.Skip("keepalived is not installed")
+	}
+	return p
+}
+
+// Daemon is one VRRP daemon process running in a lab node.
+type Daemon struct {
+	Kind string // "vipd" or "keepalived"
+	Node *lab.Node
+	Log  string // path of its combined output
+
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartVipd writes cfg (YAML when ext is ".yaml", keepalived syntax when
+// ".conf") and runs `vipd agent` with it in node.
+func StartVipd(tb testing.TB, node *lab.Node, cfg, ext string) *Daemon {
+	tb.Helper()
+	dir := tb.TempDir()
+	path := filepath.Join(dir, "vipd"+ext)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return start(tb, node, "vipd", dir, VipdBinary(tb), "agent", "--config", path, "--log-level", "debug")
+}
+
+// StartKeepalived writes cfg and runs Debian's keepalived (VRRP only, in the
+// foreground) with it in node, with pid files of its own so it never meets
+// another keepalived.
+func StartKeepalived(tb testing.TB, node *lab.Node, cfg string) *Daemon {
+	tb.Helper()
+	bin := RequireKeepalived(tb)
+	dir := tb.TempDir()
+	path := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return start(tb, node, "keepalived", dir, bin,
+		"--dont-fork", "--log-console", "--log-detail", "--vrrp",
+		"--use-file", path,
+		"--pid", filepath.Join(dir, "keepalived.pid"),
+		"--vrrp_pid", filepath.Join(dir, "vrrp.pid"),
+		"--checkers_pid", filepath.Join(dir, "checkers.pid"),
+	)
+}
+
+func start(tb testing.TB, node *lab.Node, kind, dir, bin string, args ...string) *Daemon {
+	tb.Helper()
+	logPath := filepath.Join(dir, kind+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := node.Command(context.Background(), bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		tb.Fatalf("start %s in %s: %v", kind, node.Name(), err)
+	}
+	d := &Daemon{Kind: kind, Node: node, Log: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(d.done)
+	}()
+	tb.Cleanup(func() {
+		d.Kill()
+		if tb.Failed() {
+			tb.Logf("--- %s on %s log:\n%s", kind, node.Name(), d.Output())
+		}
+	})
+	return d
+}
+
+// Output returns what the daemon logged so far.
+func (d *Daemon) Output() string {
+	b, _ := os.ReadFile(d.Log)
+	return string(b)
+}
+
+// Kill sends SIGKILL to the daemon's whole process group and waits for it
+// to exit. keepalived runs its VRRP code in a child process that would stop
+// gracefully (priority-0 advert) if only its parent died: a crash kills all.
+func (d *Daemon) Kill() {
+	if d.cmd.Process != nil && !d.Exited() {
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	d.Wait(5 * time.Second)
+}
+
+// Term sends SIGTERM, the graceful stop.
+func (d *Daemon) Term() { d.signal(syscall.SIGTERM) }
+
+// Signal sends sig to the daemon.
+func (d *Daemon) Signal(sig syscall.Signal) { d.signal(sig) }
+
+func (d *Daemon) signal(sig syscall.Signal) {
+	if d.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	// `ip netns exec` execs the daemon, so the pid is the daemon's own (the
+	// group leader, see lab.Node.Command).
+	_ = syscall.Kill(d.cmd.Process.Pid, sig)
+}
+
+// Wait waits up to timeout for the process to exit and reports whether it did.
+func (d *Daemon) Wait(timeout time.Duration) bool {
+	select {
+	case <-d.done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// Exited reports whether the process has ended.
+func (d *Daemon) Exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// LogContains reports whether the daemon's log has s.
+func (d *Daemon) LogContains(s string) bool {
+	b, _ := os.ReadFile(d.Log)
+	return bytes.Contains(b, []byte(s))
+}
+
+// Member is a node taking part in a VIP watch: its lab node and the
+// interface the VIP is bound to.
+type Member struct {
+	Name  string
+	Node  *lab.Node
+	Iface string
+}
+
+// Holders returns the names of the members that have vip bound on an
+// interface that is up. A node whose link is down, or whose daemon was killed
+// but left the address behind, is excluded by passing only live members.
+func Holders(tb testing.TB, members []Member, vip netip.Prefix) []string {
+	tb.Helper()
+	var out []string
+	for _, m := range members {
+		ok, err := hasAddr(m.Node.Name(), m.Iface, vip)
+		if err != nil {
+			tb.Fatalf("reading addresses of %s: %v", m.Name, err)
+		}
+		if ok {
+			out = append(out, m.Name)
+		}
+	}
+	return out
+}
+
+// WaitSoleHolder polls every millisecond until want is the only member
+// holding vip, and returns how long that took from start. It fails the test
+// after timeout.
+func WaitSoleHolder(tb testing.TB, members []Member, vip netip.Prefix, want string, start time.Time, timeout time.Duration) time.Duration {
+	tb.Helper()
+	deadline := start.Add(timeout)
+	var last []string
+	for {
+		last = Holders(tb, members, vip)
+		if len(last) == 1 && last[0] == want {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %v: %s holders are %v, want only %s", timeout, vip, last, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// StaySoleHolder checks for d that want remains the only holder of vip,
+// polling every 10 ms; it fails the test on the first deviation.
+func StaySoleHolder(tb testing.TB, members []Member, vip netip.Prefix, want string, d time.Duration) {
+	tb.Helper()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		h := Holders(tb, members, vip)
+		if len(h) != 1 || h[0] != want {
+			tb.Fatalf("%s holders became %v, want only %s", vip, h, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Names lists member names, for messages.
+func Names(ms []Member) string {
+	var s []string
+	for _, m := range ms {
+		s = append(s, m.Name)
+	}
+	return strings.Join(s, ",")
+}
+
+var (
+	handlesMu sync.Mutex
+	handles   = map[string]*netlink.Handle{}
+)
+
+// hasAddr asks the kernel through a netlink handle bound to the namespace:
+// far cheaper than running `ip` every millisecond. A link that is not up
+// does not count, since its node is off the segment.
+func hasAddr(nsName, iface string, p netip.Prefix) (bool, error) {
+	handlesMu.Lock()
+	h, ok := handles[nsName]
+	if !ok {
+		ns, err := netns.GetFromName(nsName)
+		if err != nil {
+			handlesMu.Unlock()
+			return false, err
+		}
+		h, err = netlink.NewHandleAt(ns)
+		ns.Close()
+		if err != nil {
+			handlesMu.Unlock()
+			return false, err
+		}
+		handles[nsName] = h
+	}
+	handlesMu.Unlock()
+	link, err := h.LinkByName(iface)
+	if err != nil {
+		return false, err
+	}
+	if link.Attrs().Flags&net.FlagUp == 0 {
+		return false, nil
+	}
+	fam := netlink.FAMILY_V4
+	if p.Addr().Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	addrs, err := h.AddrList(link, fam)
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		return false, err
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == p.Addr() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ForgetNamespace closes the cached netlink handle of a namespace; the lab's
+// cleanup calls it before deleting namespaces.
+func ForgetNamespace(nsName string) {
+	handlesMu.Lock()
+	defer handlesMu.Unlock()
+	if h, ok := handles[nsName]; ok {
+		h.Close()
+		delete(handles, nsName)
+	}
+}
