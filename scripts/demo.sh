@@ -60,6 +60,7 @@ start() {
 	local n=$1
 	ip netns exec $P-$n "$WORK/vipd" agent --config "deploy/examples/demo/$n.yaml" >"$WORK/$n.log" 2>&1 &
 	PID[$n]=$!
+	disown "${PID[$n]}" # the demo reports its kills itself
 }
 holder() {
 	for n in "${NODES[@]}"; do

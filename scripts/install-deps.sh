@@ -3,7 +3,7 @@
 # Idempotent: packages already present are left alone, so CI and developers can run it every time.
 set -euo pipefail
 
-pkgs=(keepalived iproute2 tcpdump dnsmasq-base bind9-dnsutils curl nftables procps psmisc)
+pkgs=(keepalived iproute2 iputils-ping tcpdump dnsmasq-base bind9-dnsutils curl nftables procps psmisc)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
