@@ -86,6 +86,9 @@ type Daemon struct {
 	Kind string // "vipd" or "keepalived"
 	Node *lab.Node
 	Log  string // path of its combined output
+	// Config is the path of the configuration file it was started with;
+	// rewrite it and send SIGHUP to test reloads.
+	Config string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -100,7 +103,9 @@ func StartVipd(tb testing.TB, node *lab.Node, cfg, ext string) *Daemon {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	return start(tb, node, "vipd", dir, VipdBinary(tb), "agent", "--config", path, "--log-level", "debug")
+	d := start(tb, node, "vipd", dir, VipdBinary(tb), "agent", "--config", path, "--log-level", "debug")
+	d.Config = path
+	return d
 }
 
 // StartKeepalived writes cfg and runs Debian's keepalived (VRRP only, in the
@@ -114,13 +119,15 @@ func StartKeepalived(tb testing.TB, node *lab.Node, cfg string) *Daemon {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	return start(tb, node, "keepalived", dir, bin,
+	d := start(tb, node, "keepalived", dir, bin,
 		"--dont-fork", "--log-console", "--log-detail", "--vrrp",
 		"--use-file", path,
 		"--pid", filepath.Join(dir, "keepalived.pid"),
 		"--vrrp_pid", filepath.Join(dir, "vrrp.pid"),
 		"--checkers_pid", filepath.Join(dir, "checkers.pid"),
 	)
+	d.Config = path
+	return d
 }
 
 func start(tb testing.TB, node *lab.Node, kind, dir, bin string, args ...string) *Daemon {
@@ -205,6 +212,34 @@ func (d *Daemon) Exited() bool {
 	default:
 		return false
 	}
+}
+
+// WaitLog waits until the daemon's log has s, failing the test after timeout.
+func (d *Daemon) WaitLog(tb testing.TB, s string, timeout time.Duration) {
+	tb.Helper()
+	end := time.Now().Add(timeout)
+	for !d.LogContains(s) {
+		if time.Now().After(end) {
+			tb.Fatalf("%s on %s did not log %q within %v", d.Kind, d.Node.Name(), s, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// CountLog returns how many lines of the daemon's log contain every one of
+// the given substrings.
+func (d *Daemon) CountLog(subs ...string) int {
+	n := 0
+	for _, l := range strings.Split(d.Output(), "\n") {
+		all := true
+		for _, s := range subs {
+			all = all && strings.Contains(l, s)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
 }
 
 // LogContains reports whether the daemon's log has s.
