@@ -20,6 +20,7 @@ import (
 	"github.com/vipd/vipd/election/transport"
 	"github.com/vipd/vipd/election/vip"
 	"github.com/vipd/vipd/internal/clock"
+	"github.com/vipd/vipd/notify"
 )
 
 // Options are the agent's collaborators; zero values get real ones.
@@ -37,6 +38,8 @@ type Agent struct {
 	reloads chan reloadReq
 
 	// Owned by Run's goroutine.
+	cfg       *config.Config
+	track     *tracking
 	addrs     *vip.Manager
 	announcer *vip.Announcer
 	sockets   map[socketKey]*socket
@@ -99,11 +102,22 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	a.announcer = vip.NewAnnouncer()
 	defer a.announcer.Close()
 
+	// Notify scripts outlive the instances by a drain period, so the STOP
+	// scripts of a graceful shutdown still run.
+	notifier := notify.New(notify.Options{Log: a.log, User: cfg.Scripts.User, Group: cfg.Scripts.Group})
+	nctx, nstop := context.WithCancel(context.Background())
+	ndone := make(chan struct{})
+	go func() { defer close(ndone); notifier.Run(nctx) }()
+	defer func() { nstop(); <-ndone }()
+
+	a.track = newTracking(a.log, a.clock, notifier)
+	defer a.track.stop()
+
 	if err := a.apply(cfg); err != nil {
 		a.stopAll()
 		return err
 	}
-	a.log.Info("agent started", "instances", len(a.running))
+	a.log.Info("agent started", "instances", len(a.running), "checks", len(a.track.runners))
 	for {
 		select {
 		case <-ctx.Done():
@@ -112,6 +126,8 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 			return nil
 		case r := <-a.reloads:
 			r.reply <- a.apply(r.cfg)
+		case <-a.track.wake:
+			a.track.apply(a.running)
 		}
 	}
 }
@@ -129,8 +145,14 @@ func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
 	return <-r.reply
 }
 
-// apply converges the running instances on cfg.
+// apply converges the running checks and instances on cfg.
 func (a *Agent) apply(cfg *config.Config) error {
+	var errs []error
+	if err := a.track.configure(context.Background(), cfg); err != nil {
+		errs = append(errs, err)
+	}
+	a.track.awaitFirstResults()
+	a.cfg = cfg
 	want := map[string]*config.Instance{}
 	for _, ic := range cfg.Instances {
 		want[ic.Name] = ic
@@ -140,7 +162,6 @@ func (a *Agent) apply(cfg *config.Config) error {
 			a.stop(name)
 		}
 	}
-	var errs []error
 	for _, ic := range cfg.Instances {
 		if _, ok := a.running[ic.Name]; ok {
 			continue
@@ -182,11 +203,16 @@ func (a *Agent) start(ic *config.Instance) error {
 		Addrs:     a.addrs,
 		Announcer: a.announcer,
 		Drops:     &a.drops,
+		Observer:  a.track,
+
+		FastTakeover: a.cfg.FastTakeover,
 	})
 	if err != nil {
 		a.release(sock)
 		return err
 	}
+	init := a.track.initial(ic)
+	inst.Prime(init.Priority, init.Fault, init.Reason, a.clock.Now())
 	if err := sock.demux.Register(ic.VRID, inst); err != nil {
 		a.release(sock)
 		return err
@@ -219,6 +245,7 @@ func (a *Agent) stop(name string) {
 	r.sock.demux.Unregister(r.cfg.VRID, r.inst)
 	a.release(r.sock)
 	delete(a.running, name)
+	a.track.forget(name)
 }
 
 // stopAll stops instances in parallel, so that every master's priority-0

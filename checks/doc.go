@@ -1,7 +1,42 @@
-// Package checks will hold vipd's health checks (exec scripts with
-// keepalived's interval/timeout/fall/rise/weight semantics, and built-in
-// process, TCP, HTTP and DNS checks) that drive instance priorities.
+// Package checks holds vipd's health checks: the probes that say whether a
+// service is fit to hold a VIP, and the Runner that schedules one check with
+// keepalived's vrrp_script semantics (interval, timeout, fall, rise,
+// init_fail) and reports its state.
 //
-// It is empty until the health-check issue lands; the VRRP core does not
-// depend on it.
+// One file per kind holds its configuration checks, behaviour and tests:
+// exec.go (a program, keepalived's vrrp_script), process.go (a process is
+// alive, like `killall -0`), tcp.go (a TCP connect), http.go (a GET), dns.go
+// (a DNS query, matched as `dig +short` prints it), file.go (an integer in a
+// file, keepalived's vrrp_track_file) and iface.go (an interface's link,
+// keepalived's track_interface). checks.go holds what they share, runner.go
+// the schedule and state, changes.go a non-blocking fan-in of state changes.
+//
+// # State, as keepalived has it
+//
+// A check starts in StateInit ("no result yet"; keepalived's
+// SCRIPT_INIT_STATE_INIT) unless InitFail is set, in which case it starts
+// failed. In StateInit the first result decides, one success or one failure
+// being enough (keepalived sets its counter to rise-1). From then on Fall
+// consecutive failures make a healthy check failed, Rise consecutive
+// successes make a failed one healthy, and anything in between changes
+// nothing. The priority code must treat StateInit as keepalived does: a
+// weighted check neither adds nor subtracts its weight yet, and a weight-0
+// check keeps the instance from leaving INIT.
+//
+// keepalived 2.2.7 resets a vrrp_script's init_fail when an instance
+// tracks it (alloc_track_script overwrites init_state), so there init_fail
+// has no effect on tracked scripts. vipd implements the documented intent
+// instead: InitFail starts the check failed and it needs Rise successes.
+//
+// File checks have no rise or fall: every value read applies at once, and
+// Status.Value carries it for the priority code, which applies each
+// instance's weight. keepalived watches the file with inotify; vipd reads
+// it every Interval, so a change is seen at most one interval late.
+//
+// # Dependencies
+//
+// This package depends on config (the check model) and internal/clock. It
+// must not depend on election, the agent or anything else that consumes
+// check results: results flow out through Status and the OnChange callback,
+// never by calling back up.
 package checks

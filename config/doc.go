@@ -8,8 +8,15 @@
 // returns either a usable *Config (warnings in Config.Warnings) or every
 // problem at once as Diagnostics, each rendered "PATH:LINE: field: message".
 //
-// This package only reads files and, optionally, asks a Host about interface
-// addresses. It must not depend on any other vipd package (the agent, the
-// election code and the command line depend on it, not the reverse) and it
-// never opens sockets or changes the system.
+// The model also holds what makes a VIP follow a service (tracking.go):
+// health checks, how instances track them, N-way priority orders, notify
+// scripts, sync groups and the script security policy. Load applies that
+// policy as keepalived's enable_script_security does: a script that would
+// run as root must not be replaceable by another user.
+//
+// This package only reads files, file metadata and the user database (for
+// script checks) and, optionally, asks a Host about interface addresses.
+// It must not depend on any other vipd package (the agent, the election
+// code, checks, notify and the command line depend on it, not the reverse)
+// and it never opens sockets, runs scripts or changes the system.
 package config

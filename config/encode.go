@@ -14,9 +14,21 @@ import (
 // (VRRPv2 over IPv6, say) encodes faithfully but will not pass the native
 // format's stricter validation; loading the output reports those errors.
 func EncodeYAML(c *Config) ([]byte, error) {
-	out := yamlOutConfig{Node: yamlOutNode{Name: c.Node.Name}}
+	out := yamlOutConfig{
+		Node:    yamlOutNode{Name: c.Node.Name},
+		VRRP:    yamlOutVRRP{FastTakeover: c.FastTakeover},
+		Scripts: yamlOutScripts{Security: c.Scripts.Enforce, User: c.Scripts.User, Group: c.Scripts.Group},
+	}
+	for _, ch := range c.Checks {
+		out.Checks = append(out.Checks, encodeCheck(ch))
+	}
 	for _, inst := range c.Instances {
 		out.Instances = append(out.Instances, encodeInstance(inst))
+	}
+	for _, g := range c.SyncGroups {
+		out.SyncGroups = append(out.SyncGroups, yamlOutGroup{
+			Name: g.Name, Instances: g.Instances, Notify: encodeNotify(&g.Notify),
+		})
 	}
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)
@@ -32,8 +44,120 @@ func EncodeYAML(c *Config) ([]byte, error) {
 
 // The yamlOut types fix the key order of the output.
 type yamlOutConfig struct {
-	Node      yamlOutNode       `yaml:"node"`
-	Instances []yamlOutInstance `yaml:"instances,omitempty"`
+	Node       yamlOutNode       `yaml:"node"`
+	VRRP       yamlOutVRRP       `yaml:"vrrp"`
+	Scripts    yamlOutScripts    `yaml:"scripts"`
+	Checks     []yamlOutCheck    `yaml:"checks,omitempty"`
+	Instances  []yamlOutInstance `yaml:"instances,omitempty"`
+	SyncGroups []yamlOutGroup    `yaml:"sync_groups,omitempty"`
+}
+
+type yamlOutVRRP struct {
+	FastTakeover bool `yaml:"fast_takeover"`
+}
+
+type yamlOutScripts struct {
+	Security bool   `yaml:"security"`
+	User     string `yaml:"user,omitempty"`
+	Group    string `yaml:"group,omitempty"`
+}
+
+type yamlOutCheck struct {
+	Name          string            `yaml:"name"`
+	Interval      string            `yaml:"interval"`
+	Timeout       string            `yaml:"timeout"`
+	Fall          int               `yaml:"fall"`
+	Rise          int               `yaml:"rise"`
+	Weight        int               `yaml:"weight"`
+	WeightReverse bool              `yaml:"weight_reverse,omitempty"`
+	InitFail      bool              `yaml:"init_fail,omitempty"`
+	Exec          *yamlOutExec      `yaml:"exec,omitempty"`
+	Process       *yamlOutProcess   `yaml:"process,omitempty"`
+	TCP           *yamlOutTCP       `yaml:"tcp,omitempty"`
+	HTTP          *yamlOutHTTP      `yaml:"http,omitempty"`
+	DNS           *yamlOutDNS       `yaml:"dns,omitempty"`
+	File          *yamlOutFile      `yaml:"file,omitempty"`
+	Interface     *yamlOutInterface `yaml:"interface,omitempty"`
+}
+
+type yamlOutExec struct {
+	Command []string `yaml:"command"`
+	User    string   `yaml:"user,omitempty"`
+	Group   string   `yaml:"group,omitempty"`
+}
+
+type yamlOutProcess struct {
+	Name    string `yaml:"name,omitempty"`
+	PIDFile string `yaml:"pidfile,omitempty"`
+}
+
+type yamlOutTCP struct {
+	Address string `yaml:"address"`
+}
+
+type yamlOutHTTP struct {
+	URL                string `yaml:"url"`
+	ExpectStatus       []int  `yaml:"expect_status,omitempty"`
+	BodyRegexp         string `yaml:"body_regexp,omitempty"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty"`
+}
+
+type yamlOutDNS struct {
+	Server       string `yaml:"server"`
+	Name         string `yaml:"name"`
+	Type         string `yaml:"type"`
+	Class        string `yaml:"class"`
+	Protocol     string `yaml:"protocol"`
+	ExpectRcode  string `yaml:"expect_rcode"`
+	ExpectAnswer string `yaml:"expect_answer,omitempty"`
+}
+
+type yamlOutFile struct {
+	Path          string `yaml:"path"`
+	InitValue     *int   `yaml:"init_value,omitempty"`
+	InitOverwrite bool   `yaml:"init_overwrite,omitempty"`
+}
+
+type yamlOutInterface struct {
+	Name string `yaml:"name"`
+}
+
+type yamlOutTrack struct {
+	Check         string `yaml:"check"`
+	Weight        int    `yaml:"weight"`
+	WeightReverse bool   `yaml:"weight_reverse,omitempty"`
+}
+
+type yamlOutOrder struct {
+	Nodes      []string `yaml:"nodes,omitempty"`
+	File       string   `yaml:"file,omitempty"`
+	Reverse    bool     `yaml:"reverse,omitempty"`
+	Priorities []int    `yaml:"priorities"`
+	Unhealthy  string   `yaml:"unhealthy"`
+}
+
+// yamlOutNotify lists the scripts in a fixed order; each is a list of
+// words, or {command, user, group} when it has its own user.
+type yamlOutNotify struct {
+	Any              any    `yaml:"any,omitempty"`
+	Master           any    `yaml:"master,omitempty"`
+	Backup           any    `yaml:"backup,omitempty"`
+	Fault            any    `yaml:"fault,omitempty"`
+	Stop             any    `yaml:"stop,omitempty"`
+	MasterRxLowerPri any    `yaml:"master_rx_lower_pri,omitempty"`
+	Timeout          string `yaml:"timeout"`
+}
+
+type yamlOutScript struct {
+	Command []string `yaml:"command"`
+	User    string   `yaml:"user,omitempty"`
+	Group   string   `yaml:"group,omitempty"`
+}
+
+type yamlOutGroup struct {
+	Name      string         `yaml:"name"`
+	Instances []string       `yaml:"instances"`
+	Notify    *yamlOutNotify `yaml:"notify,omitempty"`
 }
 
 type yamlOutNode struct {
@@ -55,6 +179,9 @@ type yamlOutInstance struct {
 	Auth           *yamlOutAuth    `yaml:"auth,omitempty"`
 	VIPs           []any           `yaml:"vips"`
 	GARP           yamlOutGARP     `yaml:"garp"`
+	Track          []any           `yaml:"track,omitempty"`
+	Order          *yamlOutOrder   `yaml:"order,omitempty"`
+	Notify         *yamlOutNotify  `yaml:"notify,omitempty"`
 }
 
 type yamlOutUnicast struct {
@@ -112,6 +239,21 @@ func encodeInstance(i *Instance) yamlOutInstance {
 	if i.AuthPass != "" {
 		o.Auth = &yamlOutAuth{Type: "pass", Password: i.AuthPass}
 	}
+	for _, t := range i.Track {
+		if t.Weight == nil {
+			o.Track = append(o.Track, t.Check)
+		} else {
+			o.Track = append(o.Track, yamlOutTrack{Check: t.Check, Weight: *t.Weight, WeightReverse: t.WeightReverse})
+		}
+	}
+	if or := i.Order; or != nil {
+		oo := &yamlOutOrder{Nodes: or.Nodes, File: or.File, Reverse: or.Reverse, Unhealthy: string(or.Unhealthy)}
+		for _, p := range or.Priorities {
+			oo.Priorities = append(oo.Priorities, int(p))
+		}
+		o.Order = oo
+	}
+	o.Notify = encodeNotify(&i.Notify)
 	for _, v := range i.VIPs {
 		addr := vipText(v.Prefix)
 		if v.Label == "" && !v.Excluded && (v.Interface == "" || v.Interface == i.Interface) {
@@ -134,4 +276,53 @@ func vipText(p netip.Prefix) string {
 		return p.Addr().String()
 	}
 	return p.String()
+}
+
+// encodeNotify returns nil for no scripts and the default timeout.
+func encodeNotify(n *Notify) *yamlOutNotify {
+	if n.Empty() && n.Timeout == DefaultNotifyTimeout {
+		return nil
+	}
+	out := &yamlOutNotify{Timeout: n.Timeout.String()}
+	dst := map[NotifyEvent]*any{
+		NotifyAny: &out.Any, NotifyMaster: &out.Master, NotifyBackup: &out.Backup,
+		NotifyFault: &out.Fault, NotifyStop: &out.Stop, NotifyMasterRxLowerPri: &out.MasterRxLowerPri,
+	}
+	for _, e := range NotifyEvents() {
+		cmd := n.Command(e)
+		switch u := n.User(e); {
+		case cmd == nil:
+		case u != (ScriptUser{}):
+			*dst[e] = yamlOutScript{Command: cmd, User: u.User, Group: u.Group}
+		default:
+			*dst[e] = cmd
+		}
+	}
+	return out
+}
+
+func encodeCheck(c *Check) yamlOutCheck {
+	o := yamlOutCheck{
+		Name: c.Name, Interval: c.Interval.String(), Timeout: c.Timeout.String(),
+		Fall: c.Fall, Rise: c.Rise, Weight: c.Weight, WeightReverse: c.WeightReverse, InitFail: c.InitFail,
+	}
+	switch {
+	case c.Exec != nil:
+		o.Exec = &yamlOutExec{c.Exec.Command, c.Exec.User, c.Exec.Group}
+	case c.Process != nil:
+		o.Process = &yamlOutProcess{c.Process.Name, c.Process.PIDFile}
+	case c.TCP != nil:
+		o.TCP = &yamlOutTCP{c.TCP.Address}
+	case c.HTTP != nil:
+		h := c.HTTP
+		o.HTTP = &yamlOutHTTP{h.URL, h.ExpectStatus, h.BodyRegexp, h.InsecureSkipVerify}
+	case c.DNS != nil:
+		d := c.DNS
+		o.DNS = &yamlOutDNS{d.Server, d.Name, d.Type, d.Class, d.Protocol, d.ExpectRcode, d.ExpectAnswer}
+	case c.File != nil:
+		o.File = &yamlOutFile{c.File.Path, c.File.InitValue, c.File.InitOverwrite}
+	case c.Interface != nil:
+		o.Interface = &yamlOutInterface{c.Interface.Name}
+	}
+	return o
 }

@@ -17,7 +17,7 @@ func TestEncodeYAMLRoundTrip(t *testing.T) {
 		"testdata/golden/vrrp-v3-ipv6-unicast.keepalived.conf",
 	} {
 		t.Run(path, func(t *testing.T) {
-			cfg, err := Load(path, LoadOptions{Hostname: "h"})
+			cfg, err := Load(path, LoadOptions{Hostname: "h", sys: rootSys()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -25,14 +25,14 @@ func TestEncodeYAMLRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := ParseYAML("converted.yaml", out, LoadOptions{Hostname: "other"})
+			again, err := ParseYAML("converted.yaml", out, LoadOptions{Hostname: "other", sys: rootSys()})
 			if err != nil {
 				t.Fatalf("encoded YAML does not load: %v\n%s", err, out)
 			}
 			if again.Node != cfg.Node {
 				t.Errorf("node %+v, want %+v", again.Node, cfg.Node)
 			}
-			sameInstances(t, again.Instances, cfg.Instances)
+			sameConfig(t, again, cfg)
 		})
 	}
 }

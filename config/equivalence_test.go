@@ -1,10 +1,15 @@
 package config
 
-import "testing"
+import (
+	"slices"
+	"testing"
+	"time"
+)
 
-// The same cluster written in both formats must load to the same model.
+// The same cluster written in both formats must load to the same model,
+// tracking, notify scripts and sync groups included.
 func TestSameClusterInBothFormats(t *testing.T) {
-	opts := LoadOptions{Hostname: "unused"}
+	opts := LoadOptions{Hostname: "unused", sys: rootSys()}
 	fromYAML, err := Load("testdata/cluster.yaml", opts)
 	if err != nil {
 		t.Fatalf("YAML: %v", err)
@@ -22,7 +27,7 @@ func TestSameClusterInBothFormats(t *testing.T) {
 	if fromYAML.Format == fromKA.Format {
 		t.Error("both report the same format")
 	}
-	sameInstances(t, fromKA.Instances, fromYAML.Instances)
+	sameConfig(t, fromKA, fromYAML)
 	if len(fromYAML.Instances) != 3 {
 		t.Fatalf("%d instances", len(fromYAML.Instances))
 	}
@@ -39,5 +44,50 @@ func TestSameClusterInBothFormats(t *testing.T) {
 	}
 	if fromKA.Instances[2].Preempt {
 		t.Error("VI_NOPRE preempts")
+	}
+	if fromKA.FastTakeover || !fromKA.Scripts.Enforce || fromKA.Scripts.User != "nobody" {
+		t.Errorf("globals: fast takeover %v, scripts %+v", fromKA.FastTakeover, fromKA.Scripts)
+	}
+	if c := fromKA.Check("chk_dns"); c == nil || c.Interval != 2*time.Second || c.Timeout != time.Second ||
+		c.Fall != 2 || c.Rise != 3 || c.Weight != -60 || len(c.Exec.Command) != 7 || c.Exec.Command[6] != "TXT" {
+		t.Errorf("chk_dns: %+v", c)
+	}
+	if c := fromKA.Check("chk_proc"); c == nil || !slices.Equal(c.Exec.Command, []string{"sh", "-c", "killall -0 dnsmasq || exit 1"}) ||
+		!c.InitFail || !c.WeightReverse || c.Exec.User != "root" || c.Timeout != time.Second {
+		t.Errorf("chk_proc: %+v", c)
+	}
+	if tr := dns.Track[1]; tr.Check != "chk_proc" || *tr.Weight != 10 || !tr.WeightReverse {
+		t.Errorf("VI_DNS tracks chk_proc with %+v; want weight 10 reverse (the script's)", tr)
+	}
+	if got := dns.Notify.Master; !slices.Equal(got, []string{"/etc/vipd/notify.sh", "master", "the DNS VIP"}) {
+		t.Errorf("notify_master = %q", got)
+	}
+	if g := fromKA.SyncGroupOf("VI_NOPRE"); g == nil || g.Name != "G_DNS" || len(g.Notify.Fault) != 2 {
+		t.Errorf("sync group %+v", g)
+	}
+}
+
+// sameConfig compares everything but positions, formats and warnings.
+func sameConfig(t *testing.T, got, want *Config) {
+	t.Helper()
+	sameInstances(t, got.Instances, want.Instances)
+	if got.FastTakeover != want.FastTakeover || got.Scripts != want.Scripts {
+		t.Errorf("globals: fast takeover %v scripts %+v, want %v %+v", got.FastTakeover, got.Scripts, want.FastTakeover, want.Scripts)
+	}
+	if len(got.Checks) != len(want.Checks) {
+		t.Fatalf("%d checks, want %d", len(got.Checks), len(want.Checks))
+	}
+	for i := range want.Checks {
+		if !got.Checks[i].SameSettings(want.Checks[i]) {
+			t.Errorf("check %d:\n got %+v\nwant %+v", i, *got.Checks[i], *want.Checks[i])
+		}
+	}
+	if len(got.SyncGroups) != len(want.SyncGroups) {
+		t.Fatalf("%d sync groups, want %d", len(got.SyncGroups), len(want.SyncGroups))
+	}
+	for i := range want.SyncGroups {
+		if !got.SyncGroups[i].SameSettings(want.SyncGroups[i]) {
+			t.Errorf("sync group %d:\n got %+v\nwant %+v", i, *got.SyncGroups[i], *want.SyncGroups[i])
+		}
 	}
 }

@@ -19,8 +19,13 @@ func FuzzParseKeepalived(f *testing.F) {
 	f.Add([]byte("$A=x$A\nk $A\n"))
 	f.Add([]byte("vrrp_instance a { interface e virtual_router_id 1 virtual_ipaddress { 1.2.3.4/99 label x dev } }"))
 	f.Add([]byte("@^x include {a,b{c,d}}/*.conf\n$M=a \\\n$M\n~SEQ(i,0,1)\n\"unterminated"))
+	f.Add([]byte("vrrp_script s { script \"sh -c 'x \\\"y\\\"'\" a\n weight 254 reverse\n user bob staff }\n" +
+		"track_file f { file /x\n init_file -3 overwrite }\nvrrp_script interface:e {\n script /usr/bin/true\n}\n" +
+		"vrrp_instance a { interface e virtual_router_id 1 priority 255 track_script { s weight -254 noreverse }\n" +
+		"track_file { f weight 2 }\ntrack_interface { e weight x reverse }\nnotify_master \"/x \\x41\" bob\n virtual_ipaddress { 1.2.3.4 } }\n" +
+		"vrrp_sync_group g { group { a a b }\n track_script { s }\n notify \"'\" }\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseKeepalived("f.conf", data, LoadOptions{Hostname: "h", fs: noFS{}})
+		cfg, err := ParseKeepalived("f.conf", data, LoadOptions{Hostname: "h", fs: noFS{}, sys: rootSys()})
 		checkResult(t, cfg, err)
 	})
 }
@@ -34,8 +39,11 @@ func FuzzParseYAML(f *testing.F) {
 	f.Add([]byte("instances:\n- {name: a, vrid: 99999999999999999999999, advert_interval: 9999999999h, vips: [{address: x}]}\n"))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("vrrp: {garp: {master_repeat: -1}}\ninstances: [~, [], {unicast: {peers: {}}}]\n"))
+	f.Add([]byte("checks: [{name: c, dns: {server: \"[::1]:53\", name: x., type: txt}, exec: {command: []}}, {name: d, http: {url: \"http://h/\", body_regexp: \"(\"}}]\n" +
+		"instances: [{name: a, track: [c, {check: d, weight: 999}], order: {nodes: [a, a], file: o, priorities: [3, 5]}, notify: {master: \"'\", timeout: 0s}}]\n" +
+		"sync_groups: [{name: g, instances: [a, a, b], notify: {master_rx_lower_pri: x}}]\nscripts: {user: nobody, group: nope}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseYAML("f.yaml", data, LoadOptions{Hostname: "h"})
+		cfg, err := ParseYAML("f.yaml", data, LoadOptions{Hostname: "h", sys: rootSys()})
 		checkResult(t, cfg, err)
 	})
 }
@@ -54,7 +62,7 @@ func checkResult(t *testing.T, cfg *Config, err error) {
 		if err != nil {
 			t.Fatalf("EncodeYAML: %v", err)
 		}
-		_, _ = ParseYAML("converted.yaml", out, LoadOptions{Hostname: "h"})
+		_, _ = ParseYAML("converted.yaml", out, LoadOptions{Hostname: "h", sys: rootSys()})
 		return
 	}
 	if cfg != nil {

@@ -14,10 +14,49 @@ import (
 // an error; where it logs and adjusts, vipd warns and adjusts the same way.
 func (p *kaParser) complete() {
 	for _, ki := range p.kis {
-		p.completeInstance(ki)
 		p.cfg.Instances = append(p.cfg.Instances, ki.inst)
 	}
+	for _, g := range p.groups {
+		p.cfg.SyncGroups = append(p.cfg.SyncGroups, g.sg)
+	}
+	p.cfg.Checks = p.sc.list
+	// check_vrrp_script_security comes first: scripts it disables are
+	// gone before instances are completed.
+	p.completeScripts()
+	p.completeGroups()
+	for _, ki := range p.kis {
+		p.completeInstance(ki)
+		p.completeTracking(ki)
+	}
+	p.groupTracking()
+	p.mixedOwners()
+	for _, ki := range p.kis {
+		p.recordTrackFields(ki)
+	}
+	for _, g := range p.cfg.SyncGroups {
+		if g.Notify.Timeout == 0 {
+			g.Notify.Timeout = DefaultNotifyTimeout
+		}
+	}
 	p.vridConflicts()
+}
+
+// mixedOwners is vrrp_sync_set_group's warning about a group whose
+// members are not all, or all not, address owners.
+func (p *kaParser) mixedOwners() {
+	for _, g := range p.groups {
+		owners := 0
+		for _, name := range g.sg.Instances {
+			for _, ki := range p.kis {
+				if ki.inst.Name == name && ki.inst.Priority == OwnerPriority && ki.inst.InitialState == StateMaster {
+					owners++
+				}
+			}
+		}
+		if owners > 0 && owners < len(g.sg.Instances) {
+			p.d.warn(g.sg.Pos, g.prefix, "some members are address owners (priority 255) and some are not; this won't work (keepalived warns too)")
+		}
+	}
 }
 
 func (p *kaParser) completeInstance(ki *kaInstance) {

@@ -23,6 +23,9 @@ import (
 type kaLine struct {
 	pos   Pos
 	words []string
+	// raw is the text the words came from (keepalived's buf_extern): notify
+	// and check scripts are split again from it with quotes and escapes.
+	raw string
 }
 
 func (l kaLine) is(word string) bool { return len(l.words) == 1 && l.words[0] == word }
@@ -417,7 +420,7 @@ func (lx *kaLexer) split(text string, pos Pos) {
 		}
 		piece = strings.TrimRight(piece, " \t")
 		if words := lx.tokenize(piece, pos); len(words) > 0 {
-			lx.pending = append(lx.pending, kaLine{pos: pos, words: words})
+			lx.pending = append(lx.pending, kaLine{pos: pos, words: words, raw: piece})
 		}
 	}
 }

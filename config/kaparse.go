@@ -31,6 +31,13 @@ type kaGlobal struct {
 	garp       GARP  // copied into each instance when it starts, as alloc_vrrp does
 	interval   time.Duration
 	naInterval time.Duration
+
+	scriptSecurity   bool // enable_script_security
+	securityPos      Pos
+	scriptUser       string // script_user
+	scriptGroup      string
+	scriptUserPos    Pos
+	scriptUserFailed bool // script_user named an unknown user or group
 }
 
 // kaInstance is an instance being read, with keepalived's "not set" states
@@ -56,6 +63,8 @@ type kaInstance struct {
 	badVRID    int
 	badVRIDMsg string
 	advertSet  bool
+	// group is the sync group the instance ended up in.
+	group *kaGroup
 }
 
 type kaParser struct {
@@ -67,12 +76,16 @@ type kaParser struct {
 	cfg    *Config
 	global kaGlobal
 	kis    []*kaInstance
+	sc     kaScripts
+	groups []*kaGroup
 }
 
 func newKAParser(path string, data []byte, opts LoadOptions) *kaParser {
-	p := &kaParser{opts: opts, bad: map[string]bool{}}
+	p := &kaParser{opts: opts, bad: map[string]bool{}, sc: newKAScripts()}
 	p.lx = newKALexer(path, data, opts, &p.d)
-	p.cfg = &Config{Path: path, Format: FormatKeepalived}
+	// Fast takeover is vipd's default in both formats; global_defs
+	// vipd_fast_takeover turns it off.
+	p.cfg = &Config{Path: path, Format: FormatKeepalived, FastTakeover: true, src: newSrcMap("")}
 	p.global.garp = DefaultGARP()
 	return p
 }
@@ -212,8 +225,7 @@ func (p *kaParser) unknown(l kaLine, field string) {
 // --- top level ---
 
 var (
-	kaRootUnsupported = setOf("vrrp_script", "vrrp_sync_group", "vrrp_track_process", "track_file",
-		"vrrp_track_file", "static_ipaddress", "static_routes", "static_rules", "track_group",
+	kaRootUnsupported = setOf("vrrp_track_process", "static_ipaddress", "static_routes", "static_rules", "track_group",
 		"garp_group", "linkbeat_interfaces", "interface_up_down_delays", "virtual_server",
 		"virtual_server_group", "SSL", "bfd_instance", "net_namespace", "net_namespace_ipvs",
 		"namespace_with_ipsets")
@@ -245,6 +257,12 @@ func (p *kaParser) parse() {
 			p.block(l, kw, p.globalKeyword)
 		case kw == "vrrp_instance":
 			p.instance(l)
+		case kw == "vrrp_script":
+			p.vrrpScript(l)
+		case kw == "track_file" || kw == "vrrp_track_file":
+			p.trackFileDef(l)
+		case kw == "vrrp_sync_group":
+			p.syncGroup(l)
 		case kaRootUnsupported[kw]:
 			p.unsupported(l, kw)
 		case kaRootHarmless[kw]:
@@ -287,7 +305,7 @@ var (
 		"bfd_rt_priority", "bfd_cpu_affinity", "bfd_rlimit_rttime", "bfd_rlimit_rtime", "snmp_socket",
 		"enable_traps", "enable_snmp_vrrp", "enable_snmp_keepalived", "enable_snmp_rfc",
 		"enable_snmp_rfcv2", "enable_snmp_rfcv3", "enable_snmp_checker", "enable_dbus",
-		"dbus_service_name", "script_user", "enable_script_security", "vrrp_netlink_cmd_rcv_bufs",
+		"dbus_service_name", "vrrp_netlink_cmd_rcv_bufs",
 		"vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
 		"vrrp_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs",
 		"process_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force",
@@ -367,6 +385,36 @@ func (p *kaParser) globalKeyword(l kaLine) {
 		}
 	case "vrrp_strict":
 		g.strict = true
+	case "enable_script_security": // script_security_handler
+		g.scriptSecurity, g.securityPos = true, l.pos
+	case "script_user": // script_user_handler, set_default_script_user
+		if len(l.words) < 2 {
+			p.d.warn(l.pos, field, "no script user name given; ignored, as keepalived does")
+			return
+		}
+		u := ScriptUser{User: l.words[1]}
+		if len(l.words) > 2 {
+			u.Group = l.words[2]
+		}
+		g.scriptUser, g.scriptGroup, g.scriptUserPos = u.User, u.Group, l.pos
+		g.scriptUserFailed = false
+		if msg := p.lookupScriptUser(u); msg != "" {
+			g.scriptUserFailed = true
+			p.d.warn(l.pos, field, msg+"; keepalived then runs no script that lacks a user of its own")
+		}
+	case "vipd_fast_takeover":
+		// vipd's own keyword: keepalived 2.2.7 logs "Unknown keyword" and
+		// ignores it, so a file using it still runs under keepalived.
+		on := true
+		if len(l.words) > 1 {
+			var ok bool
+			if on, ok = checkTrueFalse(l.words[1]); !ok {
+				p.d.warn(l.pos, field, fmt.Sprintf("invalid value %q (true or false); ignored", l.words[1]))
+				return
+			}
+		}
+		p.cfg.FastTakeover = on
+		p.cfg.src.set("vrrp.fast_takeover", l.pos, field)
 	case "include_check":
 		p.includeCheck(l, field)
 	default:
@@ -510,12 +558,10 @@ func (p *kaParser) instance(l kaLine) {
 var (
 	kaInstanceUnsupported = setOf("use_vmac", "use_vmac_addr", "vmac_xmit_base", "use_ipvlan",
 		"unicast_fault_no_peer", "check_unicast_src", "old_unicast_checksum", "vrf",
-		"dont_track_primary", "track_interface", "track_script", "track_file", "track_process",
+		"dont_track_primary", "track_process",
 		"track_bfd", "mcast_dst_ip", "track_src_ip", "unicast_ttl", "promote_secondaries",
 		"linkbeat_use_polling", "virtual_routes", "virtual_rules", "accept", "no_accept",
-		"skip_check_adv_addr", "notify_backup", "notify_master", "notify_fault", "notify_stop",
-		"notify_deleted", "notify", "notify_master_rx_lower_pri", "smtp_alert",
-		"notify_priority_changes", "lvs_sync_daemon_interface", "garp_lower_prio_delay",
+		"skip_check_adv_addr", "notify_deleted", "smtp_alert", "notify_priority_changes", "lvs_sync_daemon_interface", "garp_lower_prio_delay",
 		"garp_lower_prio_repeat", "down_timer_adverts", "garp_extra_if", "vmac_garp_intvl",
 		"lower_prio_no_advert", "higher_prio_send_advert", "kernel_rx_buf_size")
 	// Keywords that mark an instance as unicast in keepalived, whether or
@@ -689,6 +735,10 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 			}
 		}
 		ki.strict = &on
+	case "track_script", "track_interface", "track_file": // alloc_value_block
+		p.valueBlock(l, field, func(tl kaLine) { p.trackEntry(kw, &inst.Track, tl, field) })
+	case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify_master_rx_lower_pri":
+		p.notifyKeyword(&inst.Notify, inst.src.more, l, field)
 	case "debug":
 		// Log verbosity only.
 	case "mcast_dst_ip":

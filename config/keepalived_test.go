@@ -294,11 +294,11 @@ func TestKeepalivedLeniency(t *testing.T) {
 		},
 		{
 			name: "later-feature keywords are skipped with their blocks",
-			conf: "vrrp_script chk {\n  script \"/bin/true\"\n  weight -5\n}\n" + withVIP("  track_script {", "    chk", "  }", "  notify_master /bin/true", "  priority 110"),
+			conf: "vrrp_track_process chk {\n  process haproxy\n  weight -5\n}\n" + withVIP("  track_process {", "    chk", "  }", "  notify_deleted /bin/true", "  priority 110"),
 			warns: []string{
-				kc + ":1: warning: vrrp_script: vrrp_script is not supported yet; skipped",
-				kc + ":8: warning: vrrp_instance[VI_1].track_script: track_script is not supported yet; skipped",
-				kc + ":11: warning: vrrp_instance[VI_1].notify_master: notify_master is not supported yet; skipped",
+				kc + ":1: warning: vrrp_track_process: vrrp_track_process is not supported yet; skipped",
+				kc + ":8: warning: vrrp_instance[VI_1].track_process: track_process is not supported yet; skipped",
+				kc + ":11: warning: vrrp_instance[VI_1].notify_deleted: notify_deleted is not supported yet; skipped",
 			},
 			check: func(t *testing.T, c *Config) { wantPriority(t, c, 110) },
 		},

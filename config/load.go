@@ -29,6 +29,9 @@ type LoadOptions struct {
 
 	// fs replaces the real file system in tests and fuzzing.
 	fs fileSystem
+	// sys replaces the machine (users, file owners, who vipd runs as) for
+	// the script checks, in tests and fuzzing.
+	sys system
 }
 
 func (o LoadOptions) hostname() string {
@@ -51,6 +54,13 @@ func (o LoadOptions) configID() string {
 		h = h[:i]
 	}
 	return h
+}
+
+func (o LoadOptions) system() system {
+	if o.sys != nil {
+		return o.sys
+	}
+	return osSystem{}
 }
 
 func (o LoadOptions) files() fileSystem {

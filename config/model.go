@@ -110,9 +110,24 @@ type Config struct {
 	Node Node
 	// Instances are the VRRP instances, in file order.
 	Instances []*Instance
+	// Checks are the health checks instances may track, in file order.
+	Checks []*Check
+	// SyncGroups tie instances' states together.
+	SyncGroups []*SyncGroup
+	// Scripts is the policy for running check and notify scripts.
+	Scripts ScriptSecurity
+	// FastTakeover makes priority changes act at once (vipd's deviation
+	// from RFC 5798 §6.4.2 and keepalived): a master whose priority drops
+	// advertises immediately, and a preempting backup that hears a lower
+	// priority takes over without waiting for the master-down timer.
+	// On by default.
+	FastTakeover bool
 	// Warnings are the problems that did not stop the load (keepalived
 	// input mostly: what keepalived would warn about and work around).
 	Warnings Diagnostics
+
+	// src records where the global settings were written.
+	src *srcMap
 }
 
 // Node describes the machine vipd runs on.
@@ -174,6 +189,19 @@ type Instance struct {
 	// GARP tunes the gratuitous ARPs / unsolicited neighbour advertisements
 	// sent on becoming MASTER.
 	GARP GARP
+
+	// Track lists the checks that move this instance's priority or put it
+	// in FAULT, each check at most once. The address owner (priority 255)
+	// keeps its priority: it may only have tracks of effective weight 0,
+	// which put it in FAULT as in keepalived (the native format rejects
+	// weighted ones, keepalived.conf input drops them with keepalived's
+	// warnings).
+	Track []Track
+	// Order, when set, gives the priority from this node's place in an
+	// ordered list of node names instead of Priority.
+	Order *Order
+	// Notify are the instance's state-change scripts.
+	Notify Notify
 
 	// src records where each field came from, for diagnostics; nil for
 	// instances built in code.
@@ -237,12 +265,14 @@ func DefaultInstance() *Instance {
 		InitialState:   StateBackup,
 		Preempt:        true,
 		GARP:           DefaultGARP(),
+		Notify:         Notify{Timeout: DefaultNotifyTimeout},
 	}
 }
 
-// DefaultConfig returns an empty configuration in the native format.
+// DefaultConfig returns an empty configuration in the native format, with
+// its defaults: fast takeover on, script security enforced.
 func DefaultConfig() *Config {
-	return &Config{Format: FormatYAML}
+	return &Config{Format: FormatYAML, FastTakeover: true, Scripts: ScriptSecurity{Enforce: true}}
 }
 
 // Multicast reports whether adverts are multicast (no unicast peers).
@@ -261,8 +291,10 @@ func (i *Instance) AdvertisedVIPs() []netip.Addr {
 }
 
 // SameSettings reports whether i and o configure the same behaviour: every
-// field equal except positions. A reload keeps the running state machine of
-// an instance whose settings did not change.
+// field equal except positions, tracks, order and notify scripts included.
+// A reload keeps the running state machine of an instance whose settings
+// did not change (the checks it tracks are compared apart, with
+// Check.SameSettings).
 func (i *Instance) SameSettings(o *Instance) bool {
 	if i == nil || o == nil {
 		return i == o
@@ -275,7 +307,8 @@ func (i *Instance) SameSettings(o *Instance) bool {
 		i.AuthPass == o.AuthPass && i.GARP == o.GARP &&
 		slices.EqualFunc(i.VIPs, o.VIPs, func(a, b VIP) bool {
 			return a.Prefix == b.Prefix && a.Interface == b.Interface && a.Label == b.Label && a.Excluded == b.Excluded
-		})
+		}) &&
+		sameTracks(i.Track, o.Track) && sameOrder(i.Order, o.Order) && i.Notify.Equal(&o.Notify)
 }
 
 // MaxAdvertisedVIPs is how many addresses fit in one advert on a 1500-byte

@@ -140,3 +140,51 @@ func TestStringers(t *testing.T) {
 		t.Errorf("Instance.String() = %q", s)
 	}
 }
+
+func TestValidateCodeBuiltTracking(t *testing.T) {
+	good := func() *Config {
+		i := DefaultInstance()
+		i.Name, i.Interface, i.VRID = "a", "eth0", 9
+		i.VIPs = []VIP{{Prefix: mustPrefix("192.0.2.1/32")}}
+		i.Track = []Track{{Check: "c"}}
+		c := &Check{Name: "c", Kind: CheckTCP, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, TCP: &TCPCheck{Address: "h:1"}}
+		return &Config{Instances: []*Instance{i}, Checks: []*Check{c}, SyncGroups: []*SyncGroup{{Name: "g", Instances: []string{"a"}}}}
+	}
+	if ds := good().Validate(nil); len(ds) != 0 {
+		t.Fatalf("valid code-built tracking is refused:\n%s", render(ds))
+	}
+	tests := []struct {
+		name   string
+		change func(*Config)
+		want   string
+	}{
+		{"unknown kind", func(c *Config) { c.Checks[0].Kind = "ping" }, `checks[0].kind: "ping" is not a check kind`},
+		{"kind without its settings", func(c *Config) { c.Checks[0].Kind = CheckDNS }, "checks[0].dns: a dns check needs its dns settings and no other kind's"},
+		{"two kinds' settings", func(c *Config) { c.Checks[0].File = &FileCheck{Path: "/p"} }, "checks[0].tcp: a tcp check needs its tcp settings and no other kind's"},
+		{"zero fall", func(c *Config) { c.Checks[0].Fall = 0 }, "checks[0].fall: 0 must be at least 1"},
+		{"zero rise", func(c *Config) { c.Checks[0].Rise = 0 }, "checks[0].rise: 0 must be at least 1"},
+		{"track of nothing", func(c *Config) { c.Instances[0].Track[0].Check = "" }, "instances[0].track[0]: names no check"},
+		{"order priorities", func(c *Config) {
+			c.Instances[0].Order = &Order{Nodes: []string{"n"}, Priorities: []uint8{100, 100}, Unhealthy: UnhealthyFault}
+		}, "instances[0].order.priorities: must decrease from first to last, but 100 follows 100"},
+		{"order without priorities", func(c *Config) {
+			c.Instances[0].Order = &Order{Nodes: []string{"n"}, Unhealthy: UnhealthyLowest}
+		}, "instances[0].order.priorities: must list at least one priority"},
+		{"order without unhealthy", func(c *Config) {
+			c.Instances[0].Order = &Order{File: "/o", Priorities: DefaultOrderPriorities()}
+		}, `instances[0].order.unhealthy: "" is not lowest or fault`},
+		{"notify empty argv", func(c *Config) { c.Instances[0].Notify.Fault = []string{""} }, "instances[0].notify.fault: is empty"},
+		{"notify negative timeout", func(c *Config) { c.Instances[0].Notify.Timeout = -time.Second }, "instances[0].notify.timeout: -1s must be greater than 0"},
+		{"user of an unset script", func(c *Config) {
+			c.Instances[0].Notify.RunAs = map[NotifyEvent]ScriptUser{NotifyStop: {User: "bob"}}
+		}, "instances[0].notify.stop.user: a user for a script that is not set"},
+		{"group without name", func(c *Config) { c.SyncGroups[0].Name = "" }, "sync_groups[0].name: is required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good()
+			tc.change(c)
+			requireDiag(t, c.Validate(nil), SeverityError, tc.want)
+		})
+	}
+}

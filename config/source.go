@@ -45,14 +45,19 @@ type instanceSource struct {
 	prefix  string // "instances[0]" or "vrrp_instance[VI_1]"
 	pos     [numFields]Pos
 	peerPos []Pos
+	// more holds the tracking settings: "track[J]", "order.nodes",
+	// "notify.master"...
+	more *srcMap
 }
 
 func newYAMLSource(idx int) *instanceSource {
-	return &instanceSource{format: FormatYAML, prefix: "instances[" + strconv.Itoa(idx) + "]"}
+	prefix := "instances[" + strconv.Itoa(idx) + "]"
+	return &instanceSource{format: FormatYAML, prefix: prefix, more: newSrcMap(prefix)}
 }
 
 func newKeepalivedSource(name string) *instanceSource {
-	return &instanceSource{format: FormatKeepalived, prefix: "vrrp_instance[" + name + "]"}
+	prefix := "vrrp_instance[" + name + "]"
+	return &instanceSource{format: FormatKeepalived, prefix: prefix, more: newSrcMap(prefix)}
 }
 
 // source returns the instance's source record, making a YAML-style one for
@@ -106,4 +111,56 @@ func (s *instanceSource) peer(inst *Instance, j int) (Pos, string) {
 		name += "[" + strconv.Itoa(j) + "]"
 	}
 	return pos, name
+}
+
+// srcMap records where the settings of one object (a check, a sync group,
+// an instance's tracking settings, the global settings) were written, and
+// how the user spelled them, for diagnostics. Keys are the native format's
+// dotted paths below the object ("interval", "exec.command",
+// "notify.master"); keepalived input records its own keyword as the name.
+type srcMap struct {
+	prefix string // "checks[0]", "vrrp_script[chk]"; "" for the global settings
+	pos    map[string]Pos
+	name   map[string]string
+}
+
+func newSrcMap(prefix string) *srcMap {
+	return &srcMap{prefix: prefix, pos: map[string]Pos{}, name: map[string]string{}}
+}
+
+// set records key's position; name, if not empty, is the field as the user
+// wrote it relative to the prefix ("script" for "exec.command").
+func (s *srcMap) set(key string, pos Pos, name string) {
+	s.pos[key] = pos
+	if name != "" {
+		s.name[key] = name
+	}
+}
+
+// at returns the position of key (def if unknown) and its full field name.
+// It works on a nil srcMap, for objects built in code, with prefix given by
+// the caller through def's object.
+func (s *srcMap) at(key string, def Pos) (Pos, string) {
+	if s == nil {
+		return def, key
+	}
+	pos, ok := s.pos[key]
+	if !ok || pos.Line == 0 {
+		pos = def
+	}
+	name := key
+	if n, ok := s.name[key]; ok {
+		name = n
+	}
+	return pos, joinField(s.prefix, name)
+}
+
+func joinField(prefix, name string) string {
+	switch {
+	case prefix == "":
+		return name
+	case name == "":
+		return prefix
+	}
+	return prefix + "." + name
 }

@@ -44,6 +44,7 @@ func validate(c *Config, host Host, d *diags) {
 		// in completeKeepalived.
 		v.duplicates(c.Instances)
 	}
+	v.tracking(c)
 }
 
 type validator struct {

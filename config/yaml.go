@@ -26,6 +26,7 @@ func ParseYAML(path string, data []byte, opts LoadOptions) (*Config, error) {
 	nParse := len(p.d.list)
 	if cfg != nil {
 		validate(cfg, opts.Host, &p.d)
+		scriptChecks(cfg, opts.system(), &p.d, false)
 	}
 	return finish(cfg, p.d.list, nParse, p.badFields)
 }
@@ -63,7 +64,8 @@ func (p *yamlParser) parse(data []byte) *Config {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	err := dec.Decode(&doc)
-	cfg := &Config{Path: p.path, Format: FormatYAML}
+	cfg := DefaultConfig()
+	cfg.Path, cfg.src = p.path, newSrcMap("")
 	if errors.Is(err, io.EOF) {
 		cfg.Node.Name = p.opts.hostname()
 		return cfg // an empty file: no instances
@@ -93,9 +95,15 @@ func (p *yamlParser) parse(data []byte) *Config {
 			})
 		},
 		"vrrp": func(n *yaml.Node, path string) {
-			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"version": func(n *yaml.Node, path string) { globalVersion = p.version(n, path) },
-				"garp":    func(n *yaml.Node, path string) { p.garp(n, path, &globalGARP) },
+			p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
+				"version": func(k, n *yaml.Node, path string) { globalVersion = p.version(n, path) },
+				"garp":    func(k, n *yaml.Node, path string) { p.garp(n, path, &globalGARP) },
+				"fast_takeover": func(k, n *yaml.Node, path string) {
+					cfg.src.set("vrrp.fast_takeover", p.pos(k), "")
+					if b, ok := p.boolean(n, path); ok {
+						cfg.FastTakeover = b
+					}
+				},
 			})
 		},
 		"instances": func(n *yaml.Node, path string) {
@@ -103,6 +111,17 @@ func (p *yamlParser) parse(data []byte) *Config {
 				instances = append(instances, p.instance(n, path, idx))
 			})
 		},
+		"checks": func(n *yaml.Node, path string) {
+			p.sequence(n, path, func(n *yaml.Node, path string, _ int) {
+				cfg.Checks = append(cfg.Checks, p.check(n, path))
+			})
+		},
+		"sync_groups": func(n *yaml.Node, path string) {
+			p.sequence(n, path, func(n *yaml.Node, path string, _ int) {
+				cfg.SyncGroups = append(cfg.SyncGroups, p.syncGroup(n, path))
+			})
+		},
+		"scripts": func(n *yaml.Node, path string) { p.scripts(n, path, cfg) },
 	})
 	if cfg.Node.Name == "" {
 		cfg.Node.Name = p.opts.hostname()
@@ -268,7 +287,10 @@ func (p *yamlParser) instance(n *yaml.Node, path string, idx int) *yamlInstance 
 				}
 			})
 		},
-		"garp": func(k, v *yaml.Node, path string) { mark(fGARP, k); p.garp(v, path, &yi.garp) },
+		"garp":   func(k, v *yaml.Node, path string) { mark(fGARP, k); p.garp(v, path, &yi.garp) },
+		"track":  func(k, v *yaml.Node, path string) { p.tracks(v, path, inst) },
+		"order":  func(k, v *yaml.Node, path string) { p.order(k, v, path, inst) },
+		"notify": func(k, v *yaml.Node, path string) { p.notify(v, path, &inst.Notify, inst.src.more) },
 	})
 	return yi
 }

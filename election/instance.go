@@ -54,6 +54,9 @@ type Deps struct {
 	Announcer Announcer
 	Observer  Observer // may be nil
 	Drops     *DropCounter
+	// FastTakeover turns on vipd's deviation from RFC 5798 §6.4.2 (see
+	// fsm.Params.FastTakeover).
+	FastTakeover bool
 }
 
 // Instance runs one VRRP router: its state machine, adverts and VIPs.
@@ -77,6 +80,7 @@ type Instance struct {
 	buf  []byte
 
 	state      atomic.Uint32 // fsm.State, for readers outside the goroutine
+	prio       atomic.Uint32 // effective priority, likewise
 	sent, rcvd atomic.Uint64
 
 	garpStop context.CancelFunc
@@ -128,14 +132,30 @@ func NewInstance(cfg *config.Instance, src netip.Addr, send Sender, deps Deps) (
 		PreemptDelay:   cfg.PreemptDelay,
 		StartMaster:    cfg.InitialState == "MASTER",
 		Self:           src,
+		FastTakeover:   deps.FastTakeover,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", cfg.Name, err)
 	}
 	i.m = m
 	i.state.Store(uint32(i.m.State()))
+	i.prio.Store(uint32(i.m.Priority()))
 	return i, nil
 }
+
+// Prime sets the effective priority and fault state the instance starts
+// with (from its checks and order), so that its first advert already
+// carries them. It must be called before Run.
+func (i *Instance) Prime(prio uint8, fault bool, reason string, now time.Time) {
+	i.m.SetPriority(prio, now)
+	if fault {
+		i.m.SetFault(true, reason, now)
+	}
+	i.prio.Store(uint32(i.m.Priority()))
+}
+
+// Priority returns the effective priority; safe from any goroutine.
+func (i *Instance) Priority() uint8 { return uint8(i.prio.Load()) }
 
 // Name returns the instance's configured name.
 func (i *Instance) Name() string { return i.cfg.Name }
@@ -165,6 +185,21 @@ func (i *Instance) Deliver(adv vrrp.Advert, src, dst netip.Addr, hopLimit int) {
 // has applied it, or the instance has stopped.
 func (i *Instance) SetPriority(p uint8) {
 	i.do(func(now time.Time) []fsm.Action { return i.m.SetPriority(p, now) })
+}
+
+// Apply sets the effective priority and fault state together, as computed
+// from the instance's checks and order; it blocks until the instance has
+// applied them, or has stopped. Entering FAULT goes first so a failing
+// master resigns with priority 0 rather than first advertising the lower
+// priority; leaving it goes first so the new priority sets the backup's
+// master-down timer.
+func (i *Instance) Apply(prio uint8, fault bool, reason string) {
+	i.do(func(now time.Time) []fsm.Action {
+		// The machine's action slices are only valid until its next call:
+		// copy the first before making the second.
+		acts := append([]fsm.Action(nil), i.m.SetFault(fault, reason, now)...)
+		return append(acts, i.m.SetPriority(prio, now)...)
+	})
 }
 
 // SetFault puts the instance into FAULT (true) or takes it out (false).
@@ -281,6 +316,7 @@ func (i *Instance) drop(reason vrrp.DropReason, src netip.Addr, detail string) {
 }
 
 func (i *Instance) exec(acts []fsm.Action) {
+	i.prio.Store(uint32(i.m.Priority()))
 	for _, a := range acts {
 		switch a := a.(type) {
 		case fsm.SendAdvert:

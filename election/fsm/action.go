@@ -42,6 +42,7 @@ const (
 	ReasonMasterDown     = "master down timer expired"
 	ReasonMasterResigned = "master resigned (priority 0 advert)"
 	ReasonPreempted      = "preempted a lower priority master"
+	ReasonFastTakeover   = "advert with lower priority: fast takeover after skew time"
 	ReasonHigherPriority = "advert with higher priority"
 	ReasonHigherAddress  = "advert with equal priority from a higher address"
 	ReasonFault          = "fault"
@@ -54,7 +55,7 @@ const (
 // (Receive, Tick) return them without allocating.
 var standardReasons = [...]string{
 	ReasonOwnerStartup, ReasonStartup, ReasonMasterDown, ReasonMasterResigned,
-	ReasonPreempted, ReasonHigherPriority, ReasonHigherAddress,
+	ReasonPreempted, ReasonFastTakeover, ReasonHigherPriority, ReasonHigherAddress,
 	ReasonFault, ReasonFaultCleared, ReasonShutdown,
 }
 

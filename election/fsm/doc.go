@@ -9,6 +9,10 @@
 // keepalived's integer microseconds so a vipd backup and a keepalived backup
 // time out at the same instant.
 //
+// One deviation is vipd's own and off unless asked for: Params.FastTakeover
+// makes priority changes hand mastership over within about one advert
+// interval instead of a master-down interval. Peers without it interoperate.
+//
 // The package must not depend on sockets, goroutines, timers, the clock,
 // logging or any other vipd package: every input arrives as a method argument
 // (including the current time) and every output leaves as an Action. Packet

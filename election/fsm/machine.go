@@ -155,7 +155,7 @@ func (m *Machine) Receive(a Advert, now time.Time) []Action {
 }
 
 // receiveBackup is RFC 5798 §6.4.2 with keepalived's preempt_delay
-// (vrrp_state_backup).
+// (vrrp_state_backup) and, when enabled, vipd's fast takeover.
 func (m *Machine) receiveBackup(a Advert, now time.Time) {
 	if a.Priority == PriorityStop {
 		// The master resigned: take over after only the skew, so the
@@ -185,6 +185,15 @@ func (m *Machine) receiveBackup(a Advert, now time.Time) {
 	// out. Keep the sender as the master we know of, as keepalived does.
 	m.master = a.Src.Unmap()
 	m.nextReason = ReasonPreempted
+	if m.p.FastTakeover {
+		// Treat it like a resignation: take over after Skew_Time (see
+		// Params.FastTakeover). Only ever bring the deadline forward, so
+		// the lower master's later adverts cannot postpone the takeover.
+		m.nextReason = ReasonFastTakeover
+		if dl := now.Add(m.SkewTime()); dl.Before(m.deadline) {
+			m.deadline = dl
+		}
+	}
 }
 
 // receiveMaster is RFC 5798 §6.4.3 with keepalived's reassertion against a
@@ -228,7 +237,9 @@ func (m *Machine) receiveMaster(a Advert, now time.Time) {
 // changes, and others are clamped to 1..254. In BACKUP the pending
 // master-down deadline moves by the change in skew, keeping the time already
 // waited. A MASTER uses the new priority from its next advert on; like
-// keepalived it does not send one early. It returns no actions today.
+// keepalived it does not send one early, unless Params.FastTakeover is set
+// and the priority dropped: then it sends one now and restarts its advert
+// timer, so a better backup hears the drop at once.
 func (m *Machine) SetPriority(p uint8, now time.Time) []Action {
 	m.n = 0
 	if m.state == Stopped || m.p.Priority == PriorityOwner {
@@ -238,12 +249,16 @@ func (m *Machine) SetPriority(p uint8, now time.Time) []Action {
 	if p == m.prio {
 		return nil
 	}
-	oldSkew := m.SkewTime()
+	oldPrio, oldSkew := m.prio, m.SkewTime()
 	m.prio = p
-	if m.state == Backup && m.armed {
+	switch {
+	case m.state == Backup && m.armed:
 		m.deadline = m.deadline.Add(m.SkewTime() - oldSkew)
+	case m.state == Master && m.p.FastTakeover && p < oldPrio:
+		m.emit(boxedSendAdverts[p])
+		m.arm(now, m.p.AdvertInterval)
 	}
-	return nil
+	return m.out()
 }
 
 // SetFault reports whether the instance is faulty (interface down, failed

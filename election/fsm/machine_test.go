@@ -549,33 +549,38 @@ func TestMachine(t *testing.T) {
 	}
 
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			m, err := New(tc.params)
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			for i, s := range tc.steps {
-				got := s.ev.do(m, t0.Add(s.at))
-				if !reflect.DeepEqual(got, s.want) {
-					t.Fatalf("step %d %s at %v: actions\n got  %#v\n want %#v", i, s.ev.name, s.at, got, s.want)
-				}
-				if st := m.State(); st != s.state {
-					t.Fatalf("step %d %s at %v: state %v, want %v", i, s.ev.name, s.at, st, s.state)
-				}
-				dl, ok := m.Deadline()
-				switch {
-				case s.deadline == noDeadline && ok:
-					t.Fatalf("step %d %s at %v: deadline %v pending, want none", i, s.ev.name, s.at, dl.Sub(t0))
-				case s.deadline != noDeadline && !ok:
-					t.Fatalf("step %d %s at %v: no deadline, want %v", i, s.ev.name, s.at, s.deadline)
-				case ok && !dl.Equal(t0.Add(s.deadline)):
-					t.Fatalf("step %d %s at %v: deadline %v, want %v", i, s.ev.name, s.at, dl.Sub(t0), s.deadline)
-				}
-				if s.check != nil {
-					s.check(t, m)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { runSteps(t, tc.params, tc.steps) })
+	}
+}
+
+// runSteps feeds steps to a new Machine and checks each one's actions,
+// state, deadline and extra check.
+func runSteps(t *testing.T, params Params, steps []step) {
+	t.Helper()
+	m, err := New(params)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	for i, s := range steps {
+		got := s.ev.do(m, t0.Add(s.at))
+		if !reflect.DeepEqual(got, s.want) {
+			t.Fatalf("step %d %s at %v: actions\n got  %#v\n want %#v", i, s.ev.name, s.at, got, s.want)
+		}
+		if st := m.State(); st != s.state {
+			t.Fatalf("step %d %s at %v: state %v, want %v", i, s.ev.name, s.at, st, s.state)
+		}
+		dl, ok := m.Deadline()
+		switch {
+		case s.deadline == noDeadline && ok:
+			t.Fatalf("step %d %s at %v: deadline %v pending, want none", i, s.ev.name, s.at, dl.Sub(t0))
+		case s.deadline != noDeadline && !ok:
+			t.Fatalf("step %d %s at %v: no deadline, want %v", i, s.ev.name, s.at, s.deadline)
+		case ok && !dl.Equal(t0.Add(s.deadline)):
+			t.Fatalf("step %d %s at %v: deadline %v, want %v", i, s.ev.name, s.at, dl.Sub(t0), s.deadline)
+		}
+		if s.check != nil {
+			s.check(t, m)
+		}
 	}
 }
 
@@ -706,27 +711,40 @@ func TestCompareAddr(t *testing.T) {
 // TestHotPathsDoNotAllocate checks the aliasing contract pays off: the calls
 // made on every advert and every timer expiry allocate nothing.
 func TestHotPathsDoNotAllocate(t *testing.T) {
+	fast := with(v3(100), func(p *Params) { p.FastTakeover = true })
 	tests := []struct {
-		name  string
-		setup func(m *Machine) time.Time // returns the time to use
-		call  func(m *Machine, now time.Time) []Action
-		n     int // actions expected
+		name   string
+		params Params
+		setup  func(m *Machine) time.Time // returns the time to use
+		call   func(m *Machine, now time.Time) []Action
+		n      int // actions expected
 	}{
-		{"backup receives master advert", func(m *Machine) time.Time { m.Start(t0); return t0 },
+		{"backup receives master advert", v3(100), func(m *Machine) time.Time { m.Start(t0); return t0 },
 			func(m *Machine, now time.Time) []Action { return m.Receive(Advert{150, time.Second, higher}, now) }, 0},
-		{"master receives lower advert", func(m *Machine) time.Time { m.Start(t0); m.Tick(t0.Add(down100)); return t0.Add(down100) },
+		{"master receives lower advert", v3(100), func(m *Machine) time.Time { m.Start(t0); m.Tick(t0.Add(down100)); return t0.Add(down100) },
 			func(m *Machine, now time.Time) []Action { return m.Receive(Advert{50, time.Second, lower}, now) }, 2},
-		{"master advert tick", func(m *Machine) time.Time { m.Start(t0); m.Tick(t0.Add(down100)); return t0.Add(time.Hour) },
+		{"master advert tick", v3(100), func(m *Machine) time.Time { m.Start(t0); m.Tick(t0.Add(down100)); return t0.Add(time.Hour) },
 			func(m *Machine, now time.Time) []Action { return m.Tick(now) }, 1},
-		{"backup to master and back", func(m *Machine) time.Time { m.Start(t0); return t0.Add(time.Hour) },
+		{"backup to master and back", v3(100), func(m *Machine) time.Time { m.Start(t0); return t0.Add(time.Hour) },
 			func(m *Machine, now time.Time) []Action {
 				m.Receive(Advert{200, time.Second, higher}, now)
 				return m.Tick(now.Add(down100))
 			}, 2},
+		{"fast: master priority drop advertises", fast, func(m *Machine) time.Time { m.Start(t0); m.Tick(t0.Add(down100)); return t0.Add(down100) },
+			func(m *Machine, now time.Time) []Action {
+				m.SetPriority(100, now)
+				return m.SetPriority(90, now)
+			}, 1},
+		{"fast: backup lower advert then takeover", fast, func(m *Machine) time.Time { m.Start(t0); return t0.Add(time.Hour) },
+			func(m *Machine, now time.Time) []Action {
+				m.Receive(Advert{200, time.Second, higher}, now)
+				m.Receive(Advert{50, time.Second, lower}, now)
+				return m.Tick(now.Add(skew100))
+			}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := New(v3(100))
+			m, err := New(tc.params)
 			if err != nil {
 				t.Fatal(err)
 			}

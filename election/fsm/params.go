@@ -58,6 +58,26 @@ type Params struct {
 	// many advert intervals make up the master-down interval. Zero means
 	// the RFC value 3.
 	DownTimerAdverts uint8
+	// FastTakeover is vipd's deviation from RFC 5798 §6.4.2 and
+	// keepalived, so that a priority change acts within about one advert
+	// interval instead of a full master-down interval:
+	//
+	//   - a MASTER whose priority drops (SetPriority) advertises the new
+	//     priority at once instead of at its next advert tick;
+	//   - a preempting BACKUP that hears a lower, non-zero priority treats
+	//     it like a resignation: it takes over after Skew_Time instead of
+	//     after the master-down timer. Skew_Time, not zero, so that when
+	//     several backups outrank the old master the best one goes first
+	//     and the others hear it before their own skew runs out, rather
+	//     than all of them taking over (and running their notify and cloud
+	//     actions) only to step back down. With PreemptDelay, lower adverts
+	//     are still accepted until the delay has passed; the first one
+	//     after it starts the skew wait.
+	//
+	// nopreempt backups are unaffected. Peers without it (keepalived)
+	// interoperate: they simply take over later. Off in the fsm so the
+	// protocol defaults stay RFC; the agent turns it on by default.
+	FastTakeover bool
 }
 
 // ParamError reports an invalid [Params] field.

@@ -232,6 +232,43 @@ func (s *sim) shutdown(n *simNode) {
 	n.up = false
 }
 
+// setPriority changes a node's priority as a tracked check would.
+func (s *sim) setPriority(n *simNode, prio uint8) {
+	s.logf("%s priority -> %d", n.name, prio)
+	s.handle(s.index(n), n.m.SetPriority(prio, s.now))
+}
+
+func (s *sim) index(n *simNode) int {
+	s.t.Helper()
+	i := slices.Index(s.nodes, n)
+	if i < 0 {
+		s.t.Fatalf("node %s is not in the simulation", n.name)
+	}
+	return i
+}
+
+// reconfigure changes a node's Params before it starts.
+func (s *sim) reconfigure(n *simNode, f func(p *Params)) {
+	s.t.Helper()
+	if n.started {
+		s.t.Fatalf("reconfigure %s after its start", n.name)
+	}
+	f(&n.p)
+	m, err := New(n.p)
+	if err != nil {
+		s.t.Fatalf("node %s: %v", n.name, err)
+	}
+	n.m = m
+}
+
+// quiesce delivers every advert in flight (running whatever else falls due
+// meanwhile), so that a test acts on a network with nothing in transit.
+func (s *sim) quiesce() {
+	for len(s.queue) > 0 {
+		s.step(s.queue[0].at.Add(maxLatency))
+	}
+}
+
 func (s *sim) masters() []*simNode {
 	var out []*simNode
 	for _, n := range s.nodes {

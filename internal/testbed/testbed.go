@@ -130,6 +130,35 @@ func StartKeepalived(tb testing.TB, node *lab.Node, cfg string) *Daemon {
 	return d
 }
 
+// Start runs any program in node as a Daemon (dnsmasq, a service under
+// test), with its output in a log of its own.
+func Start(tb testing.TB, node *lab.Node, kind, bin string, args ...string) *Daemon {
+	tb.Helper()
+	return start(tb, node, kind, tb.TempDir(), bin, args...)
+}
+
+// StartDnsmasq runs a dnsmasq in node that answers only from its own
+// records (no upstream, no /etc/hosts), on every address of eth0 and lo,
+// including VIPs added later (--bind-dynamic), writing its pid to pidfile.
+// records are dnsmasq options such as "--txt-record=cam.ac.uk,v=spf1 -all".
+func StartDnsmasq(tb testing.TB, node *lab.Node, pidfile string, records ...string) *Daemon {
+	tb.Helper()
+	bin, err := exec.LookPath("dnsmasq")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("dnsmasq is not installed (scripts/install-deps.sh installs it)")
+		}
+		tb.Skip("dnsmasq is not installed")
+	}
+	dir := tb.TempDir()
+	args := append([]string{
+		"--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+		"--bind-dynamic", "--interface=eth0", "--interface=lo", "--user=root",
+		"--pid-file=" + pidfile, "--log-queries=extra",
+	}, records...)
+	return start(tb, node, "dnsmasq", dir, bin, args...)
+}
+
 func start(tb testing.TB, node *lab.Node, kind, dir, bin string, args ...string) *Daemon {
 	tb.Helper()
 	logPath := filepath.Join(dir, kind+".log")
@@ -374,4 +403,20 @@ func ForgetNamespace(nsName string) {
 		h.Close()
 		delete(handles, nsName)
 	}
+}
+
+// Dig asks server for name/typ from node with Debian's dig, the way an
+// operator would (`dig @SERVER +time=1 +tries=1 +short NAME TYPE`), and
+// returns its trimmed output. An error means dig got no answer.
+func Dig(node *lab.Node, server, name, typ string) (string, error) {
+	cmd := node.Command(context.Background(), "dig", "@"+server, "+time=1", "+tries=1", "+short", name, typ)
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("dig @%s %s %s: %v", server, name, typ, err)
+	}
+	s := strings.TrimSpace(string(out))
+	if strings.HasPrefix(s, ";;") {
+		return "", fmt.Errorf("dig @%s %s %s: %s", server, name, typ, s)
+	}
+	return s, nil
 }

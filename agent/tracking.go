@@ -1,0 +1,424 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election"
+	"github.com/vipd/vipd/election/fsm"
+	"github.com/vipd/vipd/internal/clock"
+	"github.com/vipd/vipd/notify"
+	"github.com/vipd/vipd/priority"
+)
+
+// tracking turns check results and order lists into each instance's
+// effective priority and fault state, keeps sync groups together, and tells
+// the notify scripts. Check runners, order watchers and instances report
+// into it from their own goroutines through the mutex-guarded maps and the
+// wake channel; the agent's goroutine does the recomputing and applying, so
+// nothing that reports ever blocks on an instance.
+type tracking struct {
+	log      *slog.Logger
+	clock    clock.Clock
+	notifier *notify.Notifier
+
+	wake chan struct{}
+
+	mu      sync.Mutex
+	cfg     *config.Config
+	checks  map[string]*config.Check
+	states  map[string]priority.CheckState
+	lists   map[string]*priority.List  // by instance name
+	results map[string]priority.Result // last applied, by instance name
+	applied map[string]applied         // what the instance was told
+	members map[string]fsm.State       // sync group members' states
+	groups  map[string]string          // sync group → last notified state
+
+	// Owned by the agent's goroutine.
+	runners  map[string]*checkRun
+	watchers map[string]context.CancelFunc // by instance name
+}
+
+type checkRun struct {
+	cfg    *config.Check
+	runner *checks.Runner
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type applied struct {
+	prio   uint8
+	fault  bool
+	reason string
+}
+
+func newTracking(log *slog.Logger, clk clock.Clock, n *notify.Notifier) *tracking {
+	return &tracking{
+		log: log, clock: clk, notifier: n,
+		wake:     make(chan struct{}, 1),
+		states:   map[string]priority.CheckState{},
+		lists:    map[string]*priority.List{},
+		results:  map[string]priority.Result{},
+		applied:  map[string]applied{},
+		members:  map[string]fsm.State{},
+		groups:   map[string]string{},
+		runners:  map[string]*checkRun{},
+		watchers: map[string]context.CancelFunc{},
+	}
+}
+
+func (t *tracking) poke() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// linkCheckInterval is how often the implicit check of an instance's own
+// interface looks at the link: a lost link should cost less than an advert.
+const linkCheckInterval = 250 * time.Millisecond
+
+// withImplicitChecks returns cfg's checks plus, as keepalived does unless
+// told otherwise, an interface check on each instance's own interface that
+// puts the instance in FAULT while the link is down.
+func withImplicitChecks(cfg *config.Config) map[string]*config.Check {
+	out := map[string]*config.Check{}
+	for _, c := range cfg.Checks {
+		out[c.Name] = c
+	}
+	for _, ic := range cfg.Instances {
+		name := "interface:" + ic.Interface
+		if _, ok := out[name]; !ok {
+			out[name] = &config.Check{
+				Name: name, Kind: config.CheckInterface,
+				Interval: linkCheckInterval, Fall: 1, Rise: 1,
+				Interface: &config.InterfaceCheck{Name: ic.Interface},
+			}
+		}
+	}
+	return out
+}
+
+// tracksOf lists what inst tracks, its own interface included.
+func tracksOf(ic *config.Instance) []config.Track {
+	tr := slices.Clone(ic.Track)
+	own := "interface:" + ic.Interface
+	for _, x := range tr {
+		if x.Check == own {
+			return tr
+		}
+	}
+	return append(tr, config.Track{Check: own})
+}
+
+// configure (re)starts check runners and order watchers for cfg, keeping
+// the runners of unchanged checks (and so their state) across a reload.
+func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
+	all := withImplicitChecks(cfg)
+	for name, r := range t.runners {
+		if c, ok := all[name]; !ok || !c.SameSettings(r.cfg) {
+			r.cancel()
+			<-r.done
+			delete(t.runners, name)
+			t.mu.Lock()
+			delete(t.states, name)
+			t.mu.Unlock()
+		}
+	}
+	t.mu.Lock()
+	t.cfg = cfg
+	t.checks = all
+	t.mu.Unlock()
+
+	var errs []error
+	for name, c := range all {
+		if _, ok := t.runners[name]; ok {
+			continue
+		}
+		p, err := checks.NewProber(c, checks.Options{Scripts: cfg.Scripts, Logger: t.log})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("check %s: %w", name, err))
+			continue
+		}
+		r, err := checks.NewRunner(c, p, checks.RunnerOptions{
+			Clock: t.clock, Logger: t.log.With("check", name), OnChange: t.checkChanged,
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("check %s: %w", name, err))
+			continue
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		cr := &checkRun{cfg: c, runner: r, cancel: cancel, done: make(chan struct{})}
+		go func() {
+			defer close(cr.done)
+			_ = r.Run(rctx)
+		}()
+		t.runners[name] = cr
+	}
+
+	for name, cancel := range t.watchers {
+		cancel()
+		delete(t.watchers, name)
+	}
+	for _, ic := range cfg.Instances {
+		if ic.Order == nil {
+			continue
+		}
+		name := ic.Name
+		w, err := priority.NewWatcher(priority.WatcherConfig{
+			Path: ic.Order.File, Nodes: ic.Order.Nodes, Node: cfg.Node.Name, Clock: t.clock,
+			OnUpdate: func(u priority.Update) { t.orderChanged(name, u) },
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("instance %s: order: %w", name, err))
+			continue
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		t.watchers[name] = cancel
+		go func() { _ = w.Run(wctx) }()
+	}
+	t.poke()
+	return errors.Join(errs...)
+}
+
+// awaitFirstResults waits until every check has finished its first run, or
+// until the slowest check's timeout has passed, so instances start with
+// their real priority instead of a FAULT that only says "not checked yet".
+func (t *tracking) awaitFirstResults() {
+	var wait time.Duration
+	for _, r := range t.runners {
+		d := r.cfg.Timeout
+		if d <= 0 {
+			d = r.cfg.Interval
+		}
+		if d <= 0 {
+			d = checks.DefaultInterval
+		}
+		wait = max(wait, d)
+	}
+	timer := t.clock.NewTimer(wait + 100*time.Millisecond)
+	defer timer.Stop()
+	defer t.poke() // the agent's loop recomputes with what arrived
+	for {
+		pending := 0
+		for _, r := range t.runners {
+			if r.runner.Status().State == checks.StateInit {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		select {
+		case <-t.wake:
+		case <-timer.C():
+			t.log.Warn("starting instances before every check has a first result", "pending", pending)
+			return
+		}
+	}
+}
+
+func (t *tracking) stop() {
+	for name, r := range t.runners {
+		r.cancel()
+		<-r.done
+		delete(t.runners, name)
+	}
+	for name, cancel := range t.watchers {
+		cancel()
+		delete(t.watchers, name)
+	}
+}
+
+// checkChanged runs on a check runner's goroutine: record and wake.
+func (t *tracking) checkChanged(s checks.Status) {
+	t.mu.Lock()
+	if s.State == checks.StateInit {
+		delete(t.states, s.Name)
+	} else {
+		t.states[s.Name] = priority.CheckState{Name: s.Name, Kind: s.Kind, Healthy: s.Healthy, Value: s.Value}
+	}
+	t.mu.Unlock()
+	t.poke()
+}
+
+// orderChanged runs on a watcher's goroutine.
+func (t *tracking) orderChanged(inst string, u priority.Update) {
+	for _, p := range u.Problems {
+		t.log.Warn("order list", "instance", inst, "problem", p.Error())
+	}
+	if u.Err != nil {
+		t.log.Warn("order file unreadable: keeping the last good order", "instance", inst, "err", u.Err)
+	}
+	if u.List == nil {
+		return
+	}
+	t.mu.Lock()
+	t.lists[inst] = u.List
+	t.mu.Unlock()
+	t.log.Info("order loaded", "instance", inst, "source", u.List.Source, "entries", len(u.List.Entries))
+	t.poke()
+}
+
+// compute returns what inst should run with now, sync groups included.
+// Called with t.mu held.
+func (t *tracking) compute(ic *config.Instance) priority.Result {
+	res := t.own(ic)
+	if g := t.cfg.SyncGroupOf(ic.Name); g != nil && !res.Fault {
+		// keepalived: one member in FAULT puts the whole group in FAULT,
+		// so the VIPs that must stay together all move.
+		for _, m := range g.Instances {
+			if m == ic.Name {
+				continue
+			}
+			if mc := t.instance(m); mc != nil && t.own(mc).Fault {
+				res.Fault = true
+				res.Reason = fmt.Sprintf("sync group %s: member %s in FAULT", g.Name, m)
+				break
+			}
+		}
+	}
+	return res
+}
+
+func (t *tracking) own(ic *config.Instance) priority.Result {
+	tracked := *ic
+	tracked.Track = tracksOf(ic)
+	return priority.Compute(&tracked, t.checks, t.states, t.cfg.Node.Name, t.lists[ic.Name])
+}
+
+func (t *tracking) instance(name string) *config.Instance {
+	for _, ic := range t.cfg.Instances {
+		if ic.Name == name {
+			return ic
+		}
+	}
+	return nil
+}
+
+// initial is what a new instance starts with.
+func (t *tracking) initial(ic *config.Instance) priority.Result {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	res := t.compute(ic)
+	t.results[ic.Name] = res
+	t.applied[ic.Name] = applied{res.Priority, res.Fault, res.Reason}
+	return res
+}
+
+// apply recomputes every running instance and tells those whose priority
+// or fault state changed. It runs on the agent's goroutine.
+func (t *tracking) apply(running map[string]*running) {
+	type change struct {
+		inst *election.Instance
+		a    applied
+	}
+	var changes []change
+	t.mu.Lock()
+	for name, r := range running {
+		res := t.compute(r.cfg)
+		t.results[name] = res
+		a := applied{res.Priority, res.Fault, res.Reason}
+		if a != t.applied[name] {
+			t.applied[name] = a
+			changes = append(changes, change{r.inst, a})
+		}
+	}
+	t.mu.Unlock()
+	for _, c := range changes {
+		t.log.Info("effective priority", "instance", c.inst.Name(), "priority", c.a.prio, "fault", c.a.fault, "reason", c.a.reason)
+		c.inst.Apply(c.a.prio, c.a.fault, c.a.reason)
+	}
+}
+
+// forget drops an instance's bookkeeping when it stops.
+func (t *tracking) forget(name string) {
+	t.mu.Lock()
+	delete(t.results, name)
+	delete(t.applied, name)
+	delete(t.members, name)
+	t.mu.Unlock()
+}
+
+var _ election.Observer = (*tracking)(nil)
+
+// Transitioned runs on the instance's goroutine: notify scripts, and the
+// sync group's own state.
+func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, reason string) {
+	ic := inst.Config()
+	t.mu.Lock()
+	res := t.results[ic.Name]
+	node := ""
+	var group *config.SyncGroup
+	var groupState string
+	if t.cfg != nil {
+		node = t.cfg.Node.Name
+		group = t.cfg.SyncGroupOf(ic.Name)
+	}
+	t.members[ic.Name] = to
+	if group != nil {
+		groupState = t.groupState(group)
+		if groupState == t.groups[group.Name] {
+			groupState = ""
+		} else {
+			t.groups[group.Name] = groupState
+		}
+	}
+	t.mu.Unlock()
+
+	ev := notify.Event{
+		Type: notify.TypeInstance, Name: ic.Name, State: to.String(), PrevState: from.String(),
+		Priority: inst.Priority(), Reason: reason, FailedChecks: res.FailedChecks, Node: node,
+	}
+	if to == fsm.Fault && res.Reason != "" {
+		ev.Reason = res.Reason
+	}
+	t.notifier.Notify(ic.Notify, ev)
+	if groupState != "" {
+		gev := ev
+		gev.Type, gev.Name, gev.State = notify.TypeGroup, group.Name, groupState
+		t.notifier.Notify(group.Notify, gev)
+	}
+}
+
+// groupState is MASTER when every member is, FAULT when any is, BACKUP
+// otherwise (and STOP when all stopped). Called with t.mu held.
+func (t *tracking) groupState(g *config.SyncGroup) string {
+	all := func(s fsm.State) bool {
+		for _, m := range g.Instances {
+			if t.members[m] != s {
+				return false
+			}
+		}
+		return true
+	}
+	for _, m := range g.Instances {
+		if t.members[m] == fsm.Fault {
+			return fsm.Fault.String()
+		}
+	}
+	switch {
+	case all(fsm.Master):
+		return fsm.Master.String()
+	case all(fsm.Stopped):
+		return fsm.Stopped.String()
+	}
+	return fsm.Backup.String()
+}
+
+// Reasserted runs notify_master_rx_lower_pri.
+func (t *tracking) Reasserted(inst *election.Instance, _ netip.Addr, prio uint8) {
+	ic := inst.Config()
+	t.notifier.Notify(ic.Notify, notify.Event{
+		Type: notify.TypeInstance, Name: ic.Name, State: fsm.Master.String(),
+		Priority: inst.Priority(), RxLowerPri: true, Reason: fmt.Sprintf("advert with lower priority %d", prio),
+	})
+}

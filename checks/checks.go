@@ -1,0 +1,223 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/vipd/vipd/config"
+)
+
+// MaxOutput bounds Result.Output, in bytes: enough to show why a check
+// failed through the API, small enough to keep for every check.
+const MaxOutput = 4096
+
+// Prober runs one probe of a check. Probe must honour ctx (its deadline is
+// the check's timeout, its cancellation vipd stopping) and return soon
+// after ctx is done. A Prober is called by one goroutine at a time, again
+// and again; it must be safe to call again after it returns.
+type Prober interface {
+	Probe(ctx context.Context) Result
+}
+
+// Every kind is a Prober.
+var (
+	_ Prober = (*execProber)(nil)
+	_ Prober = (*processProber)(nil)
+	_ Prober = (*tcpProber)(nil)
+	_ Prober = (*httpProber)(nil)
+	_ Prober = (*dnsProber)(nil)
+	_ Prober = (*fileProber)(nil)
+	_ Prober = (*ifaceProber)(nil)
+)
+
+// Result is the outcome of one probe.
+type Result struct {
+	// OK reports success. For file checks it says whether the value read,
+	// with the check's own weight, keeps an instance out of FAULT.
+	OK bool
+	// Value is the integer read by a file check; 0 for other kinds.
+	Value int
+	// Output is what the probe has to show for the API: a script's last
+	// MaxOutput bytes of combined stdout and stderr, the answers of a DNS
+	// query, the status of an HTTP response. Valid UTF-8, at most
+	// MaxOutput bytes.
+	Output string
+	// Err says why the probe failed; nil when OK. It wraps ErrTimeout
+	// when the probe ran out of time.
+	Err error
+	// Duration is how long the probe took.
+	Duration time.Duration
+}
+
+// ErrTimeout is wrapped by Result.Err when a probe did not finish within
+// its timeout; such a run counts as a failure.
+var ErrTimeout = errors.New("timed out")
+
+// ErrInsecure is wrapped by the ConfigError of an exec check refused by
+// the script security policy (keepalived's enable_script_security).
+var ErrInsecure = errors.New("unsafe permissions")
+
+// ConfigError reports a check that cannot be built from its configuration.
+type ConfigError struct {
+	// Check is the check's name.
+	Check string
+	// Kind is the check's kind.
+	Kind config.CheckKind
+	// Field names the offending setting ("Command", "URL", ...).
+	Field string
+	// Err says what is wrong with it.
+	Err error
+}
+
+// Error says which check and setting are wrong, and why.
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("check %q (%s): %s: %v", e.Check, e.Kind, e.Field, e.Err)
+}
+
+// Unwrap returns the underlying reason.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Options are the settings NewProber takes from outside the check itself.
+type Options struct {
+	// Scripts is the global script policy: the default user and group of
+	// exec checks, and whether unsafe scripts are refused.
+	Scripts config.ScriptSecurity
+	// Logger receives warnings found while building a check; nil
+	// discards them.
+	Logger *slog.Logger
+	// Reload says the probers are built for a configuration reload, not a
+	// first start: a file check's InitOverwrite then leaves an existing
+	// file alone, as keepalived does.
+	Reload bool
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// NewProber builds the prober of c's kind. It validates the kind-specific
+// settings and returns a *ConfigError when they cannot work. Building is
+// cheap and has no lasting side effect except for a file check with
+// InitValue, whose file is created if missing (keepalived's init_file).
+func NewProber(c *config.Check, opts Options) (Prober, error) {
+	if c == nil {
+		return nil, &ConfigError{Field: "Check", Err: errors.New("nil check")}
+	}
+	missing := func(field string) error {
+		return &ConfigError{Check: c.Name, Kind: c.Kind, Field: field, Err: errors.New("not set")}
+	}
+	switch c.Kind {
+	case config.CheckExec:
+		if c.Exec == nil {
+			return nil, missing("Exec")
+		}
+		return newExecProber(c, opts)
+	case config.CheckProcess:
+		if c.Process == nil {
+			return nil, missing("Process")
+		}
+		return newProcessProber(c)
+	case config.CheckTCP:
+		if c.TCP == nil {
+			return nil, missing("TCP")
+		}
+		return newTCPProber(c)
+	case config.CheckHTTP:
+		if c.HTTP == nil {
+			return nil, missing("HTTP")
+		}
+		return newHTTPProber(c)
+	case config.CheckDNS:
+		if c.DNS == nil {
+			return nil, missing("DNS")
+		}
+		return newDNSProber(c)
+	case config.CheckFile:
+		if c.File == nil {
+			return nil, missing("File")
+		}
+		return newFileProber(c, opts)
+	case config.CheckInterface:
+		if c.Interface == nil {
+			return nil, missing("Interface")
+		}
+		return newIfaceProber(c)
+	default:
+		return nil, &ConfigError{Check: c.Name, Kind: c.Kind, Field: "Kind", Err: fmt.Errorf("unknown check kind %q", c.Kind)}
+	}
+}
+
+// probeErr turns the error of an operation cut short by ctx into one that
+// says so, so that every kind reports a timeout the same way: wrapping
+// ErrTimeout. The deadline is judged by the clock too, and by the error's
+// own account, since a socket deadline set from ctx may fire a moment
+// before ctx notices.
+func probeErr(ctx context.Context, err error) error {
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		timedOut = true
+	}
+	var ne net.Error
+	if err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())) {
+		timedOut = true
+	}
+	switch {
+	case timedOut && (err == nil || errors.Is(err, ErrTimeout) || errors.Is(err, context.DeadlineExceeded)):
+		return ErrTimeout
+	case timedOut:
+		return fmt.Errorf("%w: %v", ErrTimeout, err)
+	case err == nil:
+		return ctx.Err()
+	}
+	return err
+}
+
+// bound keeps the last MaxOutput bytes of s (a script's verdict is usually
+// at its end) and makes them valid UTF-8 for the API. Invalid sequences
+// become '?', which never makes the string longer.
+func bound(s string) string {
+	if len(s) > MaxOutput {
+		s = s[len(s)-MaxOutput:]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// boundHead keeps the first MaxOutput bytes of s, for outputs whose start
+// matters (a response body).
+func boundHead(s string) string {
+	if len(s) > MaxOutput {
+		s = s[:MaxOutput]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// tailBuffer is an io.Writer keeping only the last max bytes written, so a
+// chatty script cannot make vipd hold megabytes.
+type tailBuffer struct {
+	max int
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= b.max {
+		b.buf = append(b.buf[:0], p[len(p)-b.max:]...)
+		return n, nil
+	}
+	if over := len(b.buf) + len(p) - b.max; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	b.buf = append(b.buf, p...)
+	return n, nil
+}
+
+func (b *tailBuffer) String() string { return string(b.buf) }

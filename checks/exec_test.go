@@ -1,0 +1,472 @@
+package checks
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vipd/vipd/config"
+)
+
+func execCheck(cmd ...string) *config.Check {
+	return &config.Check{Name: "exec-test", Kind: config.CheckExec, Exec: &config.ExecCheck{Command: cmd}}
+}
+
+func TestExecProbe(t *testing.T) {
+	t.Setenv("VIPD_LEAK_MARKER", "leaked")
+	// One case leaves a background sleep running, as keepalived would.
+	t.Cleanup(func() { killStray(t, "sleep 29.125") })
+	tests := []struct {
+		name    string
+		cmd     []string
+		ok      bool
+		errHas  string
+		output  string // exact
+		outHave string // substring
+	}{
+		{name: "exit 0 succeeds", cmd: []string{"true"}, ok: true},
+		{name: "absolute path", cmd: []string{"/bin/true"}, ok: true},
+		{name: "exit 1 fails", cmd: []string{"false"}, errHas: "exit status 1"},
+		{name: "status and combined output", cmd: []string{"sh", "-c", "echo out; echo err >&2; exit 3"},
+			errHas: "exit status 3", output: "out\nerr\n"},
+		{name: "killed by a signal fails", cmd: []string{"sh", "-c", "kill -TERM $$"}, errHas: "signal: terminated"},
+		{name: "no shell: metacharacters are arguments", cmd: []string{"echo", "a;", "$HOME", "|", "b"}, ok: true,
+			output: "a; $HOME | b\n"},
+		{name: "argv[0] as configured", cmd: []string{"sh", "-c", "echo $0"}, ok: true, output: "sh\n"},
+		{name: "environment is PATH only", cmd: []string{"env"}, ok: true, output: "PATH=" + ExecPath + "\n"},
+		{name: "working directory is /", cmd: []string{"pwd"}, ok: true, output: "/\n"},
+		{name: "stdin is empty", cmd: []string{"cat"}, ok: true, output: ""},
+		{name: "background child holding stdout does not hold the probe", cmd: []string{"sh", "-c", "sleep 29.125 & echo started"},
+			ok: true, outHave: "started"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := probe(t, execCheck(tc.cmd...), 10*time.Second)
+			wantResult(t, r, tc.ok, tc.errHas)
+			if tc.outHave == "" && r.Output != tc.output {
+				t.Errorf("output %q, want %q", r.Output, tc.output)
+			}
+			if tc.outHave != "" && !strings.Contains(r.Output, tc.outHave) {
+				t.Errorf("output %q, want it to contain %q", r.Output, tc.outHave)
+			}
+			if r.Duration <= 0 || r.Duration > 5*time.Second {
+				t.Errorf("duration %s", r.Duration)
+			}
+		})
+	}
+}
+
+// killStray kills processes of ours left running with that command line.
+func killStray(t *testing.T, cmdline string) {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ") == cmdline {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func TestExecOutputBounded(t *testing.T) {
+	tests := []struct {
+		name    string
+		script  string
+		wantLen int
+		suffix  string
+	}{
+		{name: "keeps the last bytes", script: "head -c 10000 /dev/zero | tr '\\000' a; echo END",
+			wantLen: MaxOutput, suffix: "aaEND\n"},
+		// A run of invalid bytes becomes one '?'.
+		{name: "invalid UTF-8 made valid", script: "printf 'ok '; head -c 3000 /dev/zero | tr '\\000' '\\377'; echo END",
+			wantLen: len("ok ?END\n"), suffix: "ok ?END\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := probe(t, execCheck("sh", "-c", tc.script), 10*time.Second)
+			wantResult(t, r, true, "")
+			if len(r.Output) != tc.wantLen {
+				t.Errorf("output is %d bytes, want %d", len(r.Output), tc.wantLen)
+			}
+			if !strings.HasSuffix(r.Output, tc.suffix) {
+				t.Errorf("output ends %q, want %q", r.Output[max(0, len(r.Output)-10):], tc.suffix)
+			}
+			if !utf8.ValidString(r.Output) {
+				t.Errorf("output is not valid UTF-8")
+			}
+		})
+	}
+}
+
+func TestExecTimeoutKillsProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	// The shell starts a child, says which, and hangs; both must die at
+	// the timeout.
+	script := fmt.Sprintf("sleep 100 & echo $! > %s; echo waiting; sleep 100", pidFile)
+	start := time.Now()
+	r := probe(t, execCheck("sh", "-c", script), 500*time.Millisecond)
+	elapsed := time.Since(start)
+
+	wantResult(t, r, false, "timed out")
+	if !errors.Is(r.Err, ErrTimeout) {
+		t.Errorf("err %v does not wrap ErrTimeout", r.Err)
+	}
+	if elapsed > 3*time.Second {
+		t.Errorf("probe returned after %s, want about the 500ms timeout", elapsed)
+	}
+	if r.Output != "waiting\n" {
+		t.Errorf("output %q, want what the script printed before it was killed", r.Output)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the script did not record its child: %v", err)
+	}
+	child, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("child pid %q: %v", b, err)
+	}
+	// The orphan is reaped by init; until then it may show as a zombie.
+	eventually(t, 5*time.Second, fmt.Sprintf("child %d of the timed-out script still running", child), func() bool {
+		info, err := readProc(child)
+		return err != nil || info.dead()
+	})
+}
+
+// zombieChildren lists this process's children that exited and were never
+// reaped.
+func zombieChildren(t *testing.T) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zs []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		rest := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(rest) > 1 && rest[0] == "Z" && rest[1] == strconv.Itoa(os.Getpid()) {
+			zs = append(zs, pid)
+		}
+	}
+	return zs
+}
+
+func TestExecLeavesNoZombies(t *testing.T) {
+	before := len(zombieChildren(t))
+	for i, cmd := range [][]string{
+		{"true"}, {"false"}, {"sh", "-c", "exit 7"}, {"sh", "-c", "sleep 100"}, {"sh", "-c", "kill -KILL $$"},
+	} {
+		r := probe(t, execCheck(cmd...), 300*time.Millisecond)
+		if i == 0 != r.OK {
+			t.Fatalf("%q: OK %t", cmd, r.OK)
+		}
+	}
+	if zs := zombieChildren(t); len(zs) > before {
+		t.Fatalf("zombie children left: %v", zs)
+	}
+}
+
+func TestExecCredentials(t *testing.T) {
+	requireRoot(t)
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		skipOrFail(t, "no user nobody: %v", err)
+	}
+	nogroup, err := user.LookupGroupId(nobody.Gid)
+	if err != nil {
+		t.Fatalf("group of nobody: %v", err)
+	}
+	tests := []struct {
+		name       string
+		user, grp  string
+		defaults   config.ScriptSecurity
+		wantUID    string
+		wantGID    string
+		wantGroups string
+	}{
+		{name: "check user", user: "nobody", wantUID: nobody.Uid, wantGID: nobody.Gid},
+		{name: "numeric user", user: nobody.Uid, wantUID: nobody.Uid, wantGID: nobody.Gid},
+		{name: "global script user", defaults: config.ScriptSecurity{User: "nobody"}, wantUID: nobody.Uid, wantGID: nobody.Gid},
+		{name: "check user beats global", user: "nobody", defaults: config.ScriptSecurity{User: "root"},
+			wantUID: nobody.Uid, wantGID: nobody.Gid},
+		{name: "group only keeps root, drops other groups", grp: nogroup.Name, wantUID: "0", wantGID: nobody.Gid,
+			wantGroups: nobody.Gid},
+		{name: "none runs as vipd", wantUID: "0", wantGID: strconv.Itoa(os.Getegid())},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := execCheck("sh", "-c", "id -u; id -g")
+			c.Exec.User, c.Exec.Group = tc.user, tc.grp
+			p, err := NewProber(c, Options{Scripts: tc.defaults})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := p.Probe(t.Context())
+			wantResult(t, r, true, "")
+			if want := tc.wantUID + "\n" + tc.wantGID + "\n"; r.Output != want {
+				t.Errorf("id -u; id -g printed %q, want %q", r.Output, want)
+			}
+			if tc.wantGroups != "" {
+				c.Exec.Command = []string{"id", "-G"}
+				p, _ := NewProber(c, Options{Scripts: tc.defaults})
+				if r := p.Probe(t.Context()); strings.TrimSpace(r.Output) != tc.wantGroups {
+					t.Errorf("id -G printed %q, want %q", r.Output, tc.wantGroups)
+				}
+			}
+		})
+	}
+}
+
+func TestExecConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "script")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		check *config.Check
+		field string
+	}{
+		{name: "no exec section", check: &config.Check{Name: "x", Kind: config.CheckExec}, field: "Exec"},
+		{name: "empty command", check: execCheck(), field: "Command"},
+		{name: "empty program", check: execCheck("", "a"), field: "Command"},
+		{name: "program not in ExecPath", check: execCheck("vipd-no-such-program"), field: "Command"},
+		{name: "relative path", check: execCheck("./script"), field: "Command"},
+		{name: "missing absolute path", check: execCheck(filepath.Join(dir, "missing")), field: "Command"},
+		{name: "directory", check: execCheck(dir), field: "Command"},
+		{name: "not executable", check: execCheck(notExec), field: "Command"},
+		{name: "NUL in an argument", check: execCheck("echo", "a\x00b"), field: "Command"},
+		{name: "unknown user", check: func() *config.Check {
+			c := execCheck("true")
+			c.Exec.User = "vipd-no-such-user"
+			return c
+		}(), field: "User"},
+		{name: "unknown group", check: func() *config.Check {
+			c := execCheck("true")
+			c.Exec.Group = "vipd-no-such-group"
+			return c
+		}(), field: "Group"},
+		{name: "unknown kind", check: &config.Check{Name: "x", Kind: "smoke-signal"}, field: "Kind"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wantConfigError(t, tc.check, tc.field)
+		})
+	}
+}
+
+// TestCredentialWithoutRoot pretends vipd runs unprivileged: only its own
+// identity may be asked for.
+func TestCredentialWithoutRoot(t *testing.T) {
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		skipOrFail(t, "no user nobody: %v", err)
+	}
+	uid, _ := strconv.ParseUint(nobody.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(nobody.Gid, 10, 32)
+	tests := []struct {
+		name, user, group string
+		refused           bool
+	}{
+		{name: "nothing asked"},
+		{name: "itself", user: "nobody"},
+		{name: "itself by number, with its group", user: nobody.Uid, group: nobody.Gid},
+		{name: "another user", user: "root", refused: true},
+		{name: "another group", group: "0", refused: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// Pretend vipd runs as nobody: only its own identity may be
+			// asked for.
+			cred, err := credential(tc.user, tc.group, uint32(uid), uint32(gid))
+			if tc.refused {
+				if err == nil || !strings.Contains(err.Error(), "needs vipd to run as root") {
+					t.Fatalf("credential = %+v, %v; want a refusal", cred, err)
+				}
+				return
+			}
+			if err != nil || cred != nil {
+				t.Fatalf("credential = %+v, %v; want nil, nil (nothing to change)", cred, err)
+			}
+		})
+	}
+}
+
+func TestExecScriptSecurity(t *testing.T) {
+	requireRoot(t)
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		skipOrFail(t, "no user nobody: %v", err)
+	}
+	nobodyUID, _ := strconv.Atoi(nobody.Uid)
+	nobodyGID, _ := strconv.Atoi(nobody.Gid)
+
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, dir, script string)
+		user    string
+		enforce bool
+		refused bool
+	}{
+		{name: "root-owned and private is safe", setup: func(*testing.T, string, string) {}, enforce: true},
+		{name: "world-writable script refused", setup: func(t *testing.T, _, s string) { chmod(t, s, 0o757) },
+			enforce: true, refused: true},
+		{name: "world-writable script allowed without enforcement",
+			setup: func(t *testing.T, _, s string) { chmod(t, s, 0o757) }},
+		{name: "script owned by another user refused", setup: func(t *testing.T, _, s string) { chown(t, s, nobodyUID, 0) },
+			enforce: true, refused: true},
+		{name: "directory writable by a non-root group refused", setup: func(t *testing.T, d, _ string) {
+			chown(t, d, 0, nobodyGID)
+			chmod(t, d, 0o775)
+		}, enforce: true, refused: true},
+		{name: "sticky world-writable directory is safe", setup: func(t *testing.T, d, _ string) {
+			chmod(t, d, 0o777|os.ModeSticky)
+		}, enforce: true},
+		{name: "symlink to an unsafe script refused", setup: func(t *testing.T, d, s string) {
+			unsafe := filepath.Join(t.TempDir(), "real")
+			if err := os.WriteFile(unsafe, []byte("#!/bin/sh\n"), 0o757); err != nil {
+				t.Fatal(err)
+			}
+			chmod(t, unsafe, 0o757)
+			os.Remove(s)
+			if err := os.Symlink(unsafe, s); err != nil {
+				t.Fatal(err)
+			}
+		}, enforce: true, refused: true},
+		{name: "unprivileged user may run an unsafe script", setup: func(t *testing.T, _, s string) { chmod(t, s, 0o757) },
+			user: "nobody", enforce: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "bin")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			script := filepath.Join(dir, "check")
+			if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			tc.setup(t, dir, script)
+			c := execCheck(script)
+			c.Exec.User = tc.user
+			_, err := NewProber(c, Options{Scripts: config.ScriptSecurity{Enforce: tc.enforce}})
+			if tc.refused != (err != nil) {
+				t.Fatalf("NewProber error %v, want refused %t", err, tc.refused)
+			}
+			if tc.refused && !errors.Is(err, ErrInsecure) {
+				t.Fatalf("error %v does not wrap ErrInsecure", err)
+			}
+		})
+	}
+}
+
+func chmod(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func chown(t *testing.T, path string, uid, gid int) {
+	t.Helper()
+	if err := os.Chown(path, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExecCannotStart(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "check")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProber(execCheck(script), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("deadline already passed", func(t *testing.T) {
+		ctx, cancel := contextWithDeadlinePassed()
+		defer cancel()
+		wantResult(t, p.Probe(ctx), false, "timed out")
+	})
+	t.Run("program removed after configuration", func(t *testing.T) {
+		if err := os.Remove(script); err != nil {
+			t.Fatal(err)
+		}
+		wantResult(t, p.Probe(t.Context()), false, "no such file")
+	})
+}
+
+// TestExecUnderRunner runs a real script on a real clock: a script that
+// hangs past its timeout makes the check fail after Fall runs, and one that
+// passes heals it after Rise runs.
+func TestExecUnderRunner(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "healthy")
+	c := execCheck("sh", "-c", "test -e "+flag+" || sleep 10")
+	c.Interval, c.Timeout, c.Fall, c.Rise = 200*time.Millisecond, 100*time.Millisecond, 2, 2
+	p, err := NewProber(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := NewChanges()
+	r, err := NewRunner(c, p, RunnerOptions{OnChange: changes.Publish})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := contextWithTimeout(time.Minute)
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	next := func(want State) Status {
+		t.Helper()
+		for {
+			select {
+			case <-changes.Ready():
+				for _, s := range changes.Take() {
+					if s.State == want {
+						return s
+					}
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no change to %s within 10s; status %+v", want, r.Status())
+			}
+		}
+	}
+	failed := next(StateFailed)
+	if !errors.Is(failed.LastResult.Err, ErrTimeout) {
+		t.Errorf("failed with %v, want a timeout", failed.LastResult.Err)
+	}
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	healed := next(StateHealthy)
+	if healed.Consecutive != 2 || healed.Transitions != 2 {
+		t.Errorf("healed after %d successes, %d transitions; want 2 and 2", healed.Consecutive, healed.Transitions)
+	}
+}

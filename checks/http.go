@@ -1,0 +1,124 @@
+package checks
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/vipd/vipd/config"
+)
+
+// MaxHTTPBody bounds how much of a response body an HTTP check reads and
+// matches BodyRegexp against: a health endpoint that answers more is cut
+// there.
+const MaxHTTPBody = 64 << 10
+
+// httpProber GETs a URL. Each probe is a fresh connection (keep-alives
+// off), so a check sees what a new client would, not a pooled connection to
+// a backend that is already gone. No proxy from the environment is used.
+//
+// Redirects are not followed: a 3xx answer is judged by its own status, so
+// the default 200-399 accepts it and an ExpectStatus without 3xx codes
+// refuses it. Following them would let a health endpoint send the probe to
+// any host; to check the final page, configure its URL.
+type httpProber struct {
+	url    string
+	expect []int // empty: 200-399
+	body   *regexp.Regexp
+	client *http.Client
+}
+
+func newHTTPProber(c *config.Check) (*httpProber, error) {
+	h := c.HTTP
+	cfgErr := func(field string, err error) error {
+		return &ConfigError{Check: c.Name, Kind: c.Kind, Field: field, Err: err}
+	}
+	u, err := url.Parse(h.URL)
+	if err != nil {
+		return nil, cfgErr("URL", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, cfgErr("URL", fmt.Errorf("%q: scheme must be http or https", h.URL))
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, cfgErr("URL", fmt.Errorf("%q: no host", h.URL))
+	}
+	for _, s := range h.ExpectStatus {
+		if s < 100 || s > 599 {
+			return nil, cfgErr("ExpectStatus", fmt.Errorf("%d is not an HTTP status (100-599)", s))
+		}
+	}
+	p := &httpProber{url: u.String(), expect: slices.Clone(h.ExpectStatus)}
+	if h.BodyRegexp != "" {
+		if p.body, err = regexp.Compile(h.BodyRegexp); err != nil {
+			return nil, cfgErr("BodyRegexp", err)
+		}
+	}
+	tr := &http.Transport{
+		Proxy:             nil,
+		DisableKeepAlives: true,
+		// The probe's context bounds the whole exchange; these only stop
+		// a misbehaving server from making the transport buffer much.
+		MaxResponseHeaderBytes: 64 << 10,
+		ForceAttemptHTTP2:      false,
+	}
+	if h.InsecureSkipVerify {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	p.client = &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	return p, nil
+}
+
+// Probe makes one GET.
+func (p *httpProber) Probe(ctx context.Context) Result {
+	start := time.Now()
+	res := p.get(ctx)
+	res.Duration = time.Since(start)
+	return res
+}
+
+func (p *httpProber) get(ctx context.Context) Result {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	if err != nil {
+		return Result{Err: err}
+	}
+	req.Header.Set("User-Agent", "vipd-check")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return Result{Err: probeErr(ctx, err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxHTTPBody))
+	if err != nil {
+		return Result{Output: resp.Status, Err: probeErr(ctx, fmt.Errorf("reading body: %w", err))}
+	}
+	res := Result{Output: boundHead(resp.Status + "\n" + string(body))}
+	if !p.statusOK(resp.StatusCode) {
+		res.Err = fmt.Errorf("status %s not expected", resp.Status)
+		return res
+	}
+	if p.body != nil && !p.body.Match(body) {
+		res.Err = fmt.Errorf("body does not match %q", p.body)
+		return res
+	}
+	res.OK = true
+	return res
+}
+
+func (p *httpProber) statusOK(code int) bool {
+	if len(p.expect) == 0 {
+		return code >= 200 && code <= 399
+	}
+	return slices.Contains(p.expect, code)
+}

@@ -1,0 +1,88 @@
+package checks
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/lab"
+)
+
+func ifaceCheck(name string) *config.Check {
+	return &config.Check{Name: "interface:" + name, Kind: config.CheckInterface,
+		Interface: &config.InterfaceCheck{Name: name}}
+}
+
+// TestIfaceProbe drives a veth pair inside a namespace: v0 is healthy only
+// while it is up and has carrier, which needs its peer v1 up too.
+func TestIfaceProbe(t *testing.T) {
+	l := lab.New(t)
+	n := l.Node("iface")
+	n.Run(t, "ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+
+	steps := []struct {
+		name   string
+		do     []string // ip link set ... inside the node
+		check  string
+		ok     bool
+		errHas string
+	}{
+		{name: "both down", check: "v0", errHas: "is down"},
+		{name: "up without carrier", do: []string{"v0", "up"}, check: "v0", errHas: "is down"},
+		{name: "up with carrier", do: []string{"v1", "up"}, check: "v0", ok: true},
+		{name: "peer up too", check: "v1", ok: true},
+		{name: "set down", do: []string{"v0", "down"}, check: "v0", errHas: "is down"},
+		{name: "peer loses carrier", check: "v1", errHas: "is down"},
+		{name: "back up", do: []string{"v0", "up"}, check: "v0", ok: true},
+		{name: "missing interface", check: "nope0", errHas: "does not exist"},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			if s.do != nil {
+				n.SetLink(t, s.do[0], s.do[1] == "up")
+			}
+			p, err := NewProber(ifaceCheck(s.check), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r Result
+			// The state after `ip link set` is immediate for the flags
+			// but carrier may follow a moment later.
+			eventually(t, 5*time.Second, "interface state as expected", func() bool {
+				if err := n.Do(func() error {
+					ctx, cancel := contextWithTimeout(time.Second)
+					defer cancel()
+					r = p.Probe(ctx)
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return r.OK == s.ok
+			})
+			wantResult(t, r, s.ok, s.errHas)
+			if s.check != "nope0" && !strings.HasPrefix(r.Output, s.check+": state") {
+				t.Errorf("output %q, want the link state", r.Output)
+			}
+		})
+	}
+}
+
+func TestIfaceProbeDeadlinePassed(t *testing.T) {
+	p, err := NewProber(ifaceCheck("lo"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := contextWithDeadlinePassed()
+	defer cancel()
+	wantResult(t, p.Probe(ctx), false, "timed out")
+}
+
+func TestIfaceConfigErrors(t *testing.T) {
+	for _, name := range []string{"", "sixteen-chars-xx", "a/b", "a b", "a:1", ".", ".."} {
+		t.Run(name, func(t *testing.T) {
+			wantConfigError(t, ifaceCheck(name), "Name")
+		})
+	}
+	wantConfigError(t, &config.Check{Name: "i", Kind: config.CheckInterface}, "Interface")
+}

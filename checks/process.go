@@ -1,0 +1,200 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vipd/vipd/config"
+)
+
+// procRoot is where processes are looked up; a variable only so that the
+// parsing can be tested on a fabricated tree.
+var procRoot = "/proc"
+
+// commLen is the longest name the kernel keeps in /proc/PID/comm
+// (TASK_COMM_LEN minus the NUL).
+const commLen = 15
+
+// processProber looks for a live process without spawning anything: by
+// name, as `killall -0 NAME` does (the kernel's name in /proc/PID/comm, or
+// the base name of argv[0], which matters for names longer than the
+// kernel keeps and for programs started under another name), or by pid
+// file. Zombies are dead: they do not count.
+type processProber struct {
+	name    string
+	pidFile string
+}
+
+func newProcessProber(c *config.Check) (*processProber, error) {
+	p := c.Process
+	cfgErr := func(field string, err error) error {
+		return &ConfigError{Check: c.Name, Kind: c.Kind, Field: field, Err: err}
+	}
+	if p.Name == "" && p.PIDFile == "" {
+		return nil, cfgErr("Name", errors.New("neither a process name nor a pid file given"))
+	}
+	if strings.ContainsAny(p.Name, "/\x00") {
+		return nil, cfgErr("Name", fmt.Errorf("%q: a process name has no '/'", p.Name))
+	}
+	if p.PIDFile != "" && !filepath.IsAbs(p.PIDFile) {
+		return nil, cfgErr("PIDFile", fmt.Errorf("%q: the path must be absolute", p.PIDFile))
+	}
+	return &processProber{name: p.Name, pidFile: p.PIDFile}, nil
+}
+
+// Probe looks the process up once. With a pid file, that pid must be alive
+// and, when a name is also set, carry it (a stale pid file may name a
+// reused pid). Without one, any live process with the name will do.
+func (p *processProber) Probe(ctx context.Context) Result {
+	start := time.Now()
+	var res Result
+	if p.pidFile != "" {
+		res = p.probePIDFile()
+	} else {
+		res = p.probeName(ctx)
+	}
+	res.Duration = time.Since(start)
+	return res
+}
+
+func (p *processProber) probePIDFile() Result {
+	pid, err := readPIDFile(p.pidFile)
+	if err != nil {
+		return Result{Err: err}
+	}
+	info, err := readProc(pid)
+	if err != nil {
+		return Result{Err: fmt.Errorf("pid %d from %s: %w", pid, p.pidFile, err)}
+	}
+	if info.dead() {
+		return Result{Err: fmt.Errorf("pid %d from %s is a zombie", pid, p.pidFile)}
+	}
+	if p.name != "" && !info.matches(p.name) {
+		return Result{Err: fmt.Errorf("pid %d from %s is %q, not %q", pid, p.pidFile, info.comm, p.name)}
+	}
+	return Result{OK: true, Output: fmt.Sprintf("pid %d (%s) alive", pid, info.comm)}
+}
+
+func (p *processProber) probeName(ctx context.Context) Result {
+	entries, err := os.ReadDir(procRoot)
+	if err != nil {
+		return Result{Err: err}
+	}
+	zombies := 0
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return Result{Err: probeErr(ctx, nil)}
+		}
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		info, err := readProc(pid)
+		if err != nil || !info.matches(p.name) {
+			continue // gone meanwhile, or not ours
+		}
+		if info.dead() {
+			zombies++
+			continue
+		}
+		return Result{OK: true, Output: fmt.Sprintf("pid %d (%s) alive", pid, info.comm)}
+	}
+	if zombies > 0 {
+		return Result{Err: fmt.Errorf("no live process named %q (%d zombie)", p.name, zombies)}
+	}
+	return Result{Err: fmt.Errorf("no process named %q", p.name)}
+}
+
+// procInfo is what a process check needs to know about one process.
+type procInfo struct {
+	comm  string // kernel name, at most commLen bytes
+	state byte   // R, S, D, Z, X, ...
+	argv0 string // base name of argv[0]; empty for kernel threads
+}
+
+// dead reports a zombie (exited, not reaped) or a process being torn down.
+func (i procInfo) dead() bool { return i.state == 'Z' || i.state == 'X' || i.state == 'x' }
+
+// matches compares as killall does: the kernel's name when it can hold
+// the whole of name, else argv[0]'s base name (a name longer than commLen
+// is truncated in comm, and a program may be started under another name).
+func (i procInfo) matches(name string) bool {
+	if len(name) <= commLen && i.comm == name {
+		return true
+	}
+	return i.argv0 != "" && i.argv0 == name
+}
+
+// readProc reads /proc/PID/stat and /proc/PID/cmdline.
+func readProc(pid int) (procInfo, error) {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return procInfo{}, errors.New("no such process")
+		}
+		return procInfo{}, err
+	}
+	info, err := parseStat(stat)
+	if err != nil {
+		return procInfo{}, fmt.Errorf("%s/stat: %w", dir, err)
+	}
+	// A zombie's cmdline is empty; a vanished process just leaves argv0
+	// empty, which never matches.
+	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
+		if i := bytes.IndexByte(cmd, 0); i >= 0 {
+			cmd = cmd[:i]
+		}
+		if len(cmd) > 0 {
+			info.argv0 = filepath.Base(string(cmd))
+		}
+	}
+	return info, nil
+}
+
+// parseStat reads the name and state from /proc/PID/stat: "PID (COMM) S
+// ...". The name may itself hold spaces and parentheses, so it ends at the
+// last ')'.
+func parseStat(b []byte) (procInfo, error) {
+	open := bytes.IndexByte(b, '(')
+	closing := bytes.LastIndexByte(b, ')')
+	if open < 0 || closing < open || closing+2 >= len(b) {
+		return procInfo{}, fmt.Errorf("malformed stat line %q", truncate(string(b), 64))
+	}
+	return procInfo{comm: string(b[open+1 : closing]), state: b[closing+2]}, nil
+}
+
+// readPIDFile reads a pid: a positive decimal number, white space around
+// it allowed.
+func readPIDFile(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 64)
+	n, err := f.Read(buf)
+	if err != nil && n == 0 {
+		return 0, fmt.Errorf("pid file %s: empty or unreadable: %v", path, err)
+	}
+	s := strings.TrimSpace(string(buf[:n]))
+	pid, err := strconv.Atoi(s)
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pid file %s: %q is not a pid", path, truncate(s, 32))
+	}
+	return pid, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

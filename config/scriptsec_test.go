@@ -1,0 +1,249 @@
+package config
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Script security in the native format, on a fake machine.
+func TestScriptSecurityYAML(t *testing.T) {
+	const f = "/etc/vipd.yaml"
+	// one check (command on line 3) and, with notify, an instance whose
+	// master script is on line 9.
+	conf := func(command string, extra ...string) string {
+		return "checks:\n- name: c\n  exec: {command: \"" + command + "\"" + strings.Join(extra, "") + "}\n"
+	}
+	withNotify := func(script string) string {
+		return "instances:\n- name: VI_1\n  interface: eth0\n  vrid: 1\n  vips: [192.0.2.1]\n  notify:\n    timeout: 5s\n    fault: /etc/vipd/notify.sh\n    master: " + script + "\n"
+	}
+	machine := func(change func(s *fakeSys)) *fakeSys {
+		s := rootSys()
+		if change != nil {
+			change(s)
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		yaml string
+		sys  *fakeSys
+		want string // "" means it loads
+	}{
+		{"secure absolute path", conf("/usr/bin/true"), machine(nil), ""},
+		{"bare name found in PATH", conf("true -x"), machine(nil), ""},
+		{"bare name with PATH unset uses /bin:/usr/bin", conf("dig"), machine(func(s *fakeSys) { s.path = "" }), ""},
+		{"bare name not in PATH", conf("nosuch"), machine(nil), f + `:3: checks[0].exec.command: check "c": nosuch not found in PATH (/usr/local/bin:/usr/bin:/bin)`},
+		{"script in a user's directory", conf("/home/bob/check.sh"), machine(nil),
+			f + `:3: checks[0].exec.command: check "c" runs as root but /home/bob is owned by uid 1000, not root; refusing it (script security)`},
+		{"directory writable by a group", conf("/opt/check.sh"), machine(func(s *fakeSys) {
+			s.files["/opt"] = fileMeta{mode: fs.ModeDir | 0o775, gid: 50}
+			s.files["/opt/check.sh"] = fileMeta{mode: execMode}
+		}), f + `:3: checks[0].exec.command: check "c" runs as root but /opt is writable by group 50 (mode drwxrwxr-x)`},
+		{"directory writable by root's group is fine", conf("/opt/check.sh"), machine(func(s *fakeSys) {
+			s.files["/opt"] = fileMeta{mode: fs.ModeDir | 0o775}
+			s.files["/opt/check.sh"] = fileMeta{mode: execMode}
+		}), ""},
+		{"script writable by everyone", conf("/etc/vipd/ww.sh"), machine(func(s *fakeSys) { s.files["/etc/vipd/ww.sh"] = fileMeta{mode: 0o757} }),
+			f + `:3: checks[0].exec.command: check "c" runs as root but /etc/vipd/ww.sh is writable by everyone (mode -rwxr-xrwx)`},
+		{"root's script in sticky /tmp", conf("/tmp/ok.sh"), machine(func(s *fakeSys) { s.files["/tmp/ok.sh"] = fileMeta{mode: execMode} }), ""},
+		{"someone else's script in sticky /tmp", conf("/tmp/bob.sh"), machine(func(s *fakeSys) { s.files["/tmp/bob.sh"] = fileMeta{mode: execMode, uid: 1000} }),
+			f + `:3: checks[0].exec.command: check "c" runs as root but /tmp/bob.sh is owned by uid 1000, not root`},
+		{"not executable", conf("/etc/vipd/noexec.sh"), machine(func(s *fakeSys) { s.files["/etc/vipd/noexec.sh"] = fileMeta{mode: 0o644} }),
+			f + `:3: checks[0].exec.command: check "c": /etc/vipd/noexec.sh is not executable for uid:gid 0:0`},
+		{"a directory", conf("/etc/vipd"), machine(nil), f + `:3: checks[0].exec.command: check "c": /etc/vipd is not a regular file`},
+		{"missing", conf("/etc/vipd/gone.sh"), machine(nil), f + `:3: checks[0].exec.command: check "c": /etc/vipd/gone.sh cannot be accessed`},
+		{"link to a secure program", conf("/usr/local/bin/t"), machine(func(s *fakeSys) { s.links["/usr/local/bin/t"] = "/usr/bin/true" }), ""},
+		{"link in a user's directory", conf("/home/bob/t"), machine(func(s *fakeSys) { s.links["/home/bob/t"] = "/usr/bin/true" }),
+			f + `:3: checks[0].exec.command: check "c" runs as root but /home/bob is owned by uid 1000, not root (it holds the link /home/bob/t)`},
+		{"run as nobody: not checked", conf("/home/bob/check.sh", ", user: nobody"), machine(nil), ""},
+		{"run as nobody with group root: checked", conf("/home/bob/check.sh", ", user: nobody, group: root"), machine(nil),
+			f + `:3: checks[0].exec.command: check "c" runs as root but /home/bob is owned by uid 1000`},
+		{"scripts.user nobody: not checked", "scripts: {user: nobody}\n" + conf("/home/bob/check.sh"), machine(nil), ""},
+		{"scripts.user nobody but the check runs as root", "scripts: {user: nobody}\n" + conf("/home/bob/check.sh", ", user: root"), machine(nil),
+			f + `:4: checks[0].exec.command: check "c" runs as root but /home/bob is owned by uid 1000`},
+		{"security off", "scripts: {security: false}\n" + conf("/home/bob/check.sh"), machine(nil), ""},
+		{"vipd not root: not checked", conf("/home/bob/check.sh"), newFakeSys(1000, 1000), ""},
+		{"unknown check user, even when not root", conf("/usr/bin/true", ", user: ghost"), newFakeSys(1000, 1000),
+			f + `:3: checks[0].exec.user: user "ghost" does not exist`},
+		{"unknown scripts group", "scripts:\n  user: nobody\n  group: ghosts\n" + conf("/usr/bin/true"), newFakeSys(1000, 1000),
+			f + `:3: scripts.group: group "ghosts" does not exist`},
+		{"insecure notify script", withNotify("/home/bob/check.sh"), machine(nil),
+			f + `:9: instances[0].notify.master: notify.master script of instance VI_1 runs as root but /home/bob is owned by uid 1000`},
+		{"unknown notify user", withNotify("{command: /usr/bin/true, user: ghost}"), machine(nil),
+			f + `:9: instances[0].notify.master.user: user "ghost" does not exist`},
+		{"insecure sync group script", withNotify("/usr/bin/true") + "sync_groups:\n- name: G\n  instances: [VI_1]\n  notify:\n    fault: /home/bob/check.sh\n", machine(nil),
+			f + `:14: sync_groups[0].notify.fault: notify.fault script of sync group G runs as root but /home/bob is owned by uid 1000`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseYAML(f, []byte(tc.yaml), LoadOptions{Hostname: "h", sys: tc.sys})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				if len(cfg.Warnings) != 0 {
+					t.Errorf("warnings:\n%s", render(cfg.Warnings))
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			requireDiag(t, diagnosticsOf(t, cfg, err), SeverityError, tc.want)
+		})
+	}
+}
+
+// keepalived.conf follows keepalived: enforced with enable_script_security
+// only; missing scripts are disabled whatever the setting.
+func TestScriptSecurityKeepalived(t *testing.T) {
+	script := func(path string) string {
+		return "vrrp_script chk {\n  script " + path + "\n}\n" // lines 1-3
+	}
+	secure := "global_defs {\n  enable_script_security\n  script_user root\n}\n" // lines 1-4
+	tracked := func(defs string) string {
+		return defs + instanceConf("  track_script {", "    chk", "  }", "  notify_master /etc/keepalived/gone.sh", "  virtual_ipaddress {", "    192.0.2.1", "  }")
+	}
+	tests := []struct {
+		name    string
+		conf    string
+		wantErr string
+		warns   []string
+		checks  int
+		tracks  int
+	}{
+		{name: "secure, enforced", conf: secure + script("/etc/keepalived/check.sh"), checks: 1},
+		{name: "insecure, enforced: refused", conf: secure + script("/home/bob/check.sh"),
+			wantErr: kc + `:6: vrrp_script[chk].script: check "chk" runs as root but /home/bob is owned by uid 1000, not root; refusing it (script security)`},
+		{name: "insecure without enable_script_security: run with warnings", conf: script("/home/bob/check.sh"), checks: 1,
+			warns: []string{
+				kc + `:2: warning: vrrp_script[chk].script: check "chk" runs as root but /home/bob is owned by uid 1000, not root; keepalived runs it without enable_script_security, and so does vipd`,
+				kc + ":2: warning: vrrp_script[chk].script: scripts run as root but enable_script_security is not set (keepalived reports a SECURITY VIOLATION)",
+			}},
+		{name: "missing scripts are disabled, and so are their tracks", conf: tracked(script("/etc/keepalived/gone.sh")), checks: 0, tracks: 0,
+			warns: []string{
+				kc + `:2: warning: vrrp_script[chk].script: check "chk": /etc/keepalived/gone.sh cannot be accessed: file does not exist; disabled, as keepalived does`,
+				kc + `:10: warning: vrrp_instance[VI_1].notify_master: notify_master script of instance VI_1: /etc/keepalived/gone.sh cannot be accessed: file does not exist; disabled`,
+			}},
+		{name: "bare names are looked up in PATH", conf: tracked(secure + script("killall")), checks: 1, tracks: 1,
+			warns: []string{kc + `:14: warning: vrrp_instance[VI_1].notify_master: notify_master script of instance VI_1: /etc/keepalived/gone.sh cannot be accessed`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseKeepalived(kc, []byte(tc.conf), LoadOptions{Hostname: "h1", sys: rootSys()})
+			if tc.wantErr != "" {
+				if err == nil {
+					t.Fatalf("loaded; warnings:\n%s", render(cfg.Warnings))
+				}
+				requireDiag(t, diagnosticsOf(t, cfg, err), SeverityError, tc.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.warns {
+				requireDiag(t, cfg.Warnings, SeverityWarning, w)
+			}
+			if len(cfg.Warnings) != len(tc.warns) {
+				t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(tc.warns), render(cfg.Warnings))
+			}
+			if len(cfg.Checks) != tc.checks {
+				t.Errorf("%d checks, want %d", len(cfg.Checks), tc.checks)
+			}
+			if len(cfg.Instances) > 0 && len(cfg.Instances[0].Track) != tc.tracks {
+				t.Errorf("%d tracks, want %d", len(cfg.Instances[0].Track), tc.tracks)
+			}
+		})
+	}
+}
+
+// asRoot is the real machine, except that vipd counts as root and so do
+// files of the user running the test: a non-root test can then check real
+// directories and modes set with chmod (as root nothing changes).
+type asRoot struct {
+	osSystem
+	uid, gid uint32
+}
+
+func (s asRoot) ids() (uint32, uint32) { return 0, 0 }
+
+func (s asRoot) owned(m fileMeta, err error) (fileMeta, error) {
+	if m.uid == s.uid {
+		m.uid = 0
+	}
+	if m.gid == s.gid {
+		m.gid = 0
+	}
+	return m, err
+}
+
+func (s asRoot) lstat(p string) (fileMeta, error) { return s.owned(s.osSystem.lstat(p)) }
+func (s asRoot) stat(p string) (fileMeta, error)  { return s.owned(s.osSystem.stat(p)) }
+
+// Script security on real files, modes set with chmod.
+func TestScriptSecurityRealFiles(t *testing.T) {
+	dir := t.TempDir()
+	sys := asRoot{uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	script := filepath.Join(dir, "check.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	load := func(path string) error {
+		_, err := ParseYAML("r.yaml", []byte("checks:\n- name: c\n  exec: {command: [\""+path+"\"]}\n"), LoadOptions{Hostname: "h", sys: sys})
+		return err
+	}
+	if err := load(script); err != nil {
+		// The directories above the test's temporary directory are not
+		// ours to fix.
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("a script in a fresh temporary directory is refused: %v", err)
+		}
+		t.Skipf("the temporary directory is not in a root-safe place here: %v", err)
+	}
+	chmod := func(p string, m fs.FileMode) {
+		t.Helper()
+		if err := os.Chmod(p, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(dir, "pub", "link")
+	if err := os.Mkdir(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(script, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		setup func()
+		path  string
+		want  string
+	}{
+		{"secure", func() {}, script, ""},
+		{"script writable by everyone", func() { chmod(script, 0o757) }, script, script + " is writable by everyone"},
+		{"directory writable by everyone", func() { chmod(dir, 0o777) }, script, dir + " is writable by everyone"},
+		{"sticky directory writable by everyone", func() { chmod(dir, 0o777|fs.ModeSticky) }, script, ""},
+		{"not executable", func() { chmod(script, 0o644) }, script, "is not executable for uid:gid 0:0"},
+		{"link to a secure script", func() {}, link, ""},
+		{"link in a directory writable by everyone", func() { chmod(filepath.Dir(link), 0o777) }, link, filepath.Dir(link) + " is writable by everyone (mode drwxrwxrwx) (it holds the link " + link + ")"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			chmod(script, 0o755)
+			chmod(dir, 0o755)
+			chmod(filepath.Dir(link), 0o755)
+			tc.setup()
+			err := load(tc.path)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	chmod(dir, 0o755)
+}

@@ -1,0 +1,394 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// This file reads the native format's tracking settings: checks, tracks,
+// orders, notify scripts, sync groups and the script policy. The parser
+// checks types and ranges a YAML value can get wrong; the rules that also
+// apply to configurations built in code are in validtrack.go.
+
+// checkKinds are the kind keys of a check, in the order they are listed
+// in messages.
+var checkKinds = []CheckKind{CheckExec, CheckProcess, CheckTCP, CheckHTTP, CheckDNS, CheckFile, CheckInterface}
+
+func (p *yamlParser) check(n *yaml.Node, path string) *Check {
+	c := &Check{Pos: p.pos(n), Interval: time.Second, Fall: 1, Rise: 1, src: newSrcMap(path)}
+	var timeout *time.Duration
+	mark := func(key string, k *yaml.Node) { c.src.set(key, p.pos(k), "") }
+	kind := func(kd CheckKind, read func(v *yaml.Node, path string)) func(k, v *yaml.Node, path string) {
+		return func(k, v *yaml.Node, path string) {
+			mark(string(kd), k)
+			if c.Kind != "" {
+				p.fail(k, path, fmt.Sprintf("a check has exactly one kind, and this one is already %s", c.Kind))
+				return
+			}
+			c.Kind = kd
+			read(v, path)
+		}
+	}
+	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
+		"name": func(k, v *yaml.Node, path string) { mark("name", k); c.Name, _ = p.str(v, path) },
+		"interval": func(k, v *yaml.Node, path string) {
+			mark("interval", k)
+			if d, ok := p.duration(v, path); ok {
+				c.Interval = d
+			}
+		},
+		"timeout": func(k, v *yaml.Node, path string) {
+			mark("timeout", k)
+			if d, ok := p.duration(v, path); ok {
+				timeout = &d
+			}
+		},
+		"fall": func(k, v *yaml.Node, path string) {
+			mark("fall", k)
+			if x, ok := p.integer(v, path, 1, math.MaxInt32); ok {
+				c.Fall = int(x)
+			}
+		},
+		"rise": func(k, v *yaml.Node, path string) {
+			mark("rise", k)
+			if x, ok := p.integer(v, path, 1, math.MaxInt32); ok {
+				c.Rise = int(x)
+			}
+		},
+		"weight": func(k, v *yaml.Node, path string) {
+			mark("weight", k)
+			if x, ok := p.integer(v, path, math.MinInt32, math.MaxInt32); ok {
+				c.Weight = int(x)
+			}
+		},
+		"weight_reverse": func(k, v *yaml.Node, path string) { c.WeightReverse, _ = p.boolean(v, path) },
+		"init_fail":      func(k, v *yaml.Node, path string) { c.InitFail, _ = p.boolean(v, path) },
+		"exec": kind(CheckExec, func(v *yaml.Node, path string) {
+			c.Exec = &ExecCheck{}
+			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
+				"command": func(k, v *yaml.Node, path string) {
+					mark("exec.command", k)
+					c.Exec.Command, _ = p.command(v, path)
+				},
+				"user":  func(k, v *yaml.Node, path string) { mark("exec.user", k); c.Exec.User, _ = p.str(v, path) },
+				"group": func(k, v *yaml.Node, path string) { mark("exec.group", k); c.Exec.Group, _ = p.str(v, path) },
+			})
+		}),
+		"process": kind(CheckProcess, func(v *yaml.Node, path string) {
+			c.Process = &ProcessCheck{}
+			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
+				"name":    func(k, v *yaml.Node, path string) { mark("process.name", k); c.Process.Name, _ = p.str(v, path) },
+				"pidfile": func(k, v *yaml.Node, path string) { mark("process.pidfile", k); c.Process.PIDFile, _ = p.str(v, path) },
+			})
+		}),
+		"tcp": kind(CheckTCP, func(v *yaml.Node, path string) {
+			c.TCP = &TCPCheck{}
+			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
+				"address": func(k, v *yaml.Node, path string) { mark("tcp.address", k); c.TCP.Address, _ = p.str(v, path) },
+			})
+		}),
+		"http": kind(CheckHTTP, func(v *yaml.Node, path string) {
+			c.HTTP = &HTTPCheck{}
+			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
+				"url": func(k, v *yaml.Node, path string) { mark("http.url", k); c.HTTP.URL, _ = p.str(v, path) },
+				"expect_status": func(k, v *yaml.Node, path string) {
+					mark("http.expect_status", k)
+					p.sequence(v, path, func(n *yaml.Node, path string, _ int) {
+						if x, ok := p.integer(n, path, 100, 599); ok {
+							c.HTTP.ExpectStatus = append(c.HTTP.ExpectStatus, int(x))
+						}
+					})
+				},
+				"body_regexp": func(k, v *yaml.Node, path string) {
+					mark("http.body_regexp", k)
+					c.HTTP.BodyRegexp, _ = p.str(v, path)
+				},
+				"insecure_skip_verify": func(k, v *yaml.Node, path string) { c.HTTP.InsecureSkipVerify, _ = p.boolean(v, path) },
+			})
+		}),
+		"dns": kind(CheckDNS, func(v *yaml.Node, path string) {
+			c.DNS = &DNSCheck{}
+			d := c.DNS
+			field := func(key string, dst *string) func(k, v *yaml.Node, path string) {
+				return func(k, v *yaml.Node, path string) { mark("dns."+key, k); *dst, _ = p.str(v, path) }
+			}
+			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
+				"server":        field("server", &d.Server),
+				"name":          field("name", &d.Name),
+				"type":          field("type", &d.Type),
+				"class":         field("class", &d.Class),
+				"protocol":      field("protocol", &d.Protocol),
+				"expect_rcode":  field("expect_rcode", &d.ExpectRcode),
+				"expect_answer": field("expect_answer", &d.ExpectAnswer),
+			})
+			fillDNSDefaults(d)
+		}),
+		"file": kind(CheckFile, func(v *yaml.Node, path string) {
+			c.File = &FileCheck{}
+			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
+				"path": func(k, v *yaml.Node, path string) { mark("file.path", k); c.File.Path, _ = p.str(v, path) },
+				"init_value": func(k, v *yaml.Node, path string) {
+					mark("file.init_value", k)
+					if x, ok := p.integer(v, path, math.MinInt32, math.MaxInt32); ok {
+						c.File.InitValue = ptr(int(x))
+					}
+				},
+				"init_overwrite": func(k, v *yaml.Node, path string) { c.File.InitOverwrite, _ = p.boolean(v, path) },
+			})
+		}),
+		"interface": kind(CheckInterface, func(v *yaml.Node, path string) {
+			c.Interface = &InterfaceCheck{}
+			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
+				"name": func(k, v *yaml.Node, path string) { mark("interface.name", k); c.Interface.Name, _ = p.str(v, path) },
+			})
+		}),
+	})
+	if n.Kind == yaml.MappingNode && c.Kind == "" {
+		names := make([]string, len(checkKinds))
+		for i, k := range checkKinds {
+			names[i] = string(k)
+		}
+		p.fail(n, path, "needs one kind: "+strings.Join(names, ", "))
+	}
+	c.Timeout = c.Interval
+	if timeout != nil {
+		c.Timeout = *timeout
+	}
+	return c
+}
+
+// fillDNSDefaults sets the question and expectation a DNS check asks by
+// default: type A, class IN, over UDP, expecting NOERROR.
+func fillDNSDefaults(d *DNSCheck) {
+	if d.Type == "" {
+		d.Type = "A"
+	}
+	if d.Class == "" {
+		d.Class = "IN"
+	}
+	if d.Protocol == "" {
+		d.Protocol = "udp"
+	}
+	if d.ExpectRcode == "" {
+		d.ExpectRcode = "NOERROR"
+	}
+	d.Type, d.Class, d.ExpectRcode = strings.ToUpper(d.Type), strings.ToUpper(d.Class), strings.ToUpper(d.ExpectRcode)
+	d.Protocol = strings.ToLower(d.Protocol)
+}
+
+// command reads a command line: a list of words, or a string split with
+// keepalived's quoting rules (splitQuotedEscaped).
+func (p *yamlParser) command(n *yaml.Node, path string) ([]string, bool) {
+	if n.Kind == yaml.SequenceNode {
+		var argv []string
+		ok := true
+		p.sequence(n, path, func(n *yaml.Node, path string, _ int) {
+			s, good := p.str(n, path)
+			argv = append(argv, s)
+			ok = ok && good
+		})
+		if len(n.Content) == 0 {
+			p.fail(n, path, "must not be empty")
+			return nil, false
+		}
+		return argv, ok
+	}
+	s, ok := p.str(n, path)
+	if !ok {
+		return nil, false
+	}
+	argv, err := splitQuotedEscaped(s)
+	if err != nil {
+		p.fail(n, path, err.Error())
+		return nil, false
+	}
+	if len(argv) == 0 {
+		p.fail(n, path, "must not be empty")
+		return nil, false
+	}
+	return argv, true
+}
+
+// tracks reads an instance's track list: check names, or
+// {check, weight, weight_reverse}.
+func (p *yamlParser) tracks(n *yaml.Node, path string, inst *Instance) {
+	p.sequence(n, path, func(n *yaml.Node, path string, j int) {
+		t := Track{Pos: p.pos(n)}
+		inst.src.more.set("track["+strconv.Itoa(j)+"]", t.Pos, "")
+		if n.Kind == yaml.ScalarNode {
+			t.Check, _ = p.str(n, path)
+			inst.Track = append(inst.Track, t)
+			return
+		}
+		var reverse *yaml.Node
+		p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
+			"check": func(k, v *yaml.Node, path string) { t.Check, _ = p.str(v, path) },
+			"weight": func(k, v *yaml.Node, path string) {
+				if x, ok := p.integer(v, path, math.MinInt32, math.MaxInt32); ok {
+					t.Weight = ptr(int(x))
+				}
+			},
+			"weight_reverse": func(k, v *yaml.Node, path string) {
+				reverse = k
+				t.WeightReverse, _ = p.boolean(v, path)
+			},
+		})
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		if t.Check == "" && !p.badFields[path+".check"] {
+			p.fail(n, path+".check", "is required")
+		}
+		if reverse != nil && t.Weight == nil && !p.badFields[path+".weight"] {
+			p.fail(reverse, path+".weight_reverse", "needs weight (without one the check's own weight and reverse flag apply)")
+		}
+		inst.Track = append(inst.Track, t)
+	})
+}
+
+// order reads an instance's order.
+func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
+	o := &Order{Pos: p.pos(k)}
+	src := inst.src.more
+	src.set("order", o.Pos, "")
+	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
+		"nodes": func(k, v *yaml.Node, path string) {
+			src.set("order.nodes", p.pos(k), "")
+			o.Nodes = []string{}
+			p.sequence(v, path, func(n *yaml.Node, path string, j int) {
+				s, _ := p.str(n, path)
+				src.set("order.nodes["+strconv.Itoa(j)+"]", p.pos(n), "")
+				o.Nodes = append(o.Nodes, s)
+			})
+		},
+		"file": func(k, v *yaml.Node, path string) {
+			src.set("order.file", p.pos(k), "")
+			if s, ok := p.str(v, path); ok {
+				if s != "" && !filepath.IsAbs(s) {
+					s = filepath.Join(filepath.Dir(p.path), s)
+				}
+				o.File = s
+			}
+		},
+		"reverse": func(k, v *yaml.Node, path string) { o.Reverse, _ = p.boolean(v, path) },
+		"priorities": func(k, v *yaml.Node, path string) {
+			src.set("order.priorities", p.pos(k), "")
+			o.Priorities = []uint8{}
+			listPath := path
+			p.sequence(v, path, func(n *yaml.Node, path string, _ int) {
+				if x := p.uint8In(n, path, MinOrderPriority, OwnerPriority-1); x != nil {
+					o.Priorities = append(o.Priorities, *x)
+				} else {
+					p.badFields[listPath] = true // not also "must list at least one"
+				}
+			})
+		},
+		"unhealthy": func(k, v *yaml.Node, path string) {
+			src.set("order.unhealthy", p.pos(k), "")
+			if s, ok := p.str(v, path); ok {
+				switch u := Unhealthy(strings.ToLower(s)); u {
+				case UnhealthyLowest, UnhealthyFault:
+					o.Unhealthy = u
+				default:
+					p.fail(v, path, fmt.Sprintf("%q is not lowest or fault", s))
+				}
+			}
+		},
+	})
+	if o.Priorities == nil {
+		o.Priorities = DefaultOrderPriorities()
+	}
+	if o.Unhealthy == "" {
+		o.Unhealthy = UnhealthyLowest
+	}
+	inst.Order = o
+}
+
+// notify reads a notify block: each script as a string, a list of words,
+// or {command, user, group}; and timeout.
+func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *srcMap) {
+	handlers := map[string]func(k, v *yaml.Node, path string){
+		"timeout": func(k, v *yaml.Node, path string) {
+			src.set("notify.timeout", p.pos(k), "")
+			if d, ok := p.duration(v, path); ok {
+				nt.Timeout = d
+			}
+		},
+	}
+	for _, e := range NotifyEvents() {
+		key := "notify." + string(e)
+		handlers[string(e)] = func(k, v *yaml.Node, path string) {
+			src.set(key, p.pos(k), "")
+			if v.Kind != yaml.MappingNode {
+				*nt.slot(e), _ = p.command(v, path)
+				return
+			}
+			var u ScriptUser
+			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
+				"command": func(k, v *yaml.Node, path string) { *nt.slot(e), _ = p.command(v, path) },
+				"user": func(k, v *yaml.Node, path string) {
+					src.set(key+".user", p.pos(k), "")
+					u.User, _ = p.str(v, path)
+				},
+				"group": func(k, v *yaml.Node, path string) {
+					src.set(key+".group", p.pos(k), "")
+					u.Group, _ = p.str(v, path)
+				},
+			})
+			if nt.Command(e) == nil && !p.badFields[path+".command"] {
+				p.fail(v, path+".command", "is required")
+			}
+			if u != (ScriptUser{}) {
+				if nt.RunAs == nil {
+					nt.RunAs = map[NotifyEvent]ScriptUser{}
+				}
+				nt.RunAs[e] = u
+			}
+		}
+	}
+	p.mappingKeys(n, path, handlers)
+}
+
+// syncGroup reads one entry of sync_groups.
+func (p *yamlParser) syncGroup(n *yaml.Node, path string) *SyncGroup {
+	g := &SyncGroup{Pos: p.pos(n), src: newSrcMap(path), Notify: Notify{Timeout: DefaultNotifyTimeout}}
+	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
+		"name": func(k, v *yaml.Node, path string) { g.src.set("name", p.pos(k), ""); g.Name, _ = p.str(v, path) },
+		"instances": func(k, v *yaml.Node, path string) {
+			g.src.set("instances", p.pos(k), "")
+			p.sequence(v, path, func(n *yaml.Node, path string, j int) {
+				s, _ := p.str(n, path)
+				g.src.set("instances["+strconv.Itoa(j)+"]", p.pos(n), "")
+				g.Instances = append(g.Instances, s)
+			})
+		},
+		"notify": func(k, v *yaml.Node, path string) { p.notify(v, path, &g.Notify, g.src) },
+	})
+	return g
+}
+
+// scripts reads the global script policy.
+func (p *yamlParser) scripts(n *yaml.Node, path string, cfg *Config) {
+	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
+		"security": func(k, v *yaml.Node, path string) {
+			cfg.src.set("scripts.security", p.pos(k), "")
+			if b, ok := p.boolean(v, path); ok {
+				cfg.Scripts.Enforce = b
+			}
+		},
+		"user": func(k, v *yaml.Node, path string) {
+			cfg.src.set("scripts.user", p.pos(k), "")
+			cfg.Scripts.User, _ = p.str(v, path)
+		},
+		"group": func(k, v *yaml.Node, path string) {
+			cfg.src.set("scripts.group", p.pos(k), "")
+			cfg.Scripts.Group, _ = p.str(v, path)
+		},
+	})
+}

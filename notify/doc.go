@@ -1,0 +1,14 @@
+// Package notify runs keepalived-compatible state-change scripts:
+// notify_master, notify_backup, notify_fault and notify_stop with no added
+// arguments, notify with "TYPE NAME STATE PRIORITY" appended, and
+// notify_master_rx_lower_pri, for instances and sync groups.
+//
+// The caller (the agent) hands events to a Notifier, which never blocks it:
+// events are queued, the scripts of one source (instance or group) run one
+// at a time in event order, different sources run in parallel, and every
+// script runs through internal/proc with a timeout that kills its whole
+// process group. Scripts also get the event in VIPD_* environment variables.
+//
+// It depends on config (for the script model) and internal/proc only; it
+// must not depend on the election, agent or any package above them.
+package notify
