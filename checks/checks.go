@@ -59,10 +59,6 @@ type Result struct {
 // its timeout; such a run counts as a failure.
 var ErrTimeout = errors.New("timed out")
 
-// ErrInsecure is wrapped by the ConfigError of an exec check refused by
-// the script security policy (keepalived's enable_script_security).
-var ErrInsecure = errors.New("unsafe permissions")
-
 // ConfigError reports a check that cannot be built from its configuration.
 type ConfigError struct {
 	// Check is the check's name.
@@ -85,8 +81,9 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Options are the settings NewProber takes from outside the check itself.
 type Options struct {
-	// Scripts is the global script policy: the default user and group of
-	// exec checks, and whether unsafe scripts are refused.
+	// Scripts gives the default user and group of exec checks. Its
+	// Enforce is not looked at: script security is checked when the
+	// configuration loads (config's script security), not here.
 	Scripts config.ScriptSecurity
 	// Logger receives warnings found while building a check; nil
 	// discards them.
@@ -199,25 +196,3 @@ func boundHead(s string) string {
 	}
 	return strings.ToValidUTF8(s, "?")
 }
-
-// tailBuffer is an io.Writer keeping only the last max bytes written, so a
-// chatty script cannot make vipd hold megabytes.
-type tailBuffer struct {
-	max int
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= b.max {
-		b.buf = append(b.buf[:0], p[len(p)-b.max:]...)
-		return n, nil
-	}
-	if over := len(b.buf) + len(p) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	b.buf = append(b.buf, p...)
-	return n, nil
-}
-
-func (b *tailBuffer) String() string { return string(b.buf) }

@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/proc"
 )
 
 // ExecPath is where an exec check's bare program name is looked up, and the
@@ -24,21 +20,24 @@ import (
 // standard input /dev/null.
 const ExecPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// execWaitDelay bounds how long a probe keeps reading output once the
+// execOutputGrace bounds how long a probe keeps reading output once the
 // program has exited or been killed: a background child that inherited
-// stdout must not hold the probe open.
-const execWaitDelay = 100 * time.Millisecond
+// stdout must not hold the probe open, and with it the check's schedule.
+const execOutputGrace = 100 * time.Millisecond
 
-// execProber runs a program, keepalived's vrrp_script. The program runs
-// without a shell, in a process group of its own, so that a timeout kills
-// everything it started (SIGKILL to the group), as keepalived does. Exit
-// status 0 is success; anything else, a signal or a timeout is failure.
-// Processes the program leaves running after exiting in time are not
-// hunted down, as with keepalived.
+// errGroupKilled is the reason of a probe whose program was still running
+// when its context ended.
+var errGroupKilled = errors.New("process group killed")
+
+// execProber runs a program, keepalived's vrrp_script, through proc.Run:
+// without a shell, in a process group of its own that a timeout kills
+// whole (SIGKILL), as keepalived does. Exit status 0 is success; anything
+// else, a signal or a timeout is failure. Processes the program leaves
+// running after exiting in time are not hunted down, as with keepalived.
+// Whether the program is safe to run is config's to say (its script
+// security check at load), not the prober's.
 type execProber struct {
-	path string   // the program's absolute path
-	args []string // argv, argv[0] as configured
-	cred *syscall.Credential
+	spec proc.Spec
 }
 
 func newExecProber(c *config.Check, opts Options) (*execProber, error) {
@@ -68,63 +67,49 @@ func newExecProber(c *config.Check, opts Options) (*execProber, error) {
 			grp = opts.Scripts.Group
 		}
 	}
-	cred, err := credential(usr, grp, uint32(os.Geteuid()), uint32(os.Getegid()))
-	if err != nil {
+	// As keepalived does, argv[0] is the program's resolved path.
+	argv := append([]string{path}, e.Command[1:]...)
+	spec := proc.Spec{
+		Argv:        argv,
+		Env:         []string{"PATH=" + ExecPath},
+		Dir:         "/",
+		User:        usr,
+		Group:       grp,
+		OutputLimit: MaxOutput,
+		OutputGrace: execOutputGrace,
+	}
+	// Refuse now a user or group that cannot work, rather than fail every
+	// run; proc.Run looks them up again each time.
+	if err := spec.Validate(); err != nil {
 		field := "User"
-		var ge groupError
-		if errors.As(err, &ge) {
+		var ce *proc.CredentialError
+		if errors.As(err, &ce) && ce.BadGroup {
 			field = "Group"
 		}
 		return nil, cfgErr(field, err)
 	}
-
-	if err := checkScriptSecurity(path, cred); err != nil {
-		if opts.Scripts.Enforce {
-			return nil, cfgErr("Command", err)
-		}
-		opts.logger().Warn("check script is not safe", "check", c.Name, "program", path, "err", err)
-	}
-	return &execProber{path: path, args: append([]string(nil), e.Command...), cred: cred}, nil
+	return &execProber{spec: spec}, nil
 }
 
 // Probe runs the program once and waits for it.
 func (p *execProber) Probe(ctx context.Context) Result {
 	start := time.Now()
-	out := &tailBuffer{max: MaxOutput}
-	cmd := exec.CommandContext(ctx, p.path)
-	cmd.Args = p.args
-	cmd.Env = []string{"PATH=" + ExecPath}
-	cmd.Dir = "/"
-	// One writer value for both, so os/exec uses one pipe and one copier.
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: p.cred}
-	cmd.Cancel = func() error {
-		// The group leader is not reaped yet, so its pid still names
-		// the group: no risk of signalling a stranger.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = execWaitDelay
-	err := cmd.Run() // Run always waits, so no zombie is left behind.
-
-	res := Result{Output: bound(out.String()), Duration: time.Since(start)}
-	st := cmd.ProcessState
-	var ws syscall.WaitStatus
-	if st != nil {
-		ws, _ = st.Sys().(syscall.WaitStatus)
-	}
+	r := proc.Run(ctx, p.spec)
+	res := Result{Output: bound(r.Output), Duration: time.Since(start)}
+	var ke *proc.KilledError
 	switch {
-	case st != nil && st.Success() && (err == nil || errors.Is(err, exec.ErrWaitDelay)):
+	case r.Err == nil && r.ExitCode == 0:
 		res.OK = true
-	case st != nil && ws.Signaled() && ws.Signal() == syscall.SIGKILL && ctx.Err() != nil:
-		res.Err = probeErr(ctx, errors.New("process group killed"))
-	case st != nil && ws.Exited():
-		res.Err = fmt.Errorf("exit status %d", ws.ExitStatus())
-	case st != nil && ws.Signaled():
-		res.Err = fmt.Errorf("signal: %v", ws.Signal())
-	case err != nil:
-		res.Err = probeErr(ctx, err) // never started, or could not be waited for
+	case r.Err == nil:
+		res.Err = fmt.Errorf("exit status %d", r.ExitCode)
+	case errors.As(r.Err, &ke) && ke.Cause != nil:
+		res.Err = probeErr(ctx, errGroupKilled)
+	case errors.As(r.Err, &ke):
+		res.Err = fmt.Errorf("signal: %v", ke.Signal)
 	default:
-		res.Err = fmt.Errorf("program failed: %s", st)
+		// Never started: the deadline had passed, the program is gone,
+		// its user no longer exists.
+		res.Err = probeErr(ctx, r.Err)
 	}
 	return res
 }
@@ -162,171 +147,6 @@ func isProgram(path string) error {
 	}
 	if fi.Mode().Perm()&0o111 == 0 {
 		return fmt.Errorf("program %q is not executable", path)
-	}
-	return nil
-}
-
-// groupError marks credential errors that are about the group.
-type groupError struct{ error }
-
-func (e groupError) Unwrap() error { return e.error }
-
-// credential resolves the user and group a program runs as, for vipd
-// running as euid and egid; nil means vipd's own. A user brings its
-// primary group and supplementary groups unless a group is given; a group
-// alone keeps vipd's user and drops supplementary groups.
-func credential(userName, groupName string, euid, egid uint32) (*syscall.Credential, error) {
-	if userName == "" && groupName == "" {
-		return nil, nil
-	}
-	uid, gid := euid, egid
-	var groups []uint32
-	if userName != "" {
-		u, err := lookupUser(userName)
-		if err != nil {
-			return nil, err
-		}
-		uid, err = parseID(u.Uid)
-		if err != nil {
-			return nil, fmt.Errorf("user %q: uid %w", userName, err)
-		}
-		if gid, err = parseID(u.Gid); err != nil {
-			return nil, fmt.Errorf("user %q: gid %w", userName, err)
-		}
-		if ids, err := u.GroupIds(); err == nil {
-			for _, s := range ids {
-				if id, err := parseID(s); err == nil {
-					groups = append(groups, id)
-				}
-			}
-		}
-	}
-	if groupName != "" {
-		g, err := lookupGroup(groupName)
-		if err != nil {
-			return nil, groupError{err}
-		}
-		if gid, err = parseID(g.Gid); err != nil {
-			return nil, groupError{fmt.Errorf("group %q: gid %w", groupName, err)}
-		}
-		if userName == "" {
-			groups = nil
-		}
-	}
-	if euid != 0 {
-		// Without root nothing can change; asking for what we already
-		// are is fine, anything else would fail at every run.
-		if uid == euid && gid == egid {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("running as uid %d gid %d needs vipd to run as root", uid, gid)
-	}
-	return &syscall.Credential{Uid: uid, Gid: gid, Groups: groups}, nil
-}
-
-func lookupUser(name string) (*user.User, error) {
-	if _, err := strconv.ParseUint(name, 10, 32); err == nil {
-		if u, err := user.LookupId(name); err == nil {
-			return u, nil
-		}
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return nil, fmt.Errorf("user %q: %w", name, err)
-	}
-	return u, nil
-}
-
-func lookupGroup(name string) (*user.Group, error) {
-	if _, err := strconv.ParseUint(name, 10, 32); err == nil {
-		if g, err := user.LookupGroupId(name); err == nil {
-			return g, nil
-		}
-	}
-	g, err := user.LookupGroup(name)
-	if err != nil {
-		return nil, fmt.Errorf("group %q: %w", name, err)
-	}
-	return g, nil
-}
-
-func parseID(s string) (uint32, error) {
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not numeric", s)
-	}
-	return uint32(n), nil
-}
-
-// checkScriptSecurity applies keepalived's script security test
-// (check_script_secure in lib/notify.c): a program that will run with root
-// privileges (as uid or gid 0, or set-uid/set-gid root) must not be
-// replaceable by anyone else, so the program and every directory above it,
-// both on the configured path and on the path with symbolic links
-// resolved, must be owned by root and not writable by a non-root group or
-// by others (a sticky directory may be). A nil error means safe or not
-// privileged.
-func checkScriptSecurity(path string, cred *syscall.Credential) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
-	if cred != nil {
-		uid, gid = cred.Uid, cred.Gid
-	}
-	privileged := uid == 0 || gid == 0
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		mode := fi.Mode()
-		privileged = privileged ||
-			(st.Uid == 0 && mode&fs.ModeSetuid != 0 && mode&0o100 != 0) ||
-			(st.Gid == 0 && mode&fs.ModeSetgid != 0 && mode&0o010 != 0)
-	}
-	if !privileged {
-		return nil
-	}
-	if err := checkPathSecure(path); err != nil {
-		return err
-	}
-	resolved, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return err
-	}
-	if resolved != path {
-		return checkPathSecure(resolved)
-	}
-	return nil
-}
-
-// checkPathSecure checks "/", each directory below it and the file itself.
-func checkPathSecure(path string) error {
-	parts := strings.Split(strings.TrimPrefix(filepath.Clean(path), "/"), "/")
-	cur := "/"
-	for i := -1; i < len(parts); i++ {
-		if i >= 0 {
-			cur = filepath.Join(cur, parts[i])
-		}
-		last := i == len(parts)-1
-		fi, err := os.Lstat(cur)
-		if err != nil {
-			return err
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return fmt.Errorf("%s: no ownership information", cur)
-		}
-		mode := fi.Mode()
-		switch {
-		case !last && !mode.IsDir():
-			return fmt.Errorf("%s: not a directory", cur)
-		case last && !mode.IsRegular() && mode&fs.ModeSymlink == 0:
-			return fmt.Errorf("%s: not a regular file", cur)
-		}
-		perm := mode.Perm()
-		guarded := (mode.IsDir() && mode&fs.ModeSticky == 0) || mode.IsRegular()
-		if st.Uid != 0 || (guarded && ((st.Gid != 0 && perm&0o020 != 0) || perm&0o002 != 0)) {
-			return fmt.Errorf("%w: %s (owner %d, group %d, mode %s)", ErrInsecure, cur, st.Uid, st.Gid, mode)
-		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -65,8 +66,9 @@ type Options struct {
 	// Log receives a record per failed script, timeout and dropped event
 	// (Warn) and per successful script (Debug). Nil discards.
 	Log *slog.Logger
-	// User and Group run every script (keepalived's script_user); empty
-	// means the user vipd runs as.
+	// User and Group run every script that names no user of its own
+	// (keepalived's script_user; a script's own is config.Notify.User);
+	// empty means the user vipd runs as.
 	User, Group string
 	// QueueLen bounds the events waiting to run, over all sources; more
 	// are dropped. Zero means DefaultQueueLen.
@@ -291,14 +293,14 @@ func (n *Notifier) work(key source, q *queue) {
 // runJob runs an event's scripts in keepalived's order: the state's own
 // script, then notify.
 func (n *Notifier) runJob(ctx context.Context, j job) {
-	ev, s := j.ev, j.scripts
+	ev, s := j.ev, &j.scripts
 	env := n.env(ev)
 	if ev.RxLowerPri {
-		n.runScript(ctx, "notify_master_rx_lower_pri", s.MasterRxLowerPri, env, s.Timeout, ev)
+		n.runScript(ctx, s, config.NotifyMasterRxLowerPri, s.MasterRxLowerPri, env, ev)
 		return
 	}
-	if argv := stateScript(s, ev.State); len(argv) > 0 {
-		n.runScript(ctx, "notify_"+strings.ToLower(ev.State), argv, env, s.Timeout, ev)
+	if e, ok := stateEvent(ev.State); ok && len(s.Command(e)) > 0 {
+		n.runScript(ctx, s, e, s.Command(e), env, ev)
 	}
 	if len(s.Any) > 0 {
 		prio := strconv.Itoa(int(ev.Priority))
@@ -306,22 +308,26 @@ func (n *Notifier) runJob(ctx context.Context, j job) {
 			prio = "0"
 		}
 		argv := append(slices.Clip(s.Any), ev.Type, ev.Name, ev.State, prio)
-		n.runScript(ctx, "notify", argv, env, s.Timeout, ev)
+		n.runScript(ctx, s, config.NotifyAny, argv, env, ev)
 	}
 }
 
-func (n *Notifier) runScript(ctx context.Context, hook string, argv, env []string, timeout time.Duration, ev Event) {
+// runScript runs argv, the script of s for e, as e's user.
+func (n *Notifier) runScript(ctx context.Context, s *config.Notify, e config.NotifyEvent, argv, env []string, ev Event) {
+	hook := e.KeepalivedKeyword()
 	if ctx.Err() != nil {
 		// The drain timed out between an event's two scripts.
 		n.log.Warn("notify: script not run: drain timeout", "type", ev.Type, "name", ev.Name, "state", ev.State, "script", hook)
 		return
 	}
+	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r := n.run(ctx, proc.Spec{Argv: argv, Env: env, User: n.user, Group: n.group})
+	usr, grp := n.runAs(s, e)
+	r := n.run(ctx, proc.Spec{Argv: argv, Env: env, User: usr, Group: grp})
 	n.runs.Add(1)
 	attrs := []any{"type", ev.Type, "name", ev.Name, "state", ev.State, "script", hook, "argv", argv,
 		"exit", r.ExitCode, "duration", r.Duration}
@@ -339,6 +345,16 @@ func (n *Notifier) runScript(ctx context.Context, hook string, argv, env []strin
 	default:
 		n.log.Debug("notify: script ran", attrs...)
 	}
+}
+
+// runAs returns the user and group of e's script: its own when it names
+// a user (keepalived's `notify_master "CMD" USER [GROUP]`, where no group
+// means the user's primary group), else the Notifier's.
+func (n *Notifier) runAs(s *config.Notify, e config.NotifyEvent) (usr, grp string) {
+	if u := s.User(e); u.User != "" {
+		return u.User, u.Group
+	}
+	return n.user, n.group
 }
 
 func (n *Notifier) drop(ev Event, why string) {
@@ -367,28 +383,32 @@ func (n *Notifier) env(ev Event) []string {
 // refuse to start the script).
 func clean(s string) string { return strings.ReplaceAll(s, "\x00", "") }
 
-// stateScript returns the script for entering state, or nil.
-func stateScript(s config.Notify, state string) []string {
+// stateEvent returns the script event of entering state; states without
+// a script of their own (INIT, unknown ones) have none.
+func stateEvent(state string) (config.NotifyEvent, bool) {
 	switch state {
 	case "MASTER":
-		return s.Master
+		return config.NotifyMaster, true
 	case "BACKUP":
-		return s.Backup
+		return config.NotifyBackup, true
 	case "FAULT":
-		return s.Fault
+		return config.NotifyFault, true
 	case "STOP":
-		return s.Stop
+		return config.NotifyStop, true
 	}
-	return nil
+	return "", false
 }
 
 func hasWork(s config.Notify, ev Event) bool {
 	if ev.RxLowerPri {
 		return len(s.MasterRxLowerPri) > 0
 	}
-	return len(stateScript(s, ev.State)) > 0 || len(s.Any) > 0
+	e, ok := stateEvent(ev.State)
+	return (ok && len(s.Command(e)) > 0) || len(s.Any) > 0
 }
 
+// cloneScripts copies what the caller might reuse: every argv and the
+// users.
 func cloneScripts(s config.Notify) config.Notify {
 	s.Any = slices.Clone(s.Any)
 	s.Master = slices.Clone(s.Master)
@@ -396,5 +416,6 @@ func cloneScripts(s config.Notify) config.Notify {
 	s.Fault = slices.Clone(s.Fault)
 	s.Stop = slices.Clone(s.Stop)
 	s.MasterRxLowerPri = slices.Clone(s.MasterRxLowerPri)
+	s.RunAs = maps.Clone(s.RunAs)
 	return s
 }

@@ -215,6 +215,7 @@ func TestOrderAndParallelism(t *testing.T) {
 		h := start(Options{}, &fakeRunner{behave: sleepFor(scriptTime)})
 		begin := time.Now()
 		states := []string{"MASTER", "BACKUP", "FAULT"}
+		stateScripts := map[string]string{"MASTER": scriptsAll.Master[0], "BACKUP": scriptsAll.Backup[0], "FAULT": scriptsAll.Fault[0]}
 		for i := range perSource {
 			for _, name := range []string{"A", "B"} {
 				h.n.Notify(scriptsAll, Event{Name: name, State: states[i%3], Priority: uint8(i + 1)})
@@ -247,7 +248,7 @@ func TestOrderAndParallelism(t *testing.T) {
 			slices.SortStableFunc(cs, func(a, b call) int { return a.start.Compare(b.start) })
 			for i := range perSource {
 				st, nt := cs[2*i], cs[2*i+1]
-				wantState := stateScript(scriptsAll, states[i%3])[0]
+				wantState := stateScripts[states[i%3]]
 				if st.spec.Argv[0] != wantState || envValue(st.spec.Env, "VIPD_PRIORITY") != strconv.Itoa(i+1) {
 					t.Fatalf("source %s event %d: first script %q prio %s, want %s prio %d", name, i, st.spec.Argv,
 						envValue(st.spec.Env, "VIPD_PRIORITY"), wantState, i+1)
@@ -463,6 +464,83 @@ func TestConcurrentNotify(t *testing.T) {
 		h.stop()
 		if st := h.n.Stats(); st.Runs != 400 || st.Dropped != 0 {
 			t.Fatalf("Stats %+v, want 400 runs", st)
+		}
+	})
+}
+
+// TestScriptUsers: a script that names its own user runs as that user (and
+// its primary group unless it names one); the others run as Options say.
+func TestScriptUsers(t *testing.T) {
+	type who struct{ user, group string }
+	scripts := config.Notify{
+		Any:              []string{"/n.sh"},
+		Master:           []string{"/m.sh"},
+		Backup:           []string{"/b.sh"},
+		MasterRxLowerPri: []string{"/rx.sh"},
+		RunAs: map[config.NotifyEvent]config.ScriptUser{
+			config.NotifyMaster:           {User: "alice"},
+			config.NotifyAny:              {User: "bob", Group: "staff"},
+			config.NotifyMasterRxLowerPri: {User: "carol", Group: "ops"},
+		},
+	}
+	tests := []struct {
+		name    string
+		opts    Options
+		scripts config.Notify
+		ev      Event
+		want    map[string]who // argv[0] → who ran it
+	}{
+		{"own user with its primary group, not the global group", Options{User: "glob", Group: "gg"}, scripts,
+			Event{Name: "VI_1", State: "MASTER"}, map[string]who{"/m.sh": {"alice", ""}, "/n.sh": {"bob", "staff"}}},
+		{"script without its own user runs as the global one", Options{User: "glob", Group: "gg"}, scripts,
+			Event{Name: "VI_1", State: "BACKUP"}, map[string]who{"/b.sh": {"glob", "gg"}, "/n.sh": {"bob", "staff"}}},
+		{"no global user: vipd's own", Options{}, scripts,
+			Event{Name: "VI_1", State: "BACKUP"}, map[string]who{"/b.sh": {"", ""}, "/n.sh": {"bob", "staff"}}},
+		{"rx lower priority has its own user", Options{User: "glob"}, scripts,
+			Event{Name: "VI_1", State: "MASTER", RxLowerPri: true}, map[string]who{"/rx.sh": {"carol", "ops"}}},
+		{"an entry without a user means the default", Options{User: "glob"},
+			config.Notify{Fault: []string{"/f.sh"}, RunAs: map[config.NotifyEvent]config.ScriptUser{config.NotifyFault: {}}},
+			Event{Name: "VI_1", State: "FAULT"}, map[string]who{"/f.sh": {"glob", ""}}},
+		{"group scripts too", Options{}, scripts,
+			Event{Type: TypeGroup, Name: "G", State: "MASTER"}, map[string]who{"/m.sh": {"alice", ""}, "/n.sh": {"bob", "staff"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := start(tc.opts, &fakeRunner{})
+				h.n.Notify(tc.scripts, tc.ev)
+				synctest.Wait()
+				h.stop()
+				got := map[string]who{}
+				for _, c := range h.f.calls {
+					got[c.spec.Argv[0]] = who{c.spec.User, c.spec.Group}
+				}
+				if !reflect.DeepEqual(got, tc.want) {
+					t.Fatalf("ran as %+v, want %+v", got, tc.want)
+				}
+			})
+		})
+	}
+}
+
+// TestScriptUsersAreCopied: the caller may change its RunAs map once
+// Notify has returned; the queued event keeps the users it was given.
+func TestScriptUsersAreCopied(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeRunner{}
+		n := New(Options{run: f.run})
+		scripts := config.Notify{Master: []string{"/m.sh"},
+			RunAs: map[config.NotifyEvent]config.ScriptUser{config.NotifyMaster: {User: "alice"}}}
+		n.Notify(scripts, Event{Name: "VI_1", State: "MASTER"}) // queued: Run has not started
+		scripts.RunAs[config.NotifyMaster] = config.ScriptUser{User: "mallory"}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { n.Run(ctx); close(done) }()
+		synctest.Wait()
+		cancel()
+		<-done
+		if len(f.calls) != 1 || f.calls[0].spec.User != "alice" {
+			t.Fatalf("calls %+v, want one run as alice", f.calls)
 		}
 	})
 }

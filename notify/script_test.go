@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -204,5 +205,55 @@ func TestRealHungScriptKilled(t *testing.T) {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(b), ") Z ") {
 			t.Fatalf("the hung script's background child %d still runs", pid)
 		}
+	}
+}
+
+// TestRealScriptUsers runs real scripts as their own users: each one
+// succeeds only when it runs as the uid and gid it expects.
+func TestRealScriptUsers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("needs root (euid %d)", os.Geteuid())
+		}
+		t.Skipf("needs root (euid %d)", os.Geteuid())
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatalf("this test needs a nobody user: %v", err)
+	}
+	// expect runs a script that fails unless it runs as uid:gid.
+	expect := func(uid, gid string) []string {
+		return []string{"/bin/sh", "-c", fmt.Sprintf(`test "$(id -u):$(id -g)" = "%s:%s"`, uid, gid)}
+	}
+	tests := []struct {
+		name    string
+		opts    Options
+		scripts config.Notify
+	}{
+		{"own user; notify as vipd", Options{}, config.Notify{
+			Master: expect(nobody.Uid, nobody.Gid),
+			Any:    expect("0", "0"),
+			RunAs:  map[config.NotifyEvent]config.ScriptUser{config.NotifyMaster: {User: "nobody"}},
+		}},
+		{"own user beats the global one", Options{User: "nobody"}, config.Notify{
+			Master: expect("0", "0"),
+			Any:    expect(nobody.Uid, nobody.Gid),
+			RunAs:  map[config.NotifyEvent]config.ScriptUser{config.NotifyMaster: {User: "root"}},
+		}},
+		{"own user and group", Options{}, config.Notify{
+			Master: expect(nobody.Uid, "0"),
+			Any:    expect("0", "0"),
+			RunAs:  map[config.NotifyEvent]config.ScriptUser{config.NotifyMaster: {User: "nobody", Group: "0"}},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := runReal(t, tc.opts, func(n *Notifier) {
+				n.Notify(tc.scripts, Event{Name: "VI_1", State: "MASTER", Priority: 100})
+			})
+			if st := n.Stats(); st.Runs != 2 || st.Failures != 0 {
+				t.Fatalf("Stats %+v, want 2 runs, each as its expected user", st)
+			}
+		})
 	}
 }

@@ -10,10 +10,15 @@ import (
 var ErrNoCommand = errors.New("proc: no command: argv is empty")
 
 // CredentialError reports that Spec.User or Spec.Group could not be
-// resolved; nothing was started.
+// resolved, or that vipd, not running as root, cannot switch to them;
+// nothing was started.
 type CredentialError struct {
 	User, Group string // as given in the Spec
-	Err         error  // from os/user, or a parse error
+	// BadGroup reports that the group, not the user, is what could not
+	// be resolved or switched to.
+	BadGroup bool
+	// Err is from os/user, a parse error, or wraps ErrNotRoot.
+	Err error
 }
 
 // Error implements error.

@@ -13,12 +13,11 @@ import (
 // Spec.OutputLimit is not set.
 const DefaultOutputLimit = 4096
 
+// DefaultOutputGrace is how long Run keeps reading output after the
+// program has exited when Spec.OutputGrace is not set.
+const DefaultOutputGrace = time.Second
+
 const (
-	// pipeGrace bounds how long Run waits for the output pipe to close
-	// after the program has exited (or been killed): a background child
-	// that inherited it must not hold Run, and with it a notify queue,
-	// hostage.
-	pipeGrace = time.Second
 	// groupDeathWait bounds how long Run waits, after killing a group,
 	// for its members to be dead: a SIGKILL is only queued by kill(2).
 	groupDeathWait = 2 * time.Second
@@ -44,6 +43,25 @@ type Spec struct {
 	// kept: the last ones, where a failing script says why. Zero or
 	// negative means DefaultOutputLimit.
 	OutputLimit int
+	// OutputGrace bounds how long Run waits for the output pipe to close
+	// once the program has exited or been killed: a background child
+	// that inherited it must not hold Run, and with it a notify queue or
+	// a check's schedule, hostage. Zero or negative means
+	// DefaultOutputGrace.
+	OutputGrace time.Duration
+}
+
+// Validate reports what Run would refuse before starting anything:
+// ErrNoCommand, or a *CredentialError for a user or group that cannot be
+// resolved or that vipd, not running as root, cannot switch to. It starts
+// nothing. Run resolves the user and group again each time, so a later
+// change to the user database still counts.
+func (s Spec) Validate() error {
+	if len(s.Argv) == 0 || s.Argv[0] == "" {
+		return ErrNoCommand
+	}
+	_, err := ownCredential(s.User, s.Group)
+	return err
 }
 
 // Result is how a run ended.
@@ -87,7 +105,7 @@ func Run(ctx context.Context, s Spec) Result {
 		res.TimedOut = errors.Is(err, context.DeadlineExceeded)
 		return res
 	}
-	cred, err := credential(s.User, s.Group)
+	cred, err := ownCredential(s.User, s.Group)
 	if err != nil {
 		res.Err = err
 		return res
@@ -110,7 +128,10 @@ func Run(ctx context.Context, s Spec) Result {
 		Credential: cred,
 	}
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
-	cmd.WaitDelay = pipeGrace
+	cmd.WaitDelay = s.OutputGrace
+	if cmd.WaitDelay <= 0 {
+		cmd.WaitDelay = DefaultOutputGrace
+	}
 
 	// PR_SET_PDEATHSIG fires when the forking thread exits, not the
 	// process. vipd has goroutines that lock a thread into a network

@@ -306,21 +306,110 @@ func TestRunReapsTheProgram(t *testing.T) {
 // background child holding the output pipe returns after the grace period;
 // the child is left alone, as keepalived leaves it.
 func TestRunLeftoverChildDoesNotHoldRun(t *testing.T) {
-	r := Run(testCtx(t), Spec{Argv: sh("sleep 100 & echo $!")})
-	ps := pids(t, r.Output)
-	t.Cleanup(func() {
-		for _, p := range ps {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
-	})
-	if r.Err != nil || r.ExitCode != 0 {
-		t.Fatalf("exit %d err %v, want 0 nil", r.ExitCode, r.Err)
+	tests := []struct {
+		name     string
+		grace    time.Duration
+		min, max time.Duration // bounds of Duration
+	}{
+		{"default grace", 0, DefaultOutputGrace, DefaultOutputGrace + 10*time.Second},
+		{"short grace", 50 * time.Millisecond, 50 * time.Millisecond, DefaultOutputGrace},
 	}
-	if r.Duration > pipeGrace+10*time.Second {
-		t.Fatalf("Duration %v: the leftover child held Run", r.Duration)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Run(testCtx(t), Spec{Argv: sh("sleep 100 & echo $!"), OutputGrace: tc.grace})
+			ps := pids(t, r.Output)
+			t.Cleanup(func() {
+				for _, p := range ps {
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
+			})
+			if r.Err != nil || r.ExitCode != 0 {
+				t.Fatalf("exit %d err %v, want 0 nil", r.ExitCode, r.Err)
+			}
+			if r.Duration < tc.min || r.Duration > tc.max {
+				t.Fatalf("Duration %v, want between %v and %v: the grace period did not bound the wait", r.Duration, tc.min, tc.max)
+			}
+			if len(ps) != 1 || !running(ps[0]) {
+				t.Fatalf("leftover child %v not running, want it left alone", ps)
+			}
+		})
 	}
-	if len(ps) != 1 || !running(ps[0]) {
-		t.Fatalf("leftover child %v not running, want it left alone", ps)
+}
+
+func TestSpecValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		spec Spec
+		ok   func(error) bool
+	}{
+		{"nothing to check", Spec{Argv: []string{"/bin/true"}}, func(err error) bool { return err == nil }},
+		{"no argv", Spec{}, func(err error) bool { return errors.Is(err, ErrNoCommand) }},
+		{"empty program", Spec{Argv: []string{"", "x"}}, func(err error) bool { return errors.Is(err, ErrNoCommand) }},
+		{"own user by number", Spec{Argv: []string{"x"}, User: strconv.Itoa(os.Geteuid()), Group: strconv.Itoa(os.Getegid())},
+			func(err error) bool { return err == nil }},
+		{"unknown user", Spec{Argv: []string{"x"}, User: "vipd-no-such-user"}, func(err error) bool {
+			var ce *CredentialError
+			return errors.As(err, &ce) && !ce.BadGroup && ce.User == "vipd-no-such-user"
+		}},
+		{"unknown group with a known user", Spec{Argv: []string{"x"}, User: strconv.Itoa(os.Geteuid()), Group: "vipd-no-such-group"},
+			func(err error) bool {
+				var ce *CredentialError
+				return errors.As(err, &ce) && ce.BadGroup && strings.Contains(err.Error(), "vipd-no-such-group")
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.spec.Validate(); !tc.ok(err) {
+				t.Fatalf("Validate() = %v (%T), not the expected outcome", err, err)
+			}
+		})
+	}
+}
+
+// TestCredentialWithoutRoot pretends vipd runs as nobody: only its own
+// identity may be asked for, anything else is refused up front instead of
+// failing at every run.
+func TestCredentialWithoutRoot(t *testing.T) {
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatalf("this test needs a nobody user: %v", err)
+	}
+	uid, err := parseID(nobody.Uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, err := parseID(nobody.Gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, user, group string
+		refused, badGroup bool
+	}{
+		{name: "nothing asked"},
+		{name: "itself", user: "nobody"},
+		{name: "itself by number, with its group", user: nobody.Uid, group: nobody.Gid},
+		{name: "another user", user: "root", refused: true},
+		{name: "another group", group: "0", refused: true, badGroup: true},
+		{name: "itself with another group", user: "nobody", group: "0", refused: true, badGroup: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cred, err := credential(tc.user, tc.group, uid, gid)
+			if !tc.refused {
+				if err != nil || cred != nil {
+					t.Fatalf("credential = %+v, %v; want nil, nil (nothing to change)", cred, err)
+				}
+				return
+			}
+			var ce *CredentialError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrNotRoot) || !strings.Contains(err.Error(), "needs vipd to run as root") {
+				t.Fatalf("credential = %+v, %v; want a *CredentialError wrapping ErrNotRoot", cred, err)
+			}
+			if ce.BadGroup != tc.badGroup {
+				t.Errorf("BadGroup %v, want %v", ce.BadGroup, tc.badGroup)
+			}
+		})
 	}
 }
 
@@ -357,6 +446,8 @@ func TestRunAsUser(t *testing.T) {
 		{"user by number", nobody.Uid, "", nobody.Uid + " " + nobody.Gid + " " + nobody.Gid},
 		{"user and group", "nobody", grp.Name, nobody.Uid + " " + nobody.Gid + " " + nobody.Gid},
 		{"group only keeps our user", "", grp.Name, "0 " + nobody.Gid + " " + nobody.Gid},
+		{"user and group by number", nobody.Uid, nobody.Gid, nobody.Uid + " " + nobody.Gid + " " + nobody.Gid},
+		{"group by number drops our other groups", "", nobody.Gid, "0 " + nobody.Gid + " " + nobody.Gid},
 		{"root explicitly", "root", "", "0 0 0"},
 	}
 	for _, tc := range tests {

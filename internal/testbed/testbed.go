@@ -137,7 +137,8 @@ func Start(tb testing.TB, node *lab.Node, kind, bin string, args ...string) *Dae
 	return start(tb, node, kind, tb.TempDir(), bin, args...)
 }
 
-// StartDnsmasq runs a dnsmasq in node that answers only from its own
+// StartDnsmasq runs a dnsmasq in node (in the foreground, logging to
+// stderr: --no-daemon would not write the pid file) that answers only from its own
 // records (no upstream, no /etc/hosts), on every address of eth0 and lo,
 // including VIPs added later (--bind-dynamic), writing its pid to pidfile.
 // records are dnsmasq options such as "--txt-record=cam.ac.uk,v=spf1 -all".
@@ -152,7 +153,7 @@ func StartDnsmasq(tb testing.TB, node *lab.Node, pidfile string, records ...stri
 	}
 	dir := tb.TempDir()
 	args := append([]string{
-		"--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+		"--keep-in-foreground", "--log-facility=-", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
 		"--bind-dynamic", "--interface=eth0", "--interface=lo", "--user=root",
 		"--pid-file=" + pidfile, "--log-queries=extra",
 	}, records...)

@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/internal/lab"
+	"github.com/vipd/vipd/internal/testbed"
+)
+
+// TestSyncGroup is scenario 3's shape: a public VIP on eth0 and a private
+// one on eth1 must always sit on the same node. When the master loses eth1,
+// its private instance goes to FAULT (implicit tracking of its own
+// interface) and the sync group takes the public one with it, so both move.
+func TestSyncGroup(t *testing.T) {
+	lab.Require(t)
+	testbed.VipdBinary(t)
+	l := lab.New(t)
+	pub, priv := l.Switch("pub"), l.Switch("priv")
+	a, b := l.Node("a"), l.Node("b")
+	l.Connect(a, pub, "eth0", "198.51.100.1/24")
+	l.Connect(a, priv, "eth1", "203.0.113.1/24")
+	l.Connect(b, pub, "eth0", "198.51.100.2/24")
+	l.Connect(b, priv, "eth1", "203.0.113.2/24")
+	vipPub := netip.MustParsePrefix("198.51.100.100/24")
+	vipPriv := netip.MustParsePrefix("203.0.113.100/24")
+	pubMembers := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}, {Name: "b", Node: b, Iface: "eth0"}}
+	privMembers := []testbed.Member{{Name: "a", Node: a, Iface: "eth1"}, {Name: "b", Node: b, Iface: "eth1"}}
+
+	dir := t.TempDir()
+	cfg := func(name string, prio int) string {
+		log := filepath.Join(dir, name+".notify")
+		return fmt.Sprintf(`node: {name: %[1]s}
+instances:
+  - name: public
+    interface: eth0
+    vrid: 61
+    priority: %[2]d
+    version: 3
+    advert_interval: 1s
+    vips: [%[3]s]
+  - name: private
+    interface: eth1
+    vrid: 62
+    priority: %[2]d
+    version: 3
+    advert_interval: 1s
+    vips: [%[4]s]
+sync_groups:
+  - name: nat
+    instances: [public, private]
+    notify: {any: ["/bin/sh", "-c", "echo \"$*\" >> %[5]s", "notify"]}
+`, name, prio, vipPub, vipPriv, log)
+	}
+	start := time.Now()
+	testbed.StartVipd(t, a, cfg("a", 150), ".yaml")
+	testbed.StartVipd(t, b, cfg("b", 100), ".yaml")
+	testbed.WaitSoleHolder(t, pubMembers, vipPub, "a", start, masterDown(time.Second, 150)+2*time.Second)
+	testbed.WaitSoleHolder(t, privMembers, vipPriv, "a", start, masterDown(time.Second, 150)+2*time.Second)
+
+	// a loses its private link: both VIPs move to b. The public one as soon
+	// as a resigns (link check + b's skew); the private one when b stops
+	// hearing a on eth1 (its master-down interval).
+	down := time.Now()
+	a.SetLink(t, "eth1", false)
+	took := testbed.WaitSoleHolder(t, pubMembers, vipPub, "b", down, 250*time.Millisecond+skew(time.Second, 100)+slack)
+	t.Logf("eth1 down on a: public VIP on b after %v", took)
+	took = testbed.WaitSoleHolder(t, privMembers[1:], vipPriv, "b", down, masterDown(time.Second, 100)+slack)
+	t.Logf("eth1 down on a: private VIP on b after %v", took)
+	if h := testbed.Holders(t, pubMembers[:1], vipPub); len(h) != 0 {
+		t.Fatal("a kept the public VIP while its sync group is in FAULT")
+	}
+
+	// The link comes back: a leaves FAULT and, with the higher priority,
+	// takes both back.
+	up := time.Now()
+	a.SetLink(t, "eth1", true)
+	testbed.WaitSoleHolder(t, pubMembers, vipPub, "a", up, masterDown(time.Second, 150)+2*time.Second)
+	testbed.WaitSoleHolder(t, privMembers, vipPriv, "a", up, masterDown(time.Second, 150)+2*time.Second)
+
+	// The group's notify script saw MASTER, FAULT, then MASTER again
+	// (keepalived passes priority 0 for groups).
+	// Scripts run asynchronously: give the last one a moment.
+	want := "MASTER FAULT BACKUP MASTER"
+	var got string
+	var logA []byte
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		logA, _ = os.ReadFile(filepath.Join(dir, "a.notify"))
+		var seq []string
+		for _, line := range strings.Split(strings.TrimSpace(string(logA)), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 4 && f[0] == "GROUP" && f[1] == "nat" && f[3] == "0" {
+				if len(seq) == 0 || seq[len(seq)-1] != f[2] {
+					seq = append(seq, f[2])
+				}
+			}
+		}
+		if got = strings.Join(seq, " "); strings.HasSuffix(got, want) {
+			return
+		}
+	}
+	t.Fatalf("group notify sequence %q, want it to end with %q; log:\n%s", got, want, logA)
+}
