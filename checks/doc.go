@@ -35,8 +35,8 @@
 //
 // # Dependencies
 //
-// This package depends on config (the check model) and internal/clock. It
-// must not depend on election, the agent or anything else that consumes
-// check results: results flow out through Status and the OnChange callback,
-// never by calling back up.
+// This package depends on config (the check model), internal/clock and
+// internal/proc (running exec checks). It must not depend on election, the
+// agent or anything else that consumes check results: results flow out
+// through Status and the OnChange callback, never by calling back up.
 package checks
