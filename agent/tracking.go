@@ -40,6 +40,8 @@ type tracking struct {
 	results map[string]priority.Result // last applied, by instance name
 	applied map[string]applied         // what the instance was told
 	members map[string]fsm.State       // sync group members' states
+	yields  map[string]bool            // sync group members yielding to a better master
+	held    map[string]bool            // what each instance was last told about holding
 	groups  map[string]string          // sync group → last notified state
 
 	// Owned by the agent's goroutine.
@@ -69,6 +71,8 @@ func newTracking(log *slog.Logger, clk clock.Clock, n *notify.Notifier) *trackin
 		results:  map[string]priority.Result{},
 		applied:  map[string]applied{},
 		members:  map[string]fsm.State{},
+		yields:   map[string]bool{},
+		held:     map[string]bool{},
 		groups:   map[string]string{},
 		runners:  map[string]*checkRun{},
 		watchers: map[string]context.CancelFunc{},
@@ -314,14 +318,15 @@ func (t *tracking) initial(ic *config.Instance) priority.Result {
 	return res
 }
 
-// apply recomputes every running instance and tells those whose priority
-// or fault state changed. It runs on the agent's goroutine.
+// apply recomputes every running instance and tells those whose priority,
+// fault state or sync-group hold changed. It runs on the agent's goroutine.
 func (t *tracking) apply(running map[string]*running) {
 	type change struct {
 		inst *election.Instance
 		a    applied
 	}
 	var changes []change
+	holds := map[*election.Instance]bool{}
 	t.mu.Lock()
 	for name, r := range running {
 		res := t.compute(r.cfg)
@@ -331,12 +336,36 @@ func (t *tracking) apply(running map[string]*running) {
 			t.applied[name] = a
 			changes = append(changes, change{r.inst, a})
 		}
+		if h := t.heldBack(name); h != t.held[name] {
+			t.held[name] = h
+			holds[r.inst] = h
+		}
 	}
 	t.mu.Unlock()
 	for _, c := range changes {
 		t.log.Info("effective priority", "instance", c.inst.Name(), "priority", c.a.prio, "fault", c.a.fault, "reason", c.a.reason)
 		c.inst.Apply(c.a.prio, c.a.fault, c.a.reason)
 	}
+	for inst, h := range holds {
+		t.log.Info("sync group hold", "instance", inst.Name(), "held", h)
+		inst.Hold(h)
+	}
+}
+
+// heldBack reports whether another member of name's sync group yields to a
+// better master elsewhere: then name must not be master here either
+// (keepalived's sync groups move as one). Called with t.mu held.
+func (t *tracking) heldBack(name string) bool {
+	g := t.cfg.SyncGroupOf(name)
+	if g == nil {
+		return false
+	}
+	for _, m := range g.Instances {
+		if m != name && t.yields[m] {
+			return true
+		}
+	}
+	return false
 }
 
 // forget drops an instance's bookkeeping when it stops.
@@ -345,6 +374,8 @@ func (t *tracking) forget(name string) {
 	delete(t.results, name)
 	delete(t.applied, name)
 	delete(t.members, name)
+	delete(t.yields, name)
+	delete(t.held, name)
 	t.mu.Unlock()
 }
 
@@ -412,6 +443,14 @@ func (t *tracking) groupState(g *config.SyncGroup) string {
 		return fsm.Stopped.String()
 	}
 	return fsm.Backup.String()
+}
+
+// YieldingChanged runs on the instance's goroutine: record and wake.
+func (t *tracking) YieldingChanged(inst *election.Instance, yielding bool) {
+	t.mu.Lock()
+	t.yields[inst.Name()] = yielding
+	t.mu.Unlock()
+	t.poke()
 }
 
 // Reasserted runs notify_master_rx_lower_pri.

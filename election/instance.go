@@ -44,6 +44,10 @@ type Observer interface {
 	// Reasserted reports that this master heard a lower-priority advert
 	// (someone else acted as master) and re-announced its VIPs.
 	Reasserted(inst *Instance, from netip.Addr, priority uint8)
+	// YieldingChanged reports that the instance started or stopped
+	// deferring to a live, better master (fsm.Machine.Yielding): sync
+	// groups hold their other members meanwhile.
+	YieldingChanged(inst *Instance, yielding bool)
 }
 
 // Deps are what every instance of an agent shares.
@@ -81,6 +85,7 @@ type Instance struct {
 
 	state      atomic.Uint32 // fsm.State, for readers outside the goroutine
 	prio       atomic.Uint32 // effective priority, likewise
+	yielding   atomic.Bool   // fsm.Machine.Yielding, likewise
 	sent, rcvd atomic.Uint64
 
 	garpStop context.CancelFunc
@@ -202,6 +207,17 @@ func (i *Instance) Apply(prio uint8, fault bool, reason string) {
 	})
 }
 
+// Hold keeps the instance from being or becoming MASTER while another member
+// of its sync group yields to a better master elsewhere (see
+// fsm.Machine.SetHold); it blocks like Apply.
+func (i *Instance) Hold(hold bool) {
+	i.do(func(now time.Time) []fsm.Action { return i.m.SetHold(hold, now) })
+}
+
+// Yielding reports whether the instance defers to a live, better master;
+// safe from any goroutine.
+func (i *Instance) Yielding() bool { return i.yielding.Load() }
+
 // SetFault puts the instance into FAULT (true) or takes it out (false).
 func (i *Instance) SetFault(fault bool, reason string) {
 	i.do(func(now time.Time) []fsm.Action { return i.m.SetFault(fault, reason, now) })
@@ -317,6 +333,7 @@ func (i *Instance) drop(reason vrrp.DropReason, src netip.Addr, detail string) {
 
 func (i *Instance) exec(acts []fsm.Action) {
 	i.prio.Store(uint32(i.m.Priority()))
+	defer i.noteYielding() // after the transitions, so observers see them first
 	for _, a := range acts {
 		switch a := a.(type) {
 		case fsm.SendAdvert:
@@ -330,6 +347,13 @@ func (i *Instance) exec(acts []fsm.Action) {
 				o.Reasserted(i, a.From, a.Priority)
 			}
 		}
+	}
+}
+
+func (i *Instance) noteYielding() {
+	y := i.m.Yielding()
+	if i.yielding.Swap(y) != y && i.deps.Observer != nil {
+		i.deps.Observer.YieldingChanged(i, y)
 	}
 }
 

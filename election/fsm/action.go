@@ -48,6 +48,11 @@ const (
 	ReasonFault          = "fault"
 	ReasonFaultCleared   = "fault cleared"
 	ReasonShutdown       = "shutdown"
+	// ReasonSyncGroupHeld: another member of our sync group yields to a
+	// better master elsewhere, so this one steps down too.
+	ReasonSyncGroupHeld = "sync group member yields to another node"
+	// ReasonSyncGroupReleased: the hold ended and no master is heard.
+	ReasonSyncGroupReleased = "sync group released, no master heard"
 )
 
 // standardReasons are the reasons whose Transitions are boxed into Action
@@ -56,7 +61,7 @@ const (
 var standardReasons = [...]string{
 	ReasonOwnerStartup, ReasonStartup, ReasonMasterDown, ReasonMasterResigned,
 	ReasonPreempted, ReasonFastTakeover, ReasonHigherPriority, ReasonHigherAddress,
-	ReasonFault, ReasonFaultCleared, ReasonShutdown,
+	ReasonFault, ReasonFaultCleared, ReasonShutdown, ReasonSyncGroupHeld, ReasonSyncGroupReleased,
 }
 
 var boxedTransitions = func() map[Transition]Action {

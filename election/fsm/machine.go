@@ -48,6 +48,10 @@ type Machine struct {
 	// fired now (keepalived's next_master_reason).
 	nextReason string
 
+	// held keeps a BACKUP from taking over (a sync group member elsewhere
+	// is yielding to a better master: see SetHold).
+	held bool
+
 	buf [maxActions]Action
 	n   int
 
@@ -133,6 +137,14 @@ func (m *Machine) Tick(now time.Time) []Action {
 	}
 	switch m.state {
 	case Backup:
+		if m.held {
+			// No master heard for a whole interval, but our group is
+			// held: stay, and stop claiming to yield to anyone.
+			m.master = netip.Addr{}
+			m.nextReason = ReasonMasterDown
+			m.arm(now, m.MasterDownInterval())
+			break
+		}
 		m.becomeMaster(now, m.nextReason)
 	case Master:
 		m.emit(boxedSendAdverts[m.prio])
@@ -185,7 +197,7 @@ func (m *Machine) receiveBackup(a Advert, now time.Time) {
 	// out. Keep the sender as the master we know of, as keepalived does.
 	m.master = a.Src.Unmap()
 	m.nextReason = ReasonPreempted
-	if m.p.FastTakeover {
+	if m.p.FastTakeover && !m.held {
 		// Treat it like a resignation: take over after Skew_Time (see
 		// Params.FastTakeover). Only ever bring the deadline forward, so
 		// the lower master's later adverts cannot postpone the takeover.
@@ -230,6 +242,45 @@ func (m *Machine) receiveMaster(a Advert, now time.Time) {
 	m.emit(boxedSendAdverts[m.prio])
 	m.emit(m.boxReassert(Reassert{From: a.Src.Unmap(), Priority: a.Priority}))
 	m.arm(now, m.p.AdvertInterval)
+}
+
+// Yielding reports whether this BACKUP is deferring to a live master it
+// accepted (one of higher or equal priority, or any while preempt is off or
+// delayed) — as opposed to waiting for its timer, or about to preempt.
+// Sync groups hold their other members while one of them yields.
+func (m *Machine) Yielding() bool {
+	return m.state == Backup && m.master.IsValid() && m.nextReason == ReasonMasterDown
+}
+
+// SetHold holds the machine in BACKUP, or releases it: keepalived's sync
+// groups move as one, so while one member yields to a better master
+// elsewhere, the others must not be (or become) master here. A held MASTER
+// resigns with a priority-0 advert, so the node the group follows takes
+// over after its skew time. A held BACKUP never takes over; once released
+// it takes over after its skew time if it hears no master, and otherwise
+// carries on as usual.
+func (m *Machine) SetHold(hold bool, now time.Time) []Action {
+	m.n = 0
+	if hold == m.held || m.state == Stopped {
+		m.held = hold
+		return nil
+	}
+	m.held = hold
+	switch {
+	case hold && m.state == Master:
+		m.emit(boxedSendAdverts[PriorityStop])
+		m.state = Backup
+		m.master = netip.Addr{}
+		m.nextReason = ReasonMasterDown
+		m.arm(now, m.MasterDownInterval())
+		m.emit(boxTransition(Transition{From: Master, To: Backup, Reason: ReasonSyncGroupHeld}))
+	case !hold && m.state == Backup && !m.master.IsValid():
+		if dl := now.Add(m.SkewTime()); !m.armed || dl.Before(m.deadline) {
+			m.nextReason = ReasonSyncGroupReleased
+			m.arm(now, m.SkewTime())
+		}
+	}
+	return m.out()
 }
 
 // SetPriority changes the effective priority, as keepalived's

@@ -63,15 +63,18 @@ sync_groups:
 	testbed.WaitSoleHolder(t, pubMembers, vipPub, "a", start, masterDown(time.Second, 150)+2*time.Second)
 	testbed.WaitSoleHolder(t, privMembers, vipPriv, "a", start, masterDown(time.Second, 150)+2*time.Second)
 
-	// a loses its private link: both VIPs move to b. The public one as soon
-	// as a resigns (link check + b's skew); the private one when b stops
-	// hearing a on eth1 (its master-down interval).
+	// a loses its private link: both VIPs move to b. a's whole group goes
+	// to FAULT at once (link check), but b's group moves as one: its
+	// private instance still yields to a until its master-down interval
+	// passes (a's resignation on eth1 cannot get through), and holds b's
+	// public instance back until then, so both move together.
 	down := time.Now()
 	a.SetLink(t, "eth1", false)
-	took := testbed.WaitSoleHolder(t, pubMembers, vipPub, "b", down, 250*time.Millisecond+skew(time.Second, 100)+slack)
-	t.Logf("eth1 down on a: public VIP on b after %v", took)
-	took = testbed.WaitSoleHolder(t, privMembers[1:], vipPriv, "b", down, masterDown(time.Second, 100)+slack)
+	bound := masterDown(time.Second, 100) + skew(time.Second, 100) + slack
+	took := testbed.WaitSoleHolder(t, privMembers[1:], vipPriv, "b", down, bound)
 	t.Logf("eth1 down on a: private VIP on b after %v", took)
+	took = testbed.WaitSoleHolder(t, pubMembers, vipPub, "b", down, bound)
+	t.Logf("eth1 down on a: public VIP on b after %v", took)
 	if h := testbed.Holders(t, pubMembers[:1], vipPub); len(h) != 0 {
 		t.Fatal("a kept the public VIP while its sync group is in FAULT")
 	}
@@ -105,4 +108,50 @@ sync_groups:
 		}
 	}
 	t.Fatalf("group notify sequence %q, want it to end with %q; log:\n%s", got, want, logA)
+}
+
+// TestSyncGroupMovesAsOne: with priorities that disagree between the two
+// instances (a prefers public, b prefers private), the group still keeps
+// both VIPs on one node: a yields private to b, which holds a's public
+// instance back too, so b ends up with both.
+func TestSyncGroupMovesAsOne(t *testing.T) {
+	lab.Require(t)
+	testbed.VipdBinary(t)
+	l := lab.New(t)
+	pub, priv := l.Switch("pub"), l.Switch("priv")
+	a, b := l.Node("a"), l.Node("b")
+	l.Connect(a, pub, "eth0", "198.51.100.1/24")
+	l.Connect(a, priv, "eth1", "203.0.113.1/24")
+	l.Connect(b, pub, "eth0", "198.51.100.2/24")
+	l.Connect(b, priv, "eth1", "203.0.113.2/24")
+	vipPub := netip.MustParsePrefix("198.51.100.100/24")
+	vipPriv := netip.MustParsePrefix("203.0.113.100/24")
+	pubMembers := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}, {Name: "b", Node: b, Iface: "eth0"}}
+	privMembers := []testbed.Member{{Name: "a", Node: a, Iface: "eth1"}, {Name: "b", Node: b, Iface: "eth1"}}
+	cfg := func(name string, pubPrio, privPrio int) string {
+		return fmt.Sprintf(`node: {name: %s}
+instances:
+  - {name: public, interface: eth0, vrid: 61, priority: %d, version: 3, advert_interval: 1s, vips: [%s]}
+  - {name: private, interface: eth1, vrid: 62, priority: %d, version: 3, advert_interval: 1s, vips: [%s]}
+sync_groups:
+  - {name: nat, instances: [public, private]}
+`, name, pubPrio, vipPub, privPrio, vipPriv)
+	}
+	start := time.Now()
+	testbed.StartVipd(t, a, cfg("a", 150, 150), ".yaml")
+	testbed.StartVipd(t, b, cfg("b", 100, 200), ".yaml")
+	bound := masterDown(time.Second, 100) + 3*time.Second
+	testbed.WaitSoleHolder(t, privMembers, vipPriv, "b", start, bound)
+	testbed.WaitSoleHolder(t, pubMembers, vipPub, "b", start, bound)
+	// And it stays that way: a's public instance is held, not flapping.
+	end := time.Now().Add(3 * time.Second)
+	for time.Now().Before(end) {
+		if h := testbed.Holders(t, pubMembers, vipPub); len(h) != 1 || h[0] != "b" {
+			t.Fatalf("public VIP holders %v, want only b", h)
+		}
+		if h := testbed.Holders(t, privMembers, vipPriv); len(h) != 1 || h[0] != "b" {
+			t.Fatalf("private VIP holders %v, want only b", h)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
