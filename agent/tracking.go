@@ -348,7 +348,7 @@ func (t *tracking) apply(running map[string]*running) {
 	}
 	for inst, h := range holds {
 		t.log.Info("sync group hold", "instance", inst.Name(), "held", h)
-		inst.Hold(h)
+		inst.Hold(h, "")
 	}
 }
 

@@ -71,8 +71,10 @@ type Instance struct {
 	send Sender
 	src  netip.Addr   // source address of our adverts
 	dsts []netip.Addr // where adverts go: the group, or each unicast peer
-	// peers is the set a unicast advert must come from; empty for multicast.
-	peers map[netip.Addr]bool
+	// unicast instances accept adverts only from peers: the set a unicast
+	// advert must come from (static peers plus gossip's).
+	unicast bool
+	peers   map[netip.Addr]bool
 	// wireAddrs are the VIPs carried in adverts: the instance's own family,
 	// not excluded.
 	wireAddrs []netip.Addr
@@ -117,7 +119,8 @@ func NewInstance(cfg *config.Instance, src netip.Addr, send Sender, deps Deps) (
 		cmds:  make(chan func(time.Time) []fsm.Action),
 		done:  make(chan struct{}),
 	}
-	if len(cfg.UnicastPeers) > 0 {
+	if len(cfg.UnicastPeers) > 0 || cfg.PeersFromGossip {
+		i.unicast = true
 		for _, p := range cfg.UnicastPeers {
 			i.dsts = append(i.dsts, p)
 			i.peers[p] = true
@@ -186,15 +189,15 @@ func (i *Instance) Deliver(adv vrrp.Advert, src, dst netip.Addr, hopLimit int) {
 	}
 }
 
-// SetPriority changes the effective priority; it blocks until the instance
-// has applied it, or the instance has stopped.
+// SetPriority changes the effective priority. Like every command it blocks
+// until the instance's goroutine has taken it (commands apply in the order
+// given), or the instance has stopped.
 func (i *Instance) SetPriority(p uint8) {
 	i.do(func(now time.Time) []fsm.Action { return i.m.SetPriority(p, now) })
 }
 
 // Apply sets the effective priority and fault state together, as computed
-// from the instance's checks and order; it blocks until the instance has
-// applied them, or has stopped. Entering FAULT goes first so a failing
+// from the instance's checks and order. Entering FAULT goes first so a failing
 // master resigns with priority 0 rather than first advertising the lower
 // priority; leaving it goes first so the new priority sets the backup's
 // master-down timer.
@@ -207,11 +210,63 @@ func (i *Instance) Apply(prio uint8, fault bool, reason string) {
 	})
 }
 
-// Hold keeps the instance from being or becoming MASTER while another member
-// of its sync group yields to a better master elsewhere (see
-// fsm.Machine.SetHold); it blocks like Apply.
-func (i *Instance) Hold(hold bool) {
-	i.do(func(now time.Time) []fsm.Action { return i.m.SetHold(hold, now) })
+// Hold keeps the instance from being or becoming MASTER: while another
+// member of its sync group yields to a better master elsewhere, or while
+// the split-brain guard sees a better master that our adverts cannot reach
+// (see fsm.Machine.SetHold).
+func (i *Instance) Hold(hold bool, reason string) {
+	i.do(func(now time.Time) []fsm.Action { return i.m.SetHold(hold, reason, now) })
+}
+
+// SetPeers replaces the unicast peers (static ones plus those gossip
+// found): adverts go to them, and only they are accepted. An instance that
+// started multicast stays multicast.
+func (i *Instance) SetPeers(peers []netip.Addr) {
+	i.do(func(time.Time) []fsm.Action {
+		if !i.unicast {
+			return nil
+		}
+		i.dsts = i.dsts[:0]
+		clear(i.peers)
+		for _, p := range peers {
+			if p != i.src && !i.peers[p] {
+				i.dsts = append(i.dsts, p)
+				i.peers[p] = true
+			}
+		}
+		return nil
+	})
+}
+
+// Peers returns the current unicast peers, for status.
+func (i *Instance) Peers() []netip.Addr {
+	ch := make(chan []netip.Addr, 1)
+	i.do(func(time.Time) []fsm.Action {
+		ch <- append([]netip.Addr(nil), i.dsts...)
+		return nil
+	})
+	select {
+	case p := <-ch:
+		return p
+	case <-i.done:
+		return nil
+	}
+}
+
+// Reannounce re-runs a master's announcements now (gratuitous ARP /
+// unsolicited NA), when gossip shows another node acted as master for this
+// instance; a no-op unless MASTER.
+func (i *Instance) Reannounce(from netip.Addr) {
+	i.do(func(time.Time) []fsm.Action {
+		if i.m.State() == fsm.Master {
+			i.log.Info("another node acted as master: re-asserting", "from", from)
+			i.announce()
+			if o := i.deps.Observer; o != nil {
+				o.Reasserted(i, from, 0)
+			}
+		}
+		return nil
+	})
 }
 
 // Yielding reports whether the instance defers to a live, better master;
@@ -300,7 +355,7 @@ func (i *Instance) receive(r received) []fsm.Action {
 		// or misrouted. Unicast adverts may cross routers on purpose.
 		i.drop(vrrp.DropBadTTL, r.src, fmt.Sprintf("multicast advert with hop limit %d", r.hopLimit))
 		return nil
-	case len(i.peers) > 0 && !i.peers[r.src]:
+	case i.unicast && !i.peers[r.src]:
 		i.drop(vrrp.DropNotAPeer, r.src, "source is not a configured unicast peer")
 		return nil
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 func setHold(h bool) event {
-	return event{"SetHold", func(m *Machine, now time.Time) []Action { return m.SetHold(h, now) }}
+	return event{"SetHold", func(m *Machine, now time.Time) []Action { return m.SetHold(h, "", now) }}
 }
 
 func yielding(want bool) func(t *testing.T, m *Machine) {
@@ -83,6 +83,13 @@ func TestSyncGroupHold(t *testing.T) {
 				{at: time.Second, ev: recv(150, time.Second, higher), state: Backup, deadline: time.Second + down100, check: yielding(true)},
 				{at: 2 * time.Second, ev: setHold(false), state: Backup, deadline: time.Second + down100},
 			},
+		},
+		{
+			name: "a hold with its own reason", params: v3(100),
+			steps: then(master,
+				step{at: 4 * time.Second, ev: event{"SetHold", func(m *Machine, now time.Time) []Action { return m.SetHold(true, "split-brain guard", now) }},
+					want: []Action{sa(0), tr(Master, Backup, "split-brain guard")}, state: Backup, deadline: 4*time.Second + down100},
+			),
 		},
 		{
 			name: "holding twice is a no-op", params: v3(100),

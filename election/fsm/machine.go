@@ -259,7 +259,10 @@ func (m *Machine) Yielding() bool {
 // over after its skew time. A held BACKUP never takes over; once released
 // it takes over after its skew time if it hears no master, and otherwise
 // carries on as usual.
-func (m *Machine) SetHold(hold bool, now time.Time) []Action {
+//
+// reason is the Transition's reason when a master resigns; empty means
+// ReasonSyncGroupHeld. (The split-brain guard holds with its own.)
+func (m *Machine) SetHold(hold bool, reason string, now time.Time) []Action {
 	m.n = 0
 	if hold == m.held || m.state == Stopped {
 		m.held = hold
@@ -273,7 +276,10 @@ func (m *Machine) SetHold(hold bool, now time.Time) []Action {
 		m.master = netip.Addr{}
 		m.nextReason = ReasonMasterDown
 		m.arm(now, m.MasterDownInterval())
-		m.emit(boxTransition(Transition{From: Master, To: Backup, Reason: ReasonSyncGroupHeld}))
+		if reason == "" {
+			reason = ReasonSyncGroupHeld
+		}
+		m.emit(boxTransition(Transition{From: Master, To: Backup, Reason: reason}))
 	case !hold && m.state == Backup && !m.master.IsValid():
 		if dl := now.Add(m.SkewTime()); !m.armed || dl.Before(m.deadline) {
 			m.nextReason = ReasonSyncGroupReleased
