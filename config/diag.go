@@ -113,13 +113,15 @@ func (c *diags) warn(pos Pos, field, msg string) { c.add(SeverityWarning, pos, f
 // finish turns a parsed configuration and its diagnostics into Load's result.
 // The first nParse diagnostics come from parsing; later (validation) errors
 // on fields that already failed to parse are dropped, so that a bad value is
-// reported once, not again as "missing".
+// reported once, not again as "missing". A bad entry "F.*" marks a whole
+// section F unreadable: every later diagnostic on F or below it is dropped.
 func finish(cfg *Config, list Diagnostics, nParse int, bad map[string]bool) (*Config, error) {
 	var kept Diagnostics
 	seen := map[string]bool{}
 	for i, d := range list {
 		key := d.String()
-		if seen[key] || (i >= nParse && d.Severity == SeverityError && bad[d.Field]) {
+		late := i >= nParse
+		if seen[key] || (late && d.Severity == SeverityError && bad[d.Field]) || (late && inBadSection(bad, d.Field)) {
 			continue
 		}
 		seen[key] = true
@@ -149,4 +151,20 @@ func sortByPosition(list Diagnostics) {
 		}
 		return a.Pos.Line - b.Pos.Line
 	})
+}
+
+// inBadSection reports whether field is, or is below, a section marked
+// "F.*" in bad.
+func inBadSection(bad map[string]bool, field string) bool {
+	for f := field; f != ""; {
+		if bad[f+".*"] {
+			return true
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return false
 }

@@ -14,6 +14,10 @@
 // policy as keepalived's enable_script_security does: a script that would
 // run as root must not be replaceable by another user.
 //
+// The native format alone has a gossip section (gossip.go): how this node
+// joins the cluster membership layer, and which instances take unicast
+// peers from it ("peers: gossip").
+//
 // This package only reads files, file metadata and the user database (for
 // script checks) and, optionally, asks a Host about interface addresses.
 // It must not depend on any other vipd package (the agent, the election

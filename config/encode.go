@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -18,6 +19,9 @@ func EncodeYAML(c *Config) ([]byte, error) {
 		Node:    yamlOutNode{Name: c.Node.Name},
 		VRRP:    yamlOutVRRP{FastTakeover: c.FastTakeover},
 		Scripts: yamlOutScripts{Security: c.Scripts.Enforce, User: c.Scripts.User, Group: c.Scripts.Group},
+	}
+	if g := c.Gossip; g != nil {
+		out.Gossip = encodeGossip(g)
 	}
 	for _, ch := range c.Checks {
 		out.Checks = append(out.Checks, encodeCheck(ch))
@@ -47,6 +51,7 @@ type yamlOutConfig struct {
 	Node       yamlOutNode       `yaml:"node"`
 	VRRP       yamlOutVRRP       `yaml:"vrrp"`
 	Scripts    yamlOutScripts    `yaml:"scripts"`
+	Gossip     *yamlOutGossip    `yaml:"gossip,omitempty"`
 	Checks     []yamlOutCheck    `yaml:"checks,omitempty"`
 	Instances  []yamlOutInstance `yaml:"instances,omitempty"`
 	SyncGroups []yamlOutGroup    `yaml:"sync_groups,omitempty"`
@@ -176,6 +181,7 @@ type yamlOutInstance struct {
 	Preempt        bool            `yaml:"preempt"`
 	PreemptDelay   string          `yaml:"preempt_delay,omitempty"`
 	Unicast        *yamlOutUnicast `yaml:"unicast,omitempty"`
+	Peers          string          `yaml:"peers,omitempty"`
 	Auth           *yamlOutAuth    `yaml:"auth,omitempty"`
 	VIPs           []any           `yaml:"vips"`
 	GARP           yamlOutGARP     `yaml:"garp"`
@@ -235,6 +241,9 @@ func encodeInstance(i *Instance) yamlOutInstance {
 			u.Peers = append(u.Peers, p.String())
 		}
 		o.Unicast = u
+	}
+	if i.PeersFromGossip {
+		o.Peers = "gossip"
 	}
 	if i.AuthPass != "" {
 		o.Auth = &yamlOutAuth{Type: "pass", Password: i.AuthPass}
@@ -323,6 +332,65 @@ func encodeCheck(c *Check) yamlOutCheck {
 		o.File = &yamlOutFile{c.File.Path, c.File.InitValue, c.File.InitOverwrite}
 	case c.Interface != nil:
 		o.Interface = &yamlOutInterface{c.Interface.Name}
+	}
+	return o
+}
+
+type yamlOutGossip struct {
+	ClusterName string               `yaml:"cluster_name"`
+	Bind        yamlOutEndpoint      `yaml:"bind"`
+	Advertise   *yamlOutEndpoint     `yaml:"advertise,omitempty"`
+	Join        []string             `yaml:"join,omitempty"`
+	Keys        []string             `yaml:"keys,omitempty"`
+	KeyFile     string               `yaml:"key_file,omitempty"`
+	Profile     string               `yaml:"profile"`
+	Timings     *yamlOutGossipTiming `yaml:"timings,omitempty"`
+	AZ          string               `yaml:"az,omitempty"`
+	StateFile   string               `yaml:"state_file"`
+}
+
+type yamlOutEndpoint struct {
+	Address string `yaml:"address,omitempty"`
+	Port    int    `yaml:"port,omitempty"`
+}
+
+// yamlOutGossipTiming holds only the overrides: the profile gives the rest.
+type yamlOutGossipTiming struct {
+	ProbeInterval    string `yaml:"probe_interval,omitempty"`
+	ProbeTimeout     string `yaml:"probe_timeout,omitempty"`
+	SuspicionMult    int    `yaml:"suspicion_mult,omitempty"`
+	GossipInterval   string `yaml:"gossip_interval,omitempty"`
+	PushPullInterval string `yaml:"push_pull_interval,omitempty"`
+	RetransmitMult   int    `yaml:"retransmit_mult,omitempty"`
+}
+
+func encodeGossip(g *Gossip) *yamlOutGossip {
+	addr := func(a netip.Addr) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return a.String()
+	}
+	dur := func(d time.Duration) string {
+		if d == 0 {
+			return ""
+		}
+		return d.String()
+	}
+	o := &yamlOutGossip{
+		ClusterName: g.ClusterName,
+		Bind:        yamlOutEndpoint{Address: addr(g.BindAddr), Port: g.BindPort},
+		Join:        g.Join, Keys: g.Keys, KeyFile: g.KeyFile,
+		Profile: g.Profile, AZ: g.AZ, StateFile: g.StateFile,
+	}
+	if g.AdvertiseAddr.IsValid() || g.AdvertisePort != 0 {
+		o.Advertise = &yamlOutEndpoint{Address: addr(g.AdvertiseAddr), Port: g.AdvertisePort}
+	}
+	if t := g.Timings; t != (GossipTimings{}) {
+		o.Timings = &yamlOutGossipTiming{
+			ProbeInterval: dur(t.ProbeInterval), ProbeTimeout: dur(t.ProbeTimeout), SuspicionMult: t.SuspicionMult,
+			GossipInterval: dur(t.GossipInterval), PushPullInterval: dur(t.PushPullInterval), RetransmitMult: t.RetransmitMult,
+		}
 	}
 	return o
 }

@@ -11,6 +11,7 @@ func TestEncodeYAMLRoundTrip(t *testing.T) {
 	for _, path := range []string{
 		"testdata/good.yaml",
 		"testdata/cluster.yaml",
+		"testdata/gossip.yaml",
 		"testdata/cluster.conf",
 		"testdata/golden/vrrp-v2-unicast-pass.keepalived.conf",
 		"testdata/golden/vrrp-v3-unicast.keepalived.conf",

@@ -67,10 +67,14 @@ func TestSameClusterInBothFormats(t *testing.T) {
 	}
 }
 
-// sameConfig compares everything but positions, formats and warnings.
+// sameConfig compares everything but positions, formats and warnings,
+// the gossip section included.
 func sameConfig(t *testing.T, got, want *Config) {
 	t.Helper()
 	sameInstances(t, got.Instances, want.Instances)
+	if !got.Gossip.SameSettings(want.Gossip) {
+		t.Errorf("gossip:\n got %+v\nwant %+v", got.Gossip, want.Gossip)
+	}
 	if got.FastTakeover != want.FastTakeover || got.Scripts != want.Scripts {
 		t.Errorf("globals: fast takeover %v scripts %+v, want %v %+v", got.FastTakeover, got.Scripts, want.FastTakeover, want.Scripts)
 	}

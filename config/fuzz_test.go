@@ -31,7 +31,7 @@ func FuzzParseKeepalived(f *testing.F) {
 }
 
 func FuzzParseYAML(f *testing.F) {
-	for _, name := range []string{"testdata/good.yaml", "testdata/cluster.yaml"} {
+	for _, name := range []string{"testdata/good.yaml", "testdata/cluster.yaml", "testdata/gossip.yaml"} {
 		if data, err := os.ReadFile(name); err == nil {
 			f.Add(data)
 		}
@@ -42,6 +42,10 @@ func FuzzParseYAML(f *testing.F) {
 	f.Add([]byte("checks: [{name: c, dns: {server: \"[::1]:53\", name: x., type: txt}, exec: {command: []}}, {name: d, http: {url: \"http://h/\", body_regexp: \"(\"}}]\n" +
 		"instances: [{name: a, track: [c, {check: d, weight: 999}], order: {nodes: [a, a], file: o, priorities: [3, 5]}, notify: {master: \"'\", timeout: 0s}}]\n" +
 		"sync_groups: [{name: g, instances: [a, a, b], notify: {master_rx_lower_pri: x}}]\nscripts: {user: nobody, group: nope}\n"))
+	f.Add([]byte("gossip: {cluster_name: \"a\\tb\", bind: {port: 0}, join: [\"[::1]\", \"h:\", x, x], keys: [\"MDEyMzQ1Njc4OWFiY2RlZg==\", \"MDEyMzQ1Njc4OWFiY2RlZg==\", \"!\"],\n" +
+		"  key_file: k, profile: WAN, timings: {probe_interval: 1s, probe_timeout: 0s}, state_file: k}\n" +
+		"instances: [{name: a, interface: e, vrid: 1, peers: gossip, unicast: {source: \"::1\"}, vips: [192.0.2.1]}]\n"))
+	f.Add([]byte("gossip: [x]\ninstances: [{name: a, interface: e, vrid: 1, peers: Gossip, vips: [192.0.2.1]}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseYAML("f.yaml", data, LoadOptions{Hostname: "h", sys: rootSys()})
 		checkResult(t, cfg, err)

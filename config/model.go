@@ -116,6 +116,8 @@ type Config struct {
 	SyncGroups []*SyncGroup
 	// Scripts is the policy for running check and notify scripts.
 	Scripts ScriptSecurity
+	// Gossip, when set, joins this node to a gossip cluster.
+	Gossip *Gossip
 	// FastTakeover makes priority changes act at once (vipd's deviation
 	// from RFC 5798 §6.4.2 and keepalived): a master whose priority drops
 	// advertises immediately, and a preempting backup that hears a lower
@@ -174,8 +176,11 @@ type Instance struct {
 	// primary address. With no peers it is the source of multicast adverts.
 	UnicastSource netip.Addr
 	// UnicastPeers are the addresses adverts are unicast to; empty means
-	// multicast.
+	// multicast (unless PeersFromGossip).
 	UnicastPeers []netip.Addr
+	// PeersFromGossip adds, as unicast peers, the gossip members that run
+	// the same instance (VRID + family + cluster); native "peers: gossip".
+	PeersFromGossip bool
 
 	// AuthPass is the VRRPv2 simple-text password (at most 8 bytes); "" means
 	// no authentication.
@@ -275,8 +280,10 @@ func DefaultConfig() *Config {
 	return &Config{Format: FormatYAML, FastTakeover: true, Scripts: ScriptSecurity{Enforce: true}}
 }
 
-// Multicast reports whether adverts are multicast (no unicast peers).
-func (i *Instance) Multicast() bool { return len(i.UnicastPeers) == 0 }
+// Multicast reports whether adverts are multicast: no unicast peers and
+// none to come from gossip (an instance with PeersFromGossip is unicast
+// even while gossip has found no peer yet).
+func (i *Instance) Multicast() bool { return len(i.UnicastPeers) == 0 && !i.PeersFromGossip }
 
 // AdvertisedVIPs returns the addresses that go into this instance's adverts:
 // those of the instance's family that are not excluded, in order.
@@ -304,6 +311,7 @@ func (i *Instance) SameSettings(o *Instance) bool {
 		i.AdvertInterval == o.AdvertInterval && i.InitialState == o.InitialState &&
 		i.Preempt == o.Preempt && i.PreemptDelay == o.PreemptDelay &&
 		i.UnicastSource == o.UnicastSource && slices.Equal(i.UnicastPeers, o.UnicastPeers) &&
+		i.PeersFromGossip == o.PeersFromGossip &&
 		i.AuthPass == o.AuthPass && i.GARP == o.GARP &&
 		slices.EqualFunc(i.VIPs, o.VIPs, func(a, b VIP) bool {
 			return a.Prefix == b.Prefix && a.Interface == b.Interface && a.Label == b.Label && a.Excluded == b.Excluded

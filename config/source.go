@@ -21,6 +21,7 @@ const (
 	fAuth
 	fVIPs
 	fGARP
+	fPeersFrom
 	numFields
 )
 
@@ -30,12 +31,13 @@ var (
 	yamlFieldNames = [numFields]string{
 		"name", "interface", "vrid", "family", "version", "priority",
 		"advert_interval", "state", "preempt", "preempt_delay",
-		"unicast.source", "unicast.peers", "auth", "vips", "garp",
+		"unicast.source", "unicast.peers", "auth", "vips", "garp", "peers",
 	}
 	keepalivedFieldNames = [numFields]string{
 		"", "interface", "virtual_router_id", "", "version", "priority",
 		"advert_int", "state", "nopreempt", "preempt_delay",
 		"unicast_src_ip", "unicast_peer", "authentication", "virtual_ipaddress", "garp",
+		"", // no gossip in keepalived.conf
 	}
 )
 

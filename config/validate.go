@@ -45,6 +45,7 @@ func validate(c *Config, host Host, d *diags) {
 		v.duplicates(c.Instances)
 	}
 	v.tracking(c)
+	v.gossip(c)
 }
 
 type validator struct {

@@ -18,7 +18,8 @@ import (
 // ParseYAML reads the native format from data; path is used in diagnostics
 // only. Every problem is an error: unknown keys, wrong types, values out of
 // range and every validation rule. On success the returned Config carries no
-// warnings (apart from host checks that could not run); on failure it is nil
+// warnings (apart from host checks that could not run and gossip without
+// encryption); on failure it is nil
 // and the error is Diagnostics holding every problem found.
 func ParseYAML(path string, data []byte, opts LoadOptions) (*Config, error) {
 	p := yamlParser{path: path, opts: opts}
@@ -88,13 +89,13 @@ func (p *yamlParser) parse(data []byte) *Config {
 	var globalVersion *uint8
 	var globalGARP yamlGARP
 	var instances []*yamlInstance
-	p.mapping(root, "", map[string]func(*yaml.Node, string){
-		"node": func(n *yaml.Node, path string) {
+	p.mappingKeys(root, "", map[string]func(k, n *yaml.Node, path string){
+		"node": func(_, n *yaml.Node, path string) {
 			p.mapping(n, path, map[string]func(*yaml.Node, string){
 				"name": func(n *yaml.Node, path string) { cfg.Node.Name, _ = p.str(n, path) },
 			})
 		},
-		"vrrp": func(n *yaml.Node, path string) {
+		"vrrp": func(_, n *yaml.Node, path string) {
 			p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
 				"version": func(k, n *yaml.Node, path string) { globalVersion = p.version(n, path) },
 				"garp":    func(k, n *yaml.Node, path string) { p.garp(n, path, &globalGARP) },
@@ -106,22 +107,23 @@ func (p *yamlParser) parse(data []byte) *Config {
 				},
 			})
 		},
-		"instances": func(n *yaml.Node, path string) {
+		"instances": func(_, n *yaml.Node, path string) {
 			p.sequence(n, path, func(n *yaml.Node, path string, idx int) {
 				instances = append(instances, p.instance(n, path, idx))
 			})
 		},
-		"checks": func(n *yaml.Node, path string) {
+		"checks": func(_, n *yaml.Node, path string) {
 			p.sequence(n, path, func(n *yaml.Node, path string, _ int) {
 				cfg.Checks = append(cfg.Checks, p.check(n, path))
 			})
 		},
-		"sync_groups": func(n *yaml.Node, path string) {
+		"sync_groups": func(_, n *yaml.Node, path string) {
 			p.sequence(n, path, func(n *yaml.Node, path string, _ int) {
 				cfg.SyncGroups = append(cfg.SyncGroups, p.syncGroup(n, path))
 			})
 		},
-		"scripts": func(n *yaml.Node, path string) { p.scripts(n, path, cfg) },
+		"scripts": func(_, n *yaml.Node, path string) { p.scripts(n, path, cfg) },
+		"gossip":  func(k, n *yaml.Node, path string) { cfg.Gossip = p.gossip(k, n, path) },
 	})
 	if cfg.Node.Name == "" {
 		cfg.Node.Name = p.opts.hostname()
@@ -291,6 +293,7 @@ func (p *yamlParser) instance(n *yaml.Node, path string, idx int) *yamlInstance 
 		"track":  func(k, v *yaml.Node, path string) { p.tracks(v, path, inst) },
 		"order":  func(k, v *yaml.Node, path string) { p.order(k, v, path, inst) },
 		"notify": func(k, v *yaml.Node, path string) { p.notify(v, path, &inst.Notify, inst.src.more) },
+		"peers":  func(k, v *yaml.Node, path string) { mark(fPeersFrom, k); p.peersFrom(v, path, inst) },
 	})
 	return yi
 }
