@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election"
@@ -27,13 +28,16 @@ import (
 type Options struct {
 	Log   *slog.Logger
 	Clock clock.Clock
+	// Version is vipd's version, advertised to the gossip cluster.
+	Version string
 }
 
 // Agent owns the sockets and instances of one vipd process.
 type Agent struct {
-	log   *slog.Logger
-	clock clock.Clock
-	drops election.DropCounter
+	log     *slog.Logger
+	clock   clock.Clock
+	version string
+	drops   election.DropCounter
 
 	reloads chan reloadReq
 
@@ -82,6 +86,7 @@ func New(opts Options) *Agent {
 	return &Agent{
 		log:     opts.Log,
 		clock:   opts.Clock,
+		version: opts.Version,
 		reloads: make(chan reloadReq),
 		sockets: map[socketKey]*socket{},
 		running: map[string]*running{},
@@ -113,8 +118,33 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	a.track = newTracking(a.log, a.clock, notifier)
 	defer a.track.stop()
 
+	// Gossip first, so instances with `peers: gossip` find peers early.
+	var link *clusterLink
+	var tick clock.Timer
+	var tickC <-chan time.Time
+	if cfg.Gossip != nil {
+		if link, err = newClusterLink(cfg, a.version, a.log, a.track.poke); err != nil {
+			return fmt.Errorf("gossip: %w", err)
+		}
+		if err := link.start(ctx); err != nil {
+			return fmt.Errorf("gossip: %w", err)
+		}
+		tick = a.clock.NewTimer(syncInterval)
+		defer tick.Stop()
+		tickC = tick.C()
+	}
+	sync := func() {
+		a.track.apply(a.running)
+		if link != nil {
+			link.sync(a.clock.Now(), a.track, a.running)
+		}
+	}
+
 	if err := a.apply(cfg); err != nil {
 		a.stopAll()
+		if link != nil {
+			link.stop()
+		}
 		return err
 	}
 	a.log.Info("agent started", "instances", len(a.running), "checks", len(a.track.runners))
@@ -122,12 +152,20 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		select {
 		case <-ctx.Done():
 			a.stopAll()
+			if link != nil {
+				// Tell the cluster our instances stopped, then leave.
+				link.publish(a.track, a.running)
+				link.stop()
+			}
 			a.log.Info("agent stopped")
 			return nil
 		case r := <-a.reloads:
 			r.reply <- a.apply(r.cfg)
 		case <-a.track.wake:
-			a.track.apply(a.running)
+			sync()
+		case <-tickC:
+			sync()
+			tick.Reset(syncInterval)
 		}
 	}
 }

@@ -42,6 +42,11 @@ type tracking struct {
 	members map[string]fsm.State       // sync group members' states
 	yields  map[string]bool            // sync group members yielding to a better master
 	held    map[string]bool            // what each instance was last told about holding
+	guard   map[string]string          // split-brain guard holds: instance → reason
+	shared  map[string]*priority.List  // cluster-wide orders from gossip, by instance
+	fresh   map[string]*priority.List  // order files changed while running, to publish
+	since   map[string]time.Time       // when each instance entered its state
+	reasons map[string]string          // why, as the last transition said
 	groups  map[string]string          // sync group → last notified state
 
 	// Owned by the agent's goroutine.
@@ -73,6 +78,11 @@ func newTracking(log *slog.Logger, clk clock.Clock, n *notify.Notifier) *trackin
 		members:  map[string]fsm.State{},
 		yields:   map[string]bool{},
 		held:     map[string]bool{},
+		guard:    map[string]string{},
+		shared:   map[string]*priority.List{},
+		fresh:    map[string]*priority.List{},
+		since:    map[string]time.Time{},
+		reasons:  map[string]string{},
 		groups:   map[string]string{},
 		runners:  map[string]*checkRun{},
 		watchers: map[string]context.CancelFunc{},
@@ -266,6 +276,12 @@ func (t *tracking) orderChanged(inst string, u priority.Update) {
 		return
 	}
 	t.mu.Lock()
+	if _, loaded := t.lists[inst]; loaded {
+		// An edit while running: gossip publishes it cluster-wide. The
+		// first read at start is not, so a node restarted with a stale
+		// file keeps the cluster's newer order.
+		t.fresh[inst] = u.List
+	}
 	t.lists[inst] = u.List
 	t.mu.Unlock()
 	t.log.Info("order loaded", "instance", inst, "source", u.List.Source, "entries", len(u.List.Entries))
@@ -296,7 +312,11 @@ func (t *tracking) compute(ic *config.Instance) priority.Result {
 func (t *tracking) own(ic *config.Instance) priority.Result {
 	tracked := *ic
 	tracked.Track = tracksOf(ic)
-	return priority.Compute(&tracked, t.checks, t.states, t.cfg.Node.Name, t.lists[ic.Name])
+	list := t.lists[ic.Name]
+	if l, ok := t.shared[ic.Name]; ok {
+		list = l
+	}
+	return priority.Compute(&tracked, t.checks, t.states, t.cfg.Node.Name, list)
 }
 
 func (t *tracking) instance(name string) *config.Instance {
@@ -327,6 +347,7 @@ func (t *tracking) apply(running map[string]*running) {
 	}
 	var changes []change
 	holds := map[*election.Instance]bool{}
+	reasons := map[*election.Instance]string{}
 	t.mu.Lock()
 	for name, r := range running {
 		res := t.compute(r.cfg)
@@ -336,9 +357,11 @@ func (t *tracking) apply(running map[string]*running) {
 			t.applied[name] = a
 			changes = append(changes, change{r.inst, a})
 		}
-		if h := t.heldBack(name); h != t.held[name] {
+		h := t.heldBack(name) || t.guard[name] != ""
+		if h != t.held[name] {
 			t.held[name] = h
 			holds[r.inst] = h
+			reasons[r.inst] = t.guard[name]
 		}
 	}
 	t.mu.Unlock()
@@ -347,8 +370,8 @@ func (t *tracking) apply(running map[string]*running) {
 		c.inst.Apply(c.a.prio, c.a.fault, c.a.reason)
 	}
 	for inst, h := range holds {
-		t.log.Info("sync group hold", "instance", inst.Name(), "held", h)
-		inst.Hold(h, "")
+		t.log.Info("hold", "instance", inst.Name(), "held", h, "reason", reasons[inst])
+		inst.Hold(h, reasons[inst])
 	}
 }
 
@@ -376,6 +399,9 @@ func (t *tracking) forget(name string) {
 	delete(t.members, name)
 	delete(t.yields, name)
 	delete(t.held, name)
+	delete(t.guard, name)
+	delete(t.since, name)
+	delete(t.reasons, name)
 	t.mu.Unlock()
 }
 
@@ -395,6 +421,8 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 		group = t.cfg.SyncGroupOf(ic.Name)
 	}
 	t.members[ic.Name] = to
+	t.since[ic.Name] = t.clock.Now()
+	t.reasons[ic.Name] = reason
 	if group != nil {
 		groupState = t.groupState(group)
 		if groupState == t.groups[group.Name] {

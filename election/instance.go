@@ -88,6 +88,7 @@ type Instance struct {
 	state      atomic.Uint32 // fsm.State, for readers outside the goroutine
 	prio       atomic.Uint32 // effective priority, likewise
 	yielding   atomic.Bool   // fsm.Machine.Yielding, likewise
+	master     atomic.Value  // netip.Addr: fsm.Machine.Master, likewise
 	sent, rcvd atomic.Uint64
 
 	garpStop context.CancelFunc
@@ -405,7 +406,18 @@ func (i *Instance) exec(acts []fsm.Action) {
 	}
 }
 
+// Master returns the address of the master as far as the instance knows
+// (its own source address while MASTER); safe from any goroutine.
+func (i *Instance) Master() netip.Addr {
+	a, _ := i.master.Load().(netip.Addr)
+	return a
+}
+
+// Source returns the address the instance's adverts come from.
+func (i *Instance) Source() netip.Addr { return i.src }
+
 func (i *Instance) noteYielding() {
+	i.master.Store(i.m.Master())
 	y := i.m.Yielding()
 	if i.yielding.Swap(y) != y && i.deps.Observer != nil {
 		i.deps.Observer.YieldingChanged(i, y)

@@ -50,7 +50,7 @@ the running one stays and the errors are logged.`,
 
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			a := agent.New(agent.Options{Log: log})
+			a := agent.New(agent.Options{Log: log, Version: version})
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)

@@ -1,0 +1,244 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election/fsm"
+	"github.com/vipd/vipd/gossip"
+	"github.com/vipd/vipd/priority"
+)
+
+// clusterLink ties the agent to its gossip cluster. On every wake of the
+// agent's loop (and a steady tick) it publishes this node's instance and
+// check states, gives instances with `peers: gossip` the members running
+// the same instance as unicast peers, runs the split-brain guard and the
+// re-assert, and carries N-way orders cluster-wide. It only runs on the
+// agent's goroutine; the Cluster calls back through poke.
+type clusterLink struct {
+	c    *gossip.Cluster
+	name string
+	log  *slog.Logger
+
+	peers      map[string][]netip.Addr // last peers given to each instance
+	guardSince map[string]time.Time    // when a better remote master was first seen
+	reasserted map[string]string       // instance → remote master (node@since) re-asserted against
+	orders     map[string]uint64       // instance → order version applied
+
+	// SplitBrainYields counts how often the guard made an instance yield.
+	SplitBrainYields atomic.Uint64
+}
+
+// syncInterval paces the link when nothing else wakes the agent: the guard
+// needs time to pass even when no event arrives.
+const syncInterval = 250 * time.Millisecond
+
+func newClusterLink(cfg *config.Config, version string, log *slog.Logger, onChange func()) (*clusterLink, error) {
+	c, err := gossip.New(cfg.Gossip, cfg.Node.Name, gossip.Options{
+		Log:      log.With("component", "gossip"),
+		Meta:     gossip.NodeMeta{Name: cfg.Node.Name, AZ: cfg.Gossip.AZ, Version: version},
+		OnChange: func(gossip.Event) { onChange() },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &clusterLink{
+		c: c, name: cfg.Gossip.ClusterName, log: log.With("component", "cluster"),
+		peers:      map[string][]netip.Addr{},
+		guardSince: map[string]time.Time{},
+		reasserted: map[string]string{},
+		orders:     map[string]uint64{},
+	}, nil
+}
+
+func family(ic *config.Instance) uint8 {
+	if ic.Family == config.IPv6 {
+		return 6
+	}
+	return 4
+}
+
+// sync runs one round; now comes from the agent's clock.
+func (l *clusterLink) sync(now time.Time, t *tracking, running map[string]*running) {
+	l.publish(t, running)
+	l.syncOrders(t)
+	states := l.c.States()
+	for name, r := range running {
+		ic := r.cfg
+		if ic.PeersFromGossip {
+			want := slices.Clone(ic.UnicastPeers)
+			for _, p := range l.c.Peers(l.name, ic.VRID, family(ic)) {
+				if !slices.Contains(want, p) {
+					want = append(want, p)
+				}
+			}
+			slices.SortFunc(want, func(a, b netip.Addr) int { return a.Compare(b) })
+			if !slices.Equal(want, l.peers[name]) {
+				l.peers[name] = want
+				l.log.Info("unicast peers from gossip", "instance", name, "peers", fmt.Sprint(want))
+				r.inst.SetPeers(want)
+			}
+		}
+		l.guard(now, t, name, r, states)
+	}
+}
+
+// publish sends this node's view of its instances and checks.
+func (l *clusterLink) publish(t *tracking, running map[string]*running) {
+	s := gossip.NodeState{Node: l.c.Name()}
+	t.mu.Lock()
+	for name, r := range running {
+		s.Instances = append(s.Instances, gossip.InstanceState{
+			Name: name, VRID: r.cfg.VRID, Family: family(r.cfg), Cluster: l.name,
+			Src: r.inst.Source(), State: r.inst.State().String(), Priority: r.inst.Priority(),
+			Reason: t.reasons[name], Master: r.inst.Master(), Since: t.since[name],
+		})
+	}
+	t.mu.Unlock()
+	for _, cr := range t.runners {
+		st := cr.runner.Status()
+		s.Checks = append(s.Checks, gossip.CheckState{
+			Name: st.Name, Healthy: st.Healthy, State: st.State.String(), Since: st.Since, Output: st.LastResult.Output,
+		})
+	}
+	sort.Slice(s.Instances, func(i, j int) bool { return s.Instances[i].Name < s.Instances[j].Name })
+	sort.Slice(s.Checks, func(i, j int) bool { return s.Checks[i].Name < s.Checks[j].Name })
+	if err := l.c.SetLocal(s); err != nil {
+		l.log.Warn("cannot publish local state", "err", err)
+	}
+}
+
+// syncOrders publishes order files edited while running, and makes the
+// cluster's orders (newest writer wins) the ones priorities come from.
+func (l *clusterLink) syncOrders(t *tracking) {
+	t.mu.Lock()
+	fresh := t.fresh
+	t.fresh = map[string]*priority.List{}
+	local := map[string]*priority.List{}
+	for k, v := range t.lists {
+		local[k] = v
+	}
+	t.mu.Unlock()
+	orders := l.c.Orders()
+	for inst, list := range local {
+		_, edited := fresh[inst]
+		if _, known := orders[inst]; !edited && known {
+			continue
+		}
+		// An edit here, or an order the cluster has never seen: publish.
+		var nodes []gossip.OrderNode
+		for _, e := range list.Entries {
+			nodes = append(nodes, gossip.OrderNode{Name: e.Name, Disabled: e.Disabled})
+		}
+		if e, ok := orders[inst]; ok && sameNodes(e.Nodes, nodes) {
+			continue
+		}
+		e, err := l.c.SetOrder(inst, nodes)
+		if err != nil {
+			l.log.Warn("cannot publish order", "instance", inst, "err", err)
+			continue
+		}
+		l.log.Info("order published cluster-wide", "instance", inst, "version", e.Version)
+		orders[inst] = e
+	}
+	t.mu.Lock()
+	for inst, e := range orders {
+		if l.orders[inst] == e.Version && t.shared[inst] != nil {
+			continue
+		}
+		l.orders[inst] = e.Version
+		list := &priority.List{Source: fmt.Sprintf("cluster order (version %d from %s)", e.Version, e.Origin)}
+		for i, n := range e.Nodes {
+			list.Entries = append(list.Entries, priority.Entry{Name: n.Name, Disabled: n.Disabled, Line: i + 1})
+		}
+		t.shared[inst] = list
+		l.log.Info("cluster order in effect", "instance", inst, "version", e.Version, "origin", e.Origin)
+	}
+	t.mu.Unlock()
+}
+
+func sameNodes(a, b []gossip.OrderNode) bool { return slices.Equal(a, b) }
+
+// guard is the split-brain guard and the gossip half of re-assert, for one
+// instance. If another live node says it is MASTER of this instance with a
+// better priority (or an equal one and a higher address) while we are
+// MASTER too, its adverts are not reaching us (VRRP would have made us
+// step down): after the guard interval we yield, held in BACKUP. If it is
+// worse, it acted as master without hearing us: re-announce our VIPs now.
+func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running, states map[string]gossip.NodeState) {
+	ic := r.cfg
+	self := r.inst.Source()
+	var better, worse *gossip.InstanceState
+	var worseNode string
+	for node, ns := range states {
+		if node == l.c.Name() {
+			continue
+		}
+		for i := range ns.Instances {
+			is := &ns.Instances[i]
+			if is.Cluster != l.name || is.VRID != ic.VRID || is.Family != family(ic) || is.State != fsm.Master.String() {
+				continue
+			}
+			if is.Priority > r.inst.Priority() || is.Priority == r.inst.Priority() && is.Src.Compare(self) > 0 {
+				better = is
+			} else {
+				worse, worseNode = is, node
+			}
+		}
+	}
+	t.mu.Lock()
+	held := t.guard[name] != ""
+	t.mu.Unlock()
+	// The guard waits longer than VRRP itself would take to settle, so it
+	// only acts when adverts really are not getting through.
+	interval := 3*ic.AdvertInterval + time.Second
+	switch {
+	case better != nil && (r.inst.State() == fsm.Master || held):
+		if l.guardSince[name].IsZero() {
+			l.guardSince[name] = now
+		}
+		if !held && now.Sub(l.guardSince[name]) >= interval {
+			l.SplitBrainYields.Add(1)
+			l.log.Warn("split-brain guard: another node is master with a better priority but its adverts do not reach us; yielding",
+				"instance", name, "other", better.Src, "other_priority", better.Priority)
+			t.mu.Lock()
+			t.guard[name] = "split-brain guard"
+			t.mu.Unlock()
+			t.poke()
+		}
+	default:
+		delete(l.guardSince, name)
+		if held {
+			l.log.Info("split-brain guard released", "instance", name)
+			t.mu.Lock()
+			delete(t.guard, name)
+			t.mu.Unlock()
+			t.poke()
+		}
+	}
+	if worse != nil && r.inst.State() == fsm.Master {
+		key := worseNode + "@" + worse.Since.String()
+		if l.reasserted[name] != key {
+			l.reasserted[name] = key
+			r.inst.Reannounce(worse.Src)
+		}
+	} else {
+		delete(l.reasserted, name)
+	}
+}
+
+// start joins the cluster; stop leaves it gracefully.
+func (l *clusterLink) start(ctx context.Context) error { return l.c.Start(ctx) }
+
+func (l *clusterLink) stop() {
+	if err := l.c.Leave(2 * time.Second); err != nil {
+		l.log.Warn("leaving the gossip cluster", "err", err)
+	}
+}

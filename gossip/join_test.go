@@ -1,0 +1,175 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestParseJoinTarget(t *testing.T) {
+	tests := []struct {
+		in      string
+		host    string
+		addr    string // "" when a name
+		port    uint16
+		wantErr bool
+	}{
+		{"198.51.100.1", "198.51.100.1", "198.51.100.1", 0, false},
+		{"198.51.100.1:8301", "198.51.100.1", "198.51.100.1", 8301, false},
+		{"2001:db8::1", "2001:db8::1", "2001:db8::1", 0, false},
+		{"[2001:db8::1]", "2001:db8::1", "2001:db8::1", 0, false},
+		{"[2001:db8::1]:8301", "2001:db8::1", "2001:db8::1", 8301, false},
+		{"gossip.example.net", "gossip.example.net", "", 0, false},
+		{"gossip.example.net:8301", "gossip.example.net", "", 8301, false},
+		{" node-b ", "node-b", "", 0, false},
+		{"", "", "", 0, true},
+		{"host:0", "", "", 0, true},
+		{"198.51.100.1:0", "", "", 0, true},
+		{"host:99999", "", "", 0, true},
+		{"host:http", "", "", 0, true},
+		{"a:b:c", "", "", 0, true},
+		{"bad host/name", "", "", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseJoinTarget(tt.in)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("parseJoinTarget(%q) = %+v, want an error", tt.in, got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantAddr netip.Addr
+			if tt.addr != "" {
+				wantAddr = netip.MustParseAddr(tt.addr)
+			}
+			if got.host != tt.host || got.addr != wantAddr || got.port != tt.port {
+				t.Errorf("got host %q addr %v port %d, want %q %v %d", got.host, got.addr, got.port, tt.host, wantAddr, tt.port)
+			}
+		})
+	}
+}
+
+func TestResolveLiteral(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"198.51.100.1", "198.51.100.1:7946"},
+		{"198.51.100.1:8301", "198.51.100.1:8301"},
+		{"[2001:db8::1]:8301", "[2001:db8::1]:8301"},
+		{"localhost:8301", "127.0.0.1:8301"}, // a name, through the resolver
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			jt, err := parseJoinTarget(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := resolve(context.Background(), jt, 7946)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, ap := range got {
+				found = found || ap.String() == tt.want
+			}
+			if !found {
+				t.Errorf("resolve(%q) = %v, want it to include %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		name    string
+		attempt int
+		rnd     float64
+		want    time.Duration
+	}{
+		{"first, no jitter", 0, 0, 500 * time.Millisecond},
+		{"first, full jitter", 0, 1, time.Second},
+		{"third", 2, 0.5, 3 * time.Second}, // d = 4 s: 2 s + 0.5×2 s
+		{"capped", 10, 1, 30 * time.Second},
+		{"capped, no jitter", 10, 0, 15 * time.Second},
+		{"huge attempt does not overflow", 200, 0, 15 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := backoff(tt.attempt, time.Second, 30*time.Second, func() float64 { return tt.rnd })
+			if got != tt.want {
+				t.Errorf("backoff = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRetry(t *testing.T) {
+	tests := []struct {
+		name      string
+		succeedAt int           // attempt that succeeds; 0 = never
+		cancelAt  time.Duration // cancel the context after this long; 0 = never
+		wantTries int
+		wantTime  time.Duration // fake time when retry returns
+	}{
+		// waits 1 s, 2 s, 4 s (rnd = 1: the full delay)
+		{"succeeds on the fourth try", 4, 0, 4, 7 * time.Second},
+		{"succeeds at once", 1, 0, 1, 0},
+		// tries at 0, 1, 3, 7, 15 s; cancelled at 20 s during the 16 s wait
+		{"stops when the context ends", 0, 20 * time.Second, 5, 20 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if tt.cancelAt > 0 {
+					time.AfterFunc(tt.cancelAt, cancel)
+				}
+				start := time.Now()
+				tries := 0
+				retry(ctx, time.Second, 30*time.Second, func() float64 { return 1 }, func() bool {
+					tries++
+					return tries == tt.succeedAt
+				})
+				if tries != tt.wantTries {
+					t.Errorf("tries = %d, want %d", tries, tt.wantTries)
+				}
+				if got := time.Since(start); got != tt.wantTime {
+					t.Errorf("returned after %v, want %v", got, tt.wantTime)
+				}
+			})
+		})
+	}
+}
+
+type multi []error
+
+func (m multi) Error() string          { return "2 errors occurred:\n\t* x\n\t* y\n\n" }
+func (m multi) WrappedErrors() []error { return m }
+
+func TestJoinErrText(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"plain", errors.New("dial tcp: connection refused"), "dial tcp: connection refused"},
+		{"multi-line", errors.New("1 error occurred:\n\t* failed to join x: EOF\n\n"), "1 error occurred: * failed to join x: EOF"},
+		{"memberlist multi-error", multi{errors.New("failed to join a: EOF"), errors.New("failed to join b: EOF")}, "failed to join a: EOF; failed to join b: EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := joinErrText(tt.err); got != tt.want {
+				t.Errorf("joinErrText = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

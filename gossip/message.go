@@ -1,0 +1,357 @@
+package gossip
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// codecVersion is the version of the message format. A node drops (and
+// counts) messages of another version; a future change that must keep
+// old nodes working adds fields only in a new version and sends both
+// during an upgrade.
+const codecVersion = 1
+
+// msgType is the first byte of every vipd gossip message.
+type msgType uint8
+
+const (
+	// msgState carries one NodeState (delta broadcast).
+	msgState msgType = iota + 1
+	// msgOrder carries one OrderEntry (delta broadcast).
+	msgOrder
+	// msgPushPull carries the full view (push/pull and join).
+	msgPushPull
+	// msgLeave announces that its sender is leaving on purpose, so peers
+	// can tell a departure from a failure (memberlist's events do not).
+	msgLeave
+)
+
+// String names the type for logs.
+func (t msgType) String() string {
+	switch t {
+	case msgState:
+		return "state"
+	case msgOrder:
+		return "order"
+	case msgPushPull:
+		return "push-pull"
+	case msgLeave:
+		return "leave"
+	}
+	return "type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// pushPull is the full view exchanged by push/pull: every live node's
+// state this node knows, every order and the Lamport clock.
+type pushPull struct {
+	Clock  uint64
+	States []NodeState
+	Orders []OrderEntry
+}
+
+// message is one decoded message: exactly one of the pointers (or, for
+// msgLeave, Leaving) is set, matching Type.
+type message struct {
+	Type     msgType
+	State    *NodeState
+	Order    *OrderEntry
+	PushPull *pushPull
+	Leaving  string // the departing node
+}
+
+// Minimum encoded sizes, used to bound list lengths against the bytes
+// left (see decoder.count).
+const (
+	minInstanceSize = 12 // name, vrid, family, cluster, src, state, prio, reason, master, since
+	minCheckSize    = 5  // name, healthy, state, since, output
+	minOrderNode    = 2  // name, disabled
+	minStateSize    = 4  // node, incarnation, two counts
+	minOrderSize    = 4  // instance, count, version, origin
+)
+
+func header(t msgType) encoder {
+	return encoder{b: []byte{byte(t), codecVersion}}
+}
+
+// encodeState encodes a state message. s must be valid (validateState).
+func encodeState(s NodeState) []byte {
+	e := header(msgState)
+	e.nodeState(s)
+	return e.b
+}
+
+// encodeOrder encodes an order message. o must be valid (validateOrder).
+func encodeOrder(o OrderEntry) []byte {
+	e := header(msgOrder)
+	e.order(o)
+	return e.b
+}
+
+// encodePushPull encodes the full view; its parts must be valid.
+func encodePushPull(p pushPull) []byte {
+	e := header(msgPushPull)
+	e.uvarint(p.Clock)
+	e.uvarint(uint64(len(p.States)))
+	for _, s := range p.States {
+		e.nodeState(s)
+	}
+	e.uvarint(uint64(len(p.Orders)))
+	for _, o := range p.Orders {
+		e.order(o)
+	}
+	return e.b
+}
+
+// encodeLeave encodes a leave announcement for node (a valid name).
+func encodeLeave(node string) []byte {
+	e := header(msgLeave)
+	e.str(node)
+	return e.b
+}
+
+func (e *encoder) nodeState(s NodeState) {
+	e.str(s.Node)
+	e.uvarint(s.Incarnation)
+	e.uvarint(uint64(len(s.Instances)))
+	for _, in := range s.Instances {
+		e.str(in.Name)
+		e.byte(in.VRID)
+		e.byte(in.Family)
+		e.str(in.Cluster)
+		e.addr(in.Src)
+		e.str(in.State)
+		e.byte(in.Priority)
+		e.str(in.Reason)
+		e.addr(in.Master)
+		e.time(in.Since)
+	}
+	e.uvarint(uint64(len(s.Checks)))
+	for _, c := range s.Checks {
+		e.str(c.Name)
+		e.bool(c.Healthy)
+		e.str(c.State)
+		e.time(c.Since)
+		e.str(c.Output)
+	}
+}
+
+func (e *encoder) order(o OrderEntry) {
+	e.str(o.Instance)
+	e.uvarint(uint64(len(o.Nodes)))
+	for _, n := range o.Nodes {
+		e.str(n.Name)
+		e.bool(n.Disabled)
+	}
+	e.uvarint(o.Version)
+	e.str(o.Origin)
+}
+
+// decodeMessage decodes one message. It never panics and never keeps a
+// reference to b (memberlist reuses the buffer after NotifyMsg returns).
+// What decodes is valid: decodeMessage runs the same checks as SetLocal
+// and SetOrder.
+func decodeMessage(b []byte) (message, error) {
+	d := decoder{what: "message", b: b}
+	t := msgType(d.byte("type"))
+	v := d.byte("version")
+	if d.err != nil {
+		return message{}, d.error()
+	}
+	if v != codecVersion {
+		d.off--
+		d.fail("version", ErrVersion)
+		return message{}, d.error()
+	}
+	m := message{Type: t}
+	switch t {
+	case msgState:
+		s := d.nodeState()
+		m.State = &s
+	case msgOrder:
+		o := d.order()
+		m.Order = &o
+	case msgPushPull:
+		var p pushPull
+		p.Clock = d.uvarint("clock")
+		n := d.count("states", maxEntries, minStateSize)
+		for i := 0; i < n && d.err == nil; i++ {
+			p.States = append(p.States, d.nodeState())
+		}
+		n = d.count("orders", maxEntries, minOrderSize)
+		for i := 0; i < n && d.err == nil; i++ {
+			p.Orders = append(p.Orders, d.order())
+		}
+		m.PushPull = &p
+	case msgLeave:
+		m.Leaving = d.str("node", maxName)
+		if d.err == nil && m.Leaving == "" {
+			d.fail("node", fmt.Errorf("%w: empty node name", ErrBadValue))
+		}
+	default:
+		d.off -= 2
+		d.fail("type", ErrType)
+	}
+	d.end()
+	if d.err != nil {
+		return message{}, d.error()
+	}
+	return m, nil
+}
+
+func (d *decoder) nodeState() NodeState {
+	start := d.off
+	var s NodeState
+	s.Node = d.str("node", maxName)
+	s.Incarnation = d.uvarint("incarnation")
+	n := d.count("instances", maxItems, minInstanceSize)
+	for i := 0; i < n && d.err == nil; i++ {
+		var in InstanceState
+		in.Name = d.str("instance.name", maxName)
+		in.VRID = d.byte("instance.vrid")
+		in.Family = d.byte("instance.family")
+		in.Cluster = d.str("instance.cluster", maxName)
+		in.Src = d.addr("instance.src")
+		in.State = d.str("instance.state", maxText)
+		in.Priority = d.byte("instance.priority")
+		in.Reason = d.str("instance.reason", maxText)
+		in.Master = d.addr("instance.master")
+		in.Since = d.time("instance.since")
+		s.Instances = append(s.Instances, in)
+	}
+	n = d.count("checks", maxItems, minCheckSize)
+	for i := 0; i < n && d.err == nil; i++ {
+		var c CheckState
+		c.Name = d.str("check.name", maxName)
+		c.Healthy = d.bool("check.healthy")
+		c.State = d.str("check.state", maxText)
+		c.Since = d.time("check.since")
+		c.Output = d.str("check.output", MaxCheckOutput)
+		s.Checks = append(s.Checks, c)
+	}
+	if d.err == nil {
+		if err := validateState(s); err != nil {
+			d.off = start
+			d.fail("state", fmt.Errorf("%w: %v", ErrBadValue, err))
+		}
+	}
+	return s
+}
+
+func (d *decoder) order() OrderEntry {
+	start := d.off
+	var o OrderEntry
+	o.Instance = d.str("order.instance", maxName)
+	n := d.count("order.nodes", maxItems, minOrderNode)
+	for i := 0; i < n && d.err == nil; i++ {
+		var on OrderNode
+		on.Name = d.str("order.node", maxName)
+		on.Disabled = d.bool("order.disabled")
+		o.Nodes = append(o.Nodes, on)
+	}
+	o.Version = d.uvarint("order.version")
+	o.Origin = d.str("order.origin", maxName)
+	if d.err == nil {
+		if err := validateOrder(o); err != nil {
+			d.off = start
+			d.fail("order", fmt.Errorf("%w: %v", ErrBadValue, err))
+		}
+	}
+	return o
+}
+
+// validateState checks what the wire format and the receivers require
+// of a NodeState. The returned error wraps ErrInvalid.
+func validateState(s NodeState) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: node state of %q: %s", ErrInvalid, s.Node, fmt.Sprintf(format, a...))
+	}
+	if err := checkName("node", s.Node); err != nil {
+		return bad("%v", err)
+	}
+	if len(s.Instances) > maxItems {
+		return bad("%d instances, at most %d", len(s.Instances), maxItems)
+	}
+	if len(s.Checks) > maxItems {
+		return bad("%d checks, at most %d", len(s.Checks), maxItems)
+	}
+	for i, in := range s.Instances {
+		if err := checkName("instance name", in.Name); err != nil {
+			return bad("instance %d: %v", i, err)
+		}
+		if in.Family != 4 && in.Family != 6 {
+			return bad("instance %q: family %d, want 4 or 6", in.Name, in.Family)
+		}
+		if err := checkText("cluster", in.Cluster, maxName); err != nil {
+			return bad("instance %q: %v", in.Name, err)
+		}
+		if err := checkText("state", in.State, maxText); err != nil {
+			return bad("instance %q: %v", in.Name, err)
+		}
+		if err := checkText("reason", in.Reason, maxText); err != nil {
+			return bad("instance %q: %v", in.Name, err)
+		}
+		if in.Src.Zone() != "" || in.Master.Zone() != "" {
+			return bad("instance %q: addresses with a zone cannot be shared", in.Name)
+		}
+	}
+	for i, c := range s.Checks {
+		if err := checkName("check name", c.Name); err != nil {
+			return bad("check %d: %v", i, err)
+		}
+		if err := checkText("state", c.State, maxText); err != nil {
+			return bad("check %q: %v", c.Name, err)
+		}
+		if err := checkText("output", c.Output, MaxCheckOutput); err != nil {
+			return bad("check %q: %v", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// validateOrder checks an order entry; the error wraps ErrInvalid.
+func validateOrder(o OrderEntry) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: order of %q: %s", ErrInvalid, o.Instance, fmt.Sprintf(format, a...))
+	}
+	if err := checkName("instance", o.Instance); err != nil {
+		return bad("%v", err)
+	}
+	if err := checkName("origin", o.Origin); err != nil {
+		return bad("%v", err)
+	}
+	if len(o.Nodes) > maxItems {
+		return bad("%d nodes, at most %d", len(o.Nodes), maxItems)
+	}
+	seen := make(map[string]bool, len(o.Nodes))
+	for i, n := range o.Nodes {
+		if err := checkName("node", n.Name); err != nil {
+			return bad("node %d: %v", i, err)
+		}
+		if seen[n.Name] {
+			return bad("node %q listed twice", n.Name)
+		}
+		seen[n.Name] = true
+	}
+	return nil
+}
+
+// checkName requires a non-empty name of at most maxName bytes of UTF-8.
+func checkName(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("empty %s", what)
+	}
+	return checkText(what, s, maxName)
+}
+
+// checkText requires at most max bytes of valid UTF-8 (the decoder
+// refuses anything else, so the sender must too).
+func checkText(what, s string, max int) error {
+	switch {
+	case len(s) > max:
+		return fmt.Errorf("%s longer than %d bytes", what, max)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s is not valid UTF-8", what)
+	}
+	return nil
+}

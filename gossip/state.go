@@ -1,0 +1,183 @@
+package gossip
+
+import (
+	"bytes"
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// SetLocal replaces this node's state. s.Node and s.Incarnation are
+// ignored (the node is this one; the incarnation is this package's to
+// bump). Instances and checks are sorted by name and check output is cut
+// to MaxCheckOutput, so that only a real change counts: then the
+// incarnation is bumped and the state broadcast as a delta. Peers also get
+// it by push/pull. It returns an error wrapping ErrInvalid for a state the
+// wire format cannot carry (empty or over-long names, a family other than
+// 4 or 6, invalid UTF-8).
+func (c *Cluster) SetLocal(s NodeState) error {
+	s = normalize(s, c.name)
+	if err := validateState(s); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	s.Incarnation = c.local.Incarnation
+	if c.localSet && bytes.Equal(encodeState(s), encodeState(c.local)) {
+		c.mu.Unlock()
+		return nil
+	}
+	s.Incarnation++
+	c.local = s
+	c.localSet = true
+	msg := encodeState(s)
+	c.mu.Unlock()
+	c.publish("state/"+c.name, msg)
+	return nil
+}
+
+// normalize returns a private, canonical copy of s owned by node.
+func normalize(s NodeState, node string) NodeState {
+	out := NodeState{Node: node}
+	out.Instances = slices.Clone(s.Instances)
+	out.Checks = slices.Clone(s.Checks)
+	slices.SortStableFunc(out.Instances, func(a, b InstanceState) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Family, b.Family), cmp.Compare(a.VRID, b.VRID))
+	})
+	slices.SortStableFunc(out.Checks, func(a, b CheckState) int { return strings.Compare(a.Name, b.Name) })
+	for i := range out.Checks {
+		// Output is whatever a script printed: make it valid UTF-8 first.
+		out.Checks[i].Output = truncateUTF8(strings.ToValidUTF8(out.Checks[i].Output, "\uFFFD"), MaxCheckOutput)
+	}
+	return out
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 {
+		r, size := utf8.DecodeLastRuneInString(s)
+		if r != utf8.RuneError || size > 1 {
+			break
+		}
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// handleState takes a NodeState learned from a peer. It reports whether
+// the state was new (and, for a live member, raises StateUpdate).
+func (c *Cluster) handleState(s NodeState, regossip bool) bool {
+	if s.Node == c.name {
+		c.refuteState(s)
+		return false
+	}
+	c.mu.Lock()
+	if m, ok := c.members[s.Node]; ok && (m.Status == StatusDead || m.Status == StatusLeft) {
+		// A peer that has not yet seen the death is echoing an old state.
+		c.mu.Unlock()
+		return false
+	}
+	if cur, ok := c.states[s.Node]; ok && s.Incarnation <= cur.Incarnation {
+		c.mu.Unlock()
+		return false
+	}
+	c.states[s.Node] = s
+	m, known := c.members[s.Node]
+	live := known && m.Status == StatusAlive
+	c.mu.Unlock()
+	if regossip {
+		c.regossip("state/"+s.Node, encodeState(s))
+	}
+	if live {
+		c.emit(Event{Kind: StateUpdate, Node: s.Node})
+	}
+	return true
+}
+
+// refuteState handles a peer's copy of this node's own state. After a
+// restart this node counts incarnations from zero while peers hold a
+// higher one and would ignore it, so, as memberlist does for its alive
+// messages, the node jumps past the peer's incarnation and re-broadcasts.
+// An echo of the current state is ignored.
+func (c *Cluster) refuteState(s NodeState) {
+	c.mu.Lock()
+	cur := c.local
+	if s.Incarnation < cur.Incarnation {
+		c.mu.Unlock()
+		return
+	}
+	if s.Incarnation == cur.Incarnation && bytes.Equal(encodeState(s), encodeState(cur)) {
+		c.mu.Unlock()
+		return
+	}
+	c.local.Incarnation = s.Incarnation + 1
+	msg := encodeState(c.local)
+	c.mu.Unlock()
+	c.log.Info("gossip: peers held an older state of this node; re-announcing", "incarnation", s.Incarnation+1)
+	c.publish("state/"+c.name, msg)
+}
+
+// States returns every live node's state by node name, this node's
+// included. States of members that died or left are dropped. The result is
+// a copy.
+func (c *Cluster) States() map[string]NodeState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]NodeState, len(c.states)+1)
+	for name, s := range c.states {
+		if m, ok := c.members[name]; ok && (m.Status == StatusAlive || m.Status == StatusSuspect) {
+			out[name] = cloneState(s)
+		}
+	}
+	out[c.name] = cloneState(c.local)
+	return out
+}
+
+func cloneState(s NodeState) NodeState {
+	s.Instances = slices.Clone(s.Instances)
+	s.Checks = slices.Clone(s.Checks)
+	return s
+}
+
+// Peers returns the advert sources (InstanceState.Src) of the alive
+// members other than this node that run the VRRP instance identified by
+// cluster, vrid and family, sorted and without duplicates: the unicast
+// peer list for "peers: gossip".
+func (c *Cluster) Peers(cluster string, vrid, family uint8) []netip.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []netip.Addr
+	for name, s := range c.states {
+		if name == c.name {
+			continue
+		}
+		if m, ok := c.members[name]; !ok || m.Status != StatusAlive {
+			continue
+		}
+		for _, in := range s.Instances {
+			if in.Cluster == cluster && in.VRID == vrid && in.Family == family && in.Src.IsValid() {
+				out = append(out, in.Src)
+			}
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+// liveStates is what this node sends in a push/pull: its own state and
+// those of live members. Called with c.mu held.
+func (c *Cluster) liveStatesLocked() []NodeState {
+	out := []NodeState{c.local}
+	for name, s := range c.states {
+		if m, ok := c.members[name]; ok && (m.Status == StatusAlive || m.Status == StatusSuspect) {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b NodeState) int { return strings.Compare(a.Node, b.Node) })
+	return out
+}

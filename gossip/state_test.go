@@ -1,0 +1,276 @@
+package gossip
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// unstarted returns a Cluster named "self" that is never started: its
+// delegates are driven directly.
+func unstarted(t *testing.T) (*Cluster, *eventLog) {
+	t.Helper()
+	ev := &eventLog{}
+	c, err := New(testConfig(t, "unit"), "self", Options{Log: discardLog(), OnChange: ev.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, ev
+}
+
+func join(c *Cluster, name string) {
+	meta, _ := encodeMeta(NodeMeta{Name: name})
+	(&events{c}).NotifyJoin(&memberlist.Node{Name: name, Addr: net.IPv4(127, 0, 0, 1), Port: 7946, Meta: meta, State: memberlist.StateAlive})
+}
+
+func leave(c *Cluster, name string, state memberlist.NodeStateType) {
+	(&events{c}).NotifyLeave(&memberlist.Node{Name: name, Addr: net.IPv4(127, 0, 0, 1), Port: 7946, State: state})
+}
+
+func TestSetLocal(t *testing.T) {
+	c, _ := unstarted(t)
+	base := NodeState{Instances: []InstanceState{
+		{Name: "vi2", VRID: 2, Family: 4, State: "BACKUP"},
+		{Name: "vi1", VRID: 1, Family: 4, State: "MASTER"},
+	}}
+	reordered := NodeState{Node: "ignored", Incarnation: 99, Instances: []InstanceState{base.Instances[1], base.Instances[0]}}
+	changed := NodeState{Instances: []InstanceState{{Name: "vi1", VRID: 1, Family: 4, State: "FAULT"}}}
+
+	steps := []struct {
+		name    string
+		s       NodeState
+		wantInc uint64
+		wantErr error
+	}{
+		{"first state", base, 1, nil},
+		{"same state again", base, 1, nil},
+		{"same state in another order, other node and incarnation", reordered, 1, nil},
+		{"a change", changed, 2, nil},
+		{"invalid state leaves the old one", NodeState{Instances: []InstanceState{{Name: "vi", Family: 9}}}, 2, ErrInvalid},
+		{"back to the first", base, 3, nil},
+	}
+	for _, st := range steps {
+		err := c.SetLocal(st.s)
+		if !errors.Is(err, st.wantErr) {
+			t.Fatalf("%s: SetLocal error = %v, want %v", st.name, err, st.wantErr)
+		}
+		got := c.States()["self"]
+		if got.Incarnation != st.wantInc || got.Node != "self" {
+			t.Errorf("%s: node %q incarnation %d, want self %d", st.name, got.Node, got.Incarnation, st.wantInc)
+		}
+	}
+	if got := c.States()["self"].Instances; got[0].Name != "vi1" || got[1].Name != "vi2" {
+		t.Errorf("instances not sorted: %+v", got)
+	}
+	if n := c.queue.NumQueued(); n != 1 {
+		t.Errorf("%d broadcasts queued, want 1 (newer deltas replace older)", n)
+	}
+}
+
+func TestSetLocalBoundsOutput(t *testing.T) {
+	tests := []struct {
+		name   string
+		output string
+		want   string
+	}{
+		{"short", "ok", "ok"},
+		{"exactly the limit", strings.Repeat("a", MaxCheckOutput), strings.Repeat("a", MaxCheckOutput)},
+		{"cut", strings.Repeat("a", MaxCheckOutput+10), strings.Repeat("a", MaxCheckOutput)},
+		// 511 ASCII bytes then a 3-byte rune: the rune does not fit whole.
+		{"cut before a split rune", strings.Repeat("a", MaxCheckOutput-1) + "€", strings.Repeat("a", MaxCheckOutput-1)},
+		{"invalid UTF-8 replaced", "bad\xffbyte", "bad\uFFFDbyte"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := unstarted(t)
+			if err := c.SetLocal(NodeState{Checks: []CheckState{{Name: "c", Output: tt.output}}}); err != nil {
+				t.Fatal(err)
+			}
+			got := c.States()["self"].Checks[0].Output
+			if got != tt.want || !utf8.ValidString(got) {
+				t.Errorf("output %q (%d bytes), want %q", got, len(got), tt.want)
+			}
+		})
+	}
+}
+
+func TestHandleState(t *testing.T) {
+	st := func(node string, inc uint64, state string) NodeState {
+		return NodeState{Node: node, Incarnation: inc, Instances: []InstanceState{{Name: "vi", VRID: 1, Family: 4, State: state}}}
+	}
+	tests := []struct {
+		name       string
+		setup      func(c *Cluster)
+		in         NodeState
+		wantNew    bool
+		wantState  string // state of b's instance in States(); "" = b absent
+		wantEvents int    // StateUpdate events for b
+	}{
+		{"member's first state", func(c *Cluster) { join(c, "b") }, st("b", 1, "MASTER"), true, "MASTER", 1},
+		{"newer incarnation", func(c *Cluster) { join(c, "b"); c.handleState(st("b", 1, "BACKUP"), false) }, st("b", 2, "MASTER"), true, "MASTER", 2},
+		{"same incarnation ignored", func(c *Cluster) { join(c, "b"); c.handleState(st("b", 2, "BACKUP"), false) }, st("b", 2, "MASTER"), false, "BACKUP", 1},
+		{"older incarnation ignored", func(c *Cluster) { join(c, "b"); c.handleState(st("b", 5, "BACKUP"), false) }, st("b", 4, "MASTER"), false, "BACKUP", 1},
+		{"unknown node kept until it joins", func(*Cluster) {}, st("b", 1, "MASTER"), true, "", 0},
+		{"dead member's state refused", func(c *Cluster) { join(c, "b"); leave(c, "b", memberlist.StateDead) }, st("b", 9, "MASTER"), false, "", 0},
+		{"departed member's state refused", func(c *Cluster) { join(c, "b"); leave(c, "b", memberlist.StateLeft) }, st("b", 9, "MASTER"), false, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, ev := unstarted(t)
+			tt.setup(c)
+			if got := c.handleState(tt.in, false); got != tt.wantNew {
+				t.Errorf("handleState = %v, want %v", got, tt.wantNew)
+			}
+			s, ok := c.States()["b"]
+			switch {
+			case tt.wantState == "" && ok:
+				t.Errorf("States has b: %+v", s)
+			case tt.wantState != "" && (!ok || s.Instances[0].State != tt.wantState):
+				t.Errorf("States[b] = %+v, want state %s", s, tt.wantState)
+			}
+			if n := ev.count(StateUpdate, "b"); n != tt.wantEvents {
+				t.Errorf("%d StateUpdate events, want %d", n, tt.wantEvents)
+			}
+		})
+	}
+}
+
+func TestStateShownAfterJoinAndDroppedAfterDeath(t *testing.T) {
+	c, _ := unstarted(t)
+	c.handleState(NodeState{Node: "b", Incarnation: 3}, false)
+	if _, ok := c.States()["b"]; ok {
+		t.Fatal("state of a node that has not joined is shown")
+	}
+	join(c, "b")
+	if s, ok := c.States()["b"]; !ok || s.Incarnation != 3 {
+		t.Fatalf("after join States[b] = %+v, %v", s, ok)
+	}
+	leave(c, "b", memberlist.StateDead)
+	if _, ok := c.States()["b"]; ok {
+		t.Fatal("state of a dead member is shown")
+	}
+	// Back from the dead with a fresh incarnation count: accepted.
+	join(c, "b")
+	if !c.handleState(NodeState{Node: "b", Incarnation: 1}, false) {
+		t.Fatal("state of a rejoined member refused")
+	}
+	if m := c.Members(); len(m) != 1 || m[0].Name != "b" || m[0].Status != StatusAlive || m[0].Meta.Name != "b" {
+		t.Errorf("Members = %+v", m)
+	}
+}
+
+func TestRefuteState(t *testing.T) {
+	tests := []struct {
+		name    string
+		echo    func(local NodeState) NodeState
+		wantInc uint64
+	}{
+		{"echo of the current state", func(l NodeState) NodeState { return l }, 2},
+		{"older copy", func(l NodeState) NodeState { l.Incarnation = 1; return l }, 2},
+		// After a restart a peer holds incarnation 7 from the last life.
+		{"higher incarnation from a past life", func(l NodeState) NodeState { l.Incarnation = 7; return l }, 8},
+		{"same incarnation, other content", func(l NodeState) NodeState { l.Instances = nil; return l }, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := unstarted(t)
+			for _, state := range []string{"BACKUP", "MASTER"} { // incarnation 2
+				if err := c.SetLocal(NodeState{Instances: []InstanceState{{Name: "vi", VRID: 1, Family: 4, State: state}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			local := c.States()["self"]
+			c.handleState(tt.echo(local), true)
+			got := c.States()["self"]
+			if got.Incarnation != tt.wantInc {
+				t.Errorf("incarnation %d, want %d", got.Incarnation, tt.wantInc)
+			}
+			if !reflect.DeepEqual(got.Instances, local.Instances) {
+				t.Errorf("content changed: %+v", got.Instances)
+			}
+		})
+	}
+}
+
+func TestPeers(t *testing.T) {
+	c, _ := unstarted(t)
+	in := func(cluster string, vrid, fam uint8, src string) InstanceState {
+		s := InstanceState{Name: "vi", Cluster: cluster, VRID: vrid, Family: fam}
+		if src != "" {
+			s.Src = netip.MustParseAddr(src)
+		}
+		return s
+	}
+	if err := c.SetLocal(NodeState{Instances: []InstanceState{in("dns", 10, 4, "198.51.100.1")}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"b", "c", "d", "e", "f", "g"} {
+		join(c, n)
+	}
+	states := []NodeState{
+		{Node: "b", Incarnation: 1, Instances: []InstanceState{in("dns", 10, 4, "198.51.100.2"), in("dns", 10, 6, "2001:db8::2")}},
+		{Node: "c", Incarnation: 1, Instances: []InstanceState{in("dns", 10, 4, "198.51.100.3")}},
+		{Node: "d", Incarnation: 1, Instances: []InstanceState{in("dns", 11, 4, "198.51.100.4")}}, // other VRID
+		{Node: "e", Incarnation: 1, Instances: []InstanceState{in("web", 10, 4, "198.51.100.5")}}, // other cluster
+		{Node: "f", Incarnation: 1, Instances: []InstanceState{in("dns", 10, 4, "")}},             // no source yet
+		{Node: "g", Incarnation: 1, Instances: []InstanceState{in("dns", 10, 4, "198.51.100.7")}}, // dies below
+		{Node: "h", Incarnation: 1, Instances: []InstanceState{in("dns", 10, 4, "198.51.100.8")}}, // never joined
+	}
+	for _, s := range states {
+		c.handleState(s, false)
+	}
+	leave(c, "g", memberlist.StateDead)
+
+	tests := []struct {
+		name    string
+		cluster string
+		vrid    uint8
+		family  uint8
+		want    []string
+	}{
+		{"v4 peers, sorted, without self, dead or unknown nodes", "dns", 10, 4, []string{"198.51.100.2", "198.51.100.3"}},
+		{"v6", "dns", 10, 6, []string{"2001:db8::2"}},
+		{"other vrid", "dns", 11, 4, []string{"198.51.100.4"}},
+		{"other cluster", "web", 10, 4, []string{"198.51.100.5"}},
+		{"nobody", "dns", 99, 4, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, a := range c.Peers(tt.cluster, tt.vrid, tt.family) {
+				got = append(got, a.String())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Peers = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReceiveGarbageCounted(t *testing.T) {
+	c, _ := unstarted(t)
+	d := &delegate{c}
+	for _, b := range [][]byte{nil, {1}, {byte(msgState), 9}, {200, 1, 2, 3}} {
+		d.NotifyMsg(b)
+		d.MergeRemoteState(b, false)
+	}
+	if got := c.Stats().DecodeErrors; got != 8 {
+		t.Errorf("DecodeErrors = %d, want 8", got)
+	}
+	// And a good push/pull still works afterwards.
+	join(c, "b")
+	d.MergeRemoteState(encodePushPull(pushPull{Clock: 5, States: []NodeState{{Node: "b", Incarnation: 2}},
+		Orders: []OrderEntry{{Instance: "vi", Version: 5, Origin: "b"}}}), true)
+	if c.States()["b"].Incarnation != 2 || c.Orders()["vi"].Version != 5 {
+		t.Errorf("push/pull not merged: %+v %+v", c.States(), c.Orders())
+	}
+	if e, err := c.SetOrder("vi", nil); err != nil || e.Version != 6 {
+		t.Errorf("SetOrder after a push/pull at clock 5: %+v %v", e, err)
+	}
+}

@@ -1,0 +1,120 @@
+package gossip
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+func TestStateFileRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "state.json")
+	orders := map[string]OrderEntry{
+		"testdns0": {Instance: "testdns0", Nodes: []OrderNode{{Name: "cnh"}, {Name: "sby", Disabled: true}}, Version: 4, Origin: "cnh"},
+		"testdns1": {Instance: "testdns1", Nodes: []OrderNode{{Name: "wcdc"}}, Version: 9, Origin: "sby"},
+	}
+	if err := writeStateFile(path, orders); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readStateFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, orders) {
+		t.Errorf("read %+v, want %+v", got, orders)
+	}
+	// Overwrite: only the file remains, no temporary files.
+	orders["testdns0"] = OrderEntry{Instance: "testdns0", Nodes: []OrderNode{{Name: "sby"}}, Version: 10, Origin: "wcdc"}
+	if err := writeStateFile(path, orders); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != "state.json" {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("directory holds %v, want only state.json", names)
+	}
+	if got, _ := readStateFile(path); got["testdns0"].Version != 10 {
+		t.Errorf("after overwrite read %+v", got["testdns0"])
+	}
+}
+
+func TestReadStateFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string // "" with missing=true: no file
+		missing bool
+		want    int
+		wantErr bool
+	}{
+		{"missing file is empty", "", true, 0, false},
+		{"empty list", `{"version":1,"orders":[]}`, false, 0, false},
+		{"one order", `{"version":1,"orders":[{"instance":"vi","nodes":[{"name":"a"}],"version":2,"origin":"a"}]}`, false, 1, false},
+		{"not JSON", `{"version":1,`, false, 0, true},
+		{"other version", `{"version":2,"orders":[]}`, false, 0, true},
+		{"invalid entry", `{"version":1,"orders":[{"instance":"","version":2,"origin":"a"}]}`, false, 0, true},
+		{"duplicate instance", `{"version":1,"orders":[{"instance":"vi","version":2,"origin":"a"},{"instance":"vi","version":3,"origin":"b"}]}`, false, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.json")
+			if !tt.missing {
+				if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := readStateFile(path)
+			if tt.wantErr {
+				var se *StateFileError
+				if !errors.As(err, &se) || se.Path != path {
+					t.Fatalf("error = %v, want a *StateFileError for %s", err, path)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.want {
+				t.Errorf("read %d orders, want %d", len(got), tt.want)
+			}
+		})
+	}
+}
+
+func TestNewRefusesCorruptStateFile(t *testing.T) {
+	cfg := testConfig(t, "sf")
+	if err := os.WriteFile(cfg.StateFile, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var se *StateFileError
+	if _, err := New(cfg, "a", Options{Log: discardLog()}); !errors.As(err, &se) {
+		t.Fatalf("New error = %v, want *StateFileError", err)
+	}
+}
+
+func TestSetOrderPersistError(t *testing.T) {
+	cfg := testConfig(t, "sf")
+	sub := filepath.Join(filepath.Dir(cfg.StateFile), "sub")
+	cfg.StateFile = filepath.Join(sub, "state.json")
+	c, err := New(cfg, "a", Options{Log: discardLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A file where the state directory should be: the write fails.
+	if err := os.WriteFile(sub, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.SetOrder("vi", []OrderNode{{Name: "a"}})
+	if !errors.Is(err, ErrPersist) {
+		t.Fatalf("SetOrder error = %v, want ErrPersist", err)
+	}
+	if e.Version != 1 || c.Orders()["vi"].Version != 1 {
+		t.Errorf("order not in effect after a persist failure: %+v", c.Orders())
+	}
+}
