@@ -216,7 +216,7 @@ func (a *Agent) start(ic *config.Instance) error {
 	if ic.Family == config.IPv6 {
 		fam = transport.IPv6
 	}
-	sock, err := a.socketFor(fam, ic.Interface, len(ic.UnicastPeers) == 0)
+	sock, err := a.socketFor(fam, ic.Interface, ic.Multicast())
 	if err != nil {
 		return err
 	}
@@ -265,15 +265,18 @@ func (a *Agent) start(ic *config.Instance) error {
 	}()
 	a.running[ic.Name] = r
 	a.log.Info("instance started", "instance", ic.Name, "vrid", ic.VRID, "interface", ic.Interface,
-		"version", ic.Version, "priority", ic.Priority, "source", src, "unicast_peers", peersString(ic.UnicastPeers))
+		"version", ic.Version, "priority", ic.Priority, "source", src, "peers", peersString(ic))
 	return nil
 }
 
-func peersString(ps []netip.Addr) string {
-	if len(ps) == 0 {
+func peersString(ic *config.Instance) string {
+	switch {
+	case ic.Multicast():
 		return "multicast"
+	case ic.PeersFromGossip:
+		return fmt.Sprintf("%v + gossip", ic.UnicastPeers)
 	}
-	return fmt.Sprint(ps)
+	return fmt.Sprint(ic.UnicastPeers)
 }
 
 func (a *Agent) stop(name string) {

@@ -200,7 +200,11 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 	// only acts when adverts really are not getting through.
 	interval := 3*ic.AdvertInterval + time.Second
 	switch {
-	case better != nil && (r.inst.State() == fsm.Master || held):
+	// Once held, stay held until the better master is gone from the
+	// cluster view, unless its adverts start reaching us: then plain VRRP
+	// decides again (and a master-down after its death is not delayed by
+	// gossip's slower failure detection).
+	case better != nil && (r.inst.State() == fsm.Master || held && !r.inst.Yielding()):
 		if l.guardSince[name].IsZero() {
 			l.guardSince[name] = now
 		}

@@ -163,7 +163,7 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 			continue
 		}
 		r, err := checks.NewRunner(c, p, checks.RunnerOptions{
-			Clock: t.clock, Logger: t.log.With("check", name), OnChange: t.checkChanged,
+			Clock: t.clock, Logger: t.log, OnChange: t.checkChanged,
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("check %s: %w", name, err))
