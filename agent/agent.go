@@ -160,6 +160,9 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 			a.log.Info("agent stopped")
 			return nil
 		case r := <-a.reloads:
+			if link != nil {
+				link.reload(r.cfg)
+			}
 			r.reply <- a.apply(r.cfg)
 		case <-a.track.wake:
 			sync()

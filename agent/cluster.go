@@ -238,6 +238,30 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 	}
 }
 
+// reload applies what a new configuration changes in a running cluster:
+// the encryption keys (rotation without downtime: install the new key
+// everywhere, make it first, then drop the old one, one reload each).
+// Other gossip settings take effect at the next start.
+func (l *clusterLink) reload(cfg *config.Config) {
+	if cfg.Gossip == nil {
+		l.log.Warn("gossip section removed: takes effect at the next start")
+		return
+	}
+	keys, err := gossip.LoadKeys(cfg.Gossip)
+	if err != nil {
+		l.log.Error("gossip keys not reloaded", "err", err)
+		return
+	}
+	if len(keys) == 0 {
+		return
+	}
+	if err := l.c.UpdateKeys(keys); err != nil {
+		l.log.Error("gossip keys not reloaded", "err", err)
+		return
+	}
+	l.log.Info("gossip keys reloaded", "keys", len(keys))
+}
+
 // start joins the cluster; stop leaves it gracefully.
 func (l *clusterLink) start(ctx context.Context) error { return l.c.Start(ctx) }
 
