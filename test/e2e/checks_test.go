@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
 
@@ -18,14 +17,8 @@ import (
 // its timeout (with everything it started) and counts as a failure, which
 // then moves the VIP.
 func TestCheckFlapAndHang(t *testing.T) {
-	lab.Require(t)
-	testbed.VipdBinary(t)
-	l := lab.New(t)
-	sw := l.Switch("sw")
-	a, b := l.Node("a"), l.Node("b")
-	l.Connect(a, sw, "eth0", "198.51.100.1/24")
-	l.Connect(b, sw, "eth0", "198.51.100.2/24")
-	members := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}, {Name: "b", Node: b, Iface: "eth0"}}
+	p := newPair(t, false)
+	a, b, members := p.a, p.b, p.members
 
 	dir := t.TempDir()
 	fail, hang := filepath.Join(dir, "fail"), filepath.Join(dir, "hang")

@@ -196,3 +196,31 @@ instances:
 	da.Kill()
 	testbed.WaitSoleHolder(t, members[1:], vip, "b", killed, masterDown(time.Second, 100)+slack)
 }
+
+// pair is the most common lab: nodes a and b on one segment (eth0,
+// 198.51.100.1 and .2) and, with private set, a second one (eth1,
+// 203.0.113.1 and .2). members watch eth0, private watches eth1.
+type pair struct {
+	a, b    *lab.Node
+	members []testbed.Member
+	private []testbed.Member
+}
+
+func newPair(t *testing.T, private bool) pair {
+	t.Helper()
+	lab.Require(t)
+	testbed.VipdBinary(t)
+	l := lab.New(t)
+	pub := l.Switch("pub")
+	p := pair{a: l.Node("a"), b: l.Node("b")}
+	l.Connect(p.a, pub, "eth0", "198.51.100.1/24")
+	l.Connect(p.b, pub, "eth0", "198.51.100.2/24")
+	p.members = []testbed.Member{{Name: "a", Node: p.a, Iface: "eth0"}, {Name: "b", Node: p.b, Iface: "eth0"}}
+	if private {
+		priv := l.Switch("priv")
+		l.Connect(p.a, priv, "eth1", "203.0.113.1/24")
+		l.Connect(p.b, priv, "eth1", "203.0.113.2/24")
+		p.private = []testbed.Member{{Name: "a", Node: p.a, Iface: "eth1"}, {Name: "b", Node: p.b, Iface: "eth1"}}
+	}
+	return p
+}

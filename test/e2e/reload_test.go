@@ -22,14 +22,8 @@ func rewrite(t *testing.T, path, text string) {
 // untouched while adding a new one; a broken file is not applied; a changed
 // instance is restarted.
 func TestReload(t *testing.T) {
-	lab.Require(t)
-	testbed.VipdBinary(t)
-	l := lab.New(t)
-	sw := l.Switch("sw")
-	a, b := l.Node("a"), l.Node("b")
-	l.Connect(a, sw, "eth0", "198.51.100.1/24")
-	l.Connect(b, sw, "eth0", "198.51.100.2/24")
-	members := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}, {Name: "b", Node: b, Iface: "eth0"}}
+	p := newPair(t, false)
+	a, b, members := p.a, p.b, p.members
 
 	web := func(prio string) string {
 		return `

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
 
@@ -18,19 +17,10 @@ import (
 // its private instance goes to FAULT (implicit tracking of its own
 // interface) and the sync group takes the public one with it, so both move.
 func TestSyncGroup(t *testing.T) {
-	lab.Require(t)
-	testbed.VipdBinary(t)
-	l := lab.New(t)
-	pub, priv := l.Switch("pub"), l.Switch("priv")
-	a, b := l.Node("a"), l.Node("b")
-	l.Connect(a, pub, "eth0", "198.51.100.1/24")
-	l.Connect(a, priv, "eth1", "203.0.113.1/24")
-	l.Connect(b, pub, "eth0", "198.51.100.2/24")
-	l.Connect(b, priv, "eth1", "203.0.113.2/24")
+	p := newPair(t, true)
+	a, b, pubMembers, privMembers := p.a, p.b, p.members, p.private
 	vipPub := netip.MustParsePrefix("198.51.100.100/24")
 	vipPriv := netip.MustParsePrefix("203.0.113.100/24")
-	pubMembers := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}, {Name: "b", Node: b, Iface: "eth0"}}
-	privMembers := []testbed.Member{{Name: "a", Node: a, Iface: "eth1"}, {Name: "b", Node: b, Iface: "eth1"}}
 
 	dir := t.TempDir()
 	cfg := func(name string, prio int) string {
@@ -115,19 +105,10 @@ sync_groups:
 // both VIPs on one node: a yields private to b, which holds a's public
 // instance back too, so b ends up with both.
 func TestSyncGroupMovesAsOne(t *testing.T) {
-	lab.Require(t)
-	testbed.VipdBinary(t)
-	l := lab.New(t)
-	pub, priv := l.Switch("pub"), l.Switch("priv")
-	a, b := l.Node("a"), l.Node("b")
-	l.Connect(a, pub, "eth0", "198.51.100.1/24")
-	l.Connect(a, priv, "eth1", "203.0.113.1/24")
-	l.Connect(b, pub, "eth0", "198.51.100.2/24")
-	l.Connect(b, priv, "eth1", "203.0.113.2/24")
+	p := newPair(t, true)
+	a, b, pubMembers, privMembers := p.a, p.b, p.members, p.private
 	vipPub := netip.MustParsePrefix("198.51.100.100/24")
 	vipPriv := netip.MustParsePrefix("203.0.113.100/24")
-	pubMembers := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}, {Name: "b", Node: b, Iface: "eth0"}}
-	privMembers := []testbed.Member{{Name: "a", Node: a, Iface: "eth1"}, {Name: "b", Node: b, Iface: "eth1"}}
 	cfg := func(name string, pubPrio, privPrio int) string {
 		return fmt.Sprintf(`node: {name: %s}
 instances:
