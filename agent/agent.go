@@ -104,6 +104,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	if a.addrs, err = vip.NewManager(); err != nil {
 		return fmt.Errorf("netlink: %w", err)
 	}
+	defer a.addrs.Close()
 	a.announcer = vip.NewAnnouncer()
 	defer a.announcer.Close()
 
@@ -126,7 +127,12 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		if link, err = newClusterLink(cfg, a.version, a.log, a.track.poke); err != nil {
 			return fmt.Errorf("gossip: %w", err)
 		}
-		if err := link.start(ctx); err != nil {
+		// Its own context: the agent's ends at SIGTERM, but the cluster
+		// must live on until the instances have stopped and it has said
+		// goodbye (Leave), not just vanish.
+		gctx, gstop := context.WithCancel(context.Background())
+		defer gstop()
+		if err := link.start(gctx); err != nil {
 			return fmt.Errorf("gossip: %w", err)
 		}
 		tick = a.clock.NewTimer(syncInterval)
