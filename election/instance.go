@@ -300,8 +300,23 @@ func (i *Instance) Run(ctx context.Context) error {
 	}
 	i.exec(i.m.Start(clk.Now()))
 
-	timer := clk.NewTimer(time.Hour)
-	defer timer.Stop()
+	// The master-down deadline is what failover time is made of: a precise
+	// timer fires well within a millisecond of it, a time.Timer up to ~1 ms
+	// late.
+	var timer clock.Timer
+	if pc, ok := clk.(clock.PreciseClock); ok {
+		pt, err := pc.NewPreciseTimer(time.Hour)
+		if err == nil {
+			defer pt.Close()
+			timer = pt
+		} else {
+			i.log.Warn("precise timer unavailable, deadlines may fire up to 1 ms late", "err", err)
+		}
+	}
+	if timer == nil {
+		timer = clk.NewTimer(time.Hour)
+		defer timer.Stop()
+	}
 	for {
 		i.armTimer(timer)
 		var acts []fsm.Action

@@ -1,0 +1,12 @@
+// Package clock is the one place vipd reads time from. Everything that waits
+// (advert timers, GARP schedules, retries) takes a Clock, so state machines and
+// runtimes can be driven by a Fake in tests instead of by sleeping.
+//
+// On Linux the real clock also offers precise timers (PreciseClock), backed
+// by a timerfd, for the deadlines whose lateness is measured: a Go
+// time.Timer can fire up to about a millisecond late because the runtime
+// sleeps in epoll_wait with a timeout in whole milliseconds.
+//
+// It depends on the standard library and golang.org/x/sys/unix only, and
+// must not depend on any other vipd package: everything else uses it.
+package clock
