@@ -32,3 +32,15 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 # Go tools pinned to exact versions (the module proxy may refuse @latest).
 export PATH="$(go env GOPATH)/bin:$PATH"
 command -v staticcheck >/dev/null 2>&1 || go install honnef.co/go/tools/cmd/staticcheck@v0.8.0
+
+# buf 1.75.0 lints proto/ and runs the code generators (scripts/gen-proto.sh).
+# The npm package carries the prebuilt binary; without npm, build it with Go.
+if [ "$(buf --version 2>/dev/null || true)" != "1.75.0" ]; then
+	if command -v npm >/dev/null 2>&1; then
+		npm install -g --no-fund --no-audit @bufbuild/buf@1.75.0
+	else
+		go install github.com/bufbuild/buf/cmd/buf@v1.75.0
+	fi
+	hash -r
+	[ "$(buf --version 2>/dev/null || true)" = "1.75.0" ] || { echo "buf 1.75.0 is not first on PATH: $(command -v buf || echo none)" >&2; exit 1; }
+fi

@@ -21,6 +21,16 @@ go vet ./...
 echo "== staticcheck"
 staticcheck ./...
 
+echo "== proto: buf lint + generate, no diff"
+# Regenerates with the pinned buf and plugins; the committed code must be
+# exactly what they produce (no change, no new untracked file).
+bash scripts/gen-proto.sh
+git diff --exit-code -- proto docs/openapi
+untracked=$(git ls-files --others --exclude-standard -- proto docs/openapi)
+if [ -n "$untracked" ]; then
+	echo "generated but not committed:"; echo "$untracked"; exit 1
+fi
+
 echo "== go build (static, linux/amd64 and linux/arm64)"
 for arch in amd64 arm64; do
 	CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -o /dev/null ./cmd/vipd
