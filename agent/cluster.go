@@ -197,8 +197,10 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 	held := t.guard[name] != ""
 	t.mu.Unlock()
 	// The guard waits longer than VRRP itself would take to settle, so it
-	// only acts when adverts really are not getting through.
-	interval := 3*ic.AdvertInterval + time.Second
+	// only acts when adverts really are not getting through, and at least
+	// gossip's failure-detection time: a master that just died is still in
+	// the view until then, and must not make its successor yield.
+	interval := max(3*ic.AdvertInterval+time.Second, l.c.DetectionTime())
 	switch {
 	// Once held, stay held until the better master is gone from the
 	// cluster view, unless its adverts start reaching us: then plain VRRP
