@@ -30,7 +30,7 @@ type clusterLink struct {
 	peers      map[string][]netip.Addr // last peers given to each instance
 	guardSince map[string]time.Time    // when a better remote master was first seen
 	reasserted map[string]string       // instance → remote master (node@since) re-asserted against
-	orders     map[string]uint64       // instance → order version applied
+	orders     map[string]orderKey     // instance → order version applied
 
 	// SplitBrainYields counts how often the guard made an instance yield.
 	SplitBrainYields atomic.Uint64
@@ -54,7 +54,7 @@ func newClusterLink(cfg *config.Config, version string, log *slog.Logger, onChan
 		peers:      map[string][]netip.Addr{},
 		guardSince: map[string]time.Time{},
 		reasserted: map[string]string{},
-		orders:     map[string]uint64{},
+		orders:     map[string]orderKey{},
 	}, nil
 }
 
@@ -150,10 +150,11 @@ func (l *clusterLink) syncOrders(t *tracking) {
 	}
 	t.mu.Lock()
 	for inst, e := range orders {
-		if l.orders[inst] == e.Version && t.shared[inst] != nil {
+		// Two writers can pick the same version; the origin tells them apart.
+		if k := (orderKey{e.Version, e.Origin}); l.orders[inst] == k && t.shared[inst] != nil {
 			continue
 		}
-		l.orders[inst] = e.Version
+		l.orders[inst] = orderKey{e.Version, e.Origin}
 		list := &priority.List{Source: fmt.Sprintf("cluster order (version %d from %s)", e.Version, e.Origin)}
 		for i, n := range e.Nodes {
 			list.Entries = append(list.Entries, priority.Entry{Name: n.Name, Disabled: n.Disabled, Line: i + 1})
@@ -165,6 +166,12 @@ func (l *clusterLink) syncOrders(t *tracking) {
 }
 
 func sameNodes(a, b []gossip.OrderNode) bool { return slices.Equal(a, b) }
+
+// orderKey identifies one written version of an order.
+type orderKey struct {
+	version uint64
+	origin  string
+}
 
 // guard is the split-brain guard and the gossip half of re-assert, for one
 // instance. If another live node says it is MASTER of this instance with a
