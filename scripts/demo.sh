@@ -62,12 +62,14 @@ start() {
 	PID[$n]=$!
 	disown "${PID[$n]}" # the demo reports its kills itself
 }
+# holder prints the node holding the VIP, "none", or "n1+n2" when several do.
 holder() {
+	local held=()
 	for n in "${NODES[@]}"; do
 		# A node whose link is down is off the segment, whatever it has bound.
-		if ip -n $P-$n -br addr show dev eth0 | grep -E " (UP|UNKNOWN) " | grep -q " $VIP/"; then echo "$n"; return; fi
+		if ip -n $P-$n -br addr show dev eth0 | grep -E " (UP|UNKNOWN) " | grep -q " $VIP/"; then held+=("$n"); fi
 	done
-	echo none
+	if ((${#held[@]} == 0)); then echo none; else (IFS=+; echo "${held[*]}"); fi
 }
 # wait_holder WANT TIMEOUT_S: poll every 10 ms; prints the elapsed time.
 wait_holder() {
@@ -110,7 +112,7 @@ say "n1 comes back: it has the highest priority and preempts"
 ip -n $P-n1 link set eth0 up
 start n1
 ms=$(wait_holder n1 10)
-note "n1 preempted after ${ms} ms; it cleared its stale VIP at start and bound it again as master"
+note "n1 preempted after ${ms} ms: it cleared the VIP its crash left bound, heard n2's lower priority and took over after its skew time"
 client_check
 
 say "Graceful stop: SIGTERM to n1 (it sends a priority-0 advert and releases the VIP)"
