@@ -432,6 +432,7 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 		}
 	}
 	t.mu.Unlock()
+	t.poke() // gossip publishes the new state at once
 
 	ev := notify.Event{
 		Type: notify.TypeInstance, Name: ic.Name, State: to.String(), PrevState: from.String(),

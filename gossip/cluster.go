@@ -32,6 +32,10 @@ type Options struct {
 	OnChange func(Event)
 }
 
+// minStateRetransmitMult is the least retransmit multiplier of vipd's own
+// broadcasts (state and order deltas), whatever the profile says.
+const minStateRetransmitMult = 4
+
 // deadRetention is how long Members keeps showing a dead or departed
 // member before forgetting it.
 const deadRetention = time.Hour
@@ -202,8 +206,11 @@ func New(cfg *config.Gossip, nodeName string, opts Options) (*Cluster, error) {
 		joinMax:     joinBackoffMax,
 	}
 	c.queue = &memberlist.TransmitLimitedQueue{
-		NumNodes:       func() int { return max(1, int(c.numAlive.Load())) },
-		RetransmitMult: mc.RetransmitMult,
+		NumNodes: func() int { return max(1, int(c.numAlive.Load())) },
+		// vipd's deltas (states, orders) are few and matter: with the
+		// local profile's 2 a delta often missed a member until the next
+		// push/pull, tens of seconds later.
+		RetransmitMult: max(mc.RetransmitMult, minStateRetransmitMult),
 	}
 	c.maxBroadcast = broadcastLimit(mc)
 	mc.Keyring = kr

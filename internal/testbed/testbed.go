@@ -421,3 +421,87 @@ func Dig(node *lab.Node, server, name, typ string) (string, error) {
 	}
 	return s, nil
 }
+
+// slogTimeLayout is how log/slog's text handler writes its time= field.
+const slogTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// LogTimes returns the time stamps (vipd's slog time= field, millisecond
+// resolution) of the log lines that contain every one of the given
+// substrings, in log order. Lines without a readable time stamp are
+// skipped. The time is when the daemon logged, so it measures the daemon's
+// own reaction, not when a test happened to read the log.
+func (d *Daemon) LogTimes(subs ...string) []time.Time {
+	var out []time.Time
+	for _, l := range strings.Split(d.Output(), "\n") {
+		all := true
+		for _, s := range subs {
+			all = all && strings.Contains(l, s)
+		}
+		if !all || !strings.HasPrefix(l, "time=") {
+			continue
+		}
+		f, _, _ := strings.Cut(strings.TrimPrefix(l, "time="), " ")
+		if t, err := time.Parse(slogTimeLayout, f); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// TwoAZ is a lab of two "availability zone" subnets, az1 198.51.100.0/24
+// and az2 203.0.113.0/24, each a switch, joined by a router node that holds
+// .254 in both. Nodes get the next free address of their zone on eth0 and
+// a default route through the router, so traffic between zones is routed
+// (TTL decremented) as between real zones.
+type TwoAZ struct {
+	Lab    *lab.Lab
+	Router *lab.Node
+
+	sw   [2]*lab.Switch
+	next [2]int
+}
+
+// azPrefixes are the two zones' subnets, az1 first.
+var azPrefixes = [2]netip.Prefix{
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+}
+
+// NewTwoAZ builds the router and the two zone switches in a new lab (which
+// skips or fails tb as lab.Require does).
+func NewTwoAZ(tb testing.TB) *TwoAZ {
+	tb.Helper()
+	l := lab.New(tb)
+	z := &TwoAZ{Lab: l, Router: l.Node("r")}
+	for i := range z.sw {
+		z.sw[i] = l.Switch(fmt.Sprintf("az%d", i+1))
+		l.Connect(z.Router, z.sw[i], fmt.Sprintf("eth%d", i), zoneAddr(i, 254).String()+"/24")
+	}
+	z.Router.Router(true)
+	return z
+}
+
+func zoneAddr(zone, host int) netip.Addr {
+	b := azPrefixes[zone].Addr().As4()
+	b[3] = byte(host)
+	return netip.AddrFrom4(b)
+}
+
+// AddNode creates node name in zone az (1 or 2) with the zone's next free
+// address (from .1 up) on eth0, and returns it with that address.
+func (z *TwoAZ) AddNode(tb testing.TB, name string, az int) (*lab.Node, netip.Addr) {
+	tb.Helper()
+	if az != 1 && az != 2 {
+		tb.Fatalf("testbed: zone %d: want 1 or 2", az)
+	}
+	i := az - 1
+	z.next[i]++
+	if z.next[i] >= 254 {
+		tb.Fatalf("testbed: zone az%d is full", az)
+	}
+	addr := zoneAddr(i, z.next[i])
+	n := z.Lab.Node(name)
+	z.Lab.Connect(n, z.sw[i], "eth0", addr.String()+"/24")
+	n.AddRoute(tb, "default", zoneAddr(i, 254).String())
+	return n, addr
+}

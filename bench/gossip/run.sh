@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs the gossip benchmark (50 `vipd agent` processes, gossip only, in
+# network namespaces, for the lan and local profiles) and writes its table
+# into docs/benchmarks.md between the GOSSIP markers.
+# Run as root: ./bench/gossip/run.sh [rounds-per-profile, default 7]
+# VIPD_BENCH_JSON=file keeps the raw samples (JSON lines) in file.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-7}
+if ((rounds < 5)); then
+	echo "run.sh: a median needs at least 5 rounds per profile, got $rounds" >&2
+	exit 2
+fi
+if [[ -n ${VIPD_BENCH_JSON:-} ]]; then
+	out=$VIPD_BENCH_JSON
+	: >"$out"
+else
+	out=$(mktemp)
+	trap 'rm -f "$out"' EXIT
+fi
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+VIPD_BENCH_OUT=$out go test -count=1 -run '^$' -bench BenchmarkGossip -benchtime "${rounds}x" -timeout 90m ./bench/gossip
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$out" docs/benchmarks.md "$rounds" "$load_before" "$load_after" <<'PY'
+import datetime, json, os, platform, statistics, subprocess, sys
+
+out, doc_path, rounds, load_before, load_after = sys.argv[1:6]
+results = [json.loads(line) for line in open(out)]
+
+def cell(r, key, scale=1000.0, digits=2):
+    xs = [s[key] / scale for s in r["samples"]]
+    return f"{statistics.median(xs):.{digits}f} ({min(xs):.{digits}f}–{max(xs):.{digits}f})"
+
+rows = []
+for r in results:
+    left = sum(s["leave_as_left"] for s in r["samples"])
+    seen = len(r["samples"]) * (r["agents"] - 1)
+    rows.append(
+        f"| {r['profile']} | {cell(r, 'full_view_ms')} | {cell(r, 'full_view_median_ms')} "
+        f"| {cell(r, 'crash_all_ms')} | {cell(r, 'crash_median_ms')} | {r['detection_bound_ms'] / 1000:.1f} "
+        f"| {cell(r, 'rejoin_all_ms')} | {cell(r, 'leave_all_ms')} | {r['spread_bound_ms'] / 1000:.1f} | {left}/{seen} |")
+
+def first_line(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    return (p.stdout + p.stderr).strip().splitlines()[0]
+
+def commit():
+    if os.environ.get("VIPD_BENCH_COMMIT"):
+        return os.environ["VIPD_BENCH_COMMIT"]
+    p = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if p.returncode != 0:
+        return "unknown"
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "cmd", "agent", "config", "gossip", "internal"]).returncode != 0
+    return p.stdout.strip() + (" with local changes" if dirty else "")
+
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+nproc = subprocess.check_output(["nproc"], text=True).strip()
+agents = results[0]["agents"] if results else 0
+table = "\n".join([
+    f"Measured {datetime.date.today()} on {cpu} ({platform.machine()}, {nproc} cores), Linux {platform.release()}; "
+    f"vipd built with {first_line(['go', 'version'])} from commit {commit()}; "
+    f"load average {load_before} before, {load_after} after. {agents} agents; median of {rounds} rounds per "
+    "profile (min–max in brackets), in seconds.",
+    "",
+    "| profile | full view: all agents | full view: median agent | crash → dead on all | crash → dead, median agent | detection bound | rejoin → known by all | SIGTERM → gone on all | spread bound | seen as left |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    *rows,
+])
+doc = open(doc_path).read()
+a, b = "<!-- GOSSIP:BEGIN -->", "<!-- GOSSIP:END -->"
+i, j = doc.index(a) + len(a), doc.index(b)
+open(doc_path, "w").write(doc[:i] + "\n" + table + "\n" + doc[j:])
+print(table)
+PY
