@@ -25,6 +25,9 @@ VIPD_BENCH_OUT=$out go test -count=1 -run '^$' -bench BenchmarkFailover -benchti
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 - "$out" docs/benchmarks.md "$runs" "$load_before" "$load_after" <<'PY'
 import datetime, json, os, platform, statistics, subprocess, sys
+sys.path.insert(0, "bench")
+from benchdoc import commit, first_line, machine, replace_section
+measured = commit(["cmd", "agent", "config", "election", "internal"])  # what changes the binary measured
 
 out, doc_path, runs, load_before, load_after = sys.argv[1:6]
 cells = {}
@@ -60,27 +63,10 @@ for adv in ["1", "0.1", "0.01"]:
             f"| {med(r, lambda s: s['period_ms']):.3f} ({span(r, 'period_ms')}) "
             f"| {sum(s['late_adverts'] for s in r['samples'])} | {r['discarded']} |")
 
-def first_line(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    return (p.stdout + p.stderr).strip().splitlines()[0]
-
-def commit():
-    # The vipd measured is the one in this tree; say whether it differs from
-    # the commit. VIPD_BENCH_COMMIT names it when the tree is an export.
-    if os.environ.get("VIPD_BENCH_COMMIT"):
-        return os.environ["VIPD_BENCH_COMMIT"]
-    p = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    if p.returncode != 0:
-        return "unknown"
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "cmd", "agent", "config", "election", "internal"]).returncode != 0
-    return p.stdout.strip() + (" with local changes" if dirty else "")
-
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-nproc = subprocess.check_output(["nproc"], text=True).strip()
 table = "\n".join([
-    f"Measured {datetime.date.today()} on {cpu} ({platform.machine()}, {nproc} cores), Linux {platform.release()}; "
+    f"Measured {datetime.date.today()} on {machine()}; "
     f"{first_line(['keepalived', '--version'])}; vipd built with {first_line(['go', 'version'])} "
-    f"from commit {commit()}; load average {load_before} before, {load_after} after. "
+    f"from commit {measured}; load average {load_before} before, {load_after} after. "
     f"Median of {runs} runs per cell (min–max in brackets), in milliseconds from the arrival of the "
     "master's last advert at the backup to the VIP bound on the backup.",
     "",
@@ -99,9 +85,6 @@ table = "\n".join([
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     *detail,
 ])
-doc = open(doc_path).read()
-a, b = "<!-- FAILOVER:BEGIN -->", "<!-- FAILOVER:END -->"
-i, j = doc.index(a) + len(a), doc.index(b)
-open(doc_path, "w").write(doc[:i] + "\n" + table + "\n" + doc[j:])
+replace_section(doc_path, "FAILOVER", table)
 print(table)
 PY

@@ -23,6 +23,9 @@ VIPD_BENCH_OUT=$out go test -count=1 -run '^$' -bench BenchmarkGossip -benchtime
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 - "$out" docs/benchmarks.md "$rounds" "$load_before" "$load_after" <<'PY'
 import datetime, json, os, platform, statistics, subprocess, sys
+sys.path.insert(0, "bench")
+from benchdoc import commit, first_line, machine, replace_section
+measured = commit(["cmd", "agent", "config", "gossip", "internal"])  # what changes the binary measured
 
 out, doc_path, rounds, load_before, load_after = sys.argv[1:6]
 results = [json.loads(line) for line in open(out)]
@@ -40,25 +43,10 @@ for r in results:
         f"| {cell(r, 'crash_all_ms')} | {cell(r, 'crash_median_ms')} | {r['detection_bound_ms'] / 1000:.1f} "
         f"| {cell(r, 'rejoin_all_ms')} | {cell(r, 'leave_all_ms')} | {r['spread_bound_ms'] / 1000:.1f} | {left}/{seen} |")
 
-def first_line(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    return (p.stdout + p.stderr).strip().splitlines()[0]
-
-def commit():
-    if os.environ.get("VIPD_BENCH_COMMIT"):
-        return os.environ["VIPD_BENCH_COMMIT"]
-    p = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    if p.returncode != 0:
-        return "unknown"
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "cmd", "agent", "config", "gossip", "internal"]).returncode != 0
-    return p.stdout.strip() + (" with local changes" if dirty else "")
-
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-nproc = subprocess.check_output(["nproc"], text=True).strip()
 agents = results[0]["agents"] if results else 0
 table = "\n".join([
-    f"Measured {datetime.date.today()} on {cpu} ({platform.machine()}, {nproc} cores), Linux {platform.release()}; "
-    f"vipd built with {first_line(['go', 'version'])} from commit {commit()}; "
+    f"Measured {datetime.date.today()} on {machine()}; "
+    f"vipd built with {first_line(['go', 'version'])} from commit {measured}; "
     f"load average {load_before} before, {load_after} after. {agents} agents; median of {rounds} rounds per "
     "profile (min–max in brackets), in seconds.",
     "",
@@ -66,9 +54,6 @@ table = "\n".join([
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     *rows,
 ])
-doc = open(doc_path).read()
-a, b = "<!-- GOSSIP:BEGIN -->", "<!-- GOSSIP:END -->"
-i, j = doc.index(a) + len(a), doc.index(b)
-open(doc_path, "w").write(doc[:i] + "\n" + table + "\n" + doc[j:])
+replace_section(doc_path, "GOSSIP", table)
 print(table)
 PY
