@@ -3,7 +3,7 @@
 # Idempotent: packages already present are left alone, so CI and developers can run it every time.
 set -euo pipefail
 
-pkgs=(keepalived iproute2 iputils-ping tcpdump dnsmasq-base bind9-dnsutils curl nftables procps psmisc)
+pkgs=(keepalived iproute2 iputils-ping tcpdump dnsmasq-base bind9-dnsutils curl nftables procps psmisc prometheus systemd)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -17,9 +17,12 @@ fi
 
 # Debian's keepalived package may start its service; vipd's tests run their own keepalived
 # processes inside namespaces, so a host-wide one must not be running.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet keepalived 2>/dev/null; then
-	systemctl stop keepalived || true
-fi
+# The same holds for Debian's prometheus package: tests start their own server.
+for svc in keepalived prometheus; do
+	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+		systemctl stop "$svc" || true
+	fi
+done
 
 # Go: the machine image has it in /usr/local/go. On a bare Debian, take Debian's
 # go command and let it fetch the toolchain go.mod asks for through the module proxy.
@@ -32,6 +35,8 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 # Go tools pinned to exact versions (the module proxy may refuse @latest).
 export PATH="$(go env GOPATH)/bin:$PATH"
 command -v staticcheck >/dev/null 2>&1 || go install honnef.co/go/tools/cmd/staticcheck@v0.8.0
+# grpcurl drives the gRPC API in the tests, as an operator would.
+command -v grpcurl >/dev/null 2>&1 || go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 
 # buf 1.75.0 lints proto/ and runs the code generators (scripts/gen-proto.sh).
 # The npm package carries the prebuilt binary; without npm, build it with Go.
