@@ -38,7 +38,11 @@ other file name).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAgentCmd(), newConfigCmd(), newVersionCmd())
+	// One command per line: the daemon, its configuration tools, then the
+	// API clients and cloud tools.
+	root.AddCommand(newAgentCmd())
+	root.AddCommand(newConfigCmd())
+	root.AddCommand(newVersionCmd())
 	return root
 }
 
