@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,14 +28,41 @@ type clusterLink struct {
 	name string
 	log  *slog.Logger
 
+	poke func() // wakes the agent's loop
+
 	peers      map[string][]netip.Addr // last peers given to each instance
 	guardSince map[string]time.Time    // when a better remote master was first seen
+	guardCheck map[string]time.Time    // held: when its master must next answer a ping
+	guardMiss  map[string]int          // held: consecutive pings its master missed
 	reasserted map[string]string       // instance → remote master (node@since) re-asserted against
 	orders     map[string]orderKey     // instance → order version applied
 
 	// SplitBrainYields counts how often the guard made an instance yield.
 	SplitBrainYields atomic.Uint64
+
+	// Direct pings to other masters, run off the agent's goroutine (a ping
+	// waits up to the probe timeout); owned by ctx, waited for in stop.
+	ctx     context.Context
+	wg      sync.WaitGroup
+	probeMu sync.Mutex
+	probes  map[string]*probe // member name → latest ping
 }
+
+// probe is one direct ping of a member: when it was started (agent clock)
+// and, once done, whether the member answered.
+type probe struct {
+	started  time.Time
+	done, ok bool
+}
+
+// liveness is what a ping says about a member.
+type liveness int
+
+const (
+	pending liveness = iota
+	alive
+	unreachable
+)
 
 // syncInterval paces the link when nothing else wakes the agent: the guard
 // needs time to pass even when no event arrives.
@@ -50,9 +78,13 @@ func newClusterLink(cfg *config.Config, version string, log *slog.Logger, onChan
 		return nil, err
 	}
 	return &clusterLink{
-		c: c, name: cfg.Gossip.ClusterName, log: log.With("component", "cluster"),
+		c: c, name: cfg.Gossip.ClusterName, log: log.With("component", "cluster"), poke: onChange,
+		ctx:        context.Background(),
 		peers:      map[string][]netip.Addr{},
 		guardSince: map[string]time.Time{},
+		guardCheck: map[string]time.Time{},
+		guardMiss:  map[string]int{},
+		probes:     map[string]*probe{},
 		reasserted: map[string]string{},
 		orders:     map[string]orderKey{},
 	}, nil
@@ -177,13 +209,20 @@ type orderKey struct {
 // instance. If another live node says it is MASTER of this instance with a
 // better priority (or an equal one and a higher address) while we are
 // MASTER too, its adverts are not reaching us (VRRP would have made us
-// step down): after the guard interval we yield, held in BACKUP. If it is
-// worse, it acted as master without hearing us: re-announce our VIPs now.
+// step down): after the guard interval, and once that node has answered a
+// direct ping, we yield, held in BACKUP. If it is worse, it acted as master
+// without hearing us: re-announce our VIPs now.
+//
+// The ping is what makes the guard safe against a master that has just
+// crashed: its last published state says MASTER until gossip declares it
+// dead, which takes longer than VRRP's failover. A crashed node does not
+// answer, so its successor keeps the VIP; and a node held by the guard
+// is released when the master it yielded to stops answering.
 func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running, states map[string]gossip.NodeState) {
 	ic := r.cfg
 	self := r.inst.Source()
 	var better, worse *gossip.InstanceState
-	var worseNode string
+	var betterNode, worseNode string
 	for node, ns := range states {
 		if node == l.c.Name() {
 			continue
@@ -194,7 +233,7 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 				continue
 			}
 			if is.Priority > r.inst.Priority() || is.Priority == r.inst.Priority() && is.Src.Compare(self) > 0 {
-				better = is
+				better, betterNode = is, node
 			} else {
 				worse, worseNode = is, node
 			}
@@ -204,36 +243,46 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 	held := t.guard[name] != ""
 	t.mu.Unlock()
 	// The guard waits longer than VRRP itself would take to settle, so it
-	// only acts when adverts really are not getting through, and at least
-	// gossip's failure-detection time: a master that just died is still in
-	// the view until then, and must not make its successor yield.
-	interval := max(3*ic.AdvertInterval+time.Second, l.c.DetectionTime())
+	// only acts when adverts really are not getting through.
+	interval := guardInterval(ic)
 	switch {
-	// Once held, stay held until the better master is gone from the
-	// cluster view, unless its adverts start reaching us: then plain VRRP
-	// decides again (and a master-down after its death is not delayed by
-	// gossip's slower failure detection).
+	// Once held, stay held while the better master is in the cluster view
+	// and answers pings, unless its adverts start reaching us: then plain
+	// VRRP decides again.
 	case better != nil && (r.inst.State() == fsm.Master || held && !r.inst.Yielding()):
 		if l.guardSince[name].IsZero() {
 			l.guardSince[name] = now
 		}
-		if !held && now.Sub(l.guardSince[name]) >= interval {
+		if held {
+			l.recheck(now, t, name, betterNode, interval)
+			break
+		}
+		due := l.guardSince[name].Add(interval)
+		if now.Before(due) {
+			break
+		}
+		switch l.ping(betterNode, now, due) {
+		case alive:
 			l.SplitBrainYields.Add(1)
 			l.log.Warn("split-brain guard: another node is master with a better priority but its adverts do not reach us; yielding",
-				"instance", name, "other", better.Src, "other_priority", better.Priority)
+				"instance", name, "other", better.Src, "other_node", betterNode, "other_priority", better.Priority)
+			l.guardCheck[name] = now.Add(interval)
+			l.guardMiss[name] = 0
 			t.mu.Lock()
 			t.guard[name] = "split-brain guard"
 			t.mu.Unlock()
 			t.poke()
+		case unreachable:
+			// Probably dead, its state not yet dropped: keep the VIP and
+			// look again after another interval.
+			l.log.Info("split-brain guard: the better master in the cluster view does not answer a ping; not yielding",
+				"instance", name, "other_node", betterNode)
+			l.guardSince[name] = now
 		}
 	default:
 		delete(l.guardSince, name)
 		if held {
-			l.log.Info("split-brain guard released", "instance", name)
-			t.mu.Lock()
-			delete(t.guard, name)
-			t.mu.Unlock()
-			t.poke()
+			l.release(t, name, "split-brain guard released")
 		}
 	}
 	if worse != nil && r.inst.State() == fsm.Master {
@@ -245,6 +294,85 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 	} else {
 		delete(l.reasserted, name)
 	}
+}
+
+// guardInterval is how long two masters must coexist before the guard
+// acts: three adverts and a second, so that VRRP settles any real election
+// first.
+func guardInterval(ic *config.Instance) time.Duration {
+	return 3*ic.AdvertInterval + time.Second
+}
+
+// guardMisses is how many pings in a row the master a held instance
+// yielded to must miss before the hold is released: one lost UDP packet
+// must not bring back a second master.
+const guardMisses = 2
+
+// recheck pings, once per interval, the master a held instance yielded to,
+// and releases the hold once it stops answering.
+func (l *clusterLink) recheck(now time.Time, t *tracking, name, node string, interval time.Duration) {
+	due := l.guardCheck[name]
+	if now.Before(due) {
+		return
+	}
+	switch l.ping(node, now, due) {
+	case alive:
+		l.guardMiss[name] = 0
+		l.guardCheck[name] = now.Add(interval)
+	case unreachable:
+		l.guardMiss[name]++
+		l.guardCheck[name] = now
+		if l.guardMiss[name] >= guardMisses {
+			delete(l.guardSince, name)
+			l.release(t, name, "split-brain guard released: the master yielded to does not answer pings")
+		}
+	}
+}
+
+// release ends an instance's guard hold.
+func (l *clusterLink) release(t *tracking, name, msg string) {
+	l.log.Info(msg, "instance", name)
+	delete(l.guardCheck, name)
+	delete(l.guardMiss, name)
+	t.mu.Lock()
+	delete(t.guard, name)
+	t.mu.Unlock()
+	t.poke()
+}
+
+// ping reports whether node answered a direct ping started at or after
+// notBefore; if there is none yet, it starts one and reports pending. The
+// ping runs on its own goroutine and wakes the agent when done.
+func (l *clusterLink) ping(node string, now, notBefore time.Time) liveness {
+	l.probeMu.Lock()
+	defer l.probeMu.Unlock()
+	p := l.probes[node]
+	switch {
+	case p != nil && !p.done:
+		return pending
+	case p != nil && !p.started.Before(notBefore):
+		if p.ok {
+			return alive
+		}
+		return unreachable
+	case l.ctx.Err() != nil:
+		return pending
+	}
+	p = &probe{started: now}
+	l.probes[node] = p
+	l.wg.Go(func() {
+		_, err := l.c.Ping(node)
+		if err != nil {
+			l.log.Debug("ping failed", "node", node, "err", err)
+		}
+		l.probeMu.Lock()
+		p.done, p.ok = true, err == nil
+		l.probeMu.Unlock()
+		if l.ctx.Err() == nil {
+			l.poke()
+		}
+	})
+	return pending
 }
 
 // reload applies what a new configuration changes in a running cluster:
@@ -272,9 +400,14 @@ func (l *clusterLink) reload(cfg *config.Config) {
 }
 
 // start joins the cluster; stop leaves it gracefully.
-func (l *clusterLink) start(ctx context.Context) error { return l.c.Start(ctx) }
+func (l *clusterLink) start(ctx context.Context) error {
+	l.ctx = ctx
+	return l.c.Start(ctx)
+}
 
 func (l *clusterLink) stop() {
+	// Pings in flight end within the probe timeout.
+	l.wg.Wait()
 	if err := l.c.Leave(2 * time.Second); err != nil {
 		l.log.Warn("leaving the gossip cluster", "err", err)
 	}

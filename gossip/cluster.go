@@ -382,3 +382,24 @@ func (c *Cluster) emit(ev Event) {
 		c.onChange(ev)
 	}
 }
+
+// Ping sends one direct UDP ping, over the gossip port, to the named
+// member and waits for its ack up to the probe timeout. It tells the
+// split-brain guard whether a member whose published state it is about
+// to act on is alive now, which memberlist's own failure detection only
+// establishes seconds later.
+func (c *Cluster) Ping(name string) (time.Duration, error) {
+	c.lifeMu.Lock()
+	ml, up := c.ml, c.started && !c.down
+	c.lifeMu.Unlock()
+	if !up {
+		return 0, ErrStopped
+	}
+	c.mu.Lock()
+	m, ok := c.members[name]
+	c.mu.Unlock()
+	if !ok || m.Status != StatusAlive {
+		return 0, fmt.Errorf("gossip: ping %s: not an alive member", name)
+	}
+	return ml.Ping(name, net.UDPAddrFromAddrPort(m.Addr))
+}

@@ -482,3 +482,34 @@ func TestKeyRotation(t *testing.T) {
 		t.Errorf("old-key node sees %v", got)
 	}
 }
+
+// Ping answers at once for a live member and fails, within the probe
+// timeout, for one that has just died, long before failure detection
+// would declare it dead.
+func TestPing(t *testing.T) {
+	cfg := testConfig(t, "ping")
+	a := startNode(t, "a", cfg)
+	b := startNode(t, "b", joining(t, *cfg, a))
+	waitFor(t, 5*time.Second, "a to see b", func() bool { return len(aliveNames(a.c)) == 2 })
+	if rtt, err := a.c.Ping("b"); err != nil {
+		t.Fatalf("Ping(b) while alive: %v", err)
+	} else if rtt <= 0 {
+		t.Errorf("Ping(b) rtt = %v", rtt)
+	}
+	if _, err := a.c.Ping("nobody"); err == nil {
+		t.Error("Ping of an unknown member succeeded")
+	}
+	b.cancel() // dies without a leave message
+	waitFor(t, 2*time.Second, "b's memberlist to shut down", func() bool {
+		b.c.lifeMu.Lock()
+		defer b.c.lifeMu.Unlock()
+		return b.c.down
+	})
+	start := time.Now()
+	if _, err := a.c.Ping("b"); err == nil {
+		t.Fatal("Ping(b) succeeded after b died")
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("failed Ping took %v, want about the probe timeout (%v)", took, cfg.Timings.ProbeTimeout)
+	}
+}

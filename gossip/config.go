@@ -144,8 +144,12 @@ func applyTimings(mc *memberlist.Config, t config.GossipTimings) error {
 // in a cluster of n nodes, from a node's failure until every other node
 // has declared it dead:
 //
-//	probe:      2 × ProbeInterval          until some member probes it, and
-//	                                       that probe (direct + indirect) fails
+//	probe:      2 × (n−1) × ProbeInterval  until some member probes it, and
+//	                                       that probe (direct + indirect) fails:
+//	                                       each member probes the others one
+//	                                       per interval in a shuffled round,
+//	                                       so one that was probed first in a
+//	                                       round may come last in the next
 //	suspicion:  SuspicionMult × max(1, log10 n) × ProbeInterval
 //	            × SuspicionMaxTimeoutMult   when n ≥ SuspicionMult, memberlist
 //	                                       waits for k = SuspicionMult−2
@@ -154,7 +158,10 @@ func applyTimings(mc *memberlist.Config, t config.GossipTimings) error {
 //	spread:     RetransmitMult × ceil(log10(n+1)) × GossipInterval
 //	                                       for the dead message to reach all
 //
-// A graceful Leave is seen within the spread term alone. The bound is for
+// Typically some member probes the failed one within an interval or two,
+// so detection takes about 2 × ProbeInterval + suspicion + spread; the
+// probe term above is the worst case. A graceful Leave is seen within the
+// spread term alone. The bound is for
 // a healthy prober; memberlist stretches its probe interval up to
 // AwarenessMaxMultiplier times on a node that is itself struggling.
 func detectionTime(mc *memberlist.Config, n int) time.Duration {
@@ -167,5 +174,6 @@ func detectionTime(mc *memberlist.Config, n int) time.Duration {
 		suspicion *= time.Duration(mc.SuspicionMaxTimeoutMult)
 	}
 	spread := time.Duration(mc.RetransmitMult) * time.Duration(math.Ceil(math.Log10(float64(n+1)))) * mc.GossipInterval
-	return 2*mc.ProbeInterval + suspicion + spread
+	probe := 2 * time.Duration(max(1, n-1)) * mc.ProbeInterval
+	return probe + suspicion + spread
 }

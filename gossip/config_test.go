@@ -124,16 +124,17 @@ func TestDetectionTime(t *testing.T) {
 		n    int
 		want time.Duration
 	}{
-		// 2×1 s + 4×1×1 s + 4×1×200 ms
-		{"lan, 3 nodes", lan, 3, 6800 * time.Millisecond},
-		// suspicion ×6 once n ≥ suspicion mult (4): 2 s + 24 s + 0.8 s
-		{"lan, 4 nodes", lan, 4, 26800 * time.Millisecond},
-		// log10(20) = 1.301..., ceil(log10 21) = 2: 2 s + 4×1.301×6 s + 4×2×200 ms
-		{"lan, 20 nodes", lan, 20, 2*time.Second + time.Duration(4*1.301*6*1000)*time.Millisecond + 1600*time.Millisecond},
+		// 2×2×1 s + 4×1×1 s + 4×1×200 ms
+		{"lan, 3 nodes", lan, 3, 8800 * time.Millisecond},
+		// suspicion ×6 once n ≥ suspicion mult (4): 6 s + 24 s + 0.8 s
+		{"lan, 4 nodes", lan, 4, 30800 * time.Millisecond},
+		// 2×19×1 s + 4×1.301×6 s + ceil(log10 21) = 2: 4×2×200 ms
+		{"lan, 20 nodes", lan, 20, 38*time.Second + time.Duration(4*1.301*6*1000)*time.Millisecond + 1600*time.Millisecond},
+		// nobody else to probe: still counted as one round of two
 		{"lan, alone", lan, 1, 6800 * time.Millisecond},
 		{"lan, zero counts as one", lan, 0, 6800 * time.Millisecond},
-		// local: 2×1 s + 3×1 s ×6 (k = 1, n−2 = 1) + 2×1×100 ms
-		{"local, 3 nodes", local, 3, 2*time.Second + 18*time.Second + 200*time.Millisecond},
+		// local: 2×2×1 s + 3×1 s ×6 (k = 1, n−2 = 1) + 2×1×100 ms
+		{"local, 3 nodes", local, 3, 4*time.Second + 18*time.Second + 200*time.Millisecond},
 		// 2 nodes: no confirmations possible, so no stretch
 		{"local, 2 nodes", local, 2, 2*time.Second + 3*time.Second + 200*time.Millisecond},
 	}

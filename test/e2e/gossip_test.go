@@ -189,8 +189,9 @@ func daemons(nodes ...*gnode) map[string]*testbed.Daemon {
 	return m
 }
 
-// detectionBound is gossip.Cluster.DetectionTime (gossip/cluster.go) for
-// timings t and n members: 2 probe intervals, the suspicion timeout
+// detectionBound is gossip.Cluster.DetectionTime (gossip/config.go) for
+// timings t and n members: 2 × (n−1) probe intervals (the worst wait for a
+// first probe in memberlist's shuffled rounds, plus the probe), the suspicion timeout
 // (suspicion mult × max(1, log10 n) × probe interval, times memberlist's
 // SuspicionMaxTimeoutMult of 6 once there are enough members to confirm a
 // suspicion), and the spread of the dead message (spreadBound).
@@ -200,7 +201,7 @@ func detectionBound(t config.GossipTimings, n int) time.Duration {
 	if k := t.SuspicionMult - 2; k >= 1 && n-2 >= k {
 		suspicion *= 6
 	}
-	return 2*t.ProbeInterval + suspicion + spreadBound(t, n)
+	return 2*time.Duration(max(1, n-1))*t.ProbeInterval + suspicion + spreadBound(t, n)
 }
 
 // spreadBound is the last term of DetectionTime: how long a broadcast
@@ -350,11 +351,12 @@ func waitHolds(t *testing.T, members []testbed.Member, vip netip.Prefix, name st
 }
 
 // guardInterval is how long the split-brain guard (agent/cluster.go) waits
-// before it makes a dual master yield, with n members alive: 3 advert
-// intervals + 1 s, and at least gossip's detection time; plus one sync tick
-// of the agent (250 ms) for it to notice.
-func guardInterval(t config.GossipTimings, n int) time.Duration {
-	return max(3*gossipAdvert+time.Second, detectionBound(t, n)) + 250*time.Millisecond
+// before it makes a dual master yield: 3 advert intervals + 1 s, then a
+// direct ping of the other master (an answer takes a round trip on a live
+// node), plus two sync ticks of the agent (250 ms each) to start the ping
+// and to act on its answer.
+func guardInterval() time.Duration {
+	return 3*gossipAdvert + time.Second + 500*time.Millisecond
 }
 
 // holdUntilDead checks that name stays the only holder of vip until every
@@ -486,10 +488,10 @@ func TestGossipSplitBrainGuard(t *testing.T) {
 	waitHolds(t, members, gossipVIP, "n2", masterDown(gossipAdvert, 150)+slack)
 	dual := time.Now()
 	t.Logf("VRRP blocked n1<->n2: n2 became a second master after %v", dual.Sub(blocked))
-	guard := guardInterval(nodes[1].effective(), len(nodes))
+	guard := guardInterval()
 	took := testbed.WaitSoleHolder(t, members, gossipVIP, "n1", dual, guard+slack)
 	t.Logf("split-brain guard: n1 sole holder again %v after the dual master began (guard interval %v)", took, guard)
-	if nodes[1].d.CountLog("split-brain guard", "yielding") == 0 {
+	if nodes[1].d.CountLog("split-brain guard: another node is master", "yielding") == 0 {
 		t.Fatal("n2 gave up the VIP without its split-brain guard logging why")
 	}
 	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 3*gossipAdvert)
@@ -505,9 +507,53 @@ func TestGossipSplitBrainGuard(t *testing.T) {
 	holdUntilDead(t, members[1:], "n2", daemons(nodes[1:]...), "n1", killed, detectionBound(nodes[1].effective(), len(nodes)))
 }
 
+// TestGossipGuardReleasedOnCrash: n2 is held in BACKUP by its split-brain
+// guard (VRRP to n1 blocked, gossip passing) when n1 crashes. Gossip is
+// tuned to take 17 s or more to declare n1 dead; n2 must not wait for
+// that: n1 stops answering the guard's pings, the hold is released after
+// two misses and n2 takes over within a master-down interval.
+func TestGossipGuardReleasedOnCrash(t *testing.T) {
+	t.Parallel()
+	nodes := gossipLab(t, gossipSpec{"n1", 1, 200}, gossipSpec{"n2", 2, 150})
+	slow := config.GossipTimings{ProbeInterval: 8 * time.Second, ProbeTimeout: time.Second, SuspicionMult: 2}
+	for _, g := range nodes {
+		g.timings = slow
+	}
+	start := time.Now()
+	for _, g := range nodes {
+		g.start(t)
+	}
+	members := gmembers(nodes...)
+	waitConverged(t, nodes, 5*time.Second)
+	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
+	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
+
+	nftBlockVRRP(t, nodes[1].node, nodes[0].addr)
+	waitHolds(t, members, gossipVIP, "n2", masterDown(gossipAdvert, 150)+slack)
+	dual := time.Now()
+	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", dual, guardInterval()+slack)
+	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
+
+	killed := time.Now()
+	nodes[0].d.Kill()
+	// The next ping is due within a guard interval; two misses (a probe
+	// timeout and a sync tick each), then VRRP's master-down interval.
+	bound := guardInterval() + 2*(slow.ProbeTimeout+250*time.Millisecond) + masterDown(gossipAdvert, 150)
+	took := testbed.WaitSoleHolder(t, members[1:], gossipVIP, "n2", killed, bound+slack)
+	t.Logf("n1 crashed while n2 was held: n2 took over after %v (bound %v)", took, bound)
+	if nodes[1].d.CountLog("split-brain guard released", "does not answer pings") == 0 {
+		t.Error("n2's hold did not end by the guard's pings (gossip's failure detection came first?)")
+	}
+	if n := nodes[1].d.CountLog("gossip: member failed", nodeAttr("n1")); n != 0 {
+		t.Errorf("gossip declared n1 dead before n2 took over (%d logs): the test did not exercise the ping release", n)
+	}
+}
+
 // slowDetection makes gossip take longer to declare a crashed node dead
-// (a 3 s probe interval, a 6 s suspicion timeout: 9 s or so) than VRRP
-// takes to fail over plus 3 advert intervals and a second (7.7 s).
+// (a 3 s probe interval, a 6 s suspicion timeout: 12 s or so) than VRRP
+// takes to fail over plus the guard interval of 3 advert intervals and a
+// second (3.4 s + 4 s): only the guard's direct ping keeps the successor
+// from yielding to the dead master's stale state.
 var slowDetection = config.GossipTimings{ProbeInterval: 3 * time.Second, ProbeTimeout: time.Second, SuspicionMult: 2}
 
 // TestGossipMasterCrashSlowDetection: gossip declares a crashed master
@@ -538,8 +584,13 @@ func TestGossipMasterCrashSlowDetection(t *testing.T) {
 	t.Logf("n1 killed: n2 took over after %v", took)
 	last := holdUntilDead(t, members[1:], "n2", daemons(nodes[1:]...), "n1", killed, bound)
 	t.Logf("n1 seen dead by all after %v (detection bound %v)", last, bound)
-	if n := nodes[1].d.CountLog("split-brain guard", "yielding"); n != 0 {
+	if n := nodes[1].d.CountLog("split-brain guard: another node is master", "yielding"); n != 0 {
 		t.Errorf("n2's split-brain guard yielded %d times to the crashed n1", n)
+	}
+	// The case the test is about did arise: the guard saw the stale MASTER
+	// state and asked n1 directly before declaring it dead.
+	if nodes[1].d.CountLog("split-brain guard", "does not answer a ping") == 0 {
+		t.Error("n2's guard never pinged the crashed n1: the test did not exercise the stale-state case")
 	}
 }
 
