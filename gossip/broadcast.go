@@ -69,6 +69,23 @@ func (c *Cluster) publish(name string, msg []byte) {
 	}
 }
 
+// publishDirect disseminates a rare change that matters (an order) both
+// ways at once: by gossip, and by TCP to every alive member. Gossip alone
+// reaches a given member only with high probability within its
+// retransmits; a miss would wait for the next push/pull, tens of seconds.
+func (c *Cluster) publishDirect(name string, msg []byte) {
+	if len(msg) <= c.maxBroadcast {
+		c.queue.QueueBroadcast(&broadcast{name: name, msg: msg})
+	}
+	c.sendMu.Lock()
+	c.large[name] = msg
+	c.sendMu.Unlock()
+	select {
+	case c.sendWake <- struct{}{}:
+	default:
+	}
+}
+
 // regossip passes on a delta learned from a peer, as serf does, so it
 // spreads even if its origin's retransmits are used up. Large deltas are
 // not passed on: their origin sends them to everyone itself.
@@ -78,8 +95,9 @@ func (c *Cluster) regossip(name string, msg []byte) {
 	}
 }
 
-// sendLoop sends the deltas too large for a gossip packet to every alive
-// member over TCP; only the latest delta per name is kept.
+// sendLoop sends deltas to every alive member over TCP (those too large
+// for a gossip packet, and orders); only the latest delta per name is
+// kept.
 func (c *Cluster) sendLoop(ctx context.Context, ml *memberlist.Memberlist) {
 	for {
 		select {

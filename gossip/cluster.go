@@ -30,6 +30,9 @@ type Options struct {
 	// so it must not block and must not call Leave; it may call the other
 	// methods of Cluster.
 	OnChange func(Event)
+	// OnCommand, if set, receives the commands other nodes send this one
+	// (Send). Like OnChange it must not block.
+	OnCommand func(Command)
 }
 
 // minStateRetransmitMult is the least retransmit multiplier of vipd's own
@@ -55,6 +58,7 @@ type Cluster struct {
 	name      string
 	log       *slog.Logger
 	onChange  func(Event)
+	onCommand func(Command)
 	mc        *memberlist.Config
 	meta      []byte
 	keyring   *memberlist.Keyring
@@ -104,6 +108,8 @@ type counters struct {
 	rejectedKey     atomic.Uint64
 	rejectedCluster atomic.Uint64
 	joinFailures    atomic.Uint64
+
+	rejectedCommands atomic.Uint64
 }
 
 // Stats are counters for monitoring.
@@ -119,6 +125,9 @@ type Stats struct {
 	RejectedCluster uint64
 	// JoinFailures counts join attempts in which no peer could be joined.
 	JoinFailures uint64
+	// RejectedCommands counts commands dropped: for another node, or
+	// received in an unencrypted cluster.
+	RejectedCommands uint64
 }
 
 // New prepares this node's membership: it builds memberlist's config from
@@ -189,6 +198,7 @@ func New(cfg *config.Gossip, nodeName string, opts Options) (*Cluster, error) {
 		name:        nodeName,
 		log:         l,
 		onChange:    opts.OnChange,
+		onCommand:   opts.OnCommand,
 		mc:          mc,
 		meta:        metaBytes,
 		keyring:     kr,
@@ -372,6 +382,8 @@ func (c *Cluster) Stats() Stats {
 		RejectedKey:     c.stats.rejectedKey.Load(),
 		RejectedCluster: c.stats.rejectedCluster.Load(),
 		JoinFailures:    c.stats.joinFailures.Load(),
+
+		RejectedCommands: c.stats.rejectedCommands.Load(),
 	}
 }
 

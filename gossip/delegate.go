@@ -74,6 +74,8 @@ func (c *Cluster) receive(b []byte, regossip bool) {
 		c.handleOrders(false, m.PushPull.Orders...)
 	case msgLeave:
 		c.handleLeaving(m.Leaving)
+	case msgCommand:
+		c.handleCommand(*m.Command)
 	}
 }
 

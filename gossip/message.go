@@ -25,6 +25,8 @@ const (
 	// msgLeave announces that its sender is leaving on purpose, so peers
 	// can tell a departure from a failure (memberlist's events do not).
 	msgLeave
+	// msgCommand carries one Command to the node that must act on it.
+	msgCommand
 )
 
 // String names the type for logs.
@@ -38,6 +40,8 @@ func (t msgType) String() string {
 		return "push-pull"
 	case msgLeave:
 		return "leave"
+	case msgCommand:
+		return "command"
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -58,6 +62,7 @@ type message struct {
 	Order    *OrderEntry
 	PushPull *pushPull
 	Leaving  string // the departing node
+	Command  *Command
 }
 
 // Minimum encoded sizes, used to bound list lengths against the bytes
@@ -66,7 +71,7 @@ const (
 	minInstanceSize = 12 // name, vrid, family, cluster, src, state, prio, reason, master, since
 	minCheckSize    = 5  // name, healthy, state, since, output
 	minOrderNode    = 2  // name, disabled
-	minStateSize    = 4  // node, incarnation, two counts
+	minStateSize    = 5  // node, incarnation, two counts, maintenance
 	minOrderSize    = 4  // instance, count, version, origin
 )
 
@@ -103,6 +108,21 @@ func encodePushPull(p pushPull) []byte {
 	return e.b
 }
 
+// encodeCommand encodes a command; cmd must be valid (validateCommand).
+func encodeCommand(cmd Command) []byte {
+	e := header(msgCommand)
+	e.str(cmd.From)
+	e.str(cmd.To)
+	e.byte(byte(cmd.Kind))
+	e.str(cmd.Instance)
+	e.bool(cmd.Enabled)
+	e.bool(cmd.Order != nil)
+	if cmd.Order != nil {
+		e.order(*cmd.Order)
+	}
+	return e.b
+}
+
 // encodeLeave encodes a leave announcement for node (a valid name).
 func encodeLeave(node string) []byte {
 	e := header(msgLeave)
@@ -134,6 +154,7 @@ func (e *encoder) nodeState(s NodeState) {
 		e.time(c.Since)
 		e.str(c.Output)
 	}
+	e.bool(s.Maintenance)
 }
 
 func (e *encoder) order(o OrderEntry) {
@@ -183,6 +204,9 @@ func decodeMessage(b []byte) (message, error) {
 			p.Orders = append(p.Orders, d.order())
 		}
 		m.PushPull = &p
+	case msgCommand:
+		cmd := d.command()
+		m.Command = &cmd
 	case msgLeave:
 		m.Leaving = d.str("node", maxName)
 		if d.err == nil && m.Leaving == "" {
@@ -229,6 +253,7 @@ func (d *decoder) nodeState() NodeState {
 		c.Output = d.str("check.output", MaxCheckOutput)
 		s.Checks = append(s.Checks, c)
 	}
+	s.Maintenance = d.bool("maintenance")
 	if d.err == nil {
 		if err := validateState(s); err != nil {
 			d.off = start
@@ -236,6 +261,27 @@ func (d *decoder) nodeState() NodeState {
 		}
 	}
 	return s
+}
+
+func (d *decoder) command() Command {
+	start := d.off
+	var c Command
+	c.From = d.str("command.from", maxName)
+	c.To = d.str("command.to", maxName)
+	c.Kind = CommandKind(d.byte("command.kind"))
+	c.Instance = d.str("command.instance", maxName)
+	c.Enabled = d.bool("command.enabled")
+	if d.bool("command.order") && d.err == nil {
+		o := d.order()
+		c.Order = &o
+	}
+	if d.err == nil {
+		if err := validateCommand(c); err != nil {
+			d.off = start
+			d.fail("command", fmt.Errorf("%w: %v", ErrBadValue, err))
+		}
+	}
+	return c
 }
 
 func (d *decoder) order() OrderEntry {

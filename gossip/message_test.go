@@ -45,6 +45,11 @@ func TestDecodeRoundTrip(t *testing.T) {
 			message{Type: msgPushPull, PushPull: &pushPull{Clock: 42, States: []NodeState{sampleState(), {Node: "sby", Incarnation: 1}}, Orders: []OrderEntry{sampleOrder()}}}},
 		{"empty push-pull", encodePushPull(pushPull{}), message{Type: msgPushPull, PushPull: &pushPull{}}},
 		{"leave", encodeLeave("cnh"), message{Type: msgLeave, Leaving: "cnh"}},
+		{"state in maintenance", encodeState(NodeState{Node: "x", Maintenance: true}), message{Type: msgState, State: &NodeState{Node: "x", Maintenance: true}}},
+		{"resign with order", encodeCommand(Command{From: "a", To: "b", Kind: CommandResign, Instance: "testdns0", Order: ptr(sampleOrder())}),
+			message{Type: msgCommand, Command: &Command{From: "a", To: "b", Kind: CommandResign, Instance: "testdns0", Order: ptr(sampleOrder())}}},
+		{"maintenance", encodeCommand(Command{From: "a", To: "b", Kind: CommandMaintenance, Enabled: true}),
+			message{Type: msgCommand, Command: &Command{From: "a", To: "b", Kind: CommandMaintenance, Enabled: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,6 +120,23 @@ func TestDecodeMalformed(t *testing.T) {
 		}, msgOrder), ErrBadValue, "order"},
 		{"leave without a name", []byte{byte(msgLeave), codecVersion, 0}, ErrBadValue, "node"},
 		{"push-pull with too many states", []byte{byte(msgPushPull), codecVersion, 0, 0xff, 0xff, 0x01}, ErrTooLong, "states"},
+		{"command of unknown kind", encodeRaw(func(e *encoder) {
+			e.str("a")
+			e.str("b")
+			e.byte(9)
+			e.str("")
+			e.bool(false)
+			e.bool(false)
+		}, msgCommand), ErrBadValue, "command"},
+		{"resign without instance", encodeRaw(func(e *encoder) {
+			e.str("a")
+			e.str("b")
+			e.byte(byte(CommandResign))
+			e.str("")
+			e.bool(false)
+			e.bool(false)
+		}, msgCommand), ErrBadValue, "command"},
+		{"truncated command", encodeCommand(Command{From: "a", To: "b", Kind: CommandMaintenance})[:5], ErrTruncated, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,7 +8,8 @@ import (
 
 // SetOrder writes a new order for instance: its version is one more than
 // any version this node has seen (Lamport), its origin this node, so it
-// wins over every order this node knows. The order is broadcast, saved in
+// wins over every order this node knows. The order is gossiped and sent to
+// every alive member over TCP, saved in
 // the state file and raises OrderUpdate. It returns the entry; the error
 // wraps ErrInvalid for a bad order (nothing changes then) or ErrPersist
 // when the state file could not be written (the order is in effect
@@ -23,7 +24,7 @@ func (c *Cluster) SetOrder(instance string, nodes []OrderNode) (OrderEntry, erro
 	e.Version = c.clock
 	c.orders[instance] = e
 	c.mu.Unlock()
-	c.publish("order/"+instance, encodeOrder(e))
+	c.publishDirect("order/"+instance, encodeOrder(e))
 	c.emit(Event{Kind: OrderUpdate, Node: c.name, Instance: instance})
 	if err := c.persist(); err != nil {
 		return cloneOrder(e), err

@@ -76,6 +76,9 @@ type NodeState struct {
 	Instances []InstanceState
 	// Checks are the node's health checks, sorted by name.
 	Checks []CheckState
+	// Maintenance is true while the node is drained: it hands over every
+	// instance and stays BACKUP.
+	Maintenance bool
 }
 
 // OrderNode is one node in an N-way order.
