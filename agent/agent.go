@@ -13,13 +13,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election"
 	"github.com/vipd/vipd/election/transport"
 	"github.com/vipd/vipd/election/vip"
+	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/notify"
 )
@@ -30,6 +33,13 @@ type Options struct {
 	Clock clock.Clock
 	// Version is vipd's version, advertised to the gossip cluster.
 	Version string
+	// LoadConfig reads the configuration again, for the API's Reload
+	// (SIGHUP goes through cmd, which calls Reload itself). Nil means the
+	// API cannot reload.
+	LoadConfig func() (*config.Config, error)
+	// OnReady, if set, is called once the first configuration is applied
+	// (instances started, first check results in).
+	OnReady func()
 }
 
 // Agent owns the sockets and instances of one vipd process.
@@ -39,7 +49,19 @@ type Agent struct {
 	version string
 	drops   election.DropCounter
 
-	reloads chan reloadReq
+	reloads  chan reloadReq
+	calls    chan func()         // API work to run on Run's goroutine
+	commands chan gossip.Command // commands other nodes sent this one
+	stopped  chan struct{}       // closed when Run returns
+	events   *hub                // watch events for the API
+	link     atomic.Pointer[clusterLink]
+
+	loadConfig func() (*config.Config, error)
+	onReady    func()
+	ready      atomic.Bool
+	// Set by Run before the API can reach the agent.
+	started  time.Time
+	nodeName string
 
 	// Owned by Run's goroutine.
 	cfg       *config.Config
@@ -72,7 +94,19 @@ type running struct {
 
 type reloadReq struct {
 	cfg   *config.Config
-	reply chan error
+	reply chan reloadReply
+}
+
+type reloadReply struct {
+	res ReloadResult
+	err error
+}
+
+// ReloadResult says what a reload changed.
+type ReloadResult struct {
+	// Added are the instances started, Removed those stopped, Changed
+	// those restarted with a new configuration; all others kept running.
+	Added, Removed, Changed []string
 }
 
 // New returns an agent; Run starts it.
@@ -84,13 +118,33 @@ func New(opts Options) *Agent {
 		opts.Clock = clock.Real()
 	}
 	return &Agent{
-		log:     opts.Log,
-		clock:   opts.Clock,
-		version: opts.Version,
-		reloads: make(chan reloadReq),
-		sockets: map[socketKey]*socket{},
-		running: map[string]*running{},
+		log:        opts.Log,
+		clock:      opts.Clock,
+		version:    opts.Version,
+		reloads:    make(chan reloadReq),
+		calls:      make(chan func()),
+		commands:   make(chan gossip.Command, 16),
+		stopped:    make(chan struct{}),
+		events:     newHub(),
+		loadConfig: opts.LoadConfig,
+		onReady:    opts.OnReady,
+		sockets:    map[socketKey]*socket{},
+		running:    map[string]*running{},
 	}
+}
+
+// Ready reports whether the agent has applied its first configuration and
+// is running; the API's /readyz answers with it.
+func (a *Agent) Ready() error {
+	select {
+	case <-a.stopped:
+		return errors.New("stopped")
+	default:
+	}
+	if !a.ready.Load() {
+		return errors.New("starting: configuration not applied yet")
+	}
+	return nil
 }
 
 // Drops returns the counts of discarded packets by reason.
@@ -100,6 +154,9 @@ func (a *Agent) Drops() *election.DropCounter { return &a.drops }
 // stops every instance gracefully (priority-0 advert from a master, VIPs
 // released) and closes its sockets.
 func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
+	defer close(a.stopped)
+	a.started = a.clock.Now()
+	a.nodeName = cfg.Node.Name
 	var err error
 	if a.addrs, err = vip.NewManager(); err != nil {
 		return fmt.Errorf("netlink: %w", err)
@@ -117,6 +174,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	defer func() { nstop(); <-ndone }()
 
 	a.track = newTracking(a.log, a.clock, notifier)
+	a.track.events, a.track.node = a.events, cfg.Node.Name
 	defer a.track.stop()
 
 	// Gossip first, so instances with `peers: gossip` find peers early.
@@ -124,9 +182,10 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	var tick clock.Timer
 	var tickC <-chan time.Time
 	if cfg.Gossip != nil {
-		if link, err = newClusterLink(cfg, a.version, a.log, a.track.poke); err != nil {
+		if link, err = newClusterLink(cfg, a.version, a.log, a.track.poke, a.events, a.command); err != nil {
 			return fmt.Errorf("gossip: %w", err)
 		}
+		a.link.Store(link)
 		// Its own context: the agent's ends at SIGTERM, but the cluster
 		// must live on until the instances have stopped and it has said
 		// goodbye (Leave), not just vanish.
@@ -146,7 +205,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 
-	if err := a.apply(cfg); err != nil {
+	if _, err := a.apply(cfg); err != nil {
 		a.stopAll()
 		if link != nil {
 			link.stop()
@@ -154,6 +213,10 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	a.log.Info("agent started", "instances", len(a.running), "checks", len(a.track.runners))
+	a.ready.Store(true)
+	if a.onReady != nil {
+		a.onReady()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -169,7 +232,12 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 			if link != nil {
 				link.reload(r.cfg)
 			}
-			r.reply <- a.apply(r.cfg)
+			res, err := a.apply(r.cfg)
+			r.reply <- reloadReply{res, err}
+		case f := <-a.calls:
+			f()
+		case cmd := <-a.commands:
+			a.execute(cmd)
 		case <-a.track.wake:
 			sync()
 		case <-tickC:
@@ -183,17 +251,48 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 // is unchanged keep running untouched (a master stays master); changed ones
 // are restarted, removed ones stopped gracefully, new ones started.
 func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
-	r := reloadReq{cfg: cfg, reply: make(chan error, 1)}
+	_, err := a.ReloadDiff(ctx, cfg)
+	return err
+}
+
+// ReloadDiff is Reload, also saying which instances it added, removed and
+// restarted.
+func (a *Agent) ReloadDiff(ctx context.Context, cfg *config.Config) (ReloadResult, error) {
+	r := reloadReq{cfg: cfg, reply: make(chan reloadReply, 1)}
 	select {
 	case a.reloads <- r:
 	case <-ctx.Done():
-		return ctx.Err()
+		return ReloadResult{}, ctx.Err()
+	case <-a.stopped:
+		return ReloadResult{}, errors.New("the agent has stopped")
 	}
-	return <-r.reply
+	rep := <-r.reply
+	return rep.res, rep.err
+}
+
+// command queues a command from another node for Run's goroutine; it is
+// called from memberlist's goroutines and must not block.
+func (a *Agent) command(cmd gossip.Command) {
+	select {
+	case a.commands <- cmd:
+	default:
+		a.log.Warn("command dropped: too many pending", "from", cmd.From, "kind", cmd.Kind)
+	}
+}
+
+// execute carries out a command from another node.
+func (a *Agent) execute(cmd gossip.Command) {
+	switch cmd.Kind {
+	case gossip.CommandResign:
+		a.resign(cmd.Instance, "failover requested on "+cmd.From)
+	case gossip.CommandMaintenance:
+		a.setMaintenance(cmd.Enabled, "command from "+cmd.From)
+	}
 }
 
 // apply converges the running checks and instances on cfg.
-func (a *Agent) apply(cfg *config.Config) error {
+func (a *Agent) apply(cfg *config.Config) (ReloadResult, error) {
+	var res ReloadResult
 	var errs []error
 	if err := a.track.configure(context.Background(), cfg); err != nil {
 		errs = append(errs, err)
@@ -204,20 +303,32 @@ func (a *Agent) apply(cfg *config.Config) error {
 	for _, ic := range cfg.Instances {
 		want[ic.Name] = ic
 	}
+	restarted := map[string]bool{}
 	for name, r := range a.running {
 		if ic, ok := want[name]; !ok || !r.cfg.SameSettings(ic) {
 			a.stop(name)
+			if ok {
+				restarted[name] = true
+			} else {
+				res.Removed = append(res.Removed, name)
+			}
 		}
 	}
 	for _, ic := range cfg.Instances {
 		if _, ok := a.running[ic.Name]; ok {
 			continue
 		}
+		if restarted[ic.Name] {
+			res.Changed = append(res.Changed, ic.Name)
+		} else {
+			res.Added = append(res.Added, ic.Name)
+		}
 		if err := a.start(ic); err != nil {
 			errs = append(errs, fmt.Errorf("instance %s: %w", ic.Name, err))
 		}
 	}
-	return errors.Join(errs...)
+	slices.Sort(res.Removed)
+	return res, errors.Join(errs...)
 }
 
 func (a *Agent) start(ic *config.Instance) error {

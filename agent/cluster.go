@@ -68,15 +68,21 @@ const (
 // needs time to pass even when no event arrives.
 const syncInterval = 250 * time.Millisecond
 
-func newClusterLink(cfg *config.Config, version string, log *slog.Logger, onChange func()) (*clusterLink, error) {
+func newClusterLink(cfg *config.Config, version string, log *slog.Logger, onChange func(), events *hub, onCommand func(gossip.Command)) (*clusterLink, error) {
+	ev := newClusterEvents(events, cfg.Node.Name)
 	c, err := gossip.New(cfg.Gossip, cfg.Node.Name, gossip.Options{
-		Log:      log.With("component", "gossip"),
-		Meta:     gossip.NodeMeta{Name: cfg.Node.Name, AZ: cfg.Gossip.AZ, Version: version},
-		OnChange: func(gossip.Event) { onChange() },
+		Log:  log.With("component", "gossip"),
+		Meta: gossip.NodeMeta{Name: cfg.Node.Name, AZ: cfg.Gossip.AZ, Version: version, APIAddr: cfg.API.AdvertiseAddr()},
+		OnChange: func(e gossip.Event) {
+			onChange()
+			ev.handle(e)
+		},
+		OnCommand: onCommand,
 	})
 	if err != nil {
 		return nil, err
 	}
+	ev.c = c
 	return &clusterLink{
 		c: c, name: cfg.Gossip.ClusterName, log: log.With("component", "cluster"), poke: onChange,
 		ctx:        context.Background(),
@@ -126,6 +132,7 @@ func (l *clusterLink) sync(now time.Time, t *tracking, running map[string]*runni
 func (l *clusterLink) publish(t *tracking, running map[string]*running) {
 	s := gossip.NodeState{Node: l.c.Name()}
 	t.mu.Lock()
+	s.Maintenance = t.maint
 	for name, r := range running {
 		s.Instances = append(s.Instances, gossip.InstanceState{
 			Name: name, VRID: r.cfg.VRID, Family: family(r.cfg), Cluster: l.name,

@@ -17,6 +17,7 @@ import (
 	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
+	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 )
 
 // tracking turns check results and order lists into each instance's
@@ -48,6 +49,12 @@ type tracking struct {
 	since   map[string]time.Time       // when each instance entered its state
 	reasons map[string]string          // why, as the last transition said
 	groups  map[string]string          // sync group → last notified state
+	maint   bool                       // maintenance: every instance held in BACKUP
+	checkSt map[string]checks.State    // each check's last state, for watch events
+
+	// Set once, before anything runs.
+	events *hub
+	node   string
 
 	// Owned by the agent's goroutine.
 	runners  map[string]*checkRun
@@ -84,6 +91,7 @@ func newTracking(log *slog.Logger, clk clock.Clock, n *notify.Notifier) *trackin
 		since:    map[string]time.Time{},
 		reasons:  map[string]string{},
 		groups:   map[string]string{},
+		checkSt:  map[string]checks.State{},
 		runners:  map[string]*checkRun{},
 		watchers: map[string]context.CancelFunc{},
 	}
@@ -260,8 +268,17 @@ func (t *tracking) checkChanged(s checks.Status) {
 	} else {
 		t.states[s.Name] = priority.CheckState{Name: s.Name, Kind: s.Kind, Healthy: s.Healthy, Value: s.Value}
 	}
+	prev, known := t.checkSt[s.Name]
+	t.checkSt[s.Name] = s.State
 	t.mu.Unlock()
 	t.poke()
+	if t.events != nil && (!known || prev != s.State) {
+		ce := &vipdv1.CheckEvent{Name: s.Name, Kind: checkKindProto(s.Kind), To: checkStateProto(s.State.String()), Output: s.LastResult.Output}
+		if known {
+			ce.From = checkStateProto(prev.String())
+		}
+		t.events.check(t.node, t.clock.Now(), ce)
+	}
 }
 
 // orderChanged runs on a watcher's goroutine.
@@ -315,6 +332,12 @@ func (t *tracking) own(ic *config.Instance) priority.Result {
 	list := t.lists[ic.Name]
 	if l, ok := t.shared[ic.Name]; ok {
 		list = l
+		if tracked.Order == nil {
+			// An order set through the API (a failover, say) for an
+			// instance configured with plain priorities: the order's
+			// defaults apply from then on, on every node alike.
+			tracked.Order = &config.Order{Priorities: config.DefaultOrderPriorities(), Unhealthy: config.UnhealthyLowest}
+		}
 	}
 	return priority.Compute(&tracked, t.checks, t.states, t.cfg.Node.Name, list)
 }
@@ -357,11 +380,14 @@ func (t *tracking) apply(running map[string]*running) {
 			t.applied[name] = a
 			changes = append(changes, change{r.inst, a})
 		}
-		h := t.heldBack(name) || t.guard[name] != ""
+		h := t.heldBack(name) || t.guard[name] != "" || t.maint
 		if h != t.held[name] {
 			t.held[name] = h
 			holds[r.inst] = h
 			reasons[r.inst] = t.guard[name]
+			if t.maint {
+				reasons[r.inst] = "maintenance"
+			}
 		}
 	}
 	t.mu.Unlock()
@@ -433,6 +459,13 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 	}
 	t.mu.Unlock()
 	t.poke() // gossip publishes the new state at once
+	if t.events != nil {
+		t.events.instance(t.node, t.clock.Now(), &vipdv1.InstanceEvent{
+			Name: ic.Name, Vrid: uint32(ic.VRID), Family: familyProto(family(ic)),
+			From: stateProto(from.String()), To: stateProto(to.String()), Reason: reason,
+			Priority: uint32(inst.Priority()), MasterAddress: addrString(inst.Master()),
+		})
+	}
 
 	ev := notify.Event{
 		Type: notify.TypeInstance, Name: ic.Name, State: to.String(), PrevState: from.String(),

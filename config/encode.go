@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -44,6 +45,56 @@ func EncodeYAML(c *Config) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(b.String()), nil
+}
+
+// SameSettings reports whether c and o configure the same behaviour: node,
+// globals, gossip, checks, instances and sync groups equal in order and
+// settings, positions, formats and warnings aside. It is EncodeYAML's
+// contract: loading the encoding of c gives a configuration with the same
+// settings as c.
+func (c *Config) SameSettings(o *Config) bool { return len(c.Differences(o)) == 0 }
+
+// Differences lists, one a line, what SameSettings found different between
+// c and o (empty when they configure the same behaviour), so that a failed
+// comparison can say where.
+func (c *Config) Differences(o *Config) []string {
+	if c == nil || o == nil {
+		if c == o {
+			return nil
+		}
+		return []string{"one configuration is missing"}
+	}
+	var out []string
+	diff := func(what string, a, b any) { out = append(out, fmt.Sprintf("%s: %+v vs %+v", what, a, b)) }
+	if c.Node != o.Node {
+		diff("node", c.Node, o.Node)
+	}
+	if c.FastTakeover != o.FastTakeover {
+		diff("vrrp.fast_takeover", c.FastTakeover, o.FastTakeover)
+	}
+	if c.Scripts != o.Scripts {
+		diff("scripts", c.Scripts, o.Scripts)
+	}
+	if !c.Gossip.SameSettings(o.Gossip) {
+		diff("gossip", c.Gossip, o.Gossip)
+	}
+	compareLists(&out, "checks", c.Checks, o.Checks, func(a *Check) string { return a.Name }, (*Check).SameSettings)
+	compareLists(&out, "instances", c.Instances, o.Instances, func(a *Instance) string { return a.Name }, (*Instance).SameSettings)
+	compareLists(&out, "sync_groups", c.SyncGroups, o.SyncGroups, func(a *SyncGroup) string { return a.Name }, (*SyncGroup).SameSettings)
+	return out
+}
+
+// compareLists notes a length mismatch or each pair of entries that differ.
+func compareLists[T any](out *[]string, what string, a, b []*T, name func(*T) string, same func(*T, *T) bool) {
+	if len(a) != len(b) {
+		*out = append(*out, fmt.Sprintf("%s: %d vs %d entries", what, len(a), len(b)))
+		return
+	}
+	for i := range a {
+		if !same(a[i], b[i]) {
+			*out = append(*out, fmt.Sprintf("%s[%d] (%s): %+v vs %+v", what, i, name(a[i]), *a[i], *b[i]))
+		}
+	}
 }
 
 // The yamlOut types fix the key order of the output.

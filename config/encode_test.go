@@ -62,3 +62,53 @@ func TestEncodeYAMLShape(t *testing.T) {
 		}
 	}
 }
+
+// Differences names what differs, and SameSettings ignores positions.
+func TestConfigDifferences(t *testing.T) {
+	load := func() *Config {
+		cfg, err := Load("testdata/cluster.conf", LoadOptions{Hostname: "h", sys: rootSys()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	a, b := load(), load()
+	b.Instances[0].Pos = Pos{File: "elsewhere", Line: 9}
+	if d := a.Differences(b); len(d) != 0 || !a.SameSettings(b) {
+		t.Fatalf("equal configurations differ: %v", d)
+	}
+	b.Instances[1].Priority--
+	b.Checks = b.Checks[:1]
+	b.FastTakeover = !b.FastTakeover
+	d := strings.Join(a.Differences(b), "\n")
+	for _, want := range []string{"instances[1] (VI_V6)", "checks: 4 vs 1 entries", "vrrp.fast_takeover"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("differences lack %q:\n%s", want, d)
+		}
+	}
+	if a.SameSettings(b) || a.SameSettings(nil) {
+		t.Error("different configurations reported the same")
+	}
+}
+
+// KeepalivedUnused lists the settings the load accepts without a word
+// because they mean nothing to vipd, each at its line; warned-about ones
+// are not repeated there.
+func TestKeepalivedUnused(t *testing.T) {
+	src := "global_defs {\n  router_id a\n  enable_snmp_vrrp\n  lvs_flush\n  use_vmac_whatever\n}\n" +
+		"vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  debug 3\n  use_vmac\n" +
+		"  virtual_ipaddress {\n    198.51.100.100/24\n  }\n}\n"
+	got := KeepalivedUnused("k.conf", []byte(src), LoadOptions{Hostname: "h", sys: rootSys()})
+	var lines []string
+	for _, d := range got {
+		lines = append(lines, d.String())
+	}
+	want := []string{
+		"k.conf:3: warning: global_defs.enable_snmp_vrrp: enable_snmp_vrrp is a setting of keepalived itself with no effect in vipd; not converted",
+		"k.conf:4: warning: global_defs.lvs_flush: lvs_flush is a setting of keepalived itself with no effect in vipd; not converted",
+		"k.conf:10: warning: vrrp_instance[VI_1].debug: debug is a setting of keepalived itself with no effect in vipd; not converted",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -78,6 +78,9 @@ type kaParser struct {
 	kis    []*kaInstance
 	sc     kaScripts
 	groups []*kaGroup
+	// quiet lists settings skipped without a warning because they mean
+	// nothing to vipd; KeepalivedUnused reports them (for vipd convert).
+	quiet Diagnostics
 }
 
 func newKAParser(path string, data []byte, opts LoadOptions) *kaParser {
@@ -85,7 +88,7 @@ func newKAParser(path string, data []byte, opts LoadOptions) *kaParser {
 	p.lx = newKALexer(path, data, opts, &p.d)
 	// Fast takeover is vipd's default in both formats; global_defs
 	// vipd_fast_takeover turns it off.
-	p.cfg = &Config{Path: path, Format: FormatKeepalived, FastTakeover: true, src: newSrcMap("")}
+	p.cfg = &Config{Path: path, Format: FormatKeepalived, FastTakeover: true, API: DefaultAPI(), src: newSrcMap("")}
 	p.global.garp = DefaultGARP()
 	return p
 }
@@ -214,6 +217,27 @@ func (p *kaParser) unsupported(l kaLine, field string) {
 	p.skipBlock()
 }
 
+// harmless skips a setting of keepalived itself (process, logging, LVS,
+// SNMP...) that changes nothing vipd does: no warning, but it is noted so
+// that a conversion can list it.
+func (p *kaParser) harmless(l kaLine, field string) {
+	p.quiet = append(p.quiet, Diagnostic{Pos: l.pos, Field: field, Severity: SeverityWarning,
+		Message: l.words[0] + " is a setting of keepalived itself with no effect in vipd; not converted"})
+	p.skipBlock()
+}
+
+// KeepalivedUnused reads keepalived.conf syntax as ParseKeepalived does and
+// returns the settings it skips silently because they mean nothing to vipd
+// (keepalived's own process, logging, LVS and SNMP settings), each at its
+// file and line. With the warnings of ParseKeepalived (unsupported and
+// unknown keywords, changed values) it accounts for every line a
+// conversion to the native format leaves out.
+func KeepalivedUnused(path string, data []byte, opts LoadOptions) Diagnostics {
+	p := newKAParser(path, data, opts)
+	p.parse()
+	return p.quiet
+}
+
 // unknown reports a keyword keepalived does not know either. keepalived logs
 // it and ignores that line only: a block after it is not skipped, its '{' is
 // ignored and its lines are read at the enclosing level (so its '}' ends the
@@ -266,7 +290,7 @@ func (p *kaParser) parse() {
 		case kaRootUnsupported[kw]:
 			p.unsupported(l, kw)
 		case kaRootHarmless[kw]:
-			p.skipBlock()
+			p.harmless(l, kw)
 		default:
 			p.unknown(l, kw)
 		}
@@ -422,7 +446,7 @@ func (p *kaParser) globalKeyword(l kaLine) {
 		case kaGlobalUnsupported[kw]:
 			p.unsupported(l, field)
 		case kaGlobalHarmless[kw]:
-			p.skipBlock()
+			p.harmless(l, field)
 		default:
 			p.unknown(l, field)
 		}
@@ -741,6 +765,7 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 		p.notifyKeyword(&inst.Notify, inst.src.more, l, field)
 	case "debug":
 		// Log verbosity only.
+		p.harmless(l, field)
 	case "mcast_dst_ip":
 		// Not supported, but keepalived takes the family from it.
 		if len(l.words) > 1 {

@@ -118,6 +118,8 @@ type Config struct {
 	Scripts ScriptSecurity
 	// Gossip, when set, joins this node to a gossip cluster.
 	Gossip *Gossip
+	// API is how this node serves the API (api.go); DefaultAPI unless set.
+	API API
 	// FastTakeover makes priority changes act at once (vipd's deviation
 	// from RFC 5798 §6.4.2 and keepalived): a master whose priority drops
 	// advertises immediately, and a preempting backup that hears a lower
@@ -207,6 +209,9 @@ type Instance struct {
 	Order *Order
 	// Notify are the instance's state-change scripts.
 	Notify Notify
+	// Cloud, when set, lists the cloud actions run while MASTER (native
+	// format only).
+	Cloud *Cloud
 
 	// src records where each field came from, for diagnostics; nil for
 	// instances built in code.
@@ -277,7 +282,7 @@ func DefaultInstance() *Instance {
 // DefaultConfig returns an empty configuration in the native format, with
 // its defaults: fast takeover on, script security enforced.
 func DefaultConfig() *Config {
-	return &Config{Format: FormatYAML, FastTakeover: true, Scripts: ScriptSecurity{Enforce: true}}
+	return &Config{Format: FormatYAML, FastTakeover: true, Scripts: ScriptSecurity{Enforce: true}, API: DefaultAPI()}
 }
 
 // Multicast reports whether adverts are multicast: no unicast peers and

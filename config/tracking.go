@@ -375,6 +375,9 @@ type SyncGroup struct {
 	// Notify are the group's scripts (TYPE is GROUP). A group has no
 	// MasterRxLowerPri script.
 	Notify Notify
+	// Cloud, when set, lists the cloud actions run while the group is
+	// MASTER (native format only).
+	Cloud *Cloud
 
 	src *srcMap
 }

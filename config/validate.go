@@ -46,6 +46,8 @@ func validate(c *Config, host Host, d *diags) {
 	}
 	v.tracking(c)
 	v.gossip(c)
+	v.cloud(c)
+	v.api(c)
 }
 
 type validator struct {

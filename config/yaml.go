@@ -124,6 +124,7 @@ func (p *yamlParser) parse(data []byte) *Config {
 		},
 		"scripts": func(_, n *yaml.Node, path string) { p.scripts(n, path, cfg) },
 		"gossip":  func(k, n *yaml.Node, path string) { cfg.Gossip = p.gossip(k, n, path) },
+		"api":     func(k, n *yaml.Node, path string) { p.api(k, n, path, &cfg.API) },
 	})
 	if cfg.Node.Name == "" {
 		cfg.Node.Name = p.opts.hostname()
@@ -294,6 +295,7 @@ func (p *yamlParser) instance(n *yaml.Node, path string, idx int) *yamlInstance 
 		"order":  func(k, v *yaml.Node, path string) { p.order(k, v, path, inst) },
 		"notify": func(k, v *yaml.Node, path string) { p.notify(v, path, &inst.Notify, inst.src.more) },
 		"peers":  func(k, v *yaml.Node, path string) { mark(fPeersFrom, k); p.peersFrom(v, path, inst) },
+		"cloud":  func(k, v *yaml.Node, path string) { inst.Cloud = p.cloud(k, v, path) },
 	})
 	return yi
 }

@@ -369,6 +369,7 @@ func (p *yamlParser) syncGroup(n *yaml.Node, path string) *SyncGroup {
 			})
 		},
 		"notify": func(k, v *yaml.Node, path string) { p.notify(v, path, &g.Notify, g.src) },
+		"cloud":  func(k, v *yaml.Node, path string) { g.Cloud = p.cloud(k, v, path) },
 	})
 	return g
 }

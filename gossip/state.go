@@ -39,7 +39,7 @@ func (c *Cluster) SetLocal(s NodeState) error {
 
 // normalize returns a private, canonical copy of s owned by node.
 func normalize(s NodeState, node string) NodeState {
-	out := NodeState{Node: node}
+	out := NodeState{Node: node, Maintenance: s.Maintenance}
 	out.Instances = slices.Clone(s.Instances)
 	out.Checks = slices.Clone(s.Checks)
 	slices.SortStableFunc(out.Instances, func(a, b InstanceState) int {

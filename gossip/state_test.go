@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/memberlist"
@@ -273,4 +274,19 @@ func TestReceiveGarbageCounted(t *testing.T) {
 	if e, err := c.SetOrder("vi", nil); err != nil || e.Version != 6 {
 		t.Errorf("SetOrder after a push/pull at clock 5: %+v %v", e, err)
 	}
+}
+
+// The maintenance flag is part of the state: setting it alone is a change
+// that reaches the peers.
+func TestMaintenanceSpreads(t *testing.T) {
+	cfg := testConfig(t, "maint")
+	a := startNode(t, "a", cfg)
+	b := startNode(t, "b", joining(t, *cfg, a))
+	if err := a.c.SetLocal(NodeState{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.c.SetLocal(NodeState{Maintenance: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "b to see a in maintenance", func() bool { return b.c.States()["a"].Maintenance })
 }

@@ -36,6 +36,8 @@ for arch in amd64 arm64; do
 	CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -o /dev/null ./cmd/vipd
 done
 
+bash scripts/check-deploy.sh
+
 echo "== go test"
 # Namespace tests measure failover times: one package at a time keeps the
 # two cores free for the daemons under test.

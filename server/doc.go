@@ -1,5 +1,24 @@
-// Package server will hold vipd's gRPC and HTTP/JSON API and its Prometheus
-// metrics endpoint.
+// Package server serves vipd's API: the gRPC service vipd.v1.VipdService
+// (with server reflection and the standard health service), its HTTP/JSON
+// mapping (grpc-gateway v2), /healthz, /readyz and /metrics.
 //
-// It is empty until the API issue lands; nothing depends on it yet.
+// Every listener (the unix socket and each TCP address of config.API)
+// serves gRPC and HTTP on the same socket: a request that is HTTP/2 with a
+// gRPC content type goes to the gRPC server, anything else to the HTTP
+// routes. Plain TCP and the socket speak HTTP/1.1 and unencrypted HTTP/2
+// (h2c, prior knowledge, as grpcurl -plaintext sends it); TLS listeners
+// negotiate h2 or http/1.1 by ALPN.
+//
+// The HTTP/JSON routes reach the gRPC server through an in-process client
+// connection, so they see the same interceptors as gRPC clients and the
+// streaming Watch works over HTTP (one JSON object per line).
+//
+// Access (auth.go): the unix socket is trusted by its file mode; over TCP
+// a configured bearer token is required for commands, and for reads too
+// unless config.API.PublicRead; health checks are always open. Errors are
+// gRPC status codes, and over HTTP their mapped status with a JSON body.
+//
+// The package serves whatever vipdv1.VipdServiceServer it is given (the
+// agent's); it knows nothing of VRRP or gossip and depends only on config,
+// the generated API and the gRPC/gateway libraries.
 package server

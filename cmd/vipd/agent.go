@@ -10,10 +10,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vipd/vipd/agent"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/server"
 )
 
 func newAgentCmd() *cobra.Command {
-	var cfgPath, logLevel string
+	var cfgPath, logLevel, apiSocket string
 	cmd := &cobra.Command{
 		Use:   "agent --config PATH",
 		Short: "Run the VRRP instances of a configuration in the foreground",
@@ -24,7 +25,14 @@ Signals: SIGTERM or SIGINT stop gracefully (a master sends a priority-0
 advert so a backup takes over at once, and every VIP is released); SIGHUP
 reloads the configuration, keeping unchanged instances (and their
 mastership) running. A configuration with errors is not applied on reload:
-the running one stays and the errors are logged.`,
+the running one stays and the errors are logged.
+
+Under systemd (Type=notify, see deploy/systemd/vipd.service) it reports
+READY=1 once running, RELOADING=1 and READY=1 around a reload, and
+STOPPING=1 when a graceful stop begins.`,
+		Example: `  vipd agent --config /etc/vipd/vipd.yaml
+  vipd agent --config /etc/keepalived/keepalived.conf --log-level debug
+  kill -HUP "$(pidof vipd)"     # reload`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel)
@@ -50,7 +58,32 @@ the running one stays and the errors are logged.`,
 
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			a := agent.New(agent.Options{Log: log, Version: version})
+			sd := systemd{log: log}
+			a := agent.New(agent.Options{
+				Log: log, Version: version,
+				LoadConfig: func() (*config.Config, error) { return config.Load(cfgPath, config.LoadOptions{Host: localHost{}}) },
+				OnReady:    func() { sd.ready(runningStatus(len(cfg.Instances), cfgPath)) },
+			})
+			if cmd.Flags().Changed("api-socket") {
+				cfg.API.Socket = apiSocket
+			}
+			api, err := server.New(cfg.API, a.Service(), server.Options{Ready: a.Ready, Logger: log.With("component", "api")})
+			if err != nil {
+				return err
+			}
+			// Listen before anything runs: an API that cannot listen (its
+			// socket held by another agent, say) stops the start cleanly.
+			if err := api.Listen(); err != nil {
+				return err
+			}
+			apiDone := make(chan error, 1)
+			go func() { apiDone <- api.Run(ctx) }()
+			defer func() {
+				stop()
+				if err := <-apiDone; err != nil {
+					log.Error("API server", "err", err)
+				}
+			}()
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
@@ -60,14 +93,18 @@ the running one stays and the errors are logged.`,
 					case <-ctx.Done():
 						return
 					case <-hup:
+						sd.reloading()
 						reload(ctx, log, a, cfgPath)
+						sd.ready("running; reload of " + cfgPath + " done (the log says whether it applied)")
 					}
 				}
 			}()
+			defer context.AfterFunc(ctx, sd.stopping)()
 			return a.Run(ctx, cfg)
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "/etc/vipd/vipd.yaml", "configuration file (.yaml/.yml native, otherwise keepalived.conf syntax)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&apiSocket, "api-socket", config.DefaultAPISocket, "the API's unix socket, overriding the configuration's api.socket (\"\" for none)")
 	return cmd
 }

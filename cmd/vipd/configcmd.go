@@ -11,7 +11,11 @@ import (
 func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Work with configuration files",
+		Short: "Validate configuration files and print the effective configuration",
+		Long: `Work with configuration files, native YAML (*.yaml, *.yml) or keepalived.conf
+syntax (any other name), without running anything.`,
+		Example: `  vipd config check --config /etc/vipd/vipd.yaml
+  vipd config print --config /etc/keepalived/keepalived.conf`,
 	}
 	var cfgPath string
 	check := &cobra.Command{
@@ -20,6 +24,8 @@ func newConfigCmd() *cobra.Command {
 		Long: `Validate a configuration file (native YAML, or keepalived.conf syntax) and
 print every warning and error as PATH:LINE: message. Exit status 1 when there
 is any error, 0 otherwise (warnings alone do not fail).`,
+		Example: `  vipd config check --config /etc/vipd/vipd.yaml
+  vipd config check --config /etc/keepalived/keepalived.conf   # warns where vipd differs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cfgPath, config.LoadOptions{Host: localHost{}})
@@ -44,6 +50,69 @@ is any error, 0 otherwise (warnings alone do not fail).`,
 		},
 	}
 	check.Flags().StringVarP(&cfgPath, "config", "c", "/etc/vipd/vipd.yaml", "configuration file")
+	_ = check.MarkFlagFilename("config")
 	cmd.AddCommand(check)
+	cmd.AddCommand(newConfigPrintCmd())
 	return cmd
+}
+
+func newConfigPrintCmd() *cobra.Command {
+	var cfgPath string
+	pr := &cobra.Command{
+		Use:   "print --config PATH",
+		Short: "Print the effective configuration, every default filled in, as native YAML",
+		Long: `Load a configuration (native YAML, or keepalived.conf syntax) as "vipd agent"
+would and print it as native YAML with every setting explicit: defaults
+filled in, global settings (vrrp.version, vrrp.garp) applied to each
+instance, keepalived's fix-ups applied, and the gossip timings of the
+chosen profile written out.
+
+Warnings go to stderr as PATH:LINE: message. A configuration with errors
+prints them (stderr) and exits with status 1. For a keepalived.conf,
+"vipd convert" gives the same YAML plus the list of lines it leaves out.`,
+		Example: `  vipd config print --config /etc/vipd/vipd.yaml
+  vipd config print --config /etc/vipd/vipd.yaml | diff /etc/vipd/vipd.yaml -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			errw := cmd.ErrOrStderr()
+			cfg, err := config.Load(cfgPath, config.LoadOptions{Host: localHost{}})
+			if cfg != nil {
+				for _, w := range cfg.Warnings {
+					fmt.Fprintln(errw, w.String())
+				}
+			}
+			if err != nil {
+				var ds config.Diagnostics
+				if !errors.As(err, &ds) {
+					return err
+				}
+				for _, d := range ds {
+					fmt.Fprintln(errw, d.String())
+				}
+				return exitCode(1)
+			}
+			yml, err := config.EncodeYAML(effective(cfg))
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(yml)
+			return err
+		},
+	}
+	pr.Flags().StringVarP(&cfgPath, "config", "c", "/etc/vipd/vipd.yaml", "configuration file (.yaml/.yml native, otherwise keepalived.conf syntax)")
+	_ = pr.MarkFlagFilename("config")
+	return pr
+}
+
+// effective returns cfg with the settings EncodeYAML leaves implicit made
+// explicit: the gossip profile's timings. cfg itself is not changed.
+func effective(cfg *config.Config) *config.Config {
+	if cfg.Gossip == nil {
+		return cfg
+	}
+	c := *cfg
+	g := *cfg.Gossip
+	g.Timings = g.EffectiveTimings()
+	c.Gossip = &g
+	return &c
 }

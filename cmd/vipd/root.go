@@ -42,6 +42,7 @@ other file name).`,
 	// API clients and cloud tools.
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newConfigCmd())
+	root.AddCommand(newConvertCmd())
 	root.AddCommand(newVersionCmd())
 	return root
 }
@@ -50,7 +51,13 @@ func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print vipd's version, commit and Go version",
-		Args:  cobra.NoArgs,
+		Long: `Print vipd's version and the commit it was built from (set at build time
+with -ldflags "-X main.version=... -X main.commit=...", otherwise the VCS
+revision Go recorded, otherwise "unknown"), the Go version it was built
+with, and the OS/architecture.`,
+		Example: `  $ vipd version
+  vipd 0.7.0 (commit 099674f, go1.26.8, linux/amd64)`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := commit
 			if c == "" {

@@ -89,6 +89,8 @@ type Daemon struct {
 	// Config is the path of the configuration file it was started with;
 	// rewrite it and send SIGHUP to test reloads.
 	Config string
+	// Socket is a vipd's API socket.
+	Socket string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -103,8 +105,12 @@ func StartVipd(tb testing.TB, node *lab.Node, cfg, ext string) *Daemon {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	d := start(tb, node, "vipd", dir, VipdBinary(tb), "agent", "--config", path, "--log-level", "debug")
+	// Each daemon gets an API socket of its own: the default path is
+	// shared by every namespace of the machine.
+	d := start(tb, node, "vipd", dir, VipdBinary(tb), "agent", "--config", path, "--log-level", "debug",
+		"--api-socket", filepath.Join(dir, "vipd.sock"))
 	d.Config = path
+	d.Socket = filepath.Join(dir, "vipd.sock")
 	return d
 }
 

@@ -56,6 +56,7 @@ type gnode struct {
 	timings  config.GossipTimings // overrides of the profile
 	priority int                  // 0 and no order: no instance (gossip only)
 	order    bool                 // instance priority from the order file
+	extra    string               // more top-level YAML (an api section, say)
 
 	d *testbed.Daemon
 }
@@ -98,6 +99,7 @@ func (g *gnode) config() string {
 		fmt.Fprintf(&b, "  timings: %s\n", timingsYAML(g.timings))
 	}
 	fmt.Fprintf(&b, "  az: az%d\n  state_file: %s\n", g.az, g.stateFile())
+	b.WriteString(g.extra)
 	if !g.hasInstance() {
 		return b.String()
 	}

@@ -1296,7 +1296,10 @@ type ClusterNode struct {
 	Instances []*InstanceSummary `protobuf:"bytes,3,rep,name=instances,proto3" json:"instances,omitempty"`
 	// checks are the member's health checks, sorted by name; empty for a dead
 	// or departed member.
-	Checks        []*CheckSummary `protobuf:"bytes,4,rep,name=checks,proto3" json:"checks,omitempty"`
+	Checks []*CheckSummary `protobuf:"bytes,4,rep,name=checks,proto3" json:"checks,omitempty"`
+	// maintenance is true while the member is drained (SetMaintenance): it
+	// stays BACKUP for every instance.
+	Maintenance   bool `protobuf:"varint,5,opt,name=maintenance,proto3" json:"maintenance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1357,6 +1360,13 @@ func (x *ClusterNode) GetChecks() []*CheckSummary {
 		return x.Checks
 	}
 	return nil
+}
+
+func (x *ClusterNode) GetMaintenance() bool {
+	if x != nil {
+		return x.Maintenance
+	}
+	return false
 }
 
 // InstanceSummary is what a node publishes through gossip about one of its
@@ -2751,12 +2761,13 @@ const file_vipd_v1_vipd_proto_rawDesc = "" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12*\n" +
 	"\x05nodes\x18\x03 \x03(\v2\x14.vipd.v1.ClusterNodeR\x05nodes\x12&\n" +
-	"\x06orders\x18\x04 \x03(\v2\x0e.vipd.v1.OrderR\x06orders\"\xbf\x01\n" +
+	"\x06orders\x18\x04 \x03(\v2\x0e.vipd.v1.OrderR\x06orders\"\xe1\x01\n" +
 	"\vClusterNode\x12'\n" +
 	"\x06member\x18\x01 \x01(\v2\x0f.vipd.v1.MemberR\x06member\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x04R\vincarnation\x126\n" +
 	"\tinstances\x18\x03 \x03(\v2\x18.vipd.v1.InstanceSummaryR\tinstances\x12-\n" +
-	"\x06checks\x18\x04 \x03(\v2\x15.vipd.v1.CheckSummaryR\x06checks\"\xcb\x02\n" +
+	"\x06checks\x18\x04 \x03(\v2\x15.vipd.v1.CheckSummaryR\x06checks\x12 \n" +
+	"\vmaintenance\x18\x05 \x01(\bR\vmaintenance\"\xcb\x02\n" +
 	"\x0fInstanceSummary\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04vrid\x18\x02 \x01(\rR\x04vrid\x12.\n" +

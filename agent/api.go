@@ -1,0 +1,593 @@
+package agent
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election/fsm"
+	"github.com/vipd/vipd/gossip"
+	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
+)
+
+// Service is the agent's side of vipd's API (vipdv1.VipdServiceServer):
+// reads come from the agent's own state and its gossip view; commands are
+// carried out here or, for another node, sent to it through gossip (an
+// encrypted, authenticated channel every node already has), so no node
+// needs credentials for another's API.
+type Service struct {
+	vipdv1.UnimplementedVipdServiceServer
+	a *Agent
+}
+
+// Service returns the API service of the agent.
+func (a *Agent) Service() *Service { return &Service{a: a} }
+
+// confirmTimeout bounds how long a command forwarded to another node waits
+// for that node's gossip state to show it done.
+const confirmTimeout = 3 * time.Second
+
+// onLoop runs f on the agent's goroutine, which owns the instances, and
+// waits for it.
+func (a *Agent) onLoop(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case a.calls <- func() { defer close(done); f() }:
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	case <-a.stopped:
+		return status.Error(codes.Unavailable, "the agent is stopping")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// GetStatus returns this node's instances, checks and drop counters.
+func (s *Service) GetStatus(ctx context.Context, _ *vipdv1.GetStatusRequest) (*vipdv1.GetStatusResponse, error) {
+	a := s.a
+	var resp *vipdv1.GetStatusResponse
+	err := a.onLoop(ctx, func() { resp = a.status() })
+	return resp, err
+}
+
+// status runs on the agent's goroutine.
+func (a *Agent) status() *vipdv1.GetStatusResponse {
+	now := a.clock.Now()
+	resp := &vipdv1.GetStatusResponse{
+		Node: a.cfg.Node.Name, Version: a.version,
+		StartTime: timestamppb.New(a.started), Uptime: durationpb.New(now.Sub(a.started)),
+	}
+	t := a.track
+	t.mu.Lock()
+	resp.Maintenance = t.maint
+	type extra struct {
+		since   time.Time
+		reason  string
+		held    bool
+		guarded bool
+	}
+	ex := map[string]extra{}
+	for name := range a.running {
+		ex[name] = extra{t.since[name], t.reasons[name], t.held[name], t.guard[name] != ""}
+	}
+	t.mu.Unlock()
+	for name, r := range a.running {
+		ic, in := r.cfg, r.inst
+		sent, rcvd := in.Counters()
+		pi := &vipdv1.Instance{
+			Name: name, Vrid: uint32(ic.VRID), Family: familyProto(family(ic)), Interface: ic.Interface,
+			VrrpVersion: uint32(ic.Version), State: stateProto(in.State().String()),
+			BasePriority: uint32(ic.Priority), EffectivePriority: uint32(in.Priority()),
+			MasterAddress: addrString(in.Master()), SourceAddress: addrString(in.Source()),
+			Reason: ex[name].reason, Held: ex[name].held, Guarded: ex[name].guarded,
+			AdvertInterval: durationpb.New(ic.AdvertInterval), AdvertsSent: sent, AdvertsReceived: rcvd,
+		}
+		if !ex[name].since.IsZero() {
+			pi.Since = timestamppb.New(ex[name].since)
+		}
+		if g := a.cfg.SyncGroupOf(name); g != nil {
+			pi.SyncGroup = g.Name
+		}
+		for _, v := range ic.VIPs {
+			pi.Vips = append(pi.Vips, v.Prefix.String())
+		}
+		for _, p := range in.Peers() {
+			pi.Peers = append(pi.Peers, p.String())
+		}
+		resp.Instances = append(resp.Instances, pi)
+	}
+	slices.SortFunc(resp.Instances, func(x, y *vipdv1.Instance) int { return cmp.Compare(x.Name, y.Name) })
+	for name, cr := range t.runners {
+		st := cr.runner.Status()
+		pc := &vipdv1.Check{
+			Name: name, Kind: checkKindProto(st.Kind), State: checkStateProto(st.State.String()), Healthy: st.Healthy,
+			Since: timestamppb.New(st.Since), LastOutput: st.LastResult.Output,
+			Runs: st.Runs, Failures: st.Failures, Value: int64(st.Value),
+		}
+		if !st.LastRun.IsZero() {
+			pc.LastRun = timestamppb.New(st.LastRun)
+			pc.LastDuration = durationpb.New(st.LastResult.Duration)
+		}
+		if st.LastResult.Err != nil {
+			pc.LastError = st.LastResult.Err.Error()
+		}
+		resp.Checks = append(resp.Checks, pc)
+	}
+	slices.SortFunc(resp.Checks, func(x, y *vipdv1.Check) int { return cmp.Compare(x.Name, y.Name) })
+	for reason, n := range a.drops.Snapshot() {
+		resp.Drops = append(resp.Drops, &vipdv1.DropCount{Reason: reason.String(), Count: n})
+	}
+	slices.SortFunc(resp.Drops, func(x, y *vipdv1.DropCount) int { return cmp.Compare(x.Reason, y.Reason) })
+	return resp
+}
+
+func checkKindProto(k config.CheckKind) vipdv1.CheckKind {
+	switch k {
+	case config.CheckExec:
+		return vipdv1.CheckKind_CHECK_KIND_EXEC
+	case config.CheckProcess:
+		return vipdv1.CheckKind_CHECK_KIND_PROCESS
+	case config.CheckTCP:
+		return vipdv1.CheckKind_CHECK_KIND_TCP
+	case config.CheckHTTP:
+		return vipdv1.CheckKind_CHECK_KIND_HTTP
+	case config.CheckDNS:
+		return vipdv1.CheckKind_CHECK_KIND_DNS
+	case config.CheckFile:
+		return vipdv1.CheckKind_CHECK_KIND_FILE
+	case config.CheckInterface:
+		return vipdv1.CheckKind_CHECK_KIND_INTERFACE
+	}
+	return vipdv1.CheckKind_CHECK_KIND_UNSPECIFIED
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// ListMembers returns the gossip members; without gossip, this node alone.
+func (s *Service) ListMembers(context.Context, *vipdv1.ListMembersRequest) (*vipdv1.ListMembersResponse, error) {
+	l := s.a.link.Load()
+	if l == nil {
+		return &vipdv1.ListMembersResponse{Members: []*vipdv1.Member{s.a.selfMember()}}, nil
+	}
+	resp := &vipdv1.ListMembersResponse{}
+	for _, m := range l.c.Members() {
+		resp.Members = append(resp.Members, memberProto(m))
+	}
+	return resp, nil
+}
+
+func (a *Agent) selfMember() *vipdv1.Member {
+	return &vipdv1.Member{Name: a.nodeName, Version: a.version, Status: vipdv1.MemberStatus_MEMBER_STATUS_ALIVE, Since: timestamppb.New(a.started)}
+}
+
+// GetCluster returns every member with its published state, and the orders.
+func (s *Service) GetCluster(context.Context, *vipdv1.GetClusterRequest) (*vipdv1.GetClusterResponse, error) {
+	l := s.a.link.Load()
+	if l == nil {
+		return &vipdv1.GetClusterResponse{Node: s.a.nodeName, Nodes: []*vipdv1.ClusterNode{{Member: s.a.selfMember()}}}, nil
+	}
+	resp := &vipdv1.GetClusterResponse{Cluster: l.name, Node: l.c.Name()}
+	states := l.c.States()
+	for _, m := range l.c.Members() {
+		cn := &vipdv1.ClusterNode{Member: memberProto(m)}
+		if ns, ok := states[m.Name]; ok {
+			cn.Incarnation = ns.Incarnation
+			cn.Maintenance = ns.Maintenance
+			for _, in := range ns.Instances {
+				is := &vipdv1.InstanceSummary{
+					Name: in.Name, Vrid: uint32(in.VRID), Family: familyProto(in.Family), SourceAddress: addrString(in.Src),
+					State: stateProto(in.State), Priority: uint32(in.Priority), Reason: in.Reason, MasterAddress: addrString(in.Master),
+				}
+				if !in.Since.IsZero() {
+					is.Since = timestamppb.New(in.Since)
+				}
+				cn.Instances = append(cn.Instances, is)
+			}
+			for _, c := range ns.Checks {
+				cn.Checks = append(cn.Checks, &vipdv1.CheckSummary{
+					Name: c.Name, State: checkStateProto(c.State), Healthy: c.Healthy, Since: timestamppb.New(c.Since), Output: c.Output,
+				})
+			}
+		}
+		resp.Nodes = append(resp.Nodes, cn)
+	}
+	orders := l.c.Orders()
+	for _, name := range slices.Sorted(mapsKeys(orders)) {
+		resp.Orders = append(resp.Orders, orderProto(orders[name]))
+	}
+	return resp, nil
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// Watch streams events until the client goes away or the agent stops.
+func (s *Service) Watch(req *vipdv1.WatchRequest, stream vipdv1.VipdService_WatchServer) error {
+	w, cancel := s.a.events.subscribe()
+	defer cancel()
+	want := map[vipdv1.EventType]bool{}
+	for _, t := range req.GetTypes() {
+		if t == vipdv1.EventType_EVENT_TYPE_UNSPECIFIED {
+			return status.Error(codes.InvalidArgument, "types: EVENT_TYPE_UNSPECIFIED is not an event type")
+		}
+		want[t] = true
+	}
+	self := s.a.nodeName
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-s.a.stopped:
+			return status.Error(codes.Unavailable, "the agent is stopping")
+		case <-w.behind:
+			return status.Errorf(codes.ResourceExhausted, "watcher fell more than %d events behind; call Watch again", watchBuffer)
+		case ev := <-w.ch:
+			if keep(ev, req, want, self) {
+				if err := stream.Send(ev); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// keep applies a WatchRequest's filters to one event.
+func keep(ev *vipdv1.WatchResponse, req *vipdv1.WatchRequest, want map[vipdv1.EventType]bool, self string) bool {
+	var kind vipdv1.EventType
+	var instance string
+	local := true
+	switch e := ev.Event.(type) {
+	case *vipdv1.WatchResponse_Instance:
+		kind, instance, local = vipdv1.EventType_EVENT_TYPE_INSTANCE, e.Instance.GetName(), ev.Node == self
+	case *vipdv1.WatchResponse_Check:
+		kind, local = vipdv1.EventType_EVENT_TYPE_CHECK, ev.Node == self
+	case *vipdv1.WatchResponse_Member:
+		kind = vipdv1.EventType_EVENT_TYPE_MEMBER
+	case *vipdv1.WatchResponse_Order:
+		kind, instance = vipdv1.EventType_EVENT_TYPE_ORDER, e.Order.GetOrder().GetInstance()
+	}
+	switch {
+	case len(want) > 0 && !want[kind]:
+		return false
+	case !local && !req.GetCluster():
+		return false
+	case req.GetInstance() != "" && instance != "" && instance != req.GetInstance():
+		return false
+	}
+	return true
+}
+
+// candidate is one node running an instance, as gossip shows it.
+type candidate struct {
+	node  string
+	st    gossip.InstanceState
+	maint bool
+}
+
+// candidates lists the nodes running instance, best priority first.
+func candidates(states map[string]gossip.NodeState, instance string) []candidate {
+	var out []candidate
+	for node, ns := range states {
+		for _, in := range ns.Instances {
+			if in.Name == instance {
+				out = append(out, candidate{node, in, ns.Maintenance})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].st.Priority != out[j].st.Priority {
+			return out[i].st.Priority > out[j].st.Priority
+		}
+		return out[i].node < out[j].node
+	})
+	return out
+}
+
+// Failover makes target_node (or, if empty, the best node other than the
+// current master) the instance's master: it writes a cluster-wide order
+// with that node first, so the move sticks, and has the current master
+// resign (a priority-0 advert), so the new master takes over after its
+// skew time instead of a master-down interval, preempt or not.
+func (s *Service) Failover(ctx context.Context, req *vipdv1.FailoverRequest) (*vipdv1.FailoverResponse, error) {
+	a := s.a
+	if req.GetInstance() == "" {
+		return nil, status.Error(codes.InvalidArgument, "instance: required")
+	}
+	l := a.link.Load()
+	if l == nil {
+		return nil, status.Error(codes.FailedPrecondition, "failover needs the gossip cluster (a gossip section in the configuration)")
+	}
+	cands := candidates(l.c.States(), req.Instance)
+	if len(cands) == 0 {
+		return nil, status.Errorf(codes.NotFound, "instance %q: no node of the cluster runs it", req.Instance)
+	}
+	var master *candidate
+	for i := range cands {
+		if cands[i].st.State == fsm.Master.String() && master == nil {
+			master = &cands[i]
+		}
+	}
+	usable := func(c *candidate) error {
+		switch {
+		case c.maint:
+			return status.Errorf(codes.FailedPrecondition, "node %s is in maintenance", c.node)
+		case c.st.State == fsm.Fault.String():
+			return status.Errorf(codes.FailedPrecondition, "node %s has instance %s in FAULT (%s)", c.node, req.Instance, c.st.Reason)
+		}
+		return nil
+	}
+	var target *candidate
+	if req.GetTargetNode() != "" {
+		for i := range cands {
+			if cands[i].node == req.TargetNode {
+				target = &cands[i]
+			}
+		}
+		if target == nil {
+			if !slices.ContainsFunc(l.c.Members(), func(m gossip.Member) bool { return m.Name == req.TargetNode && m.Status == gossip.StatusAlive }) {
+				return nil, status.Errorf(codes.NotFound, "node %q: no such alive member", req.TargetNode)
+			}
+			return nil, status.Errorf(codes.FailedPrecondition, "node %s does not run instance %s", req.TargetNode, req.Instance)
+		}
+		if err := usable(target); err != nil {
+			return nil, err
+		}
+	} else {
+		if master == nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "instance %s has no master to move away from", req.Instance)
+		}
+		for i := range cands {
+			if cands[i].node != master.node && usable(&cands[i]) == nil {
+				target = &cands[i]
+				break
+			}
+		}
+		if target == nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "instance %s: no other node can take over", req.Instance)
+		}
+	}
+	resp := &vipdv1.FailoverResponse{Node: target.node}
+	if master != nil {
+		resp.PreviousMaster = master.node
+		if master.node == target.node {
+			return resp, nil // already there
+		}
+	}
+
+	// The order: the target first, then the current order's other nodes
+	// (or the other candidates, best first).
+	nodes := []gossip.OrderNode{{Name: target.node}}
+	if cur, ok := l.c.Orders()[req.Instance]; ok {
+		for _, n := range cur.Nodes {
+			if n.Name != target.node {
+				nodes = append(nodes, n)
+			}
+		}
+	} else {
+		for _, c := range cands {
+			if c.node != target.node {
+				nodes = append(nodes, gossip.OrderNode{Name: c.node})
+			}
+		}
+	}
+	entry, err := l.c.SetOrder(req.Instance, nodes)
+	switch {
+	case errors.Is(err, gossip.ErrPersist):
+		a.log.Warn("failover: order in effect but not saved", "instance", req.Instance, "err", err)
+	case err != nil:
+		return nil, status.Errorf(codes.Internal, "failover: %v", err)
+	}
+	a.log.Info("failover requested", "instance", req.Instance, "to", target.node, "from", resp.PreviousMaster, "order_version", entry.Version)
+	if master == nil {
+		return resp, nil
+	}
+	reason := fmt.Sprintf("failover to %s requested on %s", target.node, a.nodeName)
+	if master.node == a.nodeName {
+		err = a.onLoop(ctx, func() { a.resign(req.Instance, reason) })
+		return resp, err
+	}
+	resp.Forwarded = true
+	if err := l.c.Send(gossip.Command{To: master.node, Kind: gossip.CommandResign, Instance: req.Instance, Order: &entry}); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "order written, but the master %s was not reached: %v", master.node, err)
+	}
+	return resp, nil
+}
+
+// resign hands over a master role at once (runs on the agent's
+// goroutine): the cluster's orders are applied first, so the priority it
+// competes with afterwards is already the new one, then a priority-0
+// advert makes the backups take over after their skew time.
+func (a *Agent) resign(instance, reason string) {
+	if l := a.link.Load(); l != nil {
+		l.syncOrders(a.track)
+	}
+	a.track.apply(a.running)
+	r := a.running[instance]
+	if r == nil || r.inst.State() != fsm.Master {
+		return
+	}
+	a.track.mu.Lock()
+	held := a.track.held[instance]
+	a.track.mu.Unlock()
+	a.log.Info("resigning", "instance", instance, "reason", reason)
+	r.inst.Hold(true, reason)
+	if !held {
+		r.inst.Hold(false, reason)
+	}
+}
+
+// SetMaintenance drains or releases a node: here, or by a command to it.
+func (s *Service) SetMaintenance(ctx context.Context, req *vipdv1.SetMaintenanceRequest) (*vipdv1.SetMaintenanceResponse, error) {
+	a := s.a
+	node := req.GetNode()
+	if node == "" {
+		return nil, status.Error(codes.InvalidArgument, "node: required")
+	}
+	if node == a.nodeName {
+		var handed []string
+		err := a.onLoop(ctx, func() { handed = a.setMaintenance(req.Enabled, "API on "+a.nodeName) })
+		if err != nil {
+			return nil, err
+		}
+		return &vipdv1.SetMaintenanceResponse{Node: node, Enabled: req.Enabled, HandedOver: handed}, nil
+	}
+	l := a.link.Load()
+	if l == nil {
+		return nil, status.Errorf(codes.NotFound, "node %q: this node runs without gossip and knows no other node", node)
+	}
+	before, ok := l.c.States()[node]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "node %q: no such alive member", node)
+	}
+	if err := l.c.Send(gossip.Command{To: node, Kind: gossip.CommandMaintenance, Enabled: req.Enabled}); err != nil {
+		if errors.Is(err, gossip.ErrUnencrypted) {
+			return nil, status.Error(codes.FailedPrecondition, err.Error())
+		}
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	resp := &vipdv1.SetMaintenanceResponse{Node: node, Enabled: req.Enabled, Forwarded: true}
+	if req.Enabled {
+		for _, in := range before.Instances {
+			if in.State == fsm.Master.String() {
+				resp.HandedOver = append(resp.HandedOver, in.Name)
+			}
+		}
+	}
+	// Wait until the node's own state says it is done.
+	deadline := time.Now().Add(confirmTimeout)
+	for {
+		if ns, ok := l.c.States()[node]; ok && ns.Maintenance == req.Enabled {
+			return resp, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, status.Errorf(codes.DeadlineExceeded, "node %s did not confirm maintenance %v within %v", node, req.Enabled, confirmTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// setMaintenance runs on the agent's goroutine: it holds (or releases)
+// every instance, masters resigning at once, and publishes the flag. It
+// returns the instances this node was master of and hands over.
+func (a *Agent) setMaintenance(on bool, by string) []string {
+	var handed []string
+	if on {
+		for name, r := range a.running {
+			if r.inst.State() == fsm.Master {
+				handed = append(handed, name)
+			}
+		}
+		slices.Sort(handed)
+	}
+	a.track.mu.Lock()
+	changed := a.track.maint != on
+	a.track.maint = on
+	a.track.mu.Unlock()
+	if changed {
+		a.log.Warn("maintenance", "enabled", on, "by", by, "handing_over", handed)
+	}
+	a.track.apply(a.running)
+	if l := a.link.Load(); l != nil {
+		l.publish(a.track, a.running)
+	}
+	return handed
+}
+
+// SetOrder writes an instance's order cluster-wide.
+func (s *Service) SetOrder(_ context.Context, req *vipdv1.SetOrderRequest) (*vipdv1.SetOrderResponse, error) {
+	a := s.a
+	if req.GetInstance() == "" {
+		return nil, status.Error(codes.InvalidArgument, "instance: required")
+	}
+	if len(req.GetNodes()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "nodes: at least one node")
+	}
+	seen := map[string]int{}
+	var nodes []gossip.OrderNode
+	for i, n := range req.Nodes {
+		if n.GetName() == "" {
+			return nil, status.Errorf(codes.InvalidArgument, "nodes[%d].name: required", i)
+		}
+		if j, dup := seen[n.Name]; dup {
+			return nil, status.Errorf(codes.InvalidArgument, "nodes[%d].name: %q is already nodes[%d]", i, n.Name, j)
+		}
+		seen[n.Name] = i
+		nodes = append(nodes, gossip.OrderNode{Name: n.Name, Disabled: n.Disabled})
+	}
+	l := a.link.Load()
+	if l == nil {
+		return nil, status.Error(codes.FailedPrecondition, "orders are cluster-wide: they need the gossip cluster (a gossip section in the configuration)")
+	}
+	if len(candidates(l.c.States(), req.Instance)) == 0 {
+		return nil, status.Errorf(codes.NotFound, "instance %q: no node of the cluster runs it", req.Instance)
+	}
+	if req.ExpectedVersion != 0 {
+		if cur := l.c.Orders()[req.Instance]; cur.Version != req.ExpectedVersion {
+			return nil, status.Errorf(codes.FailedPrecondition, "order of %s is at version %d, not %d", req.Instance, cur.Version, req.ExpectedVersion)
+		}
+	}
+	entry, err := l.c.SetOrder(req.Instance, nodes)
+	switch {
+	case errors.Is(err, gossip.ErrPersist):
+		a.log.Warn("order in effect but not saved", "instance", req.Instance, "err", err)
+	case errors.Is(err, gossip.ErrInvalid):
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	case err != nil:
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	a.log.Info("order set through the API", "instance", req.Instance, "version", entry.Version)
+	return &vipdv1.SetOrderResponse{Order: orderProto(entry)}, nil
+}
+
+// Reload re-reads the configuration through Options.LoadConfig and
+// applies it as SIGHUP does.
+func (s *Service) Reload(ctx context.Context, _ *vipdv1.ReloadRequest) (*vipdv1.ReloadResponse, error) {
+	a := s.a
+	if a.loadConfig == nil {
+		return nil, status.Error(codes.Unimplemented, "this agent was started without a configuration file to reload")
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "configuration not reloaded: %v", err)
+	}
+	res, err := a.ReloadDiff(ctx, cfg)
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "reload: %v", err)
+	}
+	resp := &vipdv1.ReloadResponse{Added: res.Added, Removed: res.Removed, Changed: res.Changed}
+	for _, w := range cfg.Warnings {
+		resp.Warnings = append(resp.Warnings, w.String())
+	}
+	return resp, nil
+}

@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// maxBody bounds an HTTP request body; API requests are a few hundred bytes.
+const maxBody = 1 << 20
+
+// handler is what one listener serves: gRPC requests go to the gRPC
+// server, everything else to the HTTP routes. The listener's origin goes
+// into the request context, where the gRPC interceptors find it.
+func (s *Server) handler(o origin) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(withOrigin(r.Context(), o))
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			s.grpc.ServeHTTP(w, r)
+			return
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.recovered("http", r.Method+" "+r.URL.Path, v, debug.Stack())
+				s.httpError(w, r, status.Error(codes.Internal, "internal error (logged by the server)"))
+			}
+		}()
+		s.httpMux.ServeHTTP(w, r)
+	})
+}
+
+// routes are the HTTP endpoints.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.getOnly(w, r) {
+			return
+		}
+		if s.stopping.Load() {
+			s.httpError(w, r, status.Error(codes.Unavailable, "shutting down"))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.getOnly(w, r) {
+			return
+		}
+		if s.stopping.Load() {
+			s.httpError(w, r, status.Error(codes.Unavailable, "not ready: shutting down"))
+			return
+		}
+		if s.opts.Ready != nil {
+			if err := s.opts.Ready(); err != nil {
+				s.httpError(w, r, status.Error(codes.Unavailable, "not ready: "+err.Error()))
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("/metrics", s.guard(func(w http.ResponseWriter, r *http.Request) {
+		if !s.getOnly(w, r) {
+			return
+		}
+		if s.opts.Metrics == nil {
+			s.httpError(w, r, status.Error(codes.NotFound, "metrics are not enabled"))
+			return
+		}
+		s.opts.Metrics.ServeHTTP(w, r)
+	}))
+	mux.Handle("/", s.guard(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		s.gateway.ServeHTTP(w, r)
+	}))
+	return mux
+}
+
+// getOnly answers 405 to anything but GET and HEAD on a read-only
+// endpoint, and reports whether the request may go on.
+func (s *Server) getOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	s.httpError(w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusMethodNotAllowed,
+		Err: status.Errorf(codes.Unimplemented, "method %s is not allowed on %s", r.Method, r.URL.Path)})
+	return false
+}
+
+// guard applies the token rules to an HTTP request before it is served.
+func (s *Server) guard(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.auth.check(originOf(r.Context()), httpAccess(r.Method), r.Header.Values("Authorization")); err != nil {
+			s.observe("http", status.Code(err), 0)
+			s.httpError(w, r, err)
+			return
+		}
+		next(w, r)
+	})
+}
+
+// httpError answers with err's gRPC code mapped to an HTTP status and a
+// JSON body {"code", "message", "details"}, as the gateway does.
+func (s *Server) httpError(w http.ResponseWriter, r *http.Request, err error) {
+	_, out := runtime.MarshalerForRequest(s.gateway, r)
+	runtime.HTTPError(r.Context(), s.gateway, out, w, r, err)
+}
+
+// errorHandler is the gateway's error handler: the default one, with a
+// proper WWW-Authenticate challenge on 401 (the default puts the message
+// there).
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, challenge{w}, r, err)
+}
+
+// routingError answers a request no route matches: 404 (NOT_FOUND) for an
+// unknown path, 405 (UNIMPLEMENTED) for a known path with another method.
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	var err error
+	switch httpStatus {
+	case http.StatusMethodNotAllowed:
+		err = status.Errorf(codes.Unimplemented, "method %s is not allowed on %s", r.Method, r.URL.Path)
+	case http.StatusBadRequest:
+		err = status.Errorf(codes.InvalidArgument, "malformed request path %s", r.URL.Path)
+	default:
+		err = status.Errorf(codes.NotFound, "no route for %s %s", r.Method, r.URL.Path)
+	}
+	errorHandler(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err})
+}
+
+// challenge sets the WWW-Authenticate header of a 401 response.
+type challenge struct{ http.ResponseWriter }
+
+func (c challenge) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		c.Header().Set("WWW-Authenticate", `Bearer realm="vipd"`)
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
