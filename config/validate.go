@@ -214,8 +214,9 @@ func (v *validator) addresses(inst *Instance, s *instanceSource) {
 				break
 			}
 		}
-		v.problem(pos, f, fmt.Sprintf("the first IPv6 VIP (%v) should be link-local for multicast VRRPv3 (RFC 5798 5.2.9)", adv[0]),
-			"keepalived logs this and carries on, and so does vipd")
+		// A warning in both formats: RFC 5798 says "should", keepalived
+		// carries on, and a keepalived.conf converted to YAML must still run.
+		v.d.warn(pos, f, fmt.Sprintf("the first IPv6 VIP (%v) should be link-local for multicast VRRPv3 (RFC 5798 5.2.9); keepalived logs this and carries on, and so does vipd", adv[0]))
 	}
 }
 

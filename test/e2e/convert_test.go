@@ -78,13 +78,6 @@ func TestConvertRoundTrip(t *testing.T) {
 			},
 			master: "n1", next: "n2", settle: masterDown(time.Second, 100) + 3*time.Second,
 		}
-		if v.v6 && !v.unicast {
-			// keepalived only warns that the first VIP of a multicast
-			// IPv6 instance is not link-local; the native format
-			// refuses it, so convert must say so instead of writing a
-			// file that would not start.
-			c.refused = "should be link-local for multicast VRRPv3"
-		}
 		cases = append(cases, c)
 	}
 	cases = append(cases, scenario1Case(t), nwayCase(t))
