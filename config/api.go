@@ -54,10 +54,6 @@ type APITLS struct {
 	// ClientCA, when set, makes clients present a certificate signed by one
 	// of these CAs (mutual TLS).
 	ClientCA string
-	// CA verifies other nodes' API certificates when this node forwards a
-	// command to them; empty means ClientCA, or the system's roots if that
-	// is empty too.
-	CA string
 }
 
 // API defaults and limits.

@@ -99,7 +99,7 @@ func TestLoadAPIYAML(t *testing.T) {
 api:
   socket: /run/vipd-test/api.sock
   listen: ["127.0.0.1:9800", "198.51.100.1:9746", "[2001:db8::1]:9746"]
-  tls: {cert: CERT, key: KEY, client_ca: CA, ca: CA}
+  tls: {cert: CERT, key: KEY, client_ca: CA}
   token_file: TOKEN
   public_read: true
 `
@@ -114,7 +114,7 @@ api:
 			netip.MustParseAddrPort("127.0.0.1:9800"), netip.MustParseAddrPort("198.51.100.1:9746"),
 			netip.MustParseAddrPort("[2001:db8::1]:9746"),
 		},
-		TLS:        &APITLS{Cert: f.cert, Key: f.key, ClientCA: f.ca, CA: f.ca},
+		TLS:        &APITLS{Cert: f.cert, Key: f.key, ClientCA: f.ca},
 		TokenFile:  f.token,
 		PublicRead: true,
 	}
@@ -210,7 +210,7 @@ func TestAPIErrors(t *testing.T) {
 			`^a.yaml:2: api.token_file: token file .*: the token must be one line of visible ASCII characters \(byte 11 is not\)$`,
 		}},
 		{"tls without key", "api:\n  tls:\n    cert: CERT\n", []string{
-			`^a.yaml:3: api.tls.key: is required with tls$`,
+			`^a.yaml:2: api.tls.key: is required with tls$`, // not written: the tls line
 		}},
 		{"tls key of another certificate", "api:\n  tls:\n    cert: CERT\n    key: KEY2\n", []string{
 			`^a.yaml:3: api.tls.cert: .*api.crt and .*other.key do not make a certificate and key pair`,

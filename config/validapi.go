@@ -108,7 +108,7 @@ func (v *validator) api(c *Config) {
 // not exposed.
 func (v *validator) apiTLS(t *APITLS, fail func(key, msg string)) {
 	files := []struct{ key, path string }{
-		{"tls.cert", t.Cert}, {"tls.key", t.Key}, {"tls.client_ca", t.ClientCA}, {"tls.ca", t.CA},
+		{"tls.cert", t.Cert}, {"tls.key", t.Key}, {"tls.client_ca", t.ClientCA},
 	}
 	ok := true
 	for _, f := range files {

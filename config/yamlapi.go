@@ -51,7 +51,6 @@ func (p *yamlParser) api(k, n *yaml.Node, path string, a *API) {
 					mark("tls.client_ca", k)
 					t.ClientCA, _ = p.str(v, path)
 				},
-				"ca": func(k, v *yaml.Node, path string) { mark("tls.ca", k); t.CA, _ = p.str(v, path) },
 			})
 			if v.Kind != yaml.MappingNode && p.badFields[path] {
 				p.badFields[path+".*"] = true

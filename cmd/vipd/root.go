@@ -44,6 +44,13 @@ other file name).`,
 	root.AddCommand(newConfigCmd())
 	root.AddCommand(newConvertCmd())
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newStatusCmd())
+	root.AddCommand(newMembersCmd())
+	root.AddCommand(newWatchCmd())
+	root.AddCommand(newFailoverCmd())
+	root.AddCommand(newMaintenanceCmd())
+	root.AddCommand(newOrderCmd())
+	root.AddCommand(newCloudCmd())
 	return root
 }
 

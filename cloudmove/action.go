@@ -1,0 +1,155 @@
+package cloudmove
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
+)
+
+// observation is what a describe call found.
+type observation int
+
+const (
+	// notOurs: the resource points elsewhere (or nowhere): act.
+	notOurs observation = iota
+	// pending: it is on its way to us (a volume attaching): wait.
+	pending
+	// ours: the resource points at this node: nothing to do.
+	ours
+)
+
+func (o observation) String() string {
+	switch o {
+	case ours:
+		return "ours"
+	case pending:
+		return "pending"
+	}
+	return "not ours"
+}
+
+// env is what actions share: the API, this node's identity, settings.
+type env struct {
+	ec2         EC2
+	id          atomic.Pointer[Identity]
+	imds        *imds.Client // nil when the identity was given
+	callTimeout time.Duration
+	clock       clock.Clock
+	log         *slog.Logger
+	mac         func(string) (string, error)
+	mounter     Mounter
+	owner       config.CloudOwner
+}
+
+func (e *env) identity() *Identity { return e.id.Load() }
+
+// eniOf returns the ENI an action targets: the configured one, else the
+// one behind the interface (the owner's when none is named).
+func (e *env) eniOf(eni, ifname string) (NetInterface, error) {
+	id := e.identity()
+	if eni != "" {
+		if ni, ok := id.ByENI(eni); ok {
+			return ni, nil
+		}
+		return NetInterface{ENI: eni}, nil
+	}
+	if ifname == "" {
+		ifname = e.owner.Interface
+	}
+	return id.ENIFor(ifname, e.mac)
+}
+
+// call runs one API call with the per-call timeout.
+func call[T any](ctx context.Context, e *env, fn func(ctx context.Context) (T, error)) (T, error) {
+	return callWith(ctx, e.callTimeout, fn)
+}
+
+// action is one configured cloud action. Its methods other than name and
+// kind may run concurrently (the refresher and a master round), so each
+// guards its own state.
+type action interface {
+	// name identifies the action in status, logs and metrics.
+	name() string
+	kind() config.CloudActionKind
+	// resolve finds ids, ENIs and route tables (describe calls).
+	resolve(ctx context.Context, e *env) error
+	// resolved reports whether resolve has succeeded once.
+	resolved() bool
+	// observe reads the resource's current state (describe calls) and
+	// returns whether it points at this node, and what it looks like.
+	observe(ctx context.Context, e *env) (observation, string, error)
+	// cached returns the last observation without a call.
+	cached() observation
+	// change says what apply would do after the last observation.
+	change() string
+	// apply makes one attempt of the mutating call(s).
+	apply(ctx context.Context, e *env) error
+	// release gives the resource up on leaving MASTER (only volumes).
+	release(ctx context.Context, e *env) error
+	// beginRound resets per-round state (a volume's wait for its holder).
+	beginRound()
+	// lookFirst says a master round must look before it acts, whatever
+	// the cache says (a volume: attaching one held elsewhere is never
+	// right).
+	lookFirst() bool
+	// permissions lists the IAM actions the action needs.
+	permissions() []string
+	// dryRun checks the mutating calls' permissions with DryRun.
+	dryRun(ctx context.Context, e *env) []PermissionCheck
+	// warnings are problems found by resolve that do not stop the action.
+	warnings() []string
+}
+
+// PermissionCheck is the outcome of checking one IAM permission.
+type PermissionCheck struct {
+	// Permission is the IAM action, such as "ec2:ReplaceRoute".
+	Permission string
+	// Action is the cloud action that needs it.
+	Action string
+	// Checked is false when the permission could not be checked (the API
+	// call has no DryRun, or DryRun failed for another reason: Note says).
+	Checked bool
+	// Allowed is the verdict when Checked.
+	Allowed bool
+	// Note explains an unchecked or denied permission.
+	Note string
+}
+
+// dryRunResult turns the error of a DryRun call into a PermissionCheck.
+func dryRunResult(perm, action string, err error) PermissionCheck {
+	pc := PermissionCheck{Permission: perm, Action: action}
+	code := errorCode(err)
+	switch {
+	case err == nil:
+		// The endpoint ignored DryRun and made the call.
+		pc.Note = "the endpoint did not honour DryRun"
+	case code == "DryRunOperation":
+		pc.Checked, pc.Allowed = true, true
+	case isDenied(code):
+		pc.Checked, pc.Note = true, "denied ("+code+")"
+	default:
+		pc.Note = "could not check: " + describeError(err)
+	}
+	return pc
+}
+
+// noAction is embedded by actions that give nothing up on leaving MASTER.
+type noRelease struct{}
+
+func (noRelease) release(context.Context, *env) error { return nil }
+func (noRelease) beginRound()                         {}
+func (noRelease) lookFirst() bool                     { return false }
+
+func addrStrings(as []netip.Addr) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
+}

@@ -1,0 +1,183 @@
+package cloudmove
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/vipd/vipd/config"
+)
+
+// PolicyDocument is an IAM policy document.
+type PolicyDocument struct {
+	Version   string            `json:"Version"`
+	Statement []PolicyStatement `json:"Statement"`
+}
+
+// PolicyStatement is one statement of a policy.
+type PolicyStatement struct {
+	Sid      string   `json:"Sid"`
+	Effect   string   `json:"Effect"`
+	Action   []string `json:"Action"`
+	Resource []string `json:"Resource"`
+}
+
+// Policy returns the least-privilege IAM policy for the owners' actions:
+// the describe calls (which take no resource-level permissions) on "*",
+// and each mutating call on the resources the configuration names (all
+// of a type where it names them only at run time: ENIs found by MAC
+// address, route tables found by subnet tags, instances a volume is
+// attached to).
+func Policy(owners []config.CloudOwner) PolicyDocument {
+	doc := PolicyDocument{Version: "2012-10-17"}
+	describe := map[string]bool{}
+	n := 0
+	arn := func(region, kind, id string) string {
+		if region == "" {
+			region = "*"
+		}
+		if id == "" {
+			id = "*"
+		}
+		return fmt.Sprintf("arn:aws:ec2:%s:*:%s/%s", region, kind, id)
+	}
+	add := func(sid string, actions []string, resources ...string) {
+		n++
+		slices.Sort(resources)
+		doc.Statement = append(doc.Statement, PolicyStatement{Sid: fmt.Sprintf("%s%d", sid, n), Effect: "Allow",
+			Action: actions, Resource: slices.Compact(resources)})
+	}
+	for _, o := range owners {
+		region := o.Cloud.Region
+		for _, a := range o.Cloud.Actions {
+			switch {
+			case a.SecondaryIP != nil:
+				describe["ec2:DescribeNetworkInterfaces"] = true
+				add("VipdSecondaryIP", []string{"ec2:AssignPrivateIpAddresses"}, arn(region, "network-interface", a.SecondaryIP.ENI))
+			case a.ElasticIP != nil:
+				describe["ec2:DescribeAddresses"] = true
+				add("VipdElasticIP", []string{"ec2:AssociateAddress"},
+					arn(region, "elastic-ip", a.ElasticIP.AllocationID), arn(region, "network-interface", a.ElasticIP.ENI))
+			case a.Route != nil:
+				describe["ec2:DescribeRouteTables"] = true
+				describe["ec2:DescribeNetworkInterfaces"] = true
+				var res []string
+				for _, t := range a.Route.RouteTables {
+					res = append(res, arn(region, "route-table", t))
+				}
+				if a.Route.RouteTables == nil {
+					describe["ec2:DescribeSubnets"] = true
+					res = append(res, arn(region, "route-table", ""))
+				}
+				add("VipdRoute", []string{"ec2:CreateRoute", "ec2:ReplaceRoute"}, res...)
+			case a.EBS != nil:
+				describe["ec2:DescribeVolumes"] = true
+				add("VipdEBS", []string{"ec2:AttachVolume", "ec2:DetachVolume"},
+					arn(region, "volume", a.EBS.VolumeID), arn(region, "instance", ""))
+			}
+		}
+	}
+	if len(describe) > 0 {
+		var acts []string
+		for a := range describe {
+			acts = append(acts, a)
+		}
+		slices.Sort(acts)
+		doc.Statement = append([]PolicyStatement{{Sid: "VipdDescribe", Effect: "Allow", Action: acts, Resource: []string{"*"}}}, doc.Statement...)
+	}
+	return doc
+}
+
+// JSON renders the document, indented.
+func (d PolicyDocument) JSON() string {
+	b, _ := json.MarshalIndent(d, "", "  ")
+	return string(b)
+}
+
+// ActionReport says what one action would do now.
+type ActionReport struct {
+	// Name identifies the action.
+	Name string
+	// Current is what the cloud looks like.
+	Current string
+	// Ours says the resource already points at this node.
+	Ours bool
+	// Change is what becoming master would do ("" for nothing).
+	Change string
+	// Error is why the action could not be looked at.
+	Error string
+	// Warnings are problems that do not stop the action.
+	Warnings []string
+}
+
+// Report is what Inspect found for one owner.
+type Report struct {
+	Owner       config.CloudOwner
+	Actions     []ActionReport
+	Permissions []PermissionCheck
+}
+
+// OK reports whether every action could be looked at and no checked
+// permission is denied.
+func (r *Report) OK() bool {
+	for _, a := range r.Actions {
+		if a.Error != "" {
+			return false
+		}
+	}
+	for _, p := range r.Permissions {
+		if p.Checked && !p.Allowed {
+			return false
+		}
+	}
+	return true
+}
+
+// Inspect resolves the owner's actions, looks at every resource, says
+// what becoming master would change and checks the permissions with
+// DryRun, without changing anything and without starting a Set.
+// Against an endpoint that ignores DryRun (moto does for routes) the
+// permission checks would make the calls: Options.NoPermissionCheck
+// skips them.
+func Inspect(ctx context.Context, owner config.CloudOwner, opts Options) (*Report, error) {
+	s, err := build(ctx, owner, opts)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Owner: owner, Actions: make([]ActionReport, len(s.rs))}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, r := range s.rs {
+		wg.Go(func() {
+			ar := ActionReport{Name: r.a.name()}
+			err := r.a.resolve(ctx, s.e)
+			if err == nil {
+				var obs observation
+				obs, ar.Current, err = r.a.observe(ctx, s.e)
+				ar.Ours = obs == ours
+				if err == nil && obs != ours {
+					ar.Change = r.a.change()
+				}
+			}
+			if err != nil {
+				ar.Error = describeError(err)
+			}
+			ar.Warnings = r.a.warnings()
+			rep.Actions[i] = ar
+			if !opts.NoPermissionCheck && r.a.resolved() {
+				pcs := r.a.dryRun(ctx, s.e)
+				mu.Lock()
+				rep.Permissions = append(rep.Permissions, pcs...)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(rep.Permissions, func(a, b PermissionCheck) int {
+		return strings.Compare(a.Action+a.Permission, b.Action+b.Permission)
+	})
+	return rep, nil
+}

@@ -1,0 +1,142 @@
+package cloudmove
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// errClass says what the retry loop does with an error.
+type errClass int
+
+const (
+	// classRetry: throttling, 5xx, transport errors, timeouts and waits for
+	// a resource's state: try again after a backoff.
+	classRetry errClass = iota
+	// classPermanent: a 4xx that cannot succeed by retrying (bad id,
+	// missing permission): report at once.
+	classPermanent
+)
+
+// throttleCodes are the EC2 error codes of throttling and of server-side
+// trouble that a later attempt may not meet.
+var throttleCodes = map[string]bool{
+	"RequestLimitExceeded": true, "Throttling": true, "ThrottlingException": true,
+	"RequestThrottled": true, "RequestThrottledException": true, "TooManyRequestsException": true,
+	"InternalError": true, "InternalFailure": true, "ServiceUnavailable": true, "Unavailable": true,
+	"EC2ThrottledException": true, "SlowDown": true,
+}
+
+// waitError is a retryable condition of the resource itself (a volume
+// still attached elsewhere, an attachment in progress): keep polling.
+type waitError struct{ msg string }
+
+func (w *waitError) Error() string { return w.msg }
+
+func waitf(format string, args ...any) error { return &waitError{msg: fmt.Sprintf(format, args...)} }
+
+// classify decides whether err is worth retrying.
+func classify(err error) errClass {
+	var we *waitError
+	if errors.As(err, &we) {
+		return classRetry
+	}
+	var ipe smithy.InvalidParamsError
+	if errors.As(err, &ipe) {
+		return classPermanent
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) && throttleCodes[ae.ErrorCode()] {
+		return classRetry
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		if re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 429 {
+			return classRetry
+		}
+		if re.HTTPStatusCode() >= 400 && ae != nil {
+			return classPermanent
+		}
+	}
+	// No HTTP response: the connection failed, was reset or timed out, or
+	// the response could not be read. The call may or may not have
+	// happened; the retry loop looks before it acts again.
+	return classRetry
+}
+
+// errorCode returns the API error code of err, or "".
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// describeError shortens an SDK error for status and logs, and names a
+// missing permission.
+func describeError(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		var oe *smithy.OperationError
+		op := ""
+		if errors.As(err, &oe) {
+			op = oe.Operation()
+		}
+		if isDenied(ae.ErrorCode()) && op != "" {
+			return fmt.Sprintf("missing IAM permission ec2:%s (%s)", op, ae.ErrorCode())
+		}
+		msg := ae.ErrorMessage()
+		if len(msg) > 200 {
+			msg = msg[:200] + "..."
+		}
+		if op != "" {
+			return fmt.Sprintf("%s: %s: %s", op, ae.ErrorCode(), msg)
+		}
+		return ae.ErrorCode() + ": " + msg
+	}
+	return err.Error()
+}
+
+func isDenied(code string) bool {
+	return code == "UnauthorizedOperation" || code == "AccessDenied" || code == "AccessDeniedException" ||
+		strings.HasPrefix(code, "Unauthorized")
+}
+
+// backoff yields jittered, exponentially growing waits between Min and Max
+// ("full jitter": a uniform draw below the current ceiling, so that nodes
+// retrying together spread out).
+type backoff struct {
+	min, max time.Duration
+	ceil     time.Duration
+	rnd      *rand.Rand
+}
+
+func newBackoff(min, max time.Duration, rnd *rand.Rand) *backoff {
+	return &backoff{min: min, max: max, ceil: min, rnd: rnd}
+}
+
+// next returns the next wait: at least min/2, at most the ceiling, which
+// doubles up to max.
+func (b *backoff) next() time.Duration {
+	c := b.ceil
+	b.ceil = min(b.ceil*2, b.max)
+	lo := c / 2
+	return lo + time.Duration(b.rnd.Int64N(int64(c-lo)+1))
+}
+
+// callWith runs fn with a per-call timeout derived from ctx.
+func callWith[T any](ctx context.Context, timeout time.Duration, fn func(ctx context.Context) (T, error)) (T, error) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return fn(cctx)
+}

@@ -1,0 +1,159 @@
+package cloudmove
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/vipd/vipd/config"
+)
+
+// secondaryIP assigns addresses as secondary private IPs of this node's
+// ENI (AssignPrivateIpAddresses with reassignment allowed).
+type secondaryIP struct {
+	noRelease
+	cfg    *config.SecondaryIPAction
+	addrs  []netip.Addr
+	ifname string
+
+	mu      sync.Mutex
+	eni     string
+	mac     string
+	last    observation
+	missing []netip.Addr
+}
+
+func newSecondaryIP(c *config.SecondaryIPAction, o config.CloudOwner) *secondaryIP {
+	a := &secondaryIP{cfg: c, addrs: c.Addresses, ifname: c.Interface}
+	if len(a.addrs) == 0 {
+		a.addrs = o.VIPs
+	}
+	if a.ifname == "" {
+		a.ifname = o.Interface
+	}
+	return a
+}
+
+func (a *secondaryIP) kind() config.CloudActionKind { return config.CloudSecondaryIP }
+
+func (a *secondaryIP) name() string {
+	where := a.ifname
+	if a.cfg.ENI != "" {
+		where = a.cfg.ENI
+	}
+	return "secondary_ip " + where + " " + strings.Join(addrStrings(a.addrs), ",")
+}
+
+func (a *secondaryIP) resolve(ctx context.Context, e *env) error {
+	ni, err := e.eniOf(a.cfg.ENI, a.ifname)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.eni, a.mac = ni.ENI, ni.MAC
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *secondaryIP) resolved() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.eni != ""
+}
+
+func (a *secondaryIP) target() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.eni
+}
+
+func (a *secondaryIP) observe(ctx context.Context, e *env) (observation, string, error) {
+	eni := a.target()
+	out, err := call(ctx, e, func(ctx context.Context) (*ec2.DescribeNetworkInterfacesOutput, error) {
+		return e.ec2.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{eni}})
+	})
+	if err != nil {
+		return notOurs, "", err
+	}
+	if len(out.NetworkInterfaces) != 1 {
+		return notOurs, "", fmt.Errorf("DescribeNetworkInterfaces %s returned %d interfaces", eni, len(out.NetworkInterfaces))
+	}
+	var have []netip.Addr
+	for _, p := range out.NetworkInterfaces[0].PrivateIpAddresses {
+		if ad, err := netip.ParseAddr(aws.ToString(p.PrivateIpAddress)); err == nil {
+			have = append(have, ad)
+		}
+	}
+	var missing []netip.Addr
+	for _, ad := range a.addrs {
+		if !slices.Contains(have, ad) {
+			missing = append(missing, ad)
+		}
+	}
+	obs, detail := ours, eni+" holds "+strings.Join(addrStrings(a.addrs), ",")
+	if len(missing) > 0 {
+		obs, detail = notOurs, eni+" lacks "+strings.Join(addrStrings(missing), ",")
+	}
+	a.mu.Lock()
+	a.last, a.missing = obs, missing
+	a.mu.Unlock()
+	return obs, detail, nil
+}
+
+func (a *secondaryIP) cached() observation {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// toAssign is what apply assigns: the addresses the last look found
+// missing, or all of them when it found none missing (a stale cache).
+func (a *secondaryIP) toAssign() (string, []netip.Addr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.missing) > 0 {
+		return a.eni, slices.Clone(a.missing)
+	}
+	return a.eni, a.addrs
+}
+
+func (a *secondaryIP) change() string {
+	if a.cached() == ours {
+		return ""
+	}
+	eni, addrs := a.toAssign()
+	return fmt.Sprintf("AssignPrivateIpAddresses %s to %s (reassignment allowed)", strings.Join(addrStrings(addrs), ","), eni)
+}
+
+func (a *secondaryIP) apply(ctx context.Context, e *env) error {
+	eni, addrs := a.toAssign()
+	_, err := call(ctx, e, func(ctx context.Context) (*ec2.AssignPrivateIpAddressesOutput, error) {
+		return e.ec2.AssignPrivateIpAddresses(ctx, &ec2.AssignPrivateIpAddressesInput{
+			NetworkInterfaceId: aws.String(eni),
+			PrivateIpAddresses: addrStrings(addrs),
+			AllowReassignment:  aws.Bool(true),
+		})
+	})
+	if err == nil {
+		a.mu.Lock()
+		a.last, a.missing = ours, nil
+		a.mu.Unlock()
+	}
+	return err
+}
+
+func (a *secondaryIP) permissions() []string {
+	return []string{"ec2:AssignPrivateIpAddresses", "ec2:DescribeNetworkInterfaces"}
+}
+
+func (a *secondaryIP) dryRun(ctx context.Context, e *env) []PermissionCheck {
+	return []PermissionCheck{{Permission: "ec2:AssignPrivateIpAddresses", Action: a.name(),
+		Note: "AssignPrivateIpAddresses has no DryRun; a denial shows on the first failover"}}
+}
+
+func (a *secondaryIP) warnings() []string { return nil }
