@@ -24,6 +24,7 @@ import (
 	"github.com/vipd/vipd/election/vip"
 	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/internal/clock"
+	"github.com/vipd/vipd/metrics"
 	"github.com/vipd/vipd/notify"
 )
 
@@ -37,6 +38,9 @@ type Options struct {
 	// (SIGHUP goes through cmd, which calls Reload itself). Nil means the
 	// API cannot reload.
 	LoadConfig func() (*config.Config, error)
+	// Metrics, if set, gets the agent's events and reads its state at
+	// every scrape.
+	Metrics *metrics.Metrics
 	// OnReady, if set, is called once the first configuration is applied
 	// (instances started, first check results in).
 	OnReady func()
@@ -59,6 +63,7 @@ type Agent struct {
 	loadConfig func() (*config.Config, error)
 	onReady    func()
 	ready      atomic.Bool
+	metrics    *metrics.Metrics
 	// Set by Run before the API can reach the agent.
 	started  time.Time
 	nodeName string
@@ -128,6 +133,7 @@ func New(opts Options) *Agent {
 		events:     newHub(),
 		loadConfig: opts.LoadConfig,
 		onReady:    opts.OnReady,
+		metrics:    opts.Metrics,
 		sockets:    map[socketKey]*socket{},
 		running:    map[string]*running{},
 	}
@@ -174,7 +180,10 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	defer func() { nstop(); <-ndone }()
 
 	a.track = newTracking(a.log, a.clock, notifier)
-	a.track.events, a.track.node = a.events, cfg.Node.Name
+	a.track.events, a.track.node, a.track.metrics = a.events, cfg.Node.Name, a.metrics
+	if a.metrics != nil {
+		a.metrics.SetSource(a.snapshot)
+	}
 	defer a.track.stop()
 
 	// Gossip first, so instances with `peers: gossip` find peers early.
@@ -185,6 +194,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		if link, err = newClusterLink(cfg, a.version, a.log, a.track.poke, a.events, a.command); err != nil {
 			return fmt.Errorf("gossip: %w", err)
 		}
+		link.metrics = a.metrics
 		a.link.Store(link)
 		// Its own context: the agent's ends at SIGTERM, but the cluster
 		// must live on until the instances have stopped and it has said

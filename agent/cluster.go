@@ -14,6 +14,7 @@ import (
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
+	"github.com/vipd/vipd/metrics"
 	"github.com/vipd/vipd/priority"
 )
 
@@ -28,7 +29,8 @@ type clusterLink struct {
 	name string
 	log  *slog.Logger
 
-	poke func() // wakes the agent's loop
+	poke    func() // wakes the agent's loop
+	metrics *metrics.Metrics
 
 	peers      map[string][]netip.Addr // last peers given to each instance
 	guardSince map[string]time.Time    // when a better remote master was first seen
@@ -271,6 +273,9 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 		switch l.ping(betterNode, now, due) {
 		case alive:
 			l.SplitBrainYields.Add(1)
+			if l.metrics != nil {
+				l.metrics.ObserveSplitBrain(name)
+			}
 			l.log.Warn("split-brain guard: another node is master with a better priority but its adverts do not reach us; yielding",
 				"instance", name, "other", better.Src, "other_node", betterNode, "other_priority", better.Priority)
 			l.guardCheck[name] = now.Add(interval)

@@ -15,6 +15,7 @@ import (
 	"github.com/vipd/vipd/election"
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/internal/clock"
+	"github.com/vipd/vipd/metrics"
 	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
 	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
@@ -53,8 +54,9 @@ type tracking struct {
 	checkSt map[string]checks.State    // each check's last state, for watch events
 
 	// Set once, before anything runs.
-	events *hub
-	node   string
+	events  *hub
+	node    string
+	metrics *metrics.Metrics
 
 	// Owned by the agent's goroutine.
 	runners  map[string]*checkRun
@@ -459,6 +461,12 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 	}
 	t.mu.Unlock()
 	t.poke() // gossip publishes the new state at once
+	if t.metrics != nil {
+		t.metrics.ObserveTransition(ic.Name, from.String(), to.String())
+		if to == fsm.Master {
+			t.metrics.ObserveMasterChange(ic.Name)
+		}
+	}
 	if t.events != nil {
 		t.events.instance(t.node, t.clock.Now(), &vipdv1.InstanceEvent{
 			Name: ic.Name, Vrid: uint32(ic.VRID), Family: familyProto(family(ic)),

@@ -415,3 +415,15 @@ func (c *Cluster) Ping(name string) (time.Duration, error) {
 	}
 	return ml.Ping(name, net.UDPAddrFromAddrPort(m.Addr))
 }
+
+// HealthScore is memberlist's awareness score of this node: 0 is healthy,
+// higher means it answers probes slowly (overloaded, losing packets).
+func (c *Cluster) HealthScore() int {
+	c.lifeMu.Lock()
+	ml, up := c.ml, c.started && !c.down
+	c.lifeMu.Unlock()
+	if !up {
+		return 0
+	}
+	return ml.GetHealthScore()
+}

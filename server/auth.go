@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -125,8 +126,9 @@ func (a *authorizer) check(o origin, acc access, authz []string) error {
 	return nil
 }
 
-// tokenFile holds the digest of the token in a file, re-read when the file
-// changes so that a token can be rotated without a restart.
+// tokenFile holds the digest of the token in a file, re-read when the
+// file's time, size or mode changes, so that a token can be rotated without
+// a restart and a file opened to others stops being trusted.
 type tokenFile struct {
 	path string
 	log  func(msg string, args ...any)
@@ -134,6 +136,7 @@ type tokenFile struct {
 	mu      sync.Mutex
 	modTime time.Time
 	size    int64
+	mode    fs.FileMode
 	digest  [sha256.Size]byte
 	err     error
 }
@@ -152,7 +155,7 @@ func (t *tokenFile) sum() ([sha256.Size]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st, err := os.Stat(t.path)
-	if err == nil && st.ModTime().Equal(t.modTime) && st.Size() == t.size && t.err == nil {
+	if err == nil && st.ModTime().Equal(t.modTime) && st.Size() == t.size && st.Mode() == t.mode && t.err == nil {
 		return t.digest, nil
 	}
 	tok, err := config.ReadAPIToken(t.path)
@@ -169,7 +172,7 @@ func (t *tokenFile) sum() ([sha256.Size]byte, error) {
 	t.err = nil
 	t.digest = sha256.Sum256([]byte(tok))
 	if st != nil {
-		t.modTime, t.size = st.ModTime(), st.Size()
+		t.modTime, t.size, t.mode = st.ModTime(), st.Size(), st.Mode()
 	}
 	return t.digest, nil
 }

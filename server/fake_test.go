@@ -79,8 +79,7 @@ func (f *fakeService) Watch(req *vipdv1.WatchRequest, st vipdv1.VipdService_Watc
 func (f *fakeService) Failover(_ context.Context, req *vipdv1.FailoverRequest) (*vipdv1.FailoverResponse, error) {
 	switch req.GetInstance() {
 	case "boom":
-		var m map[string]int
-		m["boom"]++ // a nil map write: the kind of bug recovery is for
+		panic("injected bug") // what recovery is for
 	case "VI_1":
 		f.mu.Lock()
 		f.failovers = append(f.failovers, req)
@@ -114,6 +113,7 @@ func (f *fakeService) failoverCount() int {
 // localhost, and a client certificate, as PEM files in a directory.
 type pki struct {
 	dir, ca, cert, key, clientCert, clientKey string
+	caIssued                                  *issued
 }
 
 func newPKI(t *testing.T) pki {
@@ -127,12 +127,9 @@ func newPKI(t *testing.T) pki {
 		Subject: pkix.Name{CommonName: "vipd test CA"}, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	})
+	p.caIssued = &ca
 	writeFile(t, p.ca, ca.certPEM, 0o644)
-	srv := issue(t, &ca, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "vipd test server"}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}, DNSNames: []string{"localhost"},
-	})
+	srv := issueServer(t, &ca)
 	writeFile(t, p.cert, srv.certPEM, 0o644)
 	writeFile(t, p.key, srv.keyPEM, 0o600)
 	cli := issue(t, &ca, &x509.Certificate{
@@ -142,6 +139,15 @@ func newPKI(t *testing.T) pki {
 	writeFile(t, p.clientCert, cli.certPEM, 0o644)
 	writeFile(t, p.clientKey, cli.keyPEM, 0o600)
 	return p
+}
+
+// issueServer makes a server certificate for 127.0.0.1, ::1 and localhost.
+func issueServer(t *testing.T, ca *issued) issued {
+	return issue(t, ca, &x509.Certificate{
+		Subject: pkix.Name{CommonName: "vipd test server"}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}, DNSNames: []string{"localhost"},
+	})
 }
 
 // issued is a key and its certificate.

@@ -101,7 +101,6 @@ func New(cfg config.API, svc vipdv1.VipdServiceServer, opts Options) (*Server, e
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	log = log.With("component", "api")
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 5 * time.Second
 	}

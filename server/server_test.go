@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/metrics"
 	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -442,5 +443,34 @@ func TestStaleSocket(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(cfg.Socket); string(data) != "keep me" {
 		t.Errorf("regular file changed to %q", data)
+	}
+}
+
+// The metrics package plugs in: /metrics serves it and every call is
+// counted by method and code.
+func TestMetricsEndpoint(t *testing.T) {
+	m := metrics.New(metrics.BuildInfo{Version: "test", Commit: "c", GoVersion: "go"})
+	r := start(t, localAPI(t), newFake(), Options{Metrics: m.Handler(), Observer: m})
+	client := vipdv1.NewVipdServiceClient(dialTCP(t, r.tcp))
+	if _, err := client.GetStatus(t.Context(), &vipdv1.GetStatusRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Failover(t.Context(), &vipdv1.FailoverRequest{Instance: "nope"}); status.Code(err) != codes.NotFound {
+		t.Fatal(err)
+	}
+	resp, err := plainHTTP.Get("http://" + r.tcp + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range []string{
+		`vipd_api_requests_total{code="OK",method="vipd.v1.VipdService/GetStatus"} 1`,
+		`vipd_api_requests_total{code="NotFound",method="vipd.v1.VipdService/Failover"} 1`,
+		`vipd_build_info{commit="c",goversion="go",version="test"} 1`,
+	} {
+		if !strings.Contains(string(body), line+"\n") {
+			t.Errorf("/metrics lacks %s", line)
+		}
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/vipd/vipd/agent"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/metrics"
 	"github.com/vipd/vipd/server"
 )
 
@@ -59,15 +61,16 @@ STOPPING=1 when a graceful stop begins.`,
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			sd := systemd{log: log}
+			m := metrics.New(metrics.BuildInfo{Version: version, Commit: buildCommit(), GoVersion: runtime.Version()})
 			a := agent.New(agent.Options{
-				Log: log, Version: version,
+				Log: log, Version: version, Metrics: m,
 				LoadConfig: func() (*config.Config, error) { return config.Load(cfgPath, config.LoadOptions{Host: localHost{}}) },
 				OnReady:    func() { sd.ready(runningStatus(len(cfg.Instances), cfgPath)) },
 			})
 			if cmd.Flags().Changed("api-socket") {
 				cfg.API.Socket = apiSocket
 			}
-			api, err := server.New(cfg.API, a.Service(), server.Options{Ready: a.Ready, Logger: log.With("component", "api")})
+			api, err := server.New(cfg.API, a.Service(), server.Options{Ready: a.Ready, Logger: log.With("component", "api"), Metrics: m.Handler(), Observer: m})
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,574 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// The API client commands. Each connects (client.go), makes one call and
+// prints the answer as an aligned table, or as protojson with -o json.
+
+const connectHelp = `
+By default the command talks to the local agent over its unix socket
+(--socket, default /run/vipd/vipd.sock; root or the socket's group). With
+--addr HOST:PORT it uses TCP: TLS unless HOST is a loopback address, with
+--tls-ca to verify the agent and --tls-cert/--tls-key if it wants a client
+certificate; --token-file sends the bearer token agents listening beyond
+loopback require.`
+
+func newStatusCmd() *cobra.Command {
+	var cluster bool
+	var f *clientFlags
+	cmd := &cobra.Command{
+		Use:   "status [--cluster]",
+		Short: "Show the agent's instances, checks and drops (or the cluster view)",
+		Long: `Show the node's own view of itself: every VRRP instance with its state,
+priorities, master and VIPs, every health check with its verdict and last
+run, and the adverts it dropped. With --cluster, show the cluster as this
+node's gossip sees it instead: each member's instances and the orders.
+` + connectHelp,
+		Example: `  vipd status
+  vipd status --cluster
+  vipd status --addr 198.51.100.2:9746 --tls-ca ca.pem --token-file /etc/vipd/api.token -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.connect(cmd); err != nil {
+				return err
+			}
+			defer f.close()
+			ctx, cancel := f.callContext(cmd)
+			defer cancel()
+			if cluster {
+				resp, err := f.client.GetCluster(ctx, &vipdv1.GetClusterRequest{})
+				if err != nil {
+					return f.explain(err)
+				}
+				if f.jsonOut {
+					return f.printJSON(resp, false)
+				}
+				return printCluster(f.stdout, resp, time.Now())
+			}
+			resp, err := f.client.GetStatus(ctx, &vipdv1.GetStatusRequest{})
+			if err != nil {
+				return f.explain(err)
+			}
+			if f.jsonOut {
+				return f.printJSON(resp, false)
+			}
+			return printStatus(f.stdout, resp, time.Now())
+		},
+	}
+	f = addClientFlags(cmd)
+	cmd.Flags().BoolVar(&cluster, "cluster", false, "show the cluster view (every member's instances, orders) instead")
+	return cmd
+}
+
+func newMembersCmd() *cobra.Command {
+	var f *clientFlags
+	cmd := &cobra.Command{
+		Use:   "members",
+		Short: "List the gossip members the agent knows, with their state",
+		Long: `List the gossip members the agent knows of, itself included, with their
+gossip address, liveness (alive, suspect, dead, left) and since when, zone,
+vipd version and API address.
+` + connectHelp,
+		Example: `  vipd members
+  vipd members -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.connect(cmd); err != nil {
+				return err
+			}
+			defer f.close()
+			ctx, cancel := f.callContext(cmd)
+			defer cancel()
+			resp, err := f.client.ListMembers(ctx, &vipdv1.ListMembersRequest{})
+			if err != nil {
+				return f.explain(err)
+			}
+			if f.jsonOut {
+				return f.printJSON(resp, false)
+			}
+			return printMembers(f.stdout, resp.GetMembers(), time.Now())
+		},
+	}
+	f = addClientFlags(cmd)
+	return cmd
+}
+
+func newWatchCmd() *cobra.Command {
+	var instance string
+	var cluster bool
+	var types []string
+	var f *clientFlags
+	cmd := &cobra.Command{
+		Use:   "watch [--instance NAME] [--cluster] [--type KIND]...",
+		Short: "Print events as they happen: transitions, checks, members, orders",
+		Long: `Stream events from the agent until interrupted (Ctrl-C): instance
+transitions, health check changes, gossip membership changes and order
+changes, one line each (-o json: one JSON object a line). Past events are
+not replayed; run vipd status first for the current state.
+
+--instance keeps only that instance's transitions and order changes (check
+and member events are kept); --cluster adds other nodes' transitions and
+check changes as gossip reports them; --type (instance, check, member,
+order; repeatable) keeps only those kinds.
+` + connectHelp,
+		Example: `  vipd watch
+  vipd watch --instance VI_1 --cluster
+  vipd watch --type instance --type order -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req := &vipdv1.WatchRequest{Instance: instance, Cluster: cluster}
+			for _, t := range types {
+				v, ok := vipdv1.EventType_value["EVENT_TYPE_"+strings.ToUpper(t)]
+				if !ok || v == 0 {
+					return fmt.Errorf("--type %q: want instance, check, member or order", t)
+				}
+				req.Types = append(req.Types, vipdv1.EventType(v))
+			}
+			if err := f.connect(cmd); err != nil {
+				return err
+			}
+			defer f.close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			stream, err := f.client.Watch(ctx, req)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil // interrupted before it began
+				}
+				return f.explain(err)
+			}
+			for {
+				ev, err := stream.Recv()
+				switch {
+				case errors.Is(err, io.EOF):
+					return nil
+				case err != nil && ctx.Err() != nil && status.Code(err) == codes.Canceled:
+					return nil // interrupted
+				case err != nil:
+					return f.explain(err)
+				}
+				if f.jsonOut {
+					err = f.printJSON(ev, true)
+				} else {
+					_, err = fmt.Fprintln(f.stdout, eventLine(ev))
+				}
+				if err != nil {
+					return err
+				}
+			}
+		},
+	}
+	f = addClientFlags(cmd)
+	cmd.Flags().StringVar(&instance, "instance", "", "only this instance's transitions and order changes")
+	cmd.Flags().BoolVar(&cluster, "cluster", false, "also other nodes' transitions and check changes (from gossip)")
+	cmd.Flags().StringArrayVar(&types, "type", nil, "only these kinds of event: instance, check, member, order (repeatable)")
+	return cmd
+}
+
+func newFailoverCmd() *cobra.Command {
+	var to string
+	var f *clientFlags
+	cmd := &cobra.Command{
+		Use:   "failover INSTANCE [--to NODE]",
+		Short: "Move the master role of an instance to another node",
+		Long: `Move the master role of INSTANCE: to NODE with --to, otherwise away from
+its current master to the best other node. Any node accepts the request and
+forwards it to the node that must act. The move is asynchronous: the
+command returns when it is accepted; vipd watch --instance INSTANCE shows it
+happen.
+` + connectHelp,
+		Example: `  vipd failover VI_1
+  vipd failover VI_1 --to lb2`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.connect(cmd); err != nil {
+				return err
+			}
+			defer f.close()
+			ctx, cancel := f.callContext(cmd)
+			defer cancel()
+			resp, err := f.client.Failover(ctx, &vipdv1.FailoverRequest{Instance: args[0], TargetNode: to})
+			if err != nil {
+				return f.explain(err)
+			}
+			if f.jsonOut {
+				return f.printJSON(resp, false)
+			}
+			target := "the best other node"
+			if to != "" {
+				target = to
+			}
+			fmt.Fprintf(f.stdout, "failover of %s to %s accepted by %s%s", args[0], target, resp.GetNode(), forwarded(resp.GetForwarded()))
+			if pm := resp.GetPreviousMaster(); pm != "" {
+				fmt.Fprintf(f.stdout, "; master was %s", pm)
+			}
+			fmt.Fprintf(f.stdout, "\nfollow it with: vipd watch --instance %s --cluster\n", args[0])
+			return nil
+		},
+	}
+	f = addClientFlags(cmd)
+	cmd.Flags().StringVar(&to, "to", "", "the node that should become master (default: the best other node)")
+	return cmd
+}
+
+func newMaintenanceCmd() *cobra.Command {
+	var f *clientFlags
+	cmd := &cobra.Command{
+		Use:   "maintenance NODE on|off",
+		Short: "Drain a node (it hands over and stays BACKUP) or release it",
+		Long: `Put NODE in maintenance ("on"): it hands over every instance it is master
+of and stays BACKUP, never taking over, until released ("off"). Any node
+accepts the request and forwards it to NODE.
+` + connectHelp,
+		Example: `  vipd maintenance lb1 on
+  vipd maintenance lb1 off`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var on bool
+			switch strings.ToLower(args[1]) {
+			case "on":
+				on = true
+			case "off":
+			default:
+				return fmt.Errorf("%q: want on or off", args[1])
+			}
+			if err := f.connect(cmd); err != nil {
+				return err
+			}
+			defer f.close()
+			ctx, cancel := f.callContext(cmd)
+			defer cancel()
+			resp, err := f.client.SetMaintenance(ctx, &vipdv1.SetMaintenanceRequest{Node: args[0], Enabled: on})
+			if err != nil {
+				return f.explain(err)
+			}
+			if f.jsonOut {
+				return f.printJSON(resp, false)
+			}
+			state := "off"
+			if resp.GetEnabled() {
+				state = "on"
+			}
+			fmt.Fprintf(f.stdout, "%s: maintenance %s%s\n", resp.GetNode(), state, forwarded(resp.GetForwarded()))
+			if h := resp.GetHandedOver(); len(h) > 0 {
+				fmt.Fprintf(f.stdout, "handing over: %s\n", strings.Join(h, ", "))
+			}
+			return nil
+		},
+	}
+	f = addClientFlags(cmd)
+	return cmd
+}
+
+func newOrderCmd() *cobra.Command {
+	var expected uint64
+	var disabled []string
+	var f *clientFlags
+	cmd := &cobra.Command{
+		Use:   "order INSTANCE [NODE...] [--expected-version N] [--disabled NODE]...",
+		Short: "Show or set the order of nodes of an N-way instance",
+		Long: `With only INSTANCE, show its cluster-wide order of nodes. With nodes, replace
+the order: the first healthy, enabled node should be master. --disabled
+takes listed nodes out of service without removing them; --expected-version
+makes the change conditional on the current version (the version shown by
+this command), so that two editors cannot overwrite each other.
+` + connectHelp,
+		Example: `  vipd order testdns0
+  vipd order testdns0 cnh sby wcdc --expected-version 7
+  vipd order testdns0 cnh sby wcdc --disabled sby`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			inst, nodes := args[0], args[1:]
+			if len(nodes) == 0 && (expected != 0 || len(disabled) > 0) {
+				return errors.New("--expected-version and --disabled need the new order's nodes")
+			}
+			req := &vipdv1.SetOrderRequest{Instance: inst, ExpectedVersion: expected}
+			off := map[string]bool{}
+			for _, d := range disabled {
+				off[d] = true
+			}
+			seen := map[string]bool{}
+			for _, n := range nodes {
+				if seen[n] {
+					return fmt.Errorf("node %q is listed twice", n)
+				}
+				seen[n] = true
+				req.Nodes = append(req.Nodes, &vipdv1.OrderNode{Name: n, Disabled: off[n]})
+				delete(off, n)
+			}
+			if len(off) > 0 {
+				left := slices.Sorted(maps.Keys(off))
+				return fmt.Errorf("--disabled %q is not in the order", left[0])
+			}
+			if err := f.connect(cmd); err != nil {
+				return err
+			}
+			defer f.close()
+			ctx, cancel := f.callContext(cmd)
+			defer cancel()
+			var order *vipdv1.Order
+			if len(nodes) == 0 {
+				resp, err := f.client.GetCluster(ctx, &vipdv1.GetClusterRequest{})
+				if err != nil {
+					return f.explain(err)
+				}
+				for _, o := range resp.GetOrders() {
+					if o.GetInstance() == inst {
+						order = o
+					}
+				}
+				if order == nil {
+					return fmt.Errorf("no order for instance %q in the cluster", inst)
+				}
+			} else {
+				resp, err := f.client.SetOrder(ctx, req)
+				if err != nil {
+					return f.explain(err)
+				}
+				order = resp.GetOrder()
+			}
+			if f.jsonOut {
+				return f.printJSON(order, false)
+			}
+			return printOrder(f.stdout, order)
+		},
+	}
+	f = addClientFlags(cmd)
+	cmd.Flags().Uint64Var(&expected, "expected-version", 0, "refuse the change unless the current order has this version")
+	cmd.Flags().StringArrayVar(&disabled, "disabled", nil, "a listed node to take out of service (repeatable)")
+	return cmd
+}
+
+func forwarded(yes bool) string {
+	if yes {
+		return " (forwarded)"
+	}
+	return ""
+}
+
+// --- tables ---
+
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+func printStatus(w io.Writer, s *vipdv1.GetStatusResponse, now time.Time) error {
+	maint := "no"
+	if s.GetMaintenance() {
+		maint = "yes (drained)"
+	}
+	fmt.Fprintf(w, "node %s, vipd %s, up %s, maintenance: %s\n\n", s.GetNode(), s.GetVersion(), dur(s.GetUptime()), maint)
+	tw := table(w)
+	fmt.Fprintln(tw, "INSTANCE\tVRID\tFAMILY\tINTERFACE\tSTATE\tSINCE\tPRIORITY\tMASTER\tVIPS\tREASON")
+	for _, in := range s.GetInstances() {
+		state := enumName(in.GetState().String(), "INSTANCE_STATE_", false)
+		if in.GetGuarded() {
+			state += " (guarded)"
+		} else if in.GetHeld() {
+			state += " (held)"
+		}
+		prio := strconv.Itoa(int(in.GetEffectivePriority()))
+		if in.GetEffectivePriority() != in.GetBasePriority() {
+			prio += fmt.Sprintf(" (base %d)", in.GetBasePriority())
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.GetName(), in.GetVrid(), family(in.GetFamily()),
+			in.GetInterface(), state, ago(in.GetSince(), now), prio, dash(in.GetMasterAddress()),
+			dash(strings.Join(in.GetVips(), ",")), dash(in.GetReason()))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(s.GetChecks()) > 0 {
+		fmt.Fprintln(w)
+		tw = table(w)
+		fmt.Fprintln(tw, "CHECK\tKIND\tSTATE\tSINCE\tLAST RUN\tTOOK\tRUNS\tFAILED\tOUTPUT")
+		for _, c := range s.GetChecks() {
+			out := c.GetLastOutput()
+			if e := c.GetLastError(); e != "" {
+				out = e
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", c.GetName(), enumName(c.GetKind().String(), "CHECK_KIND_", true),
+				enumName(c.GetState().String(), "CHECK_STATE_", false), ago(c.GetSince(), now), ago(c.GetLastRun(), now),
+				dur(c.GetLastDuration()), c.GetRuns(), c.GetFailures(), dash(oneLine(out, 60)))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(s.GetDrops()) > 0 {
+		var parts []string
+		for _, d := range s.GetDrops() {
+			parts = append(parts, fmt.Sprintf("%s=%d", d.GetReason(), d.GetCount()))
+		}
+		fmt.Fprintf(w, "\ndropped adverts: %s\n", strings.Join(parts, " "))
+	}
+	return nil
+}
+
+func printMembers(w io.Writer, ms []*vipdv1.Member, now time.Time) error {
+	tw := table(w)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tSTATUS\tSINCE\tZONE\tVERSION\tAPI")
+	for _, m := range ms {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.GetName(), dash(m.GetAddress()),
+			enumName(m.GetStatus().String(), "MEMBER_STATUS_", true), ago(m.GetSince(), now),
+			dash(m.GetAvailabilityZone()), dash(m.GetVersion()), dash(m.GetApiAddress()))
+	}
+	return tw.Flush()
+}
+
+func printCluster(w io.Writer, c *vipdv1.GetClusterResponse, now time.Time) error {
+	fmt.Fprintf(w, "cluster %s, seen from %s\n\n", dash(c.GetCluster()), c.GetNode())
+	tw := table(w)
+	fmt.Fprintln(tw, "NODE\tSTATUS\tINSTANCE\tVRID\tFAMILY\tSTATE\tSINCE\tPRIORITY\tMASTER\tREASON")
+	for _, n := range c.GetNodes() {
+		m := n.GetMember()
+		st := enumName(m.GetStatus().String(), "MEMBER_STATUS_", true)
+		if len(n.GetInstances()) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\t\t\t\t\n", m.GetName(), st)
+		}
+		for _, in := range n.GetInstances() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.GetName(), st, in.GetName(), in.GetVrid(),
+				family(in.GetFamily()), enumName(in.GetState().String(), "INSTANCE_STATE_", false), ago(in.GetSince(), now),
+				in.GetPriority(), dash(in.GetMasterAddress()), dash(in.GetReason()))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, o := range c.GetOrders() {
+		fmt.Fprintf(w, "\norder ")
+		if err := printOrder(w, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printOrder(w io.Writer, o *vipdv1.Order) error {
+	var names []string
+	for _, n := range o.GetNodes() {
+		name := n.GetName()
+		if n.GetDisabled() {
+			name += " (disabled)"
+		}
+		names = append(names, name)
+	}
+	_, err := fmt.Fprintf(w, "%s: %s (version %d by %s)\n", o.GetInstance(), strings.Join(names, ", "), o.GetVersion(), dash(o.GetOrigin()))
+	return err
+}
+
+// eventLine renders one Watch event on one line.
+func eventLine(ev *vipdv1.WatchResponse) string {
+	t := "-"
+	if ev.GetTime() != nil {
+		t = ev.GetTime().AsTime().Local().Format("2006-01-02T15:04:05.000")
+	}
+	head := t + "  " + ev.GetNode() + "  "
+	switch e := ev.GetEvent().(type) {
+	case *vipdv1.WatchResponse_Instance:
+		in := e.Instance
+		s := fmt.Sprintf("instance %s (vrid %d %s): %s -> %s, priority %d", in.GetName(), in.GetVrid(), family(in.GetFamily()),
+			enumName(in.GetFrom().String(), "INSTANCE_STATE_", false), enumName(in.GetTo().String(), "INSTANCE_STATE_", false), in.GetPriority())
+		if m := in.GetMasterAddress(); m != "" {
+			s += ", master " + m
+		}
+		if r := in.GetReason(); r != "" {
+			s += ": " + r
+		}
+		return head + s
+	case *vipdv1.WatchResponse_Check:
+		c := e.Check
+		s := fmt.Sprintf("check %s: %s -> %s", c.GetName(), enumName(c.GetFrom().String(), "CHECK_STATE_", false),
+			enumName(c.GetTo().String(), "CHECK_STATE_", false))
+		if o := c.GetOutput(); o != "" {
+			s += ": " + oneLine(o, 80)
+		}
+		return head + s
+	case *vipdv1.WatchResponse_Member:
+		m := e.Member.GetMember()
+		return head + fmt.Sprintf("member %s (%s): %s -> %s", m.GetName(), dash(m.GetAddress()),
+			enumName(e.Member.GetPreviousStatus().String(), "MEMBER_STATUS_", true), enumName(m.GetStatus().String(), "MEMBER_STATUS_", true))
+	case *vipdv1.WatchResponse_Order:
+		var b strings.Builder
+		b.WriteString("order ")
+		printOrder(&b, e.Order.GetOrder())
+		return head + strings.TrimSuffix(b.String(), "\n")
+	}
+	return head + "unknown event"
+}
+
+func family(f vipdv1.AddressFamily) string {
+	switch f {
+	case vipdv1.AddressFamily_ADDRESS_FAMILY_IPV4:
+		return "IPv4"
+	case vipdv1.AddressFamily_ADDRESS_FAMILY_IPV6:
+		return "IPv6"
+	}
+	return "-"
+}
+
+// ago renders a past time as its age ("3m12s"), "-" if unset.
+func ago(ts *timestamppb.Timestamp, now time.Time) string {
+	if ts == nil {
+		return "-"
+	}
+	d := now.Sub(ts.AsTime())
+	if d < 0 {
+		d = 0
+	}
+	return roundDur(d) + " ago"
+}
+
+func dur(d *durationpb.Duration) string {
+	if d == nil {
+		return "-"
+	}
+	return roundDur(d.AsDuration())
+}
+
+// roundDur keeps a duration readable: ms below a second, whole seconds
+// below a day, then days and hours.
+func roundDur(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < 24*time.Hour:
+		return d.Round(time.Second).String()
+	}
+	days := int(d / (24 * time.Hour))
+	return fmt.Sprintf("%dd%dh", days, int((d-time.Duration(days)*24*time.Hour)/time.Hour))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// oneLine keeps a multi-line output table-friendly: newlines become " | "
+// and it is cut to max runes.
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ")), " ")
+	if r := []rune(s); len(r) > max {
+		return string(r[:max-1]) + "…"
+	}
+	return s
+}

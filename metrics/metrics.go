@@ -1,0 +1,209 @@
+// Package metrics holds vipd's Prometheus metrics: a private registry with
+// the Go and process collectors, counters and histograms the agent feeds
+// with events (Observe* methods), and gauges and counters read from a
+// Snapshot of the agent at scrape time (SetSource). docs/metrics.md lists
+// every metric; deploy/prometheus/alerts.yml and
+// deploy/grafana/vipd-dashboard.json use them.
+//
+// Names follow the Prometheus conventions with the vipd_ prefix. The VRRP
+// instance's name is the label vrrp_instance, never instance: Prometheus
+// gives every scraped series an instance label (the target), which would
+// clash.
+//
+// The package depends on client_golang only; the agent fills Snapshot from
+// its own state, and the API server reports calls through ObserveAPIRequest
+// and ObserveAPIPanic (server.Observer).
+package metrics
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// BuildInfo describes the running binary, for vipd_build_info.
+type BuildInfo struct {
+	Version   string
+	Commit    string
+	GoVersion string
+}
+
+// Metrics is vipd's metrics registry. Its methods are safe for concurrent
+// use and do not block (beyond a mutex inside client_golang).
+type Metrics struct {
+	reg    *prometheus.Registry
+	source atomic.Pointer[func() Snapshot]
+
+	transitions   *prometheus.CounterVec
+	masterChanges *prometheus.CounterVec
+	checkDuration *prometheus.HistogramVec
+	checkFailures *prometheus.CounterVec
+	notifyDur     *prometheus.HistogramVec
+	notifyFail    *prometheus.CounterVec
+	cloudDur      *prometheus.HistogramVec
+	cloudErrors   *prometheus.CounterVec
+	splitBrain    *prometheus.CounterVec
+	apiRequests   *prometheus.CounterVec
+	apiPanics     *prometheus.CounterVec
+}
+
+// Buckets, in seconds. Checks and notify scripts are expected to take
+// milliseconds to seconds (timeouts are seconds); cloud calls take up to
+// minutes (an EBS detach).
+var (
+	scriptBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	cloudBuckets  = []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300}
+)
+
+// New returns a registry with every vipd metric, the Go and process
+// collectors, and vipd_build_info set from b.
+func New(b BuildInfo) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{reg: reg}
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vipd_build_info",
+		Help: "Always 1; the labels say which vipd build runs.",
+	}, []string{"version", "commit", "goversion"})
+	info.WithLabelValues(b.Version, b.Commit, b.GoVersion).Set(1)
+	f(info)
+
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+		f(c)
+		return c
+	}
+	histogram := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+		f(h)
+		return h
+	}
+	m.transitions = counter("vipd_instance_transitions_total",
+		"VRRP state transitions of this node's instances, by state left and entered.", "vrrp_instance", "from", "to")
+	m.masterChanges = counter("vipd_instance_master_changes_total",
+		"Times the master of an instance changed as this node saw it (it became or stopped being master, or another master took over).", "vrrp_instance")
+	m.checkDuration = histogram("vipd_check_duration_seconds",
+		"Duration of health check runs; _count is the number of runs.", scriptBuckets, "check", "kind")
+	m.checkFailures = counter("vipd_check_failures_total",
+		"Health check runs that failed (before rise/fall counting).", "check", "kind")
+	m.notifyDur = histogram("vipd_notify_duration_seconds",
+		"Duration of notify script runs, by event; _count is the number of runs.", scriptBuckets, "event")
+	m.notifyFail = counter("vipd_notify_failures_total",
+		"Notify script runs that failed (exit status not 0, timeout, could not start).", "event")
+	m.cloudDur = histogram("vipd_cloud_action_duration_seconds",
+		"Duration of cloud actions (each with its retries), by action; _count is the number of actions.", cloudBuckets, "action")
+	m.cloudErrors = counter("vipd_cloud_action_errors_total",
+		"Cloud actions that failed after their retries, by action.", "action")
+	m.splitBrain = counter("vipd_split_brain_events_total",
+		"Times the split-brain guard held an instance back because gossip showed a better master whose adverts did not arrive.", "vrrp_instance")
+	m.apiRequests = counter("vipd_api_requests_total",
+		"API calls by method and gRPC status code (HTTP/JSON calls included; method \"http\" for HTTP requests refused before reaching gRPC).", "method", "code")
+	m.apiPanics = counter("vipd_api_panics_total",
+		"API handler panics recovered (each answered INTERNAL and logged).", "method")
+
+	f(&snapshotCollector{m: m})
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition formats. A
+// collector that fails is reported in the log of the scrape and the rest
+// is served.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Registry returns the registry, for tests and for adding collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// SetSource sets the function read at every scrape for the state metrics
+// (see Snapshot). It must be safe for concurrent use and should be quick.
+// nil removes it (those metrics are then absent).
+func (m *Metrics) SetSource(f func() Snapshot) {
+	if f == nil {
+		m.source.Store(nil)
+		return
+	}
+	m.source.Store(&f)
+}
+
+// ObserveTransition counts a VRRP state transition of instance. States
+// are keepalived's words in any case (MASTER, backup, ...); see States.
+func (m *Metrics) ObserveTransition(instance, from, to string) {
+	m.transitions.WithLabelValues(instance, stateLabel(from), stateLabel(to)).Inc()
+}
+
+// ObserveMasterChange counts a change of the master of instance.
+func (m *Metrics) ObserveMasterChange(instance string) {
+	m.masterChanges.WithLabelValues(instance).Inc()
+}
+
+// ObserveCheck records a finished run of a health check: its kind (exec,
+// process, tcp, http, dns, file, interface), its duration and whether the
+// run passed.
+func (m *Metrics) ObserveCheck(check, kind string, d time.Duration, healthy bool) {
+	m.checkDuration.WithLabelValues(check, kind).Observe(d.Seconds())
+	c := m.checkFailures.WithLabelValues(check, kind)
+	if !healthy {
+		c.Inc()
+	}
+}
+
+// ObserveNotify records a finished notify script run for an event
+// (master, backup, fault, stop, any, master_rx_lower_pri...); err is nil
+// when it succeeded.
+func (m *Metrics) ObserveNotify(event string, d time.Duration, err error) {
+	m.notifyDur.WithLabelValues(event).Observe(d.Seconds())
+	c := m.notifyFail.WithLabelValues(event)
+	if err != nil {
+		c.Inc()
+	}
+}
+
+// ObserveCloudAction records a finished cloud action (e.g.
+// assign_private_ip, associate_address, replace_route, attach_volume);
+// err is nil when it succeeded.
+func (m *Metrics) ObserveCloudAction(action string, d time.Duration, err error) {
+	m.cloudDur.WithLabelValues(action).Observe(d.Seconds())
+	c := m.cloudErrors.WithLabelValues(action)
+	if err != nil {
+		c.Inc()
+	}
+}
+
+// ObserveSplitBrain counts the split-brain guard acting on instance.
+func (m *Metrics) ObserveSplitBrain(instance string) {
+	m.splitBrain.WithLabelValues(instance).Inc()
+}
+
+// ObserveAPIRequest counts a finished API call (server.Observer).
+func (m *Metrics) ObserveAPIRequest(method, code string, _ time.Duration) {
+	m.apiRequests.WithLabelValues(method, code).Inc()
+}
+
+// ObserveAPIPanic counts a recovered API handler panic (server.Observer).
+func (m *Metrics) ObserveAPIPanic(method string) {
+	m.apiPanics.WithLabelValues(method).Inc()
+}
+
+// States are the values of the state, from and to labels, in keepalived's
+// words, lower case. Any other state is reported as "unknown", so that a
+// bug cannot grow the number of series.
+var States = []string{"init", "backup", "master", "fault", "stop"}
+
+func stateLabel(s string) string {
+	s = strings.ToLower(s)
+	for _, k := range States {
+		if s == k {
+			return s
+		}
+	}
+	return "unknown"
+}
