@@ -367,3 +367,45 @@ func writeTestPKI(t *testing.T, dir string, addr netip.Addr) (ca, cert, key stri
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", srvDER), write("key.pem", "EC PRIVATE KEY", keyDER)
 }
+
+// TestAPIMetrics: the exposition of a running agent passes `promtool check
+// metrics`, and a real Prometheus scraping the agent (in the agent's own
+// namespace, on its loopback API port) answers a PromQL query for the
+// master's state.
+func TestAPIMetrics(t *testing.T) {
+	t.Parallel()
+	curlBin, promtool, prom := requireTool(t, "curl"), requireTool(t, "promtool"), requireTool(t, "prometheus")
+	nodes := gossipLab(t, gossipSpec{"n1", 1, 200}, gossipSpec{"n2", 1, 150})
+	start := time.Now()
+	for _, g := range nodes {
+		g.start(t)
+	}
+	testbed.WaitSoleHolder(t, gmembers(nodes...), gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
+
+	expo := run(t, curlBin, "-sS", "--fail", "--unix-socket", nodes[0].d.Socket, "http://vipd/metrics")
+	for _, want := range []string{`vipd_instance_state{family="ipv4",state="master",vrid="70",vrrp_instance="web"} 1`, "vipd_build_info{", "vipd_gossip_members{"} {
+		if !strings.Contains(expo, want) {
+			t.Errorf("exposition lacks %s", want)
+		}
+	}
+	check := exec.Command(promtool, "check", "metrics")
+	check.Stdin = strings.NewReader(expo)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(conf, []byte("global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: vipd\n    static_configs: [{targets: [\"127.0.0.1:9746\"]}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testbed.Start(t, nodes[0].node, "prometheus", prom, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:9090")
+	query := `http://127.0.0.1:9090/api/v1/query?query=vipd_instance_state%7Bstate%3D%22master%22%2Cvrrp_instance%3D%22web%22%7D`
+	var last string
+	waitFor(t, 30*time.Second, "Prometheus to answer the query with n1's master state 1", func() bool {
+		last = runIn(t, nodes[0].node, curlBin, "-sS", query)
+		return strings.Contains(last, `"value":[`) && strings.Contains(last, `,"1"]`)
+	})
+	t.Logf("PromQL answer: %s", last)
+}
