@@ -101,6 +101,11 @@ func (osFS) Open(name string) (fs.File, error)     { return os.Open(name) }
 func (osFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
 func (osFS) Glob(pattern string) ([]string, error) { return filepath.Glob(pattern) }
 
+// ReadFile reads a configuration file as the loaders do: a regular file of
+// at most 16 MiB. Tools that read a configuration before handing it to a
+// parser (vipd convert) use it so they accept exactly the same files.
+func ReadFile(path string) ([]byte, error) { return readFile(osFS{}, path) }
+
 // readFile reads a whole file, refusing anything that is not a regular file
 // or is larger than maxFileSize.
 func readFile(fsys fileSystem, name string) ([]byte, error) {

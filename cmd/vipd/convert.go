@@ -12,10 +12,6 @@ import (
 	"github.com/vipd/vipd/config"
 )
 
-// maxConvertInput bounds the keepalived.conf read by convert; config.Load
-// applies the same bound to every file.
-const maxConvertInput = 16 << 20
-
 func newConvertCmd() *cobra.Command {
 	var from, out string
 	cmd := &cobra.Command{
@@ -64,7 +60,7 @@ the keepalived.conf has errors (nothing is written then).`,
 // runConvert converts the keepalived.conf at from and writes the YAML to
 // out (stdout when empty); diagnostics go to errw.
 func runConvert(stdout, errw io.Writer, from, out string) error {
-	data, err := readLimited(from)
+	data, err := config.ReadFile(from)
 	if err != nil {
 		return err
 	}
@@ -187,30 +183,6 @@ func selfCheck(cfg *config.Config, name string, yml []byte, opts config.LoadOpti
 		out = append(out, name+": differs from the keepalived.conf: "+d)
 	}
 	return out
-}
-
-// readLimited reads a regular file of at most maxConvertInput bytes.
-func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxConvertInput+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxConvertInput {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxConvertInput)
-	}
-	return data, nil
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same
