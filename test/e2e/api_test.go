@@ -216,6 +216,22 @@ func TestAPI(t *testing.T) {
 		"-X", "PUT", "-d", `{"nodes": [{"name": "n1"}], "expectedVersion": "1"}`, "http://vipd/v1/instances/web/order").Output(); string(out) != "400" && string(out) != "412" {
 		t.Errorf("stale conditional order write: HTTP %s, want 400 (FAILED_PRECONDITION)", out)
 	}
+
+	// The vipd client commands against the real agents.
+	bin := testbed.VipdBinary(t)
+	if s := instanceState(t, decodeJSON(t, run(t, bin, "status", "--socket", sock(2), "-o", "json")), "web"); s != "INSTANCE_STATE_MASTER" {
+		t.Errorf("vipd status -o json on n3: web is %s", s)
+	}
+	tbl := run(t, bin, "members", "--socket", sock(0))
+	for _, want := range []string{"NAME", "n1", "n2", "n3", "alive"} {
+		if !strings.Contains(tbl, want) {
+			t.Errorf("vipd members lacks %q:\n%s", want, tbl)
+		}
+	}
+	asked = time.Now()
+	run(t, bin, "failover", "web", "--to", "n1", "--socket", sock(1))
+	took = testbed.WaitSoleHolder(t, members, gossipVIP, "n1", asked, bound)
+	t.Logf("vipd failover web --to n1 (asked on n2): done after %v", took)
 }
 
 // lockedWriter collects what a child process writes, for the test to
