@@ -64,6 +64,7 @@ type Agent struct {
 	onReady    func()
 	ready      atomic.Bool
 	metrics    *metrics.Metrics
+	cloud      *clouds
 	// Set by Run before the API can reach the agent.
 	started  time.Time
 	nodeName string
@@ -181,6 +182,13 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 
 	a.track = newTracking(a.log, a.clock, notifier)
 	a.track.events, a.track.node, a.track.metrics = a.events, cfg.Node.Name, a.metrics
+	var observeCloud func(string, time.Duration, error)
+	if a.metrics != nil {
+		observeCloud = a.metrics.ObserveCloudAction
+	}
+	a.cloud = newClouds(a.log, observeCloud, a.track.poke)
+	a.track.cloud = a.cloud
+	defer a.cloud.stop()
 	if a.metrics != nil {
 		a.metrics.SetSource(a.snapshot)
 	}
@@ -306,6 +314,9 @@ func (a *Agent) apply(cfg *config.Config) (ReloadResult, error) {
 	var errs []error
 	if err := a.track.configure(context.Background(), cfg); err != nil {
 		errs = append(errs, err)
+	}
+	if err := a.cloud.configure(cfg); err != nil {
+		errs = append(errs, fmt.Errorf("cloud actions: %w", err))
 	}
 	a.track.awaitFirstResults()
 	a.cfg = cfg

@@ -133,6 +133,26 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 		resp.Drops = append(resp.Drops, &vipdv1.DropCount{Reason: reason.String(), Count: n})
 	}
 	slices.SortFunc(resp.Drops, func(x, y *vipdv1.DropCount) int { return cmp.Compare(x.Reason, y.Reason) })
+	if a.cloud != nil {
+		for owner, list := range a.cloud.status() {
+			for _, st := range list {
+				ca := &vipdv1.CloudAction{
+					Owner: owner, Name: st.Name, Kind: string(st.Kind), State: st.State, Detail: st.Detail,
+					Error: st.Error, Warnings: st.Warnings, Attempts: uint32(st.Attempts),
+				}
+				if st.Took > 0 {
+					ca.Took = durationpb.New(st.Took)
+				}
+				if !st.Since.IsZero() {
+					ca.Since = timestamppb.New(st.Since)
+				}
+				resp.CloudActions = append(resp.CloudActions, ca)
+			}
+		}
+		slices.SortFunc(resp.CloudActions, func(x, y *vipdv1.CloudAction) int {
+			return cmp.Or(cmp.Compare(x.Owner, y.Owner), cmp.Compare(x.Name, y.Name))
+		})
+	}
 	return resp
 }
 

@@ -302,6 +302,9 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 		if l.reasserted[name] != key {
 			l.reasserted[name] = key
 			r.inst.Reannounce(worse.Src)
+			if t.cloud != nil {
+				t.cloud.reassert(name)
+			}
 		}
 	} else {
 		delete(l.reasserted, name)

@@ -54,6 +54,7 @@ type tracking struct {
 	checkSt map[string]checks.State    // each check's last state, for watch events
 
 	// Set once, before anything runs.
+	cloud   *clouds
 	events  *hub
 	node    string
 	metrics *metrics.Metrics
@@ -311,6 +312,11 @@ func (t *tracking) orderChanged(inst string, u priority.Update) {
 // Called with t.mu held.
 func (t *tracking) compute(ic *config.Instance) priority.Result {
 	res := t.own(ic)
+	if !res.Fault && t.cloud != nil && t.cloud.faulted(ic.Name) {
+		// on_failure: fault — let another node try the cloud actions.
+		res.Fault = true
+		res.Reason = "cloud actions failed (on_failure: fault)"
+	}
 	if g := t.cfg.SyncGroupOf(ic.Name); g != nil && !res.Fault {
 		// keepalived: one member in FAULT puts the whole group in FAULT,
 		// so the VIPs that must stay together all move.
@@ -451,8 +457,10 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 	t.members[ic.Name] = to
 	t.since[ic.Name] = t.clock.Now()
 	t.reasons[ic.Name] = reason
+	groupMaster := false
 	if group != nil {
 		groupState = t.groupState(group)
+		groupMaster = groupState == fsm.Master.String()
 		if groupState == t.groups[group.Name] {
 			groupState = ""
 		} else {
@@ -461,6 +469,9 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 	}
 	t.mu.Unlock()
 	t.poke() // gossip publishes the new state at once
+	if t.cloud != nil {
+		t.cloud.transition(ic.Name, to, groupMaster)
+	}
 	if t.metrics != nil {
 		t.metrics.ObserveTransition(ic.Name, from.String(), to.String())
 		if to == fsm.Master {
@@ -526,6 +537,9 @@ func (t *tracking) YieldingChanged(inst *election.Instance, yielding bool) {
 // Reasserted runs notify_master_rx_lower_pri.
 func (t *tracking) Reasserted(inst *election.Instance, _ netip.Addr, prio uint8) {
 	ic := inst.Config()
+	if t.cloud != nil {
+		t.cloud.reassert(ic.Name)
+	}
 	t.notifier.Notify(ic.Notify, notify.Event{
 		Type: notify.TypeInstance, Name: ic.Name, State: fsm.Master.String(),
 		Priority: inst.Priority(), RxLowerPri: true, Reason: fmt.Sprintf("advert with lower priority %d", prio),

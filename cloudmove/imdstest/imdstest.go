@@ -57,6 +57,10 @@ func New(in Instance) *Server {
 	return s
 }
 
+// Handler serves the same metadata, for a listener of the caller's own
+// (one inside a network namespace, say).
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
+
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
 

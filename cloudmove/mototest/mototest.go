@@ -142,13 +142,21 @@ func StopShared() {
 
 // Client returns an EC2 client for endpoint with fixed test credentials
 // and the SDK's retries off.
-func Client(endpoint string) *ec2.Client {
-	return ec2.New(ec2.Options{
+func Client(endpoint string) *ec2.Client { return ClientVia(endpoint, nil) }
+
+// ClientVia is Client with the calls carried by hc (nil: the default), for
+// a moto_server reached only through a network namespace.
+func ClientVia(endpoint string, hc *http.Client) *ec2.Client {
+	o := ec2.Options{
 		Region:       Region,
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIATEST", "secret", ""),
 		Retryer:      aws.NopRetryer{},
-	})
+	}
+	if hc != nil {
+		o.HTTPClient = hc
+	}
+	return ec2.New(o)
 }
 
 // World is one VPC in moto, reached directly (not through a proxy): for
@@ -162,7 +170,12 @@ type World struct {
 // NewWorld creates a VPC (198.51.100.0/24, the documentation range, so
 // that no address in a test could be real).
 func NewWorld(ctx context.Context, endpoint string) (*World, error) {
-	w := &World{EC2: Client(endpoint)}
+	return NewWorldWith(ctx, Client(endpoint))
+}
+
+// NewWorldWith is NewWorld through a given client.
+func NewWorldWith(ctx context.Context, c *ec2.Client) (*World, error) {
+	w := &World{EC2: c}
 	vpc, err := w.EC2.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("198.51.100.0/24")})
 	if err != nil {
 		return nil, fmt.Errorf("CreateVpc: %w", err)

@@ -100,6 +100,12 @@ type Daemon struct {
 // ".conf") and runs `vipd agent` with it in node.
 func StartVipd(tb testing.TB, node *lab.Node, cfg, ext string) *Daemon {
 	tb.Helper()
+	return StartVipdEnv(tb, node, cfg, ext, nil)
+}
+
+// StartVipdEnv is StartVipd with more environment variables (NAME=value).
+func StartVipdEnv(tb testing.TB, node *lab.Node, cfg, ext string, env []string) *Daemon {
+	tb.Helper()
 	dir := tb.TempDir()
 	path := filepath.Join(dir, "vipd"+ext)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -107,7 +113,7 @@ func StartVipd(tb testing.TB, node *lab.Node, cfg, ext string) *Daemon {
 	}
 	// Each daemon gets an API socket of its own: the default path is
 	// shared by every namespace of the machine.
-	d := start(tb, node, "vipd", dir, VipdBinary(tb), "agent", "--config", path, "--log-level", "debug",
+	d := startEnv(tb, node, "vipd", dir, env, VipdBinary(tb), "agent", "--config", path, "--log-level", "debug",
 		"--api-socket", filepath.Join(dir, "vipd.sock"))
 	d.Config = path
 	d.Socket = filepath.Join(dir, "vipd.sock")
@@ -168,12 +174,20 @@ func StartDnsmasq(tb testing.TB, node *lab.Node, pidfile string, records ...stri
 
 func start(tb testing.TB, node *lab.Node, kind, dir, bin string, args ...string) *Daemon {
 	tb.Helper()
+	return startEnv(tb, node, kind, dir, nil, bin, args...)
+}
+
+func startEnv(tb testing.TB, node *lab.Node, kind, dir string, env []string, bin string, args ...string) *Daemon {
+	tb.Helper()
 	logPath := filepath.Join(dir, kind+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cmd := node.Command(context.Background(), bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		f.Close()

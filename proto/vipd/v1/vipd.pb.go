@@ -465,7 +465,11 @@ type GetStatusResponse struct {
 	Checks []*Check `protobuf:"bytes,7,rep,name=checks,proto3" json:"checks,omitempty"`
 	// drops count the received adverts the node discarded, by reason, sorted
 	// by reason; reasons with no drop are left out.
-	Drops         []*DropCount `protobuf:"bytes,8,rep,name=drops,proto3" json:"drops,omitempty"`
+	Drops []*DropCount `protobuf:"bytes,8,rep,name=drops,proto3" json:"drops,omitempty"`
+	// cloud_actions are the cloud actions of this node's instances and sync
+	// groups (AWS: secondary IPs, Elastic IPs, routes, EBS volumes), with
+	// the outcome of the latest round.
+	CloudActions  []*CloudAction `protobuf:"bytes,9,rep,name=cloud_actions,json=cloudActions,proto3" json:"cloud_actions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -556,6 +560,141 @@ func (x *GetStatusResponse) GetDrops() []*DropCount {
 	return nil
 }
 
+func (x *GetStatusResponse) GetCloudActions() []*CloudAction {
+	if x != nil {
+		return x.CloudActions
+	}
+	return nil
+}
+
+// CloudAction is one cloud action and its latest outcome.
+type CloudAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// owner is "instance:NAME" or "sync_group:NAME".
+	Owner string `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	// name identifies the action, e.g. "route 198.51.100.53/32 in rtb-0a1b".
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// kind is secondary_ip, elastic_ip, route or ebs.
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// state is the action's state: idle, pending, done, failed, released...
+	State string `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	// detail is what the cloud looked like at the last look.
+	Detail string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	// error is the last error; empty after a success.
+	Error string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// warnings are problems that do not stop the action (e.g. a
+	// source/destination check left on).
+	Warnings []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// took is the time from becoming master to verified (or failed).
+	Took *durationpb.Duration `protobuf:"bytes,8,opt,name=took,proto3" json:"took,omitempty"`
+	// since is when state last changed.
+	Since *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=since,proto3" json:"since,omitempty"`
+	// attempts counts the mutating calls tried in the current round.
+	Attempts      uint32 `protobuf:"varint,10,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloudAction) Reset() {
+	*x = CloudAction{}
+	mi := &file_vipd_v1_vipd_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloudAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloudAction) ProtoMessage() {}
+
+func (x *CloudAction) ProtoReflect() protoreflect.Message {
+	mi := &file_vipd_v1_vipd_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloudAction.ProtoReflect.Descriptor instead.
+func (*CloudAction) Descriptor() ([]byte, []int) {
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CloudAction) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *CloudAction) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CloudAction) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *CloudAction) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *CloudAction) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *CloudAction) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *CloudAction) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+func (x *CloudAction) GetTook() *durationpb.Duration {
+	if x != nil {
+		return x.Took
+	}
+	return nil
+}
+
+func (x *CloudAction) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *CloudAction) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
 // Instance is one VRRP instance (one virtual router on one interface and
 // address family) as its own node sees it.
 type Instance struct {
@@ -615,7 +754,7 @@ type Instance struct {
 
 func (x *Instance) Reset() {
 	*x = Instance{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[2]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +766,7 @@ func (x *Instance) String() string {
 func (*Instance) ProtoMessage() {}
 
 func (x *Instance) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[2]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +779,7 @@ func (x *Instance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Instance.ProtoReflect.Descriptor instead.
 func (*Instance) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{2}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Instance) GetName() string {
@@ -818,7 +957,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[3]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +969,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[3]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +982,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{3}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Check) GetName() string {
@@ -944,7 +1083,7 @@ type DropCount struct {
 
 func (x *DropCount) Reset() {
 	*x = DropCount{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[4]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1095,7 @@ func (x *DropCount) String() string {
 func (*DropCount) ProtoMessage() {}
 
 func (x *DropCount) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[4]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1108,7 @@ func (x *DropCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropCount.ProtoReflect.Descriptor instead.
 func (*DropCount) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{4}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DropCount) GetReason() string {
@@ -995,7 +1134,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[5]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1146,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[5]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1159,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{5}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{6}
 }
 
 // ListMembersResponse lists the gossip members.
@@ -1035,7 +1174,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[6]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1186,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[6]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1199,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{6}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -1094,7 +1233,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[7]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +1245,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[7]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +1258,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{7}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Member) GetName() string {
@@ -1180,7 +1319,7 @@ type GetClusterRequest struct {
 
 func (x *GetClusterRequest) Reset() {
 	*x = GetClusterRequest{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[8]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1331,7 @@ func (x *GetClusterRequest) String() string {
 func (*GetClusterRequest) ProtoMessage() {}
 
 func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[8]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1344,7 @@ func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterRequest) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{8}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{9}
 }
 
 // GetClusterResponse is the cluster as the serving node's gossip view has
@@ -1227,7 +1366,7 @@ type GetClusterResponse struct {
 
 func (x *GetClusterResponse) Reset() {
 	*x = GetClusterResponse{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[9]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1378,7 @@ func (x *GetClusterResponse) String() string {
 func (*GetClusterResponse) ProtoMessage() {}
 
 func (x *GetClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[9]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1391,7 @@ func (x *GetClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterResponse) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{9}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetClusterResponse) GetCluster() string {
@@ -1306,7 +1445,7 @@ type ClusterNode struct {
 
 func (x *ClusterNode) Reset() {
 	*x = ClusterNode{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[10]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1457,7 @@ func (x *ClusterNode) String() string {
 func (*ClusterNode) ProtoMessage() {}
 
 func (x *ClusterNode) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[10]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1470,7 @@ func (x *ClusterNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterNode.ProtoReflect.Descriptor instead.
 func (*ClusterNode) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{10}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ClusterNode) GetMember() *Member {
@@ -1398,7 +1537,7 @@ type InstanceSummary struct {
 
 func (x *InstanceSummary) Reset() {
 	*x = InstanceSummary{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[11]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1549,7 @@ func (x *InstanceSummary) String() string {
 func (*InstanceSummary) ProtoMessage() {}
 
 func (x *InstanceSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[11]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1562,7 @@ func (x *InstanceSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstanceSummary.ProtoReflect.Descriptor instead.
 func (*InstanceSummary) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{11}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InstanceSummary) GetName() string {
@@ -1509,7 +1648,7 @@ type CheckSummary struct {
 
 func (x *CheckSummary) Reset() {
 	*x = CheckSummary{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[12]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +1660,7 @@ func (x *CheckSummary) String() string {
 func (*CheckSummary) ProtoMessage() {}
 
 func (x *CheckSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[12]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +1673,7 @@ func (x *CheckSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSummary.ProtoReflect.Descriptor instead.
 func (*CheckSummary) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{12}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CheckSummary) GetName() string {
@@ -1591,7 +1730,7 @@ type Order struct {
 
 func (x *Order) Reset() {
 	*x = Order{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[13]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1742,7 @@ func (x *Order) String() string {
 func (*Order) ProtoMessage() {}
 
 func (x *Order) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[13]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1755,7 @@ func (x *Order) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Order.ProtoReflect.Descriptor instead.
 func (*Order) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{13}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Order) GetInstance() string {
@@ -1661,7 +1800,7 @@ type OrderNode struct {
 
 func (x *OrderNode) Reset() {
 	*x = OrderNode{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[14]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1673,7 +1812,7 @@ func (x *OrderNode) String() string {
 func (*OrderNode) ProtoMessage() {}
 
 func (x *OrderNode) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[14]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1686,7 +1825,7 @@ func (x *OrderNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderNode.ProtoReflect.Descriptor instead.
 func (*OrderNode) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{14}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OrderNode) GetName() string {
@@ -1723,7 +1862,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[15]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +1874,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[15]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +1887,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{15}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchRequest) GetTypes() []EventType {
@@ -1796,7 +1935,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[16]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +1947,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[16]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +1960,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{16}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WatchResponse) GetTime() *timestamppb.Timestamp {
@@ -1939,7 +2078,7 @@ type InstanceEvent struct {
 
 func (x *InstanceEvent) Reset() {
 	*x = InstanceEvent{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[17]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +2090,7 @@ func (x *InstanceEvent) String() string {
 func (*InstanceEvent) ProtoMessage() {}
 
 func (x *InstanceEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[17]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +2103,7 @@ func (x *InstanceEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstanceEvent.ProtoReflect.Descriptor instead.
 func (*InstanceEvent) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{17}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *InstanceEvent) GetName() string {
@@ -2043,7 +2182,7 @@ type CheckEvent struct {
 
 func (x *CheckEvent) Reset() {
 	*x = CheckEvent{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[18]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2194,7 @@ func (x *CheckEvent) String() string {
 func (*CheckEvent) ProtoMessage() {}
 
 func (x *CheckEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[18]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2207,7 @@ func (x *CheckEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckEvent.ProtoReflect.Descriptor instead.
 func (*CheckEvent) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{18}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CheckEvent) GetName() string {
@@ -2121,7 +2260,7 @@ type MemberEvent struct {
 
 func (x *MemberEvent) Reset() {
 	*x = MemberEvent{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[19]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2272,7 @@ func (x *MemberEvent) String() string {
 func (*MemberEvent) ProtoMessage() {}
 
 func (x *MemberEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[19]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2285,7 @@ func (x *MemberEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberEvent.ProtoReflect.Descriptor instead.
 func (*MemberEvent) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{19}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MemberEvent) GetMember() *Member {
@@ -2175,7 +2314,7 @@ type OrderEvent struct {
 
 func (x *OrderEvent) Reset() {
 	*x = OrderEvent{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[20]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2187,7 +2326,7 @@ func (x *OrderEvent) String() string {
 func (*OrderEvent) ProtoMessage() {}
 
 func (x *OrderEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[20]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2200,7 +2339,7 @@ func (x *OrderEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderEvent.ProtoReflect.Descriptor instead.
 func (*OrderEvent) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{20}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *OrderEvent) GetOrder() *Order {
@@ -2224,7 +2363,7 @@ type FailoverRequest struct {
 
 func (x *FailoverRequest) Reset() {
 	*x = FailoverRequest{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[21]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2236,7 +2375,7 @@ func (x *FailoverRequest) String() string {
 func (*FailoverRequest) ProtoMessage() {}
 
 func (x *FailoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[21]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2249,7 +2388,7 @@ func (x *FailoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailoverRequest.ProtoReflect.Descriptor instead.
 func (*FailoverRequest) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{21}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *FailoverRequest) GetInstance() string {
@@ -2282,7 +2421,7 @@ type FailoverResponse struct {
 
 func (x *FailoverResponse) Reset() {
 	*x = FailoverResponse{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[22]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +2433,7 @@ func (x *FailoverResponse) String() string {
 func (*FailoverResponse) ProtoMessage() {}
 
 func (x *FailoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[22]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2307,7 +2446,7 @@ func (x *FailoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailoverResponse.ProtoReflect.Descriptor instead.
 func (*FailoverResponse) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{22}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *FailoverResponse) GetNode() string {
@@ -2345,7 +2484,7 @@ type SetMaintenanceRequest struct {
 
 func (x *SetMaintenanceRequest) Reset() {
 	*x = SetMaintenanceRequest{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[23]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2357,7 +2496,7 @@ func (x *SetMaintenanceRequest) String() string {
 func (*SetMaintenanceRequest) ProtoMessage() {}
 
 func (x *SetMaintenanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[23]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2370,7 +2509,7 @@ func (x *SetMaintenanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMaintenanceRequest.ProtoReflect.Descriptor instead.
 func (*SetMaintenanceRequest) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{23}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetMaintenanceRequest) GetNode() string {
@@ -2405,7 +2544,7 @@ type SetMaintenanceResponse struct {
 
 func (x *SetMaintenanceResponse) Reset() {
 	*x = SetMaintenanceResponse{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[24]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2556,7 @@ func (x *SetMaintenanceResponse) String() string {
 func (*SetMaintenanceResponse) ProtoMessage() {}
 
 func (x *SetMaintenanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[24]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2569,7 @@ func (x *SetMaintenanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMaintenanceResponse.ProtoReflect.Descriptor instead.
 func (*SetMaintenanceResponse) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{24}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetMaintenanceResponse) GetNode() string {
@@ -2479,7 +2618,7 @@ type SetOrderRequest struct {
 
 func (x *SetOrderRequest) Reset() {
 	*x = SetOrderRequest{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[25]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2491,7 +2630,7 @@ func (x *SetOrderRequest) String() string {
 func (*SetOrderRequest) ProtoMessage() {}
 
 func (x *SetOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[25]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2504,7 +2643,7 @@ func (x *SetOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOrderRequest.ProtoReflect.Descriptor instead.
 func (*SetOrderRequest) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{25}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SetOrderRequest) GetInstance() string {
@@ -2539,7 +2678,7 @@ type SetOrderResponse struct {
 
 func (x *SetOrderResponse) Reset() {
 	*x = SetOrderResponse{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[26]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2551,7 +2690,7 @@ func (x *SetOrderResponse) String() string {
 func (*SetOrderResponse) ProtoMessage() {}
 
 func (x *SetOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[26]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2564,7 +2703,7 @@ func (x *SetOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOrderResponse.ProtoReflect.Descriptor instead.
 func (*SetOrderResponse) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{26}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SetOrderResponse) GetOrder() *Order {
@@ -2584,7 +2723,7 @@ type ReloadRequest struct {
 
 func (x *ReloadRequest) Reset() {
 	*x = ReloadRequest{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[27]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2596,7 +2735,7 @@ func (x *ReloadRequest) String() string {
 func (*ReloadRequest) ProtoMessage() {}
 
 func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[27]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2609,7 +2748,7 @@ func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
 func (*ReloadRequest) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{27}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{28}
 }
 
 // ReloadResponse says what the reload changed.
@@ -2630,7 +2769,7 @@ type ReloadResponse struct {
 
 func (x *ReloadResponse) Reset() {
 	*x = ReloadResponse{}
-	mi := &file_vipd_v1_vipd_proto_msgTypes[28]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +2781,7 @@ func (x *ReloadResponse) String() string {
 func (*ReloadResponse) ProtoMessage() {}
 
 func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vipd_v1_vipd_proto_msgTypes[28]
+	mi := &file_vipd_v1_vipd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +2794,7 @@ func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
 func (*ReloadResponse) Descriptor() ([]byte, []int) {
-	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{28}
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReloadResponse) GetWarnings() []string {
@@ -2691,7 +2830,7 @@ var File_vipd_v1_vipd_proto protoreflect.FileDescriptor
 const file_vipd_v1_vipd_proto_rawDesc = "" +
 	"\n" +
 	"\x12vipd/v1/vipd.proto\x12\avipd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
-	"\x10GetStatusRequest\"\xd4\x02\n" +
+	"\x10GetStatusRequest\"\x8f\x03\n" +
 	"\x11GetStatusResponse\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x129\n" +
@@ -2701,7 +2840,20 @@ const file_vipd_v1_vipd_proto_rawDesc = "" +
 	"\vmaintenance\x18\x05 \x01(\bR\vmaintenance\x12/\n" +
 	"\tinstances\x18\x06 \x03(\v2\x11.vipd.v1.InstanceR\tinstances\x12&\n" +
 	"\x06checks\x18\a \x03(\v2\x0e.vipd.v1.CheckR\x06checks\x12(\n" +
-	"\x05drops\x18\b \x03(\v2\x12.vipd.v1.DropCountR\x05drops\"\xc6\x05\n" +
+	"\x05drops\x18\b \x03(\v2\x12.vipd.v1.DropCountR\x05drops\x129\n" +
+	"\rcloud_actions\x18\t \x03(\v2\x14.vipd.v1.CloudActionR\fcloudActions\"\xa8\x02\n" +
+	"\vCloudAction\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\x12\x1a\n" +
+	"\bwarnings\x18\a \x03(\tR\bwarnings\x12-\n" +
+	"\x04took\x18\b \x01(\v2\x19.google.protobuf.DurationR\x04took\x120\n" +
+	"\x05since\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1a\n" +
+	"\battempts\x18\n" +
+	" \x01(\rR\battempts\"\xc6\x05\n" +
 	"\bInstance\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04vrid\x18\x02 \x01(\rR\x04vrid\x12.\n" +
@@ -2917,7 +3069,7 @@ func file_vipd_v1_vipd_proto_rawDescGZIP() []byte {
 }
 
 var file_vipd_v1_vipd_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_vipd_v1_vipd_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_vipd_v1_vipd_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_vipd_v1_vipd_proto_goTypes = []any{
 	(InstanceState)(0),             // 0: vipd.v1.InstanceState
 	(AddressFamily)(0),             // 1: vipd.v1.AddressFamily
@@ -2927,103 +3079,107 @@ var file_vipd_v1_vipd_proto_goTypes = []any{
 	(EventType)(0),                 // 5: vipd.v1.EventType
 	(*GetStatusRequest)(nil),       // 6: vipd.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),      // 7: vipd.v1.GetStatusResponse
-	(*Instance)(nil),               // 8: vipd.v1.Instance
-	(*Check)(nil),                  // 9: vipd.v1.Check
-	(*DropCount)(nil),              // 10: vipd.v1.DropCount
-	(*ListMembersRequest)(nil),     // 11: vipd.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),    // 12: vipd.v1.ListMembersResponse
-	(*Member)(nil),                 // 13: vipd.v1.Member
-	(*GetClusterRequest)(nil),      // 14: vipd.v1.GetClusterRequest
-	(*GetClusterResponse)(nil),     // 15: vipd.v1.GetClusterResponse
-	(*ClusterNode)(nil),            // 16: vipd.v1.ClusterNode
-	(*InstanceSummary)(nil),        // 17: vipd.v1.InstanceSummary
-	(*CheckSummary)(nil),           // 18: vipd.v1.CheckSummary
-	(*Order)(nil),                  // 19: vipd.v1.Order
-	(*OrderNode)(nil),              // 20: vipd.v1.OrderNode
-	(*WatchRequest)(nil),           // 21: vipd.v1.WatchRequest
-	(*WatchResponse)(nil),          // 22: vipd.v1.WatchResponse
-	(*InstanceEvent)(nil),          // 23: vipd.v1.InstanceEvent
-	(*CheckEvent)(nil),             // 24: vipd.v1.CheckEvent
-	(*MemberEvent)(nil),            // 25: vipd.v1.MemberEvent
-	(*OrderEvent)(nil),             // 26: vipd.v1.OrderEvent
-	(*FailoverRequest)(nil),        // 27: vipd.v1.FailoverRequest
-	(*FailoverResponse)(nil),       // 28: vipd.v1.FailoverResponse
-	(*SetMaintenanceRequest)(nil),  // 29: vipd.v1.SetMaintenanceRequest
-	(*SetMaintenanceResponse)(nil), // 30: vipd.v1.SetMaintenanceResponse
-	(*SetOrderRequest)(nil),        // 31: vipd.v1.SetOrderRequest
-	(*SetOrderResponse)(nil),       // 32: vipd.v1.SetOrderResponse
-	(*ReloadRequest)(nil),          // 33: vipd.v1.ReloadRequest
-	(*ReloadResponse)(nil),         // 34: vipd.v1.ReloadResponse
-	(*timestamppb.Timestamp)(nil),  // 35: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 36: google.protobuf.Duration
+	(*CloudAction)(nil),            // 8: vipd.v1.CloudAction
+	(*Instance)(nil),               // 9: vipd.v1.Instance
+	(*Check)(nil),                  // 10: vipd.v1.Check
+	(*DropCount)(nil),              // 11: vipd.v1.DropCount
+	(*ListMembersRequest)(nil),     // 12: vipd.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),    // 13: vipd.v1.ListMembersResponse
+	(*Member)(nil),                 // 14: vipd.v1.Member
+	(*GetClusterRequest)(nil),      // 15: vipd.v1.GetClusterRequest
+	(*GetClusterResponse)(nil),     // 16: vipd.v1.GetClusterResponse
+	(*ClusterNode)(nil),            // 17: vipd.v1.ClusterNode
+	(*InstanceSummary)(nil),        // 18: vipd.v1.InstanceSummary
+	(*CheckSummary)(nil),           // 19: vipd.v1.CheckSummary
+	(*Order)(nil),                  // 20: vipd.v1.Order
+	(*OrderNode)(nil),              // 21: vipd.v1.OrderNode
+	(*WatchRequest)(nil),           // 22: vipd.v1.WatchRequest
+	(*WatchResponse)(nil),          // 23: vipd.v1.WatchResponse
+	(*InstanceEvent)(nil),          // 24: vipd.v1.InstanceEvent
+	(*CheckEvent)(nil),             // 25: vipd.v1.CheckEvent
+	(*MemberEvent)(nil),            // 26: vipd.v1.MemberEvent
+	(*OrderEvent)(nil),             // 27: vipd.v1.OrderEvent
+	(*FailoverRequest)(nil),        // 28: vipd.v1.FailoverRequest
+	(*FailoverResponse)(nil),       // 29: vipd.v1.FailoverResponse
+	(*SetMaintenanceRequest)(nil),  // 30: vipd.v1.SetMaintenanceRequest
+	(*SetMaintenanceResponse)(nil), // 31: vipd.v1.SetMaintenanceResponse
+	(*SetOrderRequest)(nil),        // 32: vipd.v1.SetOrderRequest
+	(*SetOrderResponse)(nil),       // 33: vipd.v1.SetOrderResponse
+	(*ReloadRequest)(nil),          // 34: vipd.v1.ReloadRequest
+	(*ReloadResponse)(nil),         // 35: vipd.v1.ReloadResponse
+	(*timestamppb.Timestamp)(nil),  // 36: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 37: google.protobuf.Duration
 }
 var file_vipd_v1_vipd_proto_depIdxs = []int32{
-	35, // 0: vipd.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
-	36, // 1: vipd.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
-	8,  // 2: vipd.v1.GetStatusResponse.instances:type_name -> vipd.v1.Instance
-	9,  // 3: vipd.v1.GetStatusResponse.checks:type_name -> vipd.v1.Check
-	10, // 4: vipd.v1.GetStatusResponse.drops:type_name -> vipd.v1.DropCount
-	1,  // 5: vipd.v1.Instance.family:type_name -> vipd.v1.AddressFamily
-	0,  // 6: vipd.v1.Instance.state:type_name -> vipd.v1.InstanceState
-	35, // 7: vipd.v1.Instance.since:type_name -> google.protobuf.Timestamp
-	36, // 8: vipd.v1.Instance.advert_interval:type_name -> google.protobuf.Duration
-	2,  // 9: vipd.v1.Check.kind:type_name -> vipd.v1.CheckKind
-	3,  // 10: vipd.v1.Check.state:type_name -> vipd.v1.CheckState
-	35, // 11: vipd.v1.Check.since:type_name -> google.protobuf.Timestamp
-	35, // 12: vipd.v1.Check.last_run:type_name -> google.protobuf.Timestamp
-	36, // 13: vipd.v1.Check.last_duration:type_name -> google.protobuf.Duration
-	13, // 14: vipd.v1.ListMembersResponse.members:type_name -> vipd.v1.Member
-	4,  // 15: vipd.v1.Member.status:type_name -> vipd.v1.MemberStatus
-	35, // 16: vipd.v1.Member.since:type_name -> google.protobuf.Timestamp
-	16, // 17: vipd.v1.GetClusterResponse.nodes:type_name -> vipd.v1.ClusterNode
-	19, // 18: vipd.v1.GetClusterResponse.orders:type_name -> vipd.v1.Order
-	13, // 19: vipd.v1.ClusterNode.member:type_name -> vipd.v1.Member
-	17, // 20: vipd.v1.ClusterNode.instances:type_name -> vipd.v1.InstanceSummary
-	18, // 21: vipd.v1.ClusterNode.checks:type_name -> vipd.v1.CheckSummary
-	1,  // 22: vipd.v1.InstanceSummary.family:type_name -> vipd.v1.AddressFamily
-	0,  // 23: vipd.v1.InstanceSummary.state:type_name -> vipd.v1.InstanceState
-	35, // 24: vipd.v1.InstanceSummary.since:type_name -> google.protobuf.Timestamp
-	3,  // 25: vipd.v1.CheckSummary.state:type_name -> vipd.v1.CheckState
-	35, // 26: vipd.v1.CheckSummary.since:type_name -> google.protobuf.Timestamp
-	20, // 27: vipd.v1.Order.nodes:type_name -> vipd.v1.OrderNode
-	5,  // 28: vipd.v1.WatchRequest.types:type_name -> vipd.v1.EventType
-	35, // 29: vipd.v1.WatchResponse.time:type_name -> google.protobuf.Timestamp
-	23, // 30: vipd.v1.WatchResponse.instance:type_name -> vipd.v1.InstanceEvent
-	24, // 31: vipd.v1.WatchResponse.check:type_name -> vipd.v1.CheckEvent
-	25, // 32: vipd.v1.WatchResponse.member:type_name -> vipd.v1.MemberEvent
-	26, // 33: vipd.v1.WatchResponse.order:type_name -> vipd.v1.OrderEvent
-	1,  // 34: vipd.v1.InstanceEvent.family:type_name -> vipd.v1.AddressFamily
-	0,  // 35: vipd.v1.InstanceEvent.from:type_name -> vipd.v1.InstanceState
-	0,  // 36: vipd.v1.InstanceEvent.to:type_name -> vipd.v1.InstanceState
-	2,  // 37: vipd.v1.CheckEvent.kind:type_name -> vipd.v1.CheckKind
-	3,  // 38: vipd.v1.CheckEvent.from:type_name -> vipd.v1.CheckState
-	3,  // 39: vipd.v1.CheckEvent.to:type_name -> vipd.v1.CheckState
-	13, // 40: vipd.v1.MemberEvent.member:type_name -> vipd.v1.Member
-	4,  // 41: vipd.v1.MemberEvent.previous_status:type_name -> vipd.v1.MemberStatus
-	19, // 42: vipd.v1.OrderEvent.order:type_name -> vipd.v1.Order
-	20, // 43: vipd.v1.SetOrderRequest.nodes:type_name -> vipd.v1.OrderNode
-	19, // 44: vipd.v1.SetOrderResponse.order:type_name -> vipd.v1.Order
-	6,  // 45: vipd.v1.VipdService.GetStatus:input_type -> vipd.v1.GetStatusRequest
-	11, // 46: vipd.v1.VipdService.ListMembers:input_type -> vipd.v1.ListMembersRequest
-	14, // 47: vipd.v1.VipdService.GetCluster:input_type -> vipd.v1.GetClusterRequest
-	21, // 48: vipd.v1.VipdService.Watch:input_type -> vipd.v1.WatchRequest
-	27, // 49: vipd.v1.VipdService.Failover:input_type -> vipd.v1.FailoverRequest
-	29, // 50: vipd.v1.VipdService.SetMaintenance:input_type -> vipd.v1.SetMaintenanceRequest
-	31, // 51: vipd.v1.VipdService.SetOrder:input_type -> vipd.v1.SetOrderRequest
-	33, // 52: vipd.v1.VipdService.Reload:input_type -> vipd.v1.ReloadRequest
-	7,  // 53: vipd.v1.VipdService.GetStatus:output_type -> vipd.v1.GetStatusResponse
-	12, // 54: vipd.v1.VipdService.ListMembers:output_type -> vipd.v1.ListMembersResponse
-	15, // 55: vipd.v1.VipdService.GetCluster:output_type -> vipd.v1.GetClusterResponse
-	22, // 56: vipd.v1.VipdService.Watch:output_type -> vipd.v1.WatchResponse
-	28, // 57: vipd.v1.VipdService.Failover:output_type -> vipd.v1.FailoverResponse
-	30, // 58: vipd.v1.VipdService.SetMaintenance:output_type -> vipd.v1.SetMaintenanceResponse
-	32, // 59: vipd.v1.VipdService.SetOrder:output_type -> vipd.v1.SetOrderResponse
-	34, // 60: vipd.v1.VipdService.Reload:output_type -> vipd.v1.ReloadResponse
-	53, // [53:61] is the sub-list for method output_type
-	45, // [45:53] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	36, // 0: vipd.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
+	37, // 1: vipd.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	9,  // 2: vipd.v1.GetStatusResponse.instances:type_name -> vipd.v1.Instance
+	10, // 3: vipd.v1.GetStatusResponse.checks:type_name -> vipd.v1.Check
+	11, // 4: vipd.v1.GetStatusResponse.drops:type_name -> vipd.v1.DropCount
+	8,  // 5: vipd.v1.GetStatusResponse.cloud_actions:type_name -> vipd.v1.CloudAction
+	37, // 6: vipd.v1.CloudAction.took:type_name -> google.protobuf.Duration
+	36, // 7: vipd.v1.CloudAction.since:type_name -> google.protobuf.Timestamp
+	1,  // 8: vipd.v1.Instance.family:type_name -> vipd.v1.AddressFamily
+	0,  // 9: vipd.v1.Instance.state:type_name -> vipd.v1.InstanceState
+	36, // 10: vipd.v1.Instance.since:type_name -> google.protobuf.Timestamp
+	37, // 11: vipd.v1.Instance.advert_interval:type_name -> google.protobuf.Duration
+	2,  // 12: vipd.v1.Check.kind:type_name -> vipd.v1.CheckKind
+	3,  // 13: vipd.v1.Check.state:type_name -> vipd.v1.CheckState
+	36, // 14: vipd.v1.Check.since:type_name -> google.protobuf.Timestamp
+	36, // 15: vipd.v1.Check.last_run:type_name -> google.protobuf.Timestamp
+	37, // 16: vipd.v1.Check.last_duration:type_name -> google.protobuf.Duration
+	14, // 17: vipd.v1.ListMembersResponse.members:type_name -> vipd.v1.Member
+	4,  // 18: vipd.v1.Member.status:type_name -> vipd.v1.MemberStatus
+	36, // 19: vipd.v1.Member.since:type_name -> google.protobuf.Timestamp
+	17, // 20: vipd.v1.GetClusterResponse.nodes:type_name -> vipd.v1.ClusterNode
+	20, // 21: vipd.v1.GetClusterResponse.orders:type_name -> vipd.v1.Order
+	14, // 22: vipd.v1.ClusterNode.member:type_name -> vipd.v1.Member
+	18, // 23: vipd.v1.ClusterNode.instances:type_name -> vipd.v1.InstanceSummary
+	19, // 24: vipd.v1.ClusterNode.checks:type_name -> vipd.v1.CheckSummary
+	1,  // 25: vipd.v1.InstanceSummary.family:type_name -> vipd.v1.AddressFamily
+	0,  // 26: vipd.v1.InstanceSummary.state:type_name -> vipd.v1.InstanceState
+	36, // 27: vipd.v1.InstanceSummary.since:type_name -> google.protobuf.Timestamp
+	3,  // 28: vipd.v1.CheckSummary.state:type_name -> vipd.v1.CheckState
+	36, // 29: vipd.v1.CheckSummary.since:type_name -> google.protobuf.Timestamp
+	21, // 30: vipd.v1.Order.nodes:type_name -> vipd.v1.OrderNode
+	5,  // 31: vipd.v1.WatchRequest.types:type_name -> vipd.v1.EventType
+	36, // 32: vipd.v1.WatchResponse.time:type_name -> google.protobuf.Timestamp
+	24, // 33: vipd.v1.WatchResponse.instance:type_name -> vipd.v1.InstanceEvent
+	25, // 34: vipd.v1.WatchResponse.check:type_name -> vipd.v1.CheckEvent
+	26, // 35: vipd.v1.WatchResponse.member:type_name -> vipd.v1.MemberEvent
+	27, // 36: vipd.v1.WatchResponse.order:type_name -> vipd.v1.OrderEvent
+	1,  // 37: vipd.v1.InstanceEvent.family:type_name -> vipd.v1.AddressFamily
+	0,  // 38: vipd.v1.InstanceEvent.from:type_name -> vipd.v1.InstanceState
+	0,  // 39: vipd.v1.InstanceEvent.to:type_name -> vipd.v1.InstanceState
+	2,  // 40: vipd.v1.CheckEvent.kind:type_name -> vipd.v1.CheckKind
+	3,  // 41: vipd.v1.CheckEvent.from:type_name -> vipd.v1.CheckState
+	3,  // 42: vipd.v1.CheckEvent.to:type_name -> vipd.v1.CheckState
+	14, // 43: vipd.v1.MemberEvent.member:type_name -> vipd.v1.Member
+	4,  // 44: vipd.v1.MemberEvent.previous_status:type_name -> vipd.v1.MemberStatus
+	20, // 45: vipd.v1.OrderEvent.order:type_name -> vipd.v1.Order
+	21, // 46: vipd.v1.SetOrderRequest.nodes:type_name -> vipd.v1.OrderNode
+	20, // 47: vipd.v1.SetOrderResponse.order:type_name -> vipd.v1.Order
+	6,  // 48: vipd.v1.VipdService.GetStatus:input_type -> vipd.v1.GetStatusRequest
+	12, // 49: vipd.v1.VipdService.ListMembers:input_type -> vipd.v1.ListMembersRequest
+	15, // 50: vipd.v1.VipdService.GetCluster:input_type -> vipd.v1.GetClusterRequest
+	22, // 51: vipd.v1.VipdService.Watch:input_type -> vipd.v1.WatchRequest
+	28, // 52: vipd.v1.VipdService.Failover:input_type -> vipd.v1.FailoverRequest
+	30, // 53: vipd.v1.VipdService.SetMaintenance:input_type -> vipd.v1.SetMaintenanceRequest
+	32, // 54: vipd.v1.VipdService.SetOrder:input_type -> vipd.v1.SetOrderRequest
+	34, // 55: vipd.v1.VipdService.Reload:input_type -> vipd.v1.ReloadRequest
+	7,  // 56: vipd.v1.VipdService.GetStatus:output_type -> vipd.v1.GetStatusResponse
+	13, // 57: vipd.v1.VipdService.ListMembers:output_type -> vipd.v1.ListMembersResponse
+	16, // 58: vipd.v1.VipdService.GetCluster:output_type -> vipd.v1.GetClusterResponse
+	23, // 59: vipd.v1.VipdService.Watch:output_type -> vipd.v1.WatchResponse
+	29, // 60: vipd.v1.VipdService.Failover:output_type -> vipd.v1.FailoverResponse
+	31, // 61: vipd.v1.VipdService.SetMaintenance:output_type -> vipd.v1.SetMaintenanceResponse
+	33, // 62: vipd.v1.VipdService.SetOrder:output_type -> vipd.v1.SetOrderResponse
+	35, // 63: vipd.v1.VipdService.Reload:output_type -> vipd.v1.ReloadResponse
+	56, // [56:64] is the sub-list for method output_type
+	48, // [48:56] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_vipd_v1_vipd_proto_init() }
@@ -3031,7 +3187,7 @@ func file_vipd_v1_vipd_proto_init() {
 	if File_vipd_v1_vipd_proto != nil {
 		return
 	}
-	file_vipd_v1_vipd_proto_msgTypes[16].OneofWrappers = []any{
+	file_vipd_v1_vipd_proto_msgTypes[17].OneofWrappers = []any{
 		(*WatchResponse_Instance)(nil),
 		(*WatchResponse_Check)(nil),
 		(*WatchResponse_Member)(nil),
@@ -3043,7 +3199,7 @@ func file_vipd_v1_vipd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vipd_v1_vipd_proto_rawDesc), len(file_vipd_v1_vipd_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

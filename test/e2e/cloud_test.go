@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/vipd/vipd/cloudmove/mototest"
+	"github.com/vipd/vipd/internal/lab"
+	"github.com/vipd/vipd/internal/testbed"
+)
+
+// TestCloudFailover: two vipd agents in namespaces, each an EC2 instance
+// of a moto_server (running in a third namespace) with its own IMDSv2
+// metadata server inside its namespace; each instance's eth0 carries its
+// ENI's MAC address, as on EC2. The VIP's instance moves the VIP as a
+// secondary private IP and points a /32 route at its ENI when it becomes
+// master: a holds them, then a crashes and b takes them over — checked
+// with describe calls against moto, and in b's API status.
+func TestCloudFailover(t *testing.T) {
+	t.Parallel()
+	lab.Require(t)
+	testbed.VipdBinary(t)
+	moto, err := mototest.Binary()
+	if err != nil {
+		t.Fatalf("moto_server: %v", err)
+	}
+	l := lab.New(t)
+	sw := l.Switch("vpc")
+	a, b, cloud := l.Node("a"), l.Node("b"), l.Node("aws")
+	l.Connect(a, sw, "eth0", "198.51.100.1/24")
+	l.Connect(b, sw, "eth0", "198.51.100.2/24")
+	l.Connect(cloud, sw, "eth0", "198.51.100.250/24")
+	testbed.Start(t, cloud, "moto", moto, "-H", "198.51.100.250", "-p", "5000")
+	const endpoint = "http://198.51.100.250:5000"
+
+	// The test reaches moto through a's namespace.
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var c net.Conn
+			err := a.Do(func() error {
+				var err error
+				c, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+				return err
+			})
+			return c, err
+		},
+	}}
+	ec := mototest.ClientVia(endpoint, hc)
+	ctx := context.Background()
+	waitFor(t, 15*time.Second, "moto_server to answer", func() bool {
+		_, err := ec.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+		return err == nil
+	})
+	w, err := mototest.NewWorldWith(ctx, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subnet, err := w.Subnet(ctx, "198.51.100.0/24", mototest.Region+"a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtb, err := w.RouteTable(ctx, subnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const vip = "198.51.100.53"
+	nodes := map[string]*lab.Node{"a": a, "b": b}
+	enis := map[string]string{}
+	daemons := map[string]*testbed.Daemon{}
+	for i, name := range []string{"a", "b"} {
+		n := nodes[name]
+		inst, err := w.Instance(ctx, subnet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(inst.Close)
+		enis[name] = inst.ENIs[0].ENI
+		n.Run(t, "ip", "link", "set", "dev", "eth0", "address", inst.ENIs[0].MAC)
+		// The instance's metadata, served inside its namespace.
+		var ln net.Listener
+		if err := n.Do(func() error {
+			var err error
+			ln, err = net.Listen("tcp", "127.0.0.1:0")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: inst.IMDS.Handler()}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		cfg := fmt.Sprintf(`node: {name: %s}
+instances:
+  - name: web
+    interface: eth0
+    vrid: 60
+    version: 3
+    advert_interval: 1s
+    priority: %d
+    unicast: {source: 198.51.100.%d, peers: [198.51.100.%d]}
+    vips: [%s/24]
+    cloud:
+      endpoint: %s
+      region: %s
+      reconcile_interval: 5s
+      actions:
+        - secondary_ip: {}
+        - route: {destination: %s/32, route_tables: [%s]}
+`, name, 200-100*i, i+1, 2-i, vip, endpoint, mototest.Region, vip, rtb)
+		env := []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://" + ln.Addr().String() + "/"}
+		daemons[name] = testbed.StartVipdEnv(t, n, cfg, ".yaml", env)
+	}
+	members := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}, {Name: "b", Node: b, Iface: "eth0"}}
+	vipPrefix := netip.MustParsePrefix(vip + "/24")
+
+	// holds reports whether the route and the secondary IP point at name.
+	holds := func(name string) bool {
+		rt, err := ec.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{rtb}})
+		if err != nil || len(rt.RouteTables) != 1 {
+			return false
+		}
+		routed := slices.ContainsFunc(rt.RouteTables[0].Routes, func(r types.Route) bool {
+			return aws.ToString(r.DestinationCidrBlock) == vip+"/32" && aws.ToString(r.NetworkInterfaceId) == enis[name]
+		})
+		ni, err := ec.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{enis[name]}})
+		if err != nil || len(ni.NetworkInterfaces) != 1 {
+			return false
+		}
+		assigned := slices.ContainsFunc(ni.NetworkInterfaces[0].PrivateIpAddresses, func(p types.NetworkInterfacePrivateIpAddress) bool {
+			return aws.ToString(p.PrivateIpAddress) == vip
+		})
+		return routed && assigned
+	}
+
+	start := time.Now()
+	testbed.WaitSoleHolder(t, members, vipPrefix, "a", start, masterDown(time.Second, 200)+5*time.Second)
+	waitFor(t, 10*time.Second, "the route and the secondary IP to point at a's ENI", func() bool { return holds("a") })
+	t.Logf("a is master: route and secondary IP on %s after %v", enis["a"], time.Since(start))
+
+	killed := time.Now()
+	daemons["a"].Kill()
+	testbed.WaitSoleHolder(t, members[1:], vipPrefix, "b", killed, masterDown(time.Second, 100)+slack)
+	waitFor(t, 10*time.Second, "the route and the secondary IP to point at b's ENI", func() bool { return holds("b") })
+	t.Logf("a crashed: route and secondary IP on b's ENI %s after %v", enis["b"], time.Since(killed))
+
+	st := curlJSON(t, daemons["b"].Socket, "GET", "/v1/status", "")
+	actions, _ := st["cloudActions"].([]any)
+	if len(actions) != 2 {
+		t.Fatalf("b's status lists %d cloud actions, want 2: %v", len(actions), st["cloudActions"])
+	}
+	for _, x := range actions {
+		if ca, _ := x.(map[string]any); ca["state"] != "done" {
+			t.Errorf("cloud action not done on b: %v", ca)
+		}
+	}
+}
