@@ -174,7 +174,11 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 
 	// Notify scripts outlive the instances by a drain period, so the STOP
 	// scripts of a graceful shutdown still run.
-	notifier := notify.New(notify.Options{Log: a.log, User: cfg.Scripts.User, Group: cfg.Scripts.Group})
+	nopts := notify.Options{Log: a.log, User: cfg.Scripts.User, Group: cfg.Scripts.Group}
+	if a.metrics != nil {
+		nopts.OnRun = a.metrics.ObserveNotify
+	}
+	notifier := notify.New(nopts)
 	nctx, nstop := context.WithCancel(context.Background())
 	ndone := make(chan struct{})
 	go func() { defer close(ndone); notifier.Run(nctx) }()

@@ -174,7 +174,7 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 			continue
 		}
 		r, err := checks.NewRunner(c, p, checks.RunnerOptions{
-			Clock: t.clock, Logger: t.log, OnChange: t.checkChanged,
+			Clock: t.clock, Logger: t.log, OnChange: t.checkChanged, OnRun: t.checkRan,
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("check %s: %w", name, err))
@@ -281,6 +281,13 @@ func (t *tracking) checkChanged(s checks.Status) {
 			ce.From = checkStateProto(prev.String())
 		}
 		t.events.check(t.node, t.clock.Now(), ce)
+	}
+}
+
+// checkRan runs on a runner's goroutine after every run: metrics.
+func (t *tracking) checkRan(s checks.Status) {
+	if t.metrics != nil {
+		t.metrics.ObserveCheck(s.Name, string(s.Kind), s.LastResult.Duration, s.LastResult.OK)
 	}
 }
 

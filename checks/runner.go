@@ -87,6 +87,10 @@ type RunnerOptions struct {
 	// value changes. It must not block: hand the status over and return
 	// (Changes.Publish does that).
 	OnChange func(Status)
+	// OnRun, if set, is called on the Runner's goroutine after every
+	// finished run (metrics: run durations and failures). It must not
+	// block.
+	OnRun func(Status)
 	// Logger receives state changes; nil discards them.
 	Logger *slog.Logger
 }
@@ -120,6 +124,7 @@ type Runner struct {
 	prober   Prober
 	clk      clock.Clock
 	onChange func(Status)
+	onRun    func(Status)
 	log      *slog.Logger
 	started  atomic.Bool
 
@@ -150,7 +155,7 @@ func NewRunner(c *config.Check, p Prober, opts RunnerOptions) (*Runner, error) {
 	r := &Runner{
 		name: c.Name, kind: c.Kind,
 		interval: c.Interval, timeout: c.Timeout, fall: c.Fall, rise: c.Rise,
-		prober: p, clk: opts.Clock, onChange: opts.OnChange, log: opts.Logger,
+		prober: p, clk: opts.Clock, onChange: opts.OnChange, onRun: opts.OnRun, log: opts.Logger,
 	}
 	if r.interval == 0 {
 		r.interval = DefaultInterval
@@ -302,5 +307,8 @@ func (r *Runner) record(res Result, start, end time.Time) {
 	}
 	if (changed || valueChanged) && r.onChange != nil {
 		r.onChange(snap)
+	}
+	if r.onRun != nil {
+		r.onRun(snap)
 	}
 }

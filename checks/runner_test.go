@@ -265,7 +265,13 @@ func TestRunnerStatusCounters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sp := &scripted{steps: []step{pass, fail, fail, pass, pass, pass}, t0: time.Now()}
 		c := &config.Check{Name: "counted", Kind: config.CheckTCP, Interval: time.Second, Fall: 2, Rise: 2}
-		r, err := NewRunner(c, sp, RunnerOptions{})
+		var runsMu sync.Mutex
+		var ran []Status // what OnRun saw, one per finished run
+		r, err := NewRunner(c, sp, RunnerOptions{OnRun: func(s Status) {
+			runsMu.Lock()
+			ran = append(ran, s)
+			runsMu.Unlock()
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -296,6 +302,17 @@ func TestRunnerStatusCounters(t *testing.T) {
 				t.Fatalf("status names %q %q", st.Name, st.Kind)
 			}
 			time.Sleep(time.Second)
+		}
+		runsMu.Lock()
+		defer runsMu.Unlock()
+		// (the last sleep lets a seventh run start, and maybe finish)
+		if len(ran) < len(want) {
+			t.Fatalf("OnRun called %d times for %d runs", len(ran), len(want))
+		}
+		for i, s := range ran[:len(want)] {
+			if s.Runs != uint64(i+1) || s.LastResult.OK != (sp.steps[i] == pass) {
+				t.Errorf("OnRun %d: runs %d ok %v", i+1, s.Runs, s.LastResult.OK)
+			}
 		}
 	})
 }

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -78,6 +79,10 @@ type Options struct {
 	// shutdown come then); after it, in-flight scripts are killed and the
 	// rest dropped. Zero means DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// OnRun, if set, is told about every script run: its keepalived hook
+	// name (notify_master...), how long it took and, if it failed, why
+	// (metrics). It runs on the notifier's goroutine and must not block.
+	OnRun func(hook string, d time.Duration, err error)
 
 	// run replaces proc.Run in tests.
 	run func(context.Context, proc.Spec) proc.Result
@@ -100,6 +105,7 @@ type Notifier struct {
 	drainTimeout time.Duration
 	path         string
 	run          func(context.Context, proc.Spec) proc.Result
+	onRun        func(hook string, d time.Duration, err error)
 
 	mu      sync.Mutex
 	phase   phase
@@ -144,6 +150,7 @@ func New(opts Options) *Notifier {
 		drainTimeout: opts.DrainTimeout,
 		path:         os.Getenv("PATH"),
 		run:          opts.run,
+		onRun:        opts.OnRun,
 		sources:      map[source]*queue{},
 	}
 	if n.log == nil {
@@ -344,6 +351,18 @@ func (n *Notifier) runScript(ctx context.Context, s *config.Notify, e config.Not
 		n.log.Warn("notify: script failed", append(attrs, "output", r.Output)...)
 	default:
 		n.log.Debug("notify: script ran", attrs...)
+	}
+	if n.onRun != nil {
+		var err error
+		switch {
+		case r.TimedOut:
+			err = fmt.Errorf("timed out after %v", timeout)
+		case r.Err != nil:
+			err = r.Err
+		case r.ExitCode != 0:
+			err = fmt.Errorf("exit status %d", r.ExitCode)
+		}
+		n.onRun(hook, r.Duration, err)
 	}
 }
 

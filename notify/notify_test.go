@@ -422,7 +422,13 @@ func TestHungScriptTimesOut(t *testing.T) {
 			}
 			return proc.Result{}
 		}}
-		h := start(Options{}, f)
+		var seenMu sync.Mutex
+		var seen []string // what OnRun was told: hook and error
+		h := start(Options{OnRun: func(hook string, d time.Duration, err error) {
+			seenMu.Lock()
+			seen = append(seen, fmt.Sprintf("%s %v", hook, err))
+			seenMu.Unlock()
+		}}, f)
 		scripts := config.Notify{Master: []string{"/hang.sh"}, Backup: []string{"/fail.sh"}, Fault: []string{"/ok.sh"}, Timeout: 2 * time.Second}
 		h.n.Notify(scripts, Event{Name: "A", State: "MASTER"})
 		h.n.Notify(scripts, Event{Name: "A", State: "BACKUP"})
@@ -443,6 +449,12 @@ func TestHungScriptTimesOut(t *testing.T) {
 		}
 		if st := h.n.Stats(); st.Runs != 3 || st.Timeouts != 1 || st.Failures != 2 {
 			t.Fatalf("Stats %+v, want 3 runs, 1 timeout, 2 failures", st)
+		}
+		seenMu.Lock()
+		defer seenMu.Unlock()
+		want := []string{"notify_master timed out after 2s", "notify_backup exit status 2", "notify_fault <nil>"}
+		if !reflect.DeepEqual(seen, want) {
+			t.Errorf("OnRun saw %q, want %q", seen, want)
 		}
 	})
 }
