@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -176,7 +177,11 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	// scripts of a graceful shutdown still run.
 	nopts := notify.Options{Log: a.log, User: cfg.Scripts.User, Group: cfg.Scripts.Group}
 	if a.metrics != nil {
-		nopts.OnRun = a.metrics.ObserveNotify
+		// The metric's event label is the hook without keepalived's
+		// prefix: master, backup, fault, stop, master_rx_lower_pri.
+		nopts.OnRun = func(hook string, d time.Duration, err error) {
+			a.metrics.ObserveNotify(strings.TrimPrefix(hook, "notify_"), d, err)
+		}
 	}
 	notifier := notify.New(nopts)
 	nctx, nstop := context.WithCancel(context.Background())

@@ -481,7 +481,7 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 	}
 	if t.metrics != nil {
 		t.metrics.ObserveTransition(ic.Name, from.String(), to.String())
-		if to == fsm.Master {
+		if to == fsm.Master || from == fsm.Master {
 			t.metrics.ObserveMasterChange(ic.Name)
 		}
 	}

@@ -89,7 +89,7 @@ func New(b BuildInfo) *Metrics {
 	m.transitions = counter("vipd_instance_transitions_total",
 		"VRRP state transitions of this node's instances, by state left and entered.", "vrrp_instance", "from", "to")
 	m.masterChanges = counter("vipd_instance_master_changes_total",
-		"Times the master of an instance changed as this node saw it (it became or stopped being master, or another master took over).", "vrrp_instance")
+		"Times this node became or stopped being the master of an instance.", "vrrp_instance")
 	m.checkDuration = histogram("vipd_check_duration_seconds",
 		"Duration of health check runs; _count is the number of runs.", scriptBuckets, "check", "kind")
 	m.checkFailures = counter("vipd_check_failures_total",

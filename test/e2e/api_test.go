@@ -398,8 +398,16 @@ func TestAPIMetrics(t *testing.T) {
 	}
 	testbed.WaitSoleHolder(t, gmembers(nodes...), gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
 
+	curlJSON(t, nodes[0].d.Socket, "GET", "/v1/status", "") // one API call to count
 	expo := run(t, curlBin, "-sS", "--fail", "--unix-socket", nodes[0].d.Socket, "http://vipd/metrics")
-	for _, want := range []string{`vipd_instance_state{family="ipv4",state="master",vrid="70",vrrp_instance="web"} 1`, "vipd_build_info{", "vipd_gossip_members{"} {
+	for _, want := range []string{
+		`vipd_instance_state{family="ipv4",state="master",vrid="70",vrrp_instance="web"} 1`,
+		`vipd_instance_master_changes_total{vrrp_instance="web"} 1`,
+		`vipd_instance_transitions_total{from="backup",to="master",vrrp_instance="web"} 1`,
+		`vipd_check_duration_seconds_count{check="interface:eth0",kind="interface"}`,
+		`vipd_gossip_members{state="alive"} 2`,
+		"vipd_build_info{", `vipd_api_requests_total{code="OK",method="vipd.v1.VipdService/GetStatus"} 1`,
+	} {
 		if !strings.Contains(expo, want) {
 			t.Errorf("exposition lacks %s", want)
 		}
