@@ -10,8 +10,11 @@ import (
 )
 
 // EncodeYAML renders c in the native format with every setting explicit, so
-// that loading the result gives the same instances (see
-// Instance.SameSettings). It is what "vipd convert --from-keepalived" prints.
+// that loading the result gives the same configuration (see
+// Config.SameSettings). It is what "vipd convert --from-keepalived" and
+// "vipd config print" print. The api section is always written in full,
+// defaults included (a keepalived.conf has DefaultAPI), and each instance's
+// or sync group's cloud section with every setting.
 // A keepalived configuration that only loaded thanks to keepalived's leniency
 // (VRRPv2 over IPv6, say) encodes faithfully but will not pass the native
 // format's stricter validation; loading the output reports those errors.
@@ -24,6 +27,7 @@ func EncodeYAML(c *Config) ([]byte, error) {
 	if g := c.Gossip; g != nil {
 		out.Gossip = encodeGossip(g)
 	}
+	out.API = encodeAPI(&c.API)
 	for _, ch := range c.Checks {
 		out.Checks = append(out.Checks, encodeCheck(ch))
 	}
@@ -32,7 +36,7 @@ func EncodeYAML(c *Config) ([]byte, error) {
 	}
 	for _, g := range c.SyncGroups {
 		out.SyncGroups = append(out.SyncGroups, yamlOutGroup{
-			Name: g.Name, Instances: g.Instances, Notify: encodeNotify(&g.Notify),
+			Name: g.Name, Instances: g.Instances, Notify: encodeNotify(&g.Notify), Cloud: encodeCloud(g.Cloud),
 		})
 	}
 	var b strings.Builder
@@ -48,8 +52,9 @@ func EncodeYAML(c *Config) ([]byte, error) {
 }
 
 // SameSettings reports whether c and o configure the same behaviour: node,
-// globals, gossip, checks, instances and sync groups equal in order and
-// settings, positions, formats and warnings aside. It is EncodeYAML's
+// globals, gossip, api, checks, instances and sync groups (their cloud
+// sections included) equal in order and settings, positions, formats and
+// warnings aside. It is EncodeYAML's
 // contract: loading the encoding of c gives a configuration with the same
 // settings as c.
 func (c *Config) SameSettings(o *Config) bool { return len(c.Differences(o)) == 0 }
@@ -78,10 +83,46 @@ func (c *Config) Differences(o *Config) []string {
 	if !c.Gossip.SameSettings(o.Gossip) {
 		diff("gossip", c.Gossip, o.Gossip)
 	}
+	if !c.API.SameSettings(&o.API) {
+		diff("api", apiText(&c.API), apiText(&o.API))
+	}
 	compareLists(&out, "checks", c.Checks, o.Checks, func(a *Check) string { return a.Name }, (*Check).SameSettings)
 	compareLists(&out, "instances", c.Instances, o.Instances, func(a *Instance) string { return a.Name }, (*Instance).SameSettings)
 	compareLists(&out, "sync_groups", c.SyncGroups, o.SyncGroups, func(a *SyncGroup) string { return a.Name }, (*SyncGroup).SameSettings)
+	// The lines above show a cloud section as a pointer: spell out the
+	// sections that differ.
+	if len(c.Instances) == len(o.Instances) {
+		for i, a := range c.Instances {
+			if b := o.Instances[i]; !a.Cloud.SameSettings(b.Cloud) {
+				diff(fmt.Sprintf("instances[%d] (%s).cloud", i, a.Name), cloudText(a.Cloud), cloudText(b.Cloud))
+			}
+		}
+	}
+	if len(c.SyncGroups) == len(o.SyncGroups) {
+		for i, a := range c.SyncGroups {
+			if b := o.SyncGroups[i]; !a.Cloud.SameSettings(b.Cloud) {
+				diff(fmt.Sprintf("sync_groups[%d] (%s).cloud", i, a.Name), cloudText(a.Cloud), cloudText(b.Cloud))
+			}
+		}
+	}
 	return out
+}
+
+// cloudText renders a cloud section on one line, as YAML flow style.
+func cloudText(c *Cloud) string {
+	if c == nil {
+		return "none"
+	}
+	var n yaml.Node
+	if err := n.Encode(encodeCloud(c)); err != nil {
+		return err.Error()
+	}
+	n.Style = yaml.FlowStyle
+	b, err := yaml.Marshal(&n)
+	if err != nil {
+		return err.Error()
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // compareLists notes a length mismatch or each pair of entries that differ.
@@ -103,6 +144,7 @@ type yamlOutConfig struct {
 	VRRP       yamlOutVRRP       `yaml:"vrrp"`
 	Scripts    yamlOutScripts    `yaml:"scripts"`
 	Gossip     *yamlOutGossip    `yaml:"gossip,omitempty"`
+	API        yamlOutAPI        `yaml:"api"`
 	Checks     []yamlOutCheck    `yaml:"checks,omitempty"`
 	Instances  []yamlOutInstance `yaml:"instances,omitempty"`
 	SyncGroups []yamlOutGroup    `yaml:"sync_groups,omitempty"`
@@ -214,6 +256,7 @@ type yamlOutGroup struct {
 	Name      string         `yaml:"name"`
 	Instances []string       `yaml:"instances"`
 	Notify    *yamlOutNotify `yaml:"notify,omitempty"`
+	Cloud     *yamlOutCloud  `yaml:"cloud,omitempty"`
 }
 
 type yamlOutNode struct {
@@ -226,7 +269,7 @@ type yamlOutInstance struct {
 	VRID           uint8           `yaml:"vrid"`
 	Family         string          `yaml:"family"`
 	Version        uint8           `yaml:"version"`
-	Priority       uint8           `yaml:"priority"`
+	Priority       *uint8          `yaml:"priority,omitempty"`
 	AdvertInterval string          `yaml:"advert_interval"`
 	State          string          `yaml:"state"`
 	Preempt        bool            `yaml:"preempt"`
@@ -239,6 +282,7 @@ type yamlOutInstance struct {
 	Track          []any           `yaml:"track,omitempty"`
 	Order          *yamlOutOrder   `yaml:"order,omitempty"`
 	Notify         *yamlOutNotify  `yaml:"notify,omitempty"`
+	Cloud          *yamlOutCloud   `yaml:"cloud,omitempty"`
 }
 
 type yamlOutUnicast struct {
@@ -270,7 +314,7 @@ type yamlOutGARP struct {
 func encodeInstance(i *Instance) yamlOutInstance {
 	o := yamlOutInstance{
 		Name: i.Name, Interface: i.Interface, VRID: i.VRID,
-		Family: strings.ToLower(i.Family.String()), Version: i.Version, Priority: i.Priority,
+		Family: strings.ToLower(i.Family.String()), Version: i.Version,
 		AdvertInterval: i.AdvertInterval.String(), State: strings.ToLower(i.InitialState),
 		Preempt: i.Preempt,
 		GARP: yamlOutGARP{
@@ -279,6 +323,11 @@ func encodeInstance(i *Instance) yamlOutInstance {
 			Interval: i.GARP.Interval.String(), NAInterval: i.GARP.NAInterval.String(),
 		},
 		VIPs: []any{},
+	}
+	// An instance with an order takes its priority from it: the native
+	// format rejects a priority next to an order.
+	if i.Order == nil {
+		o.Priority = &i.Priority
 	}
 	if i.PreemptDelay != 0 {
 		o.PreemptDelay = i.PreemptDelay.String()
@@ -314,6 +363,7 @@ func encodeInstance(i *Instance) yamlOutInstance {
 		o.Order = oo
 	}
 	o.Notify = encodeNotify(&i.Notify)
+	o.Cloud = encodeCloud(i.Cloud)
 	for _, v := range i.VIPs {
 		addr := vipText(v.Prefix)
 		if v.Label == "" && !v.Excluded && (v.Interface == "" || v.Interface == i.Interface) {
@@ -442,6 +492,154 @@ func encodeGossip(g *Gossip) *yamlOutGossip {
 			ProbeInterval: dur(t.ProbeInterval), ProbeTimeout: dur(t.ProbeTimeout), SuspicionMult: t.SuspicionMult,
 			GossipInterval: dur(t.GossipInterval), PushPullInterval: dur(t.PushPullInterval), RetransmitMult: t.RetransmitMult,
 		}
+	}
+	return o
+}
+
+// yamlOutAPI writes every key but the optional ones left unset: socket ""
+// and listen [] are meaningful (no socket, no TCP), so they are always
+// written.
+type yamlOutAPI struct {
+	Socket     string         `yaml:"socket"`
+	Listen     []string       `yaml:"listen"`
+	Advertise  string         `yaml:"advertise,omitempty"`
+	TLS        *yamlOutAPITLS `yaml:"tls,omitempty"`
+	TokenFile  string         `yaml:"token_file,omitempty"`
+	PublicRead bool           `yaml:"public_read"`
+}
+
+type yamlOutAPITLS struct {
+	Cert     string `yaml:"cert"`
+	Key      string `yaml:"key"`
+	ClientCA string `yaml:"client_ca,omitempty"`
+}
+
+func encodeAPI(a *API) yamlOutAPI {
+	o := yamlOutAPI{
+		Socket: a.Socket, Listen: []string{}, Advertise: a.Advertise,
+		TokenFile: a.TokenFile, PublicRead: a.PublicRead,
+	}
+	for _, ap := range a.Listen {
+		o.Listen = append(o.Listen, ap.String())
+	}
+	if t := a.TLS; t != nil {
+		o.TLS = &yamlOutAPITLS{Cert: t.Cert, Key: t.Key, ClientCA: t.ClientCA}
+	}
+	return o
+}
+
+// apiText renders an API section for Differences (the struct itself holds
+// pointers).
+func apiText(a *API) string {
+	tls := "none"
+	if a.TLS != nil {
+		tls = fmt.Sprintf("%+v", *a.TLS)
+	}
+	return fmt.Sprintf("{socket %q listen %v advertise %q tls %s token_file %q public_read %v}",
+		a.Socket, a.Listen, a.Advertise, tls, a.TokenFile, a.PublicRead)
+}
+
+// yamlOutCloud writes every setting of a cloud section, defaults included.
+type yamlOutCloud struct {
+	Region            string          `yaml:"region,omitempty"`
+	Endpoint          string          `yaml:"endpoint,omitempty"`
+	OnFailure         string          `yaml:"on_failure"`
+	ReconcileInterval string          `yaml:"reconcile_interval"`
+	RefreshInterval   string          `yaml:"refresh_interval"`
+	CallTimeout       string          `yaml:"call_timeout"`
+	RetryBudget       string          `yaml:"retry_budget"`
+	FaultHold         string          `yaml:"fault_hold"`
+	Actions           []yamlOutAction `yaml:"actions"`
+}
+
+// yamlOutAction has exactly one kind set, as the format requires.
+type yamlOutAction struct {
+	SecondaryIP *yamlOutSecondaryIP `yaml:"secondary_ip,omitempty"`
+	ElasticIP   *yamlOutElasticIP   `yaml:"elastic_ip,omitempty"`
+	Route       *yamlOutRoute       `yaml:"route,omitempty"`
+	EBS         *yamlOutEBS         `yaml:"ebs,omitempty"`
+}
+
+type yamlOutSecondaryIP struct {
+	Interface string   `yaml:"interface,omitempty"`
+	ENI       string   `yaml:"eni,omitempty"`
+	Addresses []string `yaml:"addresses,omitempty"`
+}
+
+type yamlOutElasticIP struct {
+	AllocationID string `yaml:"allocation_id,omitempty"`
+	PublicIP     string `yaml:"public_ip,omitempty"`
+	PrivateIP    string `yaml:"private_ip,omitempty"`
+	Interface    string `yaml:"interface,omitempty"`
+	ENI          string `yaml:"eni,omitempty"`
+}
+
+type yamlOutRoute struct {
+	Destination string            `yaml:"destination"`
+	RouteTables []string          `yaml:"route_tables,omitempty"`
+	SubnetTags  map[string]string `yaml:"subnet_tags,omitempty"`
+	IncludeMain bool              `yaml:"include_main,omitempty"`
+	Interface   string            `yaml:"interface,omitempty"`
+	ENI         string            `yaml:"eni,omitempty"`
+}
+
+// yamlOutEBS always writes force_detach_after: its absence means the
+// default (30s), and 0s (never force) must survive the round trip.
+type yamlOutEBS struct {
+	VolumeID         string `yaml:"volume_id"`
+	Device           string `yaml:"device"`
+	Mount            string `yaml:"mount,omitempty"`
+	FSType           string `yaml:"fstype,omitempty"`
+	ForceDetachAfter string `yaml:"force_detach_after"`
+}
+
+// encodeCloud returns nil for no section.
+func encodeCloud(c *Cloud) *yamlOutCloud {
+	if c == nil {
+		return nil
+	}
+	o := &yamlOutCloud{
+		Region: c.Region, Endpoint: c.Endpoint, OnFailure: string(c.OnFailure),
+		ReconcileInterval: c.ReconcileInterval.String(), RefreshInterval: c.RefreshInterval.String(),
+		CallTimeout: c.CallTimeout.String(), RetryBudget: c.RetryBudget.String(), FaultHold: c.FaultHold.String(),
+		Actions: []yamlOutAction{},
+	}
+	addr := func(a netip.Addr) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return a.String()
+	}
+	for _, a := range c.Actions {
+		var oa yamlOutAction
+		switch {
+		case a.SecondaryIP != nil:
+			s := a.SecondaryIP
+			sp := &yamlOutSecondaryIP{Interface: s.Interface, ENI: s.ENI}
+			for _, ad := range s.Addresses {
+				sp.Addresses = append(sp.Addresses, ad.String())
+			}
+			oa.SecondaryIP = sp
+		case a.ElasticIP != nil:
+			e := a.ElasticIP
+			oa.ElasticIP = &yamlOutElasticIP{
+				AllocationID: e.AllocationID, PublicIP: addr(e.PublicIP), PrivateIP: addr(e.PrivateIP),
+				Interface: e.Interface, ENI: e.ENI,
+			}
+		case a.Route != nil:
+			r := a.Route
+			oa.Route = &yamlOutRoute{
+				Destination: r.Destination.String(), RouteTables: r.RouteTables, SubnetTags: r.SubnetTags,
+				IncludeMain: r.IncludeMain, Interface: r.Interface, ENI: r.ENI,
+			}
+		case a.EBS != nil:
+			e := a.EBS
+			oa.EBS = &yamlOutEBS{
+				VolumeID: e.VolumeID, Device: e.Device, Mount: e.Mount, FSType: e.FSType,
+				ForceDetachAfter: e.ForceDetachAfter.String(),
+			}
+		}
+		o.Actions = append(o.Actions, oa)
 	}
 	return o
 }

@@ -303,7 +303,8 @@ func (i *Instance) AdvertisedVIPs() []netip.Addr {
 }
 
 // SameSettings reports whether i and o configure the same behaviour: every
-// field equal except positions, tracks, order and notify scripts included.
+// field equal except positions, tracks, order, notify scripts and the cloud
+// section included.
 // A reload keeps the running state machine of an instance whose settings
 // did not change (the checks it tracks are compared apart, with
 // Check.SameSettings).
@@ -321,7 +322,8 @@ func (i *Instance) SameSettings(o *Instance) bool {
 		slices.EqualFunc(i.VIPs, o.VIPs, func(a, b VIP) bool {
 			return a.Prefix == b.Prefix && a.Interface == b.Interface && a.Label == b.Label && a.Excluded == b.Excluded
 		}) &&
-		sameTracks(i.Track, o.Track) && sameOrder(i.Order, o.Order) && i.Notify.Equal(&o.Notify)
+		sameTracks(i.Track, o.Track) && sameOrder(i.Order, o.Order) && i.Notify.Equal(&o.Notify) &&
+		i.Cloud.SameSettings(o.Cloud)
 }
 
 // MaxAdvertisedVIPs is how many addresses fit in one advert on a 1500-byte

@@ -382,13 +382,14 @@ type SyncGroup struct {
 	src *srcMap
 }
 
-// SameSettings reports whether g and o configure the same group, ignoring
-// positions.
+// SameSettings reports whether g and o configure the same group, its cloud
+// section included, ignoring positions.
 func (g *SyncGroup) SameSettings(o *SyncGroup) bool {
 	if g == nil || o == nil {
 		return g == o
 	}
-	return g.Name == o.Name && slices.Equal(g.Instances, o.Instances) && g.Notify.Equal(&o.Notify)
+	return g.Name == o.Name && slices.Equal(g.Instances, o.Instances) && g.Notify.Equal(&o.Notify) &&
+		g.Cloud.SameSettings(o.Cloud)
 }
 
 // SameSettings reports whether c and o configure the same check, ignoring

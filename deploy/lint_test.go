@@ -385,6 +385,15 @@ func TestExamples(t *testing.T) {
 		a, err1 := config.Load(f, config.LoadOptions{})
 		b, err2 := config.Load(ka, config.LoadOptions{})
 		if err1 == nil && err2 == nil {
+			// keepalived.conf has no cloud actions (keepalived users script
+			// them): the native examples add them for AWS, so the two forms
+			// are compared without them.
+			for _, inst := range a.Instances {
+				inst.Cloud = nil
+			}
+			for _, g := range a.SyncGroups {
+				g.Cloud = nil
+			}
 			if d := a.Differences(b); len(d) > 0 {
 				t.Errorf("%s and %s differ:\n%s", f, ka, strings.Join(d, "\n"))
 			}

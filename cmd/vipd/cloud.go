@@ -17,6 +17,11 @@ func newCloudCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cloud",
 		Short: "Tools for the cloud actions (AWS)",
+		Long: `Tools for the cloud actions of the native format (the cloud sections of
+instances and sync groups, docs/cloud.md): print the IAM policy they need,
+and check on a node what they would change and whether it is allowed.`,
+		Example: `  vipd cloud iam-policy --config /etc/vipd/vipd.yaml
+  vipd cloud check --config /etc/vipd/vipd.yaml`,
 	}
 	cmd.AddCommand(newCloudPolicyCmd(), newCloudCheckCmd())
 	return cmd
@@ -53,7 +58,8 @@ func newCloudPolicyCmd() *cobra.Command {
 of every instance and sync group: the describe calls on "*", each mutating
 call on the resources the configuration names (all resources of the type
 where they are only found at run time).`,
-		Args: cobra.NoArgs,
+		Example: `  vipd cloud iam-policy --config /etc/vipd/vipd.yaml > vipd-policy.json`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			owners, err := loadCloud(cmd, cfgPath)
 			if err != nil {
@@ -81,6 +87,8 @@ look at each resource and print what it points at now and what becoming
 master would change; check the permissions of the mutating calls with
 DryRun. Nothing is changed. Exit status 1 when an action cannot be looked
 at or a permission is denied.`,
+		Example: `  vipd cloud check --config /etc/vipd/vipd.yaml
+  vipd cloud check --config /etc/vipd/vipd.yaml --no-dry-run --timeout 1m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			owners, err := loadCloud(cmd, cfgPath)

@@ -15,6 +15,8 @@ func TestHelpComplete(t *testing.T) {
 	root := newRootCmd()
 	for _, path := range [][]string{
 		{"agent"}, {"config"}, {"config", "check"}, {"config", "print"}, {"convert"}, {"version"},
+		{"status"}, {"members"}, {"watch"}, {"failover"}, {"maintenance"}, {"order"},
+		{"cloud"}, {"cloud", "iam-policy"}, {"cloud", "check"},
 	} {
 		name := strings.Join(path, " ")
 		t.Run(name, func(t *testing.T) {
