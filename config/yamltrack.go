@@ -272,6 +272,11 @@ func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
 			if s, ok := p.str(v, path); ok {
 				if s != "" && !filepath.IsAbs(s) {
 					s = filepath.Join(filepath.Dir(p.path), s)
+					// Absolute, so that the path stays right when the
+					// config is printed and loaded from elsewhere.
+					if abs, err := filepath.Abs(s); err == nil {
+						s = abs
+					}
 				}
 				o.File = s
 			}
