@@ -196,6 +196,14 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		observeCloud = a.metrics.ObserveCloudAction
 	}
 	a.cloud = newClouds(a.log, observeCloud, a.track.poke)
+	// A node drained before a restart stays drained: its instances start
+	// held in BACKUP.
+	if on, err := loadMaintenance(maintenanceFile(cfg)); err != nil {
+		a.log.Error("cannot read the maintenance state", "err", err)
+	} else if on {
+		a.track.maint = true
+		a.log.Warn("starting in maintenance: every instance stays BACKUP until released", "file", maintenanceFile(cfg))
+	}
 	a.track.cloud = a.cloud
 	defer a.cloud.stop()
 	if a.metrics != nil {
@@ -401,6 +409,9 @@ func (a *Agent) start(ic *config.Instance) error {
 	}
 	init := a.track.initial(ic)
 	inst.Prime(init.Priority, init.Fault, init.Reason, a.clock.Now())
+	if a.track.startHeld(ic.Name) {
+		inst.PrimeHold("maintenance", a.clock.Now())
+	}
 	if err := sock.demux.Register(ic.VRID, inst); err != nil {
 		a.release(sock)
 		return err

@@ -536,6 +536,9 @@ func (a *Agent) setMaintenance(on bool, by string) []string {
 	a.track.mu.Unlock()
 	if changed {
 		a.log.Warn("maintenance", "enabled", on, "by", by, "handing_over", handed)
+		if err := saveMaintenance(maintenanceFile(a.cfg), on, by, a.clock.Now()); err != nil {
+			a.log.Error("maintenance state not saved: a restart would forget it", "err", err)
+		}
 	}
 	a.track.apply(a.running)
 	if l := a.link.Load(); l != nil {

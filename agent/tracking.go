@@ -416,6 +416,17 @@ func (t *tracking) apply(running map[string]*running) {
 	}
 }
 
+// startHeld reports whether a new instance must start held (the node is in
+// maintenance), and records it as told.
+func (t *tracking) startHeld(name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.maint {
+		t.held[name] = true
+	}
+	return t.maint
+}
+
 // heldBack reports whether another member of name's sync group yields to a
 // better master elsewhere: then name must not be master here either
 // (keepalived's sync groups move as one). Called with t.mu held.

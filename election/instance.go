@@ -163,6 +163,13 @@ func (i *Instance) Prime(prio uint8, fault bool, reason string, now time.Time) {
 	i.prio.Store(uint32(i.m.Priority()))
 }
 
+// PrimeHold makes the instance start held in BACKUP (a node in
+// maintenance): it never takes over until Hold(false). Like Prime, it must
+// be called before Run.
+func (i *Instance) PrimeHold(reason string, now time.Time) {
+	i.m.SetHold(true, reason, now)
+}
+
 // Priority returns the effective priority; safe from any goroutine.
 func (i *Instance) Priority() uint8 { return uint8(i.prio.Load()) }
 

@@ -188,6 +188,16 @@ func TestAPI(t *testing.T) {
 	if st["maintenance"] != true {
 		t.Errorf("n2's status does not show maintenance: %v", st)
 	}
+	// A crash and restart of n2 while drained: it stays drained.
+	nodes[1].d.Kill()
+	restarted := time.Now()
+	nodes[1].start(t)
+	waitConverged(t, nodes, 5*time.Second)
+	nodes[1].d.WaitLog(t, "starting in maintenance", 5*time.Second)
+	testbed.StaySoleHolder(t, members, gossipVIP, "n1", masterDown(gossipAdvert, 250)+slack)
+	if st := grpcurl(t, sock(1), "GetStatus", "{}"); st["maintenance"] != true || instanceState(t, st, "web") != "INSTANCE_STATE_BACKUP" {
+		t.Errorf("n2 restarted %v ago: maintenance %v, web %s", time.Since(restarted), st["maintenance"], instanceState(t, st, "web"))
+	}
 	// Released, n2 is first in the order again and takes the VIP back.
 	grpcurl(t, sock(0), "SetMaintenance", `{"node": "n2", "enabled": false}`)
 	testbed.WaitSoleHolder(t, members, gossipVIP, "n2", time.Now(), masterDown(gossipAdvert, 250)+slack)
