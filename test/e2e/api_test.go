@@ -242,6 +242,22 @@ func TestAPI(t *testing.T) {
 	run(t, bin, "failover", "web", "--to", "n1", "--socket", sock(1))
 	took = testbed.WaitSoleHolder(t, members, gossipVIP, "n1", asked, bound)
 	t.Logf("vipd failover web --to n1 (asked on n2): done after %v", took)
+
+	// A reload through the API with the configuration unchanged changes
+	// nothing and keeps the master.
+	reloaded := time.Now().Truncate(time.Millisecond)
+	rl := curlJSON(t, sock(0), "POST", "/v1/reload", "{}")
+	for _, k := range []string{"added", "removed", "changed"} {
+		if l, _ := rl[k].([]any); len(l) != 0 {
+			t.Errorf("reload of an unchanged configuration: %s %v", k, l)
+		}
+	}
+	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
+	for _, at := range nodes[0].d.LogTimes("state change", "from=MASTER") {
+		if !at.Before(reloaded) {
+			t.Errorf("n1 left MASTER at %v, after the reload", at)
+		}
+	}
 }
 
 // lockedWriter collects what a child process writes, for the test to
