@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 import "strconv"
 
 // field is a setting of an Instance that a diagnostic can point at.
@@ -155,6 +157,26 @@ func (s *srcMap) at(key string, def Pos) (Pos, string) {
 		name = n
 	}
 	return pos, joinField(s.prefix, name)
+}
+
+// nested is at for a nested key ("tls.cert", "listen[1]",
+// "actions[0].route.route_tables[1]"): a key without a line of its own
+// takes the line of its nearest parent that has one, then def.
+func (s *srcMap) nested(key string, def Pos) (Pos, string) {
+	if s != nil {
+		for k := key; k != ""; {
+			if p, ok := s.pos[k]; ok && p.Line > 0 {
+				def = p
+				break
+			}
+			i := strings.LastIndexAny(k, ".[")
+			if i < 0 {
+				break
+			}
+			k = k[:i]
+		}
+	}
+	return s.at(key, def)
 }
 
 func joinField(prefix, name string) string {

@@ -69,27 +69,11 @@ func (v *validator) cloudSection(o CloudOwner, prefix string, claims map[string]
 	if src == nil {
 		src = newSrcMap(prefix)
 	}
-	// at falls back from a nested key to the line of the nearest parent
-	// written ("actions[0].route.route_tables[1]" to "...route_tables",
-	// then the action), then to the section's.
-	at := func(key string) (Pos, string) {
-		def := cl.Pos
-		if def.Line == 0 {
-			def = o.Pos
-		}
-		for k := key; k != ""; {
-			if p, ok := src.pos[k]; ok && p.Line > 0 {
-				def = p
-				break
-			}
-			i := strings.LastIndexAny(k, ".[")
-			if i < 0 {
-				break
-			}
-			k = k[:i]
-		}
-		return src.at(key, def)
+	def := cl.Pos
+	if def.Line == 0 {
+		def = o.Pos
 	}
+	at := func(key string) (Pos, string) { return src.nested(key, def) }
 	fail := func(key, msg string) {
 		pos, f := at(key)
 		v.d.err(pos, f, msg)

@@ -33,17 +33,7 @@ func (v *validator) gossip(c *Config) {
 	if src == nil {
 		src = newSrcMap("gossip")
 	}
-	// at falls back from a nested key ("bind.port", "keys[1]") to the line
-	// of its parent, then to the section's.
-	at := func(key string) (Pos, string) {
-		def := g.Pos
-		if i := strings.IndexAny(key, ".["); i > 0 {
-			if p, ok := src.pos[key[:i]]; ok {
-				def = p
-			}
-		}
-		return src.at(key, def)
-	}
+	at := func(key string) (Pos, string) { return src.nested(key, g.Pos) }
 	fail := func(key, msg string) {
 		pos, f := at(key)
 		v.d.err(pos, f, msg)

@@ -44,15 +44,7 @@ func (v *validator) checks(list []*Check) map[string]*Check {
 	byName := map[string]*Check{}
 	for idx, c := range list {
 		src := checkSrc(c, idx)
-		at := func(key string) (Pos, string) {
-			def := c.Pos
-			if i := strings.IndexByte(key, '.'); i > 0 {
-				if p, ok := src.pos[key[:i]]; ok {
-					def = p
-				}
-			}
-			return src.at(key, def)
-		}
+		at := func(key string) (Pos, string) { return src.nested(key, c.Pos) }
 		fail := func(key, msg string) {
 			pos, f := at(key)
 			v.d.err(pos, f, msg)
