@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -92,18 +94,11 @@ vipd version and API address.
   vipd members -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.connect(cmd); err != nil {
+			resp, done, err := unary(f, cmd, func(ctx context.Context, c vipdv1.VipdServiceClient) (*vipdv1.ListMembersResponse, error) {
+				return c.ListMembers(ctx, &vipdv1.ListMembersRequest{})
+			})
+			if done || err != nil {
 				return err
-			}
-			defer f.close()
-			ctx, cancel := f.callContext(cmd)
-			defer cancel()
-			resp, err := f.client.ListMembers(ctx, &vipdv1.ListMembersRequest{})
-			if err != nil {
-				return f.explain(err)
-			}
-			if f.jsonOut {
-				return f.printJSON(resp, false)
 			}
 			return printMembers(f.stdout, resp.GetMembers(), time.Now())
 		},
@@ -200,18 +195,11 @@ happen.
   vipd failover VI_1 --to lb2`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.connect(cmd); err != nil {
+			resp, done, err := unary(f, cmd, func(ctx context.Context, c vipdv1.VipdServiceClient) (*vipdv1.FailoverResponse, error) {
+				return c.Failover(ctx, &vipdv1.FailoverRequest{Instance: args[0], TargetNode: to})
+			})
+			if done || err != nil {
 				return err
-			}
-			defer f.close()
-			ctx, cancel := f.callContext(cmd)
-			defer cancel()
-			resp, err := f.client.Failover(ctx, &vipdv1.FailoverRequest{Instance: args[0], TargetNode: to})
-			if err != nil {
-				return f.explain(err)
-			}
-			if f.jsonOut {
-				return f.printJSON(resp, false)
 			}
 			target := "the best other node"
 			if to != "" {
@@ -251,18 +239,11 @@ accepts the request and forwards it to NODE.
 			default:
 				return fmt.Errorf("%q: want on or off", args[1])
 			}
-			if err := f.connect(cmd); err != nil {
+			resp, done, err := unary(f, cmd, func(ctx context.Context, c vipdv1.VipdServiceClient) (*vipdv1.SetMaintenanceResponse, error) {
+				return c.SetMaintenance(ctx, &vipdv1.SetMaintenanceRequest{Node: args[0], Enabled: on})
+			})
+			if done || err != nil {
 				return err
-			}
-			defer f.close()
-			ctx, cancel := f.callContext(cmd)
-			defer cancel()
-			resp, err := f.client.SetMaintenance(ctx, &vipdv1.SetMaintenanceRequest{Node: args[0], Enabled: on})
-			if err != nil {
-				return f.explain(err)
-			}
-			if f.jsonOut {
-				return f.printJSON(resp, false)
 			}
 			state := "off"
 			if resp.GetEnabled() {
@@ -571,4 +552,23 @@ func oneLine(s string, max int) string {
 		return string(r[:max-1]) + "…"
 	}
 	return s
+}
+
+// unary connects, makes one call and, with -o json, prints the answer:
+// done is then true. Otherwise the caller prints resp as a table.
+func unary[R proto.Message](f *clientFlags, cmd *cobra.Command, call func(context.Context, vipdv1.VipdServiceClient) (R, error)) (resp R, done bool, err error) {
+	if err := f.connect(cmd); err != nil {
+		return resp, false, err
+	}
+	defer f.close()
+	ctx, cancel := f.callContext(cmd)
+	defer cancel()
+	resp, err = call(ctx, f.client)
+	if err != nil {
+		return resp, false, f.explain(err)
+	}
+	if f.jsonOut {
+		return resp, true, f.printJSON(resp, false)
+	}
+	return resp, false, nil
 }
