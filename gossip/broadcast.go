@@ -96,8 +96,9 @@ func (c *Cluster) regossip(name string, msg []byte) {
 }
 
 // sendLoop sends deltas to every alive member over TCP (those too large
-// for a gossip packet, and orders); only the latest delta per name is
-// kept.
+// for a gossip packet, orders, and this node's first state), and this
+// node's state to each member that just joined; only the latest delta per
+// name is kept.
 func (c *Cluster) sendLoop(ctx context.Context, ml *memberlist.Memberlist) {
 	for {
 		select {
@@ -106,19 +107,42 @@ func (c *Cluster) sendLoop(ctx context.Context, ml *memberlist.Memberlist) {
 		case <-c.sendWake:
 		}
 		c.sendMu.Lock()
-		pending := c.large
-		c.large = make(map[string][]byte)
+		pending, welcome := c.large, c.welcome
+		c.large, c.welcome = make(map[string][]byte), make(map[string]bool)
 		c.sendMu.Unlock()
 		targets := c.aliveOthers()
+		send := func(m Member, what string, msg []byte) bool {
+			if ctx.Err() != nil {
+				return false
+			}
+			to := &memberlist.Node{Name: m.Name, Addr: net.IP(m.Addr.Addr().AsSlice()), Port: m.Addr.Port()}
+			if err := ml.SendReliable(to, msg); err != nil {
+				c.log.Warn("gossip: cannot send update", "update", what, "peer", m.Name, "err", err)
+			}
+			return true
+		}
 		for name, msg := range pending {
 			for _, m := range targets {
-				if ctx.Err() != nil {
+				if !send(m, name, msg) {
 					return
 				}
-				to := &memberlist.Node{Name: m.Name, Addr: net.IP(m.Addr.Addr().AsSlice()), Port: m.Addr.Port()}
-				if err := ml.SendReliable(to, msg); err != nil {
-					c.log.Warn("gossip: cannot send large update", "update", name, "peer", m.Name, "err", err)
-				}
+			}
+		}
+		// A member that learned of this node from a third one has not had
+		// its state by push/pull, and gossip may have spent this state's
+		// retransmits before the member was known: give it directly.
+		if len(welcome) == 0 {
+			continue
+		}
+		c.mu.Lock()
+		set, state := c.localSet, encodeState(c.local)
+		c.mu.Unlock()
+		if !set {
+			continue // the first SetLocal sends it to everyone
+		}
+		for _, m := range targets {
+			if welcome[m.Name] && !send(m, "state/"+c.name, state) {
+				return
 			}
 		}
 	}

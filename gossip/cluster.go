@@ -84,6 +84,7 @@ type Cluster struct {
 	// Large deltas waiting for sendLoop, latest per name.
 	sendMu   sync.Mutex
 	large    map[string][]byte
+	welcome  map[string]bool // members that joined since the last send
 	sendWake chan struct{}
 
 	persistMu   sync.Mutex
@@ -211,6 +212,7 @@ func New(cfg *config.Gossip, nodeName string, opts Options) (*Cluster, error) {
 		clock:       clock,
 		leaving:     make(map[string]time.Time),
 		large:       make(map[string][]byte),
+		welcome:     make(map[string]bool),
 		sendWake:    make(chan struct{}, 1),
 		persistWake: make(chan struct{}, 1),
 		joinMin:     joinBackoffMin,

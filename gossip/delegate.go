@@ -118,6 +118,13 @@ func (e *events) NotifyJoin(n *memberlist.Node) {
 	c.mu.Unlock()
 	if n.Name != c.name {
 		c.log.Info("gossip: member joined", "node", n.Name, "addr", m.Addr)
+		c.sendMu.Lock()
+		c.welcome[n.Name] = true
+		c.sendMu.Unlock()
+		select {
+		case c.sendWake <- struct{}{}:
+		default:
+		}
 	}
 	c.emit(Event{Kind: MemberJoin, Node: n.Name})
 }

@@ -29,10 +29,17 @@ func (c *Cluster) SetLocal(s NodeState) error {
 		return nil
 	}
 	s.Incarnation++
+	first := !c.localSet
 	c.local = s
 	c.localSet = true
 	msg := encodeState(s)
 	c.mu.Unlock()
+	if first {
+		// Members that joined before there was a state to exchange (the
+		// agent joins before its instances start) get it directly.
+		c.publishDirect("state/"+c.name, msg)
+		return nil
+	}
 	c.publish("state/"+c.name, msg)
 	return nil
 }
