@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/vipd/vipd/cloudmove"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
@@ -71,10 +73,14 @@ const (
 const syncInterval = 250 * time.Millisecond
 
 func newClusterLink(cfg *config.Config, version string, log *slog.Logger, onChange func(), events *hub, onCommand func(gossip.Command)) (*clusterLink, error) {
+	az, err := zoneOf(cfg.Gossip)
+	if err != nil {
+		return nil, err
+	}
 	ev := newClusterEvents(events, cfg.Node.Name)
 	c, err := gossip.New(cfg.Gossip, cfg.Node.Name, gossip.Options{
 		Log:  log.With("component", "gossip"),
-		Meta: gossip.NodeMeta{Name: cfg.Node.Name, AZ: cfg.Gossip.AZ, Version: version, APIAddr: cfg.API.AdvertiseAddr()},
+		Meta: gossip.NodeMeta{Name: cfg.Node.Name, AZ: az, Version: version, APIAddr: cfg.API.AdvertiseAddr()},
 		OnChange: func(e gossip.Event) {
 			onChange()
 			ev.handle(e)
@@ -96,6 +102,24 @@ func newClusterLink(cfg *config.Config, version string, log *slog.Logger, onChan
 		reasserted: map[string]string{},
 		orders:     map[string]orderKey{},
 	}, nil
+}
+
+// imdsTimeout bounds the instance metadata lookup of `az: imds` at start.
+const imdsTimeout = 10 * time.Second
+
+// zoneOf is the availability zone the node advertises: the configured one,
+// or with `az: imds` the zone EC2's instance metadata (IMDSv2) names.
+func zoneOf(g *config.Gossip) (string, error) {
+	if g.AZ != config.GossipAZFromIMDS {
+		return g.AZ, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), imdsTimeout)
+	defer cancel()
+	id, err := cloudmove.DiscoverIdentity(ctx, os.Getenv(imdsEndpointEnv))
+	if err != nil {
+		return "", fmt.Errorf("gossip.az: %s: %w", config.GossipAZFromIMDS, err)
+	}
+	return id.AZ, nil
 }
 
 func family(ic *config.Instance) uint8 {

@@ -48,8 +48,8 @@ type Gossip struct {
 	// Timings override single values of the profile; zero keeps it.
 	Timings GossipTimings
 	// AZ is this node's availability zone, shown in the cluster view;
-	// empty means unknown (or read from instance metadata later). At most
-	// MaxGossipAZLen printable bytes.
+	// empty means unknown, GossipAZFromIMDS ("imds") reads it from EC2's
+	// instance metadata at start. At most MaxGossipAZLen printable bytes.
 	AZ string
 	// StateFile persists cluster-wide state (orders) across restarts; an
 	// absolute path, default DefaultGossipStateFile.
@@ -104,6 +104,9 @@ const (
 	// MaxGossipAZLen bounds the availability zone, which travels in this
 	// node's gossip metadata (memberlist caps all of it at 512 bytes).
 	MaxGossipAZLen = 64
+	// GossipAZFromIMDS as the az takes the zone from EC2's instance
+	// metadata at start.
+	GossipAZFromIMDS = "imds"
 )
 
 // GossipProfiles returns the profile names, default first.
