@@ -182,15 +182,19 @@ func computeOrder(o *config.Order, outs []outcome, node string, list *List) Resu
 			why = append(why, "node "+node+" disabled in "+list.where(e.Line))
 		}
 	}
+	fault := o.Unhealthy == config.UnhealthyFault
 	for _, out := range outs {
 		if out.against || out.pending {
 			why = append(why, out.reason)
+		}
+		if out.link && out.fault {
+			fault = true
 		}
 	}
 	if len(why) > 0 {
 		return Result{
 			Priority: minPriority,
-			Fault:    o.Unhealthy == config.UnhealthyFault,
+			Fault:    fault,
 			Reason:   strings.Join(why, "; "),
 		}
 	}

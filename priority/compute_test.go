@@ -553,9 +553,23 @@ func TestComputeOrder(t *testing.T) {
 			name: "every cause is given",
 			inst: orderInst(file, track("dnsmasq"), track("interface:eth1")), node: "sby", list: oneOff,
 			states: states(bad("dnsmasq"), bad("interface:eth1")),
-			want: Result{Priority: 1,
+			want: Result{Priority: 1, Fault: true, // the link down: see below
 				Reason:       "node sby disabled in order file /etc/vipd/order:2; check dnsmasq failed (weight 0); interface eth1 down (weight 0)",
 				FailedChecks: []string{"dnsmasq", "interface:eth1"}},
+		},
+		{
+			// unhealthy: lowest still puts a node whose link is down in
+			// FAULT: off its network, it must not claim the VIP there.
+			name: "link down is FAULT whatever the policy",
+			inst: orderInst(file, track("interface:eth1")), node: "sby", list: three,
+			states: states(bad("interface:eth1")),
+			want: Result{Priority: 1, Fault: true, Reason: "interface eth1 down (weight 0)", FailedChecks: []string{"interface:eth1"}},
+		},
+		{
+			name: "a failed check alone follows the policy (lowest)",
+			inst: orderInst(file, track("dnsmasq")), node: "sby", list: three,
+			states: states(bad("dnsmasq")),
+			want: Result{Priority: 1, Reason: "check dnsmasq failed (weight 0)", FailedChecks: []string{"dnsmasq"}},
 		},
 		{
 			name: "an order ignores the configured owner priority",

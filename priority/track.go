@@ -32,6 +32,10 @@ type outcome struct {
 	delta int
 	// reason says what the check does, for people; empty when nothing.
 	reason string
+	// link marks an unweighted interface check: its link down is FAULT
+	// whatever an order's unhealthy policy says, as in keepalived, since a
+	// node off its network must not claim the VIP on it.
+	link bool
 }
 
 // trackWeight returns the weight and reverse flag an instance uses for a
@@ -78,6 +82,7 @@ func evaluate(t config.Track, checks map[string]*config.Check, states map[string
 	} else {
 		evalState(&o, c, st.Healthy, w, rev)
 	}
+	o.link = c.Kind == config.CheckInterface && w == 0
 	return o
 }
 
