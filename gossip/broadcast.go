@@ -86,6 +86,14 @@ func (c *Cluster) publishDirect(name string, msg []byte) {
 	}
 }
 
+// wakeSend wakes sendLoop without blocking.
+func (c *Cluster) wakeSend() {
+	select {
+	case c.sendWake <- struct{}{}:
+	default:
+	}
+}
+
 // regossip passes on a delta learned from a peer, as serf does, so it
 // spreads even if its origin's retransmits are used up. Large deltas are
 // not passed on: their origin sends them to everyone itself.
@@ -107,8 +115,8 @@ func (c *Cluster) sendLoop(ctx context.Context, ml *memberlist.Memberlist) {
 		case <-c.sendWake:
 		}
 		c.sendMu.Lock()
-		pending, welcome := c.large, c.welcome
-		c.large, c.welcome = make(map[string][]byte), make(map[string]bool)
+		pending, welcome, replyTo := c.large, c.welcome, c.replyTo
+		c.large, c.welcome, c.replyTo = make(map[string][]byte), make(map[string]bool), make(map[string]bool)
 		c.sendMu.Unlock()
 		targets := c.aliveOthers()
 		send := func(m Member, what string, msg []byte) bool {
@@ -129,20 +137,31 @@ func (c *Cluster) sendLoop(ctx context.Context, ml *memberlist.Memberlist) {
 			}
 		}
 		// A member that learned of this node from a third one has not had
-		// its state by push/pull, and gossip may have spent this state's
-		// retransmits before the member was known: give it directly.
-		if len(welcome) == 0 {
+		// its state by push/pull, gossip may have spent this state's
+		// retransmits before the member was known, and a member coming back
+		// after being declared dead had its state dropped everywhere: say
+		// hello (our state, asking for theirs) to each member that joined,
+		// and answer each hello with our state.
+		if len(welcome) == 0 && len(replyTo) == 0 {
 			continue
 		}
 		c.mu.Lock()
-		set, state := c.localSet, encodeState(c.local)
+		set, local := c.localSet, c.local
 		c.mu.Unlock()
 		if !set {
 			continue // the first SetLocal sends it to everyone
 		}
+		hello, state := encodeHello(local), encodeState(local)
 		for _, m := range targets {
-			if welcome[m.Name] && !send(m, "state/"+c.name, state) {
-				return
+			switch {
+			case welcome[m.Name]:
+				if !send(m, "hello", hello) {
+					return
+				}
+			case replyTo[m.Name]:
+				if !send(m, "state/"+c.name, state) {
+					return
+				}
 			}
 		}
 	}

@@ -84,7 +84,8 @@ type Cluster struct {
 	// Large deltas waiting for sendLoop, latest per name.
 	sendMu   sync.Mutex
 	large    map[string][]byte
-	welcome  map[string]bool // members that joined since the last send
+	welcome  map[string]bool // members that joined since the last send: hello
+	replyTo  map[string]bool // members that said hello: our state
 	sendWake chan struct{}
 
 	persistMu   sync.Mutex
@@ -213,6 +214,7 @@ func New(cfg *config.Gossip, nodeName string, opts Options) (*Cluster, error) {
 		leaving:     make(map[string]time.Time),
 		large:       make(map[string][]byte),
 		welcome:     make(map[string]bool),
+		replyTo:     make(map[string]bool),
 		sendWake:    make(chan struct{}, 1),
 		persistWake: make(chan struct{}, 1),
 		joinMin:     joinBackoffMin,

@@ -62,6 +62,14 @@ func (c *Cluster) receive(b []byte, regossip bool) {
 	switch m.Type {
 	case msgState:
 		c.handleState(*m.State, regossip)
+	case msgHello:
+		// A member that (re)joined sends its state; answer with ours, which
+		// it may have dropped when it saw this node as dead.
+		c.handleState(*m.State, false)
+		c.sendMu.Lock()
+		c.replyTo[m.State.Node] = true
+		c.sendMu.Unlock()
+		c.wakeSend()
 	case msgOrder:
 		c.handleOrders(regossip, *m.Order)
 	case msgPushPull:
@@ -121,10 +129,7 @@ func (e *events) NotifyJoin(n *memberlist.Node) {
 		c.sendMu.Lock()
 		c.welcome[n.Name] = true
 		c.sendMu.Unlock()
-		select {
-		case c.sendWake <- struct{}{}:
-		default:
-		}
+		c.wakeSend()
 	}
 	c.emit(Event{Kind: MemberJoin, Node: n.Name})
 }

@@ -27,6 +27,9 @@ const (
 	msgLeave
 	// msgCommand carries one Command to the node that must act on it.
 	msgCommand
+	// msgHello carries its sender's NodeState to a member that just
+	// (re)joined, and asks for that member's state in return.
+	msgHello
 )
 
 // String names the type for logs.
@@ -42,6 +45,8 @@ func (t msgType) String() string {
 		return "leave"
 	case msgCommand:
 		return "command"
+	case msgHello:
+		return "hello"
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -82,6 +87,14 @@ func header(t msgType) encoder {
 // encodeState encodes a state message. s must be valid (validateState).
 func encodeState(s NodeState) []byte {
 	e := header(msgState)
+	e.nodeState(s)
+	return e.b
+}
+
+// encodeHello encodes a hello: the sender's state, and a request for the
+// receiver's.
+func encodeHello(s NodeState) []byte {
+	e := header(msgHello)
 	e.nodeState(s)
 	return e.b
 }
@@ -186,7 +199,7 @@ func decodeMessage(b []byte) (message, error) {
 	}
 	m := message{Type: t}
 	switch t {
-	case msgState:
+	case msgState, msgHello:
 		s := d.nodeState()
 		m.State = &s
 	case msgOrder:

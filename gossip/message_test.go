@@ -45,6 +45,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 			message{Type: msgPushPull, PushPull: &pushPull{Clock: 42, States: []NodeState{sampleState(), {Node: "sby", Incarnation: 1}}, Orders: []OrderEntry{sampleOrder()}}}},
 		{"empty push-pull", encodePushPull(pushPull{}), message{Type: msgPushPull, PushPull: &pushPull{}}},
 		{"leave", encodeLeave("cnh"), message{Type: msgLeave, Leaving: "cnh"}},
+		{"hello", encodeHello(sampleState()), message{Type: msgHello, State: ptr(sampleState())}},
 		{"state in maintenance", encodeState(NodeState{Node: "x", Maintenance: true}), message{Type: msgState, State: &NodeState{Node: "x", Maintenance: true}}},
 		{"resign with order", encodeCommand(Command{From: "a", To: "b", Kind: CommandResign, Instance: "testdns0", Order: ptr(sampleOrder())}),
 			message{Type: msgCommand, Command: &Command{From: "a", To: "b", Kind: CommandResign, Instance: "testdns0", Order: ptr(sampleOrder())}}},

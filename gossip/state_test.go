@@ -290,3 +290,41 @@ func TestMaintenanceSpreads(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "b to see a in maintenance", func() bool { return b.c.States()["a"].Maintenance })
 }
+
+// A member seen again after being declared dead had its state dropped: the
+// hello exchange (our state to it, its state back) restores both sides'
+// views at once, without waiting for a push/pull.
+func TestHelloRestoresDroppedStates(t *testing.T) {
+	cfg := testConfig(t, "hello")
+	cfg.Timings.PushPullInterval = time.Hour
+	a := startNode(t, "a", cfg)
+	b := startNode(t, "b", joining(t, *cfg, a))
+	for _, n := range []*node{a, b} {
+		if err := n.c.SetLocal(NodeState{Instances: []InstanceState{{Name: "vi", VRID: 1, Family: 4, State: "BACKUP"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "both to have both states", func() bool {
+		return len(a.c.States()) == 2 && len(b.c.States()) == 2
+	})
+	// No retransmit left that could bring the states back by itself.
+	waitFor(t, 5*time.Second, "the broadcast queues to drain", func() bool {
+		return a.c.queue.NumQueued() == 0 && b.c.queue.NumQueued() == 0
+	})
+	// As after a death and a return: each dropped the other's state.
+	for _, p := range [][2]*node{{a, b}, {b, a}} {
+		p[0].c.mu.Lock()
+		delete(p[0].c.states, p[1].name)
+		p[0].c.mu.Unlock()
+	}
+	// a sees b join again.
+	a.c.sendMu.Lock()
+	a.c.welcome["b"] = true
+	a.c.sendMu.Unlock()
+	a.c.wakeSend()
+	waitFor(t, 2*time.Second, "b to have a's state again (hello) and a b's (reply)", func() bool {
+		_, inB := b.c.States()["a"]
+		_, inA := a.c.States()["b"]
+		return inA && inB
+	})
+}
