@@ -75,6 +75,7 @@ type Cluster struct {
 	mu       sync.Mutex
 	members  map[string]Member
 	states   map[string]NodeState // other nodes' states
+	departed map[string]departed  // states of members that died or left, for Peers
 	local    NodeState
 	localSet bool
 	orders   map[string]OrderEntry
@@ -208,6 +209,7 @@ func New(cfg *config.Gossip, nodeName string, opts Options) (*Cluster, error) {
 		stateFile:   stateFile,
 		members:     make(map[string]Member),
 		states:      make(map[string]NodeState),
+		departed:    make(map[string]departed),
 		local:       NodeState{Node: nodeName},
 		orders:      orders,
 		clock:       clock,

@@ -103,6 +103,7 @@ func (c *Cluster) handleLeaving(name string) {
 	if m, ok := c.members[name]; ok && m.Status == StatusDead && time.Since(m.Since) < leaveIntentTTL {
 		m.Status = StatusLeft
 		c.members[name] = m
+		delete(c.departed, name) // it left: no peer to keep
 		return
 	}
 	c.leaving[name] = time.Now()
@@ -149,6 +150,11 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 	delete(c.leaving, n.Name)
 	status := m.Status
 	c.members[n.Name] = m
+	// A member that failed (rather than left) stays a peer for a while:
+	// see peerRetention.
+	if st, ok := c.states[n.Name]; ok && status == StatusDead {
+		c.departed[n.Name] = departed{state: st, at: time.Now()}
+	}
 	delete(c.states, n.Name)
 	c.countAliveLocked()
 	c.mu.Unlock()

@@ -16,6 +16,9 @@ func FuzzDecode(f *testing.F) {
 		encodePushPull(pushPull{Clock: 9, States: []NodeState{sampleState()}, Orders: []OrderEntry{sampleOrder()}}),
 		encodePushPull(pushPull{}),
 		encodeLeave("cnh"),
+		encodeHello(sampleState()),
+		encodeCommand(Command{From: "a", To: "b", Kind: CommandResign, Instance: "vi", Order: ptr(sampleOrder())}),
+		encodeCommand(Command{From: "a", To: "b", Kind: CommandMaintenance, Enabled: true}),
 		{},
 		{byte(msgState)},
 		{byte(msgState), codecVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
@@ -51,6 +54,16 @@ func FuzzDecode(f *testing.F) {
 				again = encodePushPull(*m.PushPull)
 			case msgLeave:
 				again = encodeLeave(m.Leaving)
+			case msgHello:
+				if err := validateState(*m.State); err != nil {
+					t.Fatalf("decoded an invalid hello: %v", err)
+				}
+				again = encodeHello(*m.State)
+			case msgCommand:
+				if err := validateCommand(*m.Command); err != nil {
+					t.Fatalf("decoded an invalid command: %v", err)
+				}
+				again = encodeCommand(*m.Command)
 			default:
 				t.Fatalf("decoded unknown type %v", m.Type)
 			}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -159,6 +160,13 @@ func (c *Cluster) Peers(cluster string, vrid, family uint8) []netip.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []netip.Addr
+	add := func(s NodeState) {
+		for _, in := range s.Instances {
+			if in.Cluster == cluster && in.VRID == vrid && in.Family == family && in.Src.IsValid() {
+				out = append(out, in.Src)
+			}
+		}
+	}
 	for name, s := range c.states {
 		if name == c.name {
 			continue
@@ -166,14 +174,35 @@ func (c *Cluster) Peers(cluster string, vrid, family uint8) []netip.Addr {
 		if m, ok := c.members[name]; !ok || m.Status != StatusAlive {
 			continue
 		}
-		for _, in := range s.Instances {
-			if in.Cluster == cluster && in.VRID == vrid && in.Family == family && in.Src.IsValid() {
-				out = append(out, in.Src)
-			}
+		add(s)
+	}
+	// A member declared dead stays a peer for a while: a node cut off by a
+	// partition (or a link down) that comes back must hear and be heard
+	// at once, not after the push/pull that makes gossip take it back.
+	now := time.Now()
+	for name, d := range c.departed {
+		if now.Sub(d.at) > peerRetention {
+			delete(c.departed, name)
+			continue
+		}
+		if _, back := c.states[name]; !back {
+			add(d.state)
 		}
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
 	return slices.Compact(out)
+}
+
+// peerRetention is how long a member that died or left stays among the
+// unicast peers of `peers: gossip` instances. Adverts to an address where
+// nobody listens any more are harmless; a peer missing when a partition
+// heals gives two masters until gossip reconciles.
+const peerRetention = 10 * time.Minute
+
+// departed is the last state of a member that died or left.
+type departed struct {
+	state NodeState
+	at    time.Time
 }
 
 // liveStates is what this node sends in a push/pull: its own state and

@@ -235,7 +235,8 @@ func TestPeers(t *testing.T) {
 		family  uint8
 		want    []string
 	}{
-		{"v4 peers, sorted, without self, dead or unknown nodes", "dns", 10, 4, []string{"198.51.100.2", "198.51.100.3"}},
+		// g died just now: it stays a peer for peerRetention.
+		{"v4 peers, sorted, without self or unknown nodes", "dns", 10, 4, []string{"198.51.100.2", "198.51.100.3", "198.51.100.7"}},
 		{"v6", "dns", 10, 6, []string{"2001:db8::2"}},
 		{"other vrid", "dns", 11, 4, []string{"198.51.100.4"}},
 		{"other cluster", "web", 10, 4, []string{"198.51.100.5"}},
@@ -251,6 +252,19 @@ func TestPeers(t *testing.T) {
 				t.Errorf("Peers = %v, want %v", got, tt.want)
 			}
 		})
+	}
+	// Past the retention, the dead member is no peer any more.
+	c.mu.Lock()
+	d := c.departed["g"]
+	d.at = d.at.Add(-peerRetention - time.Second)
+	c.departed["g"] = d
+	c.mu.Unlock()
+	var got []string
+	for _, a := range c.Peers("dns", 10, 4) {
+		got = append(got, a.String())
+	}
+	if want := []string{"198.51.100.2", "198.51.100.3"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Peers after the retention = %v, want %v", got, want)
 	}
 }
 
