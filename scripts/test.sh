@@ -42,3 +42,11 @@ echo "== go test"
 # Namespace tests measure failover times: one package at a time keeps the
 # two cores free for the daemons under test.
 go test -count=1 -p 1 -timeout 30m "$@" ./...
+VIPD_SOAK=short go test -count=1 -run '^TestSoak$' -timeout 10m ./bench/soak # chaos soak, ~3 min: fails on any invariant violation
+
+echo "== go test -race (every package but test/e2e)"
+# test/e2e is left out: its tests time failovers of vipd binaries they
+# build and start as separate processes, so instrumenting the test process
+# would slow what they measure and see none of the daemons' goroutines.
+go test -race -count=1 -p 1 -timeout 20m $(go list ./... | grep -v '/test/e2e$')
+bash scripts/fuzz.sh 30s

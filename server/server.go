@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,12 +151,12 @@ func New(cfg config.API, svc vipdv1.VipdServiceServer, opts Options) (*Server, e
 	}
 	s.gwConn = conn
 	s.gateway = runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, strictJSON{&runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
 			// Unknown fields are a client's mistake worth a 400, not
 			// something to drop silently.
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingError),
 	)
@@ -315,4 +317,30 @@ func (s *Server) httpServer(o origin, useTLS bool) *http.Server {
 		srv.TLSConfig = s.tlsConf.Clone()
 	}
 	return srv
+}
+
+// strictJSON is grpc-gateway's JSON marshaler refusing anything after the
+// body's JSON value: `{"targetNode":"n2"} {"targetNode":"n3"}` is a
+// malformed request (400), not a failover to n2 with the rest ignored.
+type strictJSON struct{ *runtime.JSONPb }
+
+// NewDecoder decodes one JSON value and fails if more input follows.
+func (j strictJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	jd := json.NewDecoder(r)
+	d := runtime.DecoderWrapper{Decoder: jd, UnmarshalOptions: j.UnmarshalOptions}
+	return runtime.DecoderFunc(func(v any) error {
+		if err := d.Decode(v); err != nil {
+			return err
+		}
+		// Only white space may follow (the body's size is bounded before
+		// it gets here).
+		rest, err := io.ReadAll(io.MultiReader(jd.Buffered(), r))
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(rest)) > 0 {
+			return errors.New("unexpected data after the JSON body")
+		}
+		return nil
+	})
 }
