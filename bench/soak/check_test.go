@@ -53,9 +53,13 @@ type disturbance struct {
 // cutsAdverts says whether a disturbance really keeps adverts from arriving
 // while a daemon's gossip still works: only then may two nodes hold a VIP.
 // A SIGSTOPped master cannot advertise; packet loss drops some adverts; a
-// protocol-112 drop drops them all between two nodes.
+// protocol-112 drop drops them all between two nodes; and a link that has
+// just come back loses its first packets while its neighbours resolve
+// again (an ARP request sent before the carrier is back is lost with the
+// advert queued behind it), so a hand-over right after it may overlap by
+// an advert interval.
 func cutsAdverts(kind string) bool {
-	return kind == kindVRRPDrop || kind == kindStop || kind == kindLoss
+	return kind == kindVRRPDrop || kind == kindStop || kind == kindLoss || kind == kindLink
 }
 
 // episode is a run of samples in which a VIP had no holder (a gap) or more
