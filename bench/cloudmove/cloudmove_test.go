@@ -38,6 +38,18 @@ type Sample struct {
 	// the script's is all of its calls.
 	VipdDepth   int `json:"vipd_depth"`
 	ScriptCalls int `json:"script_calls"`
+	// BurstMS is how long the endpoint took to answer vipd's mutating
+	// calls once they had reached it (from the first one's arrival, after
+	// the injected latency, to the last answer): moto serves calls one at
+	// a time, so this is the sum of their service times, which no client
+	// can shorten.
+	BurstMS float64 `json:"burst_ms"`
+	// VerifyServeMS is the endpoint's time (queueing included) for the
+	// describe call that ended vipd's round, latency excluded.
+	VerifyServeMS float64 `json:"verify_serve_ms"`
+	// ScriptServeMS is the endpoint's mean time per call of the script,
+	// latency excluded (each call meets an idle server).
+	ScriptServeMS float64 `json:"script_serve_ms"`
 }
 
 // Result is written as a JSON line to $VIPD_BENCH_OUT for run.sh.
@@ -242,6 +254,44 @@ func depth(calls []faultproxy.Call) int {
 	return best
 }
 
+// serving splits vipd's round as the proxy saw it: the burst of mutating
+// calls and the endpoint time of the describe that ended the round.
+func serving(calls []faultproxy.Call) (burst, verify time.Duration) {
+	var first, lastMut, lastEnd time.Time
+	var lastDescribe faultproxy.Call
+	for _, c := range calls {
+		if faultproxy.Mutating(c.Action) {
+			if first.IsZero() || c.Start.Before(first) {
+				first = c.Start
+			}
+			if c.End.After(lastMut) {
+				lastMut = c.End
+			}
+		} else if c.End.After(lastEnd) {
+			lastEnd, lastDescribe = c.End, c
+		}
+	}
+	if !first.IsZero() {
+		burst = lastMut.Sub(first.Add(latency))
+	}
+	if !lastEnd.IsZero() {
+		verify = lastDescribe.End.Sub(lastDescribe.Start.Add(latency))
+	}
+	return burst, verify
+}
+
+// serveMean is the endpoint's mean time per call, latency excluded.
+func serveMean(calls []faultproxy.Call) time.Duration {
+	if len(calls) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, c := range calls {
+		sum += c.End.Sub(c.Start) - latency
+	}
+	return sum / time.Duration(len(calls))
+}
+
 func names(calls []faultproxy.Call) []string {
 	slices.SortFunc(calls, func(a, b faultproxy.Call) int { return a.Start.Compare(b.Start) })
 	var out []string
@@ -289,6 +339,8 @@ func BenchmarkCloudmove(b *testing.B) {
 		b.StopTimer()
 		calls := f.proxy.Calls()
 		s.VipdCalls, s.VipdDepth = len(calls), depth(calls)
+		burst, verify := serving(calls)
+		s.BurstMS, s.VerifyServeMS = float64(burst)/1e6, float64(verify)/1e6
 		if os.Getenv("VIPD_BENCH_TRACE") != "" {
 			for _, c := range calls {
 				b.Logf("  %-22s %6.1f → %6.1f ms", c.Action, float64(c.Start.Sub(t0))/1e6, float64(c.End.Sub(t0))/1e6)
@@ -311,11 +363,17 @@ func BenchmarkCloudmove(b *testing.B) {
 		b.StopTimer()
 		calls = f.proxy.Calls()
 		s.ScriptCalls = len(calls)
+		s.ScriptServeMS = float64(serveMean(calls)) / 1e6
+		if os.Getenv("VIPD_BENCH_TRACE") != "" {
+			for _, c := range calls {
+				b.Logf("  script %-22s %6.1f → %6.1f ms", c.Action, float64(c.Start.Sub(t0))/1e6, float64(c.End.Sub(t0))/1e6)
+			}
+		}
 		res.ScriptCalls = names(calls)
 		f.pointsAt(ctx, b, f.b)
 		res.Samples = append(res.Samples, s)
-		b.Logf("round %d: vipd %.1f ms (%d calls, %d on the critical path), script %.1f ms (%d calls)",
-			i, s.VipdMS, s.VipdCalls, s.VipdDepth, s.ScriptMS, s.ScriptCalls)
+		b.Logf("round %d: vipd %.1f ms (%d calls, %d on the critical path; mutations served in %.1f ms, last describe in %.1f ms), script %.1f ms (%d calls, %.1f ms served per call)",
+			i, s.VipdMS, s.VipdCalls, s.VipdDepth, s.BurstMS, s.VerifyServeMS, s.ScriptMS, s.ScriptCalls, s.ScriptServeMS)
 		b.StartTimer()
 	}
 	b.StopTimer()

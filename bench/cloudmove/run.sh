@@ -36,6 +36,11 @@ def cell(key):
     xs = [x[key] for x in s]
     return f"{statistics.median(xs):.0f} ({min(xs):.0f}–{max(xs):.0f})"
 
+n = s[0]["script_calls"]
+
+def med(key):
+    return statistics.median(x[key] for x in s)
+
 vipd = statistics.median(x["vipd_ms"] for x in s)
 script = statistics.median(x["script_ms"] for x in s)
 depth = statistics.median(x["vipd_depth"] for x in s)
@@ -53,6 +58,18 @@ table = "\n".join([
     f"| notify_master script (Go re-enactment) | {cell('script_ms')} | {s[0]['script_calls']}: {', '.join(r['script_calls'])} | {s[0]['script_calls']} |",
     "",
     f"vipd is **{script / vipd:.1f}×** faster (median script time / median vipd time).",
+    "",
+    f"Where the time goes (medians, injected latency excluded): moto served vipd's "
+    f"{len([c for c in r['vipd_calls'] if not c.startswith('Describe')])} mutating calls, which reach it together, "
+    f"one after another in **{med('burst_ms'):.0f} ms**, and the describe that ended the round in "
+    f"**{med('verify_serve_ms'):.0f} ms**; each of the script's calls took **{med('script_serve_ms'):.0f} ms** "
+    f"on an idle server. So the script ≈ {s[0]['script_calls']} × ({r['latency_ms']:.0f} + "
+    f"{med('script_serve_ms'):.0f}) ms and vipd ≈ 2 × {r['latency_ms']:.0f} + {med('burst_ms'):.0f} + "
+    f"{med('verify_serve_ms'):.0f} ms + its own ~2 ms. 5× thus needs 5 × (vipd's endpoint time) ≤ "
+    f"N × (script's per call) + (N − 10) × latency, N = {n} script calls: "
+    f"{5 * (med('burst_ms') + med('verify_serve_ms')):.0f} ≤ "
+    f"{n * med('script_serve_ms') + (n - 10) * r['latency_ms']:.0f} ms is "
+    f"{'met' if 5 * (med('burst_ms') + med('verify_serve_ms')) <= n * med('script_serve_ms') + (n - 10) * r['latency_ms'] else 'not met'}.",
 ])
 replace_section(doc_path, "CLOUDMOVE", table)
 print(table)
