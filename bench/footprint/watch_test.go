@@ -1,0 +1,340 @@
+package footprint
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/internal/lab"
+	"github.com/vipd/vipd/internal/testbed"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// vrrpProto is VRRP's IP protocol number.
+const vrrpProto = 112
+
+// heldVIPs returns how many of the benchmark's VIPs node holds on eth0.
+func heldVIPs(b *testing.B, n *lab.Node) int {
+	b.Helper()
+	ns, err := netns.GetFromName(n.Name())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	link, err := h.LinkByName(iface)
+	if err != nil {
+		b.Fatal(err)
+	}
+	addrs, err := h.AddrList(link, netlink.FAMILY_V4)
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		b.Fatal(err)
+	}
+	held := 0
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && vipNet.Contains(ip.Unmap()) {
+			held++
+		}
+	}
+	return held
+}
+
+// waitVIPs waits until node holds want VIPs.
+func waitVIPs(b *testing.B, n *lab.Node, want int, timeout time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := heldVIPs(b, n)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s holds %d VIPs after %v, want %d", n.Name(), got, timeout, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// masterDown is the backup's Master_Down_Interval for VRRPv3 as keepalived
+// 2.2.7 computes it: 3 intervals plus (256 - priority) / 256 of one, in
+// whole microseconds.
+func masterDown(interval time.Duration, prio int) time.Duration {
+	cs := int64(interval / (10 * time.Millisecond))
+	return 3*interval + time.Duration(int64(256-prio)*cs*625/16)*time.Microsecond
+}
+
+// failover kills the master's daemon (SIGKILL to its process group: a
+// crash, no priority-0 advert) and times, per instance, the backup's bind
+// of its VIP from the arrival of the master's last advert for its VRID.
+func failover(b *testing.B, p pair, c cell, dm *testbed.Daemon) Failover {
+	b.Helper()
+	aw := watchAdverts(b, p.k)
+	defer aw.close()
+	bw := watchBinds(b, p.k, c.instances)
+	defer bw.close()
+	// Every VRID has advertised at least once since the watch began.
+	time.Sleep(3*c.interval + 100*time.Millisecond)
+	if n := aw.vrids.Load(); n != int64(c.instances) {
+		b.Fatalf("heard adverts for %d VRIDs before the kill, want %d", n, c.instances)
+	}
+	if n := heldVIPs(b, p.k); n != 0 || bw.count.Load() != 0 {
+		b.Logf("no failover measured: the backup bound %d VIPs before the kill", max(int64(n), bw.count.Load()))
+		return Failover{Invalid: true}
+	}
+	killAt := time.Now()
+	dm.Kill()
+	floor := masterDown(c.interval, backupPrio)
+	select {
+	case <-bw.all:
+	case <-time.After(floor + 15*time.Second):
+		b.Fatalf("%d of %d VIPs bound on the backup %v after the kill", bw.count.Load(), c.instances, floor+15*time.Second)
+	}
+	bw.close()
+	aw.close()
+	if aw.err != nil {
+		b.Fatal(aw.err)
+	}
+	var delays []float64
+	var last time.Time
+	for i := 1; i <= c.instances; i++ {
+		at, ok := bw.bound[vip(i).Addr()]
+		heard := aw.last[i]
+		if !ok || heard.IsZero() {
+			b.Fatalf("VRID %d: bound %v, last advert %v", i, ok, heard)
+		}
+		delays = append(delays, ms(at.Sub(heard)))
+		if at.After(last) {
+			last = at
+		}
+	}
+	return Failover{
+		FloorMS:     ms(floor),
+		MedianMS:    median(delays),
+		MaxMS:       slicesMax(delays),
+		KillToAllMS: ms(last.Sub(killAt)),
+	}
+}
+
+func slicesMax(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
+
+// advertWatch records, on a raw VRRP socket of its own in the backup's
+// namespace (the kernel gives every raw socket a copy), the kernel arrival
+// time of the master's last advert for each VRID.
+type advertWatch struct {
+	fd    int
+	stop  atomic.Bool
+	done  chan struct{}
+	vrids atomic.Int64 // VRIDs heard so far
+	last  [256]time.Time
+	err   error
+}
+
+func watchAdverts(b *testing.B, n *lab.Node) *advertWatch {
+	b.Helper()
+	w := &advertWatch{done: make(chan struct{})}
+	err := n.Do(func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, vrrpProto)
+		if err != nil {
+			return err
+		}
+		tv := unix.NsecToTimeval((50 * time.Millisecond).Nanoseconds())
+		err = errors.Join(
+			unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface),
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1),
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20),
+			unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv))
+		if err != nil {
+			unix.Close(fd)
+			return err
+		}
+		w.fd = fd
+		return nil
+	})
+	if err != nil {
+		b.Fatalf("raw VRRP socket in %s: %v", n.Name(), err)
+	}
+	go w.read()
+	return w
+}
+
+func (w *advertWatch) read() {
+	defer close(w.done)
+	buf := make([]byte, 2048)
+	oob := make([]byte, 128)
+	master := masterAddr.As4()
+	for !w.stop.Load() {
+		n, oobn, _, _, err := unix.Recvmsg(w.fd, buf, oob, 0)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			w.err = fmt.Errorf("recvmsg: %w", err)
+			return
+		}
+		at, ok := rxTime(oob[:oobn])
+		if !ok {
+			at = time.Now()
+		}
+		// IPv4 header, then VRRP: version/type, VRID, priority.
+		if n < 20 || buf[0]>>4 != 4 || [4]byte(buf[12:16]) != master {
+			continue
+		}
+		ihl := int(buf[0]&0x0f) * 4
+		if n < ihl+3 || buf[ihl+2] == 0 {
+			continue
+		}
+		vrid := buf[ihl+1]
+		if w.last[vrid].IsZero() {
+			w.vrids.Add(1)
+		}
+		w.last[vrid] = at
+	}
+}
+
+// close stops the reader; its results are stable after. Calling it again
+// does nothing.
+func (w *advertWatch) close() {
+	if w.stop.Swap(true) {
+		return
+	}
+	<-w.done
+	unix.Close(w.fd)
+}
+
+// rxTime finds the kernel's receive time stamp (SO_TIMESTAMPNS) among
+// control messages.
+func rxTime(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+			return time.Unix(int64(binary.NativeEndian.Uint64(m.Data[0:8])), int64(binary.NativeEndian.Uint64(m.Data[8:16]))), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// bindWatch notes when the kernel reports each VIP added in a namespace
+// (RTM_NEWADDR, read as it comes).
+type bindWatch struct {
+	stop  chan struct{}
+	done  chan struct{}
+	all   chan struct{} // closed when want VIPs are bound
+	count atomic.Int64
+	bound map[netip.Addr]time.Time // read after close
+	once  atomic.Bool
+}
+
+func watchBinds(b *testing.B, n *lab.Node, want int) *bindWatch {
+	b.Helper()
+	ns, err := netns.GetFromName(n.Name())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ns.Close()
+	w := &bindWatch{stop: make(chan struct{}), done: make(chan struct{}), all: make(chan struct{}), bound: map[netip.Addr]time.Time{}}
+	ch := make(chan netlink.AddrUpdate, 1024)
+	if err := netlink.AddrSubscribeWithOptions(ch, w.stop, netlink.AddrSubscribeOptions{Namespace: &ns, ReceiveBufferSize: 1 << 20}); err != nil {
+		b.Fatalf("address notifications in %s: %v", n.Name(), err)
+	}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.stop:
+				return
+			case u, ok := <-ch:
+				if !ok {
+					return
+				}
+				at := time.Now()
+				ip, ok := netip.AddrFromSlice(u.LinkAddress.IP)
+				if !u.NewAddr || !ok || !vipNet.Contains(ip.Unmap()) {
+					continue
+				}
+				if _, seen := w.bound[ip.Unmap()]; seen {
+					continue
+				}
+				w.bound[ip.Unmap()] = at
+				if w.count.Add(1) == int64(want) {
+					close(w.all)
+				}
+			}
+		}
+	}()
+	return w
+}
+
+// close stops the watch; bound is stable after. Calling it again does
+// nothing.
+func (w *bindWatch) close() {
+	if w.once.Swap(true) {
+		return
+	}
+	close(w.stop)
+	<-w.done
+}
+
+// perfRecord, when $VIPD_FOOTPRINT_PERF names a directory, records a call
+// graph of each side's daemon over the window with perf(1) into
+// DIR/DAEMON-CELL-SIDE.data; the returned func waits for perf to finish.
+// perf's sampling costs the daemons some CPU: runs that profile are for
+// finding hot spots, not for the table.
+func perfRecord(b *testing.B, daemon string, c cell, mPids, kPids []int, window time.Duration) func() {
+	b.Helper()
+	dir := os.Getenv(envPerf)
+	if dir == "" {
+		return func() {}
+	}
+	if label := os.Getenv(envLabel); label != "" && daemon == "vipd" {
+		daemon = label
+	}
+	var cmds []*exec.Cmd
+	for _, s := range []struct {
+		name string
+		pids []int
+	}{{"master", mPids}, {"backup", kPids}} {
+		var ps []string
+		for _, p := range s.pids {
+			ps = append(ps, strconv.Itoa(p))
+		}
+		out := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.data", daemon, c.name, s.name))
+		cmd := exec.Command("perf", "record", "-q", "-F", "499", "-g", "-p", strings.Join(ps, ","), "-o", out,
+			"--", "sleep", strconv.FormatFloat(window.Seconds(), 'f', 3, 64))
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatalf("perf: %v", err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	return func() {
+		for _, cmd := range cmds {
+			if err := cmd.Wait(); err != nil {
+				b.Logf("perf: %v", err)
+			}
+		}
+	}
+}
