@@ -344,7 +344,6 @@ func (i *Instance) Run(ctx context.Context) error {
 }
 
 func (i *Instance) armTimer(t clock.Timer) {
-	t.Stop()
 	// Drain an expiry we are about to replace, so a stale tick cannot fire
 	// the new deadline early (Tick is a no-op then, but it costs a wakeup).
 	select {
@@ -353,8 +352,11 @@ func (i *Instance) armTimer(t clock.Timer) {
 	}
 	at, ok := i.m.Deadline()
 	if !ok {
+		t.Stop()
 		return
 	}
+	// Reset alone replaces a pending arming: no Stop first, which would
+	// cost a second timerfd_settime on every advert sent or received.
 	d := at.Sub(i.deps.Clock.Now())
 	if d < 0 {
 		d = 0
