@@ -563,13 +563,13 @@ func TestComputeOrder(t *testing.T) {
 			name: "link down is FAULT whatever the policy",
 			inst: orderInst(file, track("interface:eth1")), node: "sby", list: three,
 			states: states(bad("interface:eth1")),
-			want: Result{Priority: 1, Fault: true, Reason: "interface eth1 down (weight 0)", FailedChecks: []string{"interface:eth1"}},
+			want:   Result{Priority: 1, Fault: true, Reason: "interface eth1 down (weight 0)", FailedChecks: []string{"interface:eth1"}},
 		},
 		{
 			name: "a failed check alone follows the policy (lowest)",
 			inst: orderInst(file, track("dnsmasq")), node: "sby", list: three,
 			states: states(bad("dnsmasq")),
-			want: Result{Priority: 1, Reason: "check dnsmasq failed (weight 0)", FailedChecks: []string{"dnsmasq"}},
+			want:   Result{Priority: 1, Reason: "check dnsmasq failed (weight 0)", FailedChecks: []string{"dnsmasq"}},
 		},
 		{
 			name: "an order ignores the configured owner priority",
