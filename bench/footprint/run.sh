@@ -15,18 +15,10 @@ if ((runs < 1)); then
 	exit 2
 fi
 bash scripts/install-deps.sh >/dev/null
-if [[ -n ${VIPD_BENCH_JSON:-} ]]; then
-	out=$VIPD_BENCH_JSON
-	: >"$out"
-else
-	out=$(mktemp)
-	trap 'rm -f "$out"' EXIT
-fi
-# The host's load is part of the result: both daemons share the CPUs with
-# whatever else runs.
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-VIPD_BENCH_OUT=$out go test -count=1 -run '^$' -bench BenchmarkFootprint -benchtime "${runs}x" -timeout 120m ./bench/footprint
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_out
+bench_go BenchmarkFootprint ./bench/footprint "$runs" 120m
 python3 - "$out" docs/benchmarks.md "$runs" "$load_before" "$load_after" <<'PY'
 import datetime, json, os, statistics, sys
 sys.path.insert(0, "bench")

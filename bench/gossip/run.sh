@@ -11,16 +11,10 @@ if ((rounds < 5)); then
 	echo "run.sh: a median needs at least 5 rounds per profile, got $rounds" >&2
 	exit 2
 fi
-if [[ -n ${VIPD_BENCH_JSON:-} ]]; then
-	out=$VIPD_BENCH_JSON
-	: >"$out"
-else
-	out=$(mktemp)
-	trap 'rm -f "$out"' EXIT
-fi
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-VIPD_BENCH_OUT=$out go test -count=1 -run '^$' -bench BenchmarkGossip -benchtime "${rounds}x" -timeout 90m ./bench/gossip
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_out
+bench_go BenchmarkGossip ./bench/gossip "$rounds" 90m
 python3 - "$out" docs/benchmarks.md "$rounds" "$load_before" "$load_after" <<'PY'
 import datetime, json, os, platform, statistics, subprocess, sys
 sys.path.insert(0, "bench")

@@ -1,0 +1,24 @@
+# Shared by the benchmarks' run.sh scripts (sourced, not run): where the
+# raw samples go, and the benchmark run with the host's load around it.
+
+# bench_out sets $out, the JSON-lines file the benchmark writes its samples
+# to: VIPD_BENCH_JSON when set (kept), else a temporary file.
+bench_out() {
+	if [[ -n ${VIPD_BENCH_JSON:-} ]]; then
+		out=$VIPD_BENCH_JSON
+		: >"$out"
+	else
+		out=$(mktemp)
+		trap 'rm -f "$out"' EXIT
+	fi
+}
+
+# bench_go BENCHMARK PACKAGE TIMES TIMEOUT runs one Go benchmark TIMES
+# times, writing to $out, and sets $load_before and $load_after: the host's
+# load is part of the result, since the daemons share the CPUs with
+# whatever else runs.
+bench_go() {
+	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+	VIPD_BENCH_OUT=$out go test -count=1 -run '^$' -bench "$1" -benchtime "${3}x" -timeout "$4" "$2"
+	load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+}
