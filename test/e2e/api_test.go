@@ -112,13 +112,7 @@ func TestAPI(t *testing.T) {
 	t.Parallel()
 	grpcurlBin, curlBin := requireTool(t, "grpcurl"), requireTool(t, "curl")
 	nodes := gossipLab(t, gossipSpec{"n1", 1, 200}, gossipSpec{"n2", 2, 150}, gossipSpec{"n3", 1, 100})
-	start := time.Now()
-	for _, g := range nodes {
-		g.start(t)
-	}
-	members := gmembers(nodes...)
-	waitConverged(t, nodes, 5*time.Second)
-	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
+	members := startWithMaster(t, nodes)
 	sock := func(i int) string { return nodes[i].d.Socket }
 
 	// Reflection and health: grpcurl needs no proto files.

@@ -175,6 +175,20 @@ func gossipLab(t *testing.T, specs ...gossipSpec) []*gnode {
 	return nodes
 }
 
+// startWithMaster starts every node, waits until they converge and n1
+// (priority 200) is the VIP's sole holder, and returns the members.
+func startWithMaster(t *testing.T, nodes []*gnode) []testbed.Member {
+	t.Helper()
+	start := time.Now()
+	for _, g := range nodes {
+		g.start(t)
+	}
+	members := gmembers(nodes...)
+	waitConverged(t, nodes, 5*time.Second)
+	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
+	return members
+}
+
 func gmembers(nodes ...*gnode) []testbed.Member {
 	var out []testbed.Member
 	for _, g := range nodes {
@@ -475,13 +489,7 @@ func nftUnblock(t *testing.T, node *lab.Node) {
 func TestGossipSplitBrainGuard(t *testing.T) {
 	t.Parallel()
 	nodes := gossipLab(t, gossipSpec{"n1", 1, 200}, gossipSpec{"n2", 2, 150}, gossipSpec{"n3", 1, 100})
-	start := time.Now()
-	for _, g := range nodes {
-		g.start(t)
-	}
-	members := gmembers(nodes...)
-	waitConverged(t, nodes, 5*time.Second)
-	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
+	members := startWithMaster(t, nodes)
 	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
 
 	blocked := time.Now()
@@ -521,13 +529,7 @@ func TestGossipGuardReleasedOnCrash(t *testing.T) {
 	for _, g := range nodes {
 		g.timings = slow
 	}
-	start := time.Now()
-	for _, g := range nodes {
-		g.start(t)
-	}
-	members := gmembers(nodes...)
-	waitConverged(t, nodes, 5*time.Second)
-	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
+	members := startWithMaster(t, nodes)
 	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
 
 	nftBlockVRRP(t, nodes[1].node, nodes[0].addr)
@@ -569,13 +571,7 @@ func TestGossipMasterCrashSlowDetection(t *testing.T) {
 	for _, g := range nodes {
 		g.timings = slowDetection
 	}
-	start := time.Now()
-	for _, g := range nodes {
-		g.start(t)
-	}
-	members := gmembers(nodes...)
-	waitConverged(t, nodes, 5*time.Second)
-	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
+	members := startWithMaster(t, nodes)
 	// Long enough for every node to learn, by gossip, that n1 is master.
 	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
 
