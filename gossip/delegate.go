@@ -39,7 +39,7 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 func (d *delegate) LocalState(join bool) []byte {
 	c := d.c
 	c.mu.Lock()
-	p := pushPull{Clock: c.clock, States: c.liveStatesLocked(), Orders: sortedOrders(c.orders)}
+	p := pushPull{Clock: c.clock, States: c.liveStatesLocked(), Orders: sortedOrders(c.orders), Departed: c.departedLocked(time.Now())}
 	c.mu.Unlock()
 	return encodePushPull(p)
 }
@@ -80,6 +80,7 @@ func (c *Cluster) receive(b []byte, regossip bool) {
 			c.handleState(s, false)
 		}
 		c.handleOrders(false, m.PushPull.Orders...)
+		c.mergeDeparted(m.PushPull.Departed, time.Now())
 	case msgLeave:
 		c.handleLeaving(m.Leaving)
 	case msgCommand:

@@ -3,6 +3,7 @@ package gossip
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 // FuzzDecode feeds arbitrary bytes to the message and meta decoders: they
@@ -15,6 +16,7 @@ func FuzzDecode(f *testing.F) {
 		encodeOrder(sampleOrder()),
 		encodePushPull(pushPull{Clock: 9, States: []NodeState{sampleState()}, Orders: []OrderEntry{sampleOrder()}}),
 		encodePushPull(pushPull{}),
+		encodePushPull(pushPull{Clock: 2, Departed: []departedState{{State: sampleState(), Age: 2 * time.Second}}}),
 		encodeLeave("cnh"),
 		encodeHello(sampleState()),
 		encodeCommand(Command{From: "a", To: "b", Kind: CommandResign, Instance: "vi", Order: ptr(sampleOrder())}),

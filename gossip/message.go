@@ -3,6 +3,7 @@ package gossip
 import (
 	"fmt"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -52,11 +53,22 @@ func (t msgType) String() string {
 }
 
 // pushPull is the full view exchanged by push/pull: every live node's
-// state this node knows, every order and the Lamport clock.
+// state this node knows, every order, the Lamport clock, and the last
+// states of members that died recently.
 type pushPull struct {
-	Clock  uint64
-	States []NodeState
-	Orders []OrderEntry
+	Clock    uint64
+	States   []NodeState
+	Orders   []OrderEntry
+	Departed []departedState
+}
+
+// departedState is a member that died Age ago, as one push/pull carries
+// it. A node that starts while a member is cut off learns of that member
+// only this way: it must keep it as a unicast peer (see peerRetention),
+// or the two will not hear each other when the cut heals.
+type departedState struct {
+	State NodeState
+	Age   time.Duration // whole milliseconds on the wire
 }
 
 // message is one decoded message: exactly one of the pointers (or, for
@@ -117,6 +129,15 @@ func encodePushPull(p pushPull) []byte {
 	e.uvarint(uint64(len(p.Orders)))
 	for _, o := range p.Orders {
 		e.order(o)
+	}
+	// The departed list is a trailing section, absent when empty, so that a
+	// view without it has one encoding and older views still decode.
+	if len(p.Departed) > 0 {
+		e.uvarint(uint64(len(p.Departed)))
+		for _, dp := range p.Departed {
+			e.nodeState(dp.State)
+			e.uvarint(uint64(dp.Age / time.Millisecond))
+		}
 	}
 	return e.b
 }
@@ -215,6 +236,20 @@ func decodeMessage(b []byte) (message, error) {
 		n = d.count("orders", maxEntries, minOrderSize)
 		for i := 0; i < n && d.err == nil; i++ {
 			p.Orders = append(p.Orders, d.order())
+		}
+		if d.err == nil && d.off < len(d.b) {
+			n = d.count("departed", maxEntries, minStateSize+1)
+			if d.err == nil && n == 0 {
+				d.fail("departed", fmt.Errorf("%w: empty departed list is encoded by omission", ErrBadValue))
+			}
+			for i := 0; i < n && d.err == nil; i++ {
+				st := d.nodeState()
+				age := d.uvarint("departed.age")
+				if d.err == nil && age > uint64(peerRetention/time.Millisecond) {
+					d.fail("departed.age", fmt.Errorf("%w: %d ms is past the peer retention", ErrBadValue, age))
+				}
+				p.Departed = append(p.Departed, departedState{State: st, Age: time.Duration(age) * time.Millisecond})
+			}
 		}
 		m.PushPull = &p
 	case msgCommand:

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"reflect"
@@ -44,6 +45,8 @@ func TestDecodeRoundTrip(t *testing.T) {
 		{"push-pull", encodePushPull(pushPull{Clock: 42, States: []NodeState{sampleState(), {Node: "sby", Incarnation: 1}}, Orders: []OrderEntry{sampleOrder()}}),
 			message{Type: msgPushPull, PushPull: &pushPull{Clock: 42, States: []NodeState{sampleState(), {Node: "sby", Incarnation: 1}}, Orders: []OrderEntry{sampleOrder()}}}},
 		{"empty push-pull", encodePushPull(pushPull{}), message{Type: msgPushPull, PushPull: &pushPull{}}},
+		{"push-pull with departed members", encodePushPull(pushPull{Clock: 3, Departed: []departedState{{State: sampleState(), Age: 1500 * time.Millisecond}, {State: NodeState{Node: "sby"}}}}),
+			message{Type: msgPushPull, PushPull: &pushPull{Clock: 3, Departed: []departedState{{State: sampleState(), Age: 1500 * time.Millisecond}, {State: NodeState{Node: "sby"}}}}}},
 		{"leave", encodeLeave("cnh"), message{Type: msgLeave, Leaving: "cnh"}},
 		{"hello", encodeHello(sampleState()), message{Type: msgHello, State: ptr(sampleState())}},
 		{"state in maintenance", encodeState(NodeState{Node: "x", Maintenance: true}), message{Type: msgState, State: &NodeState{Node: "x", Maintenance: true}}},
@@ -88,6 +91,11 @@ func TestDecodeMalformed(t *testing.T) {
 		{"truncated state", state[:len(state)-3], ErrTruncated, ""},
 		{"truncated order", order[:len(order)-1], ErrTruncated, ""},
 		{"trailing byte", append(append([]byte(nil), order...), 0), ErrTrailing, "end"},
+		{"departed list present but empty", append(encodePushPull(pushPull{}), 0), ErrBadValue, "departed"},
+		{"departed past the retention", mutate(encodePushPull(pushPull{Departed: []departedState{{State: NodeState{Node: "x"}, Age: time.Second}}}), func(b []byte) []byte {
+			return binary.AppendUvarint(b[:len(b)-2], uint64(peerRetention/time.Millisecond)+1) // 1000 ms takes 2 bytes
+		}), ErrBadValue, "departed.age"},
+		{"departed entry truncated", encodePushPull(pushPull{Departed: []departedState{{State: NodeState{Node: "x"}, Age: time.Second}}})[:9], ErrTruncated, ""},
 		{"name longer than its limit", append([]byte{byte(msgState), codecVersion, 0x80, 0x02}, make([]byte, 256)...), ErrTooLong, "node"},
 		{"length overflows varint", []byte{byte(msgState), codecVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, ErrBadValue, "node"},
 		{"padded varint", []byte{byte(msgState), codecVersion, 0x81, 0x00, 'a'}, ErrBadValue, "node"},

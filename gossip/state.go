@@ -205,6 +205,47 @@ type departed struct {
 	at    time.Time
 }
 
+// departedLocked lists the members that died within peerRetention and
+// have not come back, with their last states, for a push/pull. Called with
+// c.mu held.
+func (c *Cluster) departedLocked(now time.Time) []departedState {
+	var out []departedState
+	for name, d := range c.departed {
+		age := now.Sub(d.at)
+		if _, back := c.states[name]; back || age > peerRetention {
+			continue
+		}
+		out = append(out, departedState{State: d.state, Age: max(age, 0).Truncate(time.Millisecond)})
+	}
+	slices.SortFunc(out, func(a, b departedState) int { return strings.Compare(a.State.Node, b.State.Node) })
+	return out
+}
+
+// mergeDeparted adopts a peer's recently dead members this node knows
+// nothing better about: not itself, not a live or departed member of its
+// own view, not one that left on purpose. The age carries over, so the
+// member stops being a peer when it would have on the sender.
+func (c *Cluster) mergeDeparted(list []departedState, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, dp := range list {
+		name := dp.State.Node
+		if name == c.name {
+			continue
+		}
+		if _, known := c.departed[name]; known {
+			continue
+		}
+		if _, live := c.states[name]; live {
+			continue
+		}
+		if m, ok := c.members[name]; ok && m.Status != StatusDead {
+			continue
+		}
+		c.departed[name] = departed{state: cloneState(dp.State), at: now.Add(-dp.Age)}
+	}
+}
+
 // liveStates is what this node sends in a push/pull: its own state and
 // those of live members. Called with c.mu held.
 func (c *Cluster) liveStatesLocked() []NodeState {

@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"reflect"
@@ -265,6 +266,77 @@ func TestPeers(t *testing.T) {
 	}
 	if want := []string{"198.51.100.2", "198.51.100.3"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Peers after the retention = %v, want %v", got, want)
+	}
+}
+
+// A node that starts while a member is cut off (dead in everyone's view)
+// never saw that member's state: it learns it, as a unicast peer, from the
+// departed list of a push/pull, and the peer lasts as long as it does on
+// the sender. Without this the two do not hear each other when the cut
+// heals, and both hold the VIP until gossip takes the member back.
+func TestDepartedCarriedByPushPull(t *testing.T) {
+	vi := func(src string) []InstanceState {
+		return []InstanceState{{Name: "vi", Cluster: "dns", VRID: 10, Family: 4, Src: netip.MustParseAddr(src)}}
+	}
+	// old knew x, which then died.
+	old, _ := unstarted(t)
+	join(old, "x")
+	old.handleState(NodeState{Node: "x", Incarnation: 3, Instances: vi("198.51.100.9")}, false)
+	leave(old, "x", memberlist.StateDead)
+	old.mu.Lock()
+	d := old.departed["x"]
+	d.at = d.at.Add(-time.Minute)
+	old.departed["x"] = d
+	old.mu.Unlock()
+	// y left on purpose: it is no peer, so it is not carried.
+	join(old, "y")
+	old.handleLeaving("y")
+	old.handleState(NodeState{Node: "y", Incarnation: 1, Instances: vi("198.51.100.10")}, false)
+	leave(old, "y", memberlist.StateLeft)
+
+	view := (&delegate{old}).LocalState(false)
+	m, err := decodeMessage(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.PushPull.Departed; len(got) != 1 || got[0].State.Node != "x" || got[0].Age < time.Minute || got[0].Age > time.Minute+10*time.Second {
+		t.Fatalf("departed in the push/pull = %+v, want x aged about a minute", got)
+	}
+
+	// fresh started after x died: x is nothing to it until the push/pull.
+	fresh, _ := unstarted(t)
+	join(fresh, "old")
+	if p := fresh.Peers("dns", 10, 4); len(p) != 0 {
+		t.Fatalf("peers before the push/pull = %v", p)
+	}
+	(&delegate{fresh}).MergeRemoteState(view, false)
+	if got := fmt.Sprint(fresh.Peers("dns", 10, 4)); got != "[198.51.100.9]" {
+		t.Errorf("peers after the push/pull = %s, want [198.51.100.9]", got)
+	}
+	if _, ok := fresh.States()["x"]; ok {
+		t.Error("a departed member shows among the live states")
+	}
+	// The age carried over: x stops being a peer when it would on old.
+	fresh.mu.Lock()
+	at := fresh.departed["x"].at
+	fresh.mu.Unlock()
+	if left := peerRetention - time.Since(at); left > peerRetention-time.Minute || left < peerRetention-time.Minute-10*time.Second {
+		t.Errorf("x is a peer for %v more, want about %v", left, peerRetention-time.Minute)
+	}
+	// When x comes back, its own state replaces the carried one.
+	join(fresh, "x")
+	fresh.handleState(NodeState{Node: "x", Incarnation: 4, Instances: vi("198.51.100.19")}, false)
+	if got := fmt.Sprint(fresh.Peers("dns", 10, 4)); got != "[198.51.100.19]" {
+		t.Errorf("peers after x is back = %s, want [198.51.100.19]", got)
+	}
+	// A live member is never overwritten by another node's departed view,
+	// nor is this node itself.
+	(&delegate{fresh}).MergeRemoteState(encodePushPull(pushPull{Departed: []departedState{
+		{State: NodeState{Node: "x", Instances: vi("198.51.100.29")}},
+		{State: NodeState{Node: "self", Instances: vi("198.51.100.39")}},
+	}}), false)
+	if got := fmt.Sprint(fresh.Peers("dns", 10, 4)); got != "[198.51.100.19]" {
+		t.Errorf("peers after a stale departed view = %s, want [198.51.100.19]", got)
 	}
 }
 
