@@ -24,13 +24,28 @@ for svc in keepalived prometheus; do
 	fi
 done
 
-# Go: the machine image has it in /usr/local/go. On a bare Debian, take Debian's
-# go command and let it fetch the toolchain go.mod asks for through the module proxy.
+# Go: go.mod's version in /usr/local/go, fetched from the module proxy and
+# checked against a pinned hash when missing (Debian's golang-go is too old).
+command -v git >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends git ca-certificates
+bash "$(dirname "$0")/install-go.sh"
 export PATH="/usr/local/go/bin:$PATH"
-if ! command -v go >/dev/null 2>&1; then
-	apt-get install -y -qq --no-install-recommends golang-go ca-certificates git
+
+# moto_server (python moto 5.2.1) is the EC2 endpoint of the cloudmove tests.
+# The machine image has it; elsewhere it comes from PyPI, pinned.
+# Looked for where cloudmove/mototest.Binary looks: $MOTO_SERVER, PATH, pyenv.
+have_moto() {
+	[ -n "${MOTO_SERVER:-}" ] && [ -x "$MOTO_SERVER" ] && return 0
+	command -v moto_server >/dev/null 2>&1 && return 0
+	[ -x "${HOME:-/root}/.pyenv/shims/moto_server" ] || [ -x /root/.pyenv/shims/moto_server ]
+}
+if ! have_moto; then
+	if ! command -v pip3 >/dev/null 2>&1; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip python3-venv
+	fi
+	python3 -m venv /opt/vipd-moto
+	/opt/vipd-moto/bin/pip install -q 'moto[server]==5.2.1'
+	ln -sf /opt/vipd-moto/bin/moto_server /usr/local/bin/moto_server
 fi
-export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 
 # Go tools pinned to exact versions (the module proxy may refuse @latest).
 export PATH="$(go env GOPATH)/bin:$PATH"
