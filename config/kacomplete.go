@@ -210,7 +210,10 @@ func (p *kaParser) completeAuth(ki *kaInstance, strict bool) {
 	case ki.authType == "AH" && ki.family == IPv6:
 		why = "cannot use AH authentication with IPv6; ignored, as keepalived does"
 	case ki.authType == "AH":
-		why = "AH authentication is not supported yet; the instance runs without authentication"
+		// keepalived would run it, but its peers would then drop every
+		// advert of a vipd node that sent none (and vipd theirs): two
+		// masters. Refusing is the only safe reading.
+		p.d.err(pos, field, "AH authentication is not supported by vipd (keepalived peers using it would drop vipd's adverts, and vipd theirs); use auth_type PASS or none on every node")
 	default:
 		inst.AuthPass = ki.authPass
 	}

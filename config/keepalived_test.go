@@ -287,12 +287,6 @@ func TestKeepalivedLeniency(t *testing.T) {
 			check: func(t *testing.T, c *Config) { wantField(t, c.Instances[0].AuthPass, "") },
 		},
 		{
-			name:  "AH is not supported yet",
-			conf:  withVIP("  authentication {", "    auth_type AH", "    auth_pass x", "  }"),
-			warns: []string{kc + ":5: warning: vrrp_instance[VI_1].authentication: AH authentication is not supported yet"},
-			check: func(t *testing.T, c *Config) { wantField(t, c.Instances[0].AuthPass, "") },
-		},
-		{
 			name: "later-feature keywords are skipped with their blocks",
 			conf: "vrrp_track_process chk {\n  process haproxy\n  weight -5\n}\n" + withVIP("  track_process {", "    chk", "  }", "  notify_deleted /bin/true", "  priority 110"),
 			warns: []string{
@@ -554,6 +548,8 @@ func TestKeepalivedErrors(t *testing.T) {
 			[]string{kc + ":15: vrrp_instance[VI_2].virtual_router_id: VI_1 and VI_2 both use VRID 51 with IPv4 on interface eth0 with a common unicast peer"}},
 		{"strict mode with unicast", "global_defs {\n vrrp_strict\n}\n" + instanceConf("  unicast_peer {", "    192.0.2.2", "  }", "  virtual_ipaddress {", "    192.0.2.1", "  }"),
 			[]string{kc + ":7: vrrp_instance[VI_1].unicast_peer: unicast peers are not supported in strict mode"}},
+		{"AH authentication", instanceConf("  authentication {", "    auth_type AH", "    auth_pass x", "  }", "  virtual_ipaddress {", "    192.0.2.1", "  }"),
+			[]string{kc + ":5: vrrp_instance[VI_1].authentication: AH authentication is not supported by vipd"}},
 		{"self-referencing definition", "$A=x$A\n" + instanceConf("  priority $A"),
 			[]string{kc + ":5: parameter substitution does not terminate"}},
 	}

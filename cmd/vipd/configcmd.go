@@ -22,8 +22,10 @@ syntax (any other name), without running anything.`,
 		Use:   "check --config PATH",
 		Short: "Validate a configuration; print warnings and errors as PATH:LINE: message",
 		Long: `Validate a configuration file (native YAML, or keepalived.conf syntax) and
-print every warning and error as PATH:LINE: message. Exit status 1 when there
-is any error, 0 otherwise (warnings alone do not fail).`,
+print every warning and error as PATH:LINE: message, and a note for each VIP
+of the other family than its instance's adverts (vipd keeps such VIPs with
+the instance's state; keepalived would drop them). Exit status 1 when there
+is any error, 0 otherwise (warnings and notes do not fail).`,
 		Example: `  vipd config check --config /etc/vipd/vipd.yaml
   vipd config check --config /etc/keepalived/keepalived.conf   # warns where vipd differs`,
 		Args: cobra.NoArgs,
@@ -44,6 +46,9 @@ is any error, 0 otherwise (warnings alone do not fail).`,
 					fmt.Fprintln(out, d.String())
 				}
 				return exitCode(1)
+			}
+			for _, n := range familyNotes(cfg) {
+				fmt.Fprintln(out, n)
 			}
 			fmt.Fprintf(out, "%s: OK (%d instances)\n", cfgPath, len(cfg.Instances))
 			return nil
@@ -115,4 +120,32 @@ func effective(cfg *config.Config) *config.Config {
 	g.Timings = g.EffectiveTimings()
 	c.Gossip = &g
 	return &c
+}
+
+// familyNotes says, for each VIP of the other family than its instance's
+// adverts, what vipd does with it: valid in the native format, but
+// keepalived would drop it, so a reader moving from keepalived should know.
+// keepalived.conf input already warns about these at the same line.
+func familyNotes(cfg *config.Config) []string {
+	var out []string
+	for i, in := range cfg.Instances {
+		for _, v := range in.VIPs {
+			a := v.Prefix.Addr()
+			if v.Excluded || config.FamilyOf(a) == in.Family || warnedAt(cfg.Warnings, v.Pos) {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s: note: instances[%d].vips: %v is not %v like the instance's adverts: vipd holds it with the instance's state and leaves it out of adverts (keepalived would drop it)",
+				v.Pos, i, a, in.Family))
+		}
+	}
+	return out
+}
+
+func warnedAt(ws config.Diagnostics, pos config.Pos) bool {
+	for _, w := range ws {
+		if w.Pos == pos {
+			return true
+		}
+	}
+	return false
 }

@@ -54,6 +54,14 @@ func TestConfigCheck(t *testing.T) {
 			want: []string{`^PATH: OK \(1 instances\)$`},
 		},
 		{
+			name: "yaml dual-family instance gets a note", file: "dual.yaml", status: 0,
+			text: "node: {name: a}\ninstances:\n  - name: dns\n    interface: eth0\n    vrid: 51\n    vips:\n      - 198.51.100.100/24\n      - 2001:db8::100/64\n",
+			want: []string{
+				`^PATH:8: note: instances\[0\]\.vips: 2001:db8::100 is not IPv4 like the instance's adverts: vipd holds it with the instance's state and leaves it out of adverts`,
+				`^PATH: OK \(1 instances\)$`,
+			},
+		},
+		{
 			name: "yaml errors name file, line and field", file: "bad.yaml", status: 1,
 			text: "instances:\n  - name: web\n    interface: eth0\n    vrid: 300\n    bogus: 1\n    vips: [198.51.100.100/24]\n",
 			want: []string{
