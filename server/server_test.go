@@ -234,6 +234,7 @@ func TestErrors(t *testing.T) {
 		{"condition failed", "PUT", "/v1/instances/VI_1/order", `{"nodes":[{"name":"a"}],"expectedVersion":"3"}`, 400, codes.FailedPrecondition, "at version 7, not 3"},
 		{"unknown JSON field", "POST", "/v1/instances/VI_1:failover", `{"target":"n2"}`, 400, codes.InvalidArgument, "unknown field"},
 		{"not JSON", "POST", "/v1/instances/VI_1:failover", `{`, 400, codes.InvalidArgument, ""},
+		{"a second value after the body", "POST", "/v1/instances/VI_1:failover", `{"targetNode":"n2"} {"targetNode":"n3"}`, 400, codes.InvalidArgument, ""},
 		{"bad enum in query", "GET", "/v1/watch?types=EVENT_TYPE_NOPE", "", 400, codes.InvalidArgument, "EVENT_TYPE_NOPE"},
 		{"unimplemented", "GET", "/v1/cluster", "", 501, codes.Unimplemented, "not implemented"},
 		{"no such route", "GET", "/v2/status", "", 404, codes.NotFound, ""},
