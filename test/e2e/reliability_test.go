@@ -605,6 +605,12 @@ instances:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Each drop is also logged at debug level, with its reason.
+	for r, n := range want {
+		if got := da.CountLog("level=DEBUG", " dropped", "reason="+r+" "); got != int(n) {
+			t.Errorf("%d debug log lines for drops of reason %s, want %d", got, r, n)
+		}
+	}
 	_, _, _, _, rcvd0 := before.instance(t, "mc")
 	state, prio, _, _, rcvd1 := after.instance(t, "mc")
 	if rcvd1 != rcvd0+1 {
