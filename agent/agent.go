@@ -221,6 +221,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		}
 		link.metrics = a.metrics
 		a.link.Store(link)
+		a.track.gossipMembers = link.c.Members // order lists name members
 		// Its own context: the agent's ends at SIGTERM, but the cluster
 		// must live on until the instances have stopped and it has said
 		// goodbye (Leave), not just vanish.
@@ -393,7 +394,7 @@ func (a *Agent) start(ic *config.Instance) error {
 			return err
 		}
 	}
-	inst, err := election.NewInstance(ic, src, sock.conn, election.Deps{
+	inst, err := newInstance(ic, src, sock.conn, election.Deps{
 		Clock:     a.clock,
 		Log:       a.log,
 		Addrs:     a.addrs,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election"
 	"github.com/vipd/vipd/election/fsm"
+	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/metrics"
 	"github.com/vipd/vipd/notify"
@@ -54,10 +56,13 @@ type tracking struct {
 	checkSt map[string]checks.State    // each check's last state, for watch events
 
 	// Set once, before anything runs.
-	cloud   *clouds
-	events  *hub
-	node    string
-	metrics *metrics.Metrics
+	// gossipMembers, when this node gossips, lists the cluster's members:
+	// the names order lists are checked against.
+	gossipMembers func() []gossip.Member
+	cloud         *clouds
+	events        *hub
+	node          string
+	metrics       *metrics.Metrics
 
 	// Owned by the agent's goroutine.
 	runners  map[string]*checkRun
@@ -200,6 +205,7 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 		name := ic.Name
 		w, err := priority.NewWatcher(priority.WatcherConfig{
 			Path: ic.Order.File, Nodes: ic.Order.Nodes, Node: cfg.Node.Name, Clock: t.clock,
+			Known:    t.knownNodes,
 			OnUpdate: func(u priority.Update) { t.orderChanged(name, u) },
 		})
 		if err != nil {
@@ -291,8 +297,64 @@ func (t *tracking) checkRan(s checks.Status) {
 	}
 }
 
+// knownNodes is the set order lists are checked against: the gossip
+// members when this node gossips, else the node names the configuration
+// holds (this node's and those of inline orders); nil, for no check, when
+// that is this node's alone, as there is then nothing to compare with (a
+// node that has not joined its cluster yet would call every other name
+// unknown). It runs on the watchers' goroutines.
+func (t *tracking) knownNodes() []string {
+	if t.gossipMembers != nil {
+		var out []string
+		for _, m := range t.gossipMembers() {
+			out = append(out, m.Name)
+		}
+		if len(out) <= 1 {
+			return nil
+		}
+		return out
+	}
+	t.mu.Lock()
+	cfg := t.cfg
+	t.mu.Unlock()
+	if cfg == nil {
+		return nil
+	}
+	out := []string{cfg.Node.Name}
+	for _, ic := range cfg.Instances {
+		if ic.Order == nil {
+			continue
+		}
+		l, _ := priority.FromConfig(ic.Order.Nodes)
+		for _, e := range l.Entries {
+			if !slices.ContainsFunc(out, func(n string) bool { return strings.EqualFold(n, e.Name) }) {
+				out = append(out, e.Name)
+			}
+		}
+	}
+	if len(out) == 1 {
+		return nil
+	}
+	return out
+}
+
 // orderChanged runs on a watcher's goroutine.
 func (t *tracking) orderChanged(inst string, u priority.Update) {
+	if u.Recheck {
+		// The same list, but the known nodes changed: say so once.
+		var unknown []string
+		for _, p := range u.Problems {
+			if p.Kind == priority.ProblemUnknownNode {
+				unknown = append(unknown, p.Name)
+			}
+		}
+		if len(unknown) > 0 {
+			t.log.Warn("order lists nodes that are not known members", "instance", inst, "unknown", strings.Join(unknown, ","))
+		} else {
+			t.log.Info("every node the order lists is a known member now", "instance", inst)
+		}
+		return
+	}
 	for _, p := range u.Problems {
 		t.log.Warn("order list", "instance", inst, "problem", p.Error())
 	}
@@ -459,6 +521,10 @@ func (t *tracking) forget(name string) {
 
 var _ election.Observer = (*tracking)(nil)
 
+// newInstance builds the agent's instances; a variable so that a test can
+// see the Deps (fast takeover) an agent hands them.
+var newInstance = election.NewInstance
+
 // Transitioned runs on the instance's goroutine: notify scripts, and the
 // sync group's own state.
 func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, reason string) {
@@ -467,7 +533,7 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 	res := t.results[ic.Name]
 	node := ""
 	var group *config.SyncGroup
-	var groupState string
+	var groupState, groupPrev string
 	if t.cfg != nil {
 		node = t.cfg.Node.Name
 		group = t.cfg.SyncGroupOf(ic.Name)
@@ -479,12 +545,18 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 	if group != nil {
 		groupState = t.groupState(group)
 		groupMaster = groupState == fsm.Master.String()
-		if groupState == t.groups[group.Name] {
+		groupPrev = t.groups[group.Name]
+		if groupState == groupPrev {
 			groupState = ""
 		} else {
 			t.groups[group.Name] = groupState
 		}
 	}
+	// Queued under t.mu (Notify never blocks), so that the order of the
+	// events matches the order of the group states computed above: a
+	// member's transition is queued before any group event that counts
+	// it, and group events in the order of their states.
+	t.notifyTransition(inst, from, to, reason, res, node, group, groupState, groupPrev)
 	t.mu.Unlock()
 	t.poke() // gossip publishes the new state at once
 	if t.cloud != nil {
@@ -503,7 +575,14 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 			Priority: uint32(inst.Priority()), MasterAddress: addrString(inst.Master()),
 		})
 	}
+}
 
+// notifyTransition queues the scripts of an instance's transition and, when
+// it changed its sync group's state (groupState not empty), the group's.
+// Called with t.mu held.
+func (t *tracking) notifyTransition(inst *election.Instance, from, to fsm.State, reason string, res priority.Result,
+	node string, group *config.SyncGroup, groupState, groupPrev string) {
+	ic := inst.Config()
 	ev := notify.Event{
 		Type: notify.TypeInstance, Name: ic.Name, State: to.String(), PrevState: from.String(),
 		Priority: inst.Priority(), Reason: reason, FailedChecks: res.FailedChecks, Node: node,
@@ -512,11 +591,23 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 		ev.Reason = res.Reason
 	}
 	t.notifier.Notify(ic.Notify, ev)
-	if groupState != "" {
-		gev := ev
-		gev.Type, gev.Name, gev.State = notify.TypeGroup, group.Name, groupState
-		t.notifier.Notify(group.Notify, gev)
+	if groupState == "" {
+		return
 	}
+	gev := ev
+	gev.Type, gev.Name, gev.State, gev.PrevState = notify.TypeGroup, group.Name, groupState, groupPrev
+	if groupPrev == "" {
+		gev.PrevState = fsm.Init.String()
+	}
+	// keepalived runs a group's notify after the instance notify of the
+	// transition that changed the group (and at shutdown every instance's
+	// STOP before the groups'): the group's scripts wait for the members'
+	// events queued so far.
+	members := make([]notify.Source, 0, len(group.Instances))
+	for _, m := range group.Instances {
+		members = append(members, notify.Source{Type: notify.TypeInstance, Name: m})
+	}
+	t.notifier.NotifyAfter(group.Notify, gev, members...)
 }
 
 // groupState is MASTER when every member is, FAULT when any is, BACKUP
@@ -552,14 +643,29 @@ func (t *tracking) YieldingChanged(inst *election.Instance, yielding bool) {
 	t.poke()
 }
 
-// Reasserted runs notify_master_rx_lower_pri.
+// Reasserted runs notify_master_rx_lower_pri. The state does not change:
+// the event's state and previous state are both MASTER.
 func (t *tracking) Reasserted(inst *election.Instance, _ netip.Addr, prio uint8) {
 	ic := inst.Config()
 	if t.cloud != nil {
 		t.cloud.reassert(ic.Name)
 	}
+	t.mu.Lock()
+	failed := t.results[ic.Name].FailedChecks
+	node := ""
+	if t.cfg != nil {
+		node = t.cfg.Node.Name
+	}
+	t.mu.Unlock()
+	reason := fmt.Sprintf("advert with lower priority %d", prio)
+	if prio == 0 {
+		// No advert carries 0 to a master that re-asserts: this is
+		// Reannounce, gossip showing another node acting as master.
+		reason = "another node acted as master (seen through gossip)"
+	}
 	t.notifier.Notify(ic.Notify, notify.Event{
-		Type: notify.TypeInstance, Name: ic.Name, State: fsm.Master.String(),
-		Priority: inst.Priority(), RxLowerPri: true, Reason: fmt.Sprintf("advert with lower priority %d", prio),
+		Type: notify.TypeInstance, Name: ic.Name, State: fsm.Master.String(), PrevState: fsm.Master.String(),
+		Priority: inst.Priority(), RxLowerPri: true, Reason: reason,
+		FailedChecks: failed, Node: node,
 	})
 }

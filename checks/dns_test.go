@@ -51,6 +51,12 @@ func (s *dnsServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	switch {
 	case q.Name == "slow.test.":
 		return // never answers
+	case q.Name == "version.bind." && q.Qclass == dns.ClassCHAOS && q.Qtype == dns.TypeTXT:
+		// Only a CHAOS-class question gets the server's version, as
+		// BIND, dnsmasq and unbound answer it.
+		m.Answer = append(m.Answer, rr(`version.bind. 0 CH TXT "vipd-test-1.0"`))
+	case q.Name == "version.bind.":
+		m.Rcode = dns.RcodeRefused
 	case q.Name == "cam.ac.uk." && q.Qtype == dns.TypeTXT:
 		m.Answer = append(m.Answer, rr(`cam.ac.uk. 60 IN TXT "`+testSPF+`"`))
 	case q.Name == "multi.test." && q.Qtype == dns.TypeTXT:
@@ -111,6 +117,7 @@ func TestDNSProbe(t *testing.T) {
 		server       string
 		qname, qtype string
 		protocol     string
+		class        string
 		rcode        string
 		answer       string
 		ok           bool
@@ -139,6 +146,13 @@ func TestDNSProbe(t *testing.T) {
 		{name: "over TCP", qname: "www.test", qtype: "A", protocol: "tcp", ok: true, wantTCP: true},
 		{name: "truncated UDP answer retried over TCP", qname: "big.test", qtype: "TXT", answer: "complete", ok: true,
 			wantTCP: true},
+		{name: "CH class question", qname: "version.bind", qtype: "TXT", class: "CH",
+			answer: `^"vipd-test-1\.0"$`, ok: true, output: `"vipd-test-1.0"`},
+		{name: "class in lower case", qname: "version.bind", qtype: "TXT", class: "ch",
+			answer: `vipd-test`, ok: true},
+		{name: "same question in class IN is refused", qname: "version.bind", qtype: "TXT", class: "IN",
+			errHas: "REFUSED"},
+		{name: "default class is IN", qname: "version.bind", qtype: "TXT", errHas: "REFUSED"},
 		{name: "server by name, every address tried", server: net.JoinHostPort("localhost", port), qname: "www.test",
 			qtype: "A", ok: true},
 	}
@@ -150,6 +164,7 @@ func TestDNSProbe(t *testing.T) {
 			}
 			c := dnsCheck(server, tc.qname, tc.qtype)
 			c.DNS.Protocol, c.DNS.ExpectRcode, c.DNS.ExpectAnswer = tc.protocol, tc.rcode, tc.answer
+			c.DNS.Class = tc.class
 			tcpBefore := s.tcp.Load()
 			r := probe(t, c, 3*time.Second)
 			wantResult(t, r, tc.ok, tc.errHas)

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -179,7 +180,7 @@ func TestExecTimeoutKillsProcessGroup(t *testing.T) {
 	}
 	// The orphan is reaped by init; until then it may show as a zombie.
 	eventually(t, 5*time.Second, fmt.Sprintf("child %d of the timed-out script still running", child), func() bool {
-		info, err := readProc(child)
+		info, err := readProc(context.Background(), child)
 		return err != nil || info.dead()
 	})
 }

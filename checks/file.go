@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/vipd/vipd/config"
@@ -91,10 +90,12 @@ func initValueFile(path string, v int, overwrite bool) error {
 	return f.Close()
 }
 
-// Probe reads the file once.
+// Probe reads the file once. A read that would wait (a FIFO whose writer
+// has written nothing yet) waits until ctx is done: then, as for a bad
+// number, the previous value stays and Err wraps ErrTimeout.
 func (p *fileProber) Probe(ctx context.Context) Result {
 	start := time.Now()
-	v, note, err := p.read()
+	v, note, err := p.read(ctx)
 	p.mu.Lock()
 	if err == nil {
 		p.last = v
@@ -103,7 +104,9 @@ func (p *fileProber) Probe(ctx context.Context) Result {
 	}
 	p.mu.Unlock()
 	fault := fileFault(v, p.weight, p.reverse)
-	res := Result{OK: !fault, Value: v, Err: err, Duration: time.Since(start)}
+	// A timeout is a failed run (the runner counts it), whatever the
+	// value kept says.
+	res := Result{OK: !fault && !errors.Is(err, ErrTimeout), Value: v, Err: err, Duration: time.Since(start)}
 	res.Output = fmt.Sprintf("value %d%s", v, note)
 	if err == nil && fault {
 		res.Err = fmt.Errorf("value %d with weight %d puts the instance in FAULT", v, p.weight)
@@ -113,21 +116,20 @@ func (p *fileProber) Probe(ctx context.Context) Result {
 
 // read returns the number in the file, with a note on why it is 0 when
 // the file gave none.
-func (p *fileProber) read() (int, string, error) {
-	// Non-blocking so that a FIFO put there cannot hang the probe.
-	fd, err := syscall.Open(p.path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, fmt.Sprintf(" (%v)", err), nil
-	}
-	buf := make([]byte, fileReadMax)
-	n, err := syscall.Read(fd, buf)
-	syscall.Close(fd)
-	if err != nil || n <= 0 {
+func (p *fileProber) read(ctx context.Context) (int, string, error) {
+	buf, err := readOnce(ctx, p.path, fileReadMax)
+	var pe *os.PathError
+	switch {
+	case err != nil && (errors.Is(err, ErrTimeout) || ctx.Err() != nil):
+		return 0, "", err
+	case errors.As(err, &pe) && pe.Op == "open":
+		return 0, fmt.Sprintf(" (%v)", pe.Err), nil
+	case err != nil || len(buf) == 0:
 		return 0, " (empty)", nil
 	}
-	v, ok := parseCInt(string(buf[:n]))
+	v, ok := parseCInt(string(buf))
 	if !ok || v < math.MinInt32 || v > math.MaxInt32+1 {
-		return 0, "", fmt.Errorf("%s: %w: %q", p.path, ErrFileValue, truncate(string(buf[:n]), 32))
+		return 0, "", fmt.Errorf("%s: %w: %q", p.path, ErrFileValue, truncate(string(buf), 32))
 	}
 	return int(v), "", nil
 }

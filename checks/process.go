@@ -56,7 +56,7 @@ func (p *processProber) Probe(ctx context.Context) Result {
 	start := time.Now()
 	var res Result
 	if p.pidFile != "" {
-		res = p.probePIDFile()
+		res = p.probePIDFile(ctx)
 	} else {
 		res = p.probeName(ctx)
 	}
@@ -64,12 +64,12 @@ func (p *processProber) Probe(ctx context.Context) Result {
 	return res
 }
 
-func (p *processProber) probePIDFile() Result {
-	pid, err := readPIDFile(p.pidFile)
+func (p *processProber) probePIDFile(ctx context.Context) Result {
+	pid, err := readPIDFile(ctx, p.pidFile)
 	if err != nil {
 		return Result{Err: err}
 	}
-	info, err := readProc(pid)
+	info, err := readProc(ctx, pid)
 	if err != nil {
 		return Result{Err: fmt.Errorf("pid %d from %s: %w", pid, p.pidFile, err)}
 	}
@@ -96,7 +96,10 @@ func (p *processProber) probeName(ctx context.Context) Result {
 		if err != nil || pid <= 0 {
 			continue
 		}
-		info, err := readProc(pid)
+		info, err := readProc(ctx, pid)
+		if errors.Is(err, ErrTimeout) {
+			return Result{Err: fmt.Errorf("pid %d: %w", pid, err)}
+		}
 		if err != nil || !info.matches(p.name) {
 			continue // gone meanwhile, or not ours
 		}
@@ -132,10 +135,15 @@ func (i procInfo) matches(name string) bool {
 	return i.argv0 != "" && i.argv0 == name
 }
 
-// readProc reads /proc/PID/stat and /proc/PID/cmdline.
-func readProc(pid int) (procInfo, error) {
+// procReadMax bounds the reads of /proc/PID/stat (a few hundred bytes)
+// and /proc/PID/cmdline (of which only argv[0] matters).
+const procReadMax = 4096
+
+// readProc reads /proc/PID/stat and /proc/PID/cmdline, each with one read
+// that does not wait past ctx.
+func readProc(ctx context.Context, pid int) (procInfo, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	stat, err := readOnce(ctx, filepath.Join(dir, "stat"), procReadMax)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return procInfo{}, errors.New("no such process")
@@ -148,7 +156,7 @@ func readProc(pid int) (procInfo, error) {
 	}
 	// A zombie's cmdline is empty; a vanished process just leaves argv0
 	// empty, which never matches.
-	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
+	if cmd, err := readOnce(ctx, filepath.Join(dir, "cmdline"), procReadMax); err == nil {
 		if i := bytes.IndexByte(cmd, 0); i >= 0 {
 			cmd = cmd[:i]
 		}
@@ -172,19 +180,22 @@ func parseStat(b []byte) (procInfo, error) {
 }
 
 // readPIDFile reads a pid: a positive decimal number, white space around
-// it allowed.
-func readPIDFile(path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
+// it allowed. A pid file that would make the read wait (a FIFO) waits
+// only until ctx is done.
+func readPIDFile(ctx context.Context, path string) (int, error) {
+	buf, err := readOnce(ctx, path, 64)
+	var pe *os.PathError
+	switch {
+	case err != nil && (errors.Is(err, ErrTimeout) || ctx.Err() != nil):
+		return 0, fmt.Errorf("pid file %s: %w", path, err)
+	case errors.As(err, &pe) && pe.Op == "open":
 		return 0, err
+	case err != nil:
+		return 0, fmt.Errorf("pid file %s: unreadable: %v", path, err)
+	case len(buf) == 0:
+		return 0, fmt.Errorf("pid file %s: empty", path)
 	}
-	defer f.Close()
-	buf := make([]byte, 64)
-	n, err := f.Read(buf)
-	if err != nil && n == 0 {
-		return 0, fmt.Errorf("pid file %s: empty or unreadable: %v", path, err)
-	}
-	s := strings.TrimSpace(string(buf[:n]))
+	s := strings.TrimSpace(string(buf))
 	pid, err := strconv.Atoi(s)
 	if err != nil || pid <= 0 {
 		return 0, fmt.Errorf("pid file %s: %q is not a pid", path, truncate(s, 32))

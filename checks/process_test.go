@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -56,7 +57,7 @@ func startZombie(t *testing.T, name string) *exec.Cmd {
 	}
 	t.Cleanup(func() { cmd.Wait() })
 	eventually(t, 5*time.Second, "child never became a zombie", func() bool {
-		info, err := readProc(cmd.Process.Pid)
+		info, err := readProc(context.Background(), cmd.Process.Pid)
 		return err == nil && info.state == 'Z'
 	})
 	return cmd

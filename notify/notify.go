@@ -109,7 +109,7 @@ type Notifier struct {
 
 	mu      sync.Mutex
 	phase   phase
-	sources map[source]*queue
+	sources map[Source]*queue
 	pending int             // events queued and not yet begun, all sources
 	ctx     context.Context // scripts' parent context, set by Run
 	wg      sync.WaitGroup  // workers
@@ -125,18 +125,24 @@ const (
 	closed               // Run's context done: no new events
 )
 
-// source identifies whose scripts must run in order.
-type source struct{ typ, name string }
+// Source identifies a stream of events whose scripts run in order: an
+// instance or a sync group (Event.Type and Event.Name).
+type Source struct{ Type, Name string }
 
 // queue is one source's pending events; busy while a worker owns it.
 type queue struct {
 	jobs []job
 	busy bool
+	// tail is closed once the last job queued has run (or was dropped):
+	// what a later event of another source waits for (NotifyAfter).
+	tail chan struct{}
 }
 
 type job struct {
 	scripts config.Notify
 	ev      Event
+	done    chan struct{}   // closed once the job has run or was dropped
+	after   []chan struct{} // jobs of other sources to wait for first
 }
 
 // New returns a Notifier; call Run to start running scripts. Events
@@ -151,7 +157,7 @@ func New(opts Options) *Notifier {
 		path:         os.Getenv("PATH"),
 		run:          opts.run,
 		onRun:        opts.OnRun,
-		sources:      map[source]*queue{},
+		sources:      map[Source]*queue{},
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
@@ -176,6 +182,17 @@ func New(opts Options) *Notifier {
 // for ev it does nothing; with the queue full, or once Run has finished, it
 // drops ev, counts it and logs it.
 func (n *Notifier) Notify(scripts config.Notify, ev Event) {
+	n.NotifyAfter(scripts, ev)
+}
+
+// NotifyAfter is Notify, except that ev's scripts start only once every
+// event already queued for the sources in after has finished its scripts.
+// A sync group's state follows from its members' transitions, so its
+// scripts wait for those of the member events queued before it, as
+// keepalived starts a group's notify after the instance's that caused it
+// (and, at shutdown, every instance's STOP before the groups'). Waiting
+// on a source with nothing queued or running costs nothing.
+func (n *Notifier) NotifyAfter(scripts config.Notify, ev Event, after ...Source) {
 	if ev.Type == "" {
 		ev.Type = TypeInstance
 	}
@@ -196,13 +213,23 @@ func (n *Notifier) Notify(scripts config.Notify, ev Event) {
 		n.drop(ev, why)
 		return
 	}
-	key := source{ev.Type, ev.Name}
+	key := Source{ev.Type, ev.Name}
+	j := job{scripts: scripts, ev: ev, done: make(chan struct{})}
+	for _, src := range after {
+		if src.Type == "" {
+			src.Type = TypeInstance
+		}
+		if dq := n.sources[src]; dq != nil && src != key {
+			j.after = append(j.after, dq.tail)
+		}
+	}
 	q := n.sources[key]
 	if q == nil {
 		q = &queue{}
 		n.sources[key] = q
 	}
-	q.jobs = append(q.jobs, job{scripts, ev})
+	q.jobs = append(q.jobs, j)
+	q.tail = j.done
 	n.pending++
 	if n.phase == running && !q.busy {
 		n.startLocked(key, q)
@@ -264,7 +291,7 @@ func (n *Notifier) Stats() Stats {
 func (n *Notifier) Dropped() uint64 { return n.dropped.Load() }
 
 // startLocked starts the worker of a source; n.mu is held.
-func (n *Notifier) startLocked(key source, q *queue) {
+func (n *Notifier) startLocked(key Source, q *queue) {
 	q.busy = true
 	n.wg.Add(1)
 	go n.work(key, q)
@@ -272,7 +299,7 @@ func (n *Notifier) startLocked(key source, q *queue) {
 
 // work runs a source's events one after the other until its queue is
 // empty, then retires; the next Notify for the source starts a new worker.
-func (n *Notifier) work(key source, q *queue) {
+func (n *Notifier) work(key Source, q *queue) {
 	defer n.wg.Done()
 	for {
 		n.mu.Lock()
@@ -289,12 +316,27 @@ func (n *Notifier) work(key source, q *queue) {
 		ctx := n.ctx
 		n.mu.Unlock()
 
-		if ctx.Err() != nil {
+		if !waitAll(ctx, j.after) || ctx.Err() != nil {
 			n.drop(j.ev, "drain timeout")
+			close(j.done)
 			continue
 		}
 		n.runJob(ctx, j)
+		close(j.done)
 	}
+}
+
+// waitAll waits until every channel of chs is closed, or ctx is done
+// (false).
+func waitAll(ctx context.Context, chs []chan struct{}) bool {
+	for _, ch := range chs {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // runJob runs an event's scripts in keepalived's order: the state's own

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +42,10 @@ type Update struct {
 	// Err is set when the file could not be read; List is then the last
 	// good one (or nil).
 	Err error
+	// Recheck marks an update published only because the known nodes
+	// changed (WatcherConfig.Known): List is the one already published,
+	// and Problems its problems against the new set.
+	Recheck bool
 }
 
 // WatcherConfig configures a Watcher.
@@ -51,6 +57,13 @@ type WatcherConfig struct {
 	Nodes []string
 	// Node is this node's name, to report when it is not in the order.
 	Node string
+	// Known, if set, returns the names of the nodes that exist (the
+	// gossip members, say): listed names outside it are reported as
+	// ProblemUnknownNode. It is asked at every poll, so a change in the
+	// set is reported (Update.Recheck) even when the file stays the same.
+	// A nil result means no set to compare with: nothing is reported.
+	// It is called from Run's goroutine and must not block.
+	Known func() []string
 	// Clock drives polling; nil means clock.Real().
 	Clock clock.Clock
 	// Interval is the time between polls; 0 means DefaultPollInterval.
@@ -110,8 +123,10 @@ type pollState struct {
 	sig       fileSig
 	haveSig   bool
 	sum       [sha256.Size]byte
-	last      *List  // last good list
-	errText   string // error last published, "" if none
+	last      *List     // last good list
+	parsed    []Problem // ParseList's problems of last
+	unknown   string    // the unknown names last published, joined
+	errText   string    // error last published, "" if none
 	published bool
 	polls     int
 }
@@ -119,15 +134,21 @@ type pollState struct {
 // Run publishes the first list, then polls the file until ctx is done, and
 // returns nil. For a static list it publishes once and waits for ctx.
 func (w *Watcher) Run(ctx context.Context) error {
+	var st pollState
+	poll := w.poll
 	if w.cfg.Path == "" {
 		l, problems := FromConfig(w.cfg.Nodes)
-		problems = append(problems, l.Validate(w.cfg.Node, nil)...)
-		w.cfg.OnUpdate(Update{List: &l, Problems: problems})
-		<-ctx.Done()
-		return nil
+		st.last, st.parsed = &l, problems
+		w.publish(&st, false)
+		if w.cfg.Known == nil {
+			<-ctx.Done()
+			return nil
+		}
+		// Only the known nodes can change.
+		poll = func(st *pollState) { w.recheck(st) }
+	} else {
+		w.poll(&st)
 	}
-	var st pollState
-	w.poll(&st)
 	t := w.cfg.Clock.NewTimer(w.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -135,10 +156,48 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C():
-			w.poll(&st)
+			poll(&st)
 			t.Reset(w.cfg.Interval)
 		}
 	}
+}
+
+// known returns the set to validate names against, nil for none.
+func (w *Watcher) known() []string {
+	if w.cfg.Known == nil {
+		return nil
+	}
+	return w.cfg.Known()
+}
+
+// publish sends st.last with its problems against the known nodes now.
+func (w *Watcher) publish(st *pollState, recheck bool) {
+	problems := append(slices.Clip(st.parsed), st.last.Validate(w.cfg.Node, w.known())...)
+	st.unknown = unknownKey(problems)
+	w.cfg.OnUpdate(Update{List: st.last, Problems: problems, Recheck: recheck})
+}
+
+// recheck publishes st.last again when the names it lists that are not
+// known nodes changed since the last update.
+func (w *Watcher) recheck(st *pollState) {
+	if w.cfg.Known == nil || st.last == nil || st.errText != "" {
+		return
+	}
+	if unknownKey(st.last.Validate("", w.known())) != st.unknown {
+		w.publish(st, true)
+	}
+}
+
+// unknownKey identifies the set of unknown names among problems.
+func unknownKey(problems []Problem) string {
+	var names []string
+	for _, p := range problems {
+		if p.Kind == ProblemUnknownNode {
+			names = append(names, strings.ToLower(p.Name))
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, "\x00")
 }
 
 // poll looks at the file once and publishes what changed.
@@ -154,6 +213,7 @@ func (w *Watcher) poll(st *pollState) {
 	}
 	sig := sigOf(fi)
 	if st.haveSig && sig == st.sig && st.errText == "" && st.polls%verifyEvery != 0 {
+		w.recheck(st)
 		return
 	}
 	data, err := readLimited(w.cfg.Path)
@@ -164,12 +224,12 @@ func (w *Watcher) poll(st *pollState) {
 	st.sig, st.haveSig = sig, true
 	sum := sha256.Sum256(data)
 	if st.published && st.errText == "" && sum == st.sum {
-		return // touched or rewritten with the same content
+		w.recheck(st) // touched or rewritten with the same content
+		return
 	}
 	l, problems := ParseList(w.cfg.Path, data)
-	problems = append(problems, l.Validate(w.cfg.Node, nil)...)
-	st.sum, st.last, st.errText, st.published = sum, &l, "", true
-	w.cfg.OnUpdate(Update{List: &l, Problems: problems})
+	st.sum, st.last, st.parsed, st.errText, st.published = sum, &l, problems, "", true
+	w.publish(st, false)
 }
 
 // fail publishes a read error once (until it changes or clears), keeping

@@ -1,0 +1,146 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/gossip"
+	"github.com/vipd/vipd/internal/clock"
+	"github.com/vipd/vipd/notify"
+)
+
+// syncBuffer is a log sink that the watchers' goroutines write to while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) count(sub string) int { return strings.Count(s.String(), sub) }
+
+func orderInstance(name string, vrid uint8, o *config.Order) *config.Instance {
+	ic := testInstance(name, vrid, 100, config.Notify{})
+	o.Priorities, o.Unhealthy = config.DefaultOrderPriorities(), config.UnhealthyLowest
+	ic.Order = o
+	return ic
+}
+
+// startTracking configures a tracking for cfg as the agent does, with a
+// fake clock, and returns its log.
+func startTracking(t *testing.T, cfg *config.Config, members func() []gossip.Member) (*tracking, *clock.Fake, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	tr := newTracking(slog.New(slog.NewTextHandler(logs, nil)), clk, notify.New(notify.Options{}))
+	tr.gossipMembers = members
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); tr.stop() })
+	if err := tr.configure(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return tr, clk, logs
+}
+
+// With gossip, an order file's names are checked against the members: an
+// unknown one is logged at warn when read, and again only when the
+// membership changes what is unknown. A node alone in its cluster (not
+// joined yet) reports nothing.
+func TestOrderUnknownNodesAgainstGossipMembers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "order")
+	if err := os.WriteFile(path, []byte("node-a\nnode-b\nghost\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig(orderInstance("web", 51, &config.Order{File: path}))
+	var mu sync.Mutex
+	names := []string{"node-a", "node-b"}
+	members := func() []gossip.Member {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []gossip.Member
+		for _, n := range names {
+			out = append(out, gossip.Member{Name: n, Status: gossip.StatusAlive})
+		}
+		return out
+	}
+	_, clk, logs := startTracking(t, cfg, members)
+	waitFor(t, "the unknown name logged", func() bool { return logs.count("unknown node ghost") == 1 })
+	if n := logs.count("unknown node node-b"); n != 0 {
+		t.Errorf("a member reported unknown: %s", logs)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("not at warn: %s", logs)
+	}
+
+	mu.Lock()
+	names = append(names, "ghost")
+	mu.Unlock()
+	waitFor(t, "the change logged", func() bool {
+		clk.Advance(250 * time.Millisecond)
+		return logs.count("every node the order lists is a known member now") == 1
+	})
+	mu.Lock()
+	names = []string{"node-a", "ghost"}
+	mu.Unlock()
+	waitFor(t, "node-b's departure logged", func() bool {
+		clk.Advance(250 * time.Millisecond)
+		return strings.Contains(logs.String(), "unknown=node-b")
+	})
+	for range 20 {
+		clk.Advance(250 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := logs.count("order lists nodes that are not known members"); n != 1 {
+		t.Errorf("membership change logged %d times, want once:\n%s", n, logs)
+	}
+
+	alone := func() []gossip.Member { return []gossip.Member{{Name: "node-a", Status: gossip.StatusAlive}} }
+	_, _, logs = startTracking(t, cfg, alone)
+	waitFor(t, "the order loaded", func() bool { return logs.count("order loaded") == 1 })
+	if strings.Contains(logs.String(), "unknown node") {
+		t.Errorf("a node alone in its cluster reported unknown names:\n%s", logs)
+	}
+}
+
+// Without gossip the known names are those the configuration holds: the
+// node's own and those of inline orders. With nothing but its own name
+// there is nothing to compare with, and nothing is reported.
+func TestOrderUnknownNodesAgainstConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "order")
+	if err := os.WriteFile(path, []byte("node-a\nnode-b\nghost\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig(orderInstance("web", 51, &config.Order{File: path}),
+		orderInstance("db", 52, &config.Order{Nodes: []string{"node-b", "node-a"}}))
+	_, _, logs := startTracking(t, cfg, nil)
+	waitFor(t, "ghost logged unknown", func() bool { return logs.count("unknown node ghost") == 1 })
+	if strings.Contains(logs.String(), "unknown node node-b") {
+		t.Errorf("a configured node reported unknown:\n%s", logs)
+	}
+
+	alone := baseConfig(orderInstance("web", 51, &config.Order{File: path}))
+	_, _, logs = startTracking(t, alone, nil)
+	waitFor(t, "the order loaded", func() bool { return logs.count("order loaded") == 1 })
+	if strings.Contains(logs.String(), "unknown node") {
+		t.Errorf("names reported unknown with nothing to compare with:\n%s", logs)
+	}
+}
