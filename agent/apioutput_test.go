@@ -121,11 +121,11 @@ checks:
 	if cs == nil {
 		t.Fatalf("GetCluster shows no check probe for node-a: %v", resp)
 	}
-	// Gossip carries at most gossip.MaxCheckOutput bytes of it, cut at
-	// the end (SetLocal): the start of what GetStatus shows.
-	want := pc.LastOutput[:gossip.MaxCheckOutput]
-	if cs.Output != want {
-		t.Errorf("GetCluster output %q...,\nwant the first %d bytes of GetStatus's %q...", cs.Output[:min(40, len(cs.Output))],
-			gossip.MaxCheckOutput, want[:40])
+	// Gossip carries the last gossip.MaxCheckOutput bytes of it (SetLocal):
+	// the end of what GetStatus shows, with the verdict.
+	want := pc.LastOutput[len(pc.LastOutput)-gossip.MaxCheckOutput:]
+	if cs.Output != want || !strings.Contains(cs.Output, "verdict: degraded") {
+		t.Errorf("GetCluster output ...%q,\nwant the last %d bytes of GetStatus's ...%q", cs.Output[max(0, len(cs.Output)-40):],
+			gossip.MaxCheckOutput, want[len(want)-40:])
 	}
 }

@@ -13,7 +13,7 @@ import (
 // SetLocal replaces this node's state. s.Node and s.Incarnation are
 // ignored (the node is this one; the incarnation is this package's to
 // bump). Instances and checks are sorted by name and check output is cut
-// to MaxCheckOutput, so that only a real change counts: then the
+// to its last MaxCheckOutput bytes, so that only a real change counts: then the
 // incarnation is bumped and the state broadcast as a delta. Peers also get
 // it by push/pull. It returns an error wrapping ErrInvalid for a state the
 // wire format cannot carry (empty or over-long names, a family other than
@@ -56,23 +56,21 @@ func normalize(s NodeState, node string) NodeState {
 	slices.SortStableFunc(out.Checks, func(a, b CheckState) int { return strings.Compare(a.Name, b.Name) })
 	for i := range out.Checks {
 		// Output is whatever a script printed: make it valid UTF-8 first.
-		out.Checks[i].Output = truncateUTF8(strings.ToValidUTF8(out.Checks[i].Output, "\uFFFD"), MaxCheckOutput)
+		out.Checks[i].Output = tailUTF8(strings.ToValidUTF8(out.Checks[i].Output, "\uFFFD"), MaxCheckOutput)
 	}
 	return out
 }
 
-// truncateUTF8 cuts s to at most n bytes without splitting a character.
-func truncateUTF8(s string, n int) string {
+// tailUTF8 keeps the last n bytes of s at most, without splitting a
+// character: a check's verdict comes at the end of its output.
+func tailUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	s = s[:n]
-	for len(s) > 0 {
-		r, size := utf8.DecodeLastRuneInString(s)
-		if r != utf8.RuneError || size > 1 {
-			break
-		}
-		s = s[:len(s)-1]
+	s = s[len(s)-n:]
+	// Drop the continuation bytes of a rune cut at the start.
+	for len(s) > 0 && !utf8.RuneStart(s[0]) {
+		s = s[1:]
 	}
 	return s
 }

@@ -83,9 +83,9 @@ func TestSetLocalBoundsOutput(t *testing.T) {
 	}{
 		{"short", "ok", "ok"},
 		{"exactly the limit", strings.Repeat("a", MaxCheckOutput), strings.Repeat("a", MaxCheckOutput)},
-		{"cut", strings.Repeat("a", MaxCheckOutput+10), strings.Repeat("a", MaxCheckOutput)},
-		// 511 ASCII bytes then a 3-byte rune: the rune does not fit whole.
-		{"cut before a split rune", strings.Repeat("a", MaxCheckOutput-1) + "€", strings.Repeat("a", MaxCheckOutput-1)},
+		{"the end is kept", "start" + strings.Repeat("a", MaxCheckOutput-3) + "end", strings.Repeat("a", MaxCheckOutput-3) + "end"},
+		// A 3-byte rune then 511 ASCII bytes: the rune does not fit whole.
+		{"cut after a split rune", "€" + strings.Repeat("a", MaxCheckOutput-1), strings.Repeat("a", MaxCheckOutput-1)},
 		{"invalid UTF-8 replaced", "bad\xffbyte", "bad\uFFFDbyte"},
 	}
 	for _, tt := range tests {

@@ -46,8 +46,9 @@ type InstanceState struct {
 	Since time.Time
 }
 
-// MaxCheckOutput bounds CheckState.Output; SetLocal cuts longer output
-// (check output is a hint, unlike the meta, so cutting it is fine).
+// MaxCheckOutput bounds CheckState.Output; SetLocal keeps the end of longer
+// output, where a check's verdict is (output is a hint, unlike the meta,
+// so cutting it is fine).
 const MaxCheckOutput = 512
 
 // CheckState is what a node says about one of its health checks.
