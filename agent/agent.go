@@ -53,6 +53,7 @@ type Agent struct {
 	clock   clock.Clock
 	version string
 	drops   election.DropCounter
+	timers  *clock.Scheduler // one timer and goroutine for every instance's deadlines
 
 	reloads  chan reloadReq
 	calls    chan func()         // API work to run on Run's goroutine
@@ -127,6 +128,7 @@ func New(opts Options) *Agent {
 	return &Agent{
 		log:        opts.Log,
 		clock:      opts.Clock,
+		timers:     clock.NewScheduler(opts.Clock),
 		version:    opts.Version,
 		reloads:    make(chan reloadReq),
 		calls:      make(chan func()),
@@ -401,6 +403,7 @@ func (a *Agent) start(ic *config.Instance) error {
 		Announcer: a.announcer,
 		Drops:     &a.drops,
 		Observer:  a.track,
+		Timers:    a.timers,
 
 		FastTakeover: a.cfg.FastTakeover,
 	})

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/vipd/vipd/election/transport"
@@ -19,7 +21,8 @@ type PacketReader interface {
 }
 
 // Demux reads one socket (one family on one interface), decodes each advert
-// and hands it to the instance that owns its VRID. Packets nobody can use are
+// and has the instance that owns its VRID handle it on the demux's own
+// goroutine, so an advert costs one goroutine wake-up. Packets nobody can use are
 // counted by reason and logged at debug level.
 type Demux struct {
 	conn  PacketReader
@@ -27,34 +30,84 @@ type Demux struct {
 	drops *DropCounter
 
 	mu     sync.RWMutex
-	byVRID map[uint8]*Instance
+	byVRID map[uint8][]*Instance
 }
 
 // NewDemux returns a demux for conn; drops may be shared with instances.
 func NewDemux(conn PacketReader, log *slog.Logger, drops *DropCounter) *Demux {
-	return &Demux{conn: conn, log: log, drops: drops, byVRID: map[uint8]*Instance{}}
+	return &Demux{conn: conn, log: log, drops: drops, byVRID: map[uint8][]*Instance{}}
 }
 
-// Register routes adverts for vrid to inst. Adverts are routed by VRID
-// alone, so a second instance with the same VRID on one socket is refused
-// (keepalived would tell unicast instances apart by their peers).
+// Register routes adverts for vrid to inst. Several unicast instances may
+// share a VRID on one socket, as keepalived allows when they have no
+// common peer (the configuration refuses the rest): each advert goes to
+// the one that lists its source as a peer. Multicast instances cannot be
+// told apart, so a second one with the same VRID is refused.
 func (d *Demux) Register(vrid uint8, inst *Instance) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if other, ok := d.byVRID[vrid]; ok && other != inst {
-		return fmt.Errorf("vrid %d is already used on this interface by instance %s", vrid, other.Name())
+	list := d.byVRID[vrid]
+	for _, other := range list {
+		if other == inst {
+			return nil
+		}
+		if !other.unicast && !inst.unicast {
+			return fmt.Errorf("vrid %d is already used on this interface by multicast instance %s", vrid, other.Name())
+		}
 	}
-	d.byVRID[vrid] = inst
+	// A new slice: Run reads the old one without the lock.
+	d.byVRID[vrid] = append(list[:len(list):len(list)], inst)
 	return nil
 }
 
-// Unregister stops routing vrid, if inst still owns it.
+// Unregister stops routing vrid to inst.
 func (d *Demux) Unregister(vrid uint8, inst *Instance) {
 	d.mu.Lock()
-	if d.byVRID[vrid] == inst {
-		delete(d.byVRID, vrid)
+	defer d.mu.Unlock()
+	list := d.byVRID[vrid]
+	k := slices.Index(list, inst)
+	if k < 0 {
+		return
 	}
-	d.mu.Unlock()
+	if len(list) == 1 {
+		delete(d.byVRID, vrid)
+		return
+	}
+	d.byVRID[vrid] = slices.Delete(slices.Clone(list), k, k+1)
+}
+
+// route picks the instance for an advert of a shared VRID: a multicast
+// advert goes to the multicast instance, a unicast one to the unicast
+// instance that lists its source as a peer (the one it is addressed to
+// first). With no match the first instance takes it, to count and log the
+// drop.
+func route(list []*Instance, src, dst netip.Addr) *Instance {
+	if len(list) == 1 {
+		return list[0]
+	}
+	if dst.IsMulticast() {
+		for _, in := range list {
+			if !in.unicast {
+				return in
+			}
+		}
+		return list[0]
+	}
+	var peerOnly *Instance // lists the source, sends from another address
+	for _, in := range list {
+		if in.unicast && in.hasPeer(src) {
+			if in.src == dst {
+				return in
+			}
+			if peerOnly == nil {
+				peerOnly = in
+			}
+		}
+	}
+	if peerOnly != nil {
+		return peerOnly
+	}
+	return list[0]
 }
 
 // Run reads until the socket is closed; its owner closes the socket to stop
@@ -82,9 +135,9 @@ func (d *Demux) Run() error {
 			continue
 		}
 		d.mu.RLock()
-		inst := d.byVRID[adv.VRID]
+		list := d.byVRID[adv.VRID]
 		d.mu.RUnlock()
-		if inst == nil {
+		if len(list) == 0 {
 			// Normal on a shared segment: other clusters use other VRIDs.
 			d.drops.Add(vrrp.DropUnknownVRID)
 			d.log.Debug("packet dropped", "reason", vrrp.DropUnknownVRID.String(), "src", p.Src, "vrid", adv.VRID)
@@ -94,6 +147,6 @@ func (d *Demux) Run() error {
 		// mismatch pass), so adv.Addrs can be reused for the next packet.
 		a := adv
 		a.Addrs = nil
-		inst.Deliver(a, p.Src, p.Dst, p.HopLimit)
+		route(list, p.Src, p.Dst).deliverNow(a, p.Src, p.Dst, p.HopLimit)
 	}
 }

@@ -35,9 +35,12 @@ type Announcer interface {
 	Announce(iface string, addrs []netip.Addr) error
 }
 
-// Observer hears about an instance's life. Calls are made from the
-// instance's goroutine: implementations must not block and must not call
-// back into the instance synchronously.
+// Observer hears about an instance's life. Calls for one instance are made
+// one at a time, in order, with the instance's lock held, from one of its
+// own goroutines or a command's caller: implementations must not block and
+// must not call back into the instance synchronously, except for its
+// lock-free getters (State, Priority, Master, Yielding, Name, Config,
+// Source, Counters).
 type Observer interface {
 	// Transitioned reports a state change.
 	Transitioned(inst *Instance, from, to fsm.State, reason string)
@@ -58,6 +61,10 @@ type Deps struct {
 	Announcer Announcer
 	Observer  Observer // may be nil
 	Drops     *DropCounter
+	// Timers runs the instances' deadlines; sharing one among an agent's
+	// instances gives them one timer and one goroutine between them. Nil:
+	// each instance makes its own.
+	Timers *clock.Scheduler
 	// FastTakeover turns on vipd's deviation from RFC 5798 §6.4.2 (see
 	// fsm.Params.FastTakeover).
 	FastTakeover bool
@@ -75,20 +82,36 @@ type Instance struct {
 	// advert must come from (static peers plus gossip's).
 	unicast bool
 	peers   map[netip.Addr]bool
+	// peerView is peers for the demux's goroutine: SetPeers replaces the
+	// map rather than changing it, so a published one is never written.
+	peerView atomic.Pointer[map[netip.Addr]bool]
 	// wireAddrs are the VIPs carried in adverts: the instance's own family,
 	// not excluded.
 	wireAddrs []netip.Addr
 	auth      [8]byte
 
-	m    *fsm.Machine
-	in   chan received
-	cmds chan func(now time.Time) []fsm.Action
-	buf  []byte
+	// mu serialises everything that touches the machine and acts on its
+	// output: adverts read by the demux, timer expiries, commands. Holding
+	// it while acting keeps actions (and so observers) in the machine's
+	// order, whichever goroutine produced them.
+	mu      sync.Mutex
+	m       *fsm.Machine
+	alarm   *clock.Alarm // the machine's deadline; set while running
+	alarmAt time.Time    // what alarm is set to; zero when unset
+	stopped bool         // Run has shut the machine down
+	buf     []byte
+
+	in      chan received  // adverts for the goroutine of Run
+	queued  atomic.Int32   // adverts sent on in and not yet handled
+	tick    chan struct{}  // a deadline the scheduler left to Run's goroutine
+	started chan struct{}  // closed once Start has run
+	slow    sync.WaitGroup // goroutines finishing slow actions, holding mu
 
 	state      atomic.Uint32 // fsm.State, for readers outside the goroutine
 	prio       atomic.Uint32 // effective priority, likewise
 	yielding   atomic.Bool   // fsm.Machine.Yielding, likewise
 	master     atomic.Value  // netip.Addr: fsm.Machine.Master, likewise
+	lastMaster netip.Addr    // what master holds; under mu
 	sent, rcvd atomic.Uint64
 
 	garpStop context.CancelFunc
@@ -110,15 +133,16 @@ func NewInstance(cfg *config.Instance, src netip.Addr, send Sender, deps Deps) (
 		return nil, fmt.Errorf("instance %s: no source address for adverts on %s", cfg.Name, cfg.Interface)
 	}
 	i := &Instance{
-		cfg:   cfg,
-		deps:  deps,
-		log:   deps.Log.With("instance", cfg.Name, "vrid", cfg.VRID),
-		send:  send,
-		src:   src,
-		peers: map[netip.Addr]bool{},
-		in:    make(chan received, 64),
-		cmds:  make(chan func(time.Time) []fsm.Action),
-		done:  make(chan struct{}),
+		cfg:     cfg,
+		deps:    deps,
+		log:     deps.Log.With("instance", cfg.Name, "vrid", cfg.VRID),
+		send:    send,
+		src:     src,
+		peers:   map[netip.Addr]bool{},
+		in:      make(chan received, 64),
+		tick:    make(chan struct{}, 1),
+		started: make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	if len(cfg.UnicastPeers) > 0 || cfg.PeersFromGossip {
 		i.unicast = true
@@ -131,6 +155,8 @@ func NewInstance(cfg *config.Instance, src netip.Addr, send Sender, deps Deps) (
 	} else {
 		i.dsts = []netip.Addr{vrrp.MulticastIPv6}
 	}
+	view := i.peers
+	i.peerView.Store(&view)
 	i.wireAddrs = cfg.AdvertisedVIPs()
 	i.auth = vrrp.PassAuthData(cfg.AuthPass)
 	m, err := fsm.New(fsm.Params{
@@ -186,20 +212,82 @@ func (i *Instance) State() fsm.State { return fsm.State(i.state.Load()) }
 // Counters returns how many adverts were sent and accepted.
 func (i *Instance) Counters() (sent, received uint64) { return i.sent.Load(), i.rcvd.Load() }
 
-// Deliver hands a decoded advert to the instance; the demux calls it. It
-// never blocks: when the instance is too far behind the advert is dropped
-// and counted, as a kernel socket buffer would.
+// Deliver hands a decoded advert to the instance's goroutine. It never
+// blocks and may be called with another instance's lock held (an
+// in-memory segment that delivers from within a send): when the instance
+// is too far behind the advert is dropped and counted, as a kernel socket
+// buffer would.
 func (i *Instance) Deliver(adv vrrp.Advert, src, dst netip.Addr, hopLimit int) {
+	i.queued.Add(1)
 	select {
 	case i.in <- received{adv: adv, src: src, dst: dst, hopLimit: hopLimit}:
 	default:
+		i.queued.Add(-1)
 		i.drop(vrrp.DropQueueFull, src, "instance input queue full")
 	}
 }
 
-// SetPriority changes the effective priority. Like every command it blocks
-// until the instance's goroutine has taken it (commands apply in the order
-// given), or the instance has stopped.
+// deliverNow handles an advert on the caller's goroutine, the demux's: one
+// wake-up per advert instead of two. The demux serves every instance on
+// its socket, so it never waits for one: before Start, behind adverts
+// already queued, or while the instance is busy (a slow action under way,
+// see finish), the advert is queued for Run's goroutine as Deliver does.
+func (i *Instance) deliverNow(adv vrrp.Advert, src, dst netip.Addr, hopLimit int) {
+	select {
+	case <-i.started:
+	default:
+		i.Deliver(adv, src, dst, hopLimit)
+		return
+	}
+	if i.queued.Load() > 0 || !i.mu.TryLock() {
+		i.Deliver(adv, src, dst, hopLimit)
+		return
+	}
+	if i.stopped {
+		i.mu.Unlock()
+		return
+	}
+	i.finish(i.receive(received{adv: adv, src: src, dst: dst, hopLimit: hopLimit}), false)
+}
+
+// finish performs the machine's actions and sets the alarm to its new
+// deadline, then releases i.mu, which the caller holds. Sending adverts is
+// quick and is done at once. Anything else (a transition: VIPs bound or
+// released over netlink, announcements, observers) takes a millisecond or
+// more, which the demux's or the scheduler's goroutine must not spend, as
+// every other instance waits for them: unless inline, a goroutine of the
+// instance's own does it, and unlocks i.mu when done, so the actions still
+// run in the machine's order, before anything else touches the instance.
+func (i *Instance) finish(acts []fsm.Action, inline bool) {
+	if !inline && slow(acts) {
+		i.slow.Add(1)
+		go func() {
+			defer i.slow.Done()
+			i.exec(acts) // valid until the machine's next call: not before Unlock
+			i.syncAlarm()
+			i.mu.Unlock()
+		}()
+		return
+	}
+	i.exec(acts)
+	i.syncAlarm()
+	i.mu.Unlock()
+}
+
+// slow reports whether acts hold more than sending adverts.
+func slow(acts []fsm.Action) bool {
+	for _, a := range acts {
+		if _, ok := a.(fsm.SendAdvert); !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// SetPriority changes the effective priority. Like every command it waits
+// for Run to have started the instance and returns once it has been
+// applied (so one caller's commands apply in the order given); after the
+// instance stopped it does nothing.
 func (i *Instance) SetPriority(p uint8) {
 	i.do(func(now time.Time) []fsm.Action { return i.m.SetPriority(p, now) })
 }
@@ -234,31 +322,45 @@ func (i *Instance) SetPeers(peers []netip.Addr) {
 		if !i.unicast {
 			return nil
 		}
+		old := i.peers
+		i.peers = make(map[netip.Addr]bool, len(peers))
 		i.dsts = i.dsts[:0]
-		clear(i.peers)
+		added := false
 		for _, p := range peers {
 			if p != i.src && !i.peers[p] {
 				i.dsts = append(i.dsts, p)
 				i.peers[p] = true
+				added = added || !old[p]
 			}
+		}
+		view := i.peers
+		i.peerView.Store(&view)
+		// A master tells a new peer at once: the peer may itself have
+		// become master while it was not in our list (our adverts did not
+		// reach it, its adverts were refused as "not a peer"), and waiting
+		// for the next advert interval would leave two masters that long.
+		if added && i.m.State() == fsm.Master {
+			return []fsm.Action{fsm.SendAdvert{Priority: i.m.Priority()}}
 		}
 		return nil
 	})
 }
 
+// hasPeer reports whether src is one of the unicast peers; safe from any
+// goroutine (the demux asks it to route a shared VRID).
+func (i *Instance) hasPeer(src netip.Addr) bool {
+	m := i.peerView.Load()
+	return m != nil && (*m)[src]
+}
+
 // Peers returns the current unicast peers, for status.
 func (i *Instance) Peers() []netip.Addr {
-	ch := make(chan []netip.Addr, 1)
+	var p []netip.Addr
 	i.do(func(time.Time) []fsm.Action {
-		ch <- append([]netip.Addr(nil), i.dsts...)
+		p = append([]netip.Addr(nil), i.dsts...)
 		return nil
 	})
-	select {
-	case p := <-ch:
-		return p
-	case <-i.done:
-		return nil
-	}
+	return p
 }
 
 // Reannounce re-runs a master's announcements now (gratuitous ARP /
@@ -288,17 +390,44 @@ func (i *Instance) SetFault(fault bool, reason string) {
 
 func (i *Instance) do(f func(time.Time) []fsm.Action) {
 	select {
-	case i.cmds <- f:
+	case <-i.started:
 	case <-i.done:
+		return
 	}
+	i.mu.Lock()
+	if i.stopped {
+		i.mu.Unlock()
+		return
+	}
+	i.finish(f(i.deps.Clock.Now()), true)
 }
 
 // Run drives the instance until ctx is cancelled, then stops it gracefully:
 // a MASTER sends a priority-0 advert so a backup takes over after its skew
 // time, and every VIP is released.
+//
+// Work runs where it comes from: deadlines on the scheduler's goroutine
+// (Deps.Timers), adverts from the demux on the demux's, commands on their
+// caller's. Run's goroutine takes what those leave to it: adverts from
+// Deliver or that found the instance busy, and deadlines likewise.
 func (i *Instance) Run(ctx context.Context) error {
 	defer close(i.done)
 	clk := i.deps.Clock
+	timers := i.deps.Timers
+	if timers == nil {
+		timers = clock.NewScheduler(clk)
+	}
+	// The master-down deadline is what failover time is made of: the
+	// scheduler's timer is precise when the clock allows, firing well
+	// within a millisecond of it where a time.Timer can be ~1 ms late.
+	alarm := timers.NewAlarm(i.onAlarm)
+	defer alarm.Close() // after the shutdown below, without mu: onAlarm may wait for it
+	if err := alarm.Imprecise(); err != nil {
+		i.log.Warn("precise timer unavailable, deadlines may fire up to 1 ms late", "err", err)
+	}
+
+	i.mu.Lock()
+	i.alarm = alarm
 	// A VIP still bound from a crashed run would answer for an address
 	// another node may now own. An address owner's VIPs are its real
 	// addresses and stay.
@@ -306,62 +435,78 @@ func (i *Instance) Run(ctx context.Context) error {
 		i.releaseVIPs()
 	}
 	i.exec(i.m.Start(clk.Now()))
+	i.syncAlarm()
+	i.mu.Unlock()
+	close(i.started)
 
-	// The master-down deadline is what failover time is made of: a precise
-	// timer fires well within a millisecond of it, a time.Timer up to ~1 ms
-	// late.
-	var timer clock.Timer
-	if pc, ok := clk.(clock.PreciseClock); ok {
-		pt, err := pc.NewPreciseTimer(time.Hour)
-		if err == nil {
-			defer pt.Close()
-			timer = pt
-		} else {
-			i.log.Warn("precise timer unavailable, deadlines may fire up to 1 ms late", "err", err)
-		}
-	}
-	if timer == nil {
-		timer = clk.NewTimer(time.Hour)
-		defer timer.Stop()
-	}
 	for {
-		i.armTimer(timer)
-		var acts []fsm.Action
 		select {
 		case <-ctx.Done():
+			i.mu.Lock() // after slow actions under way
 			i.exec(i.m.Shutdown(clk.Now()))
 			i.stopGARP()
+			i.stopped = true
+			alarm.Stop()
+			i.mu.Unlock()
+			i.slow.Wait()
 			return nil
 		case r := <-i.in:
-			acts = i.receive(r)
-		case <-timer.C():
-			acts = i.m.Tick(clk.Now())
-		case f := <-i.cmds:
-			acts = f(clk.Now())
+			i.mu.Lock()
+			if i.stopped {
+				i.mu.Unlock()
+			} else {
+				i.finish(i.receive(r), true)
+			}
+			i.queued.Add(-1) // after handling: the demux queues behind it till then
+		case <-i.tick:
+			i.mu.Lock()
+			i.ticked(true)
 		}
-		i.exec(acts)
 	}
 }
 
-func (i *Instance) armTimer(t clock.Timer) {
-	// Drain an expiry we are about to replace, so a stale tick cannot fire
-	// the new deadline early (Tick is a no-op then, but it costs a wakeup).
-	select {
-	case <-t.C():
-	default:
-	}
-	at, ok := i.m.Deadline()
-	if !ok {
-		t.Stop()
+// onAlarm runs on the scheduler's goroutine when the machine's deadline
+// may have come: the deadline it was set for can have moved later since
+// (a backup's moves with every advert, without re-arming the timer), in
+// which case Tick does nothing and the alarm is set again.
+//
+// A busy instance (a slow action under way) leaves the deadline to Run's
+// goroutine rather than hold up every other instance's.
+func (i *Instance) onAlarm(time.Time) {
+	if !i.mu.TryLock() {
+		select {
+		case i.tick <- struct{}{}:
+		default: // one is pending already
+		}
 		return
 	}
-	// Reset alone replaces a pending arming: no Stop first, which would
-	// cost a second timerfd_settime on every advert sent or received.
-	d := at.Sub(i.deps.Clock.Now())
-	if d < 0 {
-		d = 0
+	i.ticked(false)
+}
+
+// ticked handles the alarm's expiry; i.mu is held, and finish releases it.
+func (i *Instance) ticked(inline bool) {
+	i.alarmAt = time.Time{} // fired: the scheduler has unset it
+	if i.stopped {
+		i.mu.Unlock()
+		return
 	}
-	t.Reset(d)
+	i.finish(i.m.Tick(i.deps.Clock.Now()), inline)
+}
+
+// syncAlarm sets the alarm to the machine's deadline, if that changed;
+// i.mu must be held.
+func (i *Instance) syncAlarm() {
+	at, ok := i.m.Deadline()
+	switch {
+	case !ok:
+		if !i.alarmAt.IsZero() {
+			i.alarm.Stop()
+			i.alarmAt = time.Time{}
+		}
+	case !at.Equal(i.alarmAt):
+		i.alarm.Set(at)
+		i.alarmAt = at
+	}
 }
 
 // receive applies the checks that need the instance's config, then hands a
@@ -441,7 +586,12 @@ func (i *Instance) Master() netip.Addr {
 func (i *Instance) Source() netip.Addr { return i.src }
 
 func (i *Instance) noteYielding() {
-	i.master.Store(i.m.Master())
+	// Storing boxes the address, an allocation: only on a change, not
+	// for every advert from the same master.
+	if m := i.m.Master(); m != i.lastMaster || i.master.Load() == nil {
+		i.master.Store(m)
+		i.lastMaster = m
+	}
 	y := i.m.Yielding()
 	if i.yielding.Swap(y) != y && i.deps.Observer != nil {
 		i.deps.Observer.YieldingChanged(i, y)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -232,12 +233,12 @@ func (c *Conn) wanted(dst netip.Addr) bool {
 func (c *Conn) readOne(buf []byte) (Packet, error) {
 	var (
 		n, oobn, flags int
-		from           unix.Sockaddr
-		rerr           error
+		from           unix.RawSockaddrInet6
+		rerr           unix.Errno
 	)
 	err := c.rc.Read(func(fd uintptr) bool {
 		for {
-			n, oobn, flags, from, rerr = unix.Recvmsg(int(fd), buf, c.oob, 0)
+			n, oobn, flags, rerr = recvmsg(fd, buf, c.oob, &from)
 			if rerr != unix.EINTR {
 				return rerr != unix.EAGAIN
 			}
@@ -249,7 +250,7 @@ func (c *Conn) readOne(buf []byte) (Packet, error) {
 		}
 		return Packet{}, fmt.Errorf("transport: read on %s: %w", c.cfg.Interface, err)
 	}
-	if rerr != nil {
+	if rerr != 0 {
 		return Packet{}, fmt.Errorf("transport: read on %s: %w", c.cfg.Interface, os.NewSyscallError("recvmsg", rerr))
 	}
 	if flags&unix.MSG_TRUNC != 0 {
@@ -258,7 +259,7 @@ func (c *Conn) readOne(buf []byte) (Packet, error) {
 	if c.cfg.Family == IPv4 {
 		return c.parse4(buf[:n], c.oob[:oobn])
 	}
-	return c.parse6(buf[:n], c.oob[:oobn], from)
+	return c.parse6(buf[:n], c.oob[:oobn], &from)
 }
 
 // parse4 strips the IPv4 header the kernel hands raw sockets, taking the
@@ -292,10 +293,10 @@ func (c *Conn) parse4(b, oob []byte) (Packet, error) {
 
 // parse6 takes the source from the socket address and the destination,
 // interface and hop limit from IPV6_PKTINFO and IPV6_HOPLIMIT.
-func (c *Conn) parse6(b, oob []byte, from unix.Sockaddr) (Packet, error) {
+func (c *Conn) parse6(b, oob []byte, from *unix.RawSockaddrInet6) (Packet, error) {
 	p := Packet{IfIndex: c.ifi.Index, Payload: b}
-	if sa, ok := from.(*unix.SockaddrInet6); ok {
-		p.Src = netip.AddrFrom16(sa.Addr)
+	if from.Family == unix.AF_INET6 {
+		p.Src = netip.AddrFrom16(from.Addr)
 	}
 	var cm ipv6.ControlMessage
 	if err := cm.Parse(oob); err != nil {
@@ -334,8 +335,11 @@ func (c *Conn) WriteTo(payload []byte, src, dst netip.Addr) error {
 		}
 	}
 	var (
-		oob []byte
-		sa  unix.Sockaddr
+		oob   []byte
+		sa4   unix.RawSockaddrInet4
+		sa6   unix.RawSockaddrInet6
+		sa    unsafe.Pointer
+		salen uint32
 	)
 	if c.cfg.Family == IPv4 {
 		cm := ipv4.ControlMessage{IfIndex: c.ifi.Index}
@@ -343,23 +347,26 @@ func (c *Conn) WriteTo(payload []byte, src, dst netip.Addr) error {
 			cm.Src = src.AsSlice()
 		}
 		oob = cm.Marshal()
-		sa = &unix.SockaddrInet4{Addr: dst.As4()}
+		sa4.Family = unix.AF_INET
+		sa4.Addr = dst.As4()
+		sa, salen = unsafe.Pointer(&sa4), unix.SizeofSockaddrInet4
 	} else {
 		cm := ipv6.ControlMessage{IfIndex: c.ifi.Index}
 		if src.IsValid() {
 			cm.Src = src.AsSlice()
 		}
 		oob = cm.Marshal()
-		sa6 := &unix.SockaddrInet6{Addr: dst.As16()}
+		sa6.Family = unix.AF_INET6
+		sa6.Addr = dst.As16()
 		if dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() {
-			sa6.ZoneId = uint32(c.ifi.Index)
+			sa6.Scope_id = uint32(c.ifi.Index)
 		}
-		sa = sa6
+		sa, salen = unsafe.Pointer(&sa6), unix.SizeofSockaddrInet6
 	}
-	var werr error
+	var werr unix.Errno
 	err := c.rc.Write(func(fd uintptr) bool {
 		for {
-			werr = unix.Sendmsg(int(fd), payload, oob, sa, 0)
+			werr = sendmsg(fd, payload, oob, sa, salen)
 			if werr != unix.EINTR {
 				return werr != unix.EAGAIN
 			}
@@ -371,7 +378,7 @@ func (c *Conn) WriteTo(payload []byte, src, dst netip.Addr) error {
 		}
 		return fmt.Errorf("transport: write on %s: %w", c.cfg.Interface, err)
 	}
-	if werr != nil {
+	if werr != 0 {
 		return fmt.Errorf("transport: send %v -> %v on %s: %w", src, dst, c.cfg.Interface, os.NewSyscallError("sendmsg", werr))
 	}
 	return nil

@@ -5,7 +5,9 @@
 // On Linux the real clock also offers precise timers (PreciseClock), backed
 // by a timerfd, for the deadlines whose lateness is measured: a Go
 // time.Timer can fire up to about a millisecond late because the runtime
-// sleeps in epoll_wait with a timeout in whole milliseconds.
+// sleeps in epoll_wait with a timeout in whole milliseconds. A Scheduler
+// puts many such deadlines (an agent's VRRP instances) on one timer and one
+// goroutine.
 //
 // It depends on the standard library and golang.org/x/sys/unix only, and
 // must not depend on any other vipd package: everything else uses it.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,25 +23,9 @@ var _ PreciseClock = realClock{}
 // It fails inside a testing/synctest bubble, whose time.Now and time.Timer
 // run on a fake clock that a kernel timer would not follow.
 func (realClock) NewPreciseTimer(d time.Duration) (PreciseTimer, error) {
-	if err := sameClockAsKernel(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoPreciseTimer, err)
-	}
-	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	fd, f, rc, err := openTimerfd()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoPreciseTimer, os.NewSyscallError("timerfd_create", err))
-	}
-	f := os.NewFile(uintptr(fd), "timerfd")
-	// NewFile quietly keeps a descriptor the poller refuses; only a
-	// pollable file accepts a deadline, and only it can be waited on
-	// without a thread.
-	if err := f.SetReadDeadline(time.Time{}); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: timerfd not pollable: %w", ErrNoPreciseTimer, err)
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: %w", ErrNoPreciseTimer, err)
+		return nil, err
 	}
 	t := &fdTimer{
 		c:    make(chan time.Time, 1),
@@ -52,6 +37,51 @@ func (realClock) NewPreciseTimer(d time.Duration) (PreciseTimer, error) {
 	t.Reset(d)
 	go t.wait()
 	return t, nil
+}
+
+// openTimerfd returns a disarmed timerfd on CLOCK_MONOTONIC, registered
+// with the runtime poller, or an error wrapping ErrNoPreciseTimer.
+func openTimerfd() (int, *os.File, syscall.RawConn, error) {
+	if err := sameClockAsKernel(); err != nil {
+		return 0, nil, nil, fmt.Errorf("%w: %w", ErrNoPreciseTimer, err)
+	}
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("%w: %w", ErrNoPreciseTimer, os.NewSyscallError("timerfd_create", err))
+	}
+	f := os.NewFile(uintptr(fd), "timerfd")
+	// NewFile quietly keeps a descriptor the poller refuses; only a
+	// pollable file accepts a deadline, and only it can be waited on
+	// without a thread.
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		f.Close()
+		return 0, nil, nil, fmt.Errorf("%w: timerfd not pollable: %w", ErrNoPreciseTimer, err)
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return 0, nil, nil, fmt.Errorf("%w: %w", ErrNoPreciseTimer, err)
+	}
+	return fd, f, rc, nil
+}
+
+// readExpiry consumes a timerfd's expiry count and reports whether there
+// was one: false when the poller woke us for an expiry that a re-arm has
+// since cleared.
+//
+// The read is a raw system call: a timerfd opened non-blocking never
+// blocks, and a system call made through the runtime's entersyscall wakes
+// the runtime's sysmon thread when it sleeps, a futex round trip per
+// expiry for nothing.
+func readExpiry(fd uintptr) bool {
+	var n [8]byte // expiry count, native byte order; only its presence matters
+	for {
+		_, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&n[0])), uintptr(len(n)))
+		if errno == unix.EINTR {
+			continue
+		}
+		return errno == 0
+	}
 }
 
 // fdTimer is a PreciseTimer on a timerfd. Its invariant, which makes an
@@ -81,20 +111,12 @@ func (t *fdTimer) wait() {
 }
 
 func (t *fdTimer) onReadable(fd uintptr) bool {
-	var n [8]byte // expiry count, native byte order; only its presence matters
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for {
-		_, err := unix.Read(int(fd), n[:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			// EAGAIN: woken for an expiry a Reset or Stop has since
-			// cleared, or before the first one. Wait again.
-			return false
-		}
-		break
+	if !readExpiry(fd) {
+		// Woken for an expiry a Reset or Stop has since cleared, or
+		// before the first one. Wait again.
+		return false
 	}
 	if t.armed {
 		t.armed = false

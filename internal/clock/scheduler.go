@@ -1,0 +1,282 @@
+package clock
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+)
+
+// Scheduler runs many deadlines on one timer and one goroutine. Each Alarm
+// is a deadline and a function to call once it is reached. A hundred VRRP
+// instances then cost one timer and one goroutine wake-up per distinct
+// deadline, where a timer of their own each would cost a descriptor, a
+// goroutine and a channel hand-off per expiry.
+//
+// Moving an alarm later leaves the timer alone: the timer wakes at the
+// earlier time, finds nothing due and re-arms for whatever is first then.
+// A VRRP backup's master-down deadline moves later with every advert, so
+// this saves a timer syscall per advert received without changing when an
+// alarm fires: never before its deadline.
+//
+// On the Linux real clock the timer is a timerfd (see PreciseClock) and
+// the alarms' functions run in the goroutine its expiry wakes; on another
+// PreciseClock, a PreciseTimer; on any other clock (Fake, or time faked by
+// testing/synctest), a Timer from NewTimer. The goroutine runs while at
+// least one alarm is open: the first NewAlarm starts it and the last
+// Close stops it and waits for it, so it needs no owner of its own.
+//
+// A Scheduler is safe for concurrent use.
+type Scheduler struct {
+	clk Clock
+
+	mu      sync.Mutex
+	idle    sync.Cond // broadcast when an alarm's function returns
+	q       alarmHeap
+	open    int       // alarms made and not closed
+	w       waker     // nil while no alarm is open
+	wErr    error     // why w is not precise, when clk offers precise timers
+	wakeAt  time.Time // when w will wake; zero when not armed
+	running bool      // a pass over due alarms is under way: it re-arms at its end
+	firing  *Alarm    // whose function runs now, outside mu
+}
+
+// NewScheduler returns a scheduler on c. It starts nothing until the first
+// NewAlarm.
+func NewScheduler(c Clock) *Scheduler {
+	s := &Scheduler{clk: c}
+	s.idle.L = &s.mu
+	return s
+}
+
+// Alarm is one deadline of a Scheduler. Its function runs on the
+// scheduler's goroutine, one alarm at a time: a slow function delays every
+// other alarm of the scheduler, so it should do little and must not wait
+// for another alarm to fire.
+type Alarm struct {
+	s         *Scheduler
+	fn        func(now time.Time)
+	at        time.Time
+	idx       int // position in s.q; -1 when not set
+	closed    bool
+	imprecise error
+}
+
+// NewAlarm registers fn, to be called with the current time whenever a
+// deadline set by Alarm.Set is reached. The alarm starts unset.
+func (s *Scheduler) NewAlarm(fn func(now time.Time)) *Alarm {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil {
+		s.w, s.wErr = startWaker(s)
+	}
+	s.open++
+	return &Alarm{s: s, fn: fn, idx: -1, imprecise: s.wErr}
+}
+
+// Imprecise returns why the alarm's timer is not precise although its
+// clock is a PreciseClock (an error wrapping ErrNoPreciseTimer, for
+// example inside a testing/synctest bubble), or nil. Its deadlines may
+// then fire up to a millisecond late.
+func (a *Alarm) Imprecise() error { return a.imprecise }
+
+// Set makes the alarm fire at at (at once if at has passed), replacing a
+// deadline set before. It does nothing after Close.
+func (a *Alarm) Set(at time.Time) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.closed {
+		return
+	}
+	if a.idx >= 0 && a.at.Equal(at) {
+		return
+	}
+	a.at = at
+	if a.idx < 0 {
+		heap.Push(&s.q, a)
+	} else {
+		heap.Fix(&s.q, a.idx)
+	}
+	// The timer never wakes later than the first deadline (wakeAt is at or
+	// before every queued one), so only an earlier deadline re-arms it. A
+	// pass under way re-arms once it is done.
+	if !s.running && (s.wakeAt.IsZero() || at.Before(s.wakeAt)) {
+		s.armLocked(at)
+	}
+}
+
+// Stop unsets the alarm; its function is not called until the next Set. A
+// call of its function already under way is not waited for.
+func (a *Alarm) Stop() {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.idx >= 0 {
+		heap.Remove(&s.q, a.idx)
+	}
+}
+
+// Close unsets the alarm for good and returns once no call of its function
+// is under way; the scheduler's goroutine stops with the last open alarm.
+// It must not be called from an alarm's function: the last Close waits for
+// the goroutine those run on.
+func (a *Alarm) Close() {
+	s := a.s
+	s.mu.Lock()
+	if a.closed {
+		s.mu.Unlock()
+		return
+	}
+	a.closed = true
+	if a.idx >= 0 {
+		heap.Remove(&s.q, a.idx)
+	}
+	for s.firing == a {
+		s.idle.Wait()
+	}
+	s.open--
+	var w waker
+	if s.open == 0 {
+		w, s.w, s.wErr, s.wakeAt = s.w, nil, nil, time.Time{}
+	}
+	s.mu.Unlock()
+	if w != nil {
+		w.stop()
+	}
+}
+
+// fire runs every alarm that is due, in deadline order, then arms the
+// timer for the first one left. The waker calls it when its timer expires;
+// a waker that was replaced meanwhile is ignored.
+func (s *Scheduler) fire(w waker) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w != w {
+		return
+	}
+	s.running = true
+	s.wakeAt = time.Time{} // a one-shot timer that fired is disarmed
+	for len(s.q) > 0 {
+		now := s.clk.Now()
+		a := s.q[0]
+		if a.at.After(now) {
+			break
+		}
+		heap.Pop(&s.q)
+		s.firing = a
+		s.mu.Unlock()
+		a.fn(now)
+		s.mu.Lock()
+		s.firing = nil
+		s.idle.Broadcast()
+		if s.w != w {
+			// The last alarm closed while its function ran.
+			s.running = false
+			return
+		}
+	}
+	s.running = false
+	if len(s.q) > 0 {
+		s.armLocked(s.q[0].at)
+	}
+}
+
+// armLocked arms the timer for at; s.mu must be held and s.w set.
+func (s *Scheduler) armLocked(at time.Time) {
+	s.wakeAt = at
+	s.w.arm(at.Sub(s.clk.Now()))
+}
+
+// waker is the one timer under a Scheduler and the goroutine that calls
+// Scheduler.fire when it expires.
+type waker interface {
+	// arm (re-)arms the timer to expire after d, at once if d <= 0. It is
+	// called with the scheduler's mu held.
+	arm(d time.Duration)
+	// stop ends the goroutine and returns once it has ended. It is called
+	// without the scheduler's mu, after the waker was detached from it.
+	stop()
+}
+
+// startWaker starts the most precise waker the clock allows, and says why
+// it is not precise when the clock offers precise timers that failed.
+func startWaker(s *Scheduler) (waker, error) {
+	if _, ok := s.clk.(realClock); ok {
+		w, err := startFdWaker(s)
+		if err == nil {
+			return w, nil
+		}
+		return startTimerWaker(s, s.clk.NewTimer(time.Hour)), err
+	}
+	if pc, ok := s.clk.(PreciseClock); ok {
+		pt, err := pc.NewPreciseTimer(time.Hour)
+		if err == nil {
+			return startTimerWaker(s, pt), nil
+		}
+		return startTimerWaker(s, s.clk.NewTimer(time.Hour)), err
+	}
+	return startTimerWaker(s, s.clk.NewTimer(time.Hour)), nil
+}
+
+// timerWaker waits on a Timer's channel in a goroutine of its own.
+type timerWaker struct {
+	t          Timer
+	quit, done chan struct{}
+}
+
+func startTimerWaker(s *Scheduler, t Timer) *timerWaker {
+	t.Stop()
+	w := &timerWaker{t: t, quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-t.C():
+				// A Fake timer may deliver an expiry from before a Reset:
+				// fire then finds nothing due and re-arms, which is all.
+				s.fire(w)
+			case <-w.quit:
+				return
+			}
+		}
+	}()
+	return w
+}
+
+func (w *timerWaker) arm(d time.Duration) { w.t.Reset(max(d, 0)) }
+
+func (w *timerWaker) stop() {
+	close(w.quit)
+	<-w.done
+	if pt, ok := w.t.(PreciseTimer); ok {
+		_ = pt.Close()
+	} else {
+		w.t.Stop()
+	}
+}
+
+// alarmHeap orders alarms by deadline, for container/heap.
+type alarmHeap []*Alarm
+
+func (h alarmHeap) Len() int           { return len(h) }
+func (h alarmHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h alarmHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx = i
+	h[j].idx = j
+}
+
+func (h *alarmHeap) Push(x any) {
+	a := x.(*Alarm)
+	a.idx = len(*h)
+	*h = append(*h, a)
+}
+
+func (h *alarmHeap) Pop() any {
+	old := *h
+	a := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	a.idx = -1
+	return a
+}

@@ -1,0 +1,281 @@
+package clock
+
+import (
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// The scheduler tests that check exact times run inside a synctest bubble:
+// the real clock's time is faked there, so the scheduler falls back to a
+// time.Timer that fires at exact virtual times, and synctest.Wait tells
+// when its goroutine has settled. synctest.Test also fails if the
+// scheduler's goroutine outlives the last Close.
+
+// firings records each alarm's calls, in order.
+type firings struct {
+	mu  sync.Mutex
+	got []firing
+}
+
+type firing struct {
+	name string
+	at   time.Time
+}
+
+func (f *firings) fn(name string) func(time.Time) {
+	return func(now time.Time) {
+		f.mu.Lock()
+		f.got = append(f.got, firing{name, now})
+		f.mu.Unlock()
+	}
+}
+
+func (f *firings) take() []firing {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.got
+	f.got = nil
+	return out
+}
+
+func TestSchedulerFiresInOrderAtDeadlines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewScheduler(Real())
+		var f firings
+		start := time.Now()
+		a, b, c := s.NewAlarm(f.fn("a")), s.NewAlarm(f.fn("b")), s.NewAlarm(f.fn("c"))
+		if a.Imprecise() == nil {
+			t.Fatal("a synctest bubble gave a precise timer: the kernel's clock does not follow its time")
+		}
+		a.Set(start.Add(3 * time.Second))
+		b.Set(start.Add(time.Second))
+		c.Set(start.Add(2 * time.Second))
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		got := f.take()
+		want := []firing{{"b", start.Add(time.Second)}, {"c", start.Add(2 * time.Second)}, {"a", start.Add(3 * time.Second)}}
+		if len(got) != len(want) {
+			t.Fatalf("fired %v, want %v", got, want)
+		}
+		for k := range want {
+			if got[k].name != want[k].name || !got[k].at.Equal(want[k].at) {
+				t.Fatalf("firing %d = %s at %v, want %s at %v", k, got[k].name, got[k].at.Sub(start), want[k].name, want[k].at.Sub(start))
+			}
+		}
+		// Fired alarms are unset: nothing more comes.
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if got := f.take(); len(got) != 0 {
+			t.Fatalf("unset alarms fired again: %v", got)
+		}
+		a.Close()
+		b.Close()
+		c.Close()
+	})
+}
+
+// countingClock counts how often its timers are armed.
+type countingClock struct {
+	Clock
+	mu   sync.Mutex
+	arms int
+}
+
+func (c *countingClock) NewTimer(d time.Duration) Timer {
+	c.count()
+	return countingTimer{c.Clock.NewTimer(d), c}
+}
+
+func (c *countingClock) count() {
+	c.mu.Lock()
+	c.arms++
+	c.mu.Unlock()
+}
+
+func (c *countingClock) armed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.arms
+}
+
+type countingTimer struct {
+	Timer
+	c *countingClock
+}
+
+func (t countingTimer) Reset(d time.Duration) bool {
+	t.c.count()
+	return t.Timer.Reset(d)
+}
+
+// TestSchedulerMoveLaterIsLazy: moving an alarm later, as a backup does
+// with every advert, does not re-arm the timer, yet the alarm fires at its
+// last deadline and not before.
+func TestSchedulerMoveLaterIsLazy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := &countingClock{Clock: Real()}
+		s := NewScheduler(clk)
+		var f firings
+		a := s.NewAlarm(f.fn("a"))
+		defer a.Close()
+		start := time.Now()
+		a.Set(start.Add(time.Second))
+		base := clk.armed() // NewTimer, and the first Set
+		for range 9 {
+			time.Sleep(100 * time.Millisecond)
+			a.Set(time.Now().Add(time.Second))
+		}
+		if n := clk.armed() - base; n != 0 {
+			t.Fatalf("moving the alarm later 9 times re-armed the timer %d times, want 0", n)
+		}
+		last := time.Now()
+		time.Sleep(time.Second - time.Nanosecond)
+		synctest.Wait()
+		if got := f.take(); len(got) != 0 {
+			t.Fatalf("alarm fired before its deadline: %v after start", got[0].at.Sub(start))
+		}
+		// One early wake-up at the first deadline, which re-armed for the
+		// last one.
+		if n := clk.armed() - base; n != 1 {
+			t.Fatalf("timer re-armed %d times, want 1 (at the first deadline)", n)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		got := f.take()
+		if len(got) != 1 || !got[0].at.Equal(last.Add(time.Second)) {
+			t.Fatalf("fired %v, want once at %v", got, last.Add(time.Second).Sub(start))
+		}
+	})
+}
+
+func TestSchedulerMoveEarlierAndStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewScheduler(Real())
+		var f firings
+		a, b := s.NewAlarm(f.fn("a")), s.NewAlarm(f.fn("b"))
+		defer a.Close()
+		defer b.Close()
+		start := time.Now()
+		a.Set(start.Add(time.Hour))
+		b.Set(start.Add(2 * time.Second))
+		a.Set(start.Add(time.Second)) // earlier than the timer: re-armed
+		b.Stop()
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		got := f.take()
+		if len(got) != 1 || got[0].name != "a" || !got[0].at.Equal(start.Add(time.Second)) {
+			t.Fatalf("fired %v, want a alone at 1s", got)
+		}
+		// A deadline already passed fires at once.
+		b.Set(start)
+		synctest.Wait()
+		if got := f.take(); len(got) != 1 || got[0].name != "b" || !got[0].at.Equal(start.Add(3*time.Second)) {
+			t.Fatalf("fired %v, want b at once", got)
+		}
+	})
+}
+
+// TestSchedulerAlarmResetsItself: a function may set its own alarm again,
+// as a master's advert timer does, and the alarm keeps its cadence.
+func TestSchedulerAlarmResetsItself(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewScheduler(Real())
+		var mu sync.Mutex
+		var at []time.Time
+		var a *Alarm
+		a = s.NewAlarm(func(now time.Time) {
+			mu.Lock()
+			at = append(at, now)
+			mu.Unlock()
+			a.Set(now.Add(100 * time.Millisecond))
+		})
+		start := time.Now()
+		a.Set(start)
+		time.Sleep(time.Second + time.Millisecond)
+		synctest.Wait()
+		a.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(at) != 11 {
+			t.Fatalf("fired %d times in 1s at 100ms, want 11", len(at))
+		}
+		for k, x := range at {
+			if want := start.Add(time.Duration(k) * 100 * time.Millisecond); !x.Equal(want) {
+				t.Fatalf("firing %d at %v, want %v", k, x.Sub(start), want.Sub(start))
+			}
+		}
+	})
+}
+
+// TestSchedulerCloseWaitsForFunction: Close returns only once a call of the
+// alarm's function under way has returned, and the goroutine stops with
+// the last alarm and starts again with a new one.
+func TestSchedulerCloseWaitsForFunction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewScheduler(Real())
+		entered, release := make(chan struct{}), make(chan struct{})
+		a := s.NewAlarm(func(time.Time) {
+			close(entered)
+			<-release
+		})
+		a.Set(time.Now())
+		<-entered
+		closed := make(chan struct{})
+		go func() { a.Close(); close(closed) }()
+		synctest.Wait()
+		select {
+		case <-closed:
+			t.Fatal("Close returned while the alarm's function ran")
+		default:
+		}
+		close(release)
+		<-closed
+		s.mu.Lock()
+		stopped := s.w == nil
+		s.mu.Unlock()
+		if !stopped {
+			t.Fatal("the scheduler kept its timer after the last alarm closed")
+		}
+		a.Set(time.Now()) // after Close: nothing
+		var f firings
+		b := s.NewAlarm(f.fn("b"))
+		b.Set(time.Now().Add(time.Second))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := f.take(); len(got) != 1 {
+			t.Fatalf("a new alarm after the last Close fired %d times, want 1", len(got))
+		}
+		b.Close()
+	})
+}
+
+// TestSchedulerFakeClock: the scheduler follows a Fake clock's Advance.
+func TestSchedulerFakeClock(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fake := NewFake(start)
+	s := NewScheduler(fake)
+	fired := make(chan time.Time, 1)
+	a := s.NewAlarm(func(now time.Time) { fired <- now })
+	defer a.Close()
+	if a.Imprecise() != nil {
+		t.Fatalf("a Fake clock offers no precise timers, yet Imprecise = %v", a.Imprecise())
+	}
+	a.Set(start.Add(time.Minute))
+	fake.Advance(30 * time.Second)
+	select {
+	case at := <-fired:
+		t.Fatalf("fired at %v, before its deadline", at)
+	default:
+	}
+	fake.Advance(30 * time.Second)
+	select {
+	case at := <-fired:
+		if !at.Equal(start.Add(time.Minute)) {
+			t.Fatalf("fired at %v, want %v", at, start.Add(time.Minute))
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("alarm did not fire when the fake clock reached its deadline")
+	}
+}
