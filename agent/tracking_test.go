@@ -289,10 +289,11 @@ func TestReassertedNotifiesWithFullEnvironment(t *testing.T) {
 	}
 }
 
-// A graceful shutdown runs notify_stop (and notify STOP) for every
-// instance and for the sync group, the group's after all its members',
-// even though the members' scripts are slow.
-func TestShutdownNotifiesStopForInstancesAndGroups(t *testing.T) {
+// masterSyncGroup starts sync group G of instances web and db, both
+// MASTER, whose scripts log to h.log: the members' slowly (0.3 s), the
+// group's at once.
+func masterSyncGroup(t *testing.T) *trackHarness {
+	t.Helper()
 	dir := t.TempDir()
 	log := filepath.Join(dir, "notify.log")
 	slow := logScript(t, dir, log, "0.3")
@@ -305,6 +306,14 @@ func TestShutdownNotifiesStopForInstancesAndGroups(t *testing.T) {
 	h.log = log
 	iw, idb := h.start(web), h.start(db)
 	h.becomeMaster(iw, idb)
+	return h
+}
+
+// A graceful shutdown runs notify_stop (and notify STOP) for every
+// instance and for the sync group, the group's after all its members',
+// even though the members' scripts are slow.
+func TestShutdownNotifiesStopForInstancesAndGroups(t *testing.T) {
+	h := masterSyncGroup(t)
 	h.waitLine("group notify_master", func(l logLine) bool { return l.typ == "GROUP" && l.label == "master" })
 
 	h.stopAll() // instances stop, then the notifier drains
@@ -342,18 +351,7 @@ func TestShutdownNotifiesStopForInstancesAndGroups(t *testing.T) {
 // The group's MASTER notify comes after the instance notifies of the
 // transitions that made it MASTER, and only once.
 func TestGroupNotifyFollowsMemberNotify(t *testing.T) {
-	dir := t.TempDir()
-	log := filepath.Join(dir, "notify.log")
-	slow := logScript(t, dir, log, "0.3")
-	fast := logScript(t, dir, log, "0")
-	web := testInstance("web", 51, 100, scriptsFor(slow))
-	db := testInstance("db", 52, 100, scriptsFor(slow))
-	cfg := baseConfig(web, db)
-	cfg.SyncGroups = []*config.SyncGroup{{Name: "G", Instances: []string{"web", "db"}, Notify: scriptsFor(fast)}}
-	h := newTrackHarness(t, cfg, nil)
-	h.log = log
-	iw, idb := h.start(web), h.start(db)
-	h.becomeMaster(iw, idb)
+	h := masterSyncGroup(t)
 	h.waitLine("group notify", func(l logLine) bool { return l.typ == "GROUP" && l.label == "notify" && l.state == "MASTER" })
 	h.stopAll()
 	ls := h.lines()
