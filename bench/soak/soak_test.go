@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -241,6 +243,17 @@ func TestSoak(t *testing.T) {
 				d.Kind, strings.Join(d.Nodes, ","), s.holdersNow()))
 		}
 		s.settleWorst = max(s.settleWorst, took)
+		// The next disturbance starts from a cluster whose gossip sees
+		// every daemon alive again: the guard's bound counts from when
+		// gossip sees both holders, which the check takes to be the start
+		// of a drop. VIPs come back well before gossip takes back a member
+		// it declared dead (a link down), so without this wait a drop
+		// right after one would be measured from too early.
+		if gw, ok := s.gossipConverged(45 * time.Second); !ok {
+			t.Logf("gossip had not seen every daemon alive 45 s after %s on %s; going on", d.Kind, strings.Join(d.Nodes, ","))
+		} else if gw > time.Second {
+			t.Logf("gossip saw every daemon alive %v after the VIPs settled", gw.Round(time.Millisecond))
+		}
 		t.Logf("%s %s %s: %v, settled %v after", d.Start.Format("15:04:05.000"), d.Kind, strings.Join(d.Nodes, ","),
 			d.End.Sub(d.Start).Round(time.Millisecond), took.Round(time.Millisecond))
 		s.readResources()
@@ -495,6 +508,47 @@ func (s *soak) settle(timeout time.Duration) (time.Duration, bool) {
 	}
 }
 
+// gossipConverged waits until every running daemon counts all running
+// daemons as alive gossip members (vipd_gossip_members{state="alive"}),
+// and returns how long that took.
+func (s *soak) gossipConverged(timeout time.Duration) (time.Duration, bool) {
+	begin := time.Now()
+	for {
+		alive := s.alive.Load()
+		want := bits.OnesCount32(alive)
+		all := true
+		for _, n := range s.nodes {
+			if alive&(1<<n.idx) == 0 {
+				continue
+			}
+			got, err := aliveMembers(n.d.Socket)
+			all = all && err == nil && got == want
+		}
+		if all {
+			return time.Since(begin), true
+		}
+		if time.Since(begin) > timeout {
+			return time.Since(begin), false
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// aliveMembers reads vipd_gossip_members{state="alive"} from a daemon.
+func aliveMembers(socket string) (int, error) {
+	body, err := metricsText(socket)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, `vipd_gossip_members{state="alive"} `); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(f), err
+		}
+	}
+	return 0, errors.New("no vipd_gossip_members{state=\"alive\"} in /metrics")
+}
+
 // master returns the node holding vip now, or -1.
 func (s *soak) master(vip int) int {
 	last, ok := s.smp.latest()
@@ -738,27 +792,12 @@ func findPid(config string) (int, error) {
 // `curl --unix-socket SOCKET http://vipd/metrics`) and returns the
 // unlabelled samples.
 func scrape(socket string) (map[string]float64, error) {
-	c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-	}}
-	defer c.CloseIdleConnections()
-	resp, err := c.Get("http://vipd/metrics")
+	body, err := metricsText(socket)
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
 	out := map[string]float64{}
-	for _, l := range strings.Split(string(body), "\n") {
+	for _, l := range strings.Split(body, "\n") {
 		if l == "" || l[0] == '#' || strings.Contains(l, "{") {
 			continue
 		}
@@ -771,4 +810,28 @@ func scrape(socket string) (map[string]float64, error) {
 		}
 	}
 	return out, nil
+}
+
+// metricsText fetches a daemon's /metrics over its API socket.
+func metricsText(socket string) (string, error) {
+	c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http://vipd/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	return string(body), nil
 }
