@@ -53,9 +53,30 @@ run() {
 	# syncs a file per execution) for most of a short run.
 	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$duration" -fuzzminimizetime 5s -parallel 1 "$dir" >"$log" 2>&1; then
 		echo ok >"$logs/$name.rc"
+	elif coordinator_race "$log"; then
+		# Go's fuzzing coordinator can report its own -fuzztime deadline as
+		# a failure when a worker is mid-call as time runs out
+		# (golang/go#75804, fixed in go1.27 only). That failure names no
+		# input and writes none; the target's corpus, re-run as a plain
+		# test, must still pass for the run to count.
+		if go test -run "^${name}\$" -count 1 "$dir" >>"$log" 2>&1; then
+			echo "ok (coordinator deadline race, golang/go#75804; corpus re-run passed)" >>"$log"
+			echo race >"$logs/$name.rc"
+		else
+			echo FAIL >"$logs/$name.rc"
+		fi
 	else
 		echo FAIL >"$logs/$name.rc"
 	fi
+}
+
+# coordinator_race LOG: true when the only failure in LOG is the fuzzing
+# coordinator's bare "context deadline exceeded" with no input written, no
+# panic and no test failure message of the target's own.
+coordinator_race() {
+	local log=$1
+	grep -qxE '[[:space:]]*context deadline exceeded' "$log" || return 1
+	! grep -qE 'Failing input written to|^panic:|_test\.go:[0-9]+:|fuzz: minimizing' "$log"
 }
 running=0
 for t in "${targets[@]}"; do
@@ -75,10 +96,15 @@ for t in "${targets[@]}"; do
 	rc=$(cat "$logs/$name.rc" 2>/dev/null || echo FAIL)
 	# The last progress line: "fuzz: elapsed: 30s, execs: 123 (4/sec), new interesting: 5 (total: 40)".
 	summary=$(grep -E '^fuzz: elapsed: .*execs' "$logs/$name.log" | tail -n 1 | sed -E 's/^fuzz: //' || true)
-	if [ "$rc" = ok ] && [ -z "$summary" ]; then
+	if [ "$rc" != FAIL ] && [ -z "$summary" ]; then
 		rc=FAIL # passed without fuzzing: a renamed target or a build tag
 	fi
-	printf '%-4s %-28s %-20s %s\n' "$rc" "$name" "${dir#./}" "${summary:-(did not fuzz)}"
+	note=""
+	if [ "$rc" = race ]; then
+		rc=ok
+		note=" [deadline race of go's coordinator, golang/go#75804; corpus re-run passed]"
+	fi
+	printf '%-4s %-28s %-20s %s%s\n' "$rc" "$name" "${dir#./}" "${summary:-(did not fuzz)}" "$note"
 	if [ "$rc" != ok ]; then
 		failed=1
 		sed 's/^/    /' "$logs/$name.log"
