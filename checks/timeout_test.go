@@ -40,6 +40,9 @@ func holdWriter(t *testing.T, path string) *os.File {
 // free the stuck probe.
 func probeBounded(t *testing.T, p Prober, timeout time.Duration, unblock func()) (Result, time.Duration) {
 	t.Helper()
+	// Started before the context's deadline is set: a probe that stops
+	// exactly at its deadline took at least timeout from here.
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	type out struct {
@@ -47,7 +50,6 @@ func probeBounded(t *testing.T, p Prober, timeout time.Duration, unblock func())
 		d time.Duration
 	}
 	ch := make(chan out, 1)
-	start := time.Now()
 	go func() { r := p.Probe(ctx); ch <- out{r, time.Since(start)} }()
 	select {
 	case o := <-ch:
