@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/testbed"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -31,7 +32,9 @@ import (
 //	           no tag (DL3006, DL3007)
 //	stages     at least two stages; the last one is FROM scratch or a
 //	           distroless image (a static binary on a minimal base)
-//	static     a RUN of the build stage builds with CGO_ENABLED=0
+//	static     a RUN of the build stage builds with CGO_ENABLED=0 and
+//	           -tags grpcnotrace (testbed.BuildTags: the binary every test
+//	           and benchmark runs)
 //	user       the last stage sets USER to a non-root user (DL3002)
 //	add        no ADD: COPY for files, no fetching of URLs (DL3020)
 //	copyfrom   COPY --from names an earlier stage (DL3022)
@@ -162,12 +165,13 @@ func lintDockerfile(text string) []string {
 	}
 	static := false
 	for i, in := range ins {
-		if in.cmd == "RUN" && i < lastFrom && strings.Contains(in.args, "CGO_ENABLED=0") && strings.Contains(in.args, "go build") {
+		if in.cmd == "RUN" && i < lastFrom && strings.Contains(in.args, "CGO_ENABLED=0") && strings.Contains(in.args, "go build") &&
+			strings.Contains(in.args, "-tags "+testbed.BuildTags) {
 			static = true
 		}
 	}
 	if !static {
-		bad(0, "static", "no RUN in a build stage runs go build with CGO_ENABLED=0")
+		bad(0, "static", "no RUN in a build stage runs go build with CGO_ENABLED=0 and -tags "+testbed.BuildTags)
 	}
 	if !strings.Contains(text, "NET_ADMIN") || !strings.Contains(text, "NET_RAW") {
 		bad(0, "caps", "the Dockerfile does not document the NET_ADMIN and NET_RAW capabilities")
@@ -188,7 +192,7 @@ func TestDockerfile(t *testing.T) {
 // Each rule must be able to fail.
 func TestDockerfileLintRules(t *testing.T) {
 	const good = "# NET_ADMIN NET_RAW\nFROM golang:1.26.8-bookworm AS build\nWORKDIR /src\nCOPY . .\n" +
-		"RUN CGO_ENABLED=0 go build -o /out/vipd ./cmd/vipd\nFROM scratch\nCOPY --from=build /out/vipd /vipd\n" +
+		"RUN CGO_ENABLED=0 go build -tags grpcnotrace -o /out/vipd ./cmd/vipd\nFROM scratch\nCOPY --from=build /out/vipd /vipd\n" +
 		"USER 65532:65532\nENTRYPOINT [\"/vipd\"]\n"
 	if p := lintDockerfile(good); len(p) > 0 {
 		t.Fatalf("a good Dockerfile fails: %v", p)
@@ -204,6 +208,7 @@ func TestDockerfileLintRules(t *testing.T) {
 		{"copyfrom", "--from=build", "--from=builder"},
 		{"workdir", "WORKDIR /src", "WORKDIR src"},
 		{"static", "CGO_ENABLED=0 ", ""},
+		{"static", "-tags grpcnotrace ", ""},
 		{"apt", "RUN CGO", "RUN apt-get update && apt-get install -y curl && CGO"},
 		{"apt", "RUN CGO", "RUN apt-get upgrade && CGO"},
 		{"exec", "ENTRYPOINT [\"/vipd\"]", "ENTRYPOINT /vipd"},

@@ -51,7 +51,7 @@ func TestDemuxRoutesAndCounts(t *testing.T) {
 	corrupt := advert(51)
 	corrupt[6] ^= 0xff // checksum
 
-	inst := &Instance{cfg: instanceConfig("web", 100), in: make(chan received, 8)}
+	inst := &Instance{cfg: instanceConfig("web", 100), in: make(chan *received, 8)}
 	drops := &DropCounter{}
 	conn := &script{
 		errs: []error{transport.ErrTruncated},

@@ -19,13 +19,13 @@ func TestDemuxSharedVRID(t *testing.T) {
 	peerB, peerC := netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.3")
 	stranger := netip.MustParseAddr("198.51.100.9")
 	unicastInst := func(name string, peer netip.Addr) *Instance {
-		in := &Instance{cfg: instanceConfig(name, 100), in: make(chan received, 8), unicast: true, src: self}
+		in := &Instance{cfg: instanceConfig(name, 100), in: make(chan *received, 8), unicast: true, src: self}
 		view := map[netip.Addr]bool{peer: true}
 		in.peerView.Store(&view)
 		return in
 	}
 	toB, toC := unicastInst("to-b", peerB), unicastInst("to-c", peerC)
-	mc := &Instance{cfg: instanceConfig("mc", 100), in: make(chan received, 8)}
+	mc := &Instance{cfg: instanceConfig("mc", 100), in: make(chan *received, 8)}
 
 	pkt := func(src, dst netip.Addr, prio uint8) transport.Packet {
 		a := vrrp.Advert{Version: 3, VRID: 51, Priority: prio, Interval: time.Second}

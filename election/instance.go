@@ -101,7 +101,7 @@ type Instance struct {
 	stopped bool         // Run has shut the machine down
 	buf     []byte
 
-	in      chan received  // adverts for the goroutine of Run
+	in      chan *received // adverts for the goroutine of Run (pointers: the queue is rarely used, its buffer is always there)
 	queued  atomic.Int32   // adverts sent on in and not yet handled
 	tick    chan struct{}  // a deadline the scheduler left to Run's goroutine
 	started chan struct{}  // closed once Start has run
@@ -139,7 +139,7 @@ func NewInstance(cfg *config.Instance, src netip.Addr, send Sender, deps Deps) (
 		send:    send,
 		src:     src,
 		peers:   map[netip.Addr]bool{},
-		in:      make(chan received, 64),
+		in:      make(chan *received, 64),
 		tick:    make(chan struct{}, 1),
 		started: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -220,7 +220,7 @@ func (i *Instance) Counters() (sent, received uint64) { return i.sent.Load(), i.
 func (i *Instance) Deliver(adv vrrp.Advert, src, dst netip.Addr, hopLimit int) {
 	i.queued.Add(1)
 	select {
-	case i.in <- received{adv: adv, src: src, dst: dst, hopLimit: hopLimit}:
+	case i.in <- &received{adv: adv, src: src, dst: dst, hopLimit: hopLimit}:
 	default:
 		i.queued.Add(-1)
 		i.drop(vrrp.DropQueueFull, src, "instance input queue full")
@@ -455,7 +455,7 @@ func (i *Instance) Run(ctx context.Context) error {
 			if i.stopped {
 				i.mu.Unlock()
 			} else {
-				i.finish(i.receive(r), true)
+				i.finish(i.receive(*r), true)
 			}
 			i.queued.Add(-1) // after handling: the demux queues behind it till then
 		case <-i.tick:

@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 echo "== build vipd for the checks"
-CGO_ENABLED=0 go build -o "$work/vipd" ./cmd/vipd
+CGO_ENABLED=0 go build -tags grpcnotrace -o "$work/vipd" ./cmd/vipd
 
 echo "== systemd-analyze verify deploy/systemd/vipd.service"
 command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing (scripts/install-deps.sh installs systemd)"; exit 1; }

@@ -40,7 +40,7 @@ trap 'exit 130' INT TERM
 say "Installing what the demo needs (iproute2, dnsmasq, dig, curl...) and building vipd"
 bash scripts/install-deps.sh >/dev/null
 export PATH="/usr/local/go/bin:$PATH"
-CGO_ENABLED=0 go build -o "$WORK/vipd" ./cmd/vipd
+CGO_ENABLED=0 go build -tags grpcnotrace -o "$WORK/vipd" ./cmd/vipd
 note "built: $("$WORK/vipd" version | head -1)"
 
 say "Creating the lab: a switch, nodes n1 n2 n3 (198.51.100.1-3) and a client (198.51.100.10)"

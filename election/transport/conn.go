@@ -14,7 +14,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,8 +31,11 @@ type Conn struct {
 	pc  net.PacketConn // owns the descriptor and its poller registration
 	rc  syscall.RawConn
 
-	readMu sync.Mutex // guards oob
-	oob    []byte
+	readMu sync.Mutex // guards rd
+	rd     *readOp
+
+	writeMu sync.Mutex // guards wr
+	wr      *writeOp
 
 	// joined is whether the socket is a member of the VRRP group; a socket
 	// opened for unicast instances joins later when a multicast one arrives.
@@ -83,7 +85,7 @@ func Listen(cfg Config) (*Conn, error) {
 		pc.Close()
 		return nil, fmt.Errorf("transport: %v socket on %s: %w", cfg.Family, cfg.Interface, err)
 	}
-	c := &Conn{cfg: cfg, ifi: *ifi, pc: pc, rc: rc, oob: make([]byte, oobSize)}
+	c := &Conn{cfg: cfg, ifi: *ifi, pc: pc, rc: rc, rd: newReadOp(), wr: newWriteOp()}
 	c.joined.Store(cfg.Multicast)
 	return c, nil
 }
@@ -231,35 +233,26 @@ func (c *Conn) wanted(dst netip.Addr) bool {
 }
 
 func (c *Conn) readOne(buf []byte) (Packet, error) {
-	var (
-		n, oobn, flags int
-		from           unix.RawSockaddrInet6
-		rerr           unix.Errno
-	)
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			n, oobn, flags, rerr = recvmsg(fd, buf, c.oob, &from)
-			if rerr != unix.EINTR {
-				return rerr != unix.EAGAIN
-			}
-		}
-	})
+	op := c.rd
+	op.buf = buf
+	err := c.rc.Read(op.fn)
+	op.buf = nil
 	if err != nil {
 		if errors.Is(err, net.ErrClosed) {
 			return Packet{}, net.ErrClosed
 		}
 		return Packet{}, fmt.Errorf("transport: read on %s: %w", c.cfg.Interface, err)
 	}
-	if rerr != 0 {
-		return Packet{}, fmt.Errorf("transport: read on %s: %w", c.cfg.Interface, os.NewSyscallError("recvmsg", rerr))
+	if op.err != 0 {
+		return Packet{}, fmt.Errorf("transport: read on %s: %w", c.cfg.Interface, os.NewSyscallError("recvmsg", op.err))
 	}
-	if flags&unix.MSG_TRUNC != 0 {
+	if op.flags&unix.MSG_TRUNC != 0 {
 		return Packet{}, fmt.Errorf("%w (%d bytes)", ErrTruncated, len(buf))
 	}
 	if c.cfg.Family == IPv4 {
-		return c.parse4(buf[:n], c.oob[:oobn])
+		return c.parse4(buf[:op.n], op.oob[:op.oobn])
 	}
-	return c.parse6(buf[:n], c.oob[:oobn], &from)
+	return c.parse6(buf[:op.n], op.oob[:op.oobn], &op.from)
 }
 
 // parse4 strips the IPv4 header the kernel hands raw sockets, taking the
@@ -284,9 +277,8 @@ func (c *Conn) parse4(b, oob []byte) (Packet, error) {
 		IfIndex:  c.ifi.Index,
 		Payload:  b[ihl:],
 	}
-	var cm ipv4.ControlMessage
-	if err := cm.Parse(oob); err == nil && cm.IfIndex > 0 {
-		p.IfIndex = cm.IfIndex
+	if ifindex, _, _, err := parseCmsgs(oob); err == nil && ifindex > 0 {
+		p.IfIndex = ifindex
 	}
 	return p, nil
 }
@@ -298,18 +290,17 @@ func (c *Conn) parse6(b, oob []byte, from *unix.RawSockaddrInet6) (Packet, error
 	if from.Family == unix.AF_INET6 {
 		p.Src = netip.AddrFrom16(from.Addr)
 	}
-	var cm ipv6.ControlMessage
-	if err := cm.Parse(oob); err != nil {
+	ifindex, dst, hopLimit, err := parseCmsgs(oob)
+	if err != nil {
 		return Packet{}, fmt.Errorf("%w: control messages: %v", ErrMalformed, err)
 	}
-	if a, ok := netip.AddrFromSlice(cm.Dst); ok {
-		p.Dst = a
+	p.Dst = dst
+	if ifindex > 0 {
+		p.IfIndex = ifindex
 	}
-	if cm.IfIndex > 0 {
-		p.IfIndex = cm.IfIndex
-	}
-	// IPV6_RECVHOPLIMIT is always on, so the hop limit is always there.
-	p.HopLimit = cm.HopLimit
+	// IPV6_RECVHOPLIMIT is always on, so the hop limit is always there;
+	// were it not, 0 fails the receiver's hop limit check.
+	p.HopLimit = max(hopLimit, 0)
 	if !p.Src.IsValid() || !p.Dst.IsValid() {
 		return Packet{}, fmt.Errorf("%w: missing source or destination", ErrMalformed)
 	}
@@ -334,44 +325,24 @@ func (c *Conn) WriteTo(payload []byte, src, dst netip.Addr) error {
 			return &AddrError{Addr: src, Role: "source", Reason: "is multicast"}
 		}
 	}
-	var (
-		oob   []byte
-		sa4   unix.RawSockaddrInet4
-		sa6   unix.RawSockaddrInet6
-		sa    unsafe.Pointer
-		salen uint32
-	)
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	op := c.wr
+	op.pktinfo(c.cfg.Family, c.ifi.Index, src)
 	if c.cfg.Family == IPv4 {
-		cm := ipv4.ControlMessage{IfIndex: c.ifi.Index}
-		if src.IsValid() {
-			cm.Src = src.AsSlice()
-		}
-		oob = cm.Marshal()
-		sa4.Family = unix.AF_INET
-		sa4.Addr = dst.As4()
-		sa, salen = unsafe.Pointer(&sa4), unix.SizeofSockaddrInet4
+		op.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.As4()}
+		op.sa, op.salen = unsafe.Pointer(&op.sa4), unix.SizeofSockaddrInet4
 	} else {
-		cm := ipv6.ControlMessage{IfIndex: c.ifi.Index}
-		if src.IsValid() {
-			cm.Src = src.AsSlice()
-		}
-		oob = cm.Marshal()
-		sa6.Family = unix.AF_INET6
-		sa6.Addr = dst.As16()
+		op.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16()}
 		if dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() {
-			sa6.Scope_id = uint32(c.ifi.Index)
+			op.sa6.Scope_id = uint32(c.ifi.Index)
 		}
-		sa, salen = unsafe.Pointer(&sa6), unix.SizeofSockaddrInet6
+		op.sa, op.salen = unsafe.Pointer(&op.sa6), unix.SizeofSockaddrInet6
 	}
-	var werr unix.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for {
-			werr = sendmsg(fd, payload, oob, sa, salen)
-			if werr != unix.EINTR {
-				return werr != unix.EAGAIN
-			}
-		}
-	})
+	op.payload = payload
+	err := c.rc.Write(op.fn)
+	op.payload = nil
+	werr := op.err
 	if err != nil {
 		if errors.Is(err, net.ErrClosed) {
 			return net.ErrClosed

@@ -14,6 +14,7 @@ import (
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
 	"github.com/mdlayher/packet"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -43,12 +44,16 @@ const (
 )
 
 // Announcer sends gratuitous ARPs and unsolicited neighbour advertisements.
-// It keeps per-interface packet sockets, opened on first use in the network
-// namespace of the calling thread, and reopens them when the interface is
-// recreated. It is safe for concurrent use.
+// It keeps per-interface packet sockets and a netlink socket to look the
+// interface up, opened on first use in the network namespace of the
+// calling thread, and reopens the packet sockets when the interface is
+// recreated. It is safe for concurrent use; its netlink requests run on a
+// goroutine of its own (see serial), which Close stops.
 type Announcer struct {
 	mu     sync.Mutex
 	ifaces map[string]*ifaceSockets
+	nl     *netlink.Handle
+	nlq    *serial
 	closed bool
 }
 
@@ -69,7 +74,7 @@ func (s *ifaceSockets) close() {
 
 // NewAnnouncer returns an Announcer with no sockets open yet.
 func NewAnnouncer() *Announcer {
-	return &Announcer{ifaces: make(map[string]*ifaceSockets)}
+	return &Announcer{ifaces: make(map[string]*ifaceSockets), nlq: newSerial()}
 }
 
 // Announce sends one gratuitous ARP for each IPv4 address and one
@@ -83,7 +88,7 @@ func (a *Announcer) Announce(iface string, addrs []netip.Addr) error {
 	if a.closed {
 		return fmt.Errorf("vip: announce on %s: %w", iface, net.ErrClosed)
 	}
-	ifi, err := net.InterfaceByName(iface)
+	ifi, err := a.interfaceByName(iface)
 	if err != nil {
 		return fmt.Errorf("vip: announce on %s: %w (%v)", iface, ErrNoInterface, err)
 	}
@@ -103,7 +108,8 @@ func (a *Announcer) Announce(iface string, addrs []netip.Addr) error {
 	}
 
 	var errs []error
-	router, routerErr := forwarding(iface)
+	var router, routerRead bool
+	var routerErr error
 	for _, addr := range addrs {
 		var err error
 		switch {
@@ -111,10 +117,16 @@ func (a *Announcer) Announce(iface string, addrs []netip.Addr) error {
 			err = errors.New("not a unicast address")
 		case addr.Unmap().Is4():
 			err = a.garp(ifi, socks, addr.Unmap())
-		case routerErr != nil:
-			err = routerErr
 		default:
-			err = a.unsolicitedNA(ifi, socks, addr, router)
+			if !routerRead { // only an IPv6 address needs it
+				router, routerErr = forwarding(iface)
+				routerRead = true
+			}
+			if routerErr != nil {
+				err = routerErr
+			} else {
+				err = a.unsolicitedNA(ifi, socks, addr, router)
+			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("vip: announce %v on %s: %w", addr, iface, err))
@@ -127,6 +139,43 @@ func (a *Announcer) Announce(iface string, addrs []netip.Addr) error {
 		delete(a.ifaces, iface)
 	}
 	return errors.Join(errs...)
+}
+
+// interfaceByName looks iface up with one netlink request for that name.
+// net.InterfaceByName dumps and parses every interface of the namespace
+// instead, some 200 kB of garbage per call with a handful of interfaces:
+// an agent announcing a hundred VIPs made most of its start-up heap that
+// way. Called with a.mu held.
+func (a *Announcer) interfaceByName(iface string) (*net.Interface, error) {
+	if a.nl == nil {
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return nil, fmt.Errorf("open netlink: %w", err)
+		}
+		if err := h.SetSocketTimeout(netlinkTimeout); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("netlink timeout: %w", err)
+		}
+		a.nl = h
+	}
+	var (
+		link netlink.Link
+		err  error
+	)
+	if qerr := a.nlq.do(func() { link, err = a.nl.LinkByName(iface) }); qerr != nil {
+		return nil, qerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	attrs := link.Attrs()
+	return &net.Interface{
+		Index:        attrs.Index,
+		MTU:          attrs.MTU,
+		Name:         attrs.Name,
+		HardwareAddr: attrs.HardwareAddr,
+		Flags:        attrs.Flags,
+	}, nil
 }
 
 // garp sends an ARP request for ip from ip, as keepalived does: some hosts
@@ -232,6 +281,11 @@ func (a *Announcer) Close() error {
 	for name, s := range a.ifaces {
 		s.close()
 		delete(a.ifaces, name)
+	}
+	a.nlq.stop()
+	if a.nl != nil {
+		a.nl.Close()
+		a.nl = nil
 	}
 	a.closed = true
 	return nil

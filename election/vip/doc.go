@@ -18,8 +18,9 @@
 //     caller's business.
 //
 // Both work in the network namespace of the thread that creates them (the
-// Manager) or that first announces on an interface (the Announcer); a daemon
-// lives in one namespace, so this only matters to tests.
+// Manager) or that first announces (the Announcer); a daemon lives in one
+// namespace, so this only matters to tests. Both make their netlink
+// requests from a goroutine of their own (see serial).
 //
 // This package must not depend on other vipd packages: the VRRP instances
 // call it, not the other way round.

@@ -20,9 +20,11 @@ const dumpRetries = 5
 
 // Manager adds and removes VIPs through a netlink socket opened in the
 // network namespace of the thread that called NewManager. It is safe for
-// concurrent use.
+// concurrent use; its requests run one at a time on a goroutine of its own
+// (see serial), which Close stops.
 type Manager struct {
-	h *netlink.Handle
+	h   *netlink.Handle
+	nlq *serial
 }
 
 // NewManager opens a route netlink socket in the calling thread's network
@@ -36,13 +38,24 @@ func NewManager() (*Manager, error) {
 		h.Close()
 		return nil, fmt.Errorf("vip: netlink timeout: %w", err)
 	}
-	return &Manager{h: h}, nil
+	return &Manager{h: h, nlq: newSerial()}, nil
 }
 
-// Close closes the netlink socket.
+// Close stops the Manager's goroutine and closes the netlink socket; calls
+// made afterwards fail with net.ErrClosed.
 func (m *Manager) Close() error {
+	m.nlq.stop()
 	m.h.Close()
 	return nil
+}
+
+// exec runs f, which makes netlink requests, on the Manager's goroutine.
+func (m *Manager) exec(f func() error) error {
+	var err error
+	if qerr := m.nlq.do(func() { err = f() }); qerr != nil {
+		return qerr
+	}
+	return err
 }
 
 // Add puts v on its interface. An address already there with the same
@@ -54,9 +67,16 @@ func (m *Manager) Add(v VIP) error {
 	if err := v.Validate(); err != nil {
 		return &OpError{Op: "add", VIP: v, Err: err}
 	}
+	if err := m.exec(func() error { return m.add(v) }); err != nil {
+		return &OpError{Op: "add", VIP: v, Err: err}
+	}
+	return nil
+}
+
+func (m *Manager) add(v VIP) error {
 	link, err := m.link(v)
 	if err != nil {
-		return &OpError{Op: "add", VIP: v, Err: err}
+		return err
 	}
 	addr := toNetlink(v)
 	addr.Label = v.Label
@@ -81,10 +101,7 @@ func (m *Manager) Add(v VIP) error {
 			err = ErrConflict
 		}
 	}
-	if err != nil {
-		return &OpError{Op: "add", VIP: v, Err: err}
-	}
-	return nil
+	return err
 }
 
 // Remove takes v off its interface. An address that is not there, or an
@@ -93,18 +110,25 @@ func (m *Manager) Remove(v VIP) error {
 	if err := v.Validate(); err != nil {
 		return &OpError{Op: "remove", VIP: v, Err: err}
 	}
+	if err := m.exec(func() error { return m.remove(v) }); err != nil {
+		return &OpError{Op: "remove", VIP: v, Err: err}
+	}
+	return nil
+}
+
+func (m *Manager) remove(v VIP) error {
 	link, err := m.link(v)
 	if errors.Is(err, ErrNoInterface) {
 		return nil
 	}
 	if err != nil {
-		return &OpError{Op: "remove", VIP: v, Err: err}
+		return err
 	}
 	// No label in the request: the kernel would then only delete an
 	// address with that very label.
 	err = m.h.AddrDel(link, toNetlink(v))
 	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-		return &OpError{Op: "remove", VIP: v, Err: err}
+		return err
 	}
 	return nil
 }
@@ -115,11 +139,15 @@ func (m *Manager) Has(v VIP) (bool, error) {
 	if err := v.Validate(); err != nil {
 		return false, &OpError{Op: "has", VIP: v, Err: err}
 	}
-	link, err := m.link(v)
-	if err != nil {
-		return false, &OpError{Op: "has", VIP: v, Err: err}
-	}
-	has, err := m.has(link, v)
+	var has bool
+	err := m.exec(func() error {
+		link, err := m.link(v)
+		if err != nil {
+			return err
+		}
+		has, err = m.has(link, v)
+		return err
+	})
 	if err != nil {
 		return false, &OpError{Op: "has", VIP: v, Err: err}
 	}
