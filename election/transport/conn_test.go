@@ -58,12 +58,20 @@ func primary(t *testing.T, n *lab.Node, ifname string, fam Family) netip.Addr {
 	return a
 }
 
-func TestUnicast(t *testing.T) {
+// twoNodes is a lab of nodes a (198.51.100.1, 2001:db8::1) and b (.2, ::2)
+// on one switch, each on its eth0.
+func twoNodes(t *testing.T) (a, b *lab.Node) {
+	t.Helper()
 	l := lab.New(t)
 	sw := l.Switch("sw")
-	a, b := l.Node("a"), l.Node("b")
+	a, b = l.Node("a"), l.Node("b")
 	l.Connect(a, sw, "eth0", "198.51.100.1/24", "2001:db8::1/64")
 	l.Connect(b, sw, "eth0", "198.51.100.2/24", "2001:db8::2/64")
+	return a, b
+}
+
+func TestUnicast(t *testing.T) {
+	a, b := twoNodes(t)
 	// A second address of each family: the source is chosen per packet
 	// (IP_PKTINFO, IPV6_PKTINFO), not left to the kernel's preference.
 	a.Run(t, "ip", "addr", "add", "198.51.100.11/24", "dev", "eth0")
@@ -445,11 +453,7 @@ func TestPrimaryAddr(t *testing.T) {
 // per-packet garbage was most of what the agent allocated, and what sets
 // how often its collector runs.
 func TestNoAllocsPerPacket(t *testing.T) {
-	l := lab.New(t)
-	sw := l.Switch("sw")
-	a, b := l.Node("a"), l.Node("b")
-	l.Connect(a, sw, "eth0", "198.51.100.1/24", "2001:db8::1/64")
-	l.Connect(b, sw, "eth0", "198.51.100.2/24", "2001:db8::2/64")
+	a, b := twoNodes(t)
 	for _, tc := range []struct {
 		fam      Family
 		src, dst string

@@ -148,13 +148,9 @@ func (a *Announcer) Announce(iface string, addrs []netip.Addr) error {
 // way. Called with a.mu held.
 func (a *Announcer) interfaceByName(iface string) (*net.Interface, error) {
 	if a.nl == nil {
-		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		h, err := openNetlink()
 		if err != nil {
-			return nil, fmt.Errorf("open netlink: %w", err)
-		}
-		if err := h.SetSocketTimeout(netlinkTimeout); err != nil {
-			h.Close()
-			return nil, fmt.Errorf("netlink timeout: %w", err)
+			return nil, err
 		}
 		a.nl = h
 	}

@@ -30,15 +30,25 @@ type Manager struct {
 // NewManager opens a route netlink socket in the calling thread's network
 // namespace.
 func NewManager() (*Manager, error) {
+	h, err := openNetlink()
+	if err != nil {
+		return nil, fmt.Errorf("vip: %w", err)
+	}
+	return &Manager{h: h, nlq: newSerial()}, nil
+}
+
+// openNetlink opens a route netlink socket in the calling thread's network
+// namespace, each exchange bounded by netlinkTimeout.
+func openNetlink() (*netlink.Handle, error) {
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
-		return nil, fmt.Errorf("vip: open netlink: %w", err)
+		return nil, fmt.Errorf("open netlink: %w", err)
 	}
 	if err := h.SetSocketTimeout(netlinkTimeout); err != nil {
 		h.Close()
-		return nil, fmt.Errorf("vip: netlink timeout: %w", err)
+		return nil, fmt.Errorf("netlink timeout: %w", err)
 	}
-	return &Manager{h: h, nlq: newSerial()}, nil
+	return h, nil
 }
 
 // Close stops the Manager's goroutine and closes the netlink socket; calls
