@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -108,8 +109,11 @@ func (a *Announcer) Announce(iface string, addrs []netip.Addr) error {
 	}
 
 	var errs []error
-	var router, routerRead bool
+	var router bool
 	var routerErr error
+	if slices.ContainsFunc(addrs, func(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }) {
+		router, routerErr = forwarding(iface) // only a neighbour advertisement needs it
+	}
 	for _, addr := range addrs {
 		var err error
 		switch {
@@ -117,16 +121,10 @@ func (a *Announcer) Announce(iface string, addrs []netip.Addr) error {
 			err = errors.New("not a unicast address")
 		case addr.Unmap().Is4():
 			err = a.garp(ifi, socks, addr.Unmap())
+		case routerErr != nil:
+			err = routerErr
 		default:
-			if !routerRead { // only an IPv6 address needs it
-				router, routerErr = forwarding(iface)
-				routerRead = true
-			}
-			if routerErr != nil {
-				err = routerErr
-			} else {
-				err = a.unsolicitedNA(ifi, socks, addr, router)
-			}
+			err = a.unsolicitedNA(ifi, socks, addr, router)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("vip: announce %v on %s: %w", addr, iface, err))
