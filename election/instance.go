@@ -98,8 +98,10 @@ type Instance struct {
 	m       *fsm.Machine
 	alarm   *clock.Alarm // the machine's deadline; set while running
 	alarmAt time.Time    // what alarm is set to; zero when unset
-	stopped bool         // Run has shut the machine down
-	buf     []byte
+	// alarmEarly is when alarm may fire with another instance's
+	alarmEarly time.Time
+	stopped    bool // Run has shut the machine down
+	buf        []byte
 
 	in      chan *received // adverts for the goroutine of Run (pointers: the queue is rarely used, its buffer is always there)
 	queued  atomic.Int32   // adverts sent on in and not yet handled
@@ -503,8 +505,12 @@ func (i *Instance) syncAlarm() {
 			i.alarm.Stop()
 			i.alarmAt = time.Time{}
 		}
-	case !at.Equal(i.alarmAt):
-		i.alarm.Set(at)
+	case !at.Equal(i.alarmAt) || !i.m.Earliest().Equal(i.alarmEarly):
+		// A master's adverts may leave a little early, with other
+		// instances' (fsm.AdvertSlack): fewer wake-ups here and at every
+		// backup.
+		i.alarmEarly = i.m.Earliest()
+		i.alarm.SetWindow(i.alarmEarly, at)
 		i.alarmAt = at
 	}
 }

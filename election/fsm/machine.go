@@ -84,6 +84,26 @@ func (m *Machine) State() State { return m.state }
 // master-down timer in BACKUP. It returns false in INIT, FAULT and STOP.
 func (m *Machine) Deadline() (time.Time, bool) { return m.deadline, m.armed }
 
+// Earliest returns the earliest time at which Tick acts on the pending
+// timer. That is the deadline itself, except for a MASTER's advert timer,
+// which may be served up to an eighth of the advert interval early (see
+// AdvertSlack). Meaningless while Deadline returns false.
+func (m *Machine) Earliest() time.Time {
+	if m.state == Master {
+		return m.deadline.Add(-AdvertSlack(m.p.AdvertInterval))
+	}
+	return m.deadline
+}
+
+// AdvertSlack is how early a master's advert may be sent: an eighth of its
+// interval. A scheduler serving many instances sends every advert whose
+// slack has begun together with the one that is due, so that a hundred
+// instances wake the sender, and every backup that hears them, a few
+// times per interval rather than a hundred: once sent together their next
+// deadlines coincide, and they stay together. An early advert is harmless;
+// backups wait three intervals for a missing one, and never hear one late.
+func AdvertSlack(interval time.Duration) time.Duration { return interval / 8 }
+
 // Priority returns the effective priority.
 func (m *Machine) Priority() uint8 { return m.prio }
 
@@ -128,11 +148,11 @@ func (m *Machine) Start(now time.Time) []Action {
 	return m.out()
 }
 
-// Tick handles the expiry of the pending timer. Called before the deadline
+// Tick handles the expiry of the pending timer. Called before Earliest
 // (or with none pending) it does nothing and returns nil.
 func (m *Machine) Tick(now time.Time) []Action {
 	m.n = 0
-	if !m.armed || now.Before(m.deadline) {
+	if !m.armed || now.Before(m.Earliest()) {
 		return nil
 	}
 	switch m.state {

@@ -758,3 +758,51 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		})
 	}
 }
+
+// TestAdvertWindow: a master's advert may be served from an eighth of the
+// interval before its deadline, and the next one is due a whole interval
+// after it was sent; a backup's master-down timer is never served early.
+func TestAdvertWindow(t *testing.T) {
+	m, err := New(v3(PriorityOwner)) // starts as master
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Start(t0)
+	dl, ok := m.Deadline()
+	if !ok || !dl.Equal(t0.Add(time.Second)) {
+		t.Fatalf("master deadline %v, %v; want t0+1s", dl.Sub(t0), ok)
+	}
+	if got, want := m.Earliest(), t0.Add(time.Second-ms(125)); !got.Equal(want) {
+		t.Fatalf("Earliest = t0+%v, want t0+%v", got.Sub(t0), want.Sub(t0))
+	}
+	if acts := m.Tick(m.Earliest().Add(-time.Nanosecond)); acts != nil {
+		t.Fatalf("a tick before the window acted: %v", acts)
+	}
+	early := m.Earliest()
+	acts := m.Tick(early)
+	if len(acts) != 1 {
+		t.Fatalf("a tick at the window's start did %v, want one advert", acts)
+	}
+	if _, ok := acts[0].(SendAdvert); !ok {
+		t.Fatalf("a tick at the window's start did %v, want an advert", acts)
+	}
+	if dl, _ := m.Deadline(); !dl.Equal(early.Add(time.Second)) {
+		t.Fatalf("after an early advert the deadline is t0+%v, want a whole interval after it", dl.Sub(t0))
+	}
+
+	b, err := New(v3(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Start(t0)
+	dl, _ = b.Deadline()
+	if !b.Earliest().Equal(dl) {
+		t.Fatalf("backup Earliest = t0+%v, deadline t0+%v: a master-down timer has no window", b.Earliest().Sub(t0), dl.Sub(t0))
+	}
+	if acts := b.Tick(dl.Add(-time.Nanosecond)); acts != nil || b.State() != Backup {
+		t.Fatalf("a backup's tick 1 ns before master-down did %v (%v)", acts, b.State())
+	}
+	if b.Tick(dl); b.State() != Master {
+		t.Fatalf("a backup at master-down is %v, want MASTER", b.State())
+	}
+}

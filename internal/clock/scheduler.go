@@ -2,6 +2,7 @@ package clock
 
 import (
 	"container/heap"
+	"slices"
 	"sync"
 	"time"
 )
@@ -16,7 +17,12 @@ import (
 // earlier time, finds nothing due and re-arms for whatever is first then.
 // A VRRP backup's master-down deadline moves later with every advert, so
 // this saves a timer syscall per advert received without changing when an
-// alarm fires: never before its deadline.
+// alarm fires: never before its deadline, unless it was given a window.
+//
+// An alarm set with a window (SetWindow) may fire early, from the window's
+// start, when the timer wakes for another alarm anyway: the pass over due
+// alarms goes on, in deadline order, while the next alarm's window has
+// begun. Alarms whose deadlines fall close together then cost one wake-up.
 //
 // On the Linux real clock the timer is a timerfd (see PreciseClock) and
 // the alarms' functions run in the goroutine its expiry wakes; on another
@@ -38,6 +44,7 @@ type Scheduler struct {
 	wakeAt  time.Time // when w will wake; zero when not armed
 	running bool      // a pass over due alarms is under way: it re-arms at its end
 	firing  *Alarm    // whose function runs now, outside mu
+	ride    []*Alarm  // fire's list of alarms in their window, reused
 }
 
 // NewScheduler returns a scheduler on c. It starts nothing until the first
@@ -55,8 +62,9 @@ func NewScheduler(c Clock) *Scheduler {
 type Alarm struct {
 	s         *Scheduler
 	fn        func(now time.Time)
-	at        time.Time
-	idx       int // position in s.q; -1 when not set
+	at        time.Time // the deadline
+	early     time.Time // when it may fire with another alarm; at most at
+	idx       int       // position in s.q; -1 when not set
 	closed    bool
 	imprecise error
 }
@@ -81,17 +89,25 @@ func (a *Alarm) Imprecise() error { return a.imprecise }
 
 // Set makes the alarm fire at at (at once if at has passed), replacing a
 // deadline set before. It does nothing after Close.
-func (a *Alarm) Set(at time.Time) {
+func (a *Alarm) Set(at time.Time) { a.SetWindow(at, at) }
+
+// SetWindow makes the alarm fire at at, or from early on if the timer
+// wakes for another alarm by then; early after at counts as at. It
+// replaces a deadline set before and does nothing after Close.
+func (a *Alarm) SetWindow(early, at time.Time) {
 	s := a.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a.closed {
 		return
 	}
-	if a.idx >= 0 && a.at.Equal(at) {
+	if early.After(at) {
+		early = at
+	}
+	if a.idx >= 0 && a.at.Equal(at) && a.early.Equal(early) {
 		return
 	}
-	a.at = at
+	a.at, a.early = at, early
 	if a.idx < 0 {
 		heap.Push(&s.q, a)
 	} else {
@@ -145,9 +161,10 @@ func (a *Alarm) Close() {
 	}
 }
 
-// fire runs every alarm that is due, in deadline order, then arms the
-// timer for the first one left. The waker calls it when its timer expires;
-// a waker that was replaced meanwhile is ignored.
+// fire runs every alarm that is due, in deadline order, then those whose
+// windows have begun, likewise, and arms the timer for the first deadline
+// left. The waker calls it when its timer expires; a waker that was
+// replaced meanwhile is ignored.
 func (s *Scheduler) fire(w waker) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -158,20 +175,31 @@ func (s *Scheduler) fire(w waker) {
 	s.wakeAt = time.Time{} // a one-shot timer that fired is disarmed
 	for len(s.q) > 0 {
 		now := s.clk.Now()
-		a := s.q[0]
-		if a.at.After(now) {
+		if s.q[0].at.After(now) {
 			break
 		}
-		heap.Pop(&s.q)
-		s.firing = a
-		s.mu.Unlock()
-		a.fn(now)
-		s.mu.Lock()
-		s.firing = nil
-		s.idle.Broadcast()
-		if s.w != w {
-			// The last alarm closed while its function ran.
-			s.running = false
+		if !s.call(w, heap.Pop(&s.q).(*Alarm), now) {
+			return
+		}
+	}
+	// The heap is in deadline order, so an alarm in its window may sit
+	// behind one that is not: look at them all. A function may have set
+	// or stopped another alarm meanwhile, hence the check before each.
+	now := s.clk.Now()
+	s.ride = s.ride[:0]
+	for _, a := range s.q {
+		if !a.early.After(now) {
+			s.ride = append(s.ride, a)
+		}
+	}
+	slices.SortFunc(s.ride, func(a, b *Alarm) int { return a.at.Compare(b.at) })
+	for k, a := range s.ride {
+		s.ride[k] = nil
+		if a.idx < 0 || a.early.After(now) {
+			continue
+		}
+		heap.Remove(&s.q, a.idx)
+		if !s.call(w, a, now) {
 			return
 		}
 	}
@@ -179,6 +207,22 @@ func (s *Scheduler) fire(w waker) {
 	if len(s.q) > 0 {
 		s.armLocked(s.q[0].at)
 	}
+}
+
+// call runs a's function, which was taken off the queue, without s.mu; it
+// reports false, and ends the pass, if the last alarm closed meanwhile.
+func (s *Scheduler) call(w waker, a *Alarm, now time.Time) bool {
+	s.firing = a
+	s.mu.Unlock()
+	a.fn(now)
+	s.mu.Lock()
+	s.firing = nil
+	s.idle.Broadcast()
+	if s.w != w {
+		s.running = false
+		return false
+	}
+	return true
 }
 
 // armLocked arms the timer for at; s.mu must be held and s.w set.

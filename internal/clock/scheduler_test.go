@@ -279,3 +279,64 @@ func TestSchedulerFakeClock(t *testing.T) {
 		t.Fatal("alarm did not fire when the fake clock reached its deadline")
 	}
 }
+
+// TestSchedulerWindowRidesAlong: an alarm with a window fires early with
+// another that is due, once its window has begun, and not before; an alarm
+// set without one never fires early.
+func TestSchedulerWindowRidesAlong(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewScheduler(Real())
+		var f firings
+		start := time.Now()
+		at := func(d time.Duration) time.Time { return start.Add(d) }
+		due := s.NewAlarm(f.fn("due"))
+		inWindow := s.NewAlarm(f.fn("inWindow"))
+		notYet := s.NewAlarm(f.fn("notYet"))
+		plain := s.NewAlarm(f.fn("plain"))
+		due.Set(at(10 * time.Second))
+		inWindow.SetWindow(at(8*time.Second), at(12*time.Second))
+		notYet.SetWindow(at(11*time.Second), at(14*time.Second))
+		plain.Set(at(10*time.Second + time.Millisecond))
+
+		time.Sleep(10*time.Second + time.Millisecond/2)
+		synctest.Wait()
+		got := f.take()
+		if len(got) != 2 || got[0].name != "due" || got[1].name != "inWindow" {
+			t.Fatalf("at 10 s fired %v, want due then inWindow", got)
+		}
+		for _, g := range got {
+			if !g.at.Equal(at(10 * time.Second)) {
+				t.Fatalf("%s fired at %v, want 10s", g.name, g.at.Sub(start))
+			}
+		}
+		// plain was 1 ms away and without a window: it waits for its own
+		// deadline, and notYet's window has not begun by then.
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if got := f.take(); len(got) != 1 || got[0].name != "plain" || !got[0].at.Equal(at(10*time.Second+time.Millisecond)) {
+			t.Fatalf("after 10.001 s fired %v, want plain alone at 10.001s", got)
+		}
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		if got := f.take(); len(got) != 1 || got[0].name != "notYet" || !got[0].at.Equal(at(14*time.Second)) {
+			t.Fatalf("after 14 s fired %v, want notYet alone at its deadline", got)
+		}
+		// Alone, an alarm with a window fires at its deadline.
+		inWindow.SetWindow(at(20*time.Second), at(25*time.Second))
+		time.Sleep(12 * time.Second)
+		synctest.Wait()
+		if got := f.take(); len(got) != 1 || !got[0].at.Equal(at(25*time.Second)) {
+			t.Fatalf("a lone alarm with a window fired %v, want at 25s", got)
+		}
+		// A window starting after the deadline is the deadline.
+		inWindow.SetWindow(at(40*time.Second), at(35*time.Second))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if got := f.take(); len(got) != 1 || !got[0].at.Equal(at(35*time.Second)) {
+			t.Fatalf("an inverted window fired %v, want at 35s", got)
+		}
+		for _, a := range []*Alarm{due, inWindow, notYet, plain} {
+			a.Close()
+		}
+	})
+}
