@@ -9,6 +9,9 @@
 // mappings. The pages stay in the page cache; what the agent still uses
 // faults back in at its next use (a minor fault, no disk read while cached),
 // and the rest is left to the kernel to keep or reclaim like any cached file.
+// Under memory pressure code not run since start-up (a backup's first
+// takeover) may then be read back from disk: mapped file pages are
+// reclaimable too, only later, so the difference is one of degree.
 package exepages
 
 import (
