@@ -499,19 +499,18 @@ func (i *Instance) ticked(inline bool) {
 // i.mu must be held.
 func (i *Instance) syncAlarm() {
 	at, ok := i.m.Deadline()
-	switch {
-	case !ok:
+	if !ok {
 		if !i.alarmAt.IsZero() {
 			i.alarm.Stop()
 			i.alarmAt = time.Time{}
 		}
-	case !at.Equal(i.alarmAt) || !i.m.Earliest().Equal(i.alarmEarly):
-		// A master's adverts may leave a little early, with other
-		// instances' (fsm.AdvertSlack): fewer wake-ups here and at every
-		// backup.
-		i.alarmEarly = i.m.Earliest()
-		i.alarm.SetWindow(i.alarmEarly, at)
-		i.alarmAt = at
+		return
+	}
+	// A master's adverts may leave a little early, with other instances'
+	// (fsm.AdvertSlack): fewer wake-ups here and at every backup.
+	if early := i.m.Earliest(); !at.Equal(i.alarmAt) || !early.Equal(i.alarmEarly) {
+		i.alarm.SetWindow(early, at)
+		i.alarmAt, i.alarmEarly = at, early
 	}
 }
 
