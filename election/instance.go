@@ -525,10 +525,13 @@ func (i *Instance) receive(r received) []fsm.Action {
 	case a.Version != i.cfg.Version:
 		i.drop(vrrp.DropBadVersion, r.src, fmt.Sprintf("version %d, instance runs version %d", a.Version, i.cfg.Version))
 		return nil
-	case r.dst.IsMulticast() && r.hopLimit != 255:
-		// RFC 5798 §7.1: a multicast advert that crossed a router is forged
-		// or misrouted. Unicast adverts may cross routers on purpose.
-		i.drop(vrrp.DropBadTTL, r.src, fmt.Sprintf("multicast advert with hop limit %d", r.hopLimit))
+	case r.hopLimit != 255 && (r.dst.IsMulticast() || !i.unicast):
+		// RFC 3768 §7.1, RFC 5798 §7.1: an advert that crossed a router is
+		// forged or misrouted. A multicast instance talks on one link only,
+		// so this holds for every advert it takes, even one sent to its
+		// unicast address; unicast instances may cross routers on purpose
+		// (as keepalived's unicast_peer does).
+		i.drop(vrrp.DropBadTTL, r.src, fmt.Sprintf("advert to %v with hop limit %d", r.dst, r.hopLimit))
 		return nil
 	case i.unicast && !i.peers[r.src]:
 		i.drop(vrrp.DropNotAPeer, r.src, "source is not a configured unicast peer")

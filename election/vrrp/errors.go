@@ -49,8 +49,8 @@ const (
 	DropNotAPeer
 	// DropOwnPacket: our own advert looped back to us.
 	DropOwnPacket
-	// DropBadTTL: a multicast advert with TTL/hop limit other than 255, or a
-	// unicast one outside the configured range.
+	// DropBadTTL: a TTL/hop limit other than 255 on a multicast advert, or
+	// on any advert to a multicast instance (unicast ones may be routed).
 	DropBadTTL
 	// DropQueueFull: the instance was too far behind to take the advert,
 	// the way a full socket buffer drops.
