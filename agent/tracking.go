@@ -478,33 +478,6 @@ func (t *tracking) apply(running map[string]*running) {
 	}
 }
 
-// startHeld reports whether a new instance must start held (the node is in
-// maintenance), and records it as told.
-func (t *tracking) startHeld(name string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.maint {
-		t.held[name] = true
-	}
-	return t.maint
-}
-
-// heldBack reports whether another member of name's sync group yields to a
-// better master elsewhere: then name must not be master here either
-// (keepalived's sync groups move as one). Called with t.mu held.
-func (t *tracking) heldBack(name string) bool {
-	g := t.cfg.SyncGroupOf(name)
-	if g == nil {
-		return false
-	}
-	for _, m := range g.Instances {
-		if m != name && t.yields[m] {
-			return true
-		}
-	}
-	return false
-}
-
 // forget drops an instance's bookkeeping when it stops.
 func (t *tracking) forget(name string) {
 	t.mu.Lock()
@@ -608,39 +581,6 @@ func (t *tracking) notifyTransition(inst *election.Instance, from, to fsm.State,
 		members = append(members, notify.Source{Type: notify.TypeInstance, Name: m})
 	}
 	t.notifier.NotifyAfter(group.Notify, gev, members...)
-}
-
-// groupState is MASTER when every member is, FAULT when any is, BACKUP
-// otherwise (and STOP when all stopped). Called with t.mu held.
-func (t *tracking) groupState(g *config.SyncGroup) string {
-	all := func(s fsm.State) bool {
-		for _, m := range g.Instances {
-			if t.members[m] != s {
-				return false
-			}
-		}
-		return true
-	}
-	for _, m := range g.Instances {
-		if t.members[m] == fsm.Fault {
-			return fsm.Fault.String()
-		}
-	}
-	switch {
-	case all(fsm.Master):
-		return fsm.Master.String()
-	case all(fsm.Stopped):
-		return fsm.Stopped.String()
-	}
-	return fsm.Backup.String()
-}
-
-// YieldingChanged runs on the instance's goroutine: record and wake.
-func (t *tracking) YieldingChanged(inst *election.Instance, yielding bool) {
-	t.mu.Lock()
-	t.yields[inst.Name()] = yielding
-	t.mu.Unlock()
-	t.poke()
 }
 
 // Reasserted runs notify_master_rx_lower_pri. The state does not change:
