@@ -114,6 +114,10 @@ type Instance struct {
 	yielding   atomic.Bool   // fsm.Machine.Yielding, likewise
 	master     atomic.Value  // netip.Addr: fsm.Machine.Master, likewise
 	lastMaster netip.Addr    // what master holds; under mu
+	// sendFails are the destinations adverts cannot currently be sent to
+	// (a link down, no route): the first failure is logged, the rest only
+	// counted until a send works again. Under mu; nil while all is well.
+	sendFails  map[netip.Addr]*sendOutage
 	sent, rcvd atomic.Uint64
 
 	garpStop context.CancelFunc
@@ -316,6 +320,13 @@ func (i *Instance) Hold(hold bool, reason string) {
 	i.do(func(now time.Time) []fsm.Action { return i.m.SetHold(hold, reason, now) })
 }
 
+// Follow makes a BACKUP MASTER now because another member of its sync
+// group became MASTER (see fsm.Machine.Follow); a no-op while it is held or
+// yields to a live master, and in any other state.
+func (i *Instance) Follow(reason string) {
+	i.do(func(now time.Time) []fsm.Action { return i.m.Follow(reason, now) })
+}
+
 // SetPeers replaces the unicast peers (static ones plus those gossip
 // found): adverts go to them, and only they are accepted. An instance that
 // started multicast stays multicast.
@@ -333,6 +344,11 @@ func (i *Instance) SetPeers(peers []netip.Addr) {
 				i.dsts = append(i.dsts, p)
 				i.peers[p] = true
 				added = added || !old[p]
+			}
+		}
+		for dst := range i.sendFails {
+			if !i.peers[dst] {
+				delete(i.sendFails, dst) // a peer gone: its outage ends unreported
 			}
 		}
 		view := i.peers
@@ -628,11 +644,50 @@ func (i *Instance) sendAdvert(prio uint8) {
 			return
 		}
 		if err := i.send.WriteTo(i.buf, i.src, dst); err != nil {
-			i.log.Warn("cannot send advert", "dst", dst, "err", err)
+			i.sendFailed(dst, err)
 			continue
 		}
 		i.sent.Add(1)
+		if i.sendFails != nil {
+			i.sendWorks(dst)
+		}
 	}
+}
+
+// sendOutage is a run of failed sends to one destination.
+type sendOutage struct {
+	since  time.Time
+	failed int
+}
+
+// sendFailed logs the first failure of an outage at warning and counts the
+// rest: with a link down every advert fails alike, and saying so each
+// interval would bury everything else in the log. i.mu is held.
+func (i *Instance) sendFailed(dst netip.Addr, err error) {
+	if o := i.sendFails[dst]; o != nil {
+		o.failed++
+		i.log.Debug("cannot send advert", "dst", dst, "err", err, "failed", o.failed)
+		return
+	}
+	if i.sendFails == nil {
+		i.sendFails = map[netip.Addr]*sendOutage{}
+	}
+	i.sendFails[dst] = &sendOutage{since: i.deps.Clock.Now(), failed: 1}
+	i.log.Warn("cannot send advert (logged once until sending works again)", "dst", dst, "err", err)
+}
+
+// sendWorks ends dst's outage, if any, saying how long it was. i.mu is held.
+func (i *Instance) sendWorks(dst netip.Addr) {
+	o := i.sendFails[dst]
+	if o == nil {
+		return
+	}
+	delete(i.sendFails, dst)
+	if len(i.sendFails) == 0 {
+		i.sendFails = nil
+	}
+	i.log.Info("sending adverts works again", "dst", dst, "failed", o.failed,
+		"for", i.deps.Clock.Now().Sub(o.since).Round(time.Millisecond))
 }
 
 func (i *Instance) transition(t fsm.Transition) {

@@ -53,6 +53,9 @@ const (
 	ReasonSyncGroupHeld = "sync group member yields to another node"
 	// ReasonSyncGroupReleased: the hold ended and no master is heard.
 	ReasonSyncGroupReleased = "sync group released, no master heard"
+	// ReasonSyncGroupFollow: another member of our sync group became
+	// master, and the group moves as one.
+	ReasonSyncGroupFollow = "sync group member became master"
 )
 
 // standardReasons are the reasons whose Transitions are boxed into Action
@@ -62,6 +65,7 @@ var standardReasons = [...]string{
 	ReasonOwnerStartup, ReasonStartup, ReasonMasterDown, ReasonMasterResigned,
 	ReasonPreempted, ReasonFastTakeover, ReasonHigherPriority, ReasonHigherAddress,
 	ReasonFault, ReasonFaultCleared, ReasonShutdown, ReasonSyncGroupHeld, ReasonSyncGroupReleased,
+	ReasonSyncGroupFollow,
 }
 
 var boxedTransitions = func() map[Transition]Action {

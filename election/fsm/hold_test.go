@@ -9,6 +9,10 @@ func setHold(h bool) event {
 	return event{"SetHold", func(m *Machine, now time.Time) []Action { return m.SetHold(h, "", now) }}
 }
 
+func follow() event {
+	return event{"Follow", func(m *Machine, now time.Time) []Action { return m.Follow("", now) }}
+}
+
 func yielding(want bool) func(t *testing.T, m *Machine) {
 	return func(t *testing.T, m *Machine) {
 		t.Helper()
@@ -83,6 +87,52 @@ func TestSyncGroupHold(t *testing.T) {
 				{at: time.Second, ev: recv(150, time.Second, higher), state: Backup, deadline: time.Second + down100, check: yielding(true)},
 				{at: 2 * time.Second, ev: setHold(false), state: Backup, deadline: time.Second + down100},
 			},
+		},
+		{
+			name: "a member became master: a backup with no master heard follows at once", params: v3(100),
+			steps: []step{started,
+				{at: time.Second, ev: follow(), want: []Action{sa(100), tr(Backup, Master, ReasonSyncGroupFollow)}, state: Master, deadline: 2 * time.Second},
+			},
+		},
+		{
+			name: "a backup whose master resigned follows before its skew time", params: v3(100),
+			steps: []step{started,
+				{at: time.Second, ev: recv(150, time.Second, higher), state: Backup, deadline: time.Second + down100, check: yielding(true)},
+				{at: 2 * time.Second, ev: recv(0, time.Second, higher), state: Backup, deadline: 2*time.Second + skew100},
+				{at: 2*time.Second + time.Millisecond, ev: follow(), want: []Action{sa(100), tr(Backup, Master, ReasonSyncGroupFollow)}, state: Master, deadline: 3*time.Second + time.Millisecond},
+			},
+		},
+		{
+			name: "a backup about to preempt a lower master follows", params: v3(100),
+			steps: []step{started,
+				{at: time.Second, ev: recv(50, time.Second, lower), state: Backup, deadline: down100},
+				{at: 2 * time.Second, ev: follow(), want: []Action{sa(100), tr(Backup, Master, ReasonSyncGroupFollow)}, state: Master, deadline: 3 * time.Second},
+			},
+		},
+		{
+			name: "a backup yielding to a live master does not follow", params: v3(100),
+			steps: []step{started,
+				{at: time.Second, ev: recv(150, time.Second, higher), state: Backup, deadline: time.Second + down100, check: yielding(true)},
+				{at: 2 * time.Second, ev: follow(), state: Backup, deadline: time.Second + down100},
+			},
+		},
+		{
+			name: "a held backup does not follow; released, it does", params: v3(100),
+			steps: []step{started,
+				{at: 0, ev: setHold(true), state: Backup, deadline: down100},
+				{at: time.Second, ev: follow(), state: Backup, deadline: down100},
+				{at: 2 * time.Second, ev: setHold(false), state: Backup, deadline: 2*time.Second + skew100},
+				{at: 2 * time.Second, ev: follow(), want: []Action{sa(100), tr(Backup, Master, ReasonSyncGroupFollow)}, state: Master, deadline: 3 * time.Second},
+			},
+		},
+		{
+			name: "a master or a faulted member ignores follow", params: v3(100),
+			steps: then(master,
+				step{at: 4 * time.Second, ev: follow(), state: Master, deadline: down100 + time.Second},
+				step{at: 4 * time.Second, ev: event{"SetFault", func(m *Machine, now time.Time) []Action { return m.SetFault(true, "", now) }},
+					want: []Action{sa(0), sa(0), tr(Master, Fault, ReasonFault)}, state: Fault, deadline: noDeadline},
+				step{at: 5 * time.Second, ev: follow(), state: Fault, deadline: noDeadline},
+			),
 		},
 		{
 			name: "a hold with its own reason", params: v3(100),

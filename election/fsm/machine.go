@@ -309,6 +309,26 @@ func (m *Machine) SetHold(hold bool, reason string, now time.Time) []Action {
 	return m.out()
 }
 
+// Follow makes a BACKUP MASTER now because another member of its sync
+// group just became MASTER: the group moves as one, as keepalived's
+// vrrp_sync_master does, rather than each member waiting out a timer of
+// its own (a master-down or skew time later, the group's addresses would
+// sit on two nodes). It does nothing unless the machine is in BACKUP, not
+// held, and not yielding to a live master: a member that still hears a
+// better master keeps its group back instead (see SetHold). reason is the
+// Transition's; empty means ReasonSyncGroupFollow.
+func (m *Machine) Follow(reason string, now time.Time) []Action {
+	m.n = 0
+	if m.state != Backup || m.held || m.Yielding() {
+		return nil
+	}
+	if reason == "" {
+		reason = ReasonSyncGroupFollow
+	}
+	m.becomeMaster(now, reason)
+	return m.out()
+}
+
 // SetPriority changes the effective priority, as keepalived's
 // vrrp_set_effective_priority: the owner's priority (configured 255) never
 // changes, and others are clamped to 1..254. In BACKUP the pending
