@@ -186,7 +186,19 @@ func (a *Announcer) garp(ifi *net.Interface, socks *ifaceSockets, ip netip.Addr)
 	if err != nil {
 		return err
 	}
-	_, err = socks.arp.WriteTo(frame, &packet.Addr{HardwareAddr: ethernet.Broadcast})
+	return write(socks.arp, ifi, frame, ethernet.Broadcast)
+}
+
+// write sends frame to dst on c. A link that goes down leaves ENETDOWN
+// pending on every packet socket bound to it, and the first send after the
+// link is back reports that stale error instead of sending: the first
+// announcement after a flap would be lost. Reporting the error clears it,
+// so when the interface is up, one more try goes out.
+func write(c *packet.Conn, ifi *net.Interface, frame []byte, dst net.HardwareAddr) error {
+	_, err := c.WriteTo(frame, &packet.Addr{HardwareAddr: dst})
+	if errors.Is(err, unix.ENETDOWN) && ifi.Flags&net.FlagUp != 0 {
+		_, err = c.WriteTo(frame, &packet.Addr{HardwareAddr: dst})
+	}
 	return err
 }
 
@@ -227,8 +239,7 @@ func (a *Announcer) unsolicitedNA(ifi *net.Interface, socks *ifaceSockets, ip ne
 	if err != nil {
 		return err
 	}
-	_, err = socks.ip6.WriteTo(frame, &packet.Addr{HardwareAddr: allNodesMAC})
-	return err
+	return write(socks.ip6, ifi, frame, allNodesMAC)
 }
 
 func naFrame(mac net.HardwareAddr, ip netip.Addr, router bool) ([]byte, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -384,4 +385,63 @@ func TestFramesBuild(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAnnounceAfterLinkFlap: a link that went down leaves an error pending
+// on the announcer's cached packet sockets (the kernel's ENETDOWN); the
+// first announcement after the link is back must not be lost to it. Every
+// one of a burst after the flap reaches the segment.
+func TestAnnounceAfterLinkFlap(t *testing.T) {
+	l := lab.New(t)
+	sw := l.Switch("sw")
+	a, b := l.Node("a"), l.Node("b")
+	l.Connect(a, sw, "eth0", "198.51.100.1/24", "2001:db8::1/64")
+	l.Connect(b, sw, "eth0", "198.51.100.2/24", "2001:db8::2/64")
+	ann := newAnnouncer(t)
+	v4, v6 := netip.MustParseAddr("198.51.100.100"), netip.MustParseAddr("2001:db8::100")
+
+	// The sockets are opened and cached by a first announcement.
+	announce(t, a, ann, "eth0", v4, v6)
+
+	for flap := range 2 {
+		a.SetLink(t, "eth0", false)
+		a.SetLink(t, "eth0", true)
+		waitOperUp(t, a, "eth0")
+		c := b.Capture(t, "eth0", "arp or icmp6")
+		const burst = 5
+		for k := range burst {
+			if err := a.Do(func() error { return ann.Announce("eth0", []netip.Addr{v4, v6}) }); err != nil {
+				t.Errorf("flap %d: announcement %d of %d failed: %v", flap, k+1, burst, err)
+			}
+		}
+		// The frames are on the wire once the last of each has arrived.
+		arps, nas := 0, 0
+		c.WaitFor(t, captureWait, func(lab.Frame) bool {
+			arps, nas = 0, 0
+			for _, f := range c.Frames() {
+				if isARPFor(v4)(f) {
+					arps++
+				}
+				if isNAFor(v6)(f) {
+					nas++
+				}
+			}
+			return arps == burst && nas == burst
+		})
+		if arps != burst || nas != burst {
+			t.Fatalf("flap %d: %d ARPs and %d NAs on the wire, want %d of each", flap, arps, nas, burst)
+		}
+	}
+}
+
+// waitOperUp waits until ifname in n reports carrier (operstate up): the
+// kernel sets it shortly after the link is brought up.
+func waitOperUp(t *testing.T, n *lab.Node, ifname string) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if strings.TrimSpace(n.Run(t, "cat", "/sys/class/net/"+ifname+"/operstate")) == "up" {
+			return
+		}
+	}
+	t.Fatalf("%s in %s did not come up", ifname, n.Name())
 }
