@@ -13,11 +13,14 @@ import (
 // with DefaultAPI.
 //
 // The unix socket is trusted by its file permissions (mode 0660, owned by
-// the user vipd runs as). TCP listeners on loopback addresses need no TLS;
-// any other address needs TLS and a token file, and over such a listener
-// every call except health checks needs the bearer token (read-only calls
-// are let through without one when PublicRead is set). When a token file is
-// set, loopback listeners ask for the token as well.
+// the user vipd runs as): every call is allowed there. Over TCP, commands
+// (failover, maintenance, order, reload) always need the full token of
+// TokenFile, so without one the TCP listeners are read-only: any local user
+// can reach loopback, so loopback proves nothing about who is calling.
+// Reads (status, members, watch, metrics) over TCP need a token — the full
+// one or the read-only one of ReadTokenFile — unless ReadsOpen. Health
+// checks are always open. TCP listeners on loopback addresses need no TLS;
+// any other address needs TLS and a token file.
 type API struct {
 	// Pos is where the api section is; zero when there is none (defaults).
 	Pos Pos
@@ -35,10 +38,17 @@ type API struct {
 	TLS *APITLS
 	// TokenFile is an absolute path to a file holding the bearer token (one
 	// line of at least MinAPITokenLen visible ASCII characters), readable by
-	// its owner only. Required when a listen address is not loopback.
+	// its owner only. It is the only credential for commands over TCP.
+	// Required when a listen address is not loopback.
 	TokenFile string
-	// PublicRead lets read-only calls through TCP listeners without the
-	// token; commands (failover, maintenance, order, reload) still need it.
+	// ReadTokenFile is a file like TokenFile holding a read-only token: it
+	// opens status, members, watch and metrics over TCP, never a command, so
+	// that a dashboard or a scraper does not hold a failover credential.
+	ReadTokenFile string
+	// PublicRead lets read-only calls through TCP listeners without a
+	// token; commands still need the full token. Without any token file
+	// reads are open whatever it says (ReadsOpen): no token could be asked
+	// for.
 	PublicRead bool
 
 	// src records where each setting was written; nil for sections built
@@ -73,7 +83,9 @@ const (
 )
 
 // DefaultAPI returns the API defaults: the unix socket DefaultAPISocket and
-// 127.0.0.1:DefaultAPIPort, no TLS, no token.
+// 127.0.0.1:DefaultAPIPort, no TLS, no token. The TCP listener is thus
+// read-only: commands go through the socket, whose mode decides who may
+// send them, while probes, scrapers and read-only tools keep a TCP port.
 func DefaultAPI() API {
 	return API{
 		Socket: DefaultAPISocket,
@@ -106,6 +118,12 @@ func (a *API) AdvertiseAddr() string {
 	return ""
 }
 
+// ReadsOpen reports whether read-only calls over TCP need no token: when
+// PublicRead is set or no token file is configured at all.
+func (a *API) ReadsOpen() bool {
+	return a.PublicRead || a.TokenFile == "" && a.ReadTokenFile == ""
+}
+
 // SameSettings reports whether a and o configure the same API: every field
 // equal except positions. A reload may keep the running server when they
 // do (certificate and token files are re-read by the server when they
@@ -116,5 +134,5 @@ func (a *API) SameSettings(o *API) bool {
 	}
 	sameTLS := a.TLS == nil && o.TLS == nil || a.TLS != nil && o.TLS != nil && *a.TLS == *o.TLS
 	return a.Socket == o.Socket && slices.Equal(a.Listen, o.Listen) && a.Advertise == o.Advertise &&
-		sameTLS && a.TokenFile == o.TokenFile && a.PublicRead == o.PublicRead
+		sameTLS && a.TokenFile == o.TokenFile && a.ReadTokenFile == o.ReadTokenFile && a.ReadsOpen() == o.ReadsOpen()
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/netip"
@@ -20,9 +21,9 @@ import (
 )
 
 // apiFiles writes a self-signed certificate and its key (mode 0600), a
-// second, unrelated key, and a token file (mode 0600) into a temporary
-// directory, and returns their paths.
-type apiFiles struct{ dir, cert, key, otherKey, ca, token string }
+// second, unrelated key, a token file and a read-only token file (mode
+// 0600) into a temporary directory, and returns their paths.
+type apiFiles struct{ dir, cert, key, otherKey, ca, token, readToken string }
 
 func writeAPIFiles(t *testing.T) apiFiles {
 	t.Helper()
@@ -30,6 +31,7 @@ func writeAPIFiles(t *testing.T) apiFiles {
 	f := apiFiles{
 		dir: dir, cert: filepath.Join(dir, "api.crt"), key: filepath.Join(dir, "api.key"),
 		otherKey: filepath.Join(dir, "other.key"), ca: filepath.Join(dir, "ca.crt"), token: filepath.Join(dir, "token"),
+		readToken: filepath.Join(dir, "read-token"),
 	}
 	newKey := func() (*ecdsa.PrivateKey, []byte) {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -59,7 +61,8 @@ func writeAPIFiles(t *testing.T) apiFiles {
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	for path, data := range map[string][]byte{
 		f.cert: certPEM, f.ca: certPEM, f.key: keyPEM, f.otherKey: otherPEM,
-		f.token: []byte("0123456789abcdef0123456789abcdef\n"),
+		f.token:     []byte("0123456789abcdef0123456789abcdef\n"),
+		f.readToken: []byte("read-only-0123456789abcdef\n"),
 	} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
@@ -194,7 +197,7 @@ func TestAPIErrors(t *testing.T) {
 		}},
 		{"relative socket, unknown key, wrong type", "api:\n  socket: vipd.sock\n  port: 1\n  public_read: yes please\n", []string{
 			`^a.yaml:2: api.socket: "vipd.sock" must be an absolute path`,
-			`^a.yaml:3: api.port: unknown key \(allowed: advertise, listen, public_read, socket, tls, token_file\)$`,
+			`^a.yaml:3: api.port: unknown key \(allowed: advertise, listen, public_read, read_token_file, socket, tls, token_file\)$`,
 			`^a.yaml:4: api.public_read: "yes please" is not true or false$`,
 		}},
 		{"token file readable by the group", "api:\n  token_file: TOKENLOOSE\n", []string{
@@ -205,6 +208,12 @@ func TestAPIErrors(t *testing.T) {
 		}},
 		{"token too short", "api:\n  token_file: TOKENSHORT\n", []string{
 			`^a.yaml:2: api.token_file: token file .* holds 3 characters, at least 16`,
+		}},
+		{"read token file readable by the group", "api:\n  read_token_file: TOKENLOOSE\n", []string{
+			`^a.yaml:2: api.read_token_file: token file .*loose-token has mode 0640: it must not be accessible by group or others \(chmod 600\)$`,
+		}},
+		{"read token equal to the full token", "api:\n  token_file: TOKEN\n  read_token_file: TOKEN\n", []string{
+			`^a.yaml:3: api.read_token_file: .*/token holds the same token as token_file .*/token: a read-only token must differ from the command token$`,
 		}},
 		{"token with a space", "api:\n  token_file: TOKENSPACED\n", []string{
 			`^a.yaml:2: api.token_file: token file .*: the token must be one line of visible ASCII characters \(byte 11 is not\)$`,
@@ -287,5 +296,65 @@ func TestValidateAPIInCode(t *testing.T) {
 	other.PublicRead = true
 	if c.API.SameSettings(&other) {
 		t.Error("SameSettings ignores public_read")
+	}
+}
+
+// Reads over TCP are open exactly when no token could be asked for or
+// public_read says so; the read-only token is loaded beside the full one,
+// and public_read: false without any token is a warning (it cannot act).
+func TestAPIReadAccess(t *testing.T) {
+	f := writeAPIFiles(t)
+	r := strings.NewReplacer("READTOKEN", f.readToken, "TOKEN", f.token)
+	for _, tc := range []struct {
+		name, api string
+		open      bool
+		warning   string
+	}{
+		{"defaults", "", true, ""},
+		{"full token", "api: {token_file: TOKEN}\n", false, ""},
+		{"read token only", "api: {read_token_file: READTOKEN}\n", false, ""},
+		{"both tokens", "api: {token_file: TOKEN, read_token_file: READTOKEN}\n", false, ""},
+		{"both tokens, public read", "api: {token_file: TOKEN, read_token_file: READTOKEN, public_read: true}\n", true, ""},
+		{"public_read false without token", "api:\n  public_read: false\n", true,
+			"a.yaml:3: warning: api.public_read: false has no effect without token_file or read_token_file: reads over TCP are open when there is no token to ask for (commands over TCP are refused)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseYAML("a.yaml", []byte("node: {name: a}\n"+r.Replace(tc.api)), LoadOptions{Hostname: "h"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.API.ReadsOpen() != tc.open {
+				t.Errorf("ReadsOpen = %v, want %v (%+v)", cfg.API.ReadsOpen(), tc.open, cfg.API)
+			}
+			var warnings []string
+			for _, w := range cfg.Warnings {
+				warnings = append(warnings, w.String())
+			}
+			if tc.warning == "" && len(warnings) != 0 || tc.warning != "" && !slices.Equal(warnings, []string{tc.warning}) {
+				t.Errorf("warnings %q, want %q", warnings, tc.warning)
+			}
+			if strings.Contains(tc.api, "READTOKEN") && cfg.API.ReadTokenFile != f.readToken {
+				t.Errorf("read_token_file = %q, want %q", cfg.API.ReadTokenFile, f.readToken)
+			}
+			// config print writes public_read as it acts.
+			out, err := EncodeYAML(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("\n  public_read: %v\n", tc.open); !strings.Contains(string(out), want) {
+				t.Errorf("encoded api section lacks %q:\n%s", want, out)
+			}
+		})
+	}
+	// The effective rule is what compares: an unset public_read without
+	// tokens is the same setting as public_read: true.
+	a, b := DefaultAPI(), DefaultAPI()
+	b.PublicRead = true
+	if !a.SameSettings(&b) {
+		t.Error("public_read true and unset differ without any token")
+	}
+	b.ReadTokenFile = f.readToken
+	if a.SameSettings(&b) {
+		t.Error("SameSettings ignores read_token_file")
 	}
 }

@@ -500,12 +500,13 @@ func encodeGossip(g *Gossip) *yamlOutGossip {
 // and listen [] are meaningful (no socket, no TCP), so they are always
 // written.
 type yamlOutAPI struct {
-	Socket     string         `yaml:"socket"`
-	Listen     []string       `yaml:"listen"`
-	Advertise  string         `yaml:"advertise,omitempty"`
-	TLS        *yamlOutAPITLS `yaml:"tls,omitempty"`
-	TokenFile  string         `yaml:"token_file,omitempty"`
-	PublicRead bool           `yaml:"public_read"`
+	Socket        string         `yaml:"socket"`
+	Listen        []string       `yaml:"listen"`
+	Advertise     string         `yaml:"advertise,omitempty"`
+	TLS           *yamlOutAPITLS `yaml:"tls,omitempty"`
+	TokenFile     string         `yaml:"token_file,omitempty"`
+	ReadTokenFile string         `yaml:"read_token_file,omitempty"`
+	PublicRead    bool           `yaml:"public_read"`
 }
 
 type yamlOutAPITLS struct {
@@ -517,7 +518,10 @@ type yamlOutAPITLS struct {
 func encodeAPI(a *API) yamlOutAPI {
 	o := yamlOutAPI{
 		Socket: a.Socket, Listen: []string{}, Advertise: a.Advertise,
-		TokenFile: a.TokenFile, PublicRead: a.PublicRead,
+		// public_read as it acts: true without any token file, so the
+		// printed default says that reads over TCP are open (and, without
+		// token_file, commands over TCP refused).
+		TokenFile: a.TokenFile, ReadTokenFile: a.ReadTokenFile, PublicRead: a.ReadsOpen(),
 	}
 	for _, ap := range a.Listen {
 		o.Listen = append(o.Listen, ap.String())
@@ -535,8 +539,8 @@ func apiText(a *API) string {
 	if a.TLS != nil {
 		tls = fmt.Sprintf("%+v", *a.TLS)
 	}
-	return fmt.Sprintf("{socket %q listen %v advertise %q tls %s token_file %q public_read %v}",
-		a.Socket, a.Listen, a.Advertise, tls, a.TokenFile, a.PublicRead)
+	return fmt.Sprintf("{socket %q listen %v advertise %q tls %s token_file %q read_token_file %q public_read %v}",
+		a.Socket, a.Listen, a.Advertise, tls, a.TokenFile, a.ReadTokenFile, a.ReadsOpen())
 }
 
 // yamlOutCloud writes every setting of a cloud section, defaults included.

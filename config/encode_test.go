@@ -41,7 +41,7 @@ func TestEncodeYAMLRoundTrip(t *testing.T) {
 			if d := cfg.Differences(again); len(d) > 0 {
 				t.Errorf("differences after the round trip:\n%s\n%s", strings.Join(d, "\n"), out)
 			}
-			if !strings.Contains(string(out), "\napi:\n  socket: /run/vipd/vipd.sock\n  listen:\n    - 127.0.0.1:9746\n  public_read: false\n") {
+			if !strings.Contains(string(out), "\napi:\n  socket: /run/vipd/vipd.sock\n  listen:\n    - 127.0.0.1:9746\n  public_read: true\n") {
 				t.Errorf("the default api section is not written in full:\n%s", out)
 			}
 		})
@@ -90,9 +90,9 @@ func TestConfigDifferences(t *testing.T) {
 	b.Instances[1].Priority--
 	b.Checks = b.Checks[:1]
 	b.FastTakeover = !b.FastTakeover
-	b.API.PublicRead = true
+	b.API.Socket = ""
 	d := strings.Join(a.Differences(b), "\n")
-	for _, want := range []string{"instances[1] (VI_V6)", "checks: 4 vs 1 entries", "vrrp.fast_takeover", "api: {socket \"/run/vipd/vipd.sock\" listen [127.0.0.1:9746] advertise \"\" tls none token_file \"\" public_read false} vs"} {
+	for _, want := range []string{"instances[1] (VI_V6)", "checks: 4 vs 1 entries", "vrrp.fast_takeover", "api: {socket \"/run/vipd/vipd.sock\" listen [127.0.0.1:9746] advertise \"\" tls none token_file \"\" read_token_file \"\" public_read true} vs"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("differences lack %q:\n%s", want, d)
 		}
@@ -135,6 +135,7 @@ api:
   advertise: lb1.example.org:9746
   tls: {cert: CERT, key: KEY, client_ca: CA}
   token_file: TOKEN
+  read_token_file: READTOKEN
   public_read: true
 instances:
   - name: VI_1
@@ -179,7 +180,7 @@ sync_groups:
 func loadFullAPICloud(t *testing.T) *Config {
 	t.Helper()
 	f := writeAPIFiles(t)
-	text := strings.NewReplacer("CERT", f.cert, "KEY", f.key, "CA", f.ca, "TOKEN", f.token).Replace(fullAPICloudYAML)
+	text := strings.NewReplacer("CERT", f.cert, "KEY", f.key, "CA", f.ca, "READTOKEN", f.readToken, "TOKEN", f.token).Replace(fullAPICloudYAML)
 	cfg, err := ParseYAML("full.yaml", []byte(text), LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatalf("ParseYAML: %v", err)
@@ -214,6 +215,7 @@ func TestEncodeYAMLAPIAndCloud(t *testing.T) {
 		"\napi:\n  socket: /run/vipd-test/api.sock\n",
 		"    - '[2001:db8::1]:9746'\n",
 		"  advertise: lb1.example.org:9746\n",
+		"  read_token_file: " + cfg.API.ReadTokenFile + "\n",
 		"  public_read: true\n",
 		"      fault_hold: 0s\n",
 		"            force_detach_after: 0s\n",

@@ -87,9 +87,22 @@ func (v *validator) api(c *Config) {
 	if t := a.TLS; t != nil {
 		v.apiTLS(t, fail)
 	}
+	var full string
 	if a.TokenFile != "" {
-		if _, err := ReadAPIToken(a.TokenFile); err != nil {
+		tok, err := ReadAPIToken(a.TokenFile)
+		if err != nil {
 			fail("token_file", err.Error())
+		}
+		full = tok
+	}
+	if a.ReadTokenFile != "" {
+		tok, err := ReadAPIToken(a.ReadTokenFile)
+		switch {
+		case err != nil:
+			fail("read_token_file", err.Error())
+		case full != "" && tok == full:
+			// The full token wins, so its holder could run commands.
+			fail("read_token_file", fmt.Sprintf("%s holds the same token as token_file %s: a read-only token must differ from the command token", a.ReadTokenFile, a.TokenFile))
 		}
 	}
 }

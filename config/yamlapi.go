@@ -19,6 +19,7 @@ import (
 func (p *yamlParser) api(k, n *yaml.Node, path string, a *API) {
 	a.Pos, a.src = p.pos(k), newSrcMap(path)
 	mark := func(key string, k *yaml.Node) { a.src.set(key, p.pos(k), "") }
+	closed, closedAt := false, (*yaml.Node)(nil)
 	str := func(key string, dst *string) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) {
 			mark(key, k)
@@ -56,14 +57,23 @@ func (p *yamlParser) api(k, n *yaml.Node, path string, a *API) {
 				p.badFields[path+".*"] = true
 			}
 		},
-		"token_file": str("token_file", &a.TokenFile),
+		"token_file":      str("token_file", &a.TokenFile),
+		"read_token_file": str("read_token_file", &a.ReadTokenFile),
 		"public_read": func(k, v *yaml.Node, path string) {
 			mark("public_read", k)
 			if b, ok := p.boolean(v, path); ok {
 				a.PublicRead = b
+				closed = !b
+				closedAt = k
 			}
 		},
 	})
+	if closed && a.TokenFile == "" && a.ReadTokenFile == "" {
+		// Configurations printed before read_token_file existed say
+		// public_read: false everywhere: a warning, not an error.
+		p.d.warn(p.pos(closedAt), path+".public_read", "false has no effect without token_file or read_token_file: "+
+			"reads over TCP are open when there is no token to ask for (commands over TCP are refused)")
+	}
 	if n.Kind != yaml.MappingNode && p.badFields[path] {
 		// Reported as not a mapping: nothing in it to validate.
 		p.badFields[path+".*"] = true
