@@ -20,7 +20,7 @@ import (
 // format's stricter validation; loading the output reports those errors.
 func EncodeYAML(c *Config) ([]byte, error) {
 	out := yamlOutConfig{
-		Node:    yamlOutNode{Name: c.Node.Name},
+		Node:    encodeNode(&c.Node),
 		VRRP:    yamlOutVRRP{FastTakeover: c.FastTakeover},
 		Scripts: yamlOutScripts{Security: c.Scripts.Enforce, User: c.Scripts.User, Group: c.Scripts.Group},
 	}
@@ -260,7 +260,29 @@ type yamlOutGroup struct {
 }
 
 type yamlOutNode struct {
-	Name string `yaml:"name,omitempty"`
+	Name       string             `yaml:"name,omitempty"`
+	Scheduling *yamlOutScheduling `yaml:"scheduling,omitempty"`
+	LockMemory bool               `yaml:"lock_memory,omitempty"`
+}
+
+// yamlOutScheduling is node.scheduling, written only when it changes
+// something.
+type yamlOutScheduling struct {
+	Policy   string `yaml:"policy"`
+	Priority int    `yaml:"priority,omitempty"`
+	Nice     int    `yaml:"nice,omitempty"`
+}
+
+func encodeNode(n *Node) yamlOutNode {
+	o := yamlOutNode{Name: n.Name, LockMemory: n.LockMemory}
+	if s := n.Scheduling; !s.IsZero() {
+		pol := s.Policy
+		if pol == "" {
+			pol = SchedOther
+		}
+		o.Scheduling = &yamlOutScheduling{Policy: string(pol), Priority: s.Priority, Nice: s.Nice}
+	}
+	return o
 }
 
 type yamlOutInstance struct {

@@ -78,6 +78,9 @@ type kaParser struct {
 	kis    []*kaInstance
 	sc     kaScripts
 	groups []*kaGroup
+	// process holds vrrp_rt_priority and vrrp_priority until the file is
+	// read (kaprocess.go).
+	process kaProcess
 	// quiet lists settings skipped without a warning because they mean
 	// nothing to vipd; KeepalivedUnused reports them (for vipd convert).
 	quiet Diagnostics
@@ -298,6 +301,7 @@ func (p *kaParser) parse() {
 	if p.cfg.Node.Name == "" {
 		p.cfg.Node.Name = p.opts.hostname()
 	}
+	p.processDone()
 }
 
 // --- global_defs ---
@@ -322,7 +326,7 @@ var (
 		"checker_log_all_failures", "dynamic_interfaces", "no_email_faults", "default_interface",
 		"disable_local_igmp", "lvs_timeouts", "lvs_flush", "lvs_flush_on_stop", "lvs_flush_onstop",
 		"lvs_sync_daemon", "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark",
-		"nftables_counters", "vrrp_priority", "vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity",
+		"nftables_counters", "vrrp_cpu_affinity",
 		"vrrp_rlimit_rttime", "vrrp_rlimit_rtime", "lvs_notify_fifo", "lvs_notify_fifo_script",
 		"checker_priority", "checker_no_swap", "checker_rt_priority", "checker_cpu_affinity",
 		"checker_rlimit_rttime", "checker_rlimit_rtime", "bfd_priority", "bfd_no_swap",
@@ -443,6 +447,7 @@ func (p *kaParser) globalKeyword(l kaLine) {
 		p.includeCheck(l, field)
 	default:
 		switch {
+		case p.processKeyword(l, field): // vrrp_rt_priority, vrrp_priority, vrrp_no_swap
 		case kaGlobalUnsupported[kw]:
 			p.unsupported(l, field)
 		case kaGlobalHarmless[kw]:

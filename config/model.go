@@ -139,6 +139,13 @@ type Node struct {
 	// Name identifies this node (keepalived's router_id); it defaults to the
 	// host name.
 	Name string
+	// Scheduling is the kernel scheduling of the agent's threads
+	// (process.go; keepalived's vrrp_rt_priority and vrrp_priority).
+	Scheduling Scheduling
+	// LockMemory locks the agent's memory (mlockall) so that neither the
+	// advert path nor the first takeover waits on swap or on the disk
+	// (keepalived's vrrp_no_swap).
+	LockMemory bool
 }
 
 // Instance is one VRRP virtual router: one state machine per

@@ -48,6 +48,7 @@ func validate(c *Config, host Host, d *diags) {
 	v.gossip(c)
 	v.cloud(c)
 	v.api(c)
+	v.process(c)
 }
 
 type validator struct {

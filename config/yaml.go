@@ -91,9 +91,11 @@ func (p *yamlParser) parse(data []byte) *Config {
 	var instances []*yamlInstance
 	p.mappingKeys(root, "", map[string]func(k, n *yaml.Node, path string){
 		"node": func(_, n *yaml.Node, path string) {
-			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"name": func(n *yaml.Node, path string) { cfg.Node.Name, _ = p.str(n, path) },
-			})
+			keys := map[string]func(k, v *yaml.Node, path string){
+				"name": func(_, n *yaml.Node, path string) { cfg.Node.Name, _ = p.str(n, path) },
+			}
+			p.processKeys(keys, cfg) // scheduling, lock_memory (yamlprocess.go)
+			p.mappingKeys(n, path, keys)
 		},
 		"vrrp": func(_, n *yaml.Node, path string) {
 			p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
