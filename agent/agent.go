@@ -193,7 +193,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 
 	a.track = newTracking(a.log, a.clock, notifier)
 	a.track.events, a.track.node, a.track.metrics = a.events, cfg.Node.Name, a.metrics
-	var observeCloud func(string, time.Duration, error)
+	var observeCloud func(string, string, time.Duration, error)
 	if a.metrics != nil {
 		observeCloud = a.metrics.ObserveCloudAction
 	}

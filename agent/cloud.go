@@ -28,7 +28,7 @@ const imdsEndpointEnv = "AWS_EC2_METADATA_SERVICE_ENDPOINT"
 // goroutines; Set methods return at once, so nothing here blocks them.
 type clouds struct {
 	log     *slog.Logger
-	metrics func(action string, d time.Duration, err error)
+	metrics func(owner, action string, d time.Duration, err error)
 	poke    func()
 
 	mu     sync.Mutex
@@ -43,7 +43,7 @@ type cloudEntry struct {
 	ctx   context.CancelFunc
 }
 
-func newClouds(log *slog.Logger, metrics func(string, time.Duration, error), poke func()) *clouds {
+func newClouds(log *slog.Logger, metrics func(string, string, time.Duration, error), poke func()) *clouds {
 	return &clouds{log: log.With("component", "cloud"), metrics: metrics, poke: poke,
 		sets: map[string]*cloudEntry{}, byInst: map[string]string{}, master: map[string]bool{}}
 }

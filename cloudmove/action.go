@@ -40,6 +40,7 @@ type env struct {
 	id          atomic.Pointer[Identity]
 	imds        *imds.Client // nil when the identity was given
 	callTimeout time.Duration
+	budget      time.Duration // retry budget: bounds a release's wait
 	clock       clock.Clock
 	log         *slog.Logger
 	mac         func(string) (string, error)
@@ -92,8 +93,9 @@ type action interface {
 	apply(ctx context.Context, e *env) error
 	// release gives the resource up on leaving MASTER (only volumes).
 	release(ctx context.Context, e *env) error
-	// beginRound resets per-round state (a volume's wait for its holder).
-	beginRound()
+	// beginRound resets per-round state at the moment the node became
+	// master (a volume's wait for its old holder starts then).
+	beginRound(start time.Time)
 	// lookFirst says a master round must look before it acts, whatever
 	// the cache says (a volume: attaching one held elsewhere is never
 	// right).
@@ -104,6 +106,15 @@ type action interface {
 	dryRun(ctx context.Context, e *env) []PermissionCheck
 	// warnings are problems found by resolve that do not stop the action.
 	warnings() []string
+}
+
+// follower is an action whose view can be stale in a way that costs the
+// next failover calls: a route the master has not created yet when the
+// backup looked is created again (refused), then replaced.
+type follower interface {
+	// settledElsewhere reports whether the last look saw the resource in
+	// place for another node (every table has the route).
+	settledElsewhere() bool
 }
 
 // PermissionCheck is the outcome of checking one IAM permission.
@@ -143,8 +154,51 @@ func dryRunResult(perm, action string, err error) PermissionCheck {
 type noRelease struct{}
 
 func (noRelease) release(context.Context, *env) error { return nil }
-func (noRelease) beginRound()                         {}
+func (noRelease) beginRound(time.Time)                {}
 func (noRelease) lookFirst() bool                     { return false }
+
+// Metric operations: the label a cloud action's metrics carry, one per
+// kind (what the action does on MASTER), plus the release of a volume.
+// The set is fixed, so the number of series is bounded whatever the
+// configuration names.
+const (
+	OpAssignPrivateIP  = "assign_private_ip"
+	OpAssociateAddress = "associate_address"
+	OpReplaceRoute     = "replace_route"
+	OpAttachVolume     = "attach_volume"
+	OpDetachVolume     = "detach_volume"
+)
+
+// Operations lists every value Operation returns (but "").
+func Operations() []string {
+	return []string{OpAssignPrivateIP, OpAssociateAddress, OpReplaceRoute, OpAttachVolume, OpDetachVolume}
+}
+
+// Operation is the metric label of an action of kind k when it moves the
+// resource here, or when it gives it up (release; "" for kinds that give
+// nothing up).
+func Operation(k config.CloudActionKind, release bool) string {
+	switch k {
+	case config.CloudSecondaryIP:
+		if !release {
+			return OpAssignPrivateIP
+		}
+	case config.CloudElasticIP:
+		if !release {
+			return OpAssociateAddress
+		}
+	case config.CloudRoute:
+		if !release {
+			return OpReplaceRoute
+		}
+	case config.CloudEBS:
+		if release {
+			return OpDetachVolume
+		}
+		return OpAttachVolume
+	}
+	return ""
+}
 
 func addrStrings(as []netip.Addr) []string {
 	out := make([]string, len(as))

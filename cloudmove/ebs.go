@@ -3,6 +3,7 @@ package cloudmove
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,19 +13,36 @@ import (
 	"github.com/vipd/vipd/config"
 )
 
+// ebsPoll is how often the EBS sequence looks at the volume (and the
+// device node) while it waits: for the old holder's detachment, for the
+// attachment, for the block device. Short, so that a graceful handover
+// costs well under a second on top of the calls; DescribeVolumes is
+// cheap and its rate limit far above four calls a second.
+const ebsPoll = 250 * time.Millisecond
+
+// deviceWait bounds the wait for the block device once the volume is
+// attached (udev names it within a second or two on EC2).
+const deviceWait = 30 * time.Second
+
 // ebs attaches a volume to this node (and mounts it if asked). The old
 // holder detaches it when it leaves MASTER; a new master whose
-// predecessor died waits ForceDetachAfter, then forces the detachment.
+// predecessor died waits ForceDetachAfter from becoming master, then
+// forces the detachment. apply and release are explicit sequences that
+// poll the volume at ebsPoll, not single steps of the generic retry loop:
+// a backoff grown while waiting for a dead holder would overshoot the
+// force time, and "attached, not mounted yet" is progress, not a failure.
 type ebs struct {
 	cfg *config.EBSAction
+	// progress, when set, receives what the sequence waits for (status).
+	progress func(string)
 
 	mu       sync.Mutex
 	instance string
 	last     observation
 	vol      volState
-	holder   string    // the other instance seen holding it this round
-	holderAt time.Time // when that holder was first seen
-	forced   bool
+	holder   string    // the other instance being waited for
+	waitFrom time.Time // when the wait for that holder began (round start)
+	forced   bool      // DetachVolume with force was sent to holder
 }
 
 // volState is what DescribeVolumes said.
@@ -97,6 +115,9 @@ func (a *ebs) mounted(e *env) (bool, error) {
 	return e.mounter.Mounted(a.cfg.Mount)
 }
 
+// observe says ours only when the volume is attached here and mounted;
+// everything short of that (attaching, attached but not mounted) is for
+// apply's sequence to finish.
 func (a *ebs) observe(ctx context.Context, e *env) (observation, string, error) {
 	vs, err := a.describe(ctx, e)
 	if err != nil {
@@ -117,8 +138,8 @@ func (a *ebs) observe(ctx context.Context, e *env) (observation, string, error) 
 		if !m {
 			obs, detail = notOurs, detail+", not mounted on "+a.cfg.Mount
 		}
-	case vs.holder == me && vs.attachment == types.VolumeAttachmentStateAttaching:
-		obs, detail = pending, fmt.Sprintf("%s attaching to %s", a.cfg.VolumeID, me)
+	case vs.holder == me:
+		detail = fmt.Sprintf("%s %s to %s", a.cfg.VolumeID, vs.attachment, me)
 	case vs.holder != "":
 		detail = fmt.Sprintf("%s %s to %s", a.cfg.VolumeID, vs.attachment, vs.holder)
 	default:
@@ -138,18 +159,21 @@ func (a *ebs) cached() observation {
 
 func (a *ebs) lookFirst() bool { return true }
 
-func (a *ebs) beginRound() {
+// beginRound starts the wait for an old holder at the moment this node
+// became master: the force comes force_detach_after later, whatever the
+// looks in between cost.
+func (a *ebs) beginRound(start time.Time) {
 	a.mu.Lock()
-	a.holder, a.holderAt, a.forced = "", time.Time{}, false
+	a.holder, a.waitFrom, a.forced = "", start, false
 	a.mu.Unlock()
 }
 
 func (a *ebs) change() string {
 	a.mu.Lock()
-	vs, me := a.vol, a.instance
+	vs, me, last := a.vol, a.instance, a.last
 	a.mu.Unlock()
 	switch {
-	case a.last == ours:
+	case last == ours:
 		return ""
 	case vs.holder == me:
 		if a.cfg.Mount != "" {
@@ -166,67 +190,152 @@ func (a *ebs) change() string {
 	return "AttachVolume " + a.cfg.VolumeID + " to " + me + " at " + a.cfg.Device
 }
 
-// apply takes one step towards holding the volume, from the state the
-// last look found: attach it when free, mount it once attached, wait for
-// (and after ForceDetachAfter force) the old holder's detachment.
+func (a *ebs) report(format string, args ...any) {
+	if a.progress != nil {
+		a.progress(fmt.Sprintf(format, args...))
+	}
+}
+
+// poll waits ebsPoll (or until at, if sooner and not zero) on the clock.
+func poll(ctx context.Context, e *env, at time.Time) error {
+	d := ebsPoll
+	if !at.IsZero() {
+		d = min(d, at.Sub(e.clock.Now()))
+	}
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := e.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// apply runs the whole sequence to a mounted volume: wait for the old
+// holder to detach it (polling); at exactly force_detach_after from
+// becoming master, force the detachment; attach; poll the attachment and
+// the block device; mount. It returns nil once mounted (converge then
+// verifies with one look), or an error for converge to classify: a
+// failed call, or a wait that outlived its bound.
 func (a *ebs) apply(ctx context.Context, e *env) error {
 	a.mu.Lock()
-	vs, me := a.vol, a.instance
+	me := a.instance
+	if a.waitFrom.IsZero() {
+		a.waitFrom = e.clock.Now()
+	}
 	a.mu.Unlock()
-	switch {
-	case vs.holder == me && vs.attachment == types.VolumeAttachmentStateAttached:
-		if a.cfg.Mount == "" {
-			return nil
-		}
-		return e.mounter.Mount(ctx, a.cfg.VolumeID, a.cfg.Device, a.cfg.Mount, a.cfg.FSType)
-	case vs.holder == me:
-		return waitf("%s is %s to this instance", a.cfg.VolumeID, vs.attachment)
-	case vs.holder != "" && vs.attachment == types.VolumeAttachmentStateDetaching:
-		return waitf("%s is detaching from %s", a.cfg.VolumeID, vs.holder)
-	case vs.holder != "":
-		now := e.clock.Now()
-		a.mu.Lock()
-		if a.holder != vs.holder {
-			a.holder, a.holderAt, a.forced = vs.holder, now, false
-		}
-		waited, forced := now.Sub(a.holderAt), a.forced
-		a.mu.Unlock()
-		if a.cfg.ForceDetachAfter == 0 || waited < a.cfg.ForceDetachAfter || forced {
-			return waitf("%s is still attached to %s (waited %v)", a.cfg.VolumeID, vs.holder, waited.Round(time.Millisecond))
-		}
-		e.log.Warn("force-detaching volume from its old holder", "volume", a.cfg.VolumeID, "holder", vs.holder, "waited", waited)
-		_, err := call(ctx, e, func(ctx context.Context) (*ec2.DetachVolumeOutput, error) {
-			return e.ec2.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(a.cfg.VolumeID),
-				InstanceId: aws.String(vs.holder), Force: aws.Bool(true)})
-		})
-		if err != nil && errorCode(err) != "IncorrectState" && errorCode(err) != "InvalidAttachment.NotFound" {
+	var attachedAt time.Time // when the volume was first seen attached here
+	for {
+		vs, err := a.describe(ctx, e)
+		if err != nil {
 			return err
 		}
 		a.mu.Lock()
-		a.forced = true
+		a.vol = vs
 		a.mu.Unlock()
-		return waitf("%s force-detached from %s", a.cfg.VolumeID, vs.holder)
+		now := e.clock.Now()
+		var wakeAt time.Time
+		switch {
+		case vs.holder == me && vs.attachment == types.VolumeAttachmentStateAttached:
+			if a.cfg.Mount == "" {
+				return nil
+			}
+			if m, err := e.mounter.Mounted(a.cfg.Mount); err != nil {
+				return err
+			} else if m {
+				return nil
+			}
+			if attachedAt.IsZero() {
+				attachedAt = now
+			}
+			if dev, ok := e.mounter.Device(a.cfg.VolumeID, a.cfg.Device); ok {
+				a.report("mounting %s on %s", dev, a.cfg.Mount)
+				return e.mounter.Mount(ctx, dev, a.cfg.Mount, a.cfg.FSType)
+			}
+			if now.Sub(attachedAt) >= deviceWait {
+				return fmt.Errorf("%s is attached but no block device appeared within %v (looked for %s)",
+					a.cfg.VolumeID, deviceWait, strings.Join(deviceCandidates(a.cfg.VolumeID, a.cfg.Device), ", "))
+			}
+			a.report("%s attached, waiting for its block device", a.cfg.VolumeID)
+		case vs.holder == me:
+			a.report("%s %s to this instance", a.cfg.VolumeID, vs.attachment)
+		case vs.holder != "" && vs.attachment == types.VolumeAttachmentStateDetaching:
+			a.report("%s detaching from %s", a.cfg.VolumeID, vs.holder)
+		case vs.holder != "":
+			a.mu.Lock()
+			if a.holder != vs.holder {
+				if a.holder != "" {
+					// Another instance took it meanwhile: its wait starts now.
+					a.waitFrom = now
+				}
+				a.holder, a.forced = vs.holder, false
+			}
+			waited, forced := now.Sub(a.waitFrom), a.forced
+			forceAt := a.waitFrom.Add(a.cfg.ForceDetachAfter)
+			a.mu.Unlock()
+			switch {
+			case forced:
+				a.report("%s force-detach requested from %s", a.cfg.VolumeID, vs.holder)
+			case a.cfg.ForceDetachAfter == 0:
+				a.report("%s still attached to %s (waited %v; no force)", a.cfg.VolumeID, vs.holder, waited.Round(time.Millisecond))
+			case waited < a.cfg.ForceDetachAfter:
+				a.report("%s still attached to %s (force in %v)", a.cfg.VolumeID, vs.holder, (a.cfg.ForceDetachAfter - waited).Round(time.Millisecond))
+				wakeAt = forceAt
+			default:
+				e.log.Warn("force-detaching volume from its old holder", "volume", a.cfg.VolumeID, "holder", vs.holder, "waited", waited)
+				_, err := call(ctx, e, func(ctx context.Context) (*ec2.DetachVolumeOutput, error) {
+					return e.ec2.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(a.cfg.VolumeID),
+						InstanceId: aws.String(vs.holder), Force: aws.Bool(true)})
+				})
+				if err != nil && errorCode(err) != "IncorrectState" && errorCode(err) != "InvalidAttachment.NotFound" {
+					return err
+				}
+				a.mu.Lock()
+				a.forced = true
+				a.mu.Unlock()
+				continue // look at once: moto and a fast EC2 are done already
+			}
+		case vs.state != "" && vs.state != types.VolumeStateAvailable:
+			if vs.state == types.VolumeStateError || vs.state == types.VolumeStateDeleting || vs.state == types.VolumeStateDeleted {
+				return fmt.Errorf("volume %s is %s", a.cfg.VolumeID, vs.state)
+			}
+			a.report("%s is %s", a.cfg.VolumeID, vs.state)
+		default:
+			a.report("attaching %s to %s at %s", a.cfg.VolumeID, me, a.cfg.Device)
+			_, err := call(ctx, e, func(ctx context.Context) (*ec2.AttachVolumeOutput, error) {
+				return e.ec2.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(a.cfg.VolumeID),
+					InstanceId: aws.String(me), Device: aws.String(a.cfg.Device)})
+			})
+			switch code := errorCode(err); {
+			case err == nil:
+				e.log.Info("volume attach requested", "volume", a.cfg.VolumeID, "device", a.cfg.Device)
+				continue // moto attaches at once; EC2 says "attaching" for a few seconds
+			case code == "VolumeInUse" || code == "IncorrectState":
+				// Taken or changing since the look: look again.
+				e.log.Info("volume changed under us; looking again", "volume", a.cfg.VolumeID, "err", describeError(err))
+			default:
+				return err
+			}
+		}
+		if err := poll(ctx, e, wakeAt); err != nil {
+			return err
+		}
 	}
-	if vs.state != "" && vs.state != types.VolumeStateAvailable {
-		return waitf("%s is %s", a.cfg.VolumeID, vs.state)
-	}
-	_, err := call(ctx, e, func(ctx context.Context) (*ec2.AttachVolumeOutput, error) {
-		return e.ec2.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: aws.String(a.cfg.VolumeID),
-			InstanceId: aws.String(me), Device: aws.String(a.cfg.Device)})
-	})
-	if code := errorCode(err); code == "VolumeInUse" || code == "IncorrectState" {
-		// Taken or changing since the last look: look again.
-		return waitf("%s: %s", a.cfg.VolumeID, describeError(err))
-	}
-	return err
 }
 
-// release unmounts the volume and detaches it from this instance, then
-// waits until it is free; a volume held by another instance (or none) is
-// left alone.
+// release unmounts the volume, detaches it from this instance and polls
+// until it is free (bounded by the retry budget, then a wait error for
+// the caller's budget check); a volume held by another instance (or none)
+// is left alone.
 func (a *ebs) release(ctx context.Context, e *env) error {
 	if !a.resolved() {
-		return a.resolve(ctx, e)
+		if err := a.resolve(ctx, e); err != nil {
+			return err
+		}
 	}
 	if a.cfg.Mount != "" {
 		if m, err := e.mounter.Mounted(a.cfg.Mount); err != nil {
@@ -237,28 +346,42 @@ func (a *ebs) release(ctx context.Context, e *env) error {
 			}
 		}
 	}
-	vs, err := a.describe(ctx, e)
-	if err != nil {
-		return err
-	}
 	a.mu.Lock()
 	me := a.instance
-	a.vol, a.last = vs, notOurs
+	a.last = notOurs
 	a.mu.Unlock()
-	if vs.holder != me {
-		return nil
+	start := e.clock.Now()
+	requested := false
+	for {
+		vs, err := a.describe(ctx, e)
+		if err != nil {
+			return err
+		}
+		a.mu.Lock()
+		a.vol = vs
+		a.mu.Unlock()
+		if vs.holder != me {
+			return nil
+		}
+		if !requested && vs.attachment != types.VolumeAttachmentStateDetaching {
+			_, err = call(ctx, e, func(ctx context.Context) (*ec2.DetachVolumeOutput, error) {
+				return e.ec2.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(a.cfg.VolumeID),
+					InstanceId: aws.String(me), Device: aws.String(vs.device)})
+			})
+			if err != nil && errorCode(err) != "IncorrectState" && errorCode(err) != "InvalidAttachment.NotFound" {
+				return err
+			}
+			requested = true
+			e.log.Info("volume detach requested", "volume", a.cfg.VolumeID)
+			continue
+		}
+		if e.clock.Now().Sub(start) >= e.budget {
+			return waitf("%s still %s after %v", a.cfg.VolumeID, vs.attachment, e.budget)
+		}
+		if err := poll(ctx, e, time.Time{}); err != nil {
+			return err
+		}
 	}
-	if vs.attachment == types.VolumeAttachmentStateDetaching {
-		return waitf("%s is detaching", a.cfg.VolumeID)
-	}
-	_, err = call(ctx, e, func(ctx context.Context) (*ec2.DetachVolumeOutput, error) {
-		return e.ec2.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(a.cfg.VolumeID),
-			InstanceId: aws.String(me), Device: aws.String(vs.device)})
-	})
-	if err != nil && errorCode(err) != "IncorrectState" && errorCode(err) != "InvalidAttachment.NotFound" {
-		return err
-	}
-	return waitf("%s detach requested", a.cfg.VolumeID)
 }
 
 func (a *ebs) permissions() []string {

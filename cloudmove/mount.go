@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // Mounter mounts and unmounts the file system of an attached volume. The
@@ -16,8 +15,12 @@ import (
 type Mounter interface {
 	// Mounted reports whether something is mounted on path.
 	Mounted(path string) (bool, error)
-	// Mount mounts the volume's block device on path.
-	Mount(ctx context.Context, volumeID, device, path, fstype string) error
+	// Device returns the block device of an attached volume once it
+	// exists (the EBS sequence polls it after the attachment), and false
+	// while it does not.
+	Device(volumeID, device string) (string, bool)
+	// Mount mounts the block device dev (from Device) on path.
+	Mount(ctx context.Context, dev, path, fstype string) error
 	// Unmount unmounts path.
 	Unmount(ctx context.Context, path string) error
 }
@@ -45,36 +48,30 @@ func (SystemMounter) Mounted(path string) (bool, error) {
 	return false, sc.Err()
 }
 
-// blockDevice waits (up to the context) for the volume's block device to
-// appear and returns it.
-func blockDevice(ctx context.Context, volumeID, device string) (string, error) {
+// deviceCandidates are the names a volume's block device may have: the
+// Nitro NVMe link named after the volume id, the name given to
+// AttachVolume, and its Xen spelling (sdX shows as xvdX).
+func deviceCandidates(volumeID, device string) []string {
 	nvme := "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_" + strings.ReplaceAll(volumeID, "-", "")
-	xen := strings.Replace(device, "/dev/sd", "/dev/xvd", 1)
-	for {
-		for _, p := range []string{nvme, device, xen} {
-			if _, err := os.Stat(p); err == nil {
-				if r, err := filepath.EvalSymlinks(p); err == nil {
-					return r, nil
-				}
-				return p, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("no block device for %s (looked for %s, %s, %s): %w", volumeID, nvme, device, xen, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return []string{nvme, device, strings.Replace(device, "/dev/sd", "/dev/xvd", 1)}
 }
 
-// Mount waits up to 30 s for the device, then mounts it.
-func (SystemMounter) Mount(ctx context.Context, volumeID, device, path, fstype string) error {
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	dev, err := blockDevice(dctx, volumeID, device)
-	cancel()
-	if err != nil {
-		return waitf("%v", err)
+// Device looks for the volume's block device under each candidate name
+// and returns the first that exists, links resolved.
+func (SystemMounter) Device(volumeID, device string) (string, bool) {
+	for _, p := range deviceCandidates(volumeID, device) {
+		if _, err := os.Stat(p); err == nil {
+			if r, err := filepath.EvalSymlinks(p); err == nil {
+				return r, true
+			}
+			return p, true
+		}
 	}
+	return "", false
+}
+
+// Mount runs mount(8).
+func (SystemMounter) Mount(ctx context.Context, dev, path, fstype string) error {
 	args := []string{}
 	if fstype != "" {
 		args = append(args, "-t", fstype)

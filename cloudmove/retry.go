@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -24,13 +25,16 @@ const (
 	classPermanent
 )
 
-// throttleCodes are the EC2 error codes of throttling and of server-side
-// trouble that a later attempt may not meet.
-var throttleCodes = map[string]bool{
-	"RequestLimitExceeded": true, "Throttling": true, "ThrottlingException": true,
-	"RequestThrottled": true, "RequestThrottledException": true, "TooManyRequestsException": true,
-	"InternalError": true, "InternalFailure": true, "ServiceUnavailable": true, "Unavailable": true,
-	"EC2ThrottledException": true, "SlowDown": true,
+// retryableCode reports whether an API error code is one a later attempt
+// may not meet: the SDK's own lists of throttling codes
+// (RequestLimitExceeded, PriorRequestNotComplete, BandwidthLimitExceeded,
+// ...) and of retryable codes (RequestTimeout, ...), kept up to date with
+// the SDK rather than by hand. Server-side trouble (InternalError,
+// Unavailable, ...) comes with a 5xx status, retried by status.
+func retryableCode(code string) bool {
+	_, throttle := retry.DefaultThrottleErrorCodes[code]
+	_, retryable := retry.DefaultRetryableErrorCodes[code]
+	return throttle || retryable
 }
 
 // waitError is a retryable condition of the resource itself (a volume
@@ -52,7 +56,7 @@ func classify(err error) errClass {
 		return classPermanent
 	}
 	var ae smithy.APIError
-	if errors.As(err, &ae) && throttleCodes[ae.ErrorCode()] {
+	if errors.As(err, &ae) && retryableCode(ae.ErrorCode()) {
 		return classRetry
 	}
 	var re *smithyhttp.ResponseError

@@ -245,6 +245,22 @@ func (a *route) cached() observation {
 	return ours
 }
 
+// settledElsewhere: every table had the route at the last look (whoever
+// it points at), so a failover replaces it at once.
+func (a *route) settledElsewhere() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.known {
+		return false
+	}
+	for _, t := range a.tables {
+		if a.targets[t] == "" {
+			return false
+		}
+	}
+	return true
+}
+
 // stale returns the tables apply must change: those the last look found
 // pointing elsewhere (all of them before any look), and whether each
 // has a route to replace.

@@ -122,11 +122,16 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tlog{t, mu, &on}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)
 }
 
-// fakeMounter records mounts on one node.
+// fakeMounter records mounts on one node. Its block device exists from
+// the moment the volume is attached to the node, as with a real kernel
+// (plus deviceDelay, like udev on a slow boot).
 type fakeMounter struct {
-	mu      sync.Mutex
-	mounted map[string]string // path → device
-	log     []string
+	mu          sync.Mutex
+	mounted     map[string]string // path → device
+	log         []string
+	mountedAt   time.Time
+	deviceDelay time.Duration
+	attachedAt  time.Time
 }
 
 func (f *fakeMounter) Mounted(path string) (bool, error) {
@@ -136,23 +141,50 @@ func (f *fakeMounter) Mounted(path string) (bool, error) {
 	return ok, nil
 }
 
-func (f *fakeMounter) Mount(_ context.Context, vol, dev, path, _ string) error {
+func (f *fakeMounter) Device(vol, dev string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.deviceDelay > 0 {
+		if f.attachedAt.IsZero() {
+			f.attachedAt = time.Now()
+		}
+		if time.Since(f.attachedAt) < f.deviceDelay {
+			return "", false
+		}
+	}
+	return dev, true
+}
+
+func (f *fakeMounter) Mount(_ context.Context, dev, path, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.mounted == nil {
 		f.mounted = map[string]string{}
 	}
+	if _, ok := f.mounted[path]; ok {
+		return fmt.Errorf("%s already mounted", path)
+	}
 	f.mounted[path] = dev
-	f.log = append(f.log, "mount "+vol+" "+path)
+	f.mountedAt = time.Now()
+	f.log = append(f.log, "mount "+dev+" "+path)
 	return nil
 }
 
 func (f *fakeMounter) Unmount(_ context.Context, path string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if _, ok := f.mounted[path]; !ok {
+		return fmt.Errorf("umount %s: not mounted", path)
+	}
 	delete(f.mounted, path)
 	f.log = append(f.log, "umount "+path)
 	return nil
+}
+
+func (f *fakeMounter) events() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.log)
 }
 
 type agent struct {

@@ -47,9 +47,11 @@ type Options struct {
 	// Logger receives the actions' logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics, when set, is called when an action settles in a master
-	// round or a reconcile changes something: d is the time since the
+	// round, a reconcile changes something, or a release ends: owner is
+	// "instance:NAME" or "sync_group:NAME", op the action's operation
+	// (one of Operations, never a resource id), d the time since the
 	// round began, err nil on success.
-	Metrics func(action string, d time.Duration, err error)
+	Metrics func(owner, op string, d time.Duration, err error)
 	// OnChange, when set, is called (without locks held; it must not
 	// block) when an action's status or Faulted changes.
 	OnChange func()
@@ -58,7 +60,8 @@ type Options struct {
 	BackoffMin, BackoffMax time.Duration
 	// Seed seeds the jitter; 0 means random.
 	Seed uint64
-	// NoPermissionCheck skips the DryRun checks in New.
+	// NoPermissionCheck skips the DryRun checks in New (the section's
+	// skip_dry_run does the same).
 	NoPermissionCheck bool
 }
 
@@ -82,8 +85,12 @@ type ActionStatus struct {
 	State string
 	// Detail is what the cloud looked like at the last look.
 	Detail string
-	// Error is the last error, "" after a success.
+	// Error is the action's last error. It is kept through a release
+	// and a fault hold, until a later success: a verified master round,
+	// or, for an error of a release, a release that succeeds.
 	Error string
+	// ErrorAt is when Error was last set; zero when Error is "".
+	ErrorAt time.Time
 	// Warnings are problems that do not stop the action (a source/dest
 	// check left on).
 	Warnings []string
@@ -132,6 +139,8 @@ type Set struct {
 	releaseDone   chan struct{}
 	settled       chan struct{}
 	kick          chan struct{}
+	refreshKick   chan struct{} // buffered: a refresh is due now
+	following     bool          // a PeerMaster follow runs
 	faultUntil    time.Time
 	faultTimer    clock.Timer
 }
@@ -141,9 +150,10 @@ type runner struct {
 	a    action
 	deps []*runner
 
-	mu       sync.Mutex
-	st       ActionStatus
-	verified chan struct{} // closed when verified in the current round
+	mu         sync.Mutex
+	st         ActionStatus
+	errRelease bool          // st.Error came from a release
+	verified   chan struct{} // closed when verified in the current round
 }
 
 func (r *runner) status() ActionStatus {
@@ -202,7 +212,14 @@ func build(ctx context.Context, owner config.CloudOwner, opts Options) (*Set, er
 	if callTimeout <= 0 {
 		callTimeout = config.DefaultCloudCallTimeout
 	}
-	e := &env{callTimeout: callTimeout, clock: opts.Clock, mac: opts.InterfaceMAC, mounter: opts.Mounter, owner: owner,
+	budget := cl.RetryBudget
+	if budget <= 0 {
+		budget = config.DefaultCloudRetryBudget
+	}
+	if cl.SkipDryRun {
+		opts.NoPermissionCheck = true
+	}
+	e := &env{callTimeout: callTimeout, budget: budget, clock: opts.Clock, mac: opts.InterfaceMAC, mounter: opts.Mounter, owner: owner,
 		log: opts.Logger.With("owner", owner.Kind+" "+owner.Name)}
 	id := opts.Identity
 	if id == nil {
@@ -225,7 +242,7 @@ func build(ctx context.Context, owner config.CloudOwner, opts Options) (*Set, er
 		e.ec2 = c
 	}
 	s := &Set{owner: owner, cl: cl, opts: opts, e: e, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		kick: make(chan struct{})}
+		kick: make(chan struct{}), refreshKick: make(chan struct{}, 1)}
 	for _, ca := range cl.Actions {
 		var a action
 		switch {
@@ -240,7 +257,11 @@ func build(ctx context.Context, owner config.CloudOwner, opts Options) (*Set, er
 		default:
 			return nil, fmt.Errorf("cloud action %q has no settings", ca.Kind)
 		}
-		s.rs = append(s.rs, &runner{a: a, st: ActionStatus{Name: a.name(), Kind: a.kind(), State: StateIdle, Since: opts.Clock.Now()}})
+		r := &runner{a: a, st: ActionStatus{Name: a.name(), Kind: a.kind(), State: StateIdle, Since: opts.Clock.Now()}}
+		if v, ok := a.(*ebs); ok {
+			v.progress = r.setDetail
+		}
+		s.rs = append(s.rs, r)
 	}
 	s.linkDeps()
 	return s, nil
@@ -291,7 +312,7 @@ func (s *Set) prepare(ctx context.Context) {
 			}
 			if err != nil {
 				s.e.log.Error("cloud action not ready; retrying in the background", "action", r.a.name(), "err", describeError(err))
-				r.setError(err)
+				r.setError(s.e.clock.Now(), err, false)
 			}
 			for _, w := range r.a.warnings() {
 				s.e.log.Warn("cloud action", "action", r.a.name(), "warning", w)
@@ -307,7 +328,7 @@ func (s *Set) prepare(ctx context.Context) {
 				switch {
 				case pc.Checked && !pc.Allowed:
 					s.e.log.Error("missing IAM permission", "permission", pc.Permission, "action", pc.Action, "detail", pc.Note)
-					r.setError(fmt.Errorf("missing IAM permission %s (%s)", pc.Permission, pc.Note))
+					r.setError(s.e.clock.Now(), fmt.Errorf("missing IAM permission %s (%s)", pc.Permission, pc.Note), false)
 				case !pc.Checked:
 					s.e.log.Debug("permission not checked", "permission", pc.Permission, "action", pc.Action, "note", pc.Note)
 				}
@@ -320,10 +341,25 @@ func (s *Set) prepare(ctx context.Context) {
 	})
 }
 
-func (r *runner) setError(err error) {
+// setError records err as the action's last error (a wait for the
+// resource is progress, not an error: it goes to Detail instead).
+func (r *runner) setError(now time.Time, err error, release bool) {
+	var we *waitError
 	r.mu.Lock()
-	r.st.Error = describeError(err)
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	if errors.As(err, &we) {
+		r.st.Detail = we.msg
+		return
+	}
+	r.st.Error, r.st.ErrorAt, r.errRelease = describeError(err), now, release
+}
+
+// clearError forgets the last error after a success; a release's success
+// clears only an error of a release.
+func (r *runner) clearError(release bool) {
+	if !release || r.errRelease {
+		r.st.Error, r.st.ErrorAt, r.errRelease = "", time.Time{}, false
+	}
 }
 
 // Permissions returns the outcome of New's DryRun checks.
@@ -378,7 +414,7 @@ func (s *Set) Master() {
 	s.roundCancel, s.roundDone, s.settled = cancel, done, settled
 	start := s.e.clock.Now()
 	for _, r := range s.rs {
-		r.a.beginRound()
+		r.a.beginRound(start)
 		r.mu.Lock()
 		r.st.State, r.st.Since, r.st.Changed, r.st.Attempts, r.st.Took = StatePending, start, false, 0, 0
 		r.verified = make(chan struct{})
@@ -439,9 +475,19 @@ func (s *Set) Stop(ctx context.Context) error {
 
 func (s *Set) leave(to role) {
 	s.mu.Lock()
-	if s.ctx.Err() != nil || s.role == roleStopped || (s.role == roleBackup && to == roleBackup) {
+	// Already backup or stopped: a release runs or ran. Stopping then
+	// only marks the role: the Stop that follows a MASTER→STOP transition
+	// waits for the release that transition started instead of starting
+	// a second one (which would unmount twice and detach twice). A Set
+	// that was never master does release once (a restarted node may
+	// still hold a volume: giving it up spares the new master the force
+	// timeout).
+	if s.ctx.Err() != nil || s.role == roleBackup || s.role == roleStopped {
 		if to == roleStopped {
 			s.role = roleStopped
+		} else if s.role != roleStopped && s.ctx.Err() == nil {
+			s.role = to
+			s.refreshSoon()
 		}
 		s.mu.Unlock()
 		return
@@ -461,6 +507,11 @@ func (s *Set) leave(to role) {
 		defer close(settled)
 		wait(ctx, prevRound)
 		s.releaseAll(ctx)
+		if to == roleBackup && ctx.Err() == nil {
+			// A backup acts on its view at the next failover: look now,
+			// not at the next refresh_interval.
+			s.refresh(ctx)
+		}
 	}()
 	s.mu.Unlock()
 	s.changed()
@@ -623,7 +674,7 @@ func (s *Set) converge(ctx context.Context, r *runner, start time.Time, reconcil
 			settle()
 		} else {
 			e.log.Debug("cloud action retrying", "action", r.a.name(), "during", what, "err", msg)
-			r.setError(err)
+			r.setError(e.clock.Now(), err, false)
 		}
 		return s.sleep(ctx, s.jitter(b))
 	}
@@ -726,7 +777,8 @@ func (s *Set) markDone(r *runner, start time.Time, changed bool, detail string, 
 	now := s.e.clock.Now()
 	r.mu.Lock()
 	was := r.st.State
-	r.st.State, r.st.Detail, r.st.Error = StateDone, detail, ""
+	r.st.State, r.st.Detail = StateDone, detail
+	r.clearError(false)
 	if changed {
 		r.st.Changed = true
 	}
@@ -748,9 +800,7 @@ func (s *Set) markDone(r *runner, start time.Time, changed bool, detail string, 
 		if !reconcile {
 			s.e.log.Info("cloud action verified", "action", r.a.name(), "took", now.Sub(start), "changed", changed)
 		}
-		if s.opts.Metrics != nil {
-			s.opts.Metrics(r.a.name(), now.Sub(start), nil)
-		}
+		s.observe(r, false, now.Sub(start), nil)
 	}
 	s.clearFault()
 	if was != StateDone {
@@ -761,11 +811,10 @@ func (s *Set) markDone(r *runner, start time.Time, changed bool, detail string, 
 func (s *Set) markFailed(r *runner, err error, start time.Time) {
 	now := s.e.clock.Now()
 	r.mu.Lock()
-	r.st.State, r.st.Error, r.st.Since, r.st.Took = StateFailed, describeError(err), now, now.Sub(start)
+	r.st.State, r.st.Since, r.st.Took = StateFailed, now, now.Sub(start)
+	r.st.Error, r.st.ErrorAt, r.errRelease = describeError(err), now, false
 	r.mu.Unlock()
-	if s.opts.Metrics != nil {
-		s.opts.Metrics(r.a.name(), now.Sub(start), err)
-	}
+	s.observe(r, false, now.Sub(start), err)
 	if s.cl.OnFailure == config.CloudFault {
 		s.mu.Lock()
 		hold := s.cl.FaultHold
@@ -788,6 +837,20 @@ func (s *Set) markFailed(r *runner, err error, start time.Time) {
 		}()
 	}
 	s.changed()
+}
+
+// observe reports a settled action to Options.Metrics, labelled with its
+// owner and operation (never its name, which carries resource ids).
+func (s *Set) observe(r *runner, release bool, d time.Duration, err error) {
+	if s.opts.Metrics == nil {
+		return
+	}
+	op := Operation(r.a.kind(), release)
+	if op == "" {
+		// Only volumes are given up; other releases do nothing to time.
+		return
+	}
+	s.opts.Metrics(s.owner.Kind+":"+s.owner.Name, op, d, err)
 }
 
 // clearFault ends a fault once no action of the round is failed.
@@ -826,13 +889,16 @@ func (s *Set) releaseOne(ctx context.Context, r *runner) {
 	r.st.State, r.st.Since = StateReleasing, start
 	r.mu.Unlock()
 	b := newBackoff(s.opts.BackoffMin, s.opts.BackoffMax, s.rnd)
-	deadline := start.Add(s.cl.RetryBudget)
+	deadline := start.Add(e.budget)
 	for ctx.Err() == nil {
 		err := r.a.release(ctx, e)
 		if err == nil {
+			now := e.clock.Now()
 			r.mu.Lock()
-			r.st.State, r.st.Since, r.st.Error = StateReleased, e.clock.Now(), ""
+			r.st.State, r.st.Since = StateReleased, now
+			r.clearError(true)
 			r.mu.Unlock()
+			s.observe(r, true, now.Sub(start), nil)
 			s.changed()
 			return
 		}
@@ -842,13 +908,16 @@ func (s *Set) releaseOne(ctx context.Context, r *runner) {
 		}
 		if classify(err) == classPermanent || !e.clock.Now().Before(deadline) {
 			e.log.Error("cloud release failed", "action", r.a.name(), "err", describeError(err))
+			now := e.clock.Now()
 			r.mu.Lock()
-			r.st.State, r.st.Error, r.st.Since = StateFailed, describeError(err), e.clock.Now()
+			r.st.State, r.st.Since = StateFailed, now
+			r.st.Error, r.st.ErrorAt, r.errRelease = describeError(err), now, true
 			r.mu.Unlock()
+			s.observe(r, true, now.Sub(start), err)
 			s.changed()
 			return
 		}
-		r.setError(err)
+		r.setError(e.clock.Now(), err, true)
 		if !s.sleep(ctx, s.jitter(b)) {
 			return
 		}
@@ -871,9 +940,80 @@ func (s *Set) refresher() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C():
+		case <-s.refreshKick:
+			if !t.Stop() {
+				select {
+				case <-t.C():
+				default:
+				}
+			}
 		}
 		s.refresh(s.ctx)
 		t.Reset(every)
+	}
+}
+
+// followPoll is how often a backup looks again while following another
+// node's master round (PeerMaster).
+const followPoll = 500 * time.Millisecond
+
+// PeerMaster tells a backup that another node became master of this
+// owner (the agent calls it when gossip says so): the backup refreshes its
+// view now, and keeps looking every followPoll (within the retry budget)
+// until that master's resources are in place, so that the next failover
+// acts on what the master made (ReplaceRoute) rather than on the view
+// from before it (CreateRoute, refused). A master ignores it.
+func (s *Set) PeerMaster() {
+	s.mu.Lock()
+	if s.ctx.Err() != nil || s.role == roleMaster || s.role == roleStopped || s.following {
+		s.mu.Unlock()
+		return
+	}
+	s.following = true
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			s.following = false
+			s.mu.Unlock()
+		}()
+		deadline := s.e.clock.Now().Add(s.e.budget)
+		for {
+			s.mu.Lock()
+			master := s.role == roleMaster
+			s.mu.Unlock()
+			if master {
+				return
+			}
+			s.refresh(s.ctx)
+			if s.settledElsewhere() || !s.e.clock.Now().Before(deadline) {
+				return
+			}
+			if !s.sleep(s.ctx, followPoll) {
+				return
+			}
+		}
+	}()
+}
+
+// settledElsewhere reports whether every action whose view can go stale
+// saw its resource in place at the last look.
+func (s *Set) settledElsewhere() bool {
+	for _, r := range s.rs {
+		if f, ok := r.a.(follower); ok && !f.settledElsewhere() {
+			return false
+		}
+	}
+	return true
+}
+
+// refreshSoon asks the refresher for a refresh now (at most one queued).
+func (s *Set) refreshSoon() {
+	select {
+	case s.refreshKick <- struct{}{}:
+	default:
 	}
 }
 

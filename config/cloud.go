@@ -68,6 +68,11 @@ type Cloud struct {
 	RetryBudget time.Duration
 	// FaultHold is how long OnFailure CloudFault keeps the FAULT state.
 	FaultHold time.Duration
+	// SkipDryRun skips the start-up DryRun checks of the mutating calls'
+	// permissions. For test endpoints that ignore DryRun (and would make
+	// the calls): on AWS a missing permission then shows only at the
+	// first failover.
+	SkipDryRun bool
 	// Actions are the actions, in file order; all start at once.
 	Actions []*CloudAction
 	// Pos is where the section is written.
@@ -192,6 +197,7 @@ func (c *Cloud) SameSettings(o *Cloud) bool {
 	return c.Region == o.Region && c.Endpoint == o.Endpoint && c.OnFailure == o.OnFailure &&
 		c.ReconcileInterval == o.ReconcileInterval && c.RefreshInterval == o.RefreshInterval &&
 		c.CallTimeout == o.CallTimeout && c.RetryBudget == o.RetryBudget && c.FaultHold == o.FaultHold &&
+		c.SkipDryRun == o.SkipDryRun &&
 		slices.EqualFunc(c.Actions, o.Actions, (*CloudAction).sameSettings)
 }
 

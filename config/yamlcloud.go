@@ -46,6 +46,10 @@ func (p *yamlParser) cloud(k, n *yaml.Node, path string) *Cloud {
 		"call_timeout":       dur("call_timeout", &c.CallTimeout),
 		"retry_budget":       dur("retry_budget", &c.RetryBudget),
 		"fault_hold":         dur("fault_hold", &c.FaultHold),
+		"skip_dry_run": func(k, v *yaml.Node, path string) {
+			mark("skip_dry_run", k)
+			c.SkipDryRun, _ = p.boolean(v, path)
+		},
 		"actions": func(k, v *yaml.Node, path string) {
 			mark("actions", k)
 			c.Actions = []*CloudAction{}

@@ -128,6 +128,62 @@ func checkRefs(t *testing.T, where, expr string, known map[string]bool) {
 	}
 }
 
+// byClause finds the label lists of aggregations and of $labels in
+// templates.
+var (
+	byClause    = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
+	labelsField = regexp.MustCompile(`\$labels\.([a-z_]+)`)
+)
+
+// labelsOf returns the labels a query (or an alert's text) may name: those
+// of every vipd family it uses, and the target's instance and job.
+func labelsOf(fams map[string]*dto.MetricFamily, expr string) (map[string]bool, bool) {
+	ok := map[string]bool{"instance": true, "job": true, "le": true}
+	for _, r := range metricRef.FindAllString(expr, -1) {
+		if !strings.HasPrefix(r, "vipd_") {
+			return nil, false // go_*, process_*, up: labels not checked
+		}
+		for _, suf := range []string{"_bucket", "_sum", "_count"} {
+			if mf := fams[strings.TrimSuffix(r, suf)]; mf != nil && mf.GetType() == dto.MetricType_HISTOGRAM {
+				r = strings.TrimSuffix(r, suf)
+			}
+		}
+		if mf := fams[r]; mf != nil {
+			for _, l := range labelNames(mf) {
+				ok[l] = true
+			}
+		}
+	}
+	return ok, true
+}
+
+// checkLabels: every label an aggregation groups by, and every $labels
+// field of the alert's annotations, exists on the metrics the query
+// uses (an alert grouping by a label that is not there shows nothing).
+func checkLabels(t *testing.T, fams map[string]*dto.MetricFamily, where, expr, text string) {
+	t.Helper()
+	ok, checked := labelsOf(fams, expr)
+	if !checked {
+		return
+	}
+	var names []string
+	for _, m := range byClause.FindAllStringSubmatch(expr, -1) {
+		for _, l := range strings.Split(m[1], ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				names = append(names, l)
+			}
+		}
+	}
+	for _, m := range labelsField.FindAllStringSubmatch(text, -1) {
+		names = append(names, m[1])
+	}
+	for _, l := range names {
+		if !ok[l] {
+			t.Errorf("%s: label %q is not a label of the metrics in %q", where, l, expr)
+		}
+	}
+}
+
 func TestAlertRules(t *testing.T) {
 	data, err := os.ReadFile(alertsFile)
 	if err != nil {
@@ -137,8 +193,9 @@ func TestAlertRules(t *testing.T) {
 		Groups []struct {
 			Name  string
 			Rules []struct {
-				Alert string
-				Expr  string
+				Alert       string
+				Expr        string
+				Annotations map[string]string
 			}
 		}
 	}
@@ -146,10 +203,16 @@ func TestAlertRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	known := seriesNames(t)
+	fams := families(t)
 	n := 0
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
 			checkRefs(t, g.Name+"/"+r.Alert, r.Expr, known)
+			var text []string
+			for _, v := range r.Annotations {
+				text = append(text, v)
+			}
+			checkLabels(t, fams, g.Name+"/"+r.Alert, r.Expr, strings.Join(text, "\n"))
 			n++
 		}
 	}
@@ -260,6 +323,7 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("uid %q, title %q, schemaVersion %d", dash.UID, dash.Title, dash.SchemaVersion)
 	}
 	known := seriesNames(t)
+	fams := families(t)
 	used := map[string]bool{}
 	ids := map[int]bool{}
 	exprs := 0
@@ -276,6 +340,7 @@ func TestDashboard(t *testing.T) {
 		}
 		for _, tg := range p.Targets {
 			checkRefs(t, "panel "+p.Title, tg.Expr, known)
+			checkLabels(t, fams, "panel "+p.Title, tg.Expr, "")
 			for _, r := range metricRef.FindAllString(tg.Expr, -1) {
 				used[r] = true
 			}

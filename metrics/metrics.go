@@ -99,9 +99,9 @@ func New(b BuildInfo) *Metrics {
 	m.notifyFail = counter("vipd_notify_failures_total",
 		"Notify script runs that failed (exit status not 0, timeout, could not start).", "event")
 	m.cloudDur = histogram("vipd_cloud_action_duration_seconds",
-		"Duration of cloud actions (each with its retries), by action; _count is the number of actions.", cloudBuckets, "action")
+		"Duration of cloud actions (each with its retries, from becoming master or from the start of a release), by owner and operation; _count is the number of actions.", cloudBuckets, "owner", "action")
 	m.cloudErrors = counter("vipd_cloud_action_errors_total",
-		"Cloud actions that failed after their retries, by action.", "action")
+		"Cloud actions that failed (a permanent error, or retryable errors past the retry budget), by owner and operation.", "owner", "action")
 	m.splitBrain = counter("vipd_split_brain_events_total",
 		"Times the split-brain guard held an instance back because gossip showed a better master whose adverts did not arrive.", "vrrp_instance")
 	m.apiRequests = counter("vipd_api_requests_total",
@@ -167,15 +167,35 @@ func (m *Metrics) ObserveNotify(event string, d time.Duration, err error) {
 	}
 }
 
-// ObserveCloudAction records a finished cloud action (e.g.
-// assign_private_ip, associate_address, replace_route, attach_volume);
-// err is nil when it succeeded.
-func (m *Metrics) ObserveCloudAction(action string, d time.Duration, err error) {
-	m.cloudDur.WithLabelValues(action).Observe(d.Seconds())
-	c := m.cloudErrors.WithLabelValues(action)
+// ObserveCloudAction records a settled cloud action of owner
+// ("instance:NAME" or "sync_group:NAME", from the configuration) doing
+// action, one of CloudActions (anything else is counted as "unknown", so
+// that a bug cannot put resource ids or free text in a label); err is nil
+// when it succeeded.
+func (m *Metrics) ObserveCloudAction(owner, action string, d time.Duration, err error) {
+	action = CloudActionLabel(action)
+	m.cloudDur.WithLabelValues(owner, action).Observe(d.Seconds())
+	c := m.cloudErrors.WithLabelValues(owner, action)
 	if err != nil {
 		c.Inc()
 	}
+}
+
+// CloudActions are the values of the cloud metrics' action label: what an
+// action does on MASTER, one per kind (secondary_ip, elastic_ip, route,
+// ebs), and detach_volume for the release of a volume. They match
+// cloudmove.Operations (a test checks).
+var CloudActions = []string{"assign_private_ip", "associate_address", "replace_route", "attach_volume", "detach_volume"}
+
+// CloudActionLabel returns action if it is one of CloudActions, else
+// "unknown".
+func CloudActionLabel(action string) string {
+	for _, a := range CloudActions {
+		if a == action {
+			return a
+		}
+	}
+	return "unknown"
 }
 
 // ObserveSplitBrain counts the split-brain guard acting on instance.

@@ -28,6 +28,12 @@ func fullSnapshot() Snapshot {
 		Checks: []Check{{Name: "dns", Kind: "dns", Healthy: true}, {Name: "proc", Kind: "process"}},
 		Drops:  map[string]uint64{"bad_checksum": 2, "not_a_peer": 5},
 		Gossip: &Gossip{Alive: 3, Suspect: 1, Dead: 1, HealthScore: 2},
+		CloudActions: []CloudAction{
+			{Owner: "instance:VI_1", Action: "associate_address", ErrorAt: time.Unix(1_700_000_000, 500_000_000)},
+			{Owner: "instance:VI_1", Action: "replace_route"},
+			{Owner: "instance:VI_1", Action: "replace_route", ErrorAt: time.Unix(1_700_000_100, 0)},
+			{Owner: "sync_group:G", Action: "attach_volume"},
+		},
 	}
 }
 
@@ -44,8 +50,8 @@ func fullMetrics() *Metrics {
 	m.ObserveCheck("dns", "dns", 2*time.Second, false)
 	m.ObserveNotify("master", 30*time.Millisecond, nil)
 	m.ObserveNotify("fault", time.Second, errors.New("exit status 1"))
-	m.ObserveCloudAction("associate_address", 800*time.Millisecond, nil)
-	m.ObserveCloudAction("replace_route", 3*time.Second, errors.New("throttled"))
+	m.ObserveCloudAction("instance:VI_1", "associate_address", 800*time.Millisecond, nil)
+	m.ObserveCloudAction("instance:VI_1", "replace_route", 3*time.Second, errors.New("throttled"))
 	m.ObserveSplitBrain("VI_6")
 	m.ObserveAPIRequest("vipd.v1.VipdService/GetStatus", "OK", time.Millisecond)
 	m.ObserveAPIPanic("vipd.v1.VipdService/Failover")
@@ -206,10 +212,10 @@ vipd_check_failures_total{check="dns",kind="dns"} 1
 # TYPE vipd_notify_failures_total counter
 vipd_notify_failures_total{event="fault"} 1
 vipd_notify_failures_total{event="master"} 0
-# HELP vipd_cloud_action_errors_total Cloud actions that failed after their retries, by action.
+# HELP vipd_cloud_action_errors_total Cloud actions that failed (a permanent error, or retryable errors past the retry budget), by owner and operation.
 # TYPE vipd_cloud_action_errors_total counter
-vipd_cloud_action_errors_total{action="associate_address"} 0
-vipd_cloud_action_errors_total{action="replace_route"} 1
+vipd_cloud_action_errors_total{action="associate_address",owner="instance:VI_1"} 0
+vipd_cloud_action_errors_total{action="replace_route",owner="instance:VI_1"} 1
 # HELP vipd_split_brain_events_total Times the split-brain guard held an instance back because gossip showed a better master whose adverts did not arrive.
 # TYPE vipd_split_brain_events_total counter
 vipd_split_brain_events_total{vrrp_instance="VI_6"} 1
@@ -299,4 +305,57 @@ func histogram(t *testing.T, m *Metrics, name, label string) *dto.Histogram {
 	}
 	t.Fatalf("no %s{…%q…}", name, label)
 	return nil
+}
+
+// TestCloudLabelsBounded: whatever text reaches the cloud metrics (an
+// action's name with its resource ids, a future kind), the action label
+// takes only the fixed values, and the error gauge merges the actions of
+// one kind.
+func TestCloudLabelsBounded(t *testing.T) {
+	m := fullMetrics()
+	m.ObserveCloudAction("instance:VI_1", "route 10.240.240.240/32 in subnets Network=private", time.Second, nil)
+	m.ObserveCloudAction("instance:VI_1", "detach_volume", time.Second, errors.New("refused"))
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{"unknown": true}
+	for _, a := range CloudActions {
+		allowed[a] = true
+	}
+	seen := 0
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "vipd_cloud_") {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				switch l.GetName() {
+				case "action":
+					seen++
+					if !allowed[l.GetValue()] {
+						t.Errorf("%s has action=%q, not in the fixed set", mf.GetName(), l.GetValue())
+					}
+				case "owner":
+				default:
+					t.Errorf("%s has an unexpected label %s", mf.GetName(), l.GetName())
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no cloud series")
+	}
+	text := scrape(t, m)
+	for _, line := range []string{
+		`vipd_cloud_action_duration_seconds_count{action="unknown",owner="instance:VI_1"} 1`,
+		`vipd_cloud_action_errors_total{action="detach_volume",owner="instance:VI_1"} 1`,
+		`vipd_cloud_action_last_error_timestamp_seconds{action="associate_address",owner="instance:VI_1"} 1.7000000005e+09`,
+		`vipd_cloud_action_last_error_timestamp_seconds{action="replace_route",owner="instance:VI_1"} 1.7000001e+09`,
+		`vipd_cloud_action_last_error_timestamp_seconds{action="attach_volume",owner="sync_group:G"} 0`,
+	} {
+		if !strings.Contains(text, line+"\n") {
+			t.Errorf("scrape lacks %s", line)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -24,6 +25,21 @@ type Snapshot struct {
 	Gossip *Gossip
 	// Maintenance is true while the node is drained.
 	Maintenance bool
+	// CloudActions are the cloud actions of this node's instances and
+	// sync groups.
+	CloudActions []CloudAction
+}
+
+// CloudAction is one cloud action in a Snapshot.
+type CloudAction struct {
+	// Owner is "instance:NAME" or "sync_group:NAME" (label owner).
+	Owner string
+	// Action is the operation, one of CloudActions (label action; any
+	// other value is reported as "unknown").
+	Action string
+	// ErrorAt is when the action's last error happened, if that error has
+	// not been followed by a success; zero otherwise.
+	ErrorAt time.Time
 }
 
 // Instance is one VRRP instance in a Snapshot.
@@ -94,6 +110,9 @@ var (
 		"memberlist's health (awareness) score of this node: 0 is healthy, higher is worse.", nil, nil)
 	descMaint = prometheus.NewDesc("vipd_maintenance",
 		"1 while this node is in maintenance (drained), else 0.", nil, nil)
+	descCloudErr = prometheus.NewDesc("vipd_cloud_action_last_error_timestamp_seconds",
+		"Unix time of a cloud action's last error not yet followed by a success (kept through a release and a fault hold), 0 when there is none; by owner and operation (the latest of the owner's actions of that kind).",
+		[]string{"owner", "action"}, nil)
 )
 
 // snapshotCollector reads the Snapshot at each scrape.
@@ -101,7 +120,7 @@ type snapshotCollector struct{ m *Metrics }
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descState, descBasePrio, descEffPrio, descSent, descRecv, descGuard,
-		descDrops, descCheck, descMembers, descHealth, descMaint} {
+		descDrops, descCheck, descMembers, descHealth, descMaint, descCloudErr} {
 		ch <- d
 	}
 }
@@ -161,4 +180,27 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descHealth, float64(g.HealthScore))
 	}
 	gauge(descMaint, b(s.Maintenance))
+	// Several actions of one kind (two routes) share a series: the
+	// latest error wins.
+	type ownerAction struct{ owner, action string }
+	latest := map[ownerAction]time.Time{}
+	var order []ownerAction
+	for _, ca := range s.CloudActions {
+		k := ownerAction{ca.Owner, CloudActionLabel(ca.Action)}
+		at, ok := latest[k]
+		if !ok {
+			order = append(order, k)
+		}
+		if ca.ErrorAt.After(at) {
+			at = ca.ErrorAt
+		}
+		latest[k] = at
+	}
+	for _, k := range order {
+		v := 0.0
+		if at := latest[k]; !at.IsZero() {
+			v = float64(at.UnixNano()) / 1e9
+		}
+		gauge(descCloudErr, v, k.owner, k.action)
+	}
 }
