@@ -263,13 +263,13 @@ func (c *Conn) parse4(b, oob []byte) (Packet, error) {
 	}
 	ihl := int(b[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(b[2:4]))
-	if ihl < ipv4.HeaderLen || ihl > len(b) || total < ihl {
+	// The kernel checked the lengths before delivering; a packet that
+	// claims more bytes than were read is refused rather than trusted.
+	if ihl < ipv4.HeaderLen || ihl > len(b) || total < ihl || total > len(b) {
 		return Packet{}, fmt.Errorf("%w: header length %d, total length %d, %d bytes read", ErrMalformed, ihl, total, len(b))
 	}
 	// Ethernet padding can follow a short packet: trust the header.
-	if total < len(b) {
-		b = b[:total]
-	}
+	b = b[:total]
 	p := Packet{
 		Src:      netip.AddrFrom4([4]byte(b[12:16])),
 		Dst:      netip.AddrFrom4([4]byte(b[16:20])),
@@ -277,10 +277,21 @@ func (c *Conn) parse4(b, oob []byte) (Packet, error) {
 		IfIndex:  c.ifi.Index,
 		Payload:  b[ihl:],
 	}
+	if !routerSource(p.Src) {
+		return Packet{}, fmt.Errorf("%w: source %v", ErrMalformed, p.Src)
+	}
 	if ifindex, _, _, err := parseCmsgs(oob); err == nil && ifindex > 0 {
 		p.IfIndex = ifindex
 	}
 	return p, nil
+}
+
+// routerSource reports whether a can be the source of an advert: no router
+// sends from the unspecified address or a multicast group, and the kernel
+// drops such packets before a raw socket sees them; this holds the line
+// should it not.
+func routerSource(a netip.Addr) bool {
+	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast()
 }
 
 // parse6 takes the source from the socket address and the destination,
@@ -300,9 +311,15 @@ func (c *Conn) parse6(b, oob []byte, from *unix.RawSockaddrInet6) (Packet, error
 	}
 	// IPV6_RECVHOPLIMIT is always on, so the hop limit is always there;
 	// were it not, 0 fails the receiver's hop limit check.
+	if hopLimit > 255 {
+		return Packet{}, fmt.Errorf("%w: hop limit %d", ErrMalformed, hopLimit)
+	}
 	p.HopLimit = max(hopLimit, 0)
 	if !p.Src.IsValid() || !p.Dst.IsValid() {
 		return Packet{}, fmt.Errorf("%w: missing source or destination", ErrMalformed)
+	}
+	if !routerSource(p.Src) {
+		return Packet{}, fmt.Errorf("%w: source %v", ErrMalformed, p.Src)
 	}
 	return p, nil
 }

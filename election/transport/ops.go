@@ -2,6 +2,7 @@ package transport
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"unsafe"
 
@@ -97,25 +98,54 @@ func (op *writeOp) pktinfo(family Family, ifindex int, src netip.Addr) {
 	op.oobn = unix.CmsgSpace(size)
 }
 
+// cmsgLenSize is the size of struct cmsghdr's cmsg_len, a size_t: 8 bytes
+// on 64-bit Linux, 4 on 32-bit; cmsg_level and cmsg_type follow it.
+const cmsgLenSize = unix.SizeofCmsghdr - 8
+
+// errBadCmsg reports control message bytes that do not parse; one value,
+// so that a bad packet costs no allocation.
+var errBadCmsg = errors.New("control message header cut short or with a bad length")
+
 // parseCmsgs walks the control messages of a received packet without
 // allocating and returns what the Conn asks the kernel for: the interface
 // (IP_PKTINFO or IPV6_PKTINFO), the IPv6 destination (IPV6_PKTINFO) and the
-// IPv6 hop limit (IPV6_HOPLIMIT); -1 for what is not there.
+// IPv6 hop limit (IPV6_HOPLIMIT); -1 for what is not there. It reads the
+// headers itself, with bounds checks: unix.ParseOneSocketControlMessage
+// casts the buffer to a header before looking at its length, reading past
+// the end of one shorter than a header.
 func parseCmsgs(oob []byte) (ifindex int, dst6 netip.Addr, hopLimit int, err error) {
 	ifindex, hopLimit = -1, -1
+	hdr := unix.CmsgLen(0) // the header, aligned: where the data starts
 	for len(oob) > 0 {
-		h, data, rest, perr := unix.ParseOneSocketControlMessage(oob)
-		if perr != nil {
-			return ifindex, dst6, hopLimit, perr
+		if len(oob) < unix.SizeofCmsghdr {
+			return ifindex, dst6, hopLimit, errBadCmsg
 		}
-		oob = rest
+		var n uint64
+		if cmsgLenSize == 8 {
+			n = binary.NativeEndian.Uint64(oob)
+		} else {
+			n = uint64(binary.NativeEndian.Uint32(oob))
+		}
+		level := int32(binary.NativeEndian.Uint32(oob[cmsgLenSize:]))
+		typ := int32(binary.NativeEndian.Uint32(oob[cmsgLenSize+4:]))
+		if n < uint64(hdr) || n > uint64(len(oob)) {
+			return ifindex, dst6, hopLimit, errBadCmsg
+		}
+		data := oob[hdr:n]
+		// The next header starts at the aligned end of this one; the last
+		// message may omit its padding.
+		if next := unix.CmsgSpace(len(data)); next < len(oob) {
+			oob = oob[next:]
+		} else {
+			oob = nil
+		}
 		switch {
-		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+		case level == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
 			ifindex = int(binary.NativeEndian.Uint32(data[0:4]))
-		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			dst6 = netip.AddrFrom16([16]byte(data[0:16]))
 			ifindex = int(binary.NativeEndian.Uint32(data[16:20]))
-		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
+		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_HOPLIMIT && len(data) >= 4:
 			hopLimit = int(int32(binary.NativeEndian.Uint32(data[0:4])))
 		}
 	}

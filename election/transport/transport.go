@@ -150,8 +150,9 @@ var (
 	// ErrTruncated means the packet did not fit the buffer given to
 	// ReadPacket; it has been consumed. Read on with a larger buffer.
 	ErrTruncated = errors.New("transport: packet larger than the read buffer")
-	// ErrMalformed means the kernel handed over an IPv4 packet whose
-	// header does not parse; it has been consumed.
+	// ErrMalformed means the kernel handed over a packet whose IPv4
+	// header or control messages do not parse, or whose source no router
+	// could send from; it has been consumed.
 	ErrMalformed = errors.New("transport: malformed IP header")
 	// ErrNoAddress means the interface has no address PrimaryAddr may use.
 	ErrNoAddress = errors.New("transport: no usable address on the interface")
