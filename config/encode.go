@@ -470,6 +470,12 @@ type yamlOutGossip struct {
 	Timings     *yamlOutGossipTiming `yaml:"timings,omitempty"`
 	AZ          string               `yaml:"az,omitempty"`
 	StateFile   string               `yaml:"state_file"`
+	// Reconnection and the join hold, always written: their defaults
+	// depend on other keys (require_join) or are worth seeing.
+	ReconnectInterval  string `yaml:"reconnect_interval,omitempty"`
+	ReconnectTimeout   string `yaml:"reconnect_timeout,omitempty"`
+	RequireJoin        bool   `yaml:"require_join"`
+	RequireJoinTimeout string `yaml:"require_join_timeout,omitempty"`
 }
 
 type yamlOutEndpoint struct {
@@ -505,6 +511,8 @@ func encodeGossip(g *Gossip) *yamlOutGossip {
 		Bind:        yamlOutEndpoint{Address: addr(g.BindAddr), Port: g.BindPort},
 		Join:        g.Join, Keys: g.Keys, KeyFile: g.KeyFile,
 		Profile: g.Profile, AZ: g.AZ, StateFile: g.StateFile,
+		ReconnectInterval: dur(g.ReconnectInterval), ReconnectTimeout: dur(g.ReconnectTimeout),
+		RequireJoin: g.RequireJoin, RequireJoinTimeout: dur(g.RequireJoinTimeout),
 	}
 	if g.AdvertiseAddr.IsValid() || g.AdvertisePort != 0 {
 		o.Advertise = &yamlOutEndpoint{Address: addr(g.AdvertiseAddr), Port: g.AdvertisePort}
@@ -575,6 +583,7 @@ type yamlOutCloud struct {
 	CallTimeout       string          `yaml:"call_timeout"`
 	RetryBudget       string          `yaml:"retry_budget"`
 	FaultHold         string          `yaml:"fault_hold"`
+	SkipDryRun        bool            `yaml:"skip_dry_run,omitempty"`
 	Actions           []yamlOutAction `yaml:"actions"`
 }
 
@@ -628,7 +637,7 @@ func encodeCloud(c *Cloud) *yamlOutCloud {
 		Region: c.Region, Endpoint: c.Endpoint, OnFailure: string(c.OnFailure),
 		ReconcileInterval: c.ReconcileInterval.String(), RefreshInterval: c.RefreshInterval.String(),
 		CallTimeout: c.CallTimeout.String(), RetryBudget: c.RetryBudget.String(), FaultHold: c.FaultHold.String(),
-		Actions: []yamlOutAction{},
+		SkipDryRun: c.SkipDryRun, Actions: []yamlOutAction{},
 	}
 	addr := func(a netip.Addr) string {
 		if !a.IsValid() {

@@ -51,9 +51,33 @@ type Gossip struct {
 	// empty means unknown, GossipAZFromIMDS ("imds") reads it from EC2's
 	// instance metadata at start. At most MaxGossipAZLen printable bytes.
 	AZ string
-	// StateFile persists cluster-wide state (orders) across restarts; an
-	// absolute path, default DefaultGossipStateFile.
+	// StateFile persists cluster-wide state (orders, and the addresses of
+	// the members last known) across restarts; an absolute path, default
+	// DefaultGossipStateFile.
 	StateFile string
+	// ReconnectInterval is how often this node tries again to join the
+	// members it declared failed, the join addresses that are not live
+	// members and the members remembered in the state file, so that a
+	// cluster split by a partition merges again once it heals (memberlist
+	// alone never talks to a dead member again). Default
+	// DefaultGossipReconnectInterval.
+	ReconnectInterval time.Duration
+	// ReconnectTimeout is how long after a member failed it is still
+	// tried (and kept as a unicast peer); a member that left gracefully is
+	// not tried. While this node sees no other live member it keeps trying
+	// everything. Default DefaultGossipReconnectTimeout.
+	ReconnectTimeout time.Duration
+	// RequireJoin holds every instance with `peers: gossip` in BACKUP
+	// until this node has joined at least one other member since it
+	// started: a node that cannot join (a mistyped key, a wrong cluster
+	// name, a firewall) must not become a second master on its own. The
+	// native format's default is true when Join lists anything.
+	RequireJoin bool
+	// RequireJoinTimeout, if not zero, ends that hold after this long
+	// even if no member was joined: the escape for a genuine one-node
+	// start (another is `require_join: false` and a reload). Zero waits
+	// for a join however long it takes.
+	RequireJoinTimeout time.Duration
 
 	// src records where each setting was written; nil for sections built
 	// in code.
@@ -86,6 +110,12 @@ const (
 	DefaultGossipPort      = 7946
 	DefaultGossipProfile   = GossipProfileLAN
 	DefaultGossipStateFile = "/var/lib/vipd/state.json"
+	// DefaultGossipReconnectInterval is short next to every profile's
+	// push/pull interval, so that a healed partition merges well within
+	// one push/pull interval.
+	DefaultGossipReconnectInterval = 10 * time.Second
+	// DefaultGossipReconnectTimeout is serf's: a day.
+	DefaultGossipReconnectTimeout = 24 * time.Hour
 )
 
 // Gossip timing profiles: memberlist's DefaultLANConfig, DefaultWANConfig
@@ -142,10 +172,12 @@ func GossipProfileTimings(profile string) (GossipTimings, bool) {
 // (ClusterName is left for the caller).
 func DefaultGossip() *Gossip {
 	return &Gossip{
-		BindAddr:  netip.IPv4Unspecified(),
-		BindPort:  DefaultGossipPort,
-		Profile:   DefaultGossipProfile,
-		StateFile: DefaultGossipStateFile,
+		BindAddr:          netip.IPv4Unspecified(),
+		BindPort:          DefaultGossipPort,
+		Profile:           DefaultGossipProfile,
+		StateFile:         DefaultGossipStateFile,
+		ReconnectInterval: DefaultGossipReconnectInterval,
+		ReconnectTimeout:  DefaultGossipReconnectTimeout,
 	}
 }
 
@@ -188,7 +220,9 @@ func (g *Gossip) SameSettings(o *Gossip) bool {
 	return g.ClusterName == o.ClusterName && g.BindAddr == o.BindAddr && g.BindPort == o.BindPort &&
 		g.AdvertiseAddr == o.AdvertiseAddr && g.AdvertisePort == o.AdvertisePort &&
 		slices.Equal(g.Join, o.Join) && slices.Equal(g.Keys, o.Keys) && g.KeyFile == o.KeyFile &&
-		g.Profile == o.Profile && g.Timings == o.Timings && g.AZ == o.AZ && g.StateFile == o.StateFile
+		g.Profile == o.Profile && g.Timings == o.Timings && g.AZ == o.AZ && g.StateFile == o.StateFile &&
+		g.ReconnectInterval == o.ReconnectInterval && g.ReconnectTimeout == o.ReconnectTimeout &&
+		g.RequireJoin == o.RequireJoin && g.RequireJoinTimeout == o.RequireJoinTimeout
 }
 
 // ErrGossipKey is wrapped by DecodeGossipKey's errors.

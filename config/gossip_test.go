@@ -39,6 +39,9 @@ func TestLoadGossipYAML(t *testing.T) {
 			GossipInterval: 300 * time.Millisecond, PushPullInterval: 45 * time.Second, RetransmitMult: 3},
 		AZ:        "eu-west-1a",
 		StateFile: "/var/lib/vipd/cluster.json",
+
+		ReconnectInterval: 20 * time.Second, ReconnectTimeout: 72 * time.Hour,
+		RequireJoin: false, RequireJoinTimeout: 5 * time.Minute,
 	}
 	if !cfg.Gossip.SameSettings(want) {
 		t.Errorf("gossip:\n got %+v\nwant %+v", *cfg.Gossip, *want)
@@ -105,6 +108,39 @@ func TestGossipYAMLDefaults(t *testing.T) {
 			yaml: "gossip: {cluster_name: c, keys: [" + key16 + "], profile: LOCAL, timings: {probe_interval: 3s}}\n",
 			want: func(g *Gossip) {
 				g.Keys, g.Profile, g.Timings.ProbeInterval = []string{key16}, GossipProfileLocal, 3*time.Second
+			},
+		},
+		{
+			name: "a join list makes require_join the default",
+			yaml: "gossip: {cluster_name: c, keys: [" + key16 + "], join: [198.51.100.2]}\n",
+			want: func(g *Gossip) { g.Keys, g.Join, g.RequireJoin = []string{key16}, []string{"198.51.100.2"}, true },
+		},
+		{
+			name: "require_join may be turned off",
+			yaml: "gossip: {cluster_name: c, keys: [" + key16 + "], join: [198.51.100.2], require_join: false}\n",
+			want: func(g *Gossip) { g.Keys, g.Join = []string{key16}, []string{"198.51.100.2"} },
+		},
+		{
+			name: "require_join with a timeout, reconnect settings",
+			yaml: "gossip: {cluster_name: c, keys: [" + key16 + "], require_join: true, require_join_timeout: 2m, reconnect_interval: 3s, reconnect_timeout: 1h}\n",
+			want: func(g *Gossip) {
+				g.Keys, g.RequireJoin, g.RequireJoinTimeout = []string{key16}, true, 2*time.Minute
+				g.ReconnectInterval, g.ReconnectTimeout = 3*time.Second, time.Hour
+			},
+		},
+		{
+			name: "a join list naming only this node warns at the join key",
+			yaml: "gossip:\n  cluster_name: c\n  keys: [" + key16 + "]\n  bind: {address: 198.51.100.1}\n  join: [198.51.100.1, \"198.51.100.1:7946\"]\n",
+			want: func(g *Gossip) {
+				g.Keys, g.BindAddr, g.Join, g.RequireJoin = []string{key16}, mustAddr("198.51.100.1"), []string{"198.51.100.1", "198.51.100.1:7946"}, true
+			},
+			wantWarn: "/etc/vipd.yaml:5: warning: gossip.join: names only this node",
+		},
+		{
+			name: "this node and another in the join list: no warning",
+			yaml: "gossip:\n  cluster_name: c\n  keys: [" + key16 + "]\n  bind: {address: 198.51.100.1}\n  join: [198.51.100.1, 198.51.100.2]\n",
+			want: func(g *Gossip) {
+				g.Keys, g.BindAddr, g.Join, g.RequireJoin = []string{key16}, mustAddr("198.51.100.1"), []string{"198.51.100.1", "198.51.100.2"}, true
 			},
 		},
 		{
@@ -230,7 +266,15 @@ func TestGossipYAMLErrors(t *testing.T) {
 		{"state file is the key file", "gossip:\n  cluster_name: c\n  key_file: /etc/vipd/k\n  state_file: /etc/vipd//k\n",
 			"/etc/vipd.yaml:4: gossip.state_file: must not be the key_file (saving state would overwrite the keys)"},
 		{"unknown gossip key", head + "  encrypt: true\n",
-			"/etc/vipd.yaml:4: gossip.encrypt: unknown key (allowed: advertise, az, bind, cluster_name, join, key_file, keys, profile, state_file, timings)"},
+			"/etc/vipd.yaml:4: gossip.encrypt: unknown key (allowed: advertise, az, bind, cluster_name, join, key_file, keys, profile, reconnect_interval, reconnect_timeout, require_join, require_join_timeout, state_file, timings)"},
+		{"reconnect interval zero", head + "  reconnect_interval: 0s\n",
+			"/etc/vipd.yaml:4: gossip.reconnect_interval: must be greater than 0 (leave it out for the default)"},
+		{"reconnect timeout shorter than the interval", head + "  reconnect_interval: 1m\n  reconnect_timeout: 30s\n",
+			"/etc/vipd.yaml:5: gossip.reconnect_timeout: 30s is shorter than reconnect_interval 1m0s: a failed member would never be tried"},
+		{"require_join not a boolean", head + "  require_join: maybe\n",
+			`/etc/vipd.yaml:4: gossip.require_join: "maybe" is not true or false`},
+		{"require_join_timeout negative", head + "  require_join_timeout: -1s\n",
+			"/etc/vipd.yaml:4: gossip.require_join_timeout: -1s is negative"},
 		{"gossip not a mapping", "gossip: [a]\n",
 			"/etc/vipd.yaml:1: gossip: it must be a mapping of keys to values, not a list"},
 		{"peers gossip without a gossip section", inst + "  peers: gossip\n",
@@ -571,10 +615,11 @@ func TestEncodeYAMLGossip(t *testing.T) {
 		wantNot []string
 	}{
 		{
-			name:    "defaults: no advertise, no timings",
-			gossip:  func() *Gossip { g := DefaultGossip(); g.ClusterName = "c"; return g },
-			want:    []string{"gossip:\n  cluster_name: c\n  bind:\n    address: 0.0.0.0\n    port: 7946\n  profile: lan\n  state_file: /var/lib/vipd/state.json\n"},
-			wantNot: []string{"advertise", "timings", "join", "keys", "key_file", "az:", "peers:"},
+			name:   "defaults: no advertise, no timings",
+			gossip: func() *Gossip { g := DefaultGossip(); g.ClusterName = "c"; return g },
+			want: []string{"gossip:\n  cluster_name: c\n  bind:\n    address: 0.0.0.0\n    port: 7946\n  profile: lan\n  state_file: /var/lib/vipd/state.json\n",
+				"  reconnect_interval: 10s\n  reconnect_timeout: 24h0m0s\n  require_join: false\n"},
+			wantNot: []string{"advertise", "timings", "  join", "keys", "key_file", "az:", "peers:", "require_join_timeout"},
 		},
 		{
 			name: "overrides only in timings, gossip peers",

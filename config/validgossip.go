@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -81,6 +82,24 @@ func (v *validator) gossip(c *Config) {
 		} else {
 			seenJoin[s] = j
 		}
+	}
+
+	if len(g.Join) > 0 && len(seenJoin) == len(g.Join) && joinsOnlySelf(g) {
+		pos, f := at("join")
+		v.d.warn(pos, f, "names only this node: it is skipped, so this node joins nobody by itself and, "+
+			"once the others have declared it dead (after a restart, say), only the members remembered in "+
+			"state_file can bring it back; list the other nodes too")
+	}
+	switch {
+	case g.ReconnectInterval < 0:
+		fail("reconnect_interval", "must be greater than 0")
+	case g.ReconnectTimeout < 0:
+		fail("reconnect_timeout", "must be greater than 0")
+	case g.ReconnectInterval > 0 && g.ReconnectTimeout > 0 && g.ReconnectTimeout < g.ReconnectInterval:
+		fail("reconnect_timeout", fmt.Sprintf("%v is shorter than reconnect_interval %v: a failed member would never be tried", g.ReconnectTimeout, g.ReconnectInterval))
+	}
+	if g.RequireJoinTimeout < 0 {
+		fail("require_join_timeout", "must not be negative (0 waits for a join however long it takes)")
 	}
 
 	decoded := make([][]byte, len(g.Keys)) // nil where invalid
@@ -158,6 +177,40 @@ func (v *validator) gossipTimings(g *Gossip, at func(string) (Pos, string), fail
 		interval += " (the " + g.Profile + " profile's)"
 	}
 	fail(key, fmt.Sprintf("probe_timeout %s must be less than probe_interval %s", timeout, interval))
+}
+
+// joinsOnlySelf reports whether every join entry is an IP address of this
+// node (its bind or advertise address) at its gossip port: a join list of
+// the "everyone joins n1" kind, loaded on n1. Names are not resolved here;
+// the gossip layer checks again at start.
+func joinsOnlySelf(g *Gossip) bool {
+	var selfAddrs []netip.Addr
+	if g.BindAddr.IsValid() && !g.BindAddr.IsUnspecified() {
+		selfAddrs = append(selfAddrs, g.BindAddr.Unmap())
+	}
+	if g.AdvertiseAddr.IsValid() {
+		selfAddrs = append(selfAddrs, g.AdvertiseAddr.Unmap())
+	}
+	selfPorts := []int{g.BindPort}
+	if g.AdvertisePort != 0 {
+		selfPorts = append(selfPorts, g.AdvertisePort)
+	}
+	if len(selfAddrs) == 0 {
+		return false
+	}
+	for _, s := range g.Join {
+		host, port := s, g.BindPort
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			host, port = ap.Addr().String(), int(ap.Port())
+		} else {
+			host = strings.Trim(host, "[]")
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil || !slices.Contains(selfAddrs, a.Unmap()) || !slices.Contains(selfPorts, port) {
+			return false
+		}
+	}
+	return true
 }
 
 // printable reports whether s is valid UTF-8 without control or other

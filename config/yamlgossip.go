@@ -30,6 +30,20 @@ func (p *yamlParser) gossip(k, n *yaml.Node, path string) *Gossip {
 			}
 		}
 	}
+	// dur reads a duration that must be positive.
+	dur := func(key string, dst *time.Duration) func(k, v *yaml.Node, path string) {
+		return func(k, v *yaml.Node, path string) {
+			mark(key, k)
+			if d, ok := p.duration(v, path); ok {
+				if d <= 0 {
+					p.fail(v, path, "must be greater than 0 (leave it out for the default)")
+					return
+				}
+				*dst = d
+			}
+		}
+	}
+	requireJoinSet := false
 	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
 		"cluster_name": str("cluster_name", &g.ClusterName),
 		"bind": func(k, v *yaml.Node, path string) {
@@ -72,9 +86,27 @@ func (p *yamlParser) gossip(k, n *yaml.Node, path string) *Gossip {
 			mark("timings", k)
 			p.gossipTimings(v, path, g)
 		},
-		"az":         str("az", &g.AZ),
-		"state_file": str("state_file", &g.StateFile),
+		"az":                 str("az", &g.AZ),
+		"state_file":         str("state_file", &g.StateFile),
+		"reconnect_interval": dur("reconnect_interval", &g.ReconnectInterval),
+		"reconnect_timeout":  dur("reconnect_timeout", &g.ReconnectTimeout),
+		"require_join": func(k, v *yaml.Node, path string) {
+			mark("require_join", k)
+			if b, ok := p.boolean(v, path); ok {
+				g.RequireJoin, requireJoinSet = b, true
+			}
+		},
+		"require_join_timeout": func(k, v *yaml.Node, path string) {
+			mark("require_join_timeout", k)
+			if d, ok := p.duration(v, path); ok {
+				g.RequireJoinTimeout = d
+			}
+		},
 	})
+	if !requireJoinSet {
+		// A node told whom to join is not meant to stand alone.
+		g.RequireJoin = len(g.Join) > 0
+	}
 	if n.Kind != yaml.MappingNode && p.badFields[path] {
 		// Reported as not a mapping: nothing in it to validate.
 		p.badFields[path+".*"] = true

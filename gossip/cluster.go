@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // Options are the parts of a Cluster that do not come from the config.
@@ -33,6 +35,9 @@ type Options struct {
 	// OnCommand, if set, receives the commands other nodes send this one
 	// (Send). Like OnChange it must not block.
 	OnCommand func(Command)
+	// Clock paces the rejoin loop and dates departures (how long a failed
+	// member is still tried and kept as a peer); nil means the real clock.
+	Clock clock.Clock
 }
 
 // minStateRetransmitMult is the least retransmit multiplier of vipd's own
@@ -40,9 +45,10 @@ type Options struct {
 // load, 4 still lost about one delta in a hundred in a 5-node cluster.
 const minStateRetransmitMult = 8
 
-// deadRetention is how long Members keeps showing a dead or departed
-// member before forgetting it.
-const deadRetention = time.Hour
+// leftRetention is how long Members keeps showing a member that left on
+// purpose before forgetting it. A failed member stays until the reconnect
+// timeout reaps it.
+const leftRetention = time.Hour
 
 // Join backoff defaults: the first retry after about a second, then
 // doubling up to half a minute.
@@ -66,6 +72,17 @@ type Cluster struct {
 	joins     []joinTarget
 	stateFile string
 	stats     counters
+	clk       clock.Clock
+
+	// Rejoining (reconnect.go): how often, and for how long after a
+	// member failed; the members the state file remembered.
+	reconnectInterval time.Duration
+	reconnectTimeout  time.Duration
+	remembered        []savedMember
+	startedAt         time.Time
+	// joined is set once another member has been alive in this node's
+	// view since it started: require_join's condition.
+	joined atomic.Bool
 
 	queue        *memberlist.TransmitLimitedQueue
 	maxBroadcast int
@@ -188,13 +205,24 @@ func New(cfg *config.Gossip, nodeName string, opts Options) (*Cluster, error) {
 	if stateFile == "" {
 		stateFile = config.DefaultGossipStateFile
 	}
-	orders, err := readStateFile(stateFile)
+	saved, err := readStateFile(stateFile)
 	if err != nil {
 		return nil, err
 	}
-	var clock uint64
+	orders := saved.orders
+	var lamport uint64
 	for _, e := range orders {
-		clock = max(clock, e.Version)
+		lamport = max(lamport, e.Version)
+	}
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.Real()
+	}
+	var remembered []savedMember
+	for _, m := range saved.members {
+		if m.Name != nodeName {
+			remembered = append(remembered, m)
+		}
 	}
 
 	c := &Cluster{
@@ -212,7 +240,7 @@ func New(cfg *config.Gossip, nodeName string, opts Options) (*Cluster, error) {
 		departed:    make(map[string]departed),
 		local:       NodeState{Node: nodeName},
 		orders:      orders,
-		clock:       clock,
+		clock:       lamport,
 		leaving:     make(map[string]time.Time),
 		large:       make(map[string][]byte),
 		welcome:     make(map[string]bool),
@@ -221,6 +249,11 @@ func New(cfg *config.Gossip, nodeName string, opts Options) (*Cluster, error) {
 		persistWake: make(chan struct{}, 1),
 		joinMin:     joinBackoffMin,
 		joinMax:     joinBackoffMax,
+		clk:         clk,
+
+		reconnectInterval: cmp.Or(cfg.ReconnectInterval, config.DefaultGossipReconnectInterval),
+		reconnectTimeout:  cmp.Or(cfg.ReconnectTimeout, config.DefaultGossipReconnectTimeout),
+		remembered:        remembered,
 	}
 	c.queue = &memberlist.TransmitLimitedQueue{
 		NumNodes: func() int { return max(1, int(c.numAlive.Load())) },
@@ -238,9 +271,11 @@ func New(cfg *config.Gossip, nodeName string, opts Options) (*Cluster, error) {
 }
 
 // Start binds the gossip ports and starts memberlist, then joins the
-// configured members in the background: every address is tried (DNS names
-// resolved again each time) until one answers, with jittered exponential
-// backoff between rounds, each failure logged. The background work, and
+// configured members, and those the state file remembers, in the
+// background: every address is tried (DNS names resolved again each time)
+// until one answers, with jittered exponential backoff between rounds,
+// each failure logged. After that it keeps trying failed members and join
+// addresses that are not live members (see rejoinLoop). The background work, and
 // memberlist, stop when ctx ends (without a leave message: call Leave for
 // a graceful exit) or on Leave.
 func (c *Cluster) Start(ctx context.Context) error {
@@ -258,12 +293,13 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 	c.ml = ml
 	c.started = true
+	c.startedAt = c.clk.Now()
 	run, cancel := context.WithCancel(ctx)
 	c.cancel = cancel
 
 	c.wg.Go(func() { c.sendLoop(run, ml) })
 	c.wg.Go(func() { c.persistLoop(run.Done()) })
-	c.wg.Go(func() { c.joinLoop(run, ml) })
+	c.wg.Go(func() { c.rejoinLoop(run, ml) })
 	c.wg.Go(func() {
 		<-run.Done()
 		c.lifeMu.Lock()
@@ -323,17 +359,14 @@ func (c *Cluster) announceLeave() {
 }
 
 // Members returns every member this node knows, itself included, sorted
-// by name; dead and departed members stay listed for an hour.
+// by name; a member that left stays listed for an hour, a failed one until
+// the reconnect timeout gives up on it.
 func (c *Cluster) Members() []Member {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now()
+	c.reapLocked(c.clk.Now())
 	out := make([]Member, 0, len(c.members))
-	for name, m := range c.members {
-		if (m.Status == StatusDead || m.Status == StatusLeft) && now.Sub(m.Since) > deadRetention {
-			delete(c.members, name)
-			continue
-		}
+	for _, m := range c.members {
 		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
@@ -363,6 +396,12 @@ func (c *Cluster) LocalAddr() netip.AddrPort {
 
 // Name is this node's name in the cluster.
 func (c *Cluster) Name() string { return c.name }
+
+// Joined reports whether another member has been alive in this node's
+// view at some point since it started: the node found its cluster (it
+// joined one, or one joined it). It stays true when the others fail
+// later.
+func (c *Cluster) Joined() bool { return c.joined.Load() }
 
 // DetectionTime bounds, for the profile's timings and the current number
 // of members, how long after a member fails every node has declared it

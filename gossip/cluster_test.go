@@ -276,7 +276,8 @@ func TestOrderConflictResolves(t *testing.T) {
 			// The winner is on disk on both sides.
 			for _, p := range []string{cfg.StateFile, cfgB.StateFile} {
 				waitFor(t, 5*time.Second, "the state file "+p, func() bool {
-					o, err := readStateFile(p)
+					st, err := readStateFile(p)
+					o := st.orders
 					return err == nil && o["vi"].Origin == tt.wantOrigin && o["vi"].Version == tt.wantVer
 				})
 			}
@@ -332,8 +333,8 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 		return reflect.DeepEqual(a2.c.Orders()["vi"], newer)
 	})
 	waitFor(t, 5*time.Second, "the newer order on disk", func() bool {
-		o, err := readStateFile(cfg.StateFile)
-		return err == nil && reflect.DeepEqual(o["vi"], newer)
+		st, err := readStateFile(cfg.StateFile)
+		return err == nil && reflect.DeepEqual(st.orders["vi"], newer)
 	})
 	raw, err := os.ReadFile(cfg.StateFile)
 	if err != nil {

@@ -39,7 +39,7 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 func (d *delegate) LocalState(join bool) []byte {
 	c := d.c
 	c.mu.Lock()
-	p := pushPull{Clock: c.clock, States: c.liveStatesLocked(), Orders: sortedOrders(c.orders), Departed: c.departedLocked(time.Now())}
+	p := pushPull{Clock: c.clock, States: c.liveStatesLocked(), Orders: sortedOrders(c.orders), Departed: c.departedLocked(c.clk.Now())}
 	c.mu.Unlock()
 	return encodePushPull(p)
 }
@@ -80,7 +80,7 @@ func (c *Cluster) receive(b []byte, regossip bool) {
 			c.handleState(s, false)
 		}
 		c.handleOrders(false, m.PushPull.Orders...)
-		c.mergeDeparted(m.PushPull.Departed, time.Now())
+		c.mergeDeparted(m.PushPull.Departed, c.clk.Now())
 	case msgLeave:
 		c.handleLeaving(m.Leaving)
 	case msgCommand:
@@ -101,13 +101,13 @@ func (c *Cluster) handleLeaving(name string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if m, ok := c.members[name]; ok && m.Status == StatusDead && time.Since(m.Since) < leaveIntentTTL {
+	if m, ok := c.members[name]; ok && m.Status == StatusDead && c.clk.Now().Sub(m.Since) < leaveIntentTTL {
 		m.Status = StatusLeft
 		c.members[name] = m
 		delete(c.departed, name) // it left: no peer to keep
 		return
 	}
-	c.leaving[name] = time.Now()
+	c.leaving[name] = c.clk.Now()
 }
 
 // events is vipd's memberlist.EventDelegate. memberlist calls it with its
@@ -122,11 +122,17 @@ func (e *events) NotifyJoin(n *memberlist.Node) {
 	c := e.c
 	m := c.memberFrom(n, StatusAlive)
 	c.mu.Lock()
+	old, known := c.members[n.Name]
 	c.members[n.Name] = m
 	delete(c.leaving, n.Name)
 	c.countAliveLocked()
 	c.mu.Unlock()
 	if n.Name != c.name {
+		c.joined.Store(true)
+		if !known || old.Addr != m.Addr || old.Status == StatusLeft {
+			// Remember where it is, for a restart (see rejoinLoop).
+			c.persistSoon()
+		}
 		c.log.Info("gossip: member joined", "node", n.Name, "addr", m.Addr)
 		c.sendMu.Lock()
 		c.welcome[n.Name] = true
@@ -145,16 +151,16 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 	// node's own departure on Leave).
 	m := c.memberFrom(n, StatusDead)
 	c.mu.Lock()
-	if t, ok := c.leaving[n.Name]; (ok && time.Since(t) < leaveIntentTTL) || n.Name == c.name {
+	if t, ok := c.leaving[n.Name]; (ok && c.clk.Now().Sub(t) < leaveIntentTTL) || n.Name == c.name {
 		m.Status = StatusLeft
 	}
 	delete(c.leaving, n.Name)
 	status := m.Status
 	c.members[n.Name] = m
-	// A member that failed (rather than left) stays a peer for a while:
-	// see peerRetention.
+	// A member that failed (rather than left) stays a peer until the
+	// reconnect timeout: see Peers.
 	if st, ok := c.states[n.Name]; ok && status == StatusDead {
-		c.departed[n.Name] = departed{state: st, at: time.Now()}
+		c.departed[n.Name] = departed{state: st, at: m.Since}
 	}
 	delete(c.states, n.Name)
 	c.countAliveLocked()
@@ -165,6 +171,9 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 		c.log.Warn("gossip: member failed", "node", n.Name, "addr", m.Addr)
 	default:
 		c.log.Info("gossip: member left", "node", n.Name, "addr", m.Addr)
+	}
+	if n.Name != c.name {
+		c.persistSoon()
 	}
 	c.emit(Event{Kind: MemberLeave, Node: n.Name})
 }
@@ -196,7 +205,7 @@ func (c *Cluster) memberFrom(n *memberlist.Node, status string) Member {
 		Addr:   netip.AddrPortFrom(addr.Unmap(), n.Port),
 		Meta:   meta,
 		Status: status,
-		Since:  time.Now(),
+		Since:  c.clk.Now(),
 	}
 }
 

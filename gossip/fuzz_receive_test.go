@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/vipd/vipd/config"
@@ -96,7 +97,7 @@ func FuzzReceive(f *testing.F) {
 func FuzzStateFile(f *testing.F) {
 	dir := f.TempDir()
 	good := filepath.Join(dir, "seed.json")
-	if err := writeStateFile(good, map[string]OrderEntry{"vi": sampleOrder()}); err != nil {
+	if err := writeStateFile(good, map[string]OrderEntry{"vi": sampleOrder()}, []savedMember{{Name: "b", Addr: netip.MustParseAddrPort("198.51.100.2:7946")}}); err != nil {
 		f.Fatal(err)
 	}
 	if b, err := os.ReadFile(good); err == nil {
@@ -105,6 +106,7 @@ func FuzzStateFile(f *testing.F) {
 	for _, s := range []string{
 		`{"version":1,"orders":[]}`, `{"version":2}`, `{"version":1,"orders":[{"Instance":"vi"}]}`, `null`, ``, `{`,
 		`{"version":1,"orders":[{"Instance":"vi","Version":1,"Origin":"a"},{"Instance":"vi","Version":2,"Origin":"a"}]}`,
+		`{"version":1,"orders":[],"members":[{"name":"b","addr":"198.51.100.2:7946"},{"name":"","addr":"x"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -113,27 +115,31 @@ func FuzzStateFile(f *testing.F) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		orders, err := readStateFile(path)
+		st, err := readStateFile(path)
+		orders := st.orders
 		if err != nil {
 			if _, ok := err.(*StateFileError); !ok {
 				t.Fatalf("error %T %v is not a *StateFileError", err, err)
 			}
-			if orders != nil {
-				t.Fatal("orders returned with an error")
-			}
 			return
+		}
+		for _, m := range st.members {
+			if checkName("member", m.Name) != nil || !m.Addr.IsValid() || m.Addr.Port() == 0 {
+				t.Fatalf("loaded an unusable member %+v", m)
+			}
 		}
 		for inst, o := range orders {
 			if err := validateOrder(o); err != nil || o.Instance != inst {
 				t.Fatalf("loaded an invalid order for %q: %v", inst, err)
 			}
 		}
-		if err := writeStateFile(path, orders); err != nil {
+		if err := writeStateFile(path, orders, st.members); err != nil {
 			t.Fatalf("cannot write back what was read: %v", err)
 		}
-		again, err := readStateFile(path)
-		if err != nil || len(again) != len(orders) {
-			t.Fatalf("second read: %d orders, %v; first read had %d", len(again), err, len(orders))
+		read2, err := readStateFile(path)
+		again := read2.orders
+		if err != nil || len(again) != len(orders) || !slices.Equal(read2.members, st.members) {
+			t.Fatalf("second read: %d orders, %d members, %v; first read had %d, %d", len(again), len(read2.members), err, len(orders), len(st.members))
 		}
 		for inst, o := range orders {
 			if !bytes.Equal(encodeOrder(again[inst]), encodeOrder(o)) {

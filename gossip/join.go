@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -88,41 +88,6 @@ func resolve(ctx context.Context, t joinTarget, defaultPort uint16) ([]netip.Add
 	return out, nil
 }
 
-// joinLoop joins the configured members, retrying until one joins or ctx
-// ends. With no join addresses this node waits to be joined.
-func (c *Cluster) joinLoop(ctx context.Context, ml *memberlist.Memberlist) {
-	if len(c.joins) == 0 {
-		c.log.Info("gossip: no join addresses; waiting for members to join this node")
-		return
-	}
-	retry(ctx, c.joinMin, c.joinMax, rand.Float64, func() bool {
-		n := c.joinOnce(ctx, ml, c.joins)
-		if n == 0 && ctx.Err() == nil {
-			c.stats.joinFailures.Add(1)
-		}
-		return n > 0
-	})
-}
-
-// retry calls try until it succeeds or ctx ends, sleeping between attempts
-// a jittered exponential backoff: attempt i waits a random duration in
-// [d/2, d] with d = min·2^i capped at max. The jitter keeps nodes started
-// together from retrying in lockstep.
-func retry(ctx context.Context, minDelay, maxDelay time.Duration, rnd func() float64, try func() bool) {
-	for attempt := 0; ; attempt++ {
-		if ctx.Err() != nil || try() {
-			return
-		}
-		t := time.NewTimer(backoff(attempt, minDelay, maxDelay, rnd))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // backoff is the wait after the attempt-th failure (0-based).
 func backoff(attempt int, minDelay, maxDelay time.Duration, rnd func() float64) time.Duration {
 	d := maxDelay
@@ -136,36 +101,62 @@ func backoff(attempt int, minDelay, maxDelay time.Duration, rnd func() float64) 
 // returns how many were joined. Each failure is logged with what it
 // probably means.
 func (c *Cluster) joinOnce(ctx context.Context, ml *memberlist.Memberlist, targets []joinTarget) int {
-	self := c.LocalAddr()
-	joined := 0
+	var list []target
 	for _, t := range targets {
-		addrs, err := resolve(ctx, t, uint16(c.mc.BindPort))
-		if err != nil {
-			c.log.Warn("gossip: cannot resolve join address", "join", t.raw, "err", err)
-			continue
-		}
-		for _, ap := range addrs {
-			if ctx.Err() != nil {
-				return joined
-			}
-			if ap == self {
-				continue
-			}
-			if _, err := ml.Join([]string{ap.String()}); err != nil {
-				c.logJoinFailure(t.raw, ap, err)
-				continue
-			}
+		list = append(list, c.resolveJoin(ctx, t, true)...)
+	}
+	joined := 0
+	for _, r := range c.tryAll(ctx, ml, list, true) {
+		if r.ok {
 			joined++
-			c.log.Info("gossip: joined", "join", t.raw, "addr", ap)
 		}
 	}
 	return joined
 }
 
+// resolveJoin returns the addresses of a join entry other than this
+// node's own, as rejoin targets. A failed lookup is logged (as a warning
+// when loud, else for debugging) and gives none.
+func (c *Cluster) resolveJoin(ctx context.Context, t joinTarget, loud bool) []target {
+	addrs, err := resolve(ctx, t, uint16(c.mc.BindPort))
+	if err != nil {
+		level := slog.LevelDebug
+		if loud {
+			level = slog.LevelWarn
+		}
+		c.log.Log(ctx, level, "gossip: cannot resolve join address", "join", t.raw, "err", err)
+		return nil
+	}
+	var out []target
+	for _, ap := range addrs {
+		if !c.isSelf(ap) {
+			out = append(out, target{what: "join", raw: t.raw, addr: ap})
+		}
+	}
+	return out
+}
+
+// isSelf reports whether ap is this node's gossip address: the address
+// peers reach it at, or the one it is bound to.
+func (c *Cluster) isSelf(ap netip.AddrPort) bool {
+	if ap == c.LocalAddr() {
+		return true
+	}
+	if b, err := netip.ParseAddr(c.mc.BindAddr); err == nil && !b.IsUnspecified() && ap == netip.AddrPortFrom(b, uint16(c.mc.BindPort)) {
+		return true
+	}
+	return false
+}
+
 // logJoinFailure says why a join failed, as far as the error tells: a peer
-// of another cluster or with other keys just closes the connection.
-func (c *Cluster) logJoinFailure(raw string, ap netip.AddrPort, err error) {
+// of another cluster or with other keys just closes the connection. A
+// rejection is an error whatever loud says.
+func (c *Cluster) logJoinFailure(t target, err error, loud bool) {
 	text := joinErrText(err)
+	attrs := []any{"join", t.raw, "addr", t.addr, "err", text}
+	if t.name != "" {
+		attrs = []any{"node", t.name, "addr", t.addr, "err", text}
+	}
 	switch r := classify(text); {
 	case r != rejectNone:
 		// The peer answered in a way this node refuses: count it as the
@@ -175,11 +166,13 @@ func (c *Cluster) logJoinFailure(raw string, ap netip.AddrPort, err error) {
 		} else {
 			c.stats.rejectedCluster.Add(1)
 		}
-		c.log.Error(r.explain(), "join", raw, "addr", ap, "err", text)
+		c.log.Error(r.explain(), attrs...)
 	case errors.Is(err, io.EOF) || strings.Contains(text, "EOF") || strings.Contains(text, "connection reset"):
-		c.log.Warn("gossip: join failed: the peer closed the connection (different cluster_name or keys?)", "join", raw, "addr", ap, "err", text)
+		// What a peer with other keys or another cluster name does: loud
+		// even while reconnecting.
+		c.log.Warn("gossip: join failed: the peer closed the connection (different cluster_name or keys?)", attrs...)
 	default:
-		c.log.Warn("gossip: join failed", "join", raw, "addr", ap, "err", text)
+		c.log.Log(context.Background(), logLevel(loud), "gossip: join failed", attrs...)
 	}
 }
 

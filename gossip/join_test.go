@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
-	"testing/synctest"
 	"time"
 )
 
@@ -107,45 +106,6 @@ func TestBackoff(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("backoff = %v, want %v", got, tt.want)
 			}
-		})
-	}
-}
-
-func TestRetry(t *testing.T) {
-	tests := []struct {
-		name      string
-		succeedAt int           // attempt that succeeds; 0 = never
-		cancelAt  time.Duration // cancel the context after this long; 0 = never
-		wantTries int
-		wantTime  time.Duration // fake time when retry returns
-	}{
-		// waits 1 s, 2 s, 4 s (rnd = 1: the full delay)
-		{"succeeds on the fourth try", 4, 0, 4, 7 * time.Second},
-		{"succeeds at once", 1, 0, 1, 0},
-		// tries at 0, 1, 3, 7, 15 s; cancelled at 20 s during the 16 s wait
-		{"stops when the context ends", 0, 20 * time.Second, 5, 20 * time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				if tt.cancelAt > 0 {
-					time.AfterFunc(tt.cancelAt, cancel)
-				}
-				start := time.Now()
-				tries := 0
-				retry(ctx, time.Second, 30*time.Second, func() float64 { return 1 }, func() bool {
-					tries++
-					return tries == tt.succeedAt
-				})
-				if tries != tt.wantTries {
-					t.Errorf("tries = %d, want %d", tries, tt.wantTries)
-				}
-				if got := time.Since(start); got != tt.wantTime {
-					t.Errorf("returned after %v, want %v", got, tt.wantTime)
-				}
-			})
 		})
 	}
 }

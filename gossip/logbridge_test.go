@@ -67,6 +67,11 @@ func TestLogBridge(t *testing.T) {
 			if len(rec.recs) != 1 || rec.lvls[0] != tt.wantLevel {
 				t.Errorf("records %v at %v, want one at %v", rec.recs, rec.lvls, tt.wantLevel)
 			}
+			// A rejection names the remote address, so that the operator
+			// knows which node to fix.
+			if tt.wantKey+tt.wantCluster > 0 && !rec.has(slog.LevelError, "peer=127.0.0.1:7946") {
+				t.Errorf("rejection does not name the remote address: %q", rec.recs)
+			}
 			if st.rejectedKey.Load() != tt.wantKey || st.rejectedCluster.Load() != tt.wantCluster {
 				t.Errorf("counters key=%d cluster=%d, want %d %d", st.rejectedKey.Load(), st.rejectedCluster.Load(), tt.wantKey, tt.wantCluster)
 			}

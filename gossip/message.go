@@ -64,7 +64,7 @@ type pushPull struct {
 
 // departedState is a member that died Age ago, as one push/pull carries
 // it. A node that starts while a member is cut off learns of that member
-// only this way: it must keep it as a unicast peer (see peerRetention),
+// only this way: it must keep it as a unicast peer (see Peers),
 // or the two will not hear each other when the cut heals.
 type departedState struct {
 	State NodeState
@@ -245,7 +245,7 @@ func decodeMessage(b []byte) (message, error) {
 			for i := 0; i < n && d.err == nil; i++ {
 				st := d.nodeState()
 				age := d.uvarint("departed.age")
-				if d.err == nil && age > uint64(peerRetention/time.Millisecond) {
+				if d.err == nil && age > uint64(departedWireAge/time.Millisecond) {
 					d.fail("departed.age", fmt.Errorf("%w: %d ms is past the peer retention", ErrBadValue, age))
 				}
 				p.Departed = append(p.Departed, departedState{State: st, Age: time.Duration(age) * time.Millisecond})

@@ -93,7 +93,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"trailing byte", append(append([]byte(nil), order...), 0), ErrTrailing, "end"},
 		{"departed list present but empty", append(encodePushPull(pushPull{}), 0), ErrBadValue, "departed"},
 		{"departed past the retention", mutate(encodePushPull(pushPull{Departed: []departedState{{State: NodeState{Node: "x"}, Age: time.Second}}}), func(b []byte) []byte {
-			return binary.AppendUvarint(b[:len(b)-2], uint64(peerRetention/time.Millisecond)+1) // 1000 ms takes 2 bytes
+			return binary.AppendUvarint(b[:len(b)-2], uint64(departedWireAge/time.Millisecond)+1) // 1000 ms takes 2 bytes
 		}), ErrBadValue, "departed.age"},
 		{"departed entry truncated", encodePushPull(pushPull{Departed: []departedState{{State: NodeState{Node: "x"}, Age: time.Second}}})[:9], ErrTruncated, ""},
 		{"name longer than its limit", append([]byte{byte(msgState), codecVersion, 0x80, 0x02}, make([]byte, 256)...), ErrTooLong, "node"},

@@ -150,18 +150,27 @@ func cloneState(s NodeState) NodeState {
 	return s
 }
 
-// Peers returns the advert sources (InstanceState.Src) of the alive
-// members other than this node that run the VRRP instance identified by
-// cluster, vrid and family, sorted and without duplicates: the unicast
-// peer list for "peers: gossip".
+// Peers returns the advert sources (InstanceState.Src) of the members
+// other than this node that run the VRRP instance identified by cluster,
+// vrid and family, sorted and without duplicates: the unicast peer list
+// for "peers: gossip". Alive members count, and so do members that failed
+// (rather than left) within the reconnect timeout: a node cut off by a
+// partition or a link down must hear and be heard the moment the cut
+// heals, not after gossip has taken it back, and adverts to an address
+// where nobody listens are harmless. Past the timeout a failed member
+// still counts when no other peer is left, so that no timer ever empties
+// an instance's peer list while the member may still be running (its
+// adverts would then be refused as "not a peer", and both would be
+// master).
 func (c *Cluster) Peers(cluster string, vrid, family uint8) []netip.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []netip.Addr
-	add := func(s NodeState) {
+	now := c.clk.Now()
+	var out, stale []netip.Addr
+	add := func(to *[]netip.Addr, s NodeState) {
 		for _, in := range s.Instances {
 			if in.Cluster == cluster && in.VRID == vrid && in.Family == family && in.Src.IsValid() {
-				out = append(out, in.Src)
+				*to = append(*to, in.Src)
 			}
 		}
 	}
@@ -172,30 +181,30 @@ func (c *Cluster) Peers(cluster string, vrid, family uint8) []netip.Addr {
 		if m, ok := c.members[name]; !ok || m.Status != StatusAlive {
 			continue
 		}
-		add(s)
+		add(&out, s)
 	}
-	// A member declared dead stays a peer for a while: a node cut off by a
-	// partition (or a link down) that comes back must hear and be heard
-	// at once, not after the push/pull that makes gossip take it back.
-	now := time.Now()
 	for name, d := range c.departed {
-		if now.Sub(d.at) > peerRetention {
-			delete(c.departed, name)
+		if _, back := c.states[name]; back {
 			continue
 		}
-		if _, back := c.states[name]; !back {
-			add(d.state)
+		if now.Sub(d.at) <= c.reconnectTimeout {
+			add(&out, d.state)
+		} else {
+			add(&stale, d.state)
 		}
+	}
+	if len(out) == 0 {
+		out = stale
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
 	return slices.Compact(out)
 }
 
-// peerRetention is how long a member that died or left stays among the
-// unicast peers of `peers: gossip` instances. Adverts to an address where
-// nobody listens any more are harmless; a peer missing when a partition
-// heals gives two masters until gossip reconciles.
-const peerRetention = 10 * time.Minute
+// departedWireAge is the oldest departure a push/pull carries (and
+// accepts): vipd versions before the reconnect timeout refuse older ones.
+// Each node keeps its own departures as long as its reconnect timeout
+// says.
+const departedWireAge = 10 * time.Minute
 
 // departed is the last state of a member that died or left.
 type departed struct {
@@ -203,14 +212,14 @@ type departed struct {
 	at    time.Time
 }
 
-// departedLocked lists the members that died within peerRetention and
+// departedLocked lists the members that died within departedWireAge and
 // have not come back, with their last states, for a push/pull. Called with
 // c.mu held.
 func (c *Cluster) departedLocked(now time.Time) []departedState {
 	var out []departedState
 	for name, d := range c.departed {
 		age := now.Sub(d.at)
-		if _, back := c.states[name]; back || age > peerRetention {
+		if _, back := c.states[name]; back || age > departedWireAge {
 			continue
 		}
 		out = append(out, departedState{State: d.state, Age: max(age, 0).Truncate(time.Millisecond)})
@@ -219,10 +228,72 @@ func (c *Cluster) departedLocked(now time.Time) []departedState {
 	return out
 }
 
+// reapLocked forgets what the timers allow: members that left more than
+// leftRetention ago, and members that failed more than the reconnect
+// timeout ago (no longer tried, listed or counted as peers), except the
+// departures that are the last peers of one of their instances (see
+// Peers). Called with c.mu held.
+func (c *Cluster) reapLocked(now time.Time) {
+	for name, m := range c.members {
+		switch {
+		case name == c.name:
+		case m.Status == StatusLeft && now.Sub(m.Since) > leftRetention:
+			delete(c.members, name)
+		case m.Status == StatusDead && now.Sub(m.Since) > c.reconnectTimeout:
+			if _, kept := c.departed[name]; !kept || !c.lastPeerLocked(name, now) {
+				delete(c.members, name)
+			}
+		}
+	}
+	for name, d := range c.departed {
+		if _, back := c.states[name]; back {
+			delete(c.departed, name)
+			continue
+		}
+		if now.Sub(d.at) > c.reconnectTimeout && !c.lastPeerLocked(name, now) {
+			delete(c.departed, name)
+		}
+	}
+}
+
+// lastPeerLocked reports whether the departed member name runs an
+// instance that no alive member and no departure within the reconnect
+// timeout runs: forgetting it would leave that instance without peers.
+// Called with c.mu held.
+func (c *Cluster) lastPeerLocked(name string, now time.Time) bool {
+	type key struct {
+		cluster      string
+		vrid, family uint8
+	}
+	covered := map[key]bool{}
+	mark := func(s NodeState) {
+		for _, in := range s.Instances {
+			covered[key{in.Cluster, in.VRID, in.Family}] = true
+		}
+	}
+	for n, s := range c.states {
+		if m, ok := c.members[n]; ok && m.Status == StatusAlive {
+			mark(s)
+		}
+	}
+	for n, d := range c.departed {
+		if n != name && now.Sub(d.at) <= c.reconnectTimeout {
+			mark(d.state)
+		}
+	}
+	for _, in := range c.departed[name].state.Instances {
+		if !covered[key{in.Cluster, in.VRID, in.Family}] {
+			return true
+		}
+	}
+	return false
+}
+
 // mergeDeparted adopts a peer's recently dead members this node knows
 // nothing better about: not itself, not a live or departed member of its
 // own view, not one that left on purpose. The age carries over, so the
-// member stops being a peer when it would have on the sender.
+// reconnect timeout counts from the member's failure, not from this
+// push/pull.
 func (c *Cluster) mergeDeparted(list []departedState, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -236,7 +236,7 @@ func TestPeers(t *testing.T) {
 		family  uint8
 		want    []string
 	}{
-		// g died just now: it stays a peer for peerRetention.
+		// g died just now: it stays a peer for the reconnect timeout.
 		{"v4 peers, sorted, without self or unknown nodes", "dns", 10, 4, []string{"198.51.100.2", "198.51.100.3", "198.51.100.7"}},
 		{"v6", "dns", 10, 6, []string{"2001:db8::2"}},
 		{"other vrid", "dns", 11, 4, []string{"198.51.100.4"}},
@@ -257,7 +257,7 @@ func TestPeers(t *testing.T) {
 	// Past the retention, the dead member is no peer any more.
 	c.mu.Lock()
 	d := c.departed["g"]
-	d.at = d.at.Add(-peerRetention - time.Second)
+	d.at = d.at.Add(-c.reconnectTimeout - time.Second)
 	c.departed["g"] = d
 	c.mu.Unlock()
 	var got []string
@@ -320,8 +320,8 @@ func TestDepartedCarriedByPushPull(t *testing.T) {
 	fresh.mu.Lock()
 	at := fresh.departed["x"].at
 	fresh.mu.Unlock()
-	if left := peerRetention - time.Since(at); left > peerRetention-time.Minute || left < peerRetention-time.Minute-10*time.Second {
-		t.Errorf("x is a peer for %v more, want about %v", left, peerRetention-time.Minute)
+	if left := fresh.reconnectTimeout - time.Since(at); left > fresh.reconnectTimeout-time.Minute || left < fresh.reconnectTimeout-time.Minute-10*time.Second {
+		t.Errorf("x is a peer for %v more, want about %v", left, fresh.reconnectTimeout-time.Minute)
 	}
 	// When x comes back, its own state replaces the carried one.
 	join(fresh, "x")

@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,19 +15,23 @@ func TestStateFileRoundTrip(t *testing.T) {
 		"testdns0": {Instance: "testdns0", Nodes: []OrderNode{{Name: "cnh"}, {Name: "sby", Disabled: true}}, Version: 4, Origin: "cnh"},
 		"testdns1": {Instance: "testdns1", Nodes: []OrderNode{{Name: "wcdc"}}, Version: 9, Origin: "sby"},
 	}
-	if err := writeStateFile(path, orders); err != nil {
+	members := []savedMember{
+		{Name: "sby", Addr: netip.MustParseAddrPort("198.51.100.2:7946")},
+		{Name: "wcdc", Addr: netip.MustParseAddrPort("[2001:db8::3]:7000")},
+	}
+	if err := writeStateFile(path, orders, members); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readStateFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, orders) {
-		t.Errorf("read %+v, want %+v", got, orders)
+	if !reflect.DeepEqual(got.orders, orders) || !reflect.DeepEqual(got.members, members) {
+		t.Errorf("read %+v, want %+v and %+v", got, orders, members)
 	}
 	// Overwrite: only the file remains, no temporary files.
 	orders["testdns0"] = OrderEntry{Instance: "testdns0", Nodes: []OrderNode{{Name: "sby"}}, Version: 10, Origin: "wcdc"}
-	if err := writeStateFile(path, orders); err != nil {
+	if err := writeStateFile(path, orders, nil); err != nil {
 		t.Fatal(err)
 	}
 	ents, err := os.ReadDir(filepath.Dir(path))
@@ -40,8 +45,8 @@ func TestStateFileRoundTrip(t *testing.T) {
 		}
 		t.Errorf("directory holds %v, want only state.json", names)
 	}
-	if got, _ := readStateFile(path); got["testdns0"].Version != 10 {
-		t.Errorf("after overwrite read %+v", got["testdns0"])
+	if got, _ := readStateFile(path); got.orders["testdns0"].Version != 10 || len(got.members) != 0 {
+		t.Errorf("after overwrite read %+v", got)
 	}
 }
 
@@ -51,15 +56,23 @@ func TestReadStateFile(t *testing.T) {
 		content string // "" with missing=true: no file
 		missing bool
 		want    int
+		members []string // name@addr of the members loaded
 		wantErr bool
 	}{
-		{"missing file is empty", "", true, 0, false},
-		{"empty list", `{"version":1,"orders":[]}`, false, 0, false},
-		{"one order", `{"version":1,"orders":[{"instance":"vi","nodes":[{"name":"a"}],"version":2,"origin":"a"}]}`, false, 1, false},
-		{"not JSON", `{"version":1,`, false, 0, true},
-		{"other version", `{"version":2,"orders":[]}`, false, 0, true},
-		{"invalid entry", `{"version":1,"orders":[{"instance":"","version":2,"origin":"a"}]}`, false, 0, true},
-		{"duplicate instance", `{"version":1,"orders":[{"instance":"vi","version":2,"origin":"a"},{"instance":"vi","version":3,"origin":"b"}]}`, false, 0, true},
+		{"missing file is empty", "", true, 0, nil, false},
+		{"empty list", `{"version":1,"orders":[]}`, false, 0, nil, false},
+		// Files written before members were saved, and with fields of
+		// later versions, load as they are.
+		{"one order", `{"version":1,"orders":[{"instance":"vi","nodes":[{"name":"a"}],"version":2,"origin":"a"}]}`, false, 1, nil, false},
+		{"unknown fields", `{"version":1,"orders":[{"instance":"vi","nodes":[{"name":"a"}],"version":2,"origin":"a","later":true}],"later":[1]}`, false, 1, nil, false},
+		{"members", `{"version":1,"orders":[],"members":[{"name":"b","addr":"198.51.100.2:7946"},{"name":"c","addr":"[::ffff:198.51.100.3]:7946"}]}`, false, 0,
+			[]string{"b@198.51.100.2:7946", "c@198.51.100.3:7946"}, false},
+		{"unusable members skipped", `{"version":1,"orders":[],"members":[{"name":"","addr":"198.51.100.2:7946"},{"name":"c","addr":"nowhere"},{"name":"d","addr":"198.51.100.4:0"},{"name":"e","addr":"198.51.100.5:7946"}]}`, false, 0,
+			[]string{"e@198.51.100.5:7946"}, false},
+		{"not JSON", `{"version":1,`, false, 0, nil, true},
+		{"other version", `{"version":2,"orders":[]}`, false, 0, nil, true},
+		{"invalid entry", `{"version":1,"orders":[{"instance":"","version":2,"origin":"a"}]}`, false, 0, nil, true},
+		{"duplicate instance", `{"version":1,"orders":[{"instance":"vi","version":2,"origin":"a"},{"instance":"vi","version":3,"origin":"b"}]}`, false, 0, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,8 +93,15 @@ func TestReadStateFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != tt.want {
-				t.Errorf("read %d orders, want %d", len(got), tt.want)
+			if len(got.orders) != tt.want {
+				t.Errorf("read %d orders, want %d", len(got.orders), tt.want)
+			}
+			var ms []string
+			for _, m := range got.members {
+				ms = append(ms, m.Name+"@"+m.Addr.String())
+			}
+			if !reflect.DeepEqual(ms, tt.members) {
+				t.Errorf("read members %v, want %v", ms, tt.members)
 			}
 		})
 	}
