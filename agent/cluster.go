@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -40,6 +41,7 @@ type clusterLink struct {
 	guardMiss  map[string]int          // held: consecutive pings its master missed
 	reasserted map[string]string       // instance → remote master (node@since) re-asserted against
 	orders     map[string]orderKey     // instance → order version applied
+	reads      *orderReads             // what this node last read of its local orders
 
 	// SplitBrainYields counts how often the guard made an instance yield.
 	SplitBrainYields atomic.Uint64
@@ -101,6 +103,7 @@ func newClusterLink(cfg *config.Config, version string, log *slog.Logger, onChan
 		probes:     map[string]*probe{},
 		reasserted: map[string]string{},
 		orders:     map[string]orderKey{},
+		reads:      loadOrderReads(orderReadsPath(cfg.Gossip), log.With("component", "cluster")),
 	}, nil
 }
 
@@ -180,39 +183,24 @@ func (l *clusterLink) publish(t *tracking, running map[string]*running) {
 	}
 }
 
-// syncOrders publishes order files edited while running, and makes the
+// syncOrders publishes the local orders that were edited (see
+// publishOrders and orderReads: a re-read is not an edit), and makes the
 // cluster's orders (newest writer wins) the ones priorities come from.
 func (l *clusterLink) syncOrders(t *tracking) {
 	t.mu.Lock()
-	fresh := t.fresh
-	t.fresh = map[string]*priority.List{}
-	local := map[string]*priority.List{}
-	for k, v := range t.lists {
-		local[k] = v
+	local := maps.Clone(t.lists)
+	var configured map[string]bool // instances with a local order
+	if t.cfg != nil {
+		configured = map[string]bool{}
+		for _, ic := range t.cfg.Instances {
+			configured[ic.Name] = ic.Order != nil
+		}
 	}
 	t.mu.Unlock()
-	orders := l.c.Orders()
-	for inst, list := range local {
-		_, edited := fresh[inst]
-		if _, known := orders[inst]; !edited && known {
-			continue
-		}
-		// An edit here, or an order the cluster has never seen: publish.
-		var nodes []gossip.OrderNode
-		for _, e := range list.Entries {
-			nodes = append(nodes, gossip.OrderNode{Name: e.Name, Disabled: e.Disabled})
-		}
-		if e, ok := orders[inst]; ok && sameNodes(e.Nodes, nodes) {
-			continue
-		}
-		e, err := l.c.SetOrder(inst, nodes)
-		if err != nil {
-			l.log.Warn("cannot publish order", "instance", inst, "err", err)
-			continue
-		}
-		l.log.Info("order published cluster-wide", "instance", inst, "version", e.Version)
-		orders[inst] = e
+	if configured != nil {
+		l.reads.forgetExcept(func(inst string) bool { return configured[inst] })
 	}
+	orders := publishOrders(l.c, l.reads, local, l.log)
 	t.mu.Lock()
 	for inst, e := range orders {
 		// Two writers can pick the same version; the origin tells them apart.
@@ -229,8 +217,6 @@ func (l *clusterLink) syncOrders(t *tracking) {
 	}
 	t.mu.Unlock()
 }
-
-func sameNodes(a, b []gossip.OrderNode) bool { return slices.Equal(a, b) }
 
 // orderKey identifies one written version of an order.
 type orderKey struct {

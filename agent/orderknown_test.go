@@ -15,6 +15,7 @@ import (
 	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/notify"
+	"github.com/vipd/vipd/priority"
 )
 
 // syncBuffer is a log sink that the watchers' goroutines write to while
@@ -142,5 +143,96 @@ func TestOrderUnknownNodesAgainstConfig(t *testing.T) {
 	waitFor(t, "the order loaded", func() bool { return logs.count("order loaded") == 1 })
 	if strings.Contains(logs.String(), "unknown node") {
 		t.Errorf("names reported unknown with nothing to compare with:\n%s", logs)
+	}
+}
+
+// A reload (configure again) re-reads every order into the same list, and
+// the judgement of an edit (publishOrders) sees the same order: a reload
+// is no edit. An order source replaced on reload is the only one read
+// from then on (the old watcher has ended), and an order removed from the
+// configuration leaves no local list behind.
+func TestReconfigureRereadsOrders(t *testing.T) {
+	dir := t.TempDir()
+	fileA, fileB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for p, text := range map[string]string{fileA: "node-a\nnode-b\n", fileB: "node-b\nnode-a\n"} {
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := func(web *config.Order) *config.Config {
+		return baseConfig(orderInstance("web", 51, web),
+			orderInstance("db", 52, &config.Order{Nodes: []string{"node-b", "node-a"}}))
+	}
+	tr, clk, logs := startTracking(t, cfg(&config.Order{File: fileA}), nil)
+	listOf := func(inst string) *priority.List {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return tr.lists[inst]
+	}
+	digestOf := func(inst string) string {
+		if l := listOf(inst); l != nil {
+			return orderDigest(orderNodes(l))
+		}
+		return ""
+	}
+	waitFor(t, "both orders loaded", func() bool { return logs.count("order loaded") == 2 })
+	web, db := digestOf("web"), digestOf("db")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range 20 {
+		if err := tr.configure(ctx, cfg(&config.Order{File: fileA})); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the orders read again", func() bool { return logs.count("order loaded") == 2*(i+2) })
+		if digestOf("web") != web || digestOf("db") != db {
+			t.Fatalf("reload %d changed an order read from an unchanged source", i+1)
+		}
+	}
+	if len(tr.watchers) != 2 {
+		t.Errorf("%d watchers after the reloads, want 2", len(tr.watchers))
+	}
+
+	// Another file: from now on only it counts.
+	if err := tr.configure(ctx, cfg(&config.Order{File: fileB})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "file b read", func() bool { return listOf("web").Source == fileB })
+	b := digestOf("web")
+	if err := os.WriteFile(fileA, []byte("node-c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded := logs.count("order loaded")
+	for range 8 {
+		clk.Advance(priority.DefaultPollInterval)
+	}
+	// Then b is edited and its watcher reads the edit: the clock moved on
+	// for every watcher, so an old watcher of a still running would have
+	// read a's edit too (one more load, a's source).
+	if err := os.WriteFile(fileB, []byte("node-a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "file b's edit read", func() bool {
+		clk.Advance(priority.DefaultPollInterval)
+		return digestOf("web") != b
+	})
+	if n := logs.count("order loaded"); n != loaded+1 {
+		t.Errorf("an old watcher still reads: %d loads after the switch, want 1\n%s", n-loaded, logs)
+	}
+	if listOf("web").Source != fileB {
+		t.Errorf("web's order came from %s after the switch to %s", listOf("web").Source, fileB)
+	}
+
+	// web's order removed from the configuration: no local list is left.
+	plain := cfg(&config.Order{File: fileB})
+	plain.Instances[0].Order = nil
+	if err := tr.configure(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if listOf("web") != nil {
+		t.Errorf("web keeps the local order of a removed order section")
+	}
+	if listOf("db") == nil {
+		t.Errorf("db lost its order on a reload that kept it")
 	}
 }

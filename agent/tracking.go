@@ -48,7 +48,6 @@ type tracking struct {
 	held    map[string]bool            // what each instance was last told about holding
 	guard   map[string]string          // split-brain guard holds: instance → reason
 	shared  map[string]*priority.List  // cluster-wide orders from gossip, by instance
-	fresh   map[string]*priority.List  // order files changed while running, to publish
 	since   map[string]time.Time       // when each instance entered its state
 	reasons map[string]string          // why, as the last transition said
 	groups  map[string]string          // sync group → last notified state
@@ -66,7 +65,20 @@ type tracking struct {
 
 	// Owned by the agent's goroutine.
 	runners  map[string]*checkRun
-	watchers map[string]context.CancelFunc // by instance name
+	watchers map[string]*watchRun // by instance name
+}
+
+// watchRun is one running order watcher.
+type watchRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// end stops the watcher and waits until it has returned, so that no update
+// of an old order source lands after those of its replacement.
+func (w *watchRun) end() {
+	w.cancel()
+	<-w.done
 }
 
 type checkRun struct {
@@ -95,13 +107,12 @@ func newTracking(log *slog.Logger, clk clock.Clock, n *notify.Notifier) *trackin
 		held:     map[string]bool{},
 		guard:    map[string]string{},
 		shared:   map[string]*priority.List{},
-		fresh:    map[string]*priority.List{},
 		since:    map[string]time.Time{},
 		reasons:  map[string]string{},
 		groups:   map[string]string{},
 		checkSt:  map[string]checks.State{},
 		runners:  map[string]*checkRun{},
-		watchers: map[string]context.CancelFunc{},
+		watchers: map[string]*watchRun{},
 	}
 }
 
@@ -194,10 +205,21 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 		t.runners[name] = cr
 	}
 
-	for name, cancel := range t.watchers {
-		cancel()
+	// Every watcher starts again and reads its order anew: that is not an
+	// edit (publishOrders compares with what was last read).
+	for name, w := range t.watchers {
+		w.end()
 		delete(t.watchers, name)
 	}
+	t.mu.Lock()
+	for name := range t.lists {
+		// An order removed from the configuration is no longer this
+		// node's proposal; the cluster's order, if any, stays in force.
+		if ic := t.instance(name); ic == nil || ic.Order == nil {
+			delete(t.lists, name)
+		}
+	}
+	t.mu.Unlock()
 	for _, ic := range cfg.Instances {
 		if ic.Order == nil {
 			continue
@@ -213,8 +235,12 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 			continue
 		}
 		wctx, cancel := context.WithCancel(ctx)
-		t.watchers[name] = cancel
-		go func() { _ = w.Run(wctx) }()
+		wr := &watchRun{cancel: cancel, done: make(chan struct{})}
+		t.watchers[name] = wr
+		go func() {
+			defer close(wr.done)
+			_ = w.Run(wctx)
+		}()
 	}
 	t.poke()
 	return errors.Join(errs...)
@@ -263,8 +289,8 @@ func (t *tracking) stop() {
 		<-r.done
 		delete(t.runners, name)
 	}
-	for name, cancel := range t.watchers {
-		cancel()
+	for name, w := range t.watchers {
+		w.end()
 		delete(t.watchers, name)
 	}
 }
@@ -364,13 +390,10 @@ func (t *tracking) orderChanged(inst string, u priority.Update) {
 	if u.List == nil {
 		return
 	}
+	// Whether this is an edit, to publish cluster-wide, is for the
+	// cluster link to judge (publishOrders): a re-read at start or at a
+	// reload gives the same order again and must not undo a failover.
 	t.mu.Lock()
-	if _, loaded := t.lists[inst]; loaded {
-		// An edit while running: gossip publishes it cluster-wide. The
-		// first read at start is not, so a node restarted with a stale
-		// file keeps the cluster's newer order.
-		t.fresh[inst] = u.List
-	}
 	t.lists[inst] = u.List
 	t.mu.Unlock()
 	t.log.Info("order loaded", "instance", inst, "source", u.List.Source, "entries", len(u.List.Entries))
