@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"fmt"
+
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election"
 	"github.com/vipd/vipd/election/fsm"
@@ -69,4 +71,55 @@ func (t *tracking) YieldingChanged(inst *election.Instance, yielding bool) {
 	t.yields[inst.Name()] = yielding
 	t.mu.Unlock()
 	t.poke()
+}
+
+// groupFollows is what a member's move to MASTER asks of the rest of its
+// group: each other member follows at once (fsm.Machine.Follow) instead of
+// waiting out a timer of its own, so that the group's addresses spend no
+// more than the time of a netlink call or two on different nodes. The zero
+// value is ready; guarded by tracking.mu.
+type groupFollows struct {
+	pending map[string]string // member to move → reason
+}
+
+// memberMoved records a member's transition for the group: only a BACKUP
+// yields, and a new MASTER asks the others to follow. Called from
+// Transitioned with t.mu held.
+func (t *tracking) memberMoved(name string, g *config.SyncGroup, to fsm.State) {
+	if to != fsm.Backup {
+		// Said before the instance's own YieldingChanged arrives: apply
+		// may run in between, and must not hold the others back then.
+		t.yields[name] = false
+	}
+	if g == nil || to != fsm.Master {
+		return
+	}
+	if t.follows.pending == nil {
+		t.follows.pending = map[string]string{}
+	}
+	for _, m := range g.Instances {
+		if m != name {
+			t.follows.pending[m] = fmt.Sprintf("sync group %s: %s became master", g.Name, name)
+		}
+	}
+}
+
+// follow is one member to move to MASTER with its group.
+type follow struct {
+	inst   *election.Instance
+	reason string
+}
+
+// takeFollows returns the pending follows of running members that are not
+// held (a held one waits for its release), and forgets them all. Called
+// from apply with t.mu held, after the holds were worked out.
+func (t *tracking) takeFollows(running map[string]*running) []follow {
+	var out []follow
+	for name, reason := range t.follows.pending {
+		if r, ok := running[name]; ok && !t.held[name] {
+			out = append(out, follow{r.inst, reason})
+		}
+		delete(t.follows.pending, name)
+	}
+	return out
 }

@@ -51,6 +51,7 @@ type tracking struct {
 	since   map[string]time.Time       // when each instance entered its state
 	reasons map[string]string          // why, as the last transition said
 	groups  map[string]string          // sync group → last notified state
+	follows groupFollows               // members to move to MASTER with their group
 	maint   bool                       // maintenance: every instance held in BACKUP
 	checkSt map[string]checks.State    // each check's last state, for watch events
 
@@ -490,6 +491,7 @@ func (t *tracking) apply(running map[string]*running) {
 			}
 		}
 	}
+	follows := t.takeFollows(running)
 	t.mu.Unlock()
 	for _, c := range changes {
 		t.log.Info("effective priority", "instance", c.inst.Name(), "priority", c.a.prio, "fault", c.a.fault, "reason", c.a.reason)
@@ -498,6 +500,9 @@ func (t *tracking) apply(running map[string]*running) {
 	for inst, h := range holds {
 		t.log.Info("hold", "instance", inst.Name(), "held", h, "reason", reasons[inst])
 		inst.Hold(h, reasons[inst])
+	}
+	for _, f := range follows { // after the holds: a member released now follows too
+		f.inst.Follow(f.reason)
 	}
 }
 
@@ -535,6 +540,7 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 		group = t.cfg.SyncGroupOf(ic.Name)
 	}
 	t.members[ic.Name] = to
+	t.memberMoved(ic.Name, group, to)
 	t.since[ic.Name] = t.clock.Now()
 	t.reasons[ic.Name] = reason
 	groupMaster := false
