@@ -88,18 +88,27 @@ func originOf(ctx context.Context) origin {
 
 // authorizer applies the token rules.
 type authorizer struct {
-	publicRead bool
-	token      *tokenFile // nil: no token configured
+	// readsOpen: reads over TCP need no token (config.API.ReadsOpen).
+	readsOpen bool
+	full      *tokenFile // nil: no command token, so no command over TCP
+	read      *tokenFile // nil: no read-only token
 }
 
 // check returns nil or the status error for a call needing acc from o,
 // with the values of its authorization header (gRPC metadata or HTTP).
+// Over TCP a command always needs the full token: any local user can
+// reach a loopback port, so the address proves nothing about the caller;
+// only the unix socket's file mode does.
 func (a *authorizer) check(o origin, acc access, authz []string) error {
-	if acc == accessOpen || o == originLocal || a.token == nil {
+	if acc == accessOpen || o == originLocal {
 		return nil
 	}
-	if acc == accessRead && a.publicRead {
+	if acc == accessRead && a.readsOpen {
 		return nil
+	}
+	if acc == accessWrite && a.full == nil {
+		return status.Error(codes.PermissionDenied, "commands over TCP are refused: the server has no api.token_file; "+
+			"send them through the unix socket (root or its group) or configure a token")
 	}
 	switch len(authz) {
 	case 0:
@@ -112,18 +121,22 @@ func (a *authorizer) check(o origin, acc access, authz []string) error {
 	if !ok || !strings.EqualFold(scheme, "bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
 		return status.Error(codes.InvalidArgument, "malformed authorization header: want \"Bearer TOKEN\"")
 	}
-	want, err := a.token.sum()
-	if err != nil {
-		// Fail closed: without a readable token nothing is accepted.
+	got := sha256.Sum256([]byte(tok))
+	isFull, fullErr := a.full.matches(got)
+	isRead, readErr := a.read.matches(got)
+	switch {
+	case isFull:
+		return nil
+	case isRead && acc == accessWrite:
+		return status.Error(codes.PermissionDenied, "the read-only token may not run commands")
+	case isRead:
+		return nil
+	case fullErr != nil || readErr != nil:
+		// Fail closed: a token that cannot be read accepts nothing, and
+		// the caller learns it is the server's fault.
 		return status.Error(codes.Unavailable, "the server cannot read its token file; see its log")
 	}
-	got := sha256.Sum256([]byte(tok))
-	// Comparing digests keeps the time independent of the token's length
-	// as well as its content.
-	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		return status.Error(codes.PermissionDenied, "the bearer token is not accepted")
-	}
-	return nil
+	return status.Error(codes.PermissionDenied, "the bearer token is not accepted")
 }
 
 // tokenFile holds the digest of the token in a file, re-read when the
@@ -150,6 +163,20 @@ func newTokenFile(path string, log func(string, ...any)) (*tokenFile, error) {
 	return t, nil
 }
 
+// matches reports whether got is the digest of t's token; a nil t matches
+// nothing. The comparison of digests takes the same time whatever the
+// token's length or content.
+func (t *tokenFile) matches(got [sha256.Size]byte) (bool, error) {
+	if t == nil {
+		return false, nil
+	}
+	want, err := t.sum()
+	if err != nil {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1, nil
+}
+
 // sum returns the digest of the current token.
 func (t *tokenFile) sum() ([sha256.Size]byte, error) {
 	t.mu.Lock()
@@ -161,7 +188,7 @@ func (t *tokenFile) sum() ([sha256.Size]byte, error) {
 	tok, err := config.ReadAPIToken(t.path)
 	if err != nil {
 		if t.err == nil || t.err.Error() != err.Error() {
-			t.log("API token file unusable: refusing every call that needs the token", "err", err)
+			t.log("API token file unusable: refusing every call that needs its token", "err", err)
 		}
 		t.err = err
 		return [sha256.Size]byte{}, err

@@ -21,6 +21,7 @@ import (
 const (
 	testToken  = "s3cret-token-0123456789abcdef"
 	otherToken = "another-token-0123456789abcdef"
+	readToken  = "read-only-token-0123456789abcdef"
 )
 
 // writeToken writes a token file (mode 0600) and returns its path.
@@ -40,6 +41,7 @@ func TestTokenRules(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := localAPI(t)
 			cfg.TokenFile = writeToken(t, t.TempDir(), testToken)
+			cfg.ReadTokenFile = writeToken(t, t.TempDir(), readToken)
 			cfg.PublicRead = publicRead
 			f := newFake()
 			r := start(t, cfg, f, Options{Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -63,6 +65,7 @@ func TestTokenRules(t *testing.T) {
 				{"command without token", nil, true, codes.Unauthenticated, 401},
 				{"command with wrong token", []string{"Bearer " + otherToken}, true, codes.PermissionDenied, 403},
 				{"command with a prefix of the token", []string{"Bearer " + testToken[:20]}, true, codes.PermissionDenied, 403},
+				{"command with the read-only token", []string{"Bearer " + readToken}, true, codes.PermissionDenied, 403},
 				{"command with basic auth", []string{"Basic dXNlcjpwYXNz"}, true, codes.InvalidArgument, 400},
 				{"command with empty bearer", []string{"Bearer "}, true, codes.InvalidArgument, 400},
 				{"command with two headers", []string{"Bearer " + testToken, "Bearer " + testToken}, true, codes.InvalidArgument, 400},
@@ -71,6 +74,7 @@ func TestTokenRules(t *testing.T) {
 				{"read without token", nil, false, readCode, readHTTP},
 				{"read with wrong token", []string{"Bearer " + otherToken}, false, map[bool]codes.Code{false: codes.PermissionDenied, true: codes.OK}[publicRead], map[bool]int{false: 403, true: 200}[publicRead]},
 				{"read with token", []string{"Bearer " + testToken}, false, codes.OK, 200},
+				{"read with the read-only token", []string{"Bearer " + readToken}, false, codes.OK, 200},
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
@@ -103,12 +107,20 @@ func TestTokenRules(t *testing.T) {
 					if tc.code != codes.OK && resp["code"] != float64(tc.code) {
 						t.Errorf("HTTP body %v, want code %d", resp, tc.code)
 					}
+					if !tc.write {
+						// /metrics is a read like any other.
+						code, _ := call(t, plainHTTP, "GET", base+"/metrics", "", hdr...)
+						if code != tc.status {
+							t.Errorf("HTTP GET /metrics: %d, want %d", code, tc.status)
+						}
+					}
 				})
 			}
 
 			// The token never leaks into an error, and 401 says how to
 			// authenticate.
 			req, _ := http.NewRequest("POST", base+"/v1/reload", strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := plainHTTP.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -142,6 +154,96 @@ func TestTokenRules(t *testing.T) {
 			// over the socket: nothing refused reached the service.
 			if n := f.failoverCount(); n != 6 {
 				t.Errorf("the service saw %d failovers, want 6", n)
+			}
+		})
+	}
+}
+
+// Without any token (the defaults) the TCP listeners are read-only: reads
+// and health need nothing, every command is refused with 403 whatever it
+// carries, over gRPC and HTTP; the unix socket takes commands. With only a
+// read-only token, reads need it and commands are still refused.
+func TestTCPReadOnlyWithoutCommandToken(t *testing.T) {
+	for _, withRead := range []bool{false, true} {
+		t.Run(map[bool]string{false: "no token", true: "read token only"}[withRead], func(t *testing.T) {
+			cfg := localAPI(t)
+			if withRead {
+				cfg.ReadTokenFile = writeToken(t, t.TempDir(), readToken)
+			}
+			f := newFake()
+			r := start(t, cfg, f, Options{Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Write([]byte(`{"ok":true}`))
+			})})
+			base := "http://" + r.tcp
+			var auth []string
+			if withRead {
+				auth = []string{"Authorization", "Bearer " + readToken}
+				if code, _ := call(t, plainHTTP, "GET", base+"/v1/status", ""); code != 401 {
+					t.Errorf("read without the read token: %d, want 401", code)
+				}
+			}
+			for _, p := range []string{"/v1/status", "/v1/members", "/metrics", "/healthz", "/readyz"} {
+				if code, body := call(t, plainHTTP, "GET", base+p, "", auth...); code != 200 {
+					t.Errorf("GET %s over TCP: %d %v, want 200", p, code, body)
+				}
+			}
+			ctx := t.Context()
+			if withRead {
+				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+readToken)
+			}
+			client := vipdv1.NewVipdServiceClient(dialTCP(t, r.tcp))
+			if _, err := client.GetStatus(ctx, &vipdv1.GetStatusRequest{}); err != nil {
+				t.Errorf("gRPC read over TCP: %v", err)
+			}
+			commands := map[string]func() error{
+				"Failover": func() error {
+					_, err := client.Failover(ctx, &vipdv1.FailoverRequest{Instance: "VI_1"})
+					return err
+				},
+				"SetMaintenance": func() error {
+					_, err := client.SetMaintenance(ctx, &vipdv1.SetMaintenanceRequest{Node: "n1", Enabled: true})
+					return err
+				},
+				"SetOrder": func() error {
+					_, err := client.SetOrder(ctx, &vipdv1.SetOrderRequest{Instance: "VI_1", Nodes: []*vipdv1.OrderNode{{Name: "a"}}})
+					return err
+				},
+				"Reload": func() error { _, err := client.Reload(ctx, &vipdv1.ReloadRequest{}); return err },
+			}
+			for name, cmd := range commands {
+				if err := cmd(); status.Code(err) != codes.PermissionDenied {
+					t.Errorf("gRPC %s over TCP: %v, want PermissionDenied", name, err)
+				}
+			}
+			for _, c := range []struct{ method, path, body string }{
+				{"POST", "/v1/instances/VI_1:failover", `{"targetNode":"n2"}`},
+				{"POST", "/v1/nodes/n1:maintenance", `{"enabled":true}`},
+				{"PUT", "/v1/instances/VI_1/order", `{"nodes":[{"name":"a"}]}`},
+				{"POST", "/v1/reload", `{}`},
+			} {
+				for _, tok := range []string{"", testToken, readToken} {
+					hdr := []string{}
+					if tok != "" {
+						hdr = []string{"Authorization", "Bearer " + tok}
+					}
+					code, body := call(t, plainHTTP, c.method, base+c.path, c.body, hdr...)
+					if code != 403 || body["code"] != float64(codes.PermissionDenied) {
+						t.Errorf("%s %s over TCP (token %q): %d %v, want 403", c.method, c.path, tok, code, body)
+					}
+				}
+			}
+			if n := len(f.orders) + f.failoverCount(); n != 0 {
+				t.Errorf("%d refused commands reached the service", n)
+			}
+			if msg := status.Convert(commands["Reload"]()).Message(); !strings.Contains(msg, "unix socket") {
+				t.Errorf("the refusal does not say where commands go: %q", msg)
+			}
+			// The socket's mode decides: commands pass there.
+			if _, err := vipdv1.NewVipdServiceClient(dialUnix(t, r.socket)).Failover(t.Context(), &vipdv1.FailoverRequest{Instance: "VI_1"}); err != nil {
+				t.Errorf("command over the socket: %v", err)
+			}
+			if code, body := call(t, unixHTTP(r.socket), "POST", "http://vipd/v1/instances/VI_1:failover", "{}"); code != 200 {
+				t.Errorf("HTTP command over the socket: %d %v", code, body)
 			}
 		})
 	}

@@ -14,9 +14,16 @@
 // streaming Watch works over HTTP (one JSON object per line).
 //
 // Access (auth.go): the unix socket is trusted by its file mode; over TCP
-// a configured bearer token is required for commands, and for reads too
-// unless config.API.PublicRead; health checks are always open. Errors are
-// gRPC status codes, and over HTTP their mapped status with a JSON body.
+// a command always needs the full bearer token (config.API.TokenFile), so
+// without one TCP is read-only; reads need the full or the read-only token
+// unless config.API.ReadsOpen; health checks are always open. Commands
+// over HTTP must be JSON (415 otherwise) and are refused when a browser
+// sends them for a page of another origin (http.go). Errors are gRPC
+// status codes, and over HTTP their mapped status with a JSON body.
+//
+// Limits (server.go): header and body read timeouts, an idle timeout and
+// a connection cap per listener, so that slow or many clients on one
+// listener cannot hold the API.
 //
 // The package serves whatever vipdv1.VipdServiceServer it is given (the
 // agent's); it knows nothing of VRRP or gossip and depends only on config,

@@ -25,7 +25,8 @@ import (
 
 // fakeService is a VipdServiceServer with canned answers that records the
 // commands it gets. Watch sends the canned events, then ends if the
-// request's instance is "end", else waits for the call to be cancelled.
+// request's instance is "end", sends one more when late is closed if it is
+// "late", else waits for the call to be cancelled.
 type fakeService struct {
 	vipdv1.UnimplementedVipdServiceServer
 
@@ -34,9 +35,12 @@ type fakeService struct {
 	orders    []*vipdv1.SetOrderRequest
 	watching  chan struct{} // closed (once) when a Watch call has sent its events
 	once      sync.Once
+	late      chan struct{} // closed by a test: "late" watches send their last event
 }
 
-func newFake() *fakeService { return &fakeService{watching: make(chan struct{})} }
+func newFake() *fakeService {
+	return &fakeService{watching: make(chan struct{}), late: make(chan struct{})}
+}
 
 var fakeTime = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 
@@ -69,8 +73,19 @@ func (f *fakeService) Watch(req *vipdv1.WatchRequest, st vipdv1.VipdService_Watc
 		}
 	}
 	f.once.Do(func() { close(f.watching) })
-	if req.GetInstance() == "end" {
+	switch req.GetInstance() {
+	case "end":
 		return nil
+	case "late":
+		select {
+		case <-f.late:
+			return st.Send(&vipdv1.WatchResponse{
+				Time: timestamppb.New(fakeTime), Node: "n1",
+				Event: &vipdv1.WatchResponse_Instance{Instance: &vipdv1.InstanceEvent{Name: "late", Vrid: 51}},
+			})
+		case <-st.Context().Done():
+			return st.Context().Err()
+		}
 	}
 	<-st.Context().Done()
 	return st.Context().Err()

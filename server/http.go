@@ -1,11 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"mime"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -18,9 +24,23 @@ const maxBody = 1 << 20
 // handler is what one listener serves: gRPC requests go to the gRPC
 // server, everything else to the HTTP routes. The listener's origin goes
 // into the request context, where the gRPC interceptors find it.
+//
+// Before either, a command a browser sends for a page of another site is
+// refused (CSRF: a page can make the browser POST to 127.0.0.1), and the
+// request's body gets BodyTimeout to arrive, so that a client sending a
+// byte at a time does not hold its connection for ever.
 func (s *Server) handler(o origin) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(withOrigin(r.Context(), o))
+		// For HTTP/2 the deadline is the stream's and ends only its body
+		// (a Watch stream, whose body ended, is not cut); for HTTP/1 it is
+		// the connection's, cleared by readBody once the body is in.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.limits.BodyTimeout))
+		if err := s.browserCheck(r); err != nil {
+			s.observe("http", status.Code(err), 0)
+			s.httpError(w, r, err)
+			return
+		}
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 			s.grpc.ServeHTTP(w, r)
 			return
@@ -36,6 +56,19 @@ func (s *Server) handler(o origin) http.Handler {
 		}()
 		s.httpMux.ServeHTTP(w, r)
 	})
+}
+
+// crossOrigin decides, from Sec-Fetch-Site and Origin, whether a request
+// that is not GET, HEAD or OPTIONS comes from a page of another origin.
+var crossOrigin = http.NewCrossOriginProtection()
+
+// browserCheck refuses a cross-origin command from a browser. Clients
+// that are not browsers send neither header and pass.
+func (s *Server) browserCheck(r *http.Request) error {
+	if err := crossOrigin.Check(r); err != nil {
+		return status.Error(codes.PermissionDenied, "cross-origin request refused: vipd takes no commands from web pages ("+err.Error()+")")
+	}
+	return nil
 }
 
 // routes are the HTTP endpoints.
@@ -78,7 +111,9 @@ func (s *Server) routes() *http.ServeMux {
 		s.opts.Metrics.ServeHTTP(w, r)
 	}))
 	mux.Handle("/", s.guard(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if !s.readBody(w, r) {
+			return
+		}
 		s.gateway.ServeHTTP(w, r)
 	}))
 	return mux
@@ -106,6 +141,64 @@ func (s *Server) guard(next http.HandlerFunc) http.Handler {
 		}
 		next(w, r)
 	})
+}
+
+// jsonCommands is a gateway middleware (it runs once a route matched, so
+// an unknown path or method still gets its 404 or 405): it holds commands
+// to a JSON body. A browser may send text/plain, a form or no body to any
+// address without asking first (CORS "simple requests"), but not
+// application/json.
+func (s *Server) jsonCommands(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if httpAccess(r.Method) == accessWrite {
+			if err := jsonOnly(r); err != nil {
+				s.observe("http", status.Code(err), 0)
+				s.httpError(w, r, err)
+				return
+			}
+		}
+		next(w, r, params)
+	}
+}
+
+// jsonOnly refuses a command whose Content-Type is not application/json
+// (parameters such as charset allowed), with 415.
+func jsonOnly(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {
+		return nil
+	}
+	if ct == "" {
+		ct = "none"
+	}
+	return &runtime.HTTPStatusError{HTTPStatus: http.StatusUnsupportedMediaType,
+		Err: status.Errorf(codes.InvalidArgument, "commands take Content-Type: application/json, not %q", ct)}
+}
+
+// readBody reads the request's body (at most maxBody bytes, within the
+// read deadline set by handler), then clears the deadline so that a long
+// answer (Watch over HTTP/1.1) is not cut, and gives the handler the body
+// from memory. It answers the error itself and reports whether to go on.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			s.httpError(w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
+				Err: status.Errorf(codes.InvalidArgument, "request body over %d bytes", maxBody)})
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.log.Debug("API request body not received in time: closing the connection", "remote", r.RemoteAddr, "timeout", s.limits.BodyTimeout)
+			s.httpError(w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestTimeout,
+				Err: status.Errorf(codes.DeadlineExceeded, "request body not received within %v", s.limits.BodyTimeout)})
+		default:
+			s.httpError(w, r, status.Errorf(codes.InvalidArgument, "reading the request body: %v", err))
+		}
+		return false
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
 }
 
 // httpError answers with err's gRPC code mapped to an HTTP status and a

@@ -18,6 +18,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/vipd/vipd/config"
 	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -43,6 +44,54 @@ type Options struct {
 	// ShutdownTimeout bounds how long Run waits for calls in flight when
 	// its context ends; 0 means 5 s. Streams (Watch) are ended at once.
 	ShutdownTimeout time.Duration
+	// Limits bound what a client may hold; zero fields take the defaults.
+	Limits Limits
+}
+
+// Limits bound the time and the connections a client may hold, so that
+// slow or many clients cannot keep the API from others. Each listener
+// counts its connections apart: a full loopback port leaves the unix
+// socket (and its commands) free.
+type Limits struct {
+	// HeaderTimeout bounds the TLS handshake and the reading of a
+	// request's headers; 0 means DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// BodyTimeout bounds the reading of a request's body, counted from
+	// the end of its headers; 0 means DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	// IdleTimeout closes a connection with no request in flight; 0 means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxConns is how many connections one listener serves at once; the
+	// next ones wait in the kernel's queue until one closes. 0 means
+	// DefaultMaxConns.
+	MaxConns int
+}
+
+// Default limits: API calls are small and quick; Watch streams and
+// scrapers are the long-lived connections, a few per node.
+const (
+	DefaultHeaderTimeout = 10 * time.Second
+	DefaultBodyTimeout   = 10 * time.Second
+	DefaultIdleTimeout   = 2 * time.Minute
+	DefaultMaxConns      = 64
+)
+
+// withDefaults fills the zero fields.
+func (l Limits) withDefaults() Limits {
+	if l.HeaderTimeout <= 0 {
+		l.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if l.BodyTimeout <= 0 {
+		l.BodyTimeout = DefaultBodyTimeout
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = DefaultIdleTimeout
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = DefaultMaxConns
+	}
+	return l
 }
 
 // Observer receives API events. Implementations must be safe for
@@ -62,6 +111,7 @@ type Server struct {
 	cfg      config.API
 	svc      vipdv1.VipdServiceServer
 	opts     Options
+	limits   Limits
 	log      *slog.Logger
 	auth     authorizer
 	tlsConf  *tls.Config
@@ -111,15 +161,21 @@ func New(cfg config.API, svc vipdv1.VipdServiceServer, opts Options) (*Server, e
 			return nil, fmt.Errorf("API listen address %v is not loopback: it needs TLS and a token file", ap)
 		}
 	}
-	s := &Server{cfg: cfg, svc: svc, opts: opts, log: log}
+	s := &Server{cfg: cfg, svc: svc, opts: opts, limits: opts.Limits.withDefaults(), log: log}
 	s.streams, s.cancelStream = context.WithCancel(context.Background())
-	s.auth.publicRead = cfg.PublicRead
-	if cfg.TokenFile != "" {
-		t, err := newTokenFile(cfg.TokenFile, log.Warn)
+	s.auth.readsOpen = cfg.ReadsOpen()
+	for _, tf := range []struct {
+		path string
+		dst  **tokenFile
+	}{{cfg.TokenFile, &s.auth.full}, {cfg.ReadTokenFile, &s.auth.read}} {
+		if tf.path == "" {
+			continue
+		}
+		t, err := newTokenFile(tf.path, log.Warn)
 		if err != nil {
 			return nil, err
 		}
-		s.auth.token = t
+		*tf.dst = t
 	}
 	if cfg.TLS != nil {
 		c, err := serverTLS(cfg.TLS, log.Warn)
@@ -159,6 +215,7 @@ func New(cfg config.API, svc vipdv1.VipdServiceServer, opts Options) (*Server, e
 		}}),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithMiddlewares(s.jsonCommands),
 	)
 	if err := vipdv1.RegisterVipdServiceHandler(context.Background(), s.gateway, conn); err != nil {
 		conn.Close()
@@ -204,6 +261,8 @@ func (s *Server) Listen() error {
 	}
 	for i := range ls {
 		ls[i].srv = s.httpServer(ls[i].origin, s.tlsConf != nil && ls[i].origin == originTCP)
+		// Addr stays the socket's; Accept waits while MaxConns are open.
+		ls[i].l = netutil.LimitListener(ls[i].l, s.limits.MaxConns)
 	}
 	s.listeners, s.listening = ls, true
 	return nil
@@ -307,11 +366,14 @@ func (s *Server) httpServer(o origin, useTLS bool) *http.Server {
 	srv := &http.Server{
 		Handler:           s.handler(o),
 		Protocols:         &p,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.limits.HeaderTimeout,
+		IdleTimeout:       s.limits.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		// No write timeout: Watch streams last as long as the client wants.
+		// No ReadTimeout: for HTTP/1.1 it would also end a Watch stream
+		// (the connection's read deadline cancels the request); handler
+		// bounds each body by BodyTimeout instead. No write timeout:
+		// Watch streams last as long as the client wants.
 	}
 	if useTLS {
 		srv.TLSConfig = s.tlsConf.Clone()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +155,10 @@ func TestCurl(t *testing.T) {
 		i := strings.LastIndex(out, "\n")
 		return out[i+1:], out[:i]
 	}
+	jsonCT := []string{"-H", "Content-Type: application/json"}
+	withToken := append([]string{"-H", "Authorization: Bearer " + testToken}, jsonCT...)
 	failover := []string{"-X", "POST", "-d", `{"targetNode":"n2"}`, "http://" + r.tcp + "/v1/instances/VI_1:failover"}
+	cat := func(a ...[]string) []string { return slices.Concat(a...) }
 	tests := []struct {
 		name   string
 		args   []string
@@ -162,13 +166,17 @@ func TestCurl(t *testing.T) {
 		body   string
 	}{
 		{"read without token (public_read)", []string{"http://" + r.tcp + "/v1/members"}, "200", `"MEMBER_STATUS_SUSPECT"`},
-		{"command without token", failover, "401", `"code":16`},
-		{"command with wrong token", append([]string{"-H", "Authorization: Bearer nope-nope-nope-nope"}, failover...), "403", `"code":7`},
-		{"command with malformed header", append([]string{"-H", "Authorization: " + testToken}, failover...), "400", `"code":3`},
-		{"command with token", append([]string{"-H", "Authorization: Bearer " + testToken}, failover...), "200", `"previousMaster":"n1"`},
-		{"unknown instance", []string{"-H", "Authorization: Bearer " + testToken, "-X", "POST", "-d", "{}", "http://" + r.tcp + "/v1/instances/nope:failover"}, "404", `"message":"no instance \"nope\""`},
-		{"bad JSON", []string{"-H", "Authorization: Bearer " + testToken, "-X", "PUT", "-d", "{nodes", "http://" + r.tcp + "/v1/instances/VI_1/order"}, "400", `"code":3`},
-		{"maintenance", []string{"-H", "Authorization: Bearer " + testToken, "-X", "POST", "-d", `{"enabled":true}`, "http://" + r.tcp + "/v1/nodes/n2:maintenance"}, "200", `"handedOver":["VI_1"]`},
+		{"command without token", cat(jsonCT, failover), "401", `"code":16`},
+		{"command with wrong token", cat([]string{"-H", "Authorization: Bearer nope-nope-nope-nope"}, jsonCT, failover), "403", `"code":7`},
+		{"command with malformed header", cat([]string{"-H", "Authorization: " + testToken}, jsonCT, failover), "400", `"code":3`},
+		{"command with token", cat(withToken, failover), "200", `"previousMaster":"n1"`},
+		{"command with token as a form (curl -d's default)", cat([]string{"-H", "Authorization: Bearer " + testToken}, failover), "415", `application/x-www-form-urlencoded`},
+		{"command with token as text/plain", cat([]string{"-H", "Authorization: Bearer " + testToken, "-H", "Content-Type: text/plain"}, failover), "415", `"code":3`},
+		{"command with token from another site's page", cat(withToken, []string{"-H", "Sec-Fetch-Site: cross-site"}, failover), "403", `cross-origin`},
+		{"command with token, Origin of another site", cat(withToken, []string{"-H", "Origin: http://evil.example"}, failover), "403", `cross-origin`},
+		{"unknown instance", cat(withToken, []string{"-X", "POST", "-d", "{}", "http://" + r.tcp + "/v1/instances/nope:failover"}), "404", `"message":"no instance \"nope\""`},
+		{"bad JSON", cat(withToken, []string{"-X", "PUT", "-d", "{nodes", "http://" + r.tcp + "/v1/instances/VI_1/order"}), "400", `"code":3`},
+		{"maintenance", cat(withToken, []string{"-X", "POST", "-d", `{"enabled":true}`, "http://" + r.tcp + "/v1/nodes/n2:maintenance"}), "200", `"handedOver":["VI_1"]`},
 		{"no route", []string{"http://" + r.tcp + "/v1/nothing"}, "404", `"code":5`},
 		{"healthz", []string{"http://" + r.tcp + "/healthz"}, "200", `"alive"`},
 	}
