@@ -232,6 +232,9 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		if err := link.start(gctx); err != nil {
 			return fmt.Errorf("gossip: %w", err)
 		}
+		// Before any instance starts, so that require_join holds them
+		// from the first moment.
+		link.syncJoinWait(a.clock.Now(), a.track)
 		tick = a.clock.NewTimer(syncInterval)
 		defer tick.Stop()
 		tickC = tick.C()

@@ -84,6 +84,10 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 	ex := map[string]extra{}
 	for name := range a.running {
 		ex[name] = extra{t.since[name], t.reasons[name], t.held[name], t.guard[name] != ""}
+		if t.held[name] && t.guard[name] == "" && !t.maint && t.joinHeld(name) {
+			// No transition says why it stays BACKUP: require_join does.
+			ex[name] = extra{t.since[name], t.wait, true, false}
+		}
 	}
 	t.mu.Unlock()
 	for name, r := range a.running {

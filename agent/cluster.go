@@ -42,6 +42,7 @@ type clusterLink struct {
 	reasserted map[string]string       // instance → remote master (node@since) re-asserted against
 	orders     map[string]orderKey     // instance → order version applied
 	reads      *orderReads             // what this node last read of its local orders
+	join       joinWait                // require_join (joinwait.go)
 
 	// SplitBrainYields counts how often the guard made an instance yield.
 	SplitBrainYields atomic.Uint64
@@ -96,6 +97,7 @@ func newClusterLink(cfg *config.Config, version string, log *slog.Logger, onChan
 	return &clusterLink{
 		c: c, name: cfg.Gossip.ClusterName, log: log.With("component", "cluster"), poke: onChange,
 		ctx:        context.Background(),
+		join:       newJoinWait(cfg.Gossip),
 		peers:      map[string][]netip.Addr{},
 		guardSince: map[string]time.Time{},
 		guardCheck: map[string]time.Time{},
@@ -134,6 +136,7 @@ func family(ic *config.Instance) uint8 {
 
 // sync runs one round; now comes from the agent's clock.
 func (l *clusterLink) sync(now time.Time, t *tracking, running map[string]*running) {
+	l.syncJoinWait(now, t)
 	l.publish(t, running)
 	l.syncOrders(t)
 	states := l.c.States()
@@ -408,6 +411,12 @@ func (l *clusterLink) reload(cfg *config.Config) {
 	if cfg.Gossip == nil {
 		l.log.Warn("gossip section removed: takes effect at the next start")
 		return
+	}
+	if g := cfg.Gossip; g.RequireJoin != l.join.require || g.RequireJoinTimeout != l.join.timeout {
+		// The escape of require_join: turning it off (or shortening its
+		// timeout) takes effect at the next sync.
+		l.join.require, l.join.timeout = g.RequireJoin, g.RequireJoinTimeout
+		l.log.Info("require_join reloaded", "require_join", g.RequireJoin, "timeout", g.RequireJoinTimeout)
 	}
 	keys, err := gossip.LoadKeys(cfg.Gossip)
 	if err != nil {

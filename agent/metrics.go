@@ -39,6 +39,9 @@ func (a *Agent) snapshot() metrics.Snapshot {
 	}
 	if l := a.link.Load(); l != nil {
 		g := &metrics.Gossip{HealthScore: l.c.HealthScore()}
+		a.track.mu.Lock()
+		g.JoinWait = a.track.wait != ""
+		a.track.mu.Unlock()
 		for _, m := range l.c.Members() {
 			switch m.Status {
 			case gossip.StatusAlive:

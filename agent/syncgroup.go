@@ -18,10 +18,11 @@ import (
 func (t *tracking) startHeld(name string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.maint {
+	held := t.maint || t.joinHeld(name)
+	if held {
 		t.held[name] = true
 	}
-	return t.maint
+	return held
 }
 
 // heldBack reports whether another member of name's sync group yields to a

@@ -53,6 +53,7 @@ type tracking struct {
 	groups  map[string]string          // sync group → last notified state
 	follows groupFollows               // members to move to MASTER with their group
 	maint   bool                       // maintenance: every instance held in BACKUP
+	wait    string                     // why require_join holds the `peers: gossip` instances (joinwait.go)
 	checkSt map[string]checks.State    // each check's last state, for watch events
 
 	// Set once, before anything runs.
@@ -481,11 +482,15 @@ func (t *tracking) apply(running map[string]*running) {
 			t.applied[name] = a
 			changes = append(changes, change{r.inst, a})
 		}
-		h := t.heldBack(name) || t.guard[name] != "" || t.maint
+		jw := t.joinHeld(name)
+		h := t.heldBack(name) || t.guard[name] != "" || t.maint || jw
 		if h != t.held[name] {
 			t.held[name] = h
 			holds[r.inst] = h
 			reasons[r.inst] = t.guard[name]
+			if jw && reasons[r.inst] == "" {
+				reasons[r.inst] = t.wait
+			}
 			if t.maint {
 				reasons[r.inst] = "maintenance"
 			}

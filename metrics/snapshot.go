@@ -81,6 +81,10 @@ type Gossip struct {
 	// healthy, higher means it is slow to answer probes (overloaded or
 	// losing packets).
 	HealthScore int
+	// JoinWait is true while gossip.require_join holds this node's
+	// instances with `peers: gossip` in BACKUP: it has not joined its
+	// cluster yet.
+	JoinWait bool
 }
 
 // Descriptions of the metrics read from the Snapshot.
@@ -108,6 +112,8 @@ var (
 		"Gossip members known to this node, by state (alive, suspect, dead, left).", []string{"state"}, nil)
 	descHealth = prometheus.NewDesc("vipd_gossip_health_score",
 		"memberlist's health (awareness) score of this node: 0 is healthy, higher is worse.", nil, nil)
+	descJoinWait = prometheus.NewDesc("vipd_gossip_join_wait",
+		"1 while require_join holds the instances with peers: gossip in BACKUP because this node has not joined its gossip cluster, else 0.", nil, nil)
 	descMaint = prometheus.NewDesc("vipd_maintenance",
 		"1 while this node is in maintenance (drained), else 0.", nil, nil)
 	descCloudErr = prometheus.NewDesc("vipd_cloud_action_last_error_timestamp_seconds",
@@ -120,7 +126,7 @@ type snapshotCollector struct{ m *Metrics }
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descState, descBasePrio, descEffPrio, descSent, descRecv, descGuard,
-		descDrops, descCheck, descMembers, descHealth, descMaint, descCloudErr} {
+		descDrops, descCheck, descMembers, descHealth, descJoinWait, descMaint, descCloudErr} {
 		ch <- d
 	}
 }
@@ -178,6 +184,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descMembers, float64(g.Dead), "dead")
 		gauge(descMembers, float64(g.Left), "left")
 		gauge(descHealth, float64(g.HealthScore))
+		gauge(descJoinWait, b(g.JoinWait))
 	}
 	gauge(descMaint, b(s.Maintenance))
 	// Several actions of one kind (two routes) share a series: the
