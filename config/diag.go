@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Severity says whether a Diagnostic stops the load.
@@ -37,21 +39,53 @@ type Diagnostic struct {
 	Message string
 }
 
-// String renders the diagnostic as "PATH:LINE: [warning: ]field: message".
+// String renders the diagnostic as "PATH:LINE: [warning: ]field: message",
+// on one line. Field and message quote what the file says, so control
+// bytes (a terminal escape sequence, a newline) and invalid UTF-8 are
+// written as \xNN: printing a diagnostic must never drive the terminal
+// or forge a line.
 func (d Diagnostic) String() string {
 	var b strings.Builder
-	b.WriteString(d.Pos.String())
+	writeEscaped(&b, d.Pos.String())
 	b.WriteString(": ")
 	if d.Severity == SeverityWarning {
 		b.WriteString("warning: ")
 	}
 	if d.Field != "" {
-		b.WriteString(d.Field)
+		writeEscaped(&b, d.Field)
 		b.WriteString(": ")
 	}
-	b.WriteString(d.Message)
+	writeEscaped(&b, d.Message)
 	return b.String()
 }
+
+// writeEscaped writes s with every C0 control byte but tab, DEL, every C1
+// control character and every byte of invalid UTF-8 as \xNN.
+func writeEscaped(b *strings.Builder, s string) {
+	const hex = "0123456789abcdef"
+	esc := func(c byte) { b.WriteString(`\x`); b.WriteByte(hex[c>>4]); b.WriteByte(hex[c&15]) }
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			esc(s[i])
+		case r < 0x20 && r != '\t', r == 0x7f:
+			esc(byte(r))
+		case r >= 0x80 && r < 0xa0:
+			for k := range n {
+				esc(s[i+k])
+			}
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+}
+
+// MaxDiagnostics bounds the diagnostics a load returns: a file of
+// thousands of bad blocks gets the first ones (errors before warnings) and
+// one last line counting the rest, not a report of megabytes.
+const MaxDiagnostics = 100
 
 // Diagnostics is a list of problems. As an error it reports its errors only,
 // one a line; its warnings stay available through Warnings.
@@ -128,6 +162,7 @@ func finish(cfg *Config, list Diagnostics, nParse int, bad map[string]bool) (*Co
 		kept = append(kept, d)
 	}
 	sortByPosition(kept)
+	kept = capDiagnostics(kept, MaxDiagnostics)
 	if cfg == nil || kept.HasErrors() {
 		return nil, kept
 	}
@@ -167,4 +202,44 @@ func inBadSection(bad map[string]bool, field string) bool {
 		f = f[:i]
 	}
 	return false
+}
+
+// capDiagnostics keeps at most max of list, sorted: errors first, then
+// warnings, in their order; a last diagnostic counts what was left out (an
+// error if any error was), so HasErrors is unchanged.
+func capDiagnostics(list Diagnostics, max int) Diagnostics {
+	if len(list) <= max {
+		return list
+	}
+	errs := 0
+	for _, d := range list {
+		if d.Severity != SeverityWarning {
+			errs++
+		}
+	}
+	keepErrs := min(errs, max)
+	keepWarns := max - keepErrs
+	out := make(Diagnostics, 0, max+1)
+	for _, d := range list {
+		if d.Severity != SeverityWarning {
+			if keepErrs > 0 {
+				out = append(out, d)
+				keepErrs--
+			}
+		} else if keepWarns > 0 {
+			out = append(out, d)
+			keepWarns--
+		}
+	}
+	moreErrs := errs - min(errs, max)
+	moreWarns := len(list) - errs - (max - min(errs, max))
+	sev := SeverityWarning
+	if moreErrs > 0 {
+		sev = SeverityError
+	}
+	return append(out, Diagnostic{
+		Pos:      Pos{File: list[0].Pos.File},
+		Severity: sev,
+		Message:  fmt.Sprintf("%d more errors and %d more warnings not shown (at most %d are)", moreErrs, moreWarns, max),
+	})
 }

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 )
 
@@ -47,10 +46,8 @@ func (p *kaParser) mixedOwners() {
 	for _, g := range p.groups {
 		owners := 0
 		for _, name := range g.sg.Instances {
-			for _, ki := range p.kis {
-				if ki.inst.Name == name && ki.inst.Priority == OwnerPriority && ki.inst.InitialState == StateMaster {
-					owners++
-				}
+			if ki := p.byName[name]; ki != nil && ki.inst.Priority == OwnerPriority && ki.inst.InitialState == StateMaster {
+				owners++
 			}
 		}
 		if owners > 0 && owners < len(g.sg.Instances) {
@@ -286,28 +283,133 @@ func (p *kaParser) completeAdvert(ki *kaInstance, warn func(field, string)) {
 // same VRID and family on one interface, or two unicast ones with the same
 // source and a common peer, stop keepalived. Other sharing keepalived
 // accepts; vipd warns about it, since such instances differ only by their
-// peers.
+// peers. Instances are grouped by (VRID, family, interface) and each one is
+// reported once, against the first earlier instance it clashes with (an
+// error before a warning): linear in the number of instances and peers,
+// where comparing every pair made thousands of instances take seconds and
+// hundreds of megabytes.
 func (p *kaParser) vridConflicts() {
-	list := p.cfg.Instances
-	for i, a := range list {
-		for _, b := range list[i+1:] {
-			if a.VRID == 0 || a.VRID != b.VRID || a.Family != b.Family || a.Interface != b.Interface {
-				continue
-			}
-			pos, f := b.src.at(b, fVRID)
-			same := fmt.Sprintf("%s and %s both use VRID %d with %v on interface %s", a.Name, b.Name, a.VRID, a.Family, a.Interface)
-			switch {
-			case a.Multicast() && b.Multicast():
-				p.d.err(pos, f, same+" (keepalived refuses to start)")
-			case a.Multicast() != b.Multicast():
-				p.d.warn(pos, f, same+", one unicast and one multicast; keepalived accepts this")
-			case a.UnicastSource.IsValid() && b.UnicastSource.IsValid() && a.UnicastSource != b.UnicastSource:
-				// Different local addresses: separate virtual routers.
-			case slices.ContainsFunc(a.UnicastPeers, func(x netip.Addr) bool { return slices.Contains(b.UnicastPeers, x) }):
-				p.d.err(pos, f, same+" with a common unicast peer (keepalived refuses to start)")
-			default:
-				p.d.warn(pos, f, same+" with different unicast peers; keepalived accepts this")
-			}
+	type key struct {
+		vrid   uint8
+		family Family
+		ifname string
+	}
+	groups := map[key]*vridGroup{}
+	for _, b := range p.cfg.Instances {
+		if b.VRID == 0 {
+			continue
+		}
+		k := key{b.VRID, b.Family, b.Interface}
+		g := groups[k]
+		if g == nil {
+			groups[k] = newVRIDGroup(b)
+			continue
+		}
+		pos, f := b.src.at(b, fVRID)
+		same := func(a *Instance) string {
+			return fmt.Sprintf("%s and %s both use VRID %d with %v on interface %s", a.Name, b.Name, b.VRID, b.Family, b.Interface)
+		}
+		switch {
+		case b.Multicast() && g.multicast != nil:
+			p.d.err(pos, f, same(g.multicast)+" (keepalived refuses to start)")
+		case !b.Multicast() && g.commonPeer(b) != nil:
+			p.d.err(pos, f, same(g.commonPeer(b))+" with a common unicast peer (keepalived refuses to start)")
+		case b.Multicast() && g.unicast != nil:
+			p.d.warn(pos, f, same(g.unicast)+", one unicast and one multicast; keepalived accepts this")
+		case !b.Multicast() && g.multicast != nil:
+			p.d.warn(pos, f, same(g.multicast)+", one unicast and one multicast; keepalived accepts this")
+		case !b.Multicast() && g.sameSource(b) != nil:
+			p.d.warn(pos, f, same(g.sameSource(b))+" with different unicast peers; keepalived accepts this")
+		}
+		g.add(b)
+	}
+}
+
+// vridGroup indexes the instances seen so far that share one VRID, family
+// and interface, to tell in constant time per peer whether a new one
+// clashes with any of them.
+type vridGroup struct {
+	multicast, unicast *Instance // the first of each kind
+	// Unicast instances by source (two with different valid sources are
+	// separate virtual routers), and for each peer its users by source.
+	sources bySource
+	peers   map[netip.Addr]*bySource
+}
+
+// bySource holds the first instance overall and the first for each unicast
+// source, the invalid Addr standing for "no source set", which meets every
+// source.
+type bySource struct {
+	first *Instance
+	src   map[netip.Addr]*Instance
+}
+
+func (s *bySource) add(in *Instance) {
+	if s.first == nil {
+		s.first = in
+		s.src = map[netip.Addr]*Instance{}
+	}
+	if _, ok := s.src[in.UnicastSource]; !ok {
+		s.src[in.UnicastSource] = in
+	}
+}
+
+// meets returns an instance whose source does not set it apart from src:
+// the first of all when src is not set; else one without a source or with
+// src.
+func (s *bySource) meets(src netip.Addr) *Instance {
+	if s == nil || s.first == nil {
+		return nil
+	}
+	if !src.IsValid() {
+		return s.first
+	}
+	if in := s.src[netip.Addr{}]; in != nil {
+		return in
+	}
+	return s.src[src]
+}
+
+func newVRIDGroup(first *Instance) *vridGroup {
+	g := &vridGroup{peers: map[netip.Addr]*bySource{}}
+	g.add(first)
+	return g
+}
+
+func (g *vridGroup) add(in *Instance) {
+	if in.Multicast() {
+		if g.multicast == nil {
+			g.multicast = in
+		}
+		return
+	}
+	if g.unicast == nil {
+		g.unicast = in
+	}
+	g.sources.add(in)
+	for _, x := range in.UnicastPeers {
+		s := g.peers[x]
+		if s == nil {
+			s = &bySource{}
+			g.peers[x] = s
+		}
+		s.add(in)
+	}
+}
+
+// commonPeer returns an earlier unicast instance not set apart by its
+// source that has a peer in common with in.
+func (g *vridGroup) commonPeer(in *Instance) *Instance {
+	for _, x := range in.UnicastPeers {
+		if a := g.peers[x].meets(in.UnicastSource); a != nil {
+			return a
 		}
 	}
+	return nil
+}
+
+// sameSource returns an earlier unicast instance not set apart by its
+// source.
+func (g *vridGroup) sameSource(in *Instance) *Instance {
+	return g.sources.meets(in.UnicastSource)
 }

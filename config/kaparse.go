@@ -18,6 +18,11 @@ import (
 func ParseKeepalived(path string, data []byte, opts LoadOptions) (*Config, error) {
 	p := newKAParser(path, data, opts)
 	p.parse()
+	if p.overLimit > 0 {
+		// Completing and validating what was kept would only bury this.
+		p.d.list = append(p.d.list, tooManyInstances(p.overLimitPos, "vrrp_instance", MaxInstances+p.overLimit))
+		return finish(nil, p.d.list, len(p.d.list), p.bad)
+	}
 	p.complete()
 	nParse := len(p.d.list)
 	validate(p.cfg, opts.Host, &p.d)
@@ -78,6 +83,14 @@ type kaParser struct {
 	kis    []*kaInstance
 	sc     kaScripts
 	groups []*kaGroup
+	// byName and groupByName find an instance or sync group by name, so
+	// that a file of many blocks is read in linear time.
+	byName      map[string]*kaInstance
+	groupByName map[string]*kaGroup
+	// overLimit counts vrrp_instance blocks past MaxInstances, skipped;
+	// overLimitPos is where the first of them starts.
+	overLimit    int
+	overLimitPos Pos
 	// process holds vrrp_rt_priority and vrrp_priority until the file is
 	// read (kaprocess.go).
 	process kaProcess
@@ -87,7 +100,8 @@ type kaParser struct {
 }
 
 func newKAParser(path string, data []byte, opts LoadOptions) *kaParser {
-	p := &kaParser{opts: opts, bad: map[string]bool{}, sc: newKAScripts()}
+	p := &kaParser{opts: opts, bad: map[string]bool{}, sc: newKAScripts(),
+		byName: map[string]*kaInstance{}, groupByName: map[string]*kaGroup{}}
 	p.lx = newKALexer(path, data, opts, &p.d)
 	// Fast takeover is vipd's default in both formats; global_defs
 	// vipd_fast_takeover turns it off.
@@ -571,16 +585,24 @@ func (p *kaParser) instance(l kaLine) {
 		return
 	}
 	name := l.words[1]
-	for _, ki := range p.kis {
-		if ki.inst.Name == name {
-			p.d.warn(l.pos, "vrrp_instance", fmt.Sprintf("vrrp_instance %s is already defined at %v; block skipped, as keepalived does", name, ki.inst.Pos))
-			p.skipBlock()
-			return
+	if ki := p.byName[name]; ki != nil {
+		p.d.warn(l.pos, "vrrp_instance", fmt.Sprintf("vrrp_instance %s is already defined at %v; block skipped, as keepalived does", name, ki.inst.Pos))
+		p.skipBlock()
+		return
+	}
+	if len(p.kis) >= MaxInstances {
+		// Read past, not kept: the error (after parsing) says how many.
+		if p.overLimit == 0 {
+			p.overLimitPos = l.pos
 		}
+		p.overLimit++
+		p.skipBlock()
+		return
 	}
 	inst := &Instance{Name: name, Pos: l.pos, src: newKeepalivedSource(name), GARP: p.global.garp}
 	ki := &kaInstance{inst: inst, prefix: inst.src.prefix, badVRID: -1}
 	p.kis = append(p.kis, ki)
+	p.byName[name] = ki
 	p.block(l, ki.prefix, func(kl kaLine) { p.instanceKeyword(ki, kl) })
 }
 

@@ -502,16 +502,15 @@ func (p *kaParser) syncGroup(l kaLine) {
 		return
 	}
 	name := l.words[1]
-	for _, g := range p.groups {
-		if g.sg.Name == name {
-			p.d.warn(l.pos, "vrrp_sync_group", fmt.Sprintf("vrrp_sync_group %s is already defined at %v; block skipped, as keepalived does", name, g.sg.Pos))
-			p.skipBlock()
-			return
-		}
+	if g := p.groupByName[name]; g != nil {
+		p.d.warn(l.pos, "vrrp_sync_group", fmt.Sprintf("vrrp_sync_group %s is already defined at %v; block skipped, as keepalived does", name, g.sg.Pos))
+		p.skipBlock()
+		return
 	}
 	prefix := "vrrp_sync_group[" + name + "]"
 	g := &kaGroup{sg: &SyncGroup{Name: name, Pos: l.pos, src: newSrcMap(prefix)}, prefix: prefix}
 	p.groups = append(p.groups, g)
+	p.groupByName[name] = g
 	p.block(l, prefix, func(kl kaLine) {
 		kw := kl.words[0]
 		field := prefix + "." + kw

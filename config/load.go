@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -129,4 +130,54 @@ func readFile(fsys fileSystem, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxFileSize)
 	}
 	return data, nil
+}
+
+// tooManyInstances is the error for a configuration of n instances, more
+// than MaxInstances; pos is where the first one past the limit starts.
+func tooManyInstances(pos Pos, field string, n int) Diagnostic {
+	return Diagnostic{Pos: pos, Field: field, Severity: SeverityError,
+		Message: fmt.Sprintf("the configuration has %d instances; vipd supports at most %d (MaxInstances)", n, MaxInstances)}
+}
+
+// countYAMLInstances counts the entries of a block sequence under a
+// top-level "instances:" key by looking at lines only, before the YAML
+// parser builds a tree of the whole file (about 50 bytes of memory for
+// each byte of a file of many small entries): it returns the count and
+// the line of entry MaxInstances+1, if there is one. A flow sequence
+// ("instances: [...]") counts 0 here; validation still counts it after
+// parsing.
+func countYAMLInstances(data []byte) (n, overLine int) {
+	in := false  // inside the instances sequence
+	indent := -1 // the column of its dashes, once known
+	for line := 1; len(data) > 0; line++ {
+		var l []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			l, data = data[:i], data[i+1:]
+		} else {
+			l, data = data, nil
+		}
+		l = bytes.TrimRight(l, " \t\r")
+		body := bytes.TrimLeft(l, " ")
+		col := len(l) - len(body)
+		if len(body) == 0 || body[0] == '#' {
+			continue
+		}
+		isItem := body[0] == '-' && (len(body) == 1 || body[1] == ' ' || body[1] == '\t')
+		switch {
+		case col == 0 && !isItem:
+			// A top-level key (or the document's end) closes the list.
+			in = false
+			if rest, ok := bytes.CutPrefix(body, []byte("instances:")); ok {
+				rest = bytes.TrimSpace(rest)
+				in = len(rest) == 0 || rest[0] == '#'
+				indent = -1
+			}
+		case in && isItem && (indent < 0 || col == indent):
+			indent = col
+			if n++; n == MaxInstances+1 {
+				overLine = line
+			}
+		}
+	}
+	return n, overLine
 }

@@ -26,9 +26,23 @@ func (c *Config) Validate(host Host) Diagnostics {
 	return d.list
 }
 
+// MaxInstances bounds the instances of one configuration: far above any
+// real deployment (a VRID has 8 bits: 255 instances per interface and
+// family; the benchmarks run 100), and low enough that loading, validating
+// and running them stays within seconds and a few hundred megabytes
+// whatever the file holds (docs/benchmarks.md, "Loader").
+const MaxInstances = 10000
+
 // validate runs the rules shared by both formats.
 func validate(c *Config, host Host, d *diags) {
 	v := validator{d: d, host: host, lenient: c.Format == FormatKeepalived}
+	if n := len(c.Instances); n > MaxInstances {
+		// Validating them all would only bury this one error.
+		inst := c.Instances[MaxInstances]
+		pos, _ := inst.source(MaxInstances).at(inst, fName)
+		d.list = append(d.list, tooManyInstances(pos, "instances", n))
+		return
+	}
 	names := map[string]int{}
 	for idx, inst := range c.Instances {
 		s := inst.source(idx)

@@ -22,6 +22,9 @@ import (
 // encryption); on failure it is nil
 // and the error is Diagnostics holding every problem found.
 func ParseYAML(path string, data []byte, opts LoadOptions) (*Config, error) {
+	if n, line := countYAMLInstances(data); n > MaxInstances {
+		return nil, Diagnostics{tooManyInstances(Pos{File: path, Line: line}, "instances", n)}
+	}
 	p := yamlParser{path: path, opts: opts}
 	cfg := p.parse(data)
 	nParse := len(p.d.list)
