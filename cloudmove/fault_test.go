@@ -156,4 +156,34 @@ func TestMissingPermission(t *testing.T) {
 	if n := l.proxy.Count("AssociateAddress", false); n != 1 {
 		t.Errorf("%d AssociateAddress calls, want 1 (a denial is not retried)", n)
 	}
+	failedAt := st.ErrorAt
+	if failedAt.IsZero() {
+		t.Errorf("no error time: %+v", st)
+	}
+
+	// The agent puts the owner in FAULT, which gives everything up: the
+	// error and its time stay in the status through the release and the
+	// fault hold.
+	a.set.Backup()
+	if err := a.set.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st = a.set.Status()[0]
+	if st.State != cloudmove.StateReleased || !strings.Contains(st.Error, "missing IAM permission ec2:AssociateAddress") || !st.ErrorAt.Equal(failedAt) {
+		t.Errorf("after the release: %+v, want released with the error of %v", st, failedAt)
+	}
+	if !a.set.Faulted() {
+		t.Error("the release ended the fault hold")
+	}
+
+	// Once the permission is granted, the next master round succeeds and
+	// clears the error.
+	l.proxy.Set(faultproxy.Config{EmulateDryRun: []string{"CreateRoute", "ReplaceRoute"}})
+	a.set.Master()
+	if err := a.set.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st = a.set.Status()[0]; st.State != cloudmove.StateDone || st.Error != "" || !st.ErrorAt.IsZero() {
+		t.Errorf("after a success: %+v, want done without error", st)
+	}
 }

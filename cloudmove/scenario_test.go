@@ -17,6 +17,7 @@ import (
 	"github.com/vipd/vipd/cloudmove/faultproxy"
 	"github.com/vipd/vipd/cloudmove/mototest"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/metrics"
 )
 
 func TestMain(m *testing.M) {
@@ -31,6 +32,8 @@ type lab struct {
 	ctx   context.Context
 	w     *mototest.World
 	proxy *faultproxy.Proxy
+	// metrics, when set, receives every node's cloud metrics.
+	metrics *metrics.Metrics
 }
 
 func newLab(t *testing.T) *lab {
@@ -181,6 +184,12 @@ func (f *fakeMounter) Unmount(_ context.Context, path string) error {
 	return nil
 }
 
+func (f *fakeMounter) mountTime() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mountedAt
+}
+
 func (f *fakeMounter) events() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -196,14 +205,18 @@ type agent struct {
 func (l *lab) start(name string, n *mototest.Node, o config.CloudOwner, m cloudmove.Mounter) *agent {
 	l.t.Helper()
 	ctx, cancel := context.WithCancel(l.ctx)
-	s, err := cloudmove.New(ctx, o, cloudmove.Options{
+	opts := cloudmove.Options{
 		IMDSEndpoint: n.IMDS.URL,
 		InterfaceMAC: n.MAC,
 		Mounter:      m,
 		Logger:       testLogger(l.t, name),
 		BackoffMin:   20 * time.Millisecond,
 		BackoffMax:   300 * time.Millisecond,
-	})
+	}
+	if l.metrics != nil {
+		opts.Metrics = l.metrics.ObserveCloudAction
+	}
+	s, err := cloudmove.New(ctx, o, opts)
 	if err != nil {
 		cancel()
 		l.t.Fatalf("New %s: %v", name, err)
@@ -472,17 +485,23 @@ func TestScenario3NAT(t *testing.T) {
 }
 
 // Scenario 4: single writer with a data volume: the secondary IP and the
-// volume (attached and mounted) follow the master; a dead master's
-// volume is force-detached after the timeout; a live one detaches on
-// BACKUP.
+// volume (attached and mounted) follow the master. The EBS action is a
+// sequence with its own timing goals, checked here against moto (whose
+// attach and detach are instant: what remains is vipd's own waiting):
+//   - crash: the new master forces the detachment at force_detach_after
+//     from becoming master, and has the volume mounted within 2 s more;
+//   - graceful handover: the old holder unmounts and detaches; the new
+//     master has it mounted within 1 s of the detachment, without force;
+//   - the node that steps down gives the volume up once.
 func TestScenario4EBS(t *testing.T) {
 	l := newLab(t)
 	sub := l.must(l.w.Subnet(l.ctx, "198.51.100.0/26", "eu-west-1a", nil))
 	na, nb := l.node(sub), l.node(sub)
 	vol := l.must(l.w.Volume(l.ctx, "eu-west-1a"))
+	const force = 3 * time.Second
 	o := l.owner(fmt.Sprintf(`actions:
   - secondary_ip: {}
-  - ebs: {volume_id: %s, device: /dev/xvdf, mount: /srv/data, force_detach_after: 1s}`, vol))
+  - ebs: {volume_id: %s, device: /dev/xvdf, mount: /srv/data, force_detach_after: %v}`, vol, force))
 	ma, mb := &fakeMounter{}, &fakeMounter{}
 
 	a := l.start("A", na, o, ma)
@@ -497,56 +516,325 @@ func TestScenario4EBS(t *testing.T) {
 	a.crash()
 	l.again("A", na, o, ma).crash()
 
+	// Crash path: A is dead with the volume attached and mounted.
 	l.proxy.ClearCalls()
+	became := time.Now()
 	l.master(b)
+	mounted := mb.mountTime()
 	if h, st := l.volumeHolder(vol); h != nb.InstanceID || st != "attached" {
 		t.Fatalf("volume %s to %q, want attached to B", st, h)
 	}
 	if ips := l.eniIPs(nb.ENIs[0].ENI); !slices.Contains(ips, "198.51.100.50") {
 		t.Fatalf("B's ENI holds %v", ips)
 	}
-	if ok, _ := mb.Mounted("/srv/data"); !ok {
-		t.Fatal("not mounted on B")
-	}
+	var forcedAt time.Time
 	forced := 0
 	for _, c := range l.proxy.Calls() {
 		if c.Action == "DetachVolume" && c.Forwarded && c.Params.Get("Force") == "true" {
 			forced++
+			forcedAt = c.Start
 		}
 	}
 	if forced != 1 {
-		t.Errorf("%d forced detachments, want 1", forced)
+		t.Fatalf("%d forced detachments, want 1", forced)
 	}
-	if took := b.set.Status()[1].Took; took < time.Second {
-		t.Errorf("B took the volume after %v, before force_detach_after", took)
+	t.Logf("crash path: force_detach_after %v; forced at +%v, mounted at +%v after becoming master",
+		force, forcedAt.Sub(became).Round(time.Millisecond), mounted.Sub(became).Round(time.Millisecond))
+	if d := forcedAt.Sub(became); d < force || d > force+500*time.Millisecond {
+		t.Errorf("forced at +%v, want at force_detach_after (%v)", d, force)
+	}
+	if d := mounted.Sub(became); d > force+2*time.Second {
+		t.Errorf("mounted at +%v after becoming master, want within force_detach_after + 2 s", d)
 	}
 
-	// B steps down gracefully: it unmounts and detaches; A (restarted)
-	// takes the volume without forcing.
+	// Graceful handover: B steps down while A (restarted) becomes master
+	// at the same moment, as VRRP makes them.
+	ma2 := &fakeMounter{}
+	a2 := l.start("A2", na, o, ma2)
+	l.proxy.ClearCalls()
 	b.set.Backup()
+	a2.set.Master()
 	ctx, cancel := context.WithTimeout(l.ctx, 20*time.Second)
 	defer cancel()
 	if err := b.set.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := a2.set.Wait(ctx); err != nil {
+		t.Fatalf("A2: %v %+v", err, a2.set.Status())
+	}
 	if ok, _ := mb.Mounted("/srv/data"); ok {
 		t.Fatal("still mounted on B after BACKUP")
 	}
-	if h, st := l.volumeHolder(vol); h != "" || st != "available" {
-		t.Fatalf("volume %s to %q after B's BACKUP", st, h)
-	}
-	l.proxy.ClearCalls()
-	a2 := l.start("A2", na, o, ma)
-	l.master(a2)
 	if h, _ := l.volumeHolder(vol); h != na.InstanceID {
 		t.Fatalf("volume to %q, want A", h)
 	}
+	var detached time.Time
 	for _, c := range l.proxy.Calls() {
-		if c.Action == "DetachVolume" && !c.DryRun {
-			t.Errorf("A detached again (%v) though B had released the volume", c.Params)
+		if c.Action != "DetachVolume" || c.DryRun {
+			continue
+		}
+		if c.Params.Get("InstanceId") != nb.InstanceID || c.Params.Get("Force") == "true" {
+			t.Errorf("unexpected DetachVolume %v", c.Params)
+		}
+		detached = c.End
+	}
+	if detached.IsZero() {
+		t.Fatal("B made no DetachVolume call")
+	}
+	gap := ma2.mountTime().Sub(detached)
+	t.Logf("graceful handover: mounted on A %v after B's DetachVolume answered", gap.Round(time.Millisecond))
+	if gap > time.Second {
+		t.Errorf("mounted %v after the old holder's detachment, want within 1 s", gap)
+	}
+	if got := mb.events(); slices.Index(got, "umount /srv/data") != len(got)-1 || strings.Count(strings.Join(got, ";"), "umount") != 1 {
+		t.Errorf("B's mount log %v, want one umount at the end", got)
+	}
+}
+
+// TestEBSStopReleasesOnce: a graceful stop of a master (the agent first
+// sees MASTER→STOP and calls Backup, then stops the Set) unmounts and
+// detaches once, every time: the stop waits for the release the
+// transition started.
+func TestEBSStopReleasesOnce(t *testing.T) {
+	l := newLab(t)
+	sub := l.must(l.w.Subnet(l.ctx, "198.51.100.0/26", "eu-west-1a", nil))
+	n := l.node(sub)
+	vol := l.must(l.w.Volume(l.ctx, "eu-west-1a"))
+	o := l.owner(fmt.Sprintf(`actions: [{ebs: {volume_id: %s, device: /dev/xvdf, mount: /srv/data}}]`, vol))
+	for i := range 4 {
+		m := &fakeMounter{}
+		a := l.start(fmt.Sprintf("A%d", i), n, o, m)
+		l.master(a)
+		l.proxy.ClearCalls()
+		a.set.Backup()
+		ctx, cancel := context.WithTimeout(l.ctx, 20*time.Second)
+		err := a.set.Stop(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("run %d: stop: %v", i, err)
+		}
+		if got := m.events(); strings.Count(strings.Join(got, ";"), "umount") != 1 {
+			t.Errorf("run %d: mount log %v, want one umount", i, got)
+		}
+		if got := l.proxy.Count("DetachVolume", false); got != 1 {
+			t.Errorf("run %d: %d DetachVolume calls, want 1: %v", i, got, mutating(l.proxy.Calls()))
+		}
+		if h, st := l.volumeHolder(vol); h != "" || st != "available" {
+			t.Fatalf("run %d: volume %s to %q after the stop", i, st, h)
+		}
+		if st := a.set.Status()[0]; st.State != cloudmove.StateReleased || st.Error != "" {
+			t.Errorf("run %d: status %+v", i, st)
 		}
 	}
-	if took := a2.set.Status()[1].Took; took >= time.Second {
-		t.Errorf("A waited %v for a free volume", took)
+}
+
+// TestEBSWaitsForDevice: after the attachment the sequence polls for the
+// block device (udev may be slow) and mounts as soon as it appears, not a
+// backoff later.
+func TestEBSWaitsForDevice(t *testing.T) {
+	l := newLab(t)
+	sub := l.must(l.w.Subnet(l.ctx, "198.51.100.0/26", "eu-west-1a", nil))
+	n := l.node(sub)
+	vol := l.must(l.w.Volume(l.ctx, "eu-west-1a"))
+	o := l.owner(fmt.Sprintf(`actions: [{ebs: {volume_id: %s, device: /dev/xvdf, mount: /srv/data}}]`, vol))
+	m := &fakeMounter{deviceDelay: 1500 * time.Millisecond}
+	a := l.start("A", n, o, m)
+	l.master(a)
+	m.mu.Lock()
+	appeared := m.attachedAt.Add(m.deviceDelay)
+	m.mu.Unlock()
+	late := m.mountTime().Sub(appeared)
+	t.Logf("mounted %v after the device appeared", late.Round(time.Millisecond))
+	if late < 0 || late > 600*time.Millisecond {
+		t.Errorf("mounted %v after the device appeared, want within two polls", late)
+	}
+	if got := l.proxy.Count("AttachVolume", true); got != 1 {
+		t.Errorf("%d AttachVolume calls, want 1", got)
+	}
+}
+
+// natLab is scenario 3 with five private subnets (five route tables):
+// two NAT nodes, each with eth0 in its own public subnet and eth1 in a
+// private one.
+type natLab struct {
+	*lab
+	na, nb      *mototest.Node
+	oa, ob      config.CloudOwner
+	alloc, dest string
+	tables      []string
+}
+
+func newNATLab(t *testing.T) *natLab {
+	l := newLab(t)
+	pubA := l.must(l.w.Subnet(l.ctx, "198.51.100.0/26", "eu-west-1a", nil))
+	pubB := l.must(l.w.Subnet(l.ctx, "198.51.100.64/26", "eu-west-1b", nil))
+	priv := map[string]string{"Network": "private"}
+	var privs, tables []string
+	for i, c := range []string{"198.51.100.128/27", "198.51.100.160/27", "198.51.100.192/27", "198.51.100.224/28", "198.51.100.240/28"} {
+		az := "eu-west-1a"
+		if i%2 == 1 {
+			az = "eu-west-1b"
+		}
+		sn := l.must(l.w.Subnet(l.ctx, c, az, priv))
+		privs = append(privs, sn)
+		tables = append(tables, l.must(l.w.RouteTable(l.ctx, sn)))
+	}
+	n := &natLab{lab: l, na: l.node(pubA, privs[0]), nb: l.node(pubB, privs[1]), dest: "203.0.113.10/32", tables: tables}
+	var err error
+	if n.alloc, _, err = l.w.ElasticIP(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	cloud := func(nd *mototest.Node) config.CloudOwner {
+		return l.owner(fmt.Sprintf(`actions:
+  - elastic_ip: {allocation_id: %s, private_ip: %s}
+  - route: {destination: %s, subnet_tags: {Network: private}, interface: eth1}`, n.alloc, nd.ENIs[0].LocalIPv4s[0], n.dest))
+	}
+	n.oa, n.ob = cloud(n.na), cloud(n.nb)
+	return n
+}
+
+// waitView waits until the node's last look at the route saw it in every
+// table, pointing at eni.
+func (n *natLab) waitView(a *agent, eni string) {
+	n.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		d := a.set.Status()[1].Detail
+		if strings.Count(d, eni) == len(n.tables) && !strings.Contains(d, "no route") {
+			return
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("the backup's view never caught up: %q", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// mutatingSince returns the mutating calls (DryRun aside) the proxy
+// forwarded, by action.
+func (n *natLab) mutatingCalls() map[string]int {
+	out := map[string]int{}
+	for _, c := range n.proxy.Calls() {
+		if faultproxy.Mutating(c.Action) && !c.DryRun {
+			out[c.Action]++
+		}
+	}
+	return out
+}
+
+// TestNATFirstFailoverFreshView: the backup follows the master's first
+// round (gossip tells it the other node is master: PeerMaster), so a
+// failover within the first refresh_interval replaces the routes the
+// master created, one call per table: 6 mutating calls for the EIP and
+// five tables, no refused CreateRoute. Every metric label the two nodes
+// produce comes from the fixed set.
+func TestNATFirstFailoverFreshView(t *testing.T) {
+	n := newNATLab(t)
+	n.proxy.Set(faultproxy.Config{EmulateDryRun: []string{"CreateRoute", "ReplaceRoute"}, RefuseExistingRoutes: true})
+	n.metrics = metrics.New(metrics.BuildInfo{})
+	a := n.start("A", n.na, n.oa, nil)
+	b := n.start("B", n.nb, n.ob, nil)
+	ctx, cancel := context.WithTimeout(n.ctx, 20*time.Second)
+	defer cancel()
+	b.set.Backup() // B enters BACKUP: it refreshes its view (Wait includes the refresh)
+	if err := b.set.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := b.set.Status()[1].Detail; strings.Count(d, "no route") != len(n.tables) {
+		t.Fatalf("B's view before A's round: %q, want no route anywhere", d)
+	}
+	a.set.Master()
+	b.set.PeerMaster() // gossip shows A as master as soon as it is
+	if err := a.set.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n.waitView(b, n.na.ENIs[1].ENI)
+	a.crash()
+
+	n.proxy.ClearCalls()
+	became := time.Now()
+	n.master(b)
+	took := time.Since(became)
+	got := n.mutatingCalls()
+	total := 0
+	for _, c := range got {
+		total += c
+	}
+	t.Logf("B: became master → verified in %v with %d mutating calls %v", took.Round(time.Millisecond), total, got)
+	if want := len(n.tables) + 1; total != want || got["CreateRoute"] != 0 || got["ReplaceRoute"] != len(n.tables) {
+		t.Errorf("failover made %v (%d mutating calls), want %d: one AssociateAddress and one ReplaceRoute per table", got, total, want)
+	}
+	for _, rt := range n.tables {
+		if tg := n.routeTarget(rt, n.dest); tg != n.nb.ENIs[1].ENI {
+			t.Errorf("route in %s → %q, want B's eth1", rt, tg)
+		}
+	}
+	checkMetricLabels(t, n.metrics)
+}
+
+// TestNATStaleViewOneRound: a backup whose view predates the master's
+// routes (no follow) meets RouteAlreadyExists on CreateRoute and replaces
+// the route at once, in the same attempt: one round, no refusal left
+// unanswered.
+func TestNATStaleViewOneRound(t *testing.T) {
+	n := newNATLab(t)
+	n.proxy.Set(faultproxy.Config{EmulateDryRun: []string{"CreateRoute", "ReplaceRoute"}, RefuseExistingRoutes: true})
+	a := n.start("A", n.na, n.oa, nil)
+	b := n.start("B", n.nb, n.ob, nil) // its view: no route anywhere
+	n.master(a)
+	a.crash()
+	n.proxy.ClearCalls()
+	n.master(b)
+	got := n.mutatingCalls()
+	if got["CreateRoute"] != len(n.tables) || got["ReplaceRoute"] != len(n.tables) {
+		t.Errorf("calls %v, want %d refused CreateRoute then %d ReplaceRoute", got, len(n.tables), len(n.tables))
+	}
+	if st := b.set.Status()[1]; st.Attempts != 1 || st.State != cloudmove.StateDone {
+		t.Errorf("route status %+v, want done after 1 attempt", st)
+	}
+	for _, rt := range n.tables {
+		if tg := n.routeTarget(rt, n.dest); tg != n.nb.ENIs[1].ENI {
+			t.Errorf("route in %s → %q, want B's eth1", rt, tg)
+		}
+	}
+}
+
+// checkMetricLabels: the cloud series carry only the owner and an
+// operation from the fixed set (cloudmove's and the metrics package's
+// lists agree), never an action's name with its resource ids.
+func checkMetricLabels(t *testing.T, m *metrics.Metrics) {
+	t.Helper()
+	if !slices.Equal(cloudmove.Operations(), metrics.CloudActions) {
+		t.Fatalf("cloudmove.Operations %v != metrics.CloudActions %v", cloudmove.Operations(), metrics.CloudActions)
+	}
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := 0
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "vipd_cloud_") {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			series++
+			for _, lp := range mt.GetLabel() {
+				switch lp.GetName() {
+				case "action":
+					if !slices.Contains(metrics.CloudActions, lp.GetValue()) {
+						t.Errorf("%s{action=%q}: not an operation", mf.GetName(), lp.GetValue())
+					}
+				case "owner":
+					if lp.GetValue() != "instance:VI_1" {
+						t.Errorf("%s{owner=%q}", mf.GetName(), lp.GetValue())
+					}
+				default:
+					t.Errorf("%s has label %s", mf.GetName(), lp.GetName())
+				}
+			}
+		}
+	}
+	if series == 0 {
+		t.Error("no cloud series recorded")
 	}
 }

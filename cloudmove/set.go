@@ -902,6 +902,9 @@ func (s *Set) releaseOne(ctx context.Context, r *runner) {
 			s.changed()
 			return
 		}
+		if ctx.Err() != nil {
+			return // superseded (master again) or closed: not an error of the action
+		}
 		var we *waitError
 		if !errors.As(err, &we) {
 			e.log.Warn("cloud release retrying", "action", r.a.name(), "err", describeError(err))

@@ -119,6 +119,10 @@ type Instance struct {
 	// counted until a send works again. Under mu; nil while all is well.
 	sendFails  map[netip.Addr]*sendOutage
 	sent, rcvd atomic.Uint64
+	// heard is when an advert from each source was last accepted (under
+	// mu): the split-brain guard asks whether a master gossip names is
+	// heard here (LastHeard). At most maxHeard sources.
+	heard map[netip.Addr]time.Time
 
 	garpStop context.CancelFunc
 	garpWG   sync.WaitGroup
@@ -145,6 +149,7 @@ func NewInstance(cfg *config.Instance, src netip.Addr, send Sender, deps Deps) (
 		send:    send,
 		src:     src,
 		peers:   map[netip.Addr]bool{},
+		heard:   map[netip.Addr]time.Time{},
 		in:      make(chan *received, 64),
 		tick:    make(chan struct{}, 1),
 		started: make(chan struct{}),
@@ -314,10 +319,30 @@ func (i *Instance) Apply(prio uint8, fault bool, reason string) {
 
 // Hold keeps the instance from being or becoming MASTER: while another
 // member of its sync group yields to a better master elsewhere, or while
-// the split-brain guard sees a better master that our adverts cannot reach
-// (see fsm.Machine.SetHold).
+// the node is in maintenance (see fsm.Machine.SetHold). A MASTER resigns
+// with a priority-0 advert, so that its best backup takes over at once.
 func (i *Instance) Hold(hold bool, reason string) {
 	i.do(func(now time.Time) []fsm.Action { return i.m.SetHold(hold, reason, now) })
+}
+
+// HoldQuietly is Hold without the priority-0 advert: for the split-brain
+// guard, which holds an instance because gossip shows a better master
+// whose adverts do not arrive. That master is already MASTER; a
+// resignation would only make a backup on this side of the cut take over
+// after its skew time (to be held in turn), and a backup that hears both
+// masters start a takeover it must then abandon. The backups here go on
+// waiting for their master-down interval instead.
+func (i *Instance) HoldQuietly(hold bool, reason string) {
+	i.do(func(now time.Time) []fsm.Action {
+		var out []fsm.Action
+		for _, a := range i.m.SetHold(hold, reason, now) {
+			if s, ok := a.(fsm.SendAdvert); ok && s.Priority == fsm.PriorityStop {
+				continue
+			}
+			out = append(out, a)
+		}
+		return out
+	})
 }
 
 // Follow makes a BACKUP MASTER now because another member of its sync
@@ -570,7 +595,41 @@ func (i *Instance) receive(r received) []fsm.Action {
 		}
 	}
 	i.rcvd.Add(1)
-	return i.m.Receive(fsm.Advert{Priority: a.Priority, Interval: a.Interval, Src: r.src}, i.deps.Clock.Now())
+	now := i.deps.Clock.Now()
+	i.noteHeard(r.src.Unmap(), now)
+	return i.m.Receive(fsm.Advert{Priority: a.Priority, Interval: a.Interval, Src: r.src}, now)
+}
+
+// maxHeard bounds the sources LastHeard remembers: a segment has a few
+// routers per VRID, and forged sources must not grow the map.
+const maxHeard = 16
+
+// noteHeard records an accepted advert from src; i.mu is held. Updating a
+// known source does not allocate.
+func (i *Instance) noteHeard(src netip.Addr, now time.Time) {
+	if _, ok := i.heard[src]; !ok && len(i.heard) >= maxHeard {
+		var oldest netip.Addr
+		for a, at := range i.heard {
+			if !oldest.IsValid() || at.Before(i.heard[oldest]) {
+				oldest = a
+			}
+		}
+		delete(i.heard, oldest)
+	}
+	i.heard[src] = now
+}
+
+// LastHeard returns when an advert from src last passed the instance's
+// checks (the zero time if never, as far as it remembers), whatever the
+// state machine made of it: the split-brain guard tells a master whose
+// adverts do not reach this node from one it hears.
+func (i *Instance) LastHeard(src netip.Addr) time.Time {
+	var at time.Time
+	i.do(func(time.Time) []fsm.Action {
+		at = i.heard[src.Unmap()]
+		return nil
+	})
+	return at
 }
 
 func (i *Instance) drop(reason vrrp.DropReason, src netip.Addr, detail string) {
@@ -610,12 +669,7 @@ func (i *Instance) Master() netip.Addr {
 func (i *Instance) Source() netip.Addr { return i.src }
 
 func (i *Instance) noteYielding() {
-	// Storing boxes the address, an allocation: only on a change, not
-	// for every advert from the same master.
-	if m := i.m.Master(); m != i.lastMaster || i.master.Load() == nil {
-		i.master.Store(m)
-		i.lastMaster = m
-	}
+	i.noteMaster()
 	y := i.m.Yielding()
 	if i.yielding.Swap(y) != y && i.deps.Observer != nil {
 		i.deps.Observer.YieldingChanged(i, y)
@@ -690,8 +744,21 @@ func (i *Instance) sendWorks(dst netip.Addr) {
 		"for", i.deps.Clock.Now().Sub(o.since).Round(time.Millisecond))
 }
 
+// noteMaster publishes the machine's master for Master(); i.mu is held.
+func (i *Instance) noteMaster() {
+	// Storing boxes the address, an allocation: only on a change, not
+	// for every advert from the same master.
+	if m := i.m.Master(); m != i.lastMaster || i.master.Load() == nil {
+		i.master.Store(m)
+		i.lastMaster = m
+	}
+}
+
 func (i *Instance) transition(t fsm.Transition) {
 	i.state.Store(uint32(t.To))
+	// Observers read Master() as believed after the transition (a watch
+	// event, the state gossip publishes), not the one before it.
+	i.noteMaster()
 	i.log.Info("state change", "from", t.From.String(), "to", t.To.String(), "reason", t.Reason)
 	if t.To == fsm.Master {
 		i.bindVIPs()

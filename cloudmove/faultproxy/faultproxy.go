@@ -31,10 +31,11 @@ const (
 	ResetAfter        // forwarded, then the connection reset instead of the answer
 	Denied            // answered 403 UnauthorizedOperation, not forwarded
 	DryRun            // answered DryRunOperation for a DryRun the endpoint ignores
+	Exists            // answered 400 RouteAlreadyExists (RefuseExistingRoutes), not forwarded
 )
 
 func (f Fault) String() string {
-	return [...]string{"none", "500", "throttle", "reset-before", "reset-after", "denied", "dry-run"}[f]
+	return [...]string{"none", "500", "throttle", "reset-before", "reset-after", "denied", "dry-run", "exists"}[f]
 }
 
 // Config says what to inject. Probabilities apply to each call
@@ -55,6 +56,11 @@ type Config struct {
 	EmulateDryRun []string
 	// OnlyMutating limits the random faults to mutating calls.
 	OnlyMutating bool
+	// RefuseExistingRoutes answers a CreateRoute whose destination the
+	// table already has with 400 RouteAlreadyExists, as EC2 does (moto
+	// overwrites the route when the target is a network interface). The
+	// proxy looks at the table with DescribeRouteTables first.
+	RefuseExistingRoutes bool
 }
 
 // Call is one request the proxy saw.
@@ -220,7 +226,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c.Fault = p.draw(c.Action, c.DryRun)
+	if c.Fault == None && c.Action == "CreateRoute" && !c.DryRun && p.refuseRoutes() && p.routeExists(r, form) {
+		c.Fault = Exists
+	}
 	switch c.Fault {
+	case Exists:
+		ec2Error(w, http.StatusBadRequest, "RouteAlreadyExists", "The route identified by "+form.Get("DestinationCidrBlock")+" already exists (emulated)")
+		return
 	case Error500:
 		ec2Error(w, http.StatusInternalServerError, "InternalError", "An internal error has occurred (injected)")
 		return
@@ -269,6 +281,41 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(rb)
+}
+
+func (p *Proxy) refuseRoutes() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg.RefuseExistingRoutes
+}
+
+// routeExists asks the endpoint whether the table of a CreateRoute call
+// already routes its destination.
+func (p *Proxy) routeExists(r *http.Request, form url.Values) bool {
+	dest := form.Get("DestinationCidrBlock")
+	if dest == "" {
+		dest = form.Get("DestinationIpv6CidrBlock")
+	}
+	q := url.Values{"Action": {"DescribeRouteTables"}, "Version": {form.Get("Version")}, "RouteTableId.1": {form.Get("RouteTableId")}}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, p.target.JoinPath(r.URL.Path).String(), strings.NewReader(q.Encode()))
+	if err != nil {
+		return false
+	}
+	for k, v := range r.Header {
+		if k != "Content-Length" {
+			req.Header[k] = v // moto takes the region from the credential scope
+		}
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return false
+	}
+	return strings.Contains(string(b), "CidrBlock>"+dest+"</")
 }
 
 // reset aborts the connection with a TCP RST.
