@@ -83,7 +83,12 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 	}
 	ex := map[string]extra{}
 	for name := range a.running {
-		ex[name] = extra{t.since[name], t.reasons[name], t.held[name], t.guard[name] != ""}
+		e := extra{t.since[name], t.reasons[name], t.held[name], t.guard[name] != ""}
+		if e.guarded {
+			// A backup the guard holds has no transition saying why.
+			e.reason = t.guard[name]
+		}
+		ex[name] = e
 		if t.held[name] && t.guard[name] == "" && !t.maint && t.joinHeld(name) {
 			// No transition says why it stays BACKUP: require_join does.
 			ex[name] = extra{t.since[name], t.wait, true, false}

@@ -44,7 +44,8 @@ type clusterLink struct {
 	reads      *orderReads             // what this node last read of its local orders
 	join       joinWait                // require_join (joinwait.go)
 
-	// SplitBrainYields counts how often the guard made an instance yield.
+	// SplitBrainYields counts how often the guard started holding an
+	// instance (a master yielding, or a backup kept from taking over).
 	SplitBrainYields atomic.Uint64
 
 	// Direct pings to other masters, run off the agent's goroutine (a ping
@@ -228,39 +229,32 @@ type orderKey struct {
 }
 
 // guard is the split-brain guard and the gossip half of re-assert, for one
-// instance. If another live node says it is MASTER of this instance with a
-// better priority (or an equal one and a higher address) while we are
-// MASTER too, its adverts are not reaching us (VRRP would have made us
-// step down): after the guard interval, and once that node has answered a
-// direct ping, we yield, held in BACKUP. If it is worse, it acted as master
-// without hearing us: re-announce our VIPs now.
+// instance, whatever its state. If another live node says it is MASTER of
+// this instance with a better priority (or an equal one and a higher
+// address) than ours, and its adverts have not reached us for a
+// master-down's worth of adverts, a VRRP fault (a filter that drops
+// protocol 112, say) keeps us from following it: as a MASTER we are a
+// second one, and as a BACKUP we would become one as soon as our own
+// side's master steps down. After the guard interval, and once that node
+// has answered a direct ping, the instance is held in BACKUP: a MASTER
+// steps down without a priority-0 advert (HoldQuietly), a BACKUP never
+// takes over, so the whole cut-off side stands still at once rather than
+// node after node. The hold ends when that master's adverts are heard
+// again (VRRP decides), when it is gone from the view, or when it stops
+// answering pings. A better master that a master we hear outranks is not
+// ours to act on: that master decides. If a worse node claims MASTER while
+// we are, it acted as master without hearing us: re-announce our VIPs now.
 //
 // The ping is what makes the guard safe against a master that has just
 // crashed: its last published state says MASTER until gossip declares it
 // dead, which takes longer than VRRP's failover. A crashed node does not
-// answer, so its successor keeps the VIP; and a node held by the guard
-// is released when the master it yielded to stops answering.
+// answer, so nobody is held by it; and a node held by the guard is
+// released when the master it yielded to stops answering.
 func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running, states map[string]gossip.NodeState) {
 	ic := r.cfg
-	self := r.inst.Source()
-	var better, worse *gossip.InstanceState
-	var betterNode, worseNode string
-	for node, ns := range states {
-		if node == l.c.Name() {
-			continue
-		}
-		for i := range ns.Instances {
-			is := &ns.Instances[i]
-			if is.Cluster != l.name || is.VRID != ic.VRID || is.Family != family(ic) || is.State != fsm.Master.String() {
-				continue
-			}
-			if is.Priority > r.inst.Priority() || is.Priority == r.inst.Priority() && is.Src.Compare(self) > 0 {
-				better, betterNode = is, node
-			} else {
-				worse, worseNode = is, node
-			}
-		}
-	}
+	v := guardView(l.c.Name(), l.name, ic, rank{r.inst.Priority(), r.inst.Source()}, states,
+		func(src netip.Addr) bool { return l.hears(now, r, src) })
+	threat, threatNode, heard, worse, worseNode := v.threat, v.threatNode, v.heard, v.worse, v.worseNode
 	t.mu.Lock()
 	held := t.guard[name] != ""
 	t.mu.Unlock()
@@ -268,46 +262,52 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 	// only acts when adverts really are not getting through.
 	interval := guardInterval(ic)
 	switch {
-	// Once held, stay held while the better master is in the cluster view
-	// and answers pings, unless its adverts start reaching us: then plain
-	// VRRP decides again.
-	case better != nil && (r.inst.State() == fsm.Master || held && !r.inst.Yielding()):
+	case threat != nil:
 		if l.guardSince[name].IsZero() {
 			l.guardSince[name] = now
 		}
 		if held {
-			l.recheck(now, t, name, betterNode, interval)
+			l.recheck(now, t, name, threatNode, interval)
 			break
 		}
 		due := l.guardSince[name].Add(interval)
 		if now.Before(due) {
 			break
 		}
-		switch l.ping(betterNode, now, due) {
+		switch l.ping(threatNode, now, due) {
 		case alive:
 			l.SplitBrainYields.Add(1)
 			if l.metrics != nil {
 				l.metrics.ObserveSplitBrain(name)
 			}
-			l.log.Warn("split-brain guard: another node is master with a better priority but its adverts do not reach us; yielding",
-				"instance", name, "other", better.Src, "other_node", betterNode, "other_priority", better.Priority)
+			if r.inst.State() == fsm.Master {
+				l.log.Warn("split-brain guard: another node is master with a better priority but its adverts do not reach us; yielding",
+					"instance", name, "other", threat.Src, "other_node", threatNode, "other_priority", threat.Priority)
+			} else {
+				l.log.Warn("split-brain guard: another node is master with a better priority but its adverts do not reach us; holding in BACKUP",
+					"instance", name, "state", r.inst.State().String(), "other", threat.Src, "other_node", threatNode, "other_priority", threat.Priority)
+			}
 			l.guardCheck[name] = now.Add(interval)
 			l.guardMiss[name] = 0
 			t.mu.Lock()
-			t.guard[name] = "split-brain guard"
+			t.guard[name] = guardReason(threatNode, threat)
 			t.mu.Unlock()
 			t.poke()
 		case unreachable:
-			// Probably dead, its state not yet dropped: keep the VIP and
+			// Probably dead, its state not yet dropped: hold nobody, and
 			// look again after another interval.
-			l.log.Info("split-brain guard: the better master in the cluster view does not answer a ping; not yielding",
-				"instance", name, "other_node", betterNode)
+			l.log.Info("split-brain guard: the better master in the cluster view does not answer a ping; not holding",
+				"instance", name, "other_node", threatNode, "state", r.inst.State().String())
 			l.guardSince[name] = now
 		}
 	default:
 		delete(l.guardSince, name)
 		if held {
-			l.release(t, name, "split-brain guard released")
+			why := "split-brain guard released: no better master unheard in the cluster view"
+			if heard != nil {
+				why = "split-brain guard released: the better master's adverts arrive; VRRP decides"
+			}
+			l.release(t, name, why)
 		}
 	}
 	if worse != nil && r.inst.State() == fsm.Master {
@@ -324,9 +324,82 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 	}
 }
 
-// guardInterval is how long two masters must coexist before the guard
-// acts: three adverts and a second, so that VRRP settles any real election
-// first.
+// guardSeen is what the guard makes of the cluster view for one instance.
+type guardSeen struct {
+	threat     *gossip.InstanceState // the best better master not heard here, unless a heard one outranks it
+	threatNode string
+	heard      *gossip.InstanceState // the best better master heard here
+	worse      *gossip.InstanceState // a master that we outrank
+	worseNode  string
+}
+
+// guardView sorts the other nodes' masters of ic (same cluster, VRID and
+// family) by how they rank against self and whether hears says their
+// adverts arrive. It is the guard's whole decision of whom to act on,
+// kept apart from the pings and holds.
+func guardView(me, cluster string, ic *config.Instance, self rank, states map[string]gossip.NodeState, hears func(netip.Addr) bool) guardSeen {
+	var v guardSeen
+	for node, ns := range states {
+		if node == me {
+			continue
+		}
+		for i := range ns.Instances {
+			is := &ns.Instances[i]
+			if is.Cluster != cluster || is.VRID != ic.VRID || is.Family != family(ic) || is.State != fsm.Master.String() {
+				continue
+			}
+			switch {
+			case !rankOf(is).outranks(self):
+				v.worse, v.worseNode = is, node
+			case hears(is.Src):
+				if v.heard == nil || rankOf(is).outranks(rankOf(v.heard)) {
+					v.heard = is
+				}
+			case v.threat == nil || rankOf(is).outranks(rankOf(v.threat)):
+				v.threat, v.threatNode = is, node
+			}
+		}
+	}
+	if v.threat != nil && v.heard != nil && rankOf(v.heard).outranks(rankOf(v.threat)) {
+		v.threat, v.threatNode = nil, ""
+	}
+	return v
+}
+
+// guardReason is the hold's reason, shown by `vipd status` and carried in
+// the transition of a master that steps down.
+func guardReason(node string, is *gossip.InstanceState) string {
+	return fmt.Sprintf("split-brain guard: %s (%s, priority %d) is master and its adverts do not arrive", node, is.Src, is.Priority)
+}
+
+// rank is what VRRP elects by: the priority, then the address.
+type rank struct {
+	prio uint8
+	addr netip.Addr
+}
+
+func rankOf(is *gossip.InstanceState) rank { return rank{is.Priority, is.Src} }
+
+// outranks reports whether a master with rank a wins over one with rank b.
+func (a rank) outranks(b rank) bool {
+	return a.prio > b.prio || a.prio == b.prio && a.addr.Unmap().Compare(b.addr.Unmap()) > 0
+}
+
+// hears reports whether an advert from src reached r within the last
+// master-down's worth of adverts (three, as VRRP counts before it takes a
+// master for dead).
+func (l *clusterLink) hears(now time.Time, r *running, src netip.Addr) bool {
+	at := r.inst.LastHeard(src)
+	return !at.IsZero() && now.Sub(at) < heardWithin(r.cfg)
+}
+
+// heardWithin is how recent the last advert of a master must be for the
+// guard to count it as heard.
+func heardWithin(ic *config.Instance) time.Duration { return 3 * ic.AdvertInterval }
+
+// guardInterval is how long a better master must stay unheard before the
+// guard acts: three adverts and a second, so that VRRP settles any real
+// election first.
 func guardInterval(ic *config.Instance) time.Duration {
 	return 3*ic.AdvertInterval + time.Second
 }

@@ -473,6 +473,7 @@ func (t *tracking) apply(running map[string]*running) {
 	var changes []change
 	holds := map[*election.Instance]bool{}
 	reasons := map[*election.Instance]string{}
+	quiet := map[*election.Instance]bool{} // the guard's hold alone: no priority-0 advert
 	t.mu.Lock()
 	for name, r := range running {
 		res := t.compute(r.cfg)
@@ -488,6 +489,7 @@ func (t *tracking) apply(running map[string]*running) {
 			t.held[name] = h
 			holds[r.inst] = h
 			reasons[r.inst] = t.guard[name]
+			quiet[r.inst] = t.guard[name] != "" && !t.maint && !t.heldBack(name)
 			if jw && reasons[r.inst] == "" {
 				reasons[r.inst] = t.wait
 			}
@@ -504,7 +506,11 @@ func (t *tracking) apply(running map[string]*running) {
 	}
 	for inst, h := range holds {
 		t.log.Info("hold", "instance", inst.Name(), "held", h, "reason", reasons[inst])
-		inst.Hold(h, reasons[inst])
+		if quiet[inst] {
+			inst.HoldQuietly(h, reasons[inst])
+		} else {
+			inst.Hold(h, reasons[inst])
+		}
 	}
 	for _, f := range follows { // after the holds: a member released now follows too
 		f.inst.Follow(f.reason)
