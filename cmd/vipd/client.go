@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -84,7 +85,13 @@ func (f *clientFlags) connect(cmd *cobra.Command) error {
 		if f.tlsCA != "" || f.tlsCert != "" || f.insecureSkipVerify {
 			return errors.New("TLS flags need --addr: the unix socket is not encrypted")
 		}
-		target, f.usedUnix = "unix://"+f.socket, true
+		// gRPC reads "unix://a/b" as authority "a", path "/b": a relative
+		// path must become absolute first.
+		abs, err := filepath.Abs(f.socket)
+		if err != nil {
+			return fmt.Errorf("--socket %q: %w", f.socket, err)
+		}
+		target, f.usedUnix = "unix://"+abs, true
 		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	} else {
 		host, _, err := net.SplitHostPort(f.addr)
@@ -180,7 +187,9 @@ func (f *clientFlags) explain(err error) error {
 			msg += " (give --token-file)"
 		}
 	case codes.PermissionDenied:
-		msg += " (check --token-file)"
+		if f.sentToken {
+			msg += " (check --token-file)"
+		}
 	case codes.DeadlineExceeded:
 		msg += fmt.Sprintf(" (no answer from %s within --timeout %v)", f.where(), f.timeout)
 	}

@@ -31,8 +31,10 @@ By default the command talks to the local agent over its unix socket
 (--socket, default /run/vipd/vipd.sock; root or the socket's group). With
 --addr HOST:PORT it uses TCP: TLS unless HOST is a loopback address, with
 --tls-ca to verify the agent and --tls-cert/--tls-key if it wants a client
-certificate; --token-file sends the bearer token agents listening beyond
-loopback require.`
+certificate; --token-file sends a bearer token. Over TCP, commands
+(failover, maintenance, order, reload) need the agent's api.token_file
+token, loopback included; reads need a token (that one or
+api.read_token_file's) unless the agent has none or sets public_read.`
 
 func newStatusCmd() *cobra.Command {
 	var cluster bool

@@ -437,3 +437,71 @@ func selfSigned(t *testing.T, dir string) (string, string) {
 	}
 	return cert, key
 }
+
+// A relative --socket is taken from the working directory (gRPC would read
+// its first element as a host name).
+func TestClientRelativeSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "vipd-rel-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "run", "vipd.sock")
+	fake := newFakeAPI()
+	apiServer(t, fake, config.API{Socket: sock})
+	t.Chdir(dir)
+	for _, rel := range []string{"run/vipd.sock", "./run/vipd.sock", "run/../run/vipd.sock"} {
+		if out, err := run(t, "members", "--socket", rel); err != nil || !strings.Contains(out, "lb2-with-a-long-name") {
+			t.Errorf("members --socket %s: %v\n%s", rel, err, out)
+		}
+	}
+	if out, err := run(t, "failover", "VI_1", "--socket", "run/vipd.sock"); err != nil {
+		t.Errorf("failover --socket run/vipd.sock: %v\n%s", err, out)
+	}
+}
+
+// An agent without a command token serves reads over loopback TCP and
+// refuses commands there, saying to use the socket; its read-only token
+// never runs a command.
+func TestClientCommandsNeedSocketOrToken(t *testing.T) {
+	dir := t.TempDir()
+	readTok := filepath.Join(dir, "read")
+	if err := os.WriteFile(readTok, []byte("read-only-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fullTok := filepath.Join(dir, "full")
+	if err := os.WriteFile(fullTok, []byte("full-command-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loop := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
+	fake := newFakeAPI()
+	s := apiServer(t, fake, config.API{Listen: loop})
+	addr := "--addr=" + s.Addrs()[0].String()
+	if out, err := run(t, "status", addr); err != nil || !strings.Contains(out, "VI_1") {
+		t.Errorf("status over loopback without token: %v\n%s", err, out)
+	}
+	out, err := run(t, "failover", "VI_1", addr)
+	if err == nil || !strings.Contains(err.Error(), "PermissionDenied") || !strings.Contains(err.Error(), "unix socket") {
+		t.Errorf("failover over loopback without token: %v\n%s", err, out)
+	}
+
+	s = apiServer(t, fake, config.API{Listen: loop, TokenFile: fullTok, ReadTokenFile: readTok})
+	addr = "--addr=" + s.Addrs()[0].String()
+	if out, err := run(t, "members", addr, "--token-file", readTok); err != nil || !strings.Contains(out, "lb2-with-a-long-name") {
+		t.Errorf("members with the read-only token: %v\n%s", err, out)
+	}
+	if out, err := run(t, "failover", "VI_1", addr, "--token-file", readTok); err == nil || !strings.Contains(err.Error(), "read-only token") {
+		t.Errorf("failover with the read-only token: %v\n%s", err, out)
+	}
+	if out, err := run(t, "failover", "VI_1", addr, "--token-file", fullTok); err != nil {
+		t.Errorf("failover with the command token: %v\n%s", err, out)
+	}
+	for _, c := range fake.calls() {
+		if c != "failover VI_1 to " {
+			t.Errorf("unexpected call %q", c)
+		}
+	}
+	if n := len(fake.calls()); n != 1 {
+		t.Errorf("the service saw %d commands, want the one with the command token", n)
+	}
+}
