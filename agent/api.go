@@ -609,14 +609,23 @@ func (s *Service) Reload(ctx context.Context, _ *vipdv1.ReloadRequest) (*vipdv1.
 	if a.loadConfig == nil {
 		return nil, status.Error(codes.Unimplemented, "this agent was started without a configuration file to reload")
 	}
+	// Logged as SIGHUP's reloads are: who changed the running
+	// configuration, and why it was refused, belongs in the node's log.
+	a.log.Info("reloading configuration (API request)")
 	cfg, err := a.loadConfig()
 	if err != nil {
+		a.log.Error("configuration not reloaded (API request): keeping the running one", "err", err)
 		return nil, status.Errorf(codes.InvalidArgument, "configuration not reloaded: %v", err)
+	}
+	for _, w := range cfg.Warnings {
+		a.log.Warn(w.String())
 	}
 	res, err := a.ReloadDiff(ctx, cfg)
 	if err != nil {
+		a.log.Error("reload incomplete (API request)", "err", err)
 		return nil, status.Errorf(codes.FailedPrecondition, "reload: %v", err)
 	}
+	a.log.Info("configuration reloaded (API request)", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
 	resp := &vipdv1.ReloadResponse{Added: res.Added, Removed: res.Removed, Changed: res.Changed}
 	for _, w := range cfg.Warnings {
 		resp.Warnings = append(resp.Warnings, w.String())
