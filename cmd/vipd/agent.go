@@ -62,13 +62,27 @@ STOPPING=1 when a graceful stop begins.`,
 
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			// Scheduling and locked memory first, before the threads and
+			// pages the start-up makes (busy.go).
+			guard := startBusyGuard(ctx, log, cfg.Node)
+			defer func() { stop(); guard.wait() }()
 			sd := systemd{log: log}
 			m := metrics.New(metrics.BuildInfo{Version: version, Commit: buildCommit(), GoVersion: runtime.Version()})
 			a := agent.New(agent.Options{
 				Log: log, Version: version, Metrics: m,
-				LoadConfig: func() (*config.Config, error) { return config.Load(cfgPath, config.LoadOptions{Host: localHost{}}) },
+				LoadConfig: func() (*config.Config, error) {
+					c, err := config.Load(cfgPath, config.LoadOptions{Host: localHost{}})
+					guard.reloaded(c)
+					return c, err
+				},
 				OnReady: func() {
 					sd.ready(runningStatus(len(cfg.Instances), cfgPath))
+					if guard.locked {
+						// Locked pages stay: the first takeover must not
+						// wait on the disk (internal/exepages).
+						log.Debug("start-up pages kept mapped: memory is locked (node.lock_memory)")
+						return
+					}
 					releaseStartupPages(log)
 				},
 			})

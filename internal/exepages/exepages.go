@@ -12,6 +12,11 @@
 // Under memory pressure code not run since start-up (a backup's first
 // takeover) may then be read back from disk: mapped file pages are
 // reclaimable too, only later, so the difference is one of degree.
+//
+// With locked memory (node.lock_memory) it is the other way round: Lock
+// reads the whole image in and locks it, so that the first takeover never
+// waits on the disk, and Release leaves locked mappings alone (the kernel
+// refuses to drop locked pages anyway).
 package exepages
 
 import (
@@ -29,6 +34,7 @@ type Stats struct {
 	Bytes    uint64 // their size
 	Resident uint64 // how much of them was mapped in before (smaps Rss)
 	Skipped  int    // read-only mappings left alone: they held modified pages
+	Locked   int    // read-only mappings left alone: locked in memory
 }
 
 // mapping is one entry of /proc/PID/smaps, the fields Release needs.
@@ -39,6 +45,7 @@ type mapping struct {
 	rss              uint64 // bytes
 	anonymous        uint64 // bytes
 	haveAnon         bool
+	locked           bool // VmFlags has "lo" (mlock, mlockall)
 }
 
 // modified reports whether the mapping may hold pages that differ from the
@@ -76,6 +83,10 @@ func parseSmaps(r io.Reader) ([]mapping, error) {
 			continue
 		}
 		m := &out[len(out)-1]
+		if string(key) == "VmFlags" {
+			m.locked = hasFlag(string(val), "lo")
+			continue
+		}
 		switch string(key) {
 		case "Rss", "Anonymous":
 			kb, err := parseKB(string(val))
@@ -94,6 +105,16 @@ func parseSmaps(r io.Reader) ([]mapping, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// hasFlag reports whether a VmFlags list ("rd ex mr mw me lo") holds f.
+func hasFlag(list, f string) bool {
+	for _, x := range strings.Fields(list) {
+		if x == f {
+			return true
+		}
+	}
+	return false
 }
 
 // isHeader tells a mapping's first line ("start-end perms ...") from its

@@ -146,6 +146,72 @@ func TestReleaseUnmapsAndKeepsRunning(t *testing.T) {
 	}
 }
 
+// TestLockKeepsImageResident: Lock reads the whole read-only image in
+// (what no run has touched yet included), and Release then leaves it
+// alone, reporting the locked mappings.
+func TestLockKeepsImageResident(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewReader(outPipe)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	say := func(c string) string {
+		t.Helper()
+		if _, err := io.WriteString(in, c+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		line, err := out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("child: %v", err)
+		}
+		return strings.TrimSpace(line)
+	}
+	if r := say("lock"); !strings.HasPrefix(r, "locked") {
+		// Only a lack of privilege may stop it, and not in CI (root).
+		if os.Getenv("CI") == "true" || os.Geteuid() == 0 {
+			t.Fatalf("Lock: %s", r)
+		}
+		t.Skipf("Lock needs CAP_IPC_LOCK or a large RLIMIT_MEMLOCK: %s", r)
+	}
+	size, rss := imageSize(t, cmd.Process.Pid)
+	if rss != size {
+		t.Fatalf("after Lock the read-only image has %d of %d kB mapped", rss>>10, size>>10)
+	}
+	if r := say("release-locked"); !strings.HasPrefix(r, "kept") {
+		t.Fatalf("child answered %q", r)
+	}
+	if _, rss := imageSize(t, cmd.Process.Pid); rss != size {
+		t.Fatalf("after Release of a locked image %d of %d kB stay mapped", rss>>10, size>>10)
+	}
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+}
+
+func TestParseSmapsLocked(t *testing.T) {
+	in := "00400000-00500000 r-xp 0 fe:00 1 /x\nRss: 4 kB\nAnonymous: 0 kB\nVmFlags: rd ex mr mw me lo ?? \n" +
+		"00500000-00600000 r--p 0 fe:00 1 /x\nVmFlags: rd mr mw me\n"
+	maps, err := parseSmaps(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(maps) != 2 || !maps[0].locked || maps[1].locked {
+		t.Fatalf("parsed %+v: want the first locked only", maps)
+	}
+}
+
 const childEnv = "VIPD_EXEPAGES_CHILD"
 
 // TestMain runs the child of TestReleaseUnmapsAndKeepsRunning: it answers
@@ -167,9 +233,49 @@ func TestMain(m *testing.M) {
 				os.Exit(1)
 			}
 			fmt.Printf("released %+v\n", st)
+		case "lock":
+			st, err := Lock()
+			if err != nil {
+				fmt.Printf("failed %v\n", err)
+				continue
+			}
+			fmt.Printf("locked %+v\n", st)
+		case "release-locked":
+			st, err := Release()
+			if err != nil || st.Mappings != 0 || st.Locked < 2 {
+				fmt.Fprintln(os.Stderr, "release of a locked image:", st, err)
+				os.Exit(1)
+			}
+			fmt.Printf("kept %+v\n", st)
 		}
 	}
 	os.Exit(0)
+}
+
+// imageSize returns the size and the mapped bytes of a process's
+// read-only mappings of its executable.
+func imageSize(t *testing.T, pid int) (size, rss uint64) {
+	t.Helper()
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	maps, err := parseSmaps(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range maps {
+		if m.path == exe && !m.writable {
+			size += m.end - m.start
+			rss += m.rss
+		}
+	}
+	return size, rss
 }
 
 // imageRss sums the mapped bytes of a process's read-only mappings of its

@@ -217,6 +217,9 @@ func startEnv(tb testing.TB, node *lab.Node, kind, dir string, env []string, bin
 	return d
 }
 
+// Pid returns the daemon's process id (ip netns exec runs it in place).
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
 // Output returns what the daemon logged so far.
 func (d *Daemon) Output() string {
 	b, _ := os.ReadFile(d.Log)
