@@ -47,7 +47,12 @@ type orderReads struct {
 
 	dirty   bool // read changed since the last good write
 	failing bool // the last write failed (logged once until one succeeds)
+	skip    int  // flushes to let pass before retrying a failed write
 }
+
+// orderReadsRetry is how many flushes (sync rounds, 250 ms each) pass
+// between two tries of a failed write: a broken disk is not hammered.
+const orderReadsRetry = 40
 
 // orderReadsPath is the file beside the gossip state file.
 func orderReadsPath(g *config.Gossip) string {
@@ -149,17 +154,21 @@ func (r *orderReads) forgetExcept(keep func(inst string) bool) {
 }
 
 // flush writes the records if they changed. A failed write is logged once
-// and retried at the next flush; until it succeeds, a restart may take a
-// re-read for an edit or the reverse.
+// and retried every orderReadsRetry flushes; until it succeeds, a restart
+// may take a re-read for an edit or the reverse.
 func (r *orderReads) flush() {
 	if !r.dirty || r.path == "" {
+		return
+	}
+	if r.skip > 0 {
+		r.skip--
 		return
 	}
 	if err := writeOrderReads(r.path, r.read); err != nil {
 		if !r.failing {
 			r.log.Error("orders last read: cannot save (a restart may misjudge an order file as edited or not)", "path", r.path, "err", err)
 		}
-		r.failing = true
+		r.failing, r.skip = true, orderReadsRetry-1
 		return
 	}
 	if r.failing {

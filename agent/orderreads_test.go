@@ -128,8 +128,9 @@ func TestOrderReadsFile(t *testing.T) {
 	}
 }
 
-// A failed write is logged once, kept pending and retried: the first
-// flush after the cause is gone saves the records.
+// A failed write is logged once, kept pending and retried every
+// orderReadsRetry flushes: the first try after the cause is gone saves the
+// records, the latest ones.
 func TestOrderReadsWriteFailure(t *testing.T) {
 	dir := t.TempDir()
 	blocker := filepath.Join(dir, "state")
@@ -149,6 +150,14 @@ func TestOrderReadsWriteFailure(t *testing.T) {
 	}
 	if err := os.Remove(blocker); err != nil {
 		t.Fatal(err)
+	}
+	// Two flushes went by since the failure; the retry is the
+	// orderReadsRetry-th.
+	for i := 2; i < orderReadsRetry-1; i++ {
+		r.flush()
+		if _, err := os.Stat(path); err == nil {
+			t.Fatalf("retried after %d flushes, want %d", i+1, orderReadsRetry)
+		}
 	}
 	r.flush()
 	if got := loadOrderReads(path, slog.New(slog.DiscardHandler)).read["web"]; got != "d2" {
