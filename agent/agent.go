@@ -198,6 +198,9 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		observeCloud = a.metrics.ObserveCloudAction
 	}
 	a.cloud = newClouds(a.log, observeCloud, a.track.poke)
+	// A backup follows another node's master round (gossip), so that its
+	// view of the cloud is fresh for the next failover.
+	a.cloud.followPeers(a.events, cfg.Node.Name)
 	// A node drained before a restart stays drained: its instances start
 	// held in BACKUP.
 	if on, err := loadMaintenance(maintenanceFile(cfg)); err != nil {

@@ -155,6 +155,9 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 				if !st.Since.IsZero() {
 					ca.Since = timestamppb.New(st.Since)
 				}
+				if !st.ErrorAt.IsZero() {
+					ca.ErrorAt = timestamppb.New(st.ErrorAt)
+				}
 				resp.CloudActions = append(resp.CloudActions, ca)
 			}
 		}

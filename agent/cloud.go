@@ -11,6 +11,7 @@ import (
 	"github.com/vipd/vipd/cloudmove"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election/fsm"
+	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 )
 
 // cloudStopTimeout bounds how long a graceful stop waits for the cloud
@@ -30,6 +31,10 @@ type clouds struct {
 	log     *slog.Logger
 	metrics func(owner, action string, d time.Duration, err error)
 	poke    func()
+
+	// follow ends followPeers' goroutine; wg waits for it.
+	follow context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu     sync.Mutex
 	sets   map[string]*cloudEntry // by owner key
@@ -150,6 +155,26 @@ func (c *clouds) transition(instance string, to fsm.State, groupMaster bool) {
 		e.set.Master()
 	case !master && was:
 		e.set.Backup()
+	case !master && to == fsm.Backup:
+		// Entering BACKUP (at start, or back from FAULT): the Set looks
+		// at the cloud again now, so that a failover soon after acts on
+		// today's view, not on the one from start.
+		e.set.Backup()
+	}
+}
+
+// peerMaster tells the instance's owner that gossip shows another node
+// as its master: a backup follows that node's round (Set.PeerMaster).
+// For a sync group owner any member's master will do: the group moves
+// together.
+func (c *clouds) peerMaster(instance string) {
+	c.mu.Lock()
+	k := c.byInst[instance]
+	e := c.sets[k]
+	master := c.master[k]
+	c.mu.Unlock()
+	if e != nil && !master {
+		e.set.PeerMaster()
 	}
 }
 
@@ -184,8 +209,44 @@ func (c *clouds) status() map[string][]cloudmove.ActionStatus {
 	return out
 }
 
+// followPeers watches the cluster's events (the hub the Watch API reads)
+// for another node becoming master of an instance with a cloud owner, and
+// tells that owner (peerMaster), until stop. self is this node's name: its
+// own transitions come through transition.
+func (c *clouds) followPeers(events *hub, self string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.follow = cancel
+	c.wg.Go(func() {
+		for ctx.Err() == nil {
+			w, unsubscribe := events.subscribe()
+			c.watchPeers(ctx, w, self)
+			unsubscribe() // fell behind, or stopping: subscribe again
+		}
+	})
+}
+
+func (c *clouds) watchPeers(ctx context.Context, w *watcher, self string) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.behind:
+			return
+		case ev := <-w.ch:
+			ie := ev.GetInstance()
+			if ie != nil && ev.GetNode() != self && ie.GetTo() == vipdv1.InstanceState_INSTANCE_STATE_MASTER {
+				c.peerMaster(ie.GetName())
+			}
+		}
+	}
+}
+
 // stop gives up what the Sets hold (graceful stop) and ends them.
 func (c *clouds) stop() {
+	if c.follow != nil {
+		c.follow()
+		c.wg.Wait()
+	}
 	c.mu.Lock()
 	sets := c.sets
 	c.sets = map[string]*cloudEntry{}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vipd/vipd/cloudmove"
+	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/metrics"
 	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
@@ -36,6 +38,13 @@ func (a *Agent) snapshot() metrics.Snapshot {
 	}
 	for _, d := range st.Drops {
 		s.Drops[d.Reason] = d.Count
+	}
+	for _, ca := range st.CloudActions {
+		mc := metrics.CloudAction{Owner: ca.Owner, Action: cloudmove.Operation(config.CloudActionKind(ca.Kind), false)}
+		if ca.ErrorAt != nil {
+			mc.ErrorAt = ca.ErrorAt.AsTime()
+		}
+		s.CloudActions = append(s.CloudActions, mc)
 	}
 	if l := a.link.Load(); l != nil {
 		g := &metrics.Gossip{HealthScore: l.c.HealthScore()}

@@ -395,6 +395,9 @@ func printStatus(w io.Writer, s *vipdv1.GetStatusResponse, now time.Time) error 
 			return err
 		}
 	}
+	if err := printCloudActions(w, s.GetCloudActions(), now); err != nil {
+		return err
+	}
 	if len(s.GetDrops()) > 0 {
 		var parts []string
 		for _, d := range s.GetDrops() {
@@ -403,6 +406,30 @@ func printStatus(w io.Writer, s *vipdv1.GetStatusResponse, now time.Time) error 
 		fmt.Fprintf(w, "\ndropped adverts: %s\n", strings.Join(parts, " "))
 	}
 	return nil
+}
+
+// printCloudActions lists the cloud actions with their last error and
+// its age: an error stays until a later success, so an owner in FAULT
+// (on_failure: fault) still shows why after its release.
+func printCloudActions(w io.Writer, cas []*vipdv1.CloudAction, now time.Time) error {
+	if len(cas) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw := table(w)
+	fmt.Fprintln(tw, "CLOUD ACTION	OWNER	STATE	SINCE	TOOK	ATTEMPTS	DETAIL	LAST ERROR")
+	for _, ca := range cas {
+		last := "-"
+		if e := ca.GetError(); e != "" {
+			last = oneLine(e, 80)
+			if ca.GetErrorAt() != nil {
+				last += " (" + ago(ca.GetErrorAt(), now) + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", ca.GetName(), ca.GetOwner(), ca.GetState(),
+			ago(ca.GetSince(), now), dur(ca.GetTook()), ca.GetAttempts(), dash(oneLine(ca.GetDetail(), 60)), last)
+	}
+	return tw.Flush()
 }
 
 func printMembers(w io.Writer, ms []*vipdv1.Member, now time.Time) error {

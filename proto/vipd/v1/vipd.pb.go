@@ -580,7 +580,9 @@ type CloudAction struct {
 	State string `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
 	// detail is what the cloud looked like at the last look.
 	Detail string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
-	// error is the last error; empty after a success.
+	// error is the action's last error. It is kept through a release and
+	// a fault hold (on_failure: fault), until a later success: a verified
+	// master round, or for an error of a release a successful release.
 	Error string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	// warnings are problems that do not stop the action (e.g. a
 	// source/destination check left on).
@@ -590,7 +592,9 @@ type CloudAction struct {
 	// since is when state last changed.
 	Since *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=since,proto3" json:"since,omitempty"`
 	// attempts counts the mutating calls tried in the current round.
-	Attempts      uint32 `protobuf:"varint,10,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	Attempts uint32 `protobuf:"varint,10,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// error_at is when error happened; absent when error is empty.
+	ErrorAt       *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=error_at,json=errorAt,proto3" json:"error_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -693,6 +697,13 @@ func (x *CloudAction) GetAttempts() uint32 {
 		return x.Attempts
 	}
 	return 0
+}
+
+func (x *CloudAction) GetErrorAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ErrorAt
+	}
+	return nil
 }
 
 // Instance is one VRRP instance (one virtual router on one interface and
@@ -2841,7 +2852,7 @@ const file_vipd_v1_vipd_proto_rawDesc = "" +
 	"\tinstances\x18\x06 \x03(\v2\x11.vipd.v1.InstanceR\tinstances\x12&\n" +
 	"\x06checks\x18\a \x03(\v2\x0e.vipd.v1.CheckR\x06checks\x12(\n" +
 	"\x05drops\x18\b \x03(\v2\x12.vipd.v1.DropCountR\x05drops\x129\n" +
-	"\rcloud_actions\x18\t \x03(\v2\x14.vipd.v1.CloudActionR\fcloudActions\"\xa8\x02\n" +
+	"\rcloud_actions\x18\t \x03(\v2\x14.vipd.v1.CloudActionR\fcloudActions\"\xdf\x02\n" +
 	"\vCloudAction\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -2853,7 +2864,8 @@ const file_vipd_v1_vipd_proto_rawDesc = "" +
 	"\x04took\x18\b \x01(\v2\x19.google.protobuf.DurationR\x04took\x120\n" +
 	"\x05since\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1a\n" +
 	"\battempts\x18\n" +
-	" \x01(\rR\battempts\"\xc6\x05\n" +
+	" \x01(\rR\battempts\x125\n" +
+	"\berror_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\aerrorAt\"\xc6\x05\n" +
 	"\bInstance\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04vrid\x18\x02 \x01(\rR\x04vrid\x12.\n" +
@@ -3119,67 +3131,68 @@ var file_vipd_v1_vipd_proto_depIdxs = []int32{
 	8,  // 5: vipd.v1.GetStatusResponse.cloud_actions:type_name -> vipd.v1.CloudAction
 	37, // 6: vipd.v1.CloudAction.took:type_name -> google.protobuf.Duration
 	36, // 7: vipd.v1.CloudAction.since:type_name -> google.protobuf.Timestamp
-	1,  // 8: vipd.v1.Instance.family:type_name -> vipd.v1.AddressFamily
-	0,  // 9: vipd.v1.Instance.state:type_name -> vipd.v1.InstanceState
-	36, // 10: vipd.v1.Instance.since:type_name -> google.protobuf.Timestamp
-	37, // 11: vipd.v1.Instance.advert_interval:type_name -> google.protobuf.Duration
-	2,  // 12: vipd.v1.Check.kind:type_name -> vipd.v1.CheckKind
-	3,  // 13: vipd.v1.Check.state:type_name -> vipd.v1.CheckState
-	36, // 14: vipd.v1.Check.since:type_name -> google.protobuf.Timestamp
-	36, // 15: vipd.v1.Check.last_run:type_name -> google.protobuf.Timestamp
-	37, // 16: vipd.v1.Check.last_duration:type_name -> google.protobuf.Duration
-	14, // 17: vipd.v1.ListMembersResponse.members:type_name -> vipd.v1.Member
-	4,  // 18: vipd.v1.Member.status:type_name -> vipd.v1.MemberStatus
-	36, // 19: vipd.v1.Member.since:type_name -> google.protobuf.Timestamp
-	17, // 20: vipd.v1.GetClusterResponse.nodes:type_name -> vipd.v1.ClusterNode
-	20, // 21: vipd.v1.GetClusterResponse.orders:type_name -> vipd.v1.Order
-	14, // 22: vipd.v1.ClusterNode.member:type_name -> vipd.v1.Member
-	18, // 23: vipd.v1.ClusterNode.instances:type_name -> vipd.v1.InstanceSummary
-	19, // 24: vipd.v1.ClusterNode.checks:type_name -> vipd.v1.CheckSummary
-	1,  // 25: vipd.v1.InstanceSummary.family:type_name -> vipd.v1.AddressFamily
-	0,  // 26: vipd.v1.InstanceSummary.state:type_name -> vipd.v1.InstanceState
-	36, // 27: vipd.v1.InstanceSummary.since:type_name -> google.protobuf.Timestamp
-	3,  // 28: vipd.v1.CheckSummary.state:type_name -> vipd.v1.CheckState
-	36, // 29: vipd.v1.CheckSummary.since:type_name -> google.protobuf.Timestamp
-	21, // 30: vipd.v1.Order.nodes:type_name -> vipd.v1.OrderNode
-	5,  // 31: vipd.v1.WatchRequest.types:type_name -> vipd.v1.EventType
-	36, // 32: vipd.v1.WatchResponse.time:type_name -> google.protobuf.Timestamp
-	24, // 33: vipd.v1.WatchResponse.instance:type_name -> vipd.v1.InstanceEvent
-	25, // 34: vipd.v1.WatchResponse.check:type_name -> vipd.v1.CheckEvent
-	26, // 35: vipd.v1.WatchResponse.member:type_name -> vipd.v1.MemberEvent
-	27, // 36: vipd.v1.WatchResponse.order:type_name -> vipd.v1.OrderEvent
-	1,  // 37: vipd.v1.InstanceEvent.family:type_name -> vipd.v1.AddressFamily
-	0,  // 38: vipd.v1.InstanceEvent.from:type_name -> vipd.v1.InstanceState
-	0,  // 39: vipd.v1.InstanceEvent.to:type_name -> vipd.v1.InstanceState
-	2,  // 40: vipd.v1.CheckEvent.kind:type_name -> vipd.v1.CheckKind
-	3,  // 41: vipd.v1.CheckEvent.from:type_name -> vipd.v1.CheckState
-	3,  // 42: vipd.v1.CheckEvent.to:type_name -> vipd.v1.CheckState
-	14, // 43: vipd.v1.MemberEvent.member:type_name -> vipd.v1.Member
-	4,  // 44: vipd.v1.MemberEvent.previous_status:type_name -> vipd.v1.MemberStatus
-	20, // 45: vipd.v1.OrderEvent.order:type_name -> vipd.v1.Order
-	21, // 46: vipd.v1.SetOrderRequest.nodes:type_name -> vipd.v1.OrderNode
-	20, // 47: vipd.v1.SetOrderResponse.order:type_name -> vipd.v1.Order
-	6,  // 48: vipd.v1.VipdService.GetStatus:input_type -> vipd.v1.GetStatusRequest
-	12, // 49: vipd.v1.VipdService.ListMembers:input_type -> vipd.v1.ListMembersRequest
-	15, // 50: vipd.v1.VipdService.GetCluster:input_type -> vipd.v1.GetClusterRequest
-	22, // 51: vipd.v1.VipdService.Watch:input_type -> vipd.v1.WatchRequest
-	28, // 52: vipd.v1.VipdService.Failover:input_type -> vipd.v1.FailoverRequest
-	30, // 53: vipd.v1.VipdService.SetMaintenance:input_type -> vipd.v1.SetMaintenanceRequest
-	32, // 54: vipd.v1.VipdService.SetOrder:input_type -> vipd.v1.SetOrderRequest
-	34, // 55: vipd.v1.VipdService.Reload:input_type -> vipd.v1.ReloadRequest
-	7,  // 56: vipd.v1.VipdService.GetStatus:output_type -> vipd.v1.GetStatusResponse
-	13, // 57: vipd.v1.VipdService.ListMembers:output_type -> vipd.v1.ListMembersResponse
-	16, // 58: vipd.v1.VipdService.GetCluster:output_type -> vipd.v1.GetClusterResponse
-	23, // 59: vipd.v1.VipdService.Watch:output_type -> vipd.v1.WatchResponse
-	29, // 60: vipd.v1.VipdService.Failover:output_type -> vipd.v1.FailoverResponse
-	31, // 61: vipd.v1.VipdService.SetMaintenance:output_type -> vipd.v1.SetMaintenanceResponse
-	33, // 62: vipd.v1.VipdService.SetOrder:output_type -> vipd.v1.SetOrderResponse
-	35, // 63: vipd.v1.VipdService.Reload:output_type -> vipd.v1.ReloadResponse
-	56, // [56:64] is the sub-list for method output_type
-	48, // [48:56] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	36, // 8: vipd.v1.CloudAction.error_at:type_name -> google.protobuf.Timestamp
+	1,  // 9: vipd.v1.Instance.family:type_name -> vipd.v1.AddressFamily
+	0,  // 10: vipd.v1.Instance.state:type_name -> vipd.v1.InstanceState
+	36, // 11: vipd.v1.Instance.since:type_name -> google.protobuf.Timestamp
+	37, // 12: vipd.v1.Instance.advert_interval:type_name -> google.protobuf.Duration
+	2,  // 13: vipd.v1.Check.kind:type_name -> vipd.v1.CheckKind
+	3,  // 14: vipd.v1.Check.state:type_name -> vipd.v1.CheckState
+	36, // 15: vipd.v1.Check.since:type_name -> google.protobuf.Timestamp
+	36, // 16: vipd.v1.Check.last_run:type_name -> google.protobuf.Timestamp
+	37, // 17: vipd.v1.Check.last_duration:type_name -> google.protobuf.Duration
+	14, // 18: vipd.v1.ListMembersResponse.members:type_name -> vipd.v1.Member
+	4,  // 19: vipd.v1.Member.status:type_name -> vipd.v1.MemberStatus
+	36, // 20: vipd.v1.Member.since:type_name -> google.protobuf.Timestamp
+	17, // 21: vipd.v1.GetClusterResponse.nodes:type_name -> vipd.v1.ClusterNode
+	20, // 22: vipd.v1.GetClusterResponse.orders:type_name -> vipd.v1.Order
+	14, // 23: vipd.v1.ClusterNode.member:type_name -> vipd.v1.Member
+	18, // 24: vipd.v1.ClusterNode.instances:type_name -> vipd.v1.InstanceSummary
+	19, // 25: vipd.v1.ClusterNode.checks:type_name -> vipd.v1.CheckSummary
+	1,  // 26: vipd.v1.InstanceSummary.family:type_name -> vipd.v1.AddressFamily
+	0,  // 27: vipd.v1.InstanceSummary.state:type_name -> vipd.v1.InstanceState
+	36, // 28: vipd.v1.InstanceSummary.since:type_name -> google.protobuf.Timestamp
+	3,  // 29: vipd.v1.CheckSummary.state:type_name -> vipd.v1.CheckState
+	36, // 30: vipd.v1.CheckSummary.since:type_name -> google.protobuf.Timestamp
+	21, // 31: vipd.v1.Order.nodes:type_name -> vipd.v1.OrderNode
+	5,  // 32: vipd.v1.WatchRequest.types:type_name -> vipd.v1.EventType
+	36, // 33: vipd.v1.WatchResponse.time:type_name -> google.protobuf.Timestamp
+	24, // 34: vipd.v1.WatchResponse.instance:type_name -> vipd.v1.InstanceEvent
+	25, // 35: vipd.v1.WatchResponse.check:type_name -> vipd.v1.CheckEvent
+	26, // 36: vipd.v1.WatchResponse.member:type_name -> vipd.v1.MemberEvent
+	27, // 37: vipd.v1.WatchResponse.order:type_name -> vipd.v1.OrderEvent
+	1,  // 38: vipd.v1.InstanceEvent.family:type_name -> vipd.v1.AddressFamily
+	0,  // 39: vipd.v1.InstanceEvent.from:type_name -> vipd.v1.InstanceState
+	0,  // 40: vipd.v1.InstanceEvent.to:type_name -> vipd.v1.InstanceState
+	2,  // 41: vipd.v1.CheckEvent.kind:type_name -> vipd.v1.CheckKind
+	3,  // 42: vipd.v1.CheckEvent.from:type_name -> vipd.v1.CheckState
+	3,  // 43: vipd.v1.CheckEvent.to:type_name -> vipd.v1.CheckState
+	14, // 44: vipd.v1.MemberEvent.member:type_name -> vipd.v1.Member
+	4,  // 45: vipd.v1.MemberEvent.previous_status:type_name -> vipd.v1.MemberStatus
+	20, // 46: vipd.v1.OrderEvent.order:type_name -> vipd.v1.Order
+	21, // 47: vipd.v1.SetOrderRequest.nodes:type_name -> vipd.v1.OrderNode
+	20, // 48: vipd.v1.SetOrderResponse.order:type_name -> vipd.v1.Order
+	6,  // 49: vipd.v1.VipdService.GetStatus:input_type -> vipd.v1.GetStatusRequest
+	12, // 50: vipd.v1.VipdService.ListMembers:input_type -> vipd.v1.ListMembersRequest
+	15, // 51: vipd.v1.VipdService.GetCluster:input_type -> vipd.v1.GetClusterRequest
+	22, // 52: vipd.v1.VipdService.Watch:input_type -> vipd.v1.WatchRequest
+	28, // 53: vipd.v1.VipdService.Failover:input_type -> vipd.v1.FailoverRequest
+	30, // 54: vipd.v1.VipdService.SetMaintenance:input_type -> vipd.v1.SetMaintenanceRequest
+	32, // 55: vipd.v1.VipdService.SetOrder:input_type -> vipd.v1.SetOrderRequest
+	34, // 56: vipd.v1.VipdService.Reload:input_type -> vipd.v1.ReloadRequest
+	7,  // 57: vipd.v1.VipdService.GetStatus:output_type -> vipd.v1.GetStatusResponse
+	13, // 58: vipd.v1.VipdService.ListMembers:output_type -> vipd.v1.ListMembersResponse
+	16, // 59: vipd.v1.VipdService.GetCluster:output_type -> vipd.v1.GetClusterResponse
+	23, // 60: vipd.v1.VipdService.Watch:output_type -> vipd.v1.WatchResponse
+	29, // 61: vipd.v1.VipdService.Failover:output_type -> vipd.v1.FailoverResponse
+	31, // 62: vipd.v1.VipdService.SetMaintenance:output_type -> vipd.v1.SetMaintenanceResponse
+	33, // 63: vipd.v1.VipdService.SetOrder:output_type -> vipd.v1.SetOrderResponse
+	35, // 64: vipd.v1.VipdService.Reload:output_type -> vipd.v1.ReloadResponse
+	57, // [57:65] is the sub-list for method output_type
+	49, // [49:57] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_vipd_v1_vipd_proto_init() }
