@@ -57,7 +57,8 @@ sync_groups:
 	// to FAULT at once (link check), but b's group moves as one: its
 	// private instance still yields to a until its master-down interval
 	// passes (a's resignation on eth1 cannot get through), and holds b's
-	// public instance back until then, so both move together.
+	// public instance back until then; the public one then follows the
+	// private one at once, so both move together.
 	down := time.Now()
 	a.SetLink(t, "eth1", false)
 	bound := masterDown(time.Second, 100) + skew(time.Second, 100) + slack
