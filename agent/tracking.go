@@ -177,6 +177,10 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 	t.mu.Lock()
+	// A reload is not a first start: a file check's "init_file VALUE
+	// overwrite" must not reset a value an operator wrote (to move a VIP
+	// by hand, say) because the check was re-created.
+	reload := t.cfg != nil
 	t.cfg = cfg
 	t.checks = all
 	t.mu.Unlock()
@@ -186,7 +190,7 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 		if _, ok := t.runners[name]; ok {
 			continue
 		}
-		p, err := checks.NewProber(c, checks.Options{Scripts: cfg.Scripts, Logger: t.log})
+		p, err := checks.NewProber(c, checks.Options{Scripts: cfg.Scripts, Logger: t.log, Reload: reload})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("check %s: %w", name, err))
 			continue
