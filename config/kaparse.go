@@ -18,9 +18,9 @@ import (
 func ParseKeepalived(path string, data []byte, opts LoadOptions) (*Config, error) {
 	p := newKAParser(path, data, opts)
 	p.parse()
-	if p.overLimit > 0 {
-		// Completing and validating what was kept would only bury this.
-		p.d.list = append(p.d.list, tooManyInstances(p.overLimitPos, "vrrp_instance", MaxInstances+p.overLimit))
+	if p.overLimit {
+		// Completing and validating what was read would only bury this.
+		p.d.list = append(p.d.list, tooManyInstances(p.overLimitPos, "vrrp_instance", 0))
 		return finish(nil, p.d.list, len(p.d.list), p.bad)
 	}
 	p.complete()
@@ -87,9 +87,9 @@ type kaParser struct {
 	// that a file of many blocks is read in linear time.
 	byName      map[string]*kaInstance
 	groupByName map[string]*kaGroup
-	// overLimit counts vrrp_instance blocks past MaxInstances, skipped;
-	// overLimitPos is where the first of them starts.
-	overLimit    int
+	// overLimit is set at vrrp_instance block MaxInstances+1, which
+	// starts at overLimitPos: reading stops there.
+	overLimit    bool
 	overLimitPos Pos
 	// process holds vrrp_rt_priority and vrrp_priority until the file is
 	// read (kaprocess.go).
@@ -283,7 +283,7 @@ func setOf(words ...string) map[string]bool {
 }
 
 func (p *kaParser) parse() {
-	for {
+	for !p.overLimit {
 		l, ok := p.next()
 		if !ok {
 			break
@@ -591,12 +591,7 @@ func (p *kaParser) instance(l kaLine) {
 		return
 	}
 	if len(p.kis) >= MaxInstances {
-		// Read past, not kept: the error (after parsing) says how many.
-		if p.overLimit == 0 {
-			p.overLimitPos = l.pos
-		}
-		p.overLimit++
-		p.skipBlock()
+		p.overLimit, p.overLimitPos = true, l.pos
 		return
 	}
 	inst := &Instance{Name: name, Pos: l.pos, src: newKeepalivedSource(name), GARP: p.global.garp}

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // maxFileSize bounds what is read from one configuration file; a real
@@ -98,7 +100,12 @@ type fileSystem interface {
 
 type osFS struct{}
 
-func (osFS) Open(name string) (fs.File, error)     { return os.Open(name) }
+// Open opens name without blocking: a FIFO put in place of a checked
+// regular file opens at once instead of waiting for a writer (readFile
+// then refuses it).
+func (osFS) Open(name string) (fs.File, error) {
+	return os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
 func (osFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
 func (osFS) Glob(pattern string) ([]string, error) { return filepath.Glob(pattern) }
 
@@ -108,19 +115,30 @@ func (osFS) Glob(pattern string) ([]string, error) { return filepath.Glob(patter
 func ReadFile(path string) ([]byte, error) { return readFile(osFS{}, path) }
 
 // readFile reads a whole file, refusing anything that is not a regular file
-// or is larger than maxFileSize.
+// or is larger than maxFileSize. The type is checked before opening: a
+// FIFO would block the open, and the read, until some writer came, which
+// hung `vipd config check`, the start and every later reload. The open
+// does not block either (osFS.Open), and the type is checked again on the
+// open file, in case it was swapped in between.
 func readFile(fsys fileSystem, name string) ([]byte, error) {
+	st, err := fsys.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, notRegular(name, st.Mode())
+	}
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	st, err = f.Stat()
 	if err != nil {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", name)
+		return nil, notRegular(name, st.Mode())
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
@@ -132,11 +150,32 @@ func readFile(fsys fileSystem, name string) ([]byte, error) {
 	return data, nil
 }
 
+// notRegular says what name is instead of a regular file.
+func notRegular(name string, m fs.FileMode) error {
+	what := ""
+	switch {
+	case m.IsDir():
+		what = ": a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = ": a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		what = ": a socket"
+	case m&fs.ModeDevice != 0:
+		what = ": a device"
+	}
+	return fmt.Errorf("%s is not a regular file%s", name, what)
+}
+
 // tooManyInstances is the error for a configuration of n instances, more
-// than MaxInstances; pos is where the first one past the limit starts.
+// than MaxInstances (0: more, not counted); pos is where the first one
+// past the limit starts.
 func tooManyInstances(pos Pos, field string, n int) Diagnostic {
+	has := "more than " + strconv.Itoa(MaxInstances)
+	if n > 0 {
+		has = strconv.Itoa(n)
+	}
 	return Diagnostic{Pos: pos, Field: field, Severity: SeverityError,
-		Message: fmt.Sprintf("the configuration has %d instances; vipd supports at most %d (MaxInstances)", n, MaxInstances)}
+		Message: fmt.Sprintf("the configuration has %s instances; vipd supports at most %d (MaxInstances)", has, MaxInstances)}
 }
 
 // countYAMLInstances counts the entries of a block sequence under a

@@ -67,11 +67,12 @@ STOPPING=1 when a graceful stop begins.`,
 			guard := startBusyGuard(ctx, log, cfg.Node)
 			defer func() { stop(); guard.wait() }()
 			sd := systemd{log: log}
+			rl := newReloader(cfgPath) // for SIGHUP and the API's reload
 			m := metrics.New(metrics.BuildInfo{Version: version, Commit: buildCommit(), GoVersion: runtime.Version()})
 			a := agent.New(agent.Options{
 				Log: log, Version: version, Metrics: m,
 				LoadConfig: func() (*config.Config, error) {
-					c, err := config.Load(cfgPath, config.LoadOptions{Host: localHost{}})
+					c, err := rl.Load()
 					guard.reloaded(c)
 					return c, err
 				},
@@ -116,7 +117,7 @@ STOPPING=1 when a graceful stop begins.`,
 						return
 					case <-hup:
 						sd.reloading()
-						reload(ctx, log, a, cfgPath)
+						reload(ctx, log, a, rl)
 						sd.ready("running; reload of " + cfgPath + " done (the log says whether it applied)")
 					}
 				}

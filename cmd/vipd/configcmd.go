@@ -47,6 +47,11 @@ is any error, 0 otherwise (warnings and notes do not fail).`,
 				}
 				return exitCode(1)
 			}
+			if len(cfg.Instances) == 0 {
+				// Valid, but a reload to it is refused: say so here first.
+				fmt.Fprintln(out, config.Diagnostic{Pos: config.Pos{File: cfgPath}, Field: "instances", Severity: config.SeverityWarning,
+					Message: "no instances: nothing for vipd to run; the agent refuses a reload to this file, since it would stop every running instance"})
+			}
 			for _, n := range familyNotes(cfg) {
 				fmt.Fprintln(out, n)
 			}
@@ -128,10 +133,14 @@ func effective(cfg *config.Config) *config.Config {
 // keepalived.conf input already warns about these at the same line.
 func familyNotes(cfg *config.Config) []string {
 	var out []string
+	warned := map[config.Pos]bool{} // a set: a list scanned for each VIP was quadratic
+	for _, w := range cfg.Warnings {
+		warned[w.Pos] = true
+	}
 	for i, in := range cfg.Instances {
 		for _, v := range in.VIPs {
 			a := v.Prefix.Addr()
-			if v.Excluded || config.FamilyOf(a) == in.Family || warnedAt(cfg.Warnings, v.Pos) {
+			if v.Excluded || config.FamilyOf(a) == in.Family || warned[v.Pos] {
 				continue
 			}
 			out = append(out, fmt.Sprintf("%s: note: instances[%d].vips: %v is not %v like the instance's adverts: vipd holds it with the instance's state and leaves it out of adverts (keepalived would drop it)",
@@ -139,13 +148,4 @@ func familyNotes(cfg *config.Config) []string {
 		}
 	}
 	return out
-}
-
-func warnedAt(ws config.Diagnostics, pos config.Pos) bool {
-	for _, w := range ws {
-		if w.Pos == pos {
-			return true
-		}
-	}
-	return false
 }
