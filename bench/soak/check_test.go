@@ -33,10 +33,22 @@ const (
 	kindLoss       = "packet loss"
 	kindVRRPDrop   = "protocol-112 drop"
 	kindGossipDrop = "gossip port drop"
+	// kindPartition cuts every packet between the two zones for longer
+	// than failure detection: each side declares the other dead and
+	// elects its own master; after the heal VRRP must settle at once and
+	// gossip merge again (issue 13).
+	kindPartition = "partition"
+	// kindLongPartition is a partition longer than the 10-minute expiry
+	// vipd once had for failed peers (long profile only).
+	kindLongPartition = "long partition"
 )
 
-// kinds is every disturbance, in the report's order.
-var kinds = []string{kindKill, kindStop, kindRestart, kindLink, kindLoss, kindVRRPDrop, kindGossipDrop}
+// kinds is every disturbance, in the report's order; longKinds are only
+// in the long profile's deck.
+var (
+	kinds     = []string{kindKill, kindStop, kindRestart, kindLink, kindLoss, kindVRRPDrop, kindGossipDrop, kindPartition, kindLongPartition}
+	longKinds = []string{kindLongPartition}
+)
 
 // disturbance is one disturbance as applied: from Start until End (when it
 // was reverted: the restart after a kill, SIGCONT, link up, rules removed).
@@ -57,9 +69,12 @@ type disturbance struct {
 // just come back loses its first packets while its neighbours resolve
 // again (an ARP request sent before the carrier is back is lost with the
 // advert queued behind it), so a hand-over right after it may overlap by
-// an advert interval.
+// an advert interval. A partition cuts everything, gossip too: each side
+// has a master until it heals (a partition's disturbance names every
+// node).
 func cutsAdverts(kind string) bool {
-	return kind == kindVRRPDrop || kind == kindStop || kind == kindLoss || kind == kindLink
+	return kind == kindVRRPDrop || kind == kindStop || kind == kindLoss || kind == kindLink ||
+		kind == kindPartition || kind == kindLongPartition
 }
 
 // episode is a run of samples in which a VIP had no holder (a gap) or more

@@ -126,6 +126,22 @@ func TestCheckDuals(t *testing.T) {
 	if c := check(s, []disturbance{stop}, unitLimits, unitNames, names); len(c.Violations) != 1 {
 		t.Errorf("dual long after SIGCONT: violations %v", c.Violations)
 	}
+
+	// A partition of the zones from 1 s to 21 s: each side has a master
+	// from 4.3 s to the heal; after it, VRRP must settle within a guard
+	// bound (a failed member is still a peer).
+	all := uint8(1<<len(unitNames) - 1)
+	part := disturbance{Kind: kindPartition, Start: t0.Add(time.Second), End: t0.Add(21 * time.Second), mask: all}
+	s = timeline(t0, 4300*time.Millisecond, n1, 17*time.Second, n1|n2, 5*time.Second, n1)
+	if c := check(s, []disturbance{part}, unitLimits, unitNames, names); len(c.Violations) != 0 || c.Duals[kindPartition] == nil {
+		t.Errorf("partition: violations %v, duals %v", c.Violations, c.Duals)
+	}
+	// Two masters long after the heal: gossip or the peer lists failed.
+	s = timeline(t0, 4300*time.Millisecond, n1, 30*time.Second, n1|n2, 5*time.Second, n1)
+	if c := check(s, []disturbance{part}, unitLimits, unitNames, names); len(c.Violations) != 1 ||
+		!strings.Contains(c.Violations[0].What, "(partition)") {
+		t.Errorf("dual long after the heal: violations %v", c.Violations)
+	}
 }
 
 func TestGrowth(t *testing.T) {

@@ -48,7 +48,8 @@ def t(s):  # RFC 3339 with nanoseconds → datetime
     return datetime.datetime.fromisoformat(base + "." + (frac + "000000")[:6] + (tz or "+00:00"))
 
 run_s = (t(r["end"]) - t(r["start"])).total_seconds()
-kinds = ["kill -9", "SIGSTOP", "graceful restart", "link down", "packet loss", "protocol-112 drop", "gossip port drop"]
+kinds = ["kill -9", "SIGSTOP", "graceful restart", "link down", "packet loss", "protocol-112 drop", "gossip port drop",
+         "partition", "long partition"]
 lines = [
     f"Measured {datetime.date.today()} on {machine()}; vipd built with {first_line(['go', 'version'])} "
     f"from commit {measured}; load average {load_before} before, {load_after} after.",

@@ -172,12 +172,13 @@ type report struct {
 
 // soak is one run.
 type soak struct {
-	t     *testing.T
-	rng   *rand.Rand
-	nodes []*node
-	seeds []string
-	alive atomic.Uint32 // bit i: node i's daemon has not been killed
-	smp   *sampler
+	t      *testing.T
+	rng    *rand.Rand
+	nodes  []*node
+	seeds  []string
+	router *lab.Node     // between the zones: where a partition cuts
+	alive  atomic.Uint32 // bit i: node i's daemon has not been killed
+	smp    *sampler
 
 	loss         string // "netem" or "nftables numgen"
 	dist         []disturbance
@@ -202,6 +203,7 @@ func TestSoak(t *testing.T) {
 	s := &soak{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5eed))}
 
 	z := testbed.NewTwoAZ(t)
+	s.router = z.Router
 	for i, name := range nodeNames {
 		n := &node{idx: i, name: name, az: zones[i], dir: t.TempDir()}
 		n.ns, n.addr = z.AddNode(t, name, n.az)
@@ -230,7 +232,9 @@ func TestSoak(t *testing.T) {
 	var deck []string
 	for time.Until(chaosEnd) > 12*time.Second {
 		if len(deck) == 0 {
-			deck = slices.Clone(kinds)
+			deck = slices.DeleteFunc(slices.Clone(kinds), func(k string) bool {
+				return p.Name != "long" && slices.Contains(longKinds, k)
+			})
 			s.rng.Shuffle(len(deck), func(i, j int) { deck[i], deck[j] = deck[j], deck[i] })
 		}
 		kind := deck[0]
@@ -650,6 +654,24 @@ func (s *soak) disturb(kind string) disturbance {
 		s.setLoss(n, pct)
 		time.Sleep(hold)
 		s.clearLoss(n)
+	case kindPartition, kindLongPartition:
+		// Failure detection with these timings (local profile, 500 ms
+		// probes, 5 nodes) takes at most 13.4 s (gossip.DetectionTime);
+		// the long one outlasts the 10-minute peer expiry vipd once had.
+		hold := s.between(16*time.Second, 22*time.Second)
+		if kind == kindLongPartition {
+			hold = s.between(11*time.Minute, 12*time.Minute)
+		}
+		d.Detail = fmt.Sprintf("az1 | az2 for %v", hold.Round(time.Millisecond))
+		for _, o := range s.nodes[1:] {
+			d.Nodes = append(d.Nodes, o.name)
+		}
+		n = s.nodes[0]
+		d.Start = time.Now()
+		s.router.Run(t, "nft", "add", "table", "inet", "soakcut")
+		s.router.Run(t, "nft", "add", "chain", "inet", "soakcut", "xzone", "{ type filter hook forward priority 0; policy drop; }")
+		time.Sleep(hold)
+		s.router.Run(t, "nft", "delete", "table", "inet", "soakcut")
 	case kindVRRPDrop, kindGossipDrop:
 		n = s.nodes[s.target(false)]
 		peer := s.nodes[s.other(n.idx)]
