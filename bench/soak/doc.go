@@ -6,17 +6,17 @@
 // down/up, packet loss, a protocol-112 drop between two nodes, a gossip
 // port drop between two nodes, and a partition of the two zones longer
 // than failure detection (16-22 s; in the long profile also one of 11-12
-// minutes, longer than the 10-minute peer expiry vipd once had). A sampler reads every node's addresses over
-// netlink every 20 ms; afterwards the run is checked against the
-// invariants:
+// minutes, longer than the 10-minute peer expiry vipd once had). A sampler
+// reads every node's addresses over netlink every 20 ms; afterwards the
+// run is checked against the invariants:
 //
 //   - a VIP is unowned for at most the next holder's master-down interval
 //   - 500 ms;
 //   - two nodes hold a VIP at once only while adverts are really cut (a
 //     protocol-112 drop, a SIGSTOPped holder, packet loss on a holder, a
 //     partition) and never longer than the split-brain guard's bound after
-//     that; any other
-//     overlap (no advert cut) is a hand-over of at most 250 ms;
+//     that; any other overlap (no advert cut) is a hand-over of at most
+//     250 ms;
 //   - after each disturbance is reverted, each VIP returns to its preferred
 //     node;
 //   - no goroutine, file descriptor or memory growth in a vipd that lives
