@@ -164,3 +164,182 @@ instances:
 		}
 	}
 }
+
+// TestCloudSyncGroupFailover: the sync-group form of the cloud section
+// (deploy/examples/nat-gateway): two instances, PUBLIC on eth0 and
+// PRIVATE on eth1, in one sync group that owns the actions — the public
+// VIP as a secondary IP of eth0's ENI, the Elastic IP mapped to it (after
+// it), and the private VIP's /32 routed to eth1's ENI in two tables
+// (moto maps an Elastic IP to the ENI's primary address whatever
+// PrivateIpAddress says, so here the Elastic IP names that address; the
+// cloudmove tests cover the wait of an Elastic IP for a secondary IP). The
+// group's master holds them all; after a kill -9 the other node's group
+// takes them, and its API lists the group's actions done with no error.
+// skip_dry_run keeps the start-up checks from making moto's route calls
+// (moto ignores DryRun for them).
+func TestCloudSyncGroupFailover(t *testing.T) {
+	t.Parallel()
+	lab.Require(t)
+	testbed.VipdBinary(t)
+	moto, err := mototest.Binary()
+	if err != nil {
+		t.Fatalf("moto_server: %v", err)
+	}
+	l := lab.New(t)
+	pub, priv := l.Switch("pub"), l.Switch("priv")
+	a, b, cloud := l.Node("a"), l.Node("b"), l.Node("aws")
+	l.Connect(a, pub, "eth0", "198.51.100.1/24")
+	l.Connect(b, pub, "eth0", "198.51.100.2/24")
+	l.Connect(a, priv, "eth1", "203.0.113.1/24")
+	l.Connect(b, priv, "eth1", "203.0.113.2/24")
+	l.Connect(cloud, pub, "eth0", "198.51.100.250/24")
+	testbed.Start(t, cloud, "moto", moto, "-H", "198.51.100.250", "-p", "5000")
+	const endpoint = "http://198.51.100.250:5000"
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var c net.Conn
+			err := a.Do(func() error {
+				var err error
+				c, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+				return err
+			})
+			return c, err
+		},
+	}}
+	ec := mototest.ClientVia(endpoint, hc)
+	ctx := context.Background()
+	waitFor(t, 15*time.Second, "moto_server to answer", func() bool {
+		_, err := ec.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+		return err == nil
+	})
+	w, err := mototest.NewWorldWith(ctx, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(s string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	pubNet := must(w.Subnet(ctx, "198.51.100.0/25", mototest.Region+"a", nil))
+	privA := must(w.Subnet(ctx, "198.51.100.128/26", mototest.Region+"a", map[string]string{"Network": "private"}))
+	privB := must(w.Subnet(ctx, "198.51.100.192/26", mototest.Region+"a", map[string]string{"Network": "private"}))
+	rtbs := []string{must(w.RouteTable(ctx, privA)), must(w.RouteTable(ctx, privB))}
+	alloc, _, err := w.ElasticIP(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const pubVIP, privVIP = "198.51.100.61", "203.0.113.200"
+	nodes := map[string]*lab.Node{"a": a, "b": b}
+	enis := map[string][2]string{}
+	daemons := map[string]*testbed.Daemon{}
+	for i, name := range []string{"a", "b"} {
+		n := nodes[name]
+		inst, err := w.Instance(ctx, pubNet, privA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(inst.Close)
+		enis[name] = [2]string{inst.ENIs[0].ENI, inst.ENIs[1].ENI}
+		n.Run(t, "ip", "link", "set", "dev", "eth0", "address", inst.ENIs[0].MAC)
+		n.Run(t, "ip", "link", "set", "dev", "eth1", "address", inst.ENIs[1].MAC)
+		var ln net.Listener
+		if err := n.Do(func() error {
+			var err error
+			ln, err = net.Listen("tcp", "127.0.0.1:0")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: inst.IMDS.Handler()}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		cfg := fmt.Sprintf(`node: {name: %[1]s}
+instances:
+  - name: PUBLIC
+    interface: eth0
+    vrid: 61
+    priority: %[2]d
+    advert_interval: 1s
+    unicast: {source: 198.51.100.%[3]d, peers: [198.51.100.%[4]d]}
+    vips: [%[5]s/24]
+  - name: PRIVATE
+    interface: eth1
+    vrid: 62
+    priority: %[2]d
+    advert_interval: 1s
+    unicast: {source: 203.0.113.%[3]d, peers: [203.0.113.%[4]d]}
+    vips: [%[6]s/32]
+sync_groups:
+  - name: NAT
+    instances: [PUBLIC, PRIVATE]
+    cloud:
+      endpoint: %[7]s
+      region: %[8]s
+      skip_dry_run: true
+      reconcile_interval: 5s
+      actions:
+        - secondary_ip: {interface: eth0, addresses: [%[5]s]}
+        - elastic_ip: {allocation_id: %[9]s, private_ip: %[10]s}
+        - route: {destination: %[6]s/32, subnet_tags: {Network: private}, interface: eth1}
+`, name, 150-50*i, i+1, 2-i, pubVIP, privVIP, endpoint, mototest.Region, alloc, inst.ENIs[0].LocalIPv4s[0])
+		env := []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://" + ln.Addr().String() + "/"}
+		daemons[name] = testbed.StartVipdEnv(t, n, cfg, ".yaml", env)
+	}
+
+	// holds reports whether every resource points at name's ENIs.
+	holds := func(name string) bool {
+		e := enis[name]
+		ni, err := ec.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{e[0]}})
+		if err != nil || len(ni.NetworkInterfaces) != 1 || !slices.ContainsFunc(ni.NetworkInterfaces[0].PrivateIpAddresses,
+			func(p types.NetworkInterfacePrivateIpAddress) bool { return aws.ToString(p.PrivateIpAddress) == pubVIP }) {
+			return false
+		}
+		ad, err := ec.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{AllocationIds: []string{alloc}})
+		if err != nil || len(ad.Addresses) != 1 || aws.ToString(ad.Addresses[0].NetworkInterfaceId) != e[0] {
+			return false
+		}
+		rt, err := ec.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: rtbs})
+		if err != nil || len(rt.RouteTables) != len(rtbs) {
+			return false
+		}
+		for _, tb := range rt.RouteTables {
+			if !slices.ContainsFunc(tb.Routes, func(r types.Route) bool {
+				return aws.ToString(r.DestinationCidrBlock) == privVIP+"/32" && aws.ToString(r.NetworkInterfaceId) == e[1]
+			}) {
+				return false
+			}
+		}
+		return true
+	}
+	members := []testbed.Member{{Name: "a", Node: a, Iface: "eth1"}, {Name: "b", Node: b, Iface: "eth1"}}
+	vipPrefix := netip.MustParsePrefix(privVIP + "/32")
+
+	start := time.Now()
+	testbed.WaitSoleHolder(t, members, vipPrefix, "a", start, masterDown(time.Second, 150)+5*time.Second)
+	waitFor(t, 10*time.Second, "the secondary IP, the Elastic IP and both routes to point at a", func() bool { return holds("a") })
+	t.Logf("a is the group's master: resources on a after %v", time.Since(start))
+
+	killed := time.Now()
+	daemons["a"].Kill()
+	// As in TestSyncGroupNAT: the group's last advert may precede the
+	// kill by up to a skew.
+	testbed.WaitSoleHolder(t, members[1:], vipPrefix, "b", killed, masterDown(time.Second, 100)+skew(time.Second, 100)+slack)
+	waitFor(t, 10*time.Second, "the secondary IP, the Elastic IP and both routes to point at b", func() bool { return holds("b") })
+	t.Logf("a crashed: resources on b after %v", time.Since(killed))
+
+	st := curlJSON(t, daemons["b"].Socket, "GET", "/v1/status", "")
+	actions, _ := st["cloudActions"].([]any)
+	if len(actions) != 3 {
+		t.Fatalf("b's status lists %d cloud actions, want 3: %v", len(actions), st["cloudActions"])
+	}
+	for _, x := range actions {
+		ca, _ := x.(map[string]any)
+		if e, _ := ca["error"].(string); ca["owner"] != "sync_group:NAT" || ca["state"] != "done" || e != "" || ca["errorAt"] != nil {
+			t.Errorf("cloud action on b: %v, want the group's, done, no error", ca)
+		}
+	}
+}
