@@ -238,6 +238,12 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		// Before any instance starts, so that require_join holds them
 		// from the first moment.
 		link.syncJoinWait(a.clock.Now(), a.track)
+		// The cluster's orders (from the state file, and from members
+		// joined so far) before any instance starts: a node whose local
+		// order puts it first must not start with that priority when the
+		// cluster says otherwise. Nothing is read locally yet, so nothing
+		// is published.
+		link.syncOrders(a.track)
 		tick = a.clock.NewTimer(syncInterval)
 		defer tick.Stop()
 		tickC = tick.C()

@@ -197,6 +197,11 @@ func TestOrderReloadKeepsFailover(t *testing.T) {
 			if n := publishedSince(nodes[0], restarted); n != 0 {
 				t.Errorf("n1 published its unchanged order %d times after a restart", n)
 			}
+			// And n1's instance started with the cluster's order, not for a
+			// moment with its own (n1 first, the priority to take over).
+			if !firstLineBefore(nodes[0].d, "cluster order in effect", "instance started") {
+				t.Errorf("n1's instance started before the cluster's order was in effect")
+			}
 
 			// A real edit on n1 still wins: n2 first.
 			edited := time.Now()
@@ -238,4 +243,18 @@ func afterTimes(ts []time.Time, since time.Time) []time.Time {
 		}
 	}
 	return out
+}
+
+// firstLineBefore reports whether d's log has a line with a before any line
+// with b (line order: the time stamps are only to the millisecond).
+func firstLineBefore(d *testbed.Daemon, a, b string) bool {
+	for _, l := range strings.Split(d.Output(), "\n") {
+		switch {
+		case strings.Contains(l, a):
+			return true
+		case strings.Contains(l, b):
+			return false
+		}
+	}
+	return false
 }
