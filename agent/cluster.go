@@ -54,6 +54,8 @@ type clusterLink struct {
 	wg      sync.WaitGroup
 	probeMu sync.Mutex
 	probes  map[string]*probe // member name → latest ping
+	// pinger, when set (a unit test), replaces gossip's direct ping.
+	pinger func(node string) error
 }
 
 // probe is one direct ping of a member: when it was started (agent clock)
@@ -462,7 +464,7 @@ func (l *clusterLink) ping(node string, now, notBefore time.Time) liveness {
 	p = &probe{started: now}
 	l.probes[node] = p
 	l.wg.Go(func() {
-		_, err := l.c.Ping(node)
+		err := l.pingMember(node)
 		if err != nil {
 			l.log.Debug("ping failed", "node", node, "err", err)
 		}
@@ -474,6 +476,15 @@ func (l *clusterLink) ping(node string, now, notBefore time.Time) liveness {
 		}
 	})
 	return pending
+}
+
+// pingMember pings node directly over gossip (or asks l.pinger).
+func (l *clusterLink) pingMember(node string) error {
+	if l.pinger != nil {
+		return l.pinger(node)
+	}
+	_, err := l.c.Ping(node)
+	return err
 }
 
 // reload applies what a new configuration changes in a running cluster:
