@@ -335,6 +335,13 @@ func TestClassify(t *testing.T) {
 		{errReset, classRetry},
 		{context.DeadlineExceeded, classRetry},
 		{waitf("volume attaching"), classRetry},
+		// From the SDK's retry package, not a hand list (the 4xx ones
+		// would otherwise be permanent).
+		{apiErr(400, "PriorRequestNotComplete"), classRetry},
+		{apiErr(400, "RequestTimeout"), classRetry},
+		{apiErr(400, "RequestTimeoutException"), classRetry},
+		{apiErr(400, "BandwidthLimitExceeded"), classRetry},
+		{apiErr(400, "RouteAlreadyExists"), classPermanent},
 	} {
 		if got := classify(tc.err); got != tc.want {
 			t.Errorf("classify(%v) = %v, want %v", tc.err, got, tc.want)

@@ -838,3 +838,34 @@ func checkMetricLabels(t *testing.T, m *metrics.Metrics) {
 		t.Error("no cloud series recorded")
 	}
 }
+
+// TestSkipDryRun: with skip_dry_run (for endpoints that ignore DryRun and
+// would make the calls) the start-up makes no DryRun call and reports no
+// permission; without it, it checks every mutating call.
+func TestSkipDryRun(t *testing.T) {
+	l := newLab(t)
+	sub := l.must(l.w.Subnet(l.ctx, "198.51.100.0/26", "eu-west-1a", nil))
+	n := l.node(sub)
+	rtb := l.must(l.w.RouteTable(l.ctx, sub))
+	for _, skip := range []bool{true, false} {
+		l.proxy.ClearCalls()
+		o := l.owner(fmt.Sprintf("skip_dry_run: %v\nactions: [{route: {destination: 203.0.113.10/32, route_tables: [%s]}}]", skip, rtb))
+		a := l.start(fmt.Sprintf("skip=%v", skip), n, o, nil)
+		dry := 0
+		for _, c := range l.proxy.Calls() {
+			if c.DryRun {
+				dry++
+			}
+		}
+		switch {
+		case skip && (dry != 0 || len(a.set.Permissions()) != 0):
+			t.Errorf("skip_dry_run: %d DryRun calls, permissions %+v", dry, a.set.Permissions())
+		case !skip && (dry != 2 || len(a.set.Permissions()) != 2):
+			t.Errorf("checked: %d DryRun calls, permissions %+v, want ReplaceRoute and CreateRoute", dry, a.set.Permissions())
+		}
+		if got := l.routeTarget(rtb, "203.0.113.10/32"); got != "" {
+			t.Errorf("start-up made a route (%s)", got)
+		}
+		a.crash()
+	}
+}
