@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks deploy/: the systemd unit with systemd-analyze verify, the Dockerfile
 # against vipd's documented lint rules (hadolint is not installable here:
-# see deploy/lint_test.go), the unit's hardening, the DaemonSet, and
-# `vipd config check` on every example configuration. Called by
+# see deploy/lint_test.go), the unit's hardening, the DaemonSet, the
+# Prometheus scrape configuration with promtool, and `vipd config check` on
+# every example configuration. Called by
 # scripts/test.sh; runs on its own too (needs go and systemd-analyze).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,10 @@ if [ -n "$out" ]; then echo "$out"; exit 1; fi
 
 echo "== Dockerfile lint, unit hardening, DaemonSet, examples (go test ./deploy)"
 go test -count=1 ./deploy/
+
+echo "== promtool check config deploy/prometheus/scrape.yml (and the alert rules it loads)"
+command -v promtool >/dev/null || { echo "promtool is missing (scripts/install-deps.sh installs it)"; exit 1; }
+promtool check config deploy/prometheus/scrape.yml
 
 echo "== vipd config check on every example"
 shopt -s nullglob

@@ -139,7 +139,7 @@ note "n1 is master again after ${ms} ms"
 client_check
 
 say "Forced failover with curl: move the VIP to n3, asking n2's API (n2 forwards the command to the master)"
-note "curl --unix-socket n2.sock -X POST http://vipd/v1/instances/dns:failover -d '{\"targetNode\": \"n3\"}'"
+note "curl --unix-socket n2.sock -X POST http://vipd/v1/instances/dns:failover -H 'Content-Type: application/json' -d '{\"targetNode\": \"n3\"}'"
 ip netns exec $P-n2 curl -sS --unix-socket "$(sock n2)" -X POST http://vipd/v1/instances/dns:failover \
 	-H 'Content-Type: application/json' -d '{"targetNode": "n3"}' | show
 echo

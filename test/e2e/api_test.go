@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -165,7 +166,7 @@ func TestAPI(t *testing.T) {
 
 	// Unknown instance and node: proper errors.
 	if out, err := exec.Command(curlBin, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock(0),
-		"-X", "POST", "-d", `{"targetNode": "n9"}`, "http://vipd/v1/instances/web:failover").Output(); err != nil || string(out) != "404" {
+		"-X", "POST", "-H", "Content-Type: application/json", "-d", `{"targetNode": "n9"}`, "http://vipd/v1/instances/web:failover").Output(); err != nil || string(out) != "404" {
 		t.Errorf("failover to an unknown node: HTTP %s (%v), want 404", out, err)
 	}
 
@@ -217,7 +218,7 @@ func TestAPI(t *testing.T) {
 	testbed.WaitSoleHolder(t, members, gossipVIP, "n3", written, bound)
 	// A conditional write on a stale version is refused.
 	if out, _ := exec.Command(curlBin, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock(1),
-		"-X", "PUT", "-d", `{"nodes": [{"name": "n1"}], "expectedVersion": "1"}`, "http://vipd/v1/instances/web/order").Output(); string(out) != "400" && string(out) != "412" {
+		"-X", "PUT", "-H", "Content-Type: application/json", "-d", `{"nodes": [{"name": "n1"}], "expectedVersion": "1"}`, "http://vipd/v1/instances/web/order").Output(); string(out) != "400" && string(out) != "412" {
 		t.Errorf("stale conditional order write: HTTP %s, want 400 (FAILED_PRECONDITION)", out)
 	}
 
@@ -247,6 +248,8 @@ func TestAPI(t *testing.T) {
 		}
 	}
 	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
+	// Logged like a SIGHUP's: an operator finds who changed what.
+	nodes[0].d.WaitLog(t, "configuration reloaded (API request)", 5*time.Second)
 	for _, at := range nodes[0].d.LogTimes("state change", "from=MASTER") {
 		if !at.Before(reloaded) {
 			t.Errorf("n1 left MASTER at %v, after the reload", at)
@@ -314,7 +317,7 @@ func TestAPIRemoteAuth(t *testing.T) {
 			args = append(args, "-H", "Authorization: Bearer "+auth)
 		}
 		if method == "POST" {
-			args = append(args, "-d", `{"targetNode": "n2"}`)
+			args = append(args, "-H", "Content-Type: application/json", "-d", `{"targetNode": "n2"}`)
 		}
 		// From n2: a remote client on the network.
 		return strings.TrimSpace(runIn(t, nodes[1].node, curlBin, append(args, url+path)...))
@@ -405,9 +408,10 @@ func writeTestPKI(t *testing.T, dir string, addr netip.Addr) (ca, cert, key stri
 }
 
 // TestAPIMetrics: the exposition of a running agent passes `promtool check
-// metrics`, and a real Prometheus scraping the agent (in the agent's own
-// namespace, on its loopback API port) answers a PromQL query for the
-// master's state.
+// metrics`, and a real Prometheus run with deploy/prometheus/scrape.yml
+// (its interval shortened; in the agent's own namespace, so on its
+// loopback API port, which needs no token by default) answers a PromQL
+// query for the master's state and loads the alert rules.
 func TestAPIMetrics(t *testing.T) {
 	t.Parallel()
 	curlBin, promtool, prom := requireTool(t, "curl"), requireTool(t, "promtool"), requireTool(t, "prometheus")
@@ -440,7 +444,22 @@ func TestAPIMetrics(t *testing.T) {
 
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(conf, []byte("global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: vipd\n    static_configs: [{targets: [\"127.0.0.1:9746\"]}]\n"), 0o644); err != nil {
+	deployed, err := os.ReadFile(filepath.Join(repoDir(t), "deploy", "prometheus", "scrape.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(deployed), "scrape_interval: 15s") {
+		t.Fatalf("deploy/prometheus/scrape.yml has no scrape_interval: 15s to shorten:\n%s", deployed)
+	}
+	fast := strings.Replace(string(deployed), "scrape_interval: 15s", "scrape_interval: 1s", 1)
+	if err := os.WriteFile(conf, []byte(fast), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	alerts, err := os.ReadFile(filepath.Join(repoDir(t), "deploy", "prometheus", "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alerts.yml"), alerts, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	testbed.Start(t, nodes[0].node, "prometheus", prom, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -452,4 +471,17 @@ func TestAPIMetrics(t *testing.T) {
 		return strings.Contains(last, `"value":[`) && strings.Contains(last, `,"1"]`)
 	})
 	t.Logf("PromQL answer: %s", last)
+	if rules := runIn(t, nodes[0].node, curlBin, "-sS", "http://127.0.0.1:9090/api/v1/rules"); !strings.Contains(rules, `"name":"VipdDown"`) {
+		t.Errorf("Prometheus did not load deploy/prometheus/alerts.yml through scrape.yml: %.300s", rules)
+	}
+}
+
+// repoDir is the repository's root, for files of deploy/.
+func repoDir(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("no caller information")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
