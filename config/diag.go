@@ -155,7 +155,10 @@ func finish(cfg *Config, list Diagnostics, nParse int, bad map[string]bool) (*Co
 	for i, d := range list {
 		key := d.String()
 		late := i >= nParse
-		if seen[key] || (late && d.Severity == SeverityError && bad[d.Field]) || (late && inBadSection(bad, d.Field)) {
+		// A late diagnostic (from validation) about a field whose value
+		// did not parse says nothing the parse error did not (a list of
+		// bad VIPs is not also "no VIP").
+		if seen[key] || (late && bad[d.Field]) || (late && inBadSection(bad, d.Field)) {
 			continue
 		}
 		seen[key] = true

@@ -192,8 +192,12 @@ func (v *validator) addresses(inst *Instance, s *instanceSource) {
 	}
 
 	if len(inst.VIPs) == 0 && !v.lenient {
+		// keepalived runs an instance without virtual_ipaddress (notify
+		// scripts or cloud actions move the address), so vipd does too,
+		// in both formats: every keepalived.conf `config check` accepts
+		// converts to YAML that loads.
 		pos, f := s.at(inst, fVIPs)
-		v.d.err(pos, f, "at least one VIP is required")
+		v.d.warn(pos, f, "no VIP: the instance only elects a master (its notify scripts or cloud actions must move the traffic)")
 	}
 	seen := map[netip.Addr]int{}
 	for j, vip := range inst.VIPs {

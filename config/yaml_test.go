@@ -195,8 +195,6 @@ func TestYAMLErrors(t *testing.T) {
 			[]string{`/etc/vipd.yaml:7: instances[0].vips[1]: label "veth0:x": IPv6 addresses have no labels`}},
 		{"label too long", head + "  vrid: 1\n  vips:\n  - {address: 198.51.100.100, label: \"veth0:0123456789\"}\n", nil,
 			[]string{`/etc/vipd.yaml:6: instances[0].vips[0]: label "veth0:0123456789" is longer than 15 characters`}},
-		{"no VIP", head + "  vrid: 1\n", nil,
-			[]string{"/etc/vipd.yaml:2: instances[0].vips: at least one VIP is required"}},
 		{"bad VIP", head + "  vrid: 1\n  vips: [198.51.100.300]\n", nil,
 			[]string{`/etc/vipd.yaml:5: instances[0].vips[0]: "198.51.100.300" is not an IP address`}},
 		{"duplicate VIP", head + "  vrid: 1\n  vips: [198.51.100.1, 198.51.100.1/24]\n", nil,

@@ -291,3 +291,53 @@ func TestConfigPrintKeepalivedAndErrors(t *testing.T) {
 		t.Fatalf("bad config: err %v stdout %q stderr %q", err, stdout, stderr)
 	}
 }
+
+// TestConvertElectionOnly: an instance without virtual_ipaddress (seed
+// 000's shape: its notify scripts move the address) passes `config check`
+// with a warning, converts, and the YAML loads (with a warning, not the
+// old "at least one VIP is required"), configuring the same instance.
+func TestConvertElectionOnly(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "move-ip.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(conf, []byte(`vrrp_instance testdns0 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 60
+  priority 250
+  advert_int 1
+  unicast_src_ip 198.51.100.1
+  unicast_peer {
+    198.51.100.2
+  }
+  notify_master "`+script+` master"
+  notify_backup "`+script+` backup"
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, err := runSplit(t, "config", "check", "--config", conf); err != nil {
+		t.Fatalf("config check refused it: %v\n%s%s", err, out, errs)
+	}
+	yml := filepath.Join(dir, "vipd.yaml")
+	if out, errs, err := runSplit(t, "convert", "--from-keepalived", conf, "-o", yml); err != nil {
+		t.Fatalf("convert: %v\n%s%s", err, out, errs)
+	}
+	cfg, err := config.Load(yml, config.LoadOptions{})
+	if err != nil {
+		t.Fatalf("the converted YAML does not load: %v", err)
+	}
+	if len(cfg.Instances) != 1 || len(cfg.Instances[0].VIPs) != 0 || cfg.Instances[0].VRID != 60 {
+		t.Fatalf("instances %+v", cfg.Instances)
+	}
+	warned := false
+	for _, d := range cfg.Warnings {
+		warned = warned || strings.Contains(d.String(), "no VIP: the instance only elects a master")
+	}
+	if !warned {
+		t.Errorf("no warning about the missing VIP: %v", cfg.Warnings)
+	}
+}
