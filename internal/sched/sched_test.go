@@ -170,7 +170,7 @@ func TestRefusedExplains(t *testing.T) {
 	got := string(out)
 	for _, want := range []string{
 		"apply: sched: set scheduling rr 10 on thread",
-		"operation not permitted (real-time scheduling needs CAP_SYS_NICE or RLIMIT_RTPRIO of at least 10 (systemd: LimitRTPRIO=10)",
+		"operation not permitted (real-time scheduling needs CAP_SYS_NICE or RLIMIT_RTPRIO of at least 10 (systemd: LimitRTPRIO=10, and RestrictRealtime=no)",
 		"lock: sched: lock memory: RLIMIT_MEMLOCK is 65536 bytes and the process lacks CAP_IPC_LOCK (locking memory needs CAP_IPC_LOCK or an unlimited RLIMIT_MEMLOCK (systemd: LimitMEMLOCK=infinity)",
 	} {
 		if !strings.Contains(got, want) {

@@ -94,8 +94,8 @@ func (t *Threads) hint(err error) string {
 	if t.s.Policy == Other {
 		return fmt.Sprintf("a negative nice value needs CAP_SYS_NICE or RLIMIT_NICE of at least %d (systemd: LimitNICE=%d)", 20-t.s.Nice, t.s.Nice)
 	}
-	return fmt.Sprintf("real-time scheduling needs CAP_SYS_NICE or RLIMIT_RTPRIO of at least %d (systemd: LimitRTPRIO=%d); "+
-		"with real-time group scheduling, the cgroup also needs a cpu.rt_runtime_us budget", t.s.Priority, t.s.Priority)
+	return fmt.Sprintf("real-time scheduling needs CAP_SYS_NICE or RLIMIT_RTPRIO of at least %d (systemd: LimitRTPRIO=%d, and "+
+		"RestrictRealtime=no); with real-time group scheduling, the cgroup also needs a cpu.rt_runtime_us budget", t.s.Priority, t.s.Priority)
 }
 
 // list returns the ids of the process's threads.
