@@ -139,6 +139,7 @@ func family(ic *config.Instance) uint8 {
 
 // sync runs one round; now comes from the agent's clock.
 func (l *clusterLink) sync(now time.Time, t *tracking, running map[string]*running) {
+	l.join.observe(running)
 	l.syncJoinWait(now, t)
 	l.publish(t, running)
 	l.syncOrders(t)

@@ -14,8 +14,11 @@ import (
 // node's view (gossip.Cluster.Joined), or until gossip.require_join_timeout
 // has passed; turning require_join off by a reload releases at once.
 
-// joinWaitReason is the hold's reason, as `vipd status` shows it.
-const joinWaitReason = "waiting to join the gossip cluster (require_join)"
+// Reasons of the hold, as `vipd status` shows them.
+const (
+	joinWaitReason   = "waiting to join the gossip cluster (require_join)"
+	joinSettleReason = "joined the gossip cluster; waiting a master-down interval for the master's adverts (require_join)"
+)
 
 // joinWait is require_join's settings and progress, owned by the agent's
 // goroutine.
@@ -23,28 +26,61 @@ type joinWait struct {
 	require bool
 	timeout time.Duration
 	started time.Time // agent clock; zero until the cluster starts
-	done    string    // why the hold ended for good, once it has
+	// joinedAt is when the join was first seen. The hold lasts until every
+	// held instance has heard a master, or a master-down interval (grace)
+	// after the join: released earlier, a backup that has no peers yet
+	// (their states follow the join) would wait only its skew time (the
+	// master-down interval ran out while it was held) and become a second
+	// master before the master's adverts could reach it.
+	joinedAt time.Time
+	heard    bool          // every held instance knows a master (observe)
+	grace    time.Duration // their longest master-down interval (observe)
+	done     string        // why the hold ended for good, once it has
 }
 
 func newJoinWait(g *config.Gossip) joinWait {
 	return joinWait{require: g.RequireJoin, timeout: g.RequireJoinTimeout}
 }
 
+// observe notes whether every instance with `peers: gossip` knows a master
+// now, and their longest master-down interval.
+func (w *joinWait) observe(running map[string]*running) {
+	w.heard, w.grace = true, 0
+	for _, r := range running {
+		if !r.cfg.PeersFromGossip {
+			continue
+		}
+		adv := r.cfg.AdvertInterval
+		w.grace = max(w.grace, 3*adv+time.Duration(256-int(r.inst.Priority()))*adv/256)
+		w.heard = w.heard && r.inst.Master().IsValid()
+	}
+}
+
 // reason is the hold's reason now, "" when nothing is held.
 func (w *joinWait) reason(now time.Time, joined bool) string {
+	if w.done != "" {
+		return ""
+	}
+	if joined && w.joinedAt.IsZero() {
+		w.joinedAt = now
+	}
 	switch {
-	case w.done != "":
-		return ""
-	case joined:
-		w.done = "joined the gossip cluster"
 	case !w.require:
+		if joined {
+			w.done = "joined the gossip cluster"
+		}
 		return ""
+	case !w.joinedAt.IsZero():
+		if w.heard || now.Sub(w.joinedAt) >= w.grace {
+			w.done = "joined the gossip cluster"
+			return ""
+		}
+		return joinSettleReason
 	case w.timeout > 0 && !w.started.IsZero() && now.Sub(w.started) >= w.timeout:
 		w.done = "require_join_timeout passed without a join"
-	default:
-		return joinWaitReason
+		return ""
 	}
-	return ""
+	return joinWaitReason
 }
 
 // syncJoinWait tells tracking whether require_join holds the instances
@@ -61,6 +97,8 @@ func (l *clusterLink) syncJoinWait(now time.Time, t *tracking) {
 	switch {
 	case r == prev:
 		return
+	case r == joinSettleReason:
+		l.log.Info("require_join: joined the gossip cluster; holding until the master's adverts are heard", "at_most", l.join.grace)
 	case r != "":
 		l.log.Warn("require_join: holding every instance with peers: gossip in BACKUP until this node joins its gossip cluster; "+
 			"if it cannot (keys or cluster_name differ, a firewall), check the gossip errors above; "+

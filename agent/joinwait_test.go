@@ -22,8 +22,11 @@ func TestJoinWaitReason(t *testing.T) {
 		wantEnd string
 	}{
 		{"not required", joinWait{}, []step{{0, false, false}, {time.Hour, false, false}}, ""},
-		{"held until joined, then never again", joinWait{require: true},
+		{"held until joined and a master heard, then never again", joinWait{require: true, heard: true},
 			[]step{{0, false, true}, {time.Minute, false, true}, {2 * time.Minute, true, false}, {3 * time.Minute, false, false}},
+			"joined the gossip cluster"},
+		{"no master heard: held a master-down interval after the join", joinWait{require: true, grace: 4 * time.Second},
+			[]step{{0, false, true}, {time.Minute, true, true}, {time.Minute + 3*time.Second, true, true}, {time.Minute + 4*time.Second, true, false}},
 			"joined the gossip cluster"},
 		{"timeout ends it for good", joinWait{require: true, timeout: 30 * time.Second},
 			[]step{{0, false, true}, {29 * time.Second, false, true}, {30 * time.Second, false, false}, {time.Hour, false, false}},
@@ -47,7 +50,7 @@ func TestJoinWaitReason(t *testing.T) {
 	}
 	// Turned off by a reload while held: released, and back on again
 	// if turned on before any join.
-	w := joinWait{require: true, started: t0}
+	w := joinWait{require: true, started: t0, heard: true}
 	if w.reason(t0, false) == "" {
 		t.Fatal("not held")
 	}
