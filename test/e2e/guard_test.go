@@ -75,14 +75,15 @@ func instanceHold(t *testing.T, d *testbed.Daemon) guardStatus {
 	return guardStatus{}
 }
 
-// holderTimeline polls the VIP's holders every few milliseconds for d and
-// returns each change of the holder set with when it happened (relative
-// to from).
+// holderChange is a new set of VIP holders and when it was first seen.
 type holderChange struct {
-	at      time.Duration
+	at      time.Duration // since the timeline's start
 	holders []string
 }
 
+// holderTimeline polls the VIP's holders every few milliseconds for d and
+// returns each change of the holder set with when it happened (relative
+// to from).
 func holderTimeline(t *testing.T, members []testbed.Member, from time.Time, d time.Duration) []holderChange {
 	t.Helper()
 	var out []holderChange
@@ -174,6 +175,18 @@ func TestGuardHoldsCutOffSide(t *testing.T) {
 		t.Errorf("n1 sole holder for good only %v after the cut, bound %v (timeline %v)", sole, bound, timeline)
 	default:
 		t.Logf("n1 sole holder for good %v after the cut (bound %v)", sole, bound)
+	}
+	// Before the fix each az2 node took the VIP in turn.
+	var cutOff []string
+	for _, c := range timeline {
+		for _, h := range c.holders {
+			if h != "n1" && !slices.Contains(cutOff, h) {
+				cutOff = append(cutOff, h)
+			}
+		}
+	}
+	if len(cutOff) > 1 {
+		t.Errorf("%v held the VIP one after the other during the cut, want at most the best of az2 (n3), before the guard", cutOff)
 	}
 	for _, g := range nodes[2:] {
 		if s := instanceHold(t, g.d); !s.Guarded || !s.Held || s.State != "INSTANCE_STATE_BACKUP" || !strings.Contains(s.Reason, "split-brain guard") {
