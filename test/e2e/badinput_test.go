@@ -1,8 +1,17 @@
 package e2e
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -190,5 +199,193 @@ instances:
 	}
 	if da.Exited() {
 		t.Fatal("vipd exited")
+	}
+}
+
+// reloadRefused sends SIGHUP and waits for the agent to log that the file
+// was not reloaded, with want in that line.
+func reloadRefused(t *testing.T, d *testbed.Daemon, want string) {
+	t.Helper()
+	n := d.CountLog("configuration not reloaded")
+	d.Signal(syscall.SIGHUP)
+	end := time.Now().Add(5 * time.Second)
+	for d.CountLog("configuration not reloaded") == n {
+		if time.Now().After(end) {
+			t.Fatalf("SIGHUP: no \"configuration not reloaded\" within 5 s (want %q)", want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d.CountLog("configuration not reloaded", want) == 0 {
+		t.Errorf("the refused reload's log line lacks %q", want)
+	}
+}
+
+// TestBadInputReloadFIFOAndEmpty: a running master whose configuration is
+// replaced by a FIFO, then by an empty file, refuses both on SIGHUP and on
+// the API's reload, at once and naming the file, and keeps running as it
+// was; a good file after them reloads (the reload loop was never blocked).
+// `vipd agent` started on a FIFO exits with status 1 at once.
+func TestBadInputReloadFIFOAndEmpty(t *testing.T) {
+	t.Parallel()
+	lab.Require(t)
+	bin := testbed.VipdBinary(t)
+	l := lab.New(t)
+	sw := l.Switch("sw")
+	a := l.Node("a")
+	l.Connect(a, sw, "eth0", "198.51.100.1/24")
+	only := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}}
+	cfg := func(extra string) string {
+		return "node: {name: a}\ninstances:\n  - name: web\n    interface: eth0\n    vrid: 71\n    priority: 150\n    advert_interval: 500ms\n    version: 3\n    vips: [198.51.100.120/24]\n" + extra
+	}
+	start := time.Now()
+	da := testbed.StartVipd(t, a, cfg(""), ".yaml")
+	web := netip.MustParsePrefix("198.51.100.120/24")
+	testbed.WaitSoleHolder(t, only, web, "a", start, masterDown(500*time.Millisecond, 150)+2*time.Second)
+	_, _, since, _, _ := vipdStatus(t, da).instance(t, "web")
+	trans := da.CountLog("state change")
+
+	// A FIFO in place of the file: nobody will ever write to it.
+	if err := os.Remove(da.Config); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(da.Config, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reloadRefused(t, da, da.Config+" is not a regular file: a named pipe (FIFO)")
+	if code, body := curlReload(t, da); code != 400 || !strings.Contains(fmt.Sprint(body["message"]), "a named pipe (FIFO)") {
+		t.Errorf("POST /v1/reload of a FIFO = %d %v, want 400 naming the FIFO", code, body)
+	}
+	// And a second SIGHUP is still heard (it used to be ignored for good).
+	reloadRefused(t, da, "a named pipe (FIFO)")
+
+	// An empty file: valid YAML, no instance; applying it would stop web.
+	if err := os.Remove(da.Config); err != nil {
+		t.Fatal(err)
+	}
+	rewrite(t, da.Config, "")
+	reloadRefused(t, da, da.Config+": no instances: applying it would stop every running instance")
+	if code, body := curlReload(t, da); code != 400 || !strings.Contains(fmt.Sprint(body["message"]), "no instances") {
+		t.Errorf("POST /v1/reload of an empty file = %d %v, want 400 naming it", code, body)
+	}
+	testbed.StaySoleHolder(t, only, web, "a", 500*time.Millisecond)
+	if state, _, s, _, _ := vipdStatus(t, da).instance(t, "web"); state != "INSTANCE_STATE_MASTER" || s != since {
+		t.Fatalf("after the refused reloads web is %s since %s, want MASTER since %s", state, s, since)
+	}
+	if n := da.CountLog("state change"); n != trans {
+		t.Errorf("%d state changes during refused reloads", n-trans)
+	}
+
+	// A good file: SIGHUP applies it, a new instance starts.
+	rewrite(t, da.Config, cfg("  - name: api\n    interface: eth0\n    vrid: 72\n    priority: 150\n    advert_interval: 500ms\n    version: 3\n    vips: [198.51.100.121/24]\n"))
+	n := da.CountLog("configuration reloaded")
+	da.Signal(syscall.SIGHUP)
+	end := time.Now().Add(5 * time.Second)
+	for da.CountLog("configuration reloaded") == n {
+		if time.Now().After(end) {
+			t.Fatal("a good file after the refused ones was not reloaded within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	testbed.WaitSoleHolder(t, only, netip.MustParsePrefix("198.51.100.121/24"), "a", time.Now(), masterDown(500*time.Millisecond, 150)+2*time.Second)
+
+	// vipd agent on a FIFO: exit status 1 naming it, at once.
+	fifo := filepath.Join(t.TempDir(), "vipd.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "agent", "--config", fifo, "--api-socket", "").CombinedOutput()
+	var ee *exec.ExitError
+	if ctx.Err() != nil || !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "a named pipe (FIFO)") {
+		t.Errorf("vipd agent on a FIFO: %v (timed out: %v)\n%s", err, ctx.Err() != nil, out)
+	}
+}
+
+// TestBadInputManyInstances: `vipd config check` on configuration files
+// of 100 000 instances (about 10 MB, under the 16 MiB file limit) refuses
+// them with one error naming the limit, and accepts 10 000 (the limit),
+// each in well under 2 s and 200 MB of memory (the process's peak RSS,
+// from the kernel). Before, 8000 instances sharing VRIDs took 140 MB and
+// a 20 MB report, and 100 000 did not finish in two minutes. The bounds
+// asserted leave room for a loaded machine: 200 MB, and 6 s.
+func TestBadInputManyInstances(t *testing.T) {
+	t.Parallel()
+	bin := testbed.VipdBinary(t)
+	dir := t.TempDir()
+	kaconf := func(n int, shared bool) string {
+		var b strings.Builder
+		for i := range n {
+			ifname, peer := fmt.Sprintf("eth%d", i/255), ""
+			if shared { // every VRID shared by n/255 unicast instances
+				ifname, peer = "eth0", fmt.Sprintf(" unicast_peer {\n  192.0.%d.%d\n }\n", i>>8&255, i&255)
+			}
+			fmt.Fprintf(&b, "vrrp_instance V%d {\n interface %s\n virtual_router_id %d\n%s virtual_ipaddress {\n  10.%d.%d.%d\n }\n}\n",
+				i, ifname, i%255+1, peer, i>>16&255, i>>8&255, i&255)
+		}
+		return b.String()
+	}
+	yamlconf := func(n int) string {
+		var b strings.Builder
+		b.WriteString("node: {name: a}\ninstances:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "  - name: v%d\n    interface: eth%d\n    vrid: %d\n    vips: [10.%d.%d.%d/32]\n", i, i/255, i%255+1, i>>16&255, i>>8&255, i&255)
+		}
+		return b.String()
+	}
+	cases := []struct {
+		name, file string
+		text       func() string
+		want       []string
+		status     int
+	}{
+		{"keepalived.conf, 100 000 instances", "many.conf", func() string { return kaconf(100000, false) },
+			[]string{"many.conf:70001: vrrp_instance: the configuration has more than 10000 instances; vipd supports at most 10000"}, 1},
+		{"keepalived.conf, 100 000 instances sharing VRIDs", "shared.conf", func() string { return kaconf(100000, true) },
+			[]string{"shared.conf:100001: vrrp_instance: the configuration has more than 10000 instances"}, 1},
+		{"YAML, 100 000 instances", "many.yaml", func() string { return yamlconf(100000) },
+			[]string{"many.yaml:40003: instances: the configuration has 100000 instances; vipd supports at most 10000"}, 1},
+		{"keepalived.conf, 10 000 instances sharing VRIDs", "limit.conf", func() string { return kaconf(10000, true) },
+			[]string{"limit.conf: warning: 0 more errors and 9645 more warnings not shown (at most 100 are)", "limit.conf: OK (10000 instances)"}, 0},
+		{"YAML, 10 000 instances", "limit.yaml", func() string { return yamlconf(10000) }, []string{"limit.yaml: OK (10000 instances)"}, 0},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.file)
+		text := c.text()
+		rewrite(t, path, text)
+		size := len(text)
+		text = ""
+		// The child's peak RSS counts this process's memory until the
+		// exec: hand the generated text back to the system first.
+		debug.FreeOSMemory()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		cmd := exec.CommandContext(ctx, bin, "config", "check", "--config", path)
+		began := time.Now()
+		out, err := cmd.CombinedOutput()
+		took := time.Since(began)
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut {
+			t.Errorf("%s: config check still running after 60 s", c.name)
+			continue
+		}
+		status := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			status = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+		t.Logf("%s (%.1f MB): status %d in %v, peak RSS %d MB, %d lines of output", c.name, float64(size)/1e6, status, took.Round(time.Millisecond), rss>>20, strings.Count(string(out), "\n"))
+		missing := slices.ContainsFunc(c.want, func(w string) bool { return !strings.Contains(string(out), w) })
+		switch {
+		case status != c.status || missing:
+			t.Errorf("%s: status %d, want %d with %q:\n%.1000s", c.name, status, c.status, c.want, out)
+		case strings.Count(string(out), "\n") > 102:
+			t.Errorf("%s: %d lines of output, more than the 100 diagnostics and a count", c.name, strings.Count(string(out), "\n"))
+		case rss > 200<<20 || took > 6*time.Second:
+			t.Errorf("%s: %v and %d MB; the goal is under 2 s and 200 MB", c.name, took, rss>>20)
+		}
 	}
 }
