@@ -65,6 +65,7 @@ type Cluster struct {
 	log       *slog.Logger
 	onChange  func(Event)
 	onCommand func(Command)
+	queries   queries // query.go
 	mc        *memberlist.Config
 	meta      []byte
 	keyring   *memberlist.Keyring
@@ -300,6 +301,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	c.wg.Go(func() { c.sendLoop(run, ml) })
 	c.wg.Go(func() { c.persistLoop(run.Done()) })
 	c.wg.Go(func() { c.rejoinLoop(run, ml) })
+	c.wg.Go(func() { c.queryLoop(run, ml) })
 	c.wg.Go(func() {
 		<-run.Done()
 		c.lifeMu.Lock()

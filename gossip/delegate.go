@@ -53,6 +53,9 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 // never fatal. Deltas are passed on (regossip); push/pull views are not,
 // as every node exchanges them anyway.
 func (c *Cluster) receive(b []byte, regossip bool) {
+	if c.receiveQuery(b) {
+		return
+	}
 	m, err := decodeMessage(b)
 	if err != nil {
 		c.stats.decodeErrors.Add(1)
