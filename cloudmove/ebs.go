@@ -148,6 +148,9 @@ func (a *ebs) observe(ctx context.Context, e *env) (observation, string, error) 
 	a.mu.Lock()
 	a.last, a.vol = obs, vs
 	a.mu.Unlock()
+	if obs == ours {
+		a.held()
+	}
 	return obs, detail, nil
 }
 
@@ -242,11 +245,13 @@ func (a *ebs) apply(ctx context.Context, e *env) error {
 		switch {
 		case vs.holder == me && vs.attachment == types.VolumeAttachmentStateAttached:
 			if a.cfg.Mount == "" {
+				a.held()
 				return nil
 			}
 			if m, err := e.mounter.Mounted(a.cfg.Mount); err != nil {
 				return err
 			} else if m {
+				a.held()
 				return nil
 			}
 			if attachedAt.IsZero() {
@@ -254,7 +259,11 @@ func (a *ebs) apply(ctx context.Context, e *env) error {
 			}
 			if dev, ok := e.mounter.Device(a.cfg.VolumeID, a.cfg.Device); ok {
 				a.report("mounting %s on %s", dev, a.cfg.Mount)
-				return e.mounter.Mount(ctx, dev, a.cfg.Mount, a.cfg.FSType)
+				if err := e.mounter.Mount(ctx, dev, a.cfg.Mount, a.cfg.FSType); err != nil {
+					return err
+				}
+				a.held()
+				return nil
 			}
 			if now.Sub(attachedAt) >= deviceWait {
 				return fmt.Errorf("%s is attached but no block device appeared within %v (looked for %s)",
@@ -325,6 +334,15 @@ func (a *ebs) apply(ctx context.Context, e *env) error {
 			return err
 		}
 	}
+}
+
+// held ends a wait for an old holder once the volume is here: a later
+// apply in the same round (a reconcile found it taken: a split brain)
+// waits force_detach_after from then, not from becoming master.
+func (a *ebs) held() {
+	a.mu.Lock()
+	a.holder, a.waitFrom, a.forced = "", time.Time{}, false
+	a.mu.Unlock()
 }
 
 // release unmounts the volume, detaches it from this instance and polls
