@@ -14,6 +14,7 @@
 //	set, err := cloudmove.New(ctx, owner, cloudmove.Options{Logger: log, OnChange: kick})
 //	// on MASTER:                 set.Master()
 //	// on BACKUP or FAULT:        set.Backup()
+//	// another node is master:    set.PeerMaster()
 //	// on a re-assert event:      set.Reassert()
 //	// on graceful stop:          set.Stop(ctx)
 //	// for the API:               set.Status(), set.Permissions()
@@ -24,10 +25,12 @@
 // private addresses), resolves every id the actions need (the ENI behind
 // an interface, route tables found by subnet tags, the allocation of an
 // Elastic IP given by address), looks at each resource once and checks the
-// mutating calls' permissions with DryRun; a missing permission is logged
-// and shown in Status by name. A background refresh repeats the resolution
-// and the look every refresh_interval, so that a failover makes nothing
-// but the mutating calls (and the verifying looks after them). New fails
+// mutating calls' permissions with DryRun (unless skip_dry_run); a missing
+// permission is logged and shown in Status by name. A background refresh
+// repeats the resolution and the look every refresh_interval, on entering
+// BACKUP, and after PeerMaster until the other node's routes are in place,
+// so that a failover makes nothing but the mutating calls (and the
+// verifying looks after them). New fails
 // only when instance metadata cannot be read; problems of single actions
 // are retried by the refresh and by the first master round.
 //
@@ -43,9 +46,12 @@
 // node try; OnChange tells the agent when Faulted or a status changes.
 //
 // Backup and Stop give up what must be given up: an EBS volume is
-// unmounted and detached (the other resources are simply taken by the next
-// master). A node that dies holding a volume cannot detach it: the new
-// master waits force_detach_after for the detachment, then forces it.
+// unmounted and detached, once (the other resources are simply taken by
+// the next master). A node that dies holding a volume cannot detach it:
+// the new master polls the volume every 250 ms and forces the detachment
+// at force_detach_after from becoming master. Each action's last error and
+// its time stay in Status until a later success; Options.Metrics gets the
+// owner and the operation (Operations), never a resource id.
 // Close (or the end of New's context) stops the Set without giving
 // anything up, as a crash would.
 //
@@ -63,13 +69,16 @@
 //     given tags (the main table only with include_main), all tables in
 //     parallel. Works across AZs. A warning is logged when the ENI's
 //     source/dest check is on.
-//   - ebs: AttachVolume, then mount (optional); on BACKUP or STOP unmount
-//     and DetachVolume, waiting for the volume to be free.
+//   - ebs: a sequence of its own: wait for the old holder (forcing at
+//     force_detach_after), AttachVolume, poll the attachment and the block
+//     device, mount (optional); on BACKUP or STOP unmount and DetachVolume,
+//     polling until the volume is free.
 //
 // Credentials come from the instance role first, then the SDK's default
 // chain; the region from the section, else instance metadata; the
 // endpoint from the section (tests, VPC endpoints). The SDK's own retries
-// are off: this package decides when to repeat a call.
+// are off: this package decides when to repeat a call, with the SDK's
+// lists of throttling and retryable error codes.
 //
 // Subpackages serve the tests and the benchmark: imdstest is an
 // IMDSv2-conformant metadata server, faultproxy a fault-injecting and
