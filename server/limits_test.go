@@ -128,13 +128,46 @@ func TestSlowClientsCutOff(t *testing.T) {
 	}
 
 	_, took := trickle("tcp", r.tcp, "GET /healthz HTTP/1.1\r\nHost: vipd\r\nX-Slow: ")
-	if took < timeout || took > timeout+3*time.Second {
+	// The server's clock starts a little before the test's: a tenth of
+	// slack below.
+	const least = timeout * 9 / 10
+	if took < least || took > timeout+3*time.Second {
 		t.Errorf("slow headers: connection closed after %v, want about %v", took, timeout)
 	}
 	out, took := trickle("unix", r.socket, "POST /v1/instances/VI_1:failover HTTP/1.1\r\nHost: vipd\r\n"+
 		"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"targetNode\":\"")
-	if took < timeout || took > timeout+3*time.Second || !strings.HasPrefix(out, "HTTP/1.1 408 ") {
+	if took < least || took > timeout+3*time.Second || !strings.HasPrefix(out, "HTTP/1.1 408 ") {
 		t.Errorf("slow body: connection closed after %v with %q, want a 408 after about %v", took, out, timeout)
+	}
+	// The same over HTTP/2 (h2c, as gRPC clients speak it): the stream's
+	// body has BodyTimeout too.
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	h2 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: &p,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", r.socket)
+		}}}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		for {
+			if _, err := pw.Write([]byte(" ")); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	req, _ := http.NewRequest("POST", "http://vipd/v1/instances/VI_1:failover", pr)
+	req.Header.Set("Content-Type", "application/json")
+	begin := time.Now()
+	resp, err := h2.Do(req)
+	if err != nil {
+		t.Fatalf("HTTP/2 slow body: %v", err)
+	}
+	resp.Body.Close()
+	if took := time.Since(begin); resp.ProtoMajor != 2 || resp.StatusCode != 408 || took < least || took > timeout+3*time.Second {
+		t.Errorf("HTTP/2 slow body: HTTP/%d %d after %v, want HTTP/2 408 after about %v", resp.ProtoMajor, resp.StatusCode, took, timeout)
 	}
 	if n := f.failoverCount(); n != 0 {
 		t.Errorf("a command whose body never came ran %d times", n)
@@ -142,7 +175,7 @@ func TestSlowClientsCutOff(t *testing.T) {
 
 	// Watch over HTTP/1.1 and over gRPC (HTTP/2) outlives the timeouts:
 	// the last event, sent well after them, arrives.
-	resp, err := plainHTTP.Get("http://" + r.tcp + "/v1/watch?instance=late")
+	resp, err = plainHTTP.Get("http://" + r.tcp + "/v1/watch?instance=late")
 	if err != nil {
 		t.Fatal(err)
 	}
