@@ -362,6 +362,9 @@ const (
 	EventType_EVENT_TYPE_MEMBER EventType = 3
 	// EVENT_TYPE_ORDER: order changes (WatchResponse.order).
 	EventType_EVENT_TYPE_ORDER EventType = 4
+	// EVENT_TYPE_HISTORY: this node's history events as they are recorded
+	// (WatchResponse.history). Only sent when asked for by type.
+	EventType_EVENT_TYPE_HISTORY EventType = 5
 )
 
 // Enum value maps for EventType.
@@ -372,6 +375,7 @@ var (
 		2: "EVENT_TYPE_CHECK",
 		3: "EVENT_TYPE_MEMBER",
 		4: "EVENT_TYPE_ORDER",
+		5: "EVENT_TYPE_HISTORY",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED": 0,
@@ -379,6 +383,7 @@ var (
 		"EVENT_TYPE_CHECK":       2,
 		"EVENT_TYPE_MEMBER":      3,
 		"EVENT_TYPE_ORDER":       4,
+		"EVENT_TYPE_HISTORY":     5,
 	}
 )
 
@@ -1939,6 +1944,7 @@ type WatchResponse struct {
 	//	*WatchResponse_Check
 	//	*WatchResponse_Member
 	//	*WatchResponse_Order
+	//	*WatchResponse_History
 	Event         isWatchResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2031,6 +2037,15 @@ func (x *WatchResponse) GetOrder() *OrderEvent {
 	return nil
 }
 
+func (x *WatchResponse) GetHistory() *HistoryEvent {
+	if x != nil {
+		if x, ok := x.Event.(*WatchResponse_History); ok {
+			return x.History
+		}
+	}
+	return nil
+}
+
 type isWatchResponse_Event interface {
 	isWatchResponse_Event()
 }
@@ -2055,6 +2070,12 @@ type WatchResponse_Order struct {
 	Order *OrderEvent `protobuf:"bytes,6,opt,name=order,proto3,oneof"`
 }
 
+type WatchResponse_History struct {
+	// history is an event of this node's history, as ListEvents returns
+	// it (sent only to watchers asking for EVENT_TYPE_HISTORY).
+	History *HistoryEvent `protobuf:"bytes,7,opt,name=history,proto3,oneof"`
+}
+
 func (*WatchResponse_Instance) isWatchResponse_Event() {}
 
 func (*WatchResponse_Check) isWatchResponse_Event() {}
@@ -2062,6 +2083,8 @@ func (*WatchResponse_Check) isWatchResponse_Event() {}
 func (*WatchResponse_Member) isWatchResponse_Event() {}
 
 func (*WatchResponse_Order) isWatchResponse_Event() {}
+
+func (*WatchResponse_History) isWatchResponse_Event() {}
 
 // InstanceEvent is one instance's state transition.
 type InstanceEvent struct {
@@ -2836,6 +2859,800 @@ func (x *ReloadResponse) GetChanged() []string {
 	return nil
 }
 
+// ListEventsRequest selects events. Every field is optional.
+type ListEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// instance keeps events about that instance and events about no
+	// instance (checks, members, maintenance, reloads).
+	Instance string `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	// node keeps the events that node recorded.
+	Node string `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	// since and until bound the events' times (inclusive).
+	Since *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	// until: see since.
+	Until *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=until,proto3" json:"until,omitempty"`
+	// kind keeps events of these kinds: transition, check, order, member,
+	// failover, maintenance, guard, cloud, reload. Empty keeps all.
+	Kind []string `protobuf:"bytes,5,rep,name=kind,proto3" json:"kind,omitempty"`
+	// local answers from the serving node's history alone, asking no
+	// other member.
+	Local bool `protobuf:"varint,6,opt,name=local,proto3" json:"local,omitempty"`
+	// limit keeps the newest limit events of each node (default 1000, at
+	// most 10000).
+	Limit         uint32 `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventsRequest) Reset() {
+	*x = ListEventsRequest{}
+	mi := &file_vipd_v1_vipd_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventsRequest) ProtoMessage() {}
+
+func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vipd_v1_vipd_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListEventsRequest) Descriptor() ([]byte, []int) {
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListEventsRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ListEventsRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *ListEventsRequest) GetKind() []string {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *ListEventsRequest) GetLocal() bool {
+	if x != nil {
+		return x.Local
+	}
+	return false
+}
+
+func (x *ListEventsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListEventsResponse is a merged timeline.
+type ListEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// events are in time order (node wall clocks); one node's events are
+	// always in its own sequence order.
+	Events []*HistoryEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// sources are the members asked, the serving node included: whether
+	// each answered, and what suggests its clock is off.
+	Sources       []*EventSource `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventsResponse) Reset() {
+	*x = ListEventsResponse{}
+	mi := &file_vipd_v1_vipd_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventsResponse) ProtoMessage() {}
+
+func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vipd_v1_vipd_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListEventsResponse) Descriptor() ([]byte, []int) {
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListEventsResponse) GetEvents() []*HistoryEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListEventsResponse) GetSources() []*EventSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// EventSource is one member's part in a cluster-wide answer.
+type EventSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// node is the member.
+	Node string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// answered is false when the member did not answer; error says why.
+	Answered bool `protobuf:"varint,2,opt,name=answered,proto3" json:"answered,omitempty"`
+	// error: see answered.
+	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// events counts its events in the answer.
+	Events uint32 `protobuf:"varint,4,opt,name=events,proto3" json:"events,omitempty"`
+	// clock_offset is its clock minus the serving node's, estimated from
+	// the exchange.
+	ClockOffset *durationpb.Duration `protobuf:"bytes,5,opt,name=clock_offset,json=clockOffset,proto3" json:"clock_offset,omitempty"`
+	// skew lists what suggests its clock is off (by more than a second);
+	// empty when nothing does.
+	Skew          []string `protobuf:"bytes,6,rep,name=skew,proto3" json:"skew,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventSource) Reset() {
+	*x = EventSource{}
+	mi := &file_vipd_v1_vipd_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventSource) ProtoMessage() {}
+
+func (x *EventSource) ProtoReflect() protoreflect.Message {
+	mi := &file_vipd_v1_vipd_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventSource.ProtoReflect.Descriptor instead.
+func (*EventSource) Descriptor() ([]byte, []int) {
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *EventSource) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *EventSource) GetAnswered() bool {
+	if x != nil {
+		return x.Answered
+	}
+	return false
+}
+
+func (x *EventSource) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *EventSource) GetEvents() uint32 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+func (x *EventSource) GetClockOffset() *durationpb.Duration {
+	if x != nil {
+		return x.ClockOffset
+	}
+	return nil
+}
+
+func (x *EventSource) GetSkew() []string {
+	if x != nil {
+		return x.Skew
+	}
+	return nil
+}
+
+// HistoryEvent is one recorded event. Which fields are set depends on
+// kind.
+type HistoryEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// node is the node that recorded it.
+	Node string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// seq numbers the node's events from 1, across restarts.
+	Seq uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// time is the recording node's wall clock.
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// kind is transition, check, order, member, failover, maintenance,
+	// guard, cloud or reload.
+	Kind string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	// instance is the instance concerned, if any.
+	Instance string `protobuf:"bytes,5,opt,name=instance,proto3" json:"instance,omitempty"`
+	// reason says why, in words.
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// cause classes a transition's reason: startup, master_down, resigned,
+	// preempted, higher_priority, fault, shutdown, sync_group, failover,
+	// maintenance, guard or other.
+	Cause string `protobuf:"bytes,7,opt,name=cause,proto3" json:"cause,omitempty"`
+	// from is the state left (MASTER, BACKUP, FAULT...; HEALTHY, FAILED for
+	// checks; alive, dead for members; on, off for maintenance).
+	From string `protobuf:"bytes,8,opt,name=from,proto3" json:"from,omitempty"`
+	// to is the state entered.
+	To string `protobuf:"bytes,9,opt,name=to,proto3" json:"to,omitempty"`
+	// priority is the effective priority after the event.
+	Priority uint32 `protobuf:"varint,10,opt,name=priority,proto3" json:"priority,omitempty"`
+	// previous_priority is the effective priority before it.
+	PreviousPriority uint32 `protobuf:"varint,11,opt,name=previous_priority,json=previousPriority,proto3" json:"previous_priority,omitempty"`
+	// master is the master as the node saw it after a transition.
+	Master string `protobuf:"bytes,12,opt,name=master,proto3" json:"master,omitempty"`
+	// check is the check concerned.
+	Check string `protobuf:"bytes,13,opt,name=check,proto3" json:"check,omitempty"`
+	// output is the tail of the check run's output that changed the verdict.
+	Output string `protobuf:"bytes,14,opt,name=output,proto3" json:"output,omitempty"`
+	// origin is the node that published an order or asked for a command.
+	Origin string `protobuf:"bytes,15,opt,name=origin,proto3" json:"origin,omitempty"`
+	// version is an order's version.
+	Version uint64 `protobuf:"varint,16,opt,name=version,proto3" json:"version,omitempty"`
+	// via is how a command arrived: grpc, http, unix or gossip.
+	Via string `protobuf:"bytes,17,opt,name=via,proto3" json:"via,omitempty"`
+	// caller is the caller's identity when known (TLS client name, peer
+	// address).
+	Caller string `protobuf:"bytes,18,opt,name=caller,proto3" json:"caller,omitempty"`
+	// duration is how long an action took (cloud actions).
+	Duration *durationpb.Duration `protobuf:"bytes,19,opt,name=duration,proto3" json:"duration,omitempty"`
+	// error is an action's error.
+	Error string `protobuf:"bytes,20,opt,name=error,proto3" json:"error,omitempty"`
+	// detail is further text: the cloud calls made, what a reload changed.
+	Detail        string `protobuf:"bytes,21,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryEvent) Reset() {
+	*x = HistoryEvent{}
+	mi := &file_vipd_v1_vipd_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryEvent) ProtoMessage() {}
+
+func (x *HistoryEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_vipd_v1_vipd_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryEvent.ProtoReflect.Descriptor instead.
+func (*HistoryEvent) Descriptor() ([]byte, []int) {
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *HistoryEvent) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *HistoryEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *HistoryEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetPriority() uint32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *HistoryEvent) GetPreviousPriority() uint32 {
+	if x != nil {
+		return x.PreviousPriority
+	}
+	return 0
+}
+
+func (x *HistoryEvent) GetMaster() string {
+	if x != nil {
+		return x.Master
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetCheck() string {
+	if x != nil {
+		return x.Check
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetOutput() string {
+	if x != nil {
+		return x.Output
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *HistoryEvent) GetVia() string {
+	if x != nil {
+		return x.Via
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetCaller() string {
+	if x != nil {
+		return x.Caller
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *HistoryEvent) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *HistoryEvent) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// WhyRequest names the instance to explain.
+type WhyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// instance is the instance name.
+	Instance      string `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhyRequest) Reset() {
+	*x = WhyRequest{}
+	mi := &file_vipd_v1_vipd_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhyRequest) ProtoMessage() {}
+
+func (x *WhyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vipd_v1_vipd_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhyRequest.ProtoReflect.Descriptor instead.
+func (*WhyRequest) Descriptor() ([]byte, []int) {
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *WhyRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+// WhyResponse explains an instance's mastership.
+type WhyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// instance is the instance explained.
+	Instance string `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	// holders are the nodes in MASTER (more than one is a split brain).
+	Holders []string `protobuf:"bytes,2,rep,name=holders,proto3" json:"holders,omitempty"`
+	// explanation is the answer in sentences: who holds it, why it and not
+	// the next node.
+	Explanation []string `protobuf:"bytes,3,rep,name=explanation,proto3" json:"explanation,omitempty"`
+	// nodes are the nodes running the instance, best first (the order VRRP
+	// elects by).
+	Nodes []*WhyNode `protobuf:"bytes,4,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// order is the cluster-wide order of the instance, if it has one.
+	Order *Order `protobuf:"bytes,5,opt,name=order,proto3" json:"order,omitempty"`
+	// chain is the sequence of events that led to the present state,
+	// oldest first.
+	Chain []*HistoryEvent `protobuf:"bytes,6,rep,name=chain,proto3" json:"chain,omitempty"`
+	// sources are the members asked.
+	Sources       []*EventSource `protobuf:"bytes,7,rep,name=sources,proto3" json:"sources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhyResponse) Reset() {
+	*x = WhyResponse{}
+	mi := &file_vipd_v1_vipd_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhyResponse) ProtoMessage() {}
+
+func (x *WhyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vipd_v1_vipd_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhyResponse.ProtoReflect.Descriptor instead.
+func (*WhyResponse) Descriptor() ([]byte, []int) {
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *WhyResponse) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+func (x *WhyResponse) GetHolders() []string {
+	if x != nil {
+		return x.Holders
+	}
+	return nil
+}
+
+func (x *WhyResponse) GetExplanation() []string {
+	if x != nil {
+		return x.Explanation
+	}
+	return nil
+}
+
+func (x *WhyResponse) GetNodes() []*WhyNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *WhyResponse) GetOrder() *Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+func (x *WhyResponse) GetChain() []*HistoryEvent {
+	if x != nil {
+		return x.Chain
+	}
+	return nil
+}
+
+func (x *WhyResponse) GetSources() []*EventSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// WhyNode is one node's side of an instance, as the node itself reports
+// it (or, if it did not answer, as gossip last showed it).
+type WhyNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// node is the node name.
+	Node string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// answered is false when the node did not answer; what follows is then
+	// gossip's last view of it.
+	Answered bool `protobuf:"varint,2,opt,name=answered,proto3" json:"answered,omitempty"`
+	// state is the instance's state there.
+	State InstanceState `protobuf:"varint,3,opt,name=state,proto3,enum=vipd.v1.InstanceState" json:"state,omitempty"`
+	// priority is the effective priority it advertises.
+	Priority uint32 `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	// base_priority is the configured priority before checks and orders.
+	BasePriority uint32 `protobuf:"varint,5,opt,name=base_priority,json=basePriority,proto3" json:"base_priority,omitempty"`
+	// order_place is its 1-based place in the instance's order; 0 if the
+	// instance has no order or the node is not in it.
+	OrderPlace uint32 `protobuf:"varint,6,opt,name=order_place,json=orderPlace,proto3" json:"order_place,omitempty"`
+	// failed_checks are the tracked checks that count against it.
+	FailedChecks []string `protobuf:"bytes,7,rep,name=failed_checks,json=failedChecks,proto3" json:"failed_checks,omitempty"`
+	// priority_note says how the priority was computed when it is not the
+	// base one (weights, clamping, order policy).
+	PriorityNote string `protobuf:"bytes,8,opt,name=priority_note,json=priorityNote,proto3" json:"priority_note,omitempty"`
+	// fault is true when the instance must stay in FAULT there.
+	Fault bool `protobuf:"varint,9,opt,name=fault,proto3" json:"fault,omitempty"`
+	// maintenance is true when the node is drained.
+	Maintenance bool `protobuf:"varint,10,opt,name=maintenance,proto3" json:"maintenance,omitempty"`
+	// held says what holds the instance in BACKUP there (the split-brain
+	// guard, require_join), if anything besides maintenance.
+	Held string `protobuf:"bytes,11,opt,name=held,proto3" json:"held,omitempty"`
+	// reason is why the instance entered its state there.
+	Reason string `protobuf:"bytes,12,opt,name=reason,proto3" json:"reason,omitempty"`
+	// since is when it entered its state (that node's clock).
+	Since         *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhyNode) Reset() {
+	*x = WhyNode{}
+	mi := &file_vipd_v1_vipd_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhyNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhyNode) ProtoMessage() {}
+
+func (x *WhyNode) ProtoReflect() protoreflect.Message {
+	mi := &file_vipd_v1_vipd_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhyNode.ProtoReflect.Descriptor instead.
+func (*WhyNode) Descriptor() ([]byte, []int) {
+	return file_vipd_v1_vipd_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *WhyNode) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *WhyNode) GetAnswered() bool {
+	if x != nil {
+		return x.Answered
+	}
+	return false
+}
+
+func (x *WhyNode) GetState() InstanceState {
+	if x != nil {
+		return x.State
+	}
+	return InstanceState_INSTANCE_STATE_UNSPECIFIED
+}
+
+func (x *WhyNode) GetPriority() uint32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *WhyNode) GetBasePriority() uint32 {
+	if x != nil {
+		return x.BasePriority
+	}
+	return 0
+}
+
+func (x *WhyNode) GetOrderPlace() uint32 {
+	if x != nil {
+		return x.OrderPlace
+	}
+	return 0
+}
+
+func (x *WhyNode) GetFailedChecks() []string {
+	if x != nil {
+		return x.FailedChecks
+	}
+	return nil
+}
+
+func (x *WhyNode) GetPriorityNote() string {
+	if x != nil {
+		return x.PriorityNote
+	}
+	return ""
+}
+
+func (x *WhyNode) GetFault() bool {
+	if x != nil {
+		return x.Fault
+	}
+	return false
+}
+
+func (x *WhyNode) GetMaintenance() bool {
+	if x != nil {
+		return x.Maintenance
+	}
+	return false
+}
+
+func (x *WhyNode) GetHeld() string {
+	if x != nil {
+		return x.Held
+	}
+	return ""
+}
+
+func (x *WhyNode) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *WhyNode) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
 var File_vipd_v1_vipd_proto protoreflect.FileDescriptor
 
 const file_vipd_v1_vipd_proto_rawDesc = "" +
@@ -2959,14 +3776,15 @@ const file_vipd_v1_vipd_proto_rawDesc = "" +
 	"\fWatchRequest\x12(\n" +
 	"\x05types\x18\x01 \x03(\x0e2\x12.vipd.v1.EventTypeR\x05types\x12\x1a\n" +
 	"\binstance\x18\x02 \x01(\tR\binstance\x12\x18\n" +
-	"\acluster\x18\x03 \x01(\bR\acluster\"\x9c\x02\n" +
+	"\acluster\x18\x03 \x01(\bR\acluster\"\xcf\x02\n" +
 	"\rWatchResponse\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x124\n" +
 	"\binstance\x18\x03 \x01(\v2\x16.vipd.v1.InstanceEventH\x00R\binstance\x12+\n" +
 	"\x05check\x18\x04 \x01(\v2\x13.vipd.v1.CheckEventH\x00R\x05check\x12.\n" +
 	"\x06member\x18\x05 \x01(\v2\x14.vipd.v1.MemberEventH\x00R\x06member\x12+\n" +
-	"\x05order\x18\x06 \x01(\v2\x13.vipd.v1.OrderEventH\x00R\x05orderB\a\n" +
+	"\x05order\x18\x06 \x01(\v2\x13.vipd.v1.OrderEventH\x00R\x05order\x121\n" +
+	"\ahistory\x18\a \x01(\v2\x15.vipd.v1.HistoryEventH\x00R\ahistoryB\a\n" +
 	"\x05event\"\x96\x02\n" +
 	"\rInstanceEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -3018,7 +3836,75 @@ const file_vipd_v1_vipd_proto_rawDesc = "" +
 	"\bwarnings\x18\x01 \x03(\tR\bwarnings\x12\x14\n" +
 	"\x05added\x18\x02 \x03(\tR\x05added\x12\x18\n" +
 	"\aremoved\x18\x03 \x03(\tR\aremoved\x12\x18\n" +
-	"\achanged\x18\x04 \x03(\tR\achanged*\xb1\x01\n" +
+	"\achanged\x18\x04 \x03(\tR\achanged\"\xe7\x01\n" +
+	"\x11ListEventsRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x120\n" +
+	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x12\n" +
+	"\x04kind\x18\x05 \x03(\tR\x04kind\x12\x14\n" +
+	"\x05local\x18\x06 \x01(\bR\x05local\x12\x14\n" +
+	"\x05limit\x18\a \x01(\rR\x05limit\"s\n" +
+	"\x12ListEventsResponse\x12-\n" +
+	"\x06events\x18\x01 \x03(\v2\x15.vipd.v1.HistoryEventR\x06events\x12.\n" +
+	"\asources\x18\x02 \x03(\v2\x14.vipd.v1.EventSourceR\asources\"\xbd\x01\n" +
+	"\vEventSource\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1a\n" +
+	"\banswered\x18\x02 \x01(\bR\banswered\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12\x16\n" +
+	"\x06events\x18\x04 \x01(\rR\x06events\x12<\n" +
+	"\fclock_offset\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\vclockOffset\x12\x12\n" +
+	"\x04skew\x18\x06 \x03(\tR\x04skew\"\xb6\x04\n" +
+	"\fHistoryEvent\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x1a\n" +
+	"\binstance\x18\x05 \x01(\tR\binstance\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05cause\x18\a \x01(\tR\x05cause\x12\x12\n" +
+	"\x04from\x18\b \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\t \x01(\tR\x02to\x12\x1a\n" +
+	"\bpriority\x18\n" +
+	" \x01(\rR\bpriority\x12+\n" +
+	"\x11previous_priority\x18\v \x01(\rR\x10previousPriority\x12\x16\n" +
+	"\x06master\x18\f \x01(\tR\x06master\x12\x14\n" +
+	"\x05check\x18\r \x01(\tR\x05check\x12\x16\n" +
+	"\x06output\x18\x0e \x01(\tR\x06output\x12\x16\n" +
+	"\x06origin\x18\x0f \x01(\tR\x06origin\x12\x18\n" +
+	"\aversion\x18\x10 \x01(\x04R\aversion\x12\x10\n" +
+	"\x03via\x18\x11 \x01(\tR\x03via\x12\x16\n" +
+	"\x06caller\x18\x12 \x01(\tR\x06caller\x125\n" +
+	"\bduration\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x14\n" +
+	"\x05error\x18\x14 \x01(\tR\x05error\x12\x16\n" +
+	"\x06detail\x18\x15 \x01(\tR\x06detail\"(\n" +
+	"\n" +
+	"WhyRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\"\x90\x02\n" +
+	"\vWhyResponse\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\x12\x18\n" +
+	"\aholders\x18\x02 \x03(\tR\aholders\x12 \n" +
+	"\vexplanation\x18\x03 \x03(\tR\vexplanation\x12&\n" +
+	"\x05nodes\x18\x04 \x03(\v2\x10.vipd.v1.WhyNodeR\x05nodes\x12$\n" +
+	"\x05order\x18\x05 \x01(\v2\x0e.vipd.v1.OrderR\x05order\x12+\n" +
+	"\x05chain\x18\x06 \x03(\v2\x15.vipd.v1.HistoryEventR\x05chain\x12.\n" +
+	"\asources\x18\a \x03(\v2\x14.vipd.v1.EventSourceR\asources\"\xa9\x03\n" +
+	"\aWhyNode\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1a\n" +
+	"\banswered\x18\x02 \x01(\bR\banswered\x12,\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x16.vipd.v1.InstanceStateR\x05state\x12\x1a\n" +
+	"\bpriority\x18\x04 \x01(\rR\bpriority\x12#\n" +
+	"\rbase_priority\x18\x05 \x01(\rR\fbasePriority\x12\x1f\n" +
+	"\vorder_place\x18\x06 \x01(\rR\n" +
+	"orderPlace\x12#\n" +
+	"\rfailed_checks\x18\a \x03(\tR\ffailedChecks\x12#\n" +
+	"\rpriority_note\x18\b \x01(\tR\fpriorityNote\x12\x14\n" +
+	"\x05fault\x18\t \x01(\bR\x05fault\x12 \n" +
+	"\vmaintenance\x18\n" +
+	" \x01(\bR\vmaintenance\x12\x12\n" +
+	"\x04held\x18\v \x01(\tR\x04held\x12\x16\n" +
+	"\x06reason\x18\f \x01(\tR\x06reason\x120\n" +
+	"\x05since\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x05since*\xb1\x01\n" +
 	"\rInstanceState\x12\x1e\n" +
 	"\x1aINSTANCE_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13INSTANCE_STATE_INIT\x10\x01\x12\x19\n" +
@@ -3050,13 +3936,14 @@ const file_vipd_v1_vipd_proto_rawDesc = "" +
 	"\x13MEMBER_STATUS_ALIVE\x10\x01\x12\x19\n" +
 	"\x15MEMBER_STATUS_SUSPECT\x10\x02\x12\x16\n" +
 	"\x12MEMBER_STATUS_DEAD\x10\x03\x12\x16\n" +
-	"\x12MEMBER_STATUS_LEFT\x10\x04*\x83\x01\n" +
+	"\x12MEMBER_STATUS_LEFT\x10\x04*\x9b\x01\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13EVENT_TYPE_INSTANCE\x10\x01\x12\x14\n" +
 	"\x10EVENT_TYPE_CHECK\x10\x02\x12\x15\n" +
 	"\x11EVENT_TYPE_MEMBER\x10\x03\x12\x14\n" +
-	"\x10EVENT_TYPE_ORDER\x10\x042\xac\x04\n" +
+	"\x10EVENT_TYPE_ORDER\x10\x04\x12\x16\n" +
+	"\x12EVENT_TYPE_HISTORY\x10\x052\xa5\x05\n" +
 	"\vVipdService\x12B\n" +
 	"\tGetStatus\x12\x19.vipd.v1.GetStatusRequest\x1a\x1a.vipd.v1.GetStatusResponse\x12H\n" +
 	"\vListMembers\x12\x1b.vipd.v1.ListMembersRequest\x1a\x1c.vipd.v1.ListMembersResponse\x12E\n" +
@@ -3066,7 +3953,10 @@ const file_vipd_v1_vipd_proto_rawDesc = "" +
 	"\bFailover\x12\x18.vipd.v1.FailoverRequest\x1a\x19.vipd.v1.FailoverResponse\x12Q\n" +
 	"\x0eSetMaintenance\x12\x1e.vipd.v1.SetMaintenanceRequest\x1a\x1f.vipd.v1.SetMaintenanceResponse\x12?\n" +
 	"\bSetOrder\x12\x18.vipd.v1.SetOrderRequest\x1a\x19.vipd.v1.SetOrderResponse\x129\n" +
-	"\x06Reload\x12\x16.vipd.v1.ReloadRequest\x1a\x17.vipd.v1.ReloadResponseB+Z)github.com/vipd/vipd/proto/vipd/v1;vipdv1b\x06proto3"
+	"\x06Reload\x12\x16.vipd.v1.ReloadRequest\x1a\x17.vipd.v1.ReloadResponse\x12E\n" +
+	"\n" +
+	"ListEvents\x12\x1a.vipd.v1.ListEventsRequest\x1a\x1b.vipd.v1.ListEventsResponse\x120\n" +
+	"\x03Why\x12\x13.vipd.v1.WhyRequest\x1a\x14.vipd.v1.WhyResponseB+Z)github.com/vipd/vipd/proto/vipd/v1;vipdv1b\x06proto3"
 
 var (
 	file_vipd_v1_vipd_proto_rawDescOnce sync.Once
@@ -3081,7 +3971,7 @@ func file_vipd_v1_vipd_proto_rawDescGZIP() []byte {
 }
 
 var file_vipd_v1_vipd_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_vipd_v1_vipd_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_vipd_v1_vipd_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_vipd_v1_vipd_proto_goTypes = []any{
 	(InstanceState)(0),             // 0: vipd.v1.InstanceState
 	(AddressFamily)(0),             // 1: vipd.v1.AddressFamily
@@ -3119,31 +4009,38 @@ var file_vipd_v1_vipd_proto_goTypes = []any{
 	(*SetOrderResponse)(nil),       // 33: vipd.v1.SetOrderResponse
 	(*ReloadRequest)(nil),          // 34: vipd.v1.ReloadRequest
 	(*ReloadResponse)(nil),         // 35: vipd.v1.ReloadResponse
-	(*timestamppb.Timestamp)(nil),  // 36: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 37: google.protobuf.Duration
+	(*ListEventsRequest)(nil),      // 36: vipd.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),     // 37: vipd.v1.ListEventsResponse
+	(*EventSource)(nil),            // 38: vipd.v1.EventSource
+	(*HistoryEvent)(nil),           // 39: vipd.v1.HistoryEvent
+	(*WhyRequest)(nil),             // 40: vipd.v1.WhyRequest
+	(*WhyResponse)(nil),            // 41: vipd.v1.WhyResponse
+	(*WhyNode)(nil),                // 42: vipd.v1.WhyNode
+	(*timestamppb.Timestamp)(nil),  // 43: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 44: google.protobuf.Duration
 }
 var file_vipd_v1_vipd_proto_depIdxs = []int32{
-	36, // 0: vipd.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
-	37, // 1: vipd.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	43, // 0: vipd.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
+	44, // 1: vipd.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
 	9,  // 2: vipd.v1.GetStatusResponse.instances:type_name -> vipd.v1.Instance
 	10, // 3: vipd.v1.GetStatusResponse.checks:type_name -> vipd.v1.Check
 	11, // 4: vipd.v1.GetStatusResponse.drops:type_name -> vipd.v1.DropCount
 	8,  // 5: vipd.v1.GetStatusResponse.cloud_actions:type_name -> vipd.v1.CloudAction
-	37, // 6: vipd.v1.CloudAction.took:type_name -> google.protobuf.Duration
-	36, // 7: vipd.v1.CloudAction.since:type_name -> google.protobuf.Timestamp
-	36, // 8: vipd.v1.CloudAction.error_at:type_name -> google.protobuf.Timestamp
+	44, // 6: vipd.v1.CloudAction.took:type_name -> google.protobuf.Duration
+	43, // 7: vipd.v1.CloudAction.since:type_name -> google.protobuf.Timestamp
+	43, // 8: vipd.v1.CloudAction.error_at:type_name -> google.protobuf.Timestamp
 	1,  // 9: vipd.v1.Instance.family:type_name -> vipd.v1.AddressFamily
 	0,  // 10: vipd.v1.Instance.state:type_name -> vipd.v1.InstanceState
-	36, // 11: vipd.v1.Instance.since:type_name -> google.protobuf.Timestamp
-	37, // 12: vipd.v1.Instance.advert_interval:type_name -> google.protobuf.Duration
+	43, // 11: vipd.v1.Instance.since:type_name -> google.protobuf.Timestamp
+	44, // 12: vipd.v1.Instance.advert_interval:type_name -> google.protobuf.Duration
 	2,  // 13: vipd.v1.Check.kind:type_name -> vipd.v1.CheckKind
 	3,  // 14: vipd.v1.Check.state:type_name -> vipd.v1.CheckState
-	36, // 15: vipd.v1.Check.since:type_name -> google.protobuf.Timestamp
-	36, // 16: vipd.v1.Check.last_run:type_name -> google.protobuf.Timestamp
-	37, // 17: vipd.v1.Check.last_duration:type_name -> google.protobuf.Duration
+	43, // 15: vipd.v1.Check.since:type_name -> google.protobuf.Timestamp
+	43, // 16: vipd.v1.Check.last_run:type_name -> google.protobuf.Timestamp
+	44, // 17: vipd.v1.Check.last_duration:type_name -> google.protobuf.Duration
 	14, // 18: vipd.v1.ListMembersResponse.members:type_name -> vipd.v1.Member
 	4,  // 19: vipd.v1.Member.status:type_name -> vipd.v1.MemberStatus
-	36, // 20: vipd.v1.Member.since:type_name -> google.protobuf.Timestamp
+	43, // 20: vipd.v1.Member.since:type_name -> google.protobuf.Timestamp
 	17, // 21: vipd.v1.GetClusterResponse.nodes:type_name -> vipd.v1.ClusterNode
 	20, // 22: vipd.v1.GetClusterResponse.orders:type_name -> vipd.v1.Order
 	14, // 23: vipd.v1.ClusterNode.member:type_name -> vipd.v1.Member
@@ -3151,48 +4048,66 @@ var file_vipd_v1_vipd_proto_depIdxs = []int32{
 	19, // 25: vipd.v1.ClusterNode.checks:type_name -> vipd.v1.CheckSummary
 	1,  // 26: vipd.v1.InstanceSummary.family:type_name -> vipd.v1.AddressFamily
 	0,  // 27: vipd.v1.InstanceSummary.state:type_name -> vipd.v1.InstanceState
-	36, // 28: vipd.v1.InstanceSummary.since:type_name -> google.protobuf.Timestamp
+	43, // 28: vipd.v1.InstanceSummary.since:type_name -> google.protobuf.Timestamp
 	3,  // 29: vipd.v1.CheckSummary.state:type_name -> vipd.v1.CheckState
-	36, // 30: vipd.v1.CheckSummary.since:type_name -> google.protobuf.Timestamp
+	43, // 30: vipd.v1.CheckSummary.since:type_name -> google.protobuf.Timestamp
 	21, // 31: vipd.v1.Order.nodes:type_name -> vipd.v1.OrderNode
 	5,  // 32: vipd.v1.WatchRequest.types:type_name -> vipd.v1.EventType
-	36, // 33: vipd.v1.WatchResponse.time:type_name -> google.protobuf.Timestamp
+	43, // 33: vipd.v1.WatchResponse.time:type_name -> google.protobuf.Timestamp
 	24, // 34: vipd.v1.WatchResponse.instance:type_name -> vipd.v1.InstanceEvent
 	25, // 35: vipd.v1.WatchResponse.check:type_name -> vipd.v1.CheckEvent
 	26, // 36: vipd.v1.WatchResponse.member:type_name -> vipd.v1.MemberEvent
 	27, // 37: vipd.v1.WatchResponse.order:type_name -> vipd.v1.OrderEvent
-	1,  // 38: vipd.v1.InstanceEvent.family:type_name -> vipd.v1.AddressFamily
-	0,  // 39: vipd.v1.InstanceEvent.from:type_name -> vipd.v1.InstanceState
-	0,  // 40: vipd.v1.InstanceEvent.to:type_name -> vipd.v1.InstanceState
-	2,  // 41: vipd.v1.CheckEvent.kind:type_name -> vipd.v1.CheckKind
-	3,  // 42: vipd.v1.CheckEvent.from:type_name -> vipd.v1.CheckState
-	3,  // 43: vipd.v1.CheckEvent.to:type_name -> vipd.v1.CheckState
-	14, // 44: vipd.v1.MemberEvent.member:type_name -> vipd.v1.Member
-	4,  // 45: vipd.v1.MemberEvent.previous_status:type_name -> vipd.v1.MemberStatus
-	20, // 46: vipd.v1.OrderEvent.order:type_name -> vipd.v1.Order
-	21, // 47: vipd.v1.SetOrderRequest.nodes:type_name -> vipd.v1.OrderNode
-	20, // 48: vipd.v1.SetOrderResponse.order:type_name -> vipd.v1.Order
-	6,  // 49: vipd.v1.VipdService.GetStatus:input_type -> vipd.v1.GetStatusRequest
-	12, // 50: vipd.v1.VipdService.ListMembers:input_type -> vipd.v1.ListMembersRequest
-	15, // 51: vipd.v1.VipdService.GetCluster:input_type -> vipd.v1.GetClusterRequest
-	22, // 52: vipd.v1.VipdService.Watch:input_type -> vipd.v1.WatchRequest
-	28, // 53: vipd.v1.VipdService.Failover:input_type -> vipd.v1.FailoverRequest
-	30, // 54: vipd.v1.VipdService.SetMaintenance:input_type -> vipd.v1.SetMaintenanceRequest
-	32, // 55: vipd.v1.VipdService.SetOrder:input_type -> vipd.v1.SetOrderRequest
-	34, // 56: vipd.v1.VipdService.Reload:input_type -> vipd.v1.ReloadRequest
-	7,  // 57: vipd.v1.VipdService.GetStatus:output_type -> vipd.v1.GetStatusResponse
-	13, // 58: vipd.v1.VipdService.ListMembers:output_type -> vipd.v1.ListMembersResponse
-	16, // 59: vipd.v1.VipdService.GetCluster:output_type -> vipd.v1.GetClusterResponse
-	23, // 60: vipd.v1.VipdService.Watch:output_type -> vipd.v1.WatchResponse
-	29, // 61: vipd.v1.VipdService.Failover:output_type -> vipd.v1.FailoverResponse
-	31, // 62: vipd.v1.VipdService.SetMaintenance:output_type -> vipd.v1.SetMaintenanceResponse
-	33, // 63: vipd.v1.VipdService.SetOrder:output_type -> vipd.v1.SetOrderResponse
-	35, // 64: vipd.v1.VipdService.Reload:output_type -> vipd.v1.ReloadResponse
-	57, // [57:65] is the sub-list for method output_type
-	49, // [49:57] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	39, // 38: vipd.v1.WatchResponse.history:type_name -> vipd.v1.HistoryEvent
+	1,  // 39: vipd.v1.InstanceEvent.family:type_name -> vipd.v1.AddressFamily
+	0,  // 40: vipd.v1.InstanceEvent.from:type_name -> vipd.v1.InstanceState
+	0,  // 41: vipd.v1.InstanceEvent.to:type_name -> vipd.v1.InstanceState
+	2,  // 42: vipd.v1.CheckEvent.kind:type_name -> vipd.v1.CheckKind
+	3,  // 43: vipd.v1.CheckEvent.from:type_name -> vipd.v1.CheckState
+	3,  // 44: vipd.v1.CheckEvent.to:type_name -> vipd.v1.CheckState
+	14, // 45: vipd.v1.MemberEvent.member:type_name -> vipd.v1.Member
+	4,  // 46: vipd.v1.MemberEvent.previous_status:type_name -> vipd.v1.MemberStatus
+	20, // 47: vipd.v1.OrderEvent.order:type_name -> vipd.v1.Order
+	21, // 48: vipd.v1.SetOrderRequest.nodes:type_name -> vipd.v1.OrderNode
+	20, // 49: vipd.v1.SetOrderResponse.order:type_name -> vipd.v1.Order
+	43, // 50: vipd.v1.ListEventsRequest.since:type_name -> google.protobuf.Timestamp
+	43, // 51: vipd.v1.ListEventsRequest.until:type_name -> google.protobuf.Timestamp
+	39, // 52: vipd.v1.ListEventsResponse.events:type_name -> vipd.v1.HistoryEvent
+	38, // 53: vipd.v1.ListEventsResponse.sources:type_name -> vipd.v1.EventSource
+	44, // 54: vipd.v1.EventSource.clock_offset:type_name -> google.protobuf.Duration
+	43, // 55: vipd.v1.HistoryEvent.time:type_name -> google.protobuf.Timestamp
+	44, // 56: vipd.v1.HistoryEvent.duration:type_name -> google.protobuf.Duration
+	42, // 57: vipd.v1.WhyResponse.nodes:type_name -> vipd.v1.WhyNode
+	20, // 58: vipd.v1.WhyResponse.order:type_name -> vipd.v1.Order
+	39, // 59: vipd.v1.WhyResponse.chain:type_name -> vipd.v1.HistoryEvent
+	38, // 60: vipd.v1.WhyResponse.sources:type_name -> vipd.v1.EventSource
+	0,  // 61: vipd.v1.WhyNode.state:type_name -> vipd.v1.InstanceState
+	43, // 62: vipd.v1.WhyNode.since:type_name -> google.protobuf.Timestamp
+	6,  // 63: vipd.v1.VipdService.GetStatus:input_type -> vipd.v1.GetStatusRequest
+	12, // 64: vipd.v1.VipdService.ListMembers:input_type -> vipd.v1.ListMembersRequest
+	15, // 65: vipd.v1.VipdService.GetCluster:input_type -> vipd.v1.GetClusterRequest
+	22, // 66: vipd.v1.VipdService.Watch:input_type -> vipd.v1.WatchRequest
+	28, // 67: vipd.v1.VipdService.Failover:input_type -> vipd.v1.FailoverRequest
+	30, // 68: vipd.v1.VipdService.SetMaintenance:input_type -> vipd.v1.SetMaintenanceRequest
+	32, // 69: vipd.v1.VipdService.SetOrder:input_type -> vipd.v1.SetOrderRequest
+	34, // 70: vipd.v1.VipdService.Reload:input_type -> vipd.v1.ReloadRequest
+	36, // 71: vipd.v1.VipdService.ListEvents:input_type -> vipd.v1.ListEventsRequest
+	40, // 72: vipd.v1.VipdService.Why:input_type -> vipd.v1.WhyRequest
+	7,  // 73: vipd.v1.VipdService.GetStatus:output_type -> vipd.v1.GetStatusResponse
+	13, // 74: vipd.v1.VipdService.ListMembers:output_type -> vipd.v1.ListMembersResponse
+	16, // 75: vipd.v1.VipdService.GetCluster:output_type -> vipd.v1.GetClusterResponse
+	23, // 76: vipd.v1.VipdService.Watch:output_type -> vipd.v1.WatchResponse
+	29, // 77: vipd.v1.VipdService.Failover:output_type -> vipd.v1.FailoverResponse
+	31, // 78: vipd.v1.VipdService.SetMaintenance:output_type -> vipd.v1.SetMaintenanceResponse
+	33, // 79: vipd.v1.VipdService.SetOrder:output_type -> vipd.v1.SetOrderResponse
+	35, // 80: vipd.v1.VipdService.Reload:output_type -> vipd.v1.ReloadResponse
+	37, // 81: vipd.v1.VipdService.ListEvents:output_type -> vipd.v1.ListEventsResponse
+	41, // 82: vipd.v1.VipdService.Why:output_type -> vipd.v1.WhyResponse
+	73, // [73:83] is the sub-list for method output_type
+	63, // [63:73] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_vipd_v1_vipd_proto_init() }
@@ -3205,6 +4120,7 @@ func file_vipd_v1_vipd_proto_init() {
 		(*WatchResponse_Check)(nil),
 		(*WatchResponse_Member)(nil),
 		(*WatchResponse_Order)(nil),
+		(*WatchResponse_History)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3212,7 +4128,7 @@ func file_vipd_v1_vipd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vipd_v1_vipd_proto_rawDesc), len(file_vipd_v1_vipd_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   30,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,8 @@ const (
 	VipdService_SetMaintenance_FullMethodName = "/vipd.v1.VipdService/SetMaintenance"
 	VipdService_SetOrder_FullMethodName       = "/vipd.v1.VipdService/SetOrder"
 	VipdService_Reload_FullMethodName         = "/vipd.v1.VipdService/Reload"
+	VipdService_ListEvents_FullMethodName     = "/vipd.v1.VipdService/ListEvents"
+	VipdService_Why_FullMethodName            = "/vipd.v1.VipdService/Why"
 )
 
 // VipdServiceClient is the client API for VipdService service.
@@ -80,6 +82,17 @@ type VipdServiceClient interface {
 	// with errors is refused (INVALID_ARGUMENT, listing them as
 	// "PATH:LINE: message") and the running one is kept.
 	Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error)
+	// ListEvents returns the recorded history (transitions, checks, orders,
+	// commands, guard decisions, cloud actions, reloads) of every member,
+	// fetched from each over the gossip channel and merged in time order,
+	// or of the serving node alone (local). The response says which members
+	// did not answer and whose clock looks skewed. A read.
+	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
+	// Why explains who holds an instance and why that node and not the
+	// next: each node's state, priority arithmetic, place in the order,
+	// failed checks, maintenance and split-brain guard, and the chain of
+	// events that led there. A read.
+	Why(ctx context.Context, in *WhyRequest, opts ...grpc.CallOption) (*WhyResponse, error)
 }
 
 type vipdServiceClient struct {
@@ -179,6 +192,26 @@ func (c *vipdServiceClient) Reload(ctx context.Context, in *ReloadRequest, opts 
 	return out, nil
 }
 
+func (c *vipdServiceClient) ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEventsResponse)
+	err := c.cc.Invoke(ctx, VipdService_ListEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vipdServiceClient) Why(ctx context.Context, in *WhyRequest, opts ...grpc.CallOption) (*WhyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WhyResponse)
+	err := c.cc.Invoke(ctx, VipdService_Why_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VipdServiceServer is the server API for VipdService service.
 // All implementations must embed UnimplementedVipdServiceServer
 // for forward compatibility.
@@ -219,6 +252,17 @@ type VipdServiceServer interface {
 	// with errors is refused (INVALID_ARGUMENT, listing them as
 	// "PATH:LINE: message") and the running one is kept.
 	Reload(context.Context, *ReloadRequest) (*ReloadResponse, error)
+	// ListEvents returns the recorded history (transitions, checks, orders,
+	// commands, guard decisions, cloud actions, reloads) of every member,
+	// fetched from each over the gossip channel and merged in time order,
+	// or of the serving node alone (local). The response says which members
+	// did not answer and whose clock looks skewed. A read.
+	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
+	// Why explains who holds an instance and why that node and not the
+	// next: each node's state, priority arithmetic, place in the order,
+	// failed checks, maintenance and split-brain guard, and the chain of
+	// events that led there. A read.
+	Why(context.Context, *WhyRequest) (*WhyResponse, error)
 	mustEmbedUnimplementedVipdServiceServer()
 }
 
@@ -252,6 +296,12 @@ func (UnimplementedVipdServiceServer) SetOrder(context.Context, *SetOrderRequest
 }
 func (UnimplementedVipdServiceServer) Reload(context.Context, *ReloadRequest) (*ReloadResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Reload not implemented")
+}
+func (UnimplementedVipdServiceServer) ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListEvents not implemented")
+}
+func (UnimplementedVipdServiceServer) Why(context.Context, *WhyRequest) (*WhyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Why not implemented")
 }
 func (UnimplementedVipdServiceServer) mustEmbedUnimplementedVipdServiceServer() {}
 func (UnimplementedVipdServiceServer) testEmbeddedByValue()                     {}
@@ -411,6 +461,42 @@ func _VipdService_Reload_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VipdService_ListEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VipdServiceServer).ListEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VipdService_ListEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VipdServiceServer).ListEvents(ctx, req.(*ListEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VipdService_Why_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WhyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VipdServiceServer).Why(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VipdService_Why_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VipdServiceServer).Why(ctx, req.(*WhyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VipdService_ServiceDesc is the grpc.ServiceDesc for VipdService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -445,6 +531,14 @@ var VipdService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Reload",
 			Handler:    _VipdService_Reload_Handler,
+		},
+		{
+			MethodName: "ListEvents",
+			Handler:    _VipdService_ListEvents_Handler,
+		},
+		{
+			MethodName: "Why",
+			Handler:    _VipdService_Why_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

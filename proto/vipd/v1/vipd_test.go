@@ -51,6 +51,8 @@ var rpcs = []struct {
 	{"SetMaintenance", "SetMaintenanceRequest", "SetMaintenanceResponse", false, "post", "/v1/nodes/{node}:maintenance", "*"},
 	{"SetOrder", "SetOrderRequest", "SetOrderResponse", false, "put", "/v1/instances/{instance}/order", "*"},
 	{"Reload", "ReloadRequest", "ReloadResponse", false, "post", "/v1/reload", "*"},
+	{"ListEvents", "ListEventsRequest", "ListEventsResponse", false, "get", "/v1/events", ""},
+	{"Why", "WhyRequest", "WhyResponse", false, "get", "/v1/instances/{instance}/why", ""},
 }
 
 func service(t *testing.T) protoreflect.ServiceDescriptor {
