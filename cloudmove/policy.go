@@ -140,8 +140,8 @@ func (r *Report) OK() bool {
 // what becoming master would change and checks the permissions with
 // DryRun, without changing anything and without starting a Set.
 // Against an endpoint that ignores DryRun (moto does for routes) the
-// permission checks would make the calls: Options.NoPermissionCheck
-// skips them.
+// permission checks would make the calls: Options.NoPermissionCheck (or
+// the section's skip_dry_run) skips them.
 func Inspect(ctx context.Context, owner config.CloudOwner, opts Options) (*Report, error) {
 	s, err := build(ctx, owner, opts)
 	if err != nil {
@@ -167,7 +167,7 @@ func Inspect(ctx context.Context, owner config.CloudOwner, opts Options) (*Repor
 			}
 			ar.Warnings = r.a.warnings()
 			rep.Actions[i] = ar
-			if !opts.NoPermissionCheck && r.a.resolved() {
+			if !s.opts.NoPermissionCheck && r.a.resolved() { // the option or skip_dry_run
 				pcs := r.a.dryRun(ctx, s.e)
 				mu.Lock()
 				rep.Permissions = append(rep.Permissions, pcs...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +173,27 @@ func TestCloudCheck(t *testing.T) {
 	}
 	if n.IMDS.Requests.Load() == 0 {
 		t.Error("instance metadata never asked")
+	}
+
+	// skip_dry_run in the section: the check makes no DryRun call (the
+	// looks still run) and reports no permission.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = write(t, "skip.yaml", strings.Replace(string(data), "      actions:", "      skip_dry_run: true\n      actions:", 1))
+	p.ClearCalls()
+	out, err = run(t, "cloud", "check", "--config", path, "--imds-endpoint", n.IMDS.URL)
+	if err != nil {
+		t.Errorf("check with skip_dry_run: %v\n%s", err, out)
+	}
+	dry := 0
+	for _, c := range p.Calls() {
+		if c.DryRun {
+			dry++
+		}
+	}
+	if dry != 0 || strings.Contains(out, "DryRun") || !strings.Contains(out, "change: AttachVolume") {
+		t.Errorf("skip_dry_run: %d DryRun calls; output:\n%s", dry, out)
 	}
 }
