@@ -12,12 +12,15 @@
 // timings, detection time), keyring.go (encryption keys),
 // delegate.go (memberlist callbacks), broadcast.go (dissemination),
 // state.go (node states and peers), orders.go (last-writer-wins orders),
-// statefile.go (persistence), join.go (join with backoff), message.go and
+// statefile.go (persistence of orders and known members), join.go (join
+// addresses, failures explained), reconnect.go (joining at start, then
+// rejoining failed, listed and remembered members so that a healed
+// partition merges), message.go and
 // codec.go (wire format), meta.go (node meta), logbridge.go (memberlist's
 // log lines into slog, rejections made explicit), errors.go.
 //
-// This package depends only on the configuration model (config) and
-// memberlist. It must not depend on the agent, the election code, the API
+// This package depends only on the configuration model (config),
+// internal/clock and memberlist. It must not depend on the agent, the election code, the API
 // or the cloud code: they read the cluster view through Cluster's methods
 // and the OnChange callback.
 package gossip
