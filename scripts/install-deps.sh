@@ -3,7 +3,8 @@
 # Idempotent: packages already present are left alone, so CI and developers can run it every time.
 set -euo pipefail
 
-pkgs=(keepalived iproute2 iputils-ping tcpdump dnsmasq-base bind9-dnsutils curl nftables procps psmisc prometheus systemd)
+# util-linux: setpriv runs the API security test as an unprivileged user.
+pkgs=(keepalived iproute2 util-linux iputils-ping tcpdump dnsmasq-base bind9-dnsutils curl nftables procps psmisc prometheus systemd)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
