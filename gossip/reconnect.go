@@ -219,11 +219,16 @@ func (c *Cluster) tryAll(ctx context.Context, ml *memberlist.Memberlist, targets
 				return
 			}
 			out[i].ok = true
-			switch t.what {
-			case "join":
+			switch {
+			case t.what != "join":
+				c.log.Info("gossip: reconnected to a "+t.what, "node", t.name, "addr", t.addr)
+			case loud:
 				c.log.Info("gossip: joined", "join", t.raw, "addr", t.addr)
 			default:
-				c.log.Info("gossip: reconnected to a "+t.what, "node", t.name, "addr", t.addr)
+				// A join address that answers but is no member's address
+				// (a name, an address translated on the way) is joined
+				// again every round: no news.
+				c.log.Debug("gossip: joined", "join", t.raw, "addr", t.addr)
 			}
 		})
 	}
