@@ -71,7 +71,9 @@ func (c *Cluster) rejoinLoop(ctx context.Context, ml *memberlist.Memberlist) {
 		for _, r := range results {
 			if r.ok {
 				joined++
-				pending = pending || !c.aliveAt(r.addr)
+				// Only a known member can be reached yet not taken back
+				// (a join address may be no member's address at all).
+				pending = pending || r.name != "" && !c.aliveAt(r.addr)
 			}
 		}
 		var wait time.Duration
