@@ -120,6 +120,8 @@ type Config struct {
 	Gossip *Gossip
 	// API is how this node serves the API (api.go); DefaultAPI unless set.
 	API API
+	// History is where this node keeps its event history (history.go).
+	History History
 	// FastTakeover makes priority changes act at once (vipd's deviation
 	// from RFC 5798 §6.4.2 and keepalived): a master whose priority drops
 	// advertises immediately, and a preempting backup that hears a lower

@@ -130,6 +130,7 @@ func (p *yamlParser) parse(data []byte) *Config {
 		"scripts": func(_, n *yaml.Node, path string) { p.scripts(n, path, cfg) },
 		"gossip":  func(k, n *yaml.Node, path string) { cfg.Gossip = p.gossip(k, n, path) },
 		"api":     func(k, n *yaml.Node, path string) { p.api(k, n, path, &cfg.API) },
+		"history": func(k, n *yaml.Node, path string) { p.history(k, n, path, &cfg.History) },
 	})
 	if cfg.Node.Name == "" {
 		cfg.Node.Name = p.opts.hostname()

@@ -216,7 +216,7 @@ func TestYAMLErrors(t *testing.T) {
 		{"garp repeat zero", head + "  vrid: 1\n  garp: {master_repeat: 0}\n  vips: [198.51.100.100]\n", nil,
 			[]string{"/etc/vipd.yaml:5: instances[0].garp.master_repeat: 0 is out of range 1-4294967295"}},
 		{"unknown top-level key", "instance: []\n", nil,
-			[]string{"/etc/vipd.yaml:1: instance: unknown key (allowed: api, checks, gossip, instances, node, scripts, sync_groups, vrrp)"}},
+			[]string{"/etc/vipd.yaml:1: instance: unknown key (allowed: api, checks, gossip, history, instances, node, scripts, sync_groups, vrrp)"}},
 		{"unknown instance key", head + "  vrid: 1\n  vrrid: 2\n  vips: [198.51.100.100]\n", nil,
 			[]string{"/etc/vipd.yaml:5: instances[0].vrrid: unknown key"}},
 		{"unknown key in a VIP", head + "  vrid: 1\n  vips:\n  - {address: 198.51.100.100, dev: veth0}\n", nil,

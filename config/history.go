@@ -1,0 +1,35 @@
+package config
+
+import (
+	"path/filepath"
+
+	"github.com/vipd/vipd/history"
+)
+
+// History is where and how much of this node's event history is kept
+// (package history owns the limits, their defaults and their checks).
+// Only the native format has it; it is read at start (a reload does not
+// move or resize the log).
+type History struct {
+	// Pos is where the history section is; zero when there is none.
+	Pos Pos
+	// Dir is the log's directory, an absolute path. Empty means the
+	// "history" directory beside gossip.state_file, or, without gossip,
+	// memory only (the last 4096 events, lost at a restart).
+	Dir string
+	// Limits are the log's size and age limits; zero values take
+	// history's defaults (16 MiB, 30 days).
+	Limits history.Options
+}
+
+// HistoryDir is the directory the history log goes to, or "" for memory
+// only.
+func (c *Config) HistoryDir() string {
+	switch {
+	case c.History.Dir != "":
+		return c.History.Dir
+	case c.Gossip != nil && c.Gossip.StateFile != "":
+		return filepath.Join(filepath.Dir(c.Gossip.StateFile), "history")
+	}
+	return ""
+}
