@@ -50,6 +50,9 @@ type Metrics struct {
 	splitBrain    *prometheus.CounterVec
 	apiRequests   *prometheus.CounterVec
 	apiPanics     *prometheus.CounterVec
+	// history.go
+	lastTransition *prometheus.GaugeVec
+	causes         *prometheus.CounterVec
 }
 
 // Buckets, in seconds. Checks and notify scripts are expected to take
@@ -109,6 +112,7 @@ func New(b BuildInfo) *Metrics {
 	m.apiPanics = counter("vipd_api_panics_total",
 		"API handler panics recovered (each answered INTERNAL and logged).", "method")
 
+	m.registerHistory(f)
 	f(&snapshotCollector{m: m})
 	return m
 }
