@@ -567,11 +567,14 @@ func (s *Set) masterRound(ctx context.Context, start time.Time, settled chan str
 			var once sync.Once
 			settle := func() { once.Do(left.Done) }
 			defer settle()
+			// Taken before converging: a Reassert meanwhile closes it, so
+			// the re-check it asks for is not lost.
+			kick := s.currentKick()
 			if s.converge(ctx, r, start, false, settle) != nil && ctx.Err() != nil {
 				return
 			}
 			settle()
-			s.reconcileLoop(ctx, r)
+			s.reconcileLoop(ctx, r, kick)
 		})
 	}
 	go func() {
@@ -581,7 +584,7 @@ func (s *Set) masterRound(ctx context.Context, start time.Time, settled chan str
 	wg.Wait()
 }
 
-func (s *Set) reconcileLoop(ctx context.Context, r *runner) {
+func (s *Set) reconcileLoop(ctx context.Context, r *runner, kick chan struct{}) {
 	every := s.cl.ReconcileInterval
 	if every <= 0 {
 		every = config.DefaultCloudReconcileInterval
@@ -589,13 +592,13 @@ func (s *Set) reconcileLoop(ctx context.Context, r *runner) {
 	t := s.e.clock.NewTimer(every)
 	defer t.Stop()
 	for {
-		kick := s.currentKick()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
 		case <-kick:
 		}
+		kick = s.currentKick() // before converging, as in masterRound
 		start := s.e.clock.Now()
 		if err := s.converge(ctx, r, start, true, func() {}); err != nil && ctx.Err() != nil {
 			return
