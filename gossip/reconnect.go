@@ -31,11 +31,13 @@ import (
 // the start-up backoff allows.
 
 // followUp is how soon a round comes after one that reached a member
-// without taking it back. The first exchange after a long cut only makes
-// both sides refute the other's verdict (each bumps its incarnation:
-// memberlist ignores an alive message of the incarnation it declared dead),
-// so it takes a second exchange, once the refutations have spread on each
-// side, to merge.
+// without taking it back. memberlist ignores an alive message of the
+// incarnation it declared dead: unless the member was already forgotten
+// (GossipToTheDeadTime after its death) or the refutation reaches it by
+// gossip to the recently dead, the first exchange after a cut only makes
+// both sides refute the other's verdict (each bumps its incarnation), and
+// it takes a second one, once the refutations have spread on each side,
+// to merge.
 const followUp = time.Second
 
 // maxFollowUps bounds the quick rounds in a row.
