@@ -25,6 +25,28 @@ type Prober interface {
 	Probe(ctx context.Context) Result
 }
 
+// Watcher is a Prober that the kernel can tell when what it probes may have
+// changed (an interface's link, through netlink notifications). Its Runner
+// then probes when told, and otherwise only every RecheckInterval while the
+// state stands, instead of every Interval: an idle agent does not wake up
+// to find nothing changed.
+//
+// A Watcher's Probe must not wait on anything but the kernel's answer
+// about state it holds: the Runner arms no deadline timer for it, and
+// counts a run that took longer than the timeout as timed out.
+type Watcher interface {
+	Prober
+	// Watch starts watching from the network namespace of the calling
+	// thread (the one Probe runs in) and returns a channel that receives
+	// a value whenever a probe may find something new; one value stands
+	// for every change since the last was received. The channel is closed
+	// once watching has ended: when ctx is done, or when the watch broke
+	// and could not be restarted. Its goroutines end with ctx.
+	Watch(ctx context.Context) (<-chan struct{}, error)
+}
+
+var _ Watcher = (*ifaceProber)(nil)
+
 // Every kind is a Prober.
 var (
 	_ Prober = (*execProber)(nil)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -20,8 +22,17 @@ import (
 //
 // The interface is looked up in the network namespace of the thread that
 // calls Probe; vipd runs in one namespace, so that is vipd's.
+//
+// It is a Watcher: a netlink subscription to the kernel's link
+// notifications (RTNLGRP_LINK) says when the interface may have changed,
+// so that the Runner probes then rather than every interval.
 type ifaceProber struct {
 	name string
+
+	// While watched, probes ask through one netlink socket kept open
+	// (two system calls) instead of opening one each time.
+	mu     sync.Mutex
+	handle *netlink.Handle
 }
 
 func newIfaceProber(c *config.Check) (*ifaceProber, error) {
@@ -53,7 +64,15 @@ func (p *ifaceProber) probe(ctx context.Context) Result {
 	if err := ctx.Err(); err != nil {
 		return Result{Err: probeErr(ctx, err)}
 	}
-	link, err := netlink.LinkByName(p.name)
+	p.mu.Lock()
+	var link netlink.Link
+	var err error
+	if p.handle != nil {
+		link, err = p.handle.LinkByName(p.name)
+	} else {
+		link, err = netlink.LinkByName(p.name)
+	}
+	p.mu.Unlock()
 	if err != nil {
 		var nf netlink.LinkNotFoundError
 		if errors.As(err, &nf) {
@@ -68,4 +87,106 @@ func (p *ifaceProber) probe(ctx context.Context) Result {
 		return Result{Output: desc, Err: fmt.Errorf("interface %s is down", p.name)}
 	}
 	return Result{OK: true, Output: desc}
+}
+
+// Watch subscribes to the link notifications of the calling thread's
+// network namespace and signals each one about this interface: by name,
+// or by index, so that a rename away or a deletion counts too. If the
+// subscription breaks (its socket buffer overflowed, so notifications were
+// lost) it signals and subscribes again; the channel closes when that
+// fails or ctx ends.
+func (p *ifaceProber) Watch(ctx context.Context) (<-chan struct{}, error) {
+	sub, err := subscribeLinks()
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: link notifications: %w", p.name, err)
+	}
+	var index atomic.Int32 // the interface's index, once known; 0 until then
+	if l, err := netlink.LinkByName(p.name); err == nil {
+		index.Store(int32(l.Attrs().Index))
+	}
+	// A handle that cannot be had leaves probes opening their own socket.
+	if h, err := netlink.NewHandle(unix.NETLINK_ROUTE); err == nil {
+		p.mu.Lock()
+		p.handle = h
+		p.mu.Unlock()
+	}
+	out := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case out <- struct{}{}:
+		default: // one pending signal stands for all
+		}
+	}
+	go func() {
+		defer close(out)
+		defer func() {
+			p.mu.Lock()
+			if p.handle != nil {
+				p.handle.Close()
+				p.handle = nil
+			}
+			p.mu.Unlock()
+		}()
+		for {
+			sub.follow(ctx, func(u netlink.LinkUpdate) {
+				a := u.Link.Attrs()
+				switch {
+				case a.Name == p.name:
+					if u.Header.Type == unix.RTM_DELLINK {
+						index.Store(0)
+					} else {
+						index.Store(int32(a.Index))
+					}
+					signal()
+				case a.Index != 0 && int32(a.Index) == index.Load():
+					signal() // renamed away
+				}
+			})
+			if ctx.Err() != nil {
+				return
+			}
+			signal()
+			if sub, err = subscribeLinks(); err != nil {
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// linkSub is one netlink subscription to link notifications.
+type linkSub struct {
+	updates chan netlink.LinkUpdate
+	done    chan struct{}
+}
+
+// subscribeLinks subscribes in the calling thread's network namespace.
+func subscribeLinks() (*linkSub, error) {
+	s := &linkSub{updates: make(chan netlink.LinkUpdate, 16), done: make(chan struct{})}
+	if err := netlink.LinkSubscribeWithOptions(s.updates, s.done, netlink.LinkSubscribeOptions{}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// follow hands each update to fn until ctx ends or the subscription
+// breaks, then closes the subscription and returns once netlink's
+// goroutines have ended (they close updates).
+func (s *linkSub) follow(ctx context.Context, fn func(netlink.LinkUpdate)) {
+	defer func() {
+		close(s.done)
+		for range s.updates {
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u, ok := <-s.updates:
+			if !ok {
+				return
+			}
+			fn(u)
+		}
+	}
 }

@@ -17,6 +17,11 @@ import (
 // (keepalived's vrrp_script default).
 const DefaultInterval = time.Second
 
+// RecheckInterval is the longest a watched check (see Watcher) goes
+// without a run while its state stands: a safety re-read in case a
+// notification was lost. Notifications, not this, are how it sees a change.
+const RecheckInterval = 5 * time.Second
+
 // ErrRunnerStarted is returned by Run when the Runner has run before.
 var ErrRunnerStarted = errors.New("checks: runner already started")
 
@@ -101,6 +106,11 @@ type RunnerOptions struct {
 //   - the first run starts as soon as Run is called; each next run starts
 //     Interval after the previous one started, or as soon as it ended if it
 //     took longer: runs never overlap;
+//   - a Watcher's check (an interface) runs like that only while a fall
+//     or rise is under way; otherwise its next run starts when the kernel
+//     says something changed, or RecheckInterval (or Interval, if longer)
+//     after the previous one as a safety re-read, so an idle check costs
+//     no wake-ups;
 //   - a run gets Timeout (default: the interval) through its context; one
 //     that is still going then fails with ErrTimeout;
 //   - starting in StateInit, or StateFailed with InitFail, the first
@@ -110,9 +120,11 @@ type RunnerOptions struct {
 //     have no rise or fall: each result applies at once.
 //
 // Timeouts are enforced through the context's deadline, that is by the
-// runtime's timers (which testing/synctest fakes); the Clock schedules runs
-// and measures them. A Runner is one goroutine, the caller's Run; Status is
-// safe to call from any goroutine.
+// runtime's timers (which testing/synctest fakes), except for a Watcher's
+// probes, which do not wait and are judged by their duration; the Clock
+// schedules runs and measures them. A Runner is the caller's Run and, for
+// a Watcher, the watch's goroutines, which Run waits for; Status is safe
+// to call from any goroutine.
 type Runner struct {
 	name     string
 	kind     config.CheckKind
@@ -195,6 +207,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.st.Since = r.clk.Now()
 	r.mu.Unlock()
 
+	changes, unwatch := r.watch(ctx)
+	defer unwatch()
 	var timer clock.Timer
 	defer func() {
 		if timer != nil {
@@ -211,7 +225,15 @@ func (r *Runner) Run(ctx context.Context) error {
 		res.Duration = end.Sub(start)
 		r.record(res, start, end)
 
-		wait := start.Add(r.interval).Sub(end)
+		// While a fall or rise is under way the runs follow the interval,
+		// so that fall × interval keeps its meaning however many
+		// notifications a flapping link sends; once the state agrees with
+		// the last result, a watched check waits for the kernel's word.
+		gap, events := r.interval, (<-chan struct{})(nil)
+		if changes != nil && r.settled() {
+			gap, events = max(r.interval, RecheckInterval), changes
+		}
+		wait := start.Add(gap).Sub(end)
 		if wait <= 0 {
 			if ctx.Err() != nil {
 				return nil
@@ -227,14 +249,72 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-timer.C():
+		case _, open := <-events:
+			if !open {
+				r.log.Warn("check no longer notified of changes: probing every interval", "check", r.name, "interval", r.interval)
+				changes = nil
+			}
+			// A Fake timer keeps an expiry that Stop came too late for:
+			// drop it, or it would start a run of its own.
+			if !timer.Stop() {
+				select {
+				case <-timer.C():
+				default:
+				}
+			}
 		}
 	}
+}
+
+// watch starts the prober's notifications when it is a Watcher. It returns
+// nil changes when it is not, or when watching fails (the Runner then
+// probes every interval, as for any other kind), and a function that ends
+// the watch and waits for its goroutines.
+func (r *Runner) watch(ctx context.Context) (changes <-chan struct{}, unwatch func()) {
+	w, ok := r.prober.(Watcher)
+	if !ok {
+		return nil, func() {}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	ch, err := w.Watch(wctx)
+	if err != nil {
+		cancel()
+		r.log.Warn("cannot be notified of changes: probing every interval", "check", r.name, "interval", r.interval, "err", err)
+		return nil, func() {}
+	}
+	return ch, func() {
+		cancel()
+		for range ch { // closed once the watch's goroutines have ended
+		}
+	}
+}
+
+// settled reports whether the last result agrees with the state, so that
+// no fall or rise is under way.
+func (r *Runner) settled() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch r.st.State {
+	case StateHealthy:
+		return r.st.LastResult.OK
+	case StateFailed:
+		return !r.st.LastResult.OK
+	}
+	return false
 }
 
 // runOnce runs the probe under the timeout; ok is false when ctx ended
 // meanwhile.
 func (r *Runner) runOnce(ctx context.Context) (res Result, ok bool) {
-	pctx, cancel := context.WithTimeout(ctx, r.timeout)
+	// A Watcher's probe does not wait (see Watcher): it gets no deadline
+	// timer, which would cost a wake-up per run even when stopped, and is
+	// judged by how long it took instead.
+	_, quick := r.prober.(Watcher)
+	start := r.clk.Now()
+	pctx, cancel := ctx, context.CancelFunc(func() {})
+	if !quick {
+		pctx, cancel = context.WithTimeout(ctx, r.timeout)
+	}
 	defer cancel()
 	func() {
 		// A panicking prober is a failed check, not a dead daemon.
@@ -248,7 +328,8 @@ func (r *Runner) runOnce(ctx context.Context) (res Result, ok bool) {
 	if ctx.Err() != nil {
 		return Result{}, false
 	}
-	if errors.Is(pctx.Err(), context.DeadlineExceeded) && (res.OK || !errors.Is(res.Err, ErrTimeout)) {
+	late := errors.Is(pctx.Err(), context.DeadlineExceeded) || quick && r.clk.Now().Sub(start) > r.timeout
+	if late && (res.OK || !errors.Is(res.Err, ErrTimeout)) {
 		// The prober overran its deadline; whatever it found is too late.
 		res.OK = false
 		if res.Err == nil {
