@@ -241,6 +241,10 @@ tests:
         values: '0x10'
       - series: 'vipd_check_healthy{job="vipd",instance="n1:9746",check="dns",kind="dns"}'
         values: '1 1 0x12'
+      - series: 'vipd_cloud_action_last_error_timestamp_seconds{job="vipd",instance="n1:9746",owner="instance:VI_1",action="associate_address"}'
+        values: '0 1700000000x80'
+      - series: 'vipd_cloud_action_last_error_timestamp_seconds{job="vipd",instance="n2:9746",owner="instance:VI_1",action="associate_address"}'
+        values: '0x80'
     alert_rule_test:
       - eval_time: 2m
         alertname: VipdSplitBrain
@@ -256,6 +260,16 @@ tests:
             exp_annotations:
               summary: "No node is master of VI_2"
               description: "Nobody holds the virtual addresses of VI_2 (VRID 52, ipv4): the service behind them is unreachable."
+      - eval_time: 10m
+        alertname: VipdCloudActionErrorUnresolved
+        exp_alerts: []
+      - eval_time: 17m
+        alertname: VipdCloudActionErrorUnresolved
+        exp_alerts:
+          - exp_labels: {severity: warning, job: vipd, instance: "n1:9746", owner: "instance:VI_1", action: associate_address}
+            exp_annotations:
+              summary: "Cloud action associate_address of instance:VI_1 on n1:9746 has an error no success has followed"
+              description: "Its last attempt (a failover, a reconcile, a release, or the start-up permission check) failed and nothing has succeeded since: the next failover to this node may fail the same way. The node's status (vipd status) shows the error."
       - eval_time: 1m
         alertname: VipdCheckFailing
         exp_alerts: []
