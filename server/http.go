@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
+	"github.com/vipd/vipd/server/ui"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -109,6 +111,26 @@ func (s *Server) routes() *http.ServeMux {
 			return
 		}
 		s.opts.Metrics.ServeHTTP(w, r)
+	}))
+	// The status page (server/ui): its files carry no data and are open
+	// like /healthz, so that a browser, which cannot send a bearer token
+	// with a page load, can show the page and ask for one; its event
+	// stream is a read, and its calls go through the API's own routes.
+	mux.HandleFunc(AccessPath, s.serveAccess)
+	page := ui.New(func(ctx context.Context, req *vipdv1.WatchRequest) (vipdv1.VipdService_WatchClient, error) {
+		return vipdv1.NewVipdServiceClient(s.gwConn).Watch(ctx, req)
+	}, s.log)
+	serveFiles := func(w http.ResponseWriter, r *http.Request) {
+		if s.getOnly(w, r) {
+			page.ServeFiles(w, r)
+		}
+	}
+	mux.HandleFunc(ui.Prefix, serveFiles)
+	mux.HandleFunc(ui.Prefix+"/", serveFiles)
+	mux.Handle(ui.EventsPath, s.guard(func(w http.ResponseWriter, r *http.Request) {
+		if s.getOnly(w, r) && s.readBody(w, r) {
+			page.ServeEvents(w, r)
+		}
 	}))
 	mux.Handle("/", s.guard(func(w http.ResponseWriter, r *http.Request) {
 		if !s.readBody(w, r) {
