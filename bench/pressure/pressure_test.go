@@ -287,6 +287,10 @@ func daemonBinary(b *testing.B, kind string) string {
 	return testbed.VipdBinary(b)
 }
 
+// vipdLogLevel is vipd's --log-level: info, so that logging costs the
+// daemons alike; the takeover benchmark reads debug lines.
+var vipdLogLevel = "info"
+
 // startDaemon runs a daemon from bin with cfg, its files in dir.
 func startDaemon(b *testing.B, n *lab.Node, kind, bin, dir, name, cfg string) *testbed.Daemon {
 	path := filepath.Join(dir, name+".conf")
@@ -298,7 +302,7 @@ func startDaemon(b *testing.B, n *lab.Node, kind, bin, dir, name, cfg string) *t
 			"--use-file", path, "--pid", filepath.Join(dir, name+"-keepalived.pid"),
 			"--vrrp_pid", filepath.Join(dir, name+"-vrrp.pid"), "--checkers_pid", filepath.Join(dir, name+"-checkers.pid"))
 	}
-	return testbed.Start(b, n, kind, bin, "agent", "--config", path, "--log-level", "info",
+	return testbed.Start(b, n, kind, bin, "agent", "--config", path, "--log-level", vipdLogLevel,
 		"--api-socket", filepath.Join(dir, name+".sock"))
 }
 
@@ -348,18 +352,8 @@ func pin(pid int, cpus []int) error {
 func majorFaults(pids []int) int64 {
 	var n int64
 	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// Fields after the command name, which may hold spaces: majflt
-		// is the 12th field of the line, the 10th after ") ".
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) > 9 {
-			v, _ := strconv.ParseInt(f[9], 10, 64)
-			n += v
-		}
+		maj, _ := faults(pid)
+		n += maj
 	}
 	return n
 }
