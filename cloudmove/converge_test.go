@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,7 @@ type fakeAction struct {
 	script           []step
 	applies, changes int
 	observes         int
+	observeErr       error // returned by the next observe, once
 }
 
 func (f *fakeAction) name() string                                   { return "fake" }
@@ -59,6 +61,10 @@ func (f *fakeAction) observe(context.Context, *env) (observation, string, error)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.observes++
+	if err := f.observeErr; err != nil {
+		f.observeErr = nil
+		return notOurs, "", err
+	}
 	if f.ours {
 		return ours, "ours", nil
 	}
@@ -366,5 +372,47 @@ func TestBackoffJitter(t *testing.T) {
 	}
 	if len(seen) < 10 {
 		t.Errorf("only %d distinct waits: no jitter", len(seen))
+	}
+}
+
+// TestErrorKeptUntilSuccess: an action's last error, with its time, stays
+// until a success that answers it: a failed look by a refresh is cleared
+// by the next good look; a failed round is not (only a verified round
+// clears it), nor by a release that gives nothing up.
+func TestErrorKeptUntilSuccess(t *testing.T) {
+	fc := clock.NewFake(start)
+	f := &fakeAction{observeErr: apiErr(500, "InternalError")}
+	s := testSet(t, cloudCfg(), fc, f, nil)
+	s.refresh(context.Background())
+	st := s.Status()[0]
+	if !strings.Contains(st.Error, "InternalError") || !st.ErrorAt.Equal(start) {
+		t.Fatalf("after a failed look: %+v", st)
+	}
+	fc.Advance(time.Minute)
+	s.refresh(context.Background())
+	if st = s.Status()[0]; st.Error != "" || !st.ErrorAt.IsZero() {
+		t.Fatalf("after a good look: %+v", st)
+	}
+
+	// A round that fails for good (denied), then a release: the error
+	// and its time stay, also through later good looks.
+	f.mu.Lock()
+	f.script = []step{{err: apiErr(403, "UnauthorizedOperation")}}
+	f.mu.Unlock()
+	s.Master()
+	advanceUntil(t, fc, 50*time.Millisecond, func() bool { return state(s) == StateFailed })
+	failed := s.Status()[0].ErrorAt
+	s.Backup()
+	if err := s.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.refresh(context.Background())
+	if st = s.Status()[0]; st.State != StateReleased || !strings.Contains(st.Error, "missing IAM permission") || !st.ErrorAt.Equal(failed) {
+		t.Fatalf("after the release and a good look: %+v", st)
+	}
+	s.Master()
+	advanceUntil(t, fc, 50*time.Millisecond, func() bool { return state(s) == StateDone })
+	if st = s.Status()[0]; st.Error != "" || !st.ErrorAt.IsZero() {
+		t.Errorf("after a verified round: %+v", st)
 	}
 }

@@ -152,7 +152,7 @@ type runner struct {
 
 	mu         sync.Mutex
 	st         ActionStatus
-	errRelease bool          // st.Error came from a release
+	errFrom    errSource     // what st.Error came from
 	verified   chan struct{} // closed when verified in the current round
 }
 
@@ -312,7 +312,7 @@ func (s *Set) prepare(ctx context.Context) {
 			}
 			if err != nil {
 				s.e.log.Error("cloud action not ready; retrying in the background", "action", r.a.name(), "err", describeError(err))
-				r.setError(s.e.clock.Now(), err, false)
+				r.setError(s.e.clock.Now(), err, fromLook)
 			}
 			for _, w := range r.a.warnings() {
 				s.e.log.Warn("cloud action", "action", r.a.name(), "warning", w)
@@ -328,7 +328,7 @@ func (s *Set) prepare(ctx context.Context) {
 				switch {
 				case pc.Checked && !pc.Allowed:
 					s.e.log.Error("missing IAM permission", "permission", pc.Permission, "action", pc.Action, "detail", pc.Note)
-					r.setError(s.e.clock.Now(), fmt.Errorf("missing IAM permission %s (%s)", pc.Permission, pc.Note), false)
+					r.setError(s.e.clock.Now(), fmt.Errorf("missing IAM permission %s (%s)", pc.Permission, pc.Note), fromRound)
 				case !pc.Checked:
 					s.e.log.Debug("permission not checked", "permission", pc.Permission, "action", pc.Action, "note", pc.Note)
 				}
@@ -341,9 +341,25 @@ func (s *Set) prepare(ctx context.Context) {
 	})
 }
 
+// errSource says what an action's last error came from, and so which
+// success clears it.
+type errSource int
+
+const (
+	// fromRound: a master round or reconcile (or a permission DryRun
+	// denied): only a verified round clears it.
+	fromRound errSource = iota
+	// fromRelease: giving the resource up; a release that succeeds (or
+	// a verified round) clears it.
+	fromRelease
+	// fromLook: resolving or looking at the resource (start-up, refresh);
+	// a later successful look (or a verified round) clears it.
+	fromLook
+)
+
 // setError records err as the action's last error (a wait for the
 // resource is progress, not an error: it goes to Detail instead).
-func (r *runner) setError(now time.Time, err error, release bool) {
+func (r *runner) setError(now time.Time, err error, from errSource) {
 	var we *waitError
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -351,14 +367,15 @@ func (r *runner) setError(now time.Time, err error, release bool) {
 		r.st.Detail = we.msg
 		return
 	}
-	r.st.Error, r.st.ErrorAt, r.errRelease = describeError(err), now, release
+	r.st.Error, r.st.ErrorAt, r.errFrom = describeError(err), now, from
 }
 
-// clearError forgets the last error after a success; a release's success
-// clears only an error of a release.
-func (r *runner) clearError(release bool) {
-	if !release || r.errRelease {
-		r.st.Error, r.st.ErrorAt, r.errRelease = "", time.Time{}, false
+// clearError forgets the last error after a success of kind from: a
+// verified round clears any error, a release or a look only its own kind.
+// Called with r.mu held.
+func (r *runner) clearError(from errSource) {
+	if r.st.Error != "" && (from == fromRound || r.errFrom == from) {
+		r.st.Error, r.st.ErrorAt, r.errFrom = "", time.Time{}, fromRound
 	}
 }
 
@@ -677,7 +694,7 @@ func (s *Set) converge(ctx context.Context, r *runner, start time.Time, reconcil
 			settle()
 		} else {
 			e.log.Debug("cloud action retrying", "action", r.a.name(), "during", what, "err", msg)
-			r.setError(e.clock.Now(), err, false)
+			r.setError(e.clock.Now(), err, fromRound)
 		}
 		return s.sleep(ctx, s.jitter(b))
 	}
@@ -781,7 +798,7 @@ func (s *Set) markDone(r *runner, start time.Time, changed bool, detail string, 
 	r.mu.Lock()
 	was := r.st.State
 	r.st.State, r.st.Detail = StateDone, detail
-	r.clearError(false)
+	r.clearError(fromRound)
 	if changed {
 		r.st.Changed = true
 	}
@@ -815,7 +832,7 @@ func (s *Set) markFailed(r *runner, err error, start time.Time) {
 	now := s.e.clock.Now()
 	r.mu.Lock()
 	r.st.State, r.st.Since, r.st.Took = StateFailed, now, now.Sub(start)
-	r.st.Error, r.st.ErrorAt, r.errRelease = describeError(err), now, false
+	r.st.Error, r.st.ErrorAt, r.errFrom = describeError(err), now, fromRound
 	r.mu.Unlock()
 	s.observe(r, false, now.Sub(start), err)
 	if s.cl.OnFailure == config.CloudFault {
@@ -899,7 +916,7 @@ func (s *Set) releaseOne(ctx context.Context, r *runner) {
 			now := e.clock.Now()
 			r.mu.Lock()
 			r.st.State, r.st.Since = StateReleased, now
-			r.clearError(true)
+			r.clearError(fromRelease)
 			r.mu.Unlock()
 			s.observe(r, true, now.Sub(start), nil)
 			s.changed()
@@ -917,13 +934,13 @@ func (s *Set) releaseOne(ctx context.Context, r *runner) {
 			now := e.clock.Now()
 			r.mu.Lock()
 			r.st.State, r.st.Since = StateFailed, now
-			r.st.Error, r.st.ErrorAt, r.errRelease = describeError(err), now, true
+			r.st.Error, r.st.ErrorAt, r.errFrom = describeError(err), now, fromRelease
 			r.mu.Unlock()
 			s.observe(r, true, now.Sub(start), err)
 			s.changed()
 			return
 		}
-		r.setError(e.clock.Now(), err, true)
+		r.setError(e.clock.Now(), err, fromRelease)
 		if !s.sleep(ctx, s.jitter(b)) {
 			return
 		}
@@ -1043,12 +1060,18 @@ func (s *Set) refresh(ctx context.Context) {
 				// the cache fresh for the next failover.
 				_, d, oerr := r.a.observe(ctx, s.e)
 				if oerr == nil {
-					r.setDetail(d)
+					r.mu.Lock()
+					r.st.Detail = d
+					r.clearError(fromLook)
+					r.mu.Unlock()
 				}
 				err = oerr
 			}
 			if err != nil && ctx.Err() == nil {
 				s.e.log.Warn("cloud refresh failed", "action", r.a.name(), "err", describeError(err))
+				if !master {
+					r.setError(s.e.clock.Now(), err, fromLook)
+				}
 			}
 		})
 	}
