@@ -61,6 +61,7 @@ type Agent struct {
 	stopped  chan struct{}       // closed when Run returns
 	events   *hub                // watch events for the API
 	link     atomic.Pointer[clusterLink]
+	hist     atomic.Pointer[nodeHistory] // the event history (history.go)
 
 	loadConfig func() (*config.Config, error)
 	onReady    func()
@@ -167,6 +168,8 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	defer close(a.stopped)
 	a.started = a.clock.Now()
 	a.nodeName = cfg.Node.Name
+	// First in, last out: the history records the final transitions.
+	defer a.startHistory(cfg)()
 	var err error
 	if a.addrs, err = vip.NewManager(); err != nil {
 		return fmt.Errorf("netlink: %w", err)
@@ -197,7 +200,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	if a.metrics != nil {
 		observeCloud = a.metrics.ObserveCloudAction
 	}
-	a.cloud = newClouds(a.log, observeCloud, a.track.poke)
+	a.cloud = newClouds(a.log, a.cloudObserver(observeCloud), a.track.poke)
 	// A backup follows another node's master round (gossip), so that its
 	// view of the cloud is fresh for the next failover.
 	a.cloud.followPeers(a.events, cfg.Node.Name)
@@ -225,6 +228,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 			return fmt.Errorf("gossip: %w", err)
 		}
 		link.metrics = a.metrics
+		link.c.SetQueryHandler(a.answerQuery) // other members read our history
 		a.link.Store(link)
 		a.track.gossipMembers = link.c.Members // order lists name members
 		// Its own context: the agent's ends at SIGTERM, but the cluster
@@ -253,6 +257,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		if link != nil {
 			link.sync(a.clock.Now(), a.track, a.running)
 		}
+		a.observeHistory()
 	}
 
 	if _, err := a.apply(cfg); err != nil {
@@ -283,6 +288,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 				link.reload(r.cfg)
 			}
 			res, err := a.apply(r.cfg)
+			a.noteReload(res, err)
 			r.reply <- reloadReply{res, err}
 		case f := <-a.calls:
 			f()
@@ -332,6 +338,7 @@ func (a *Agent) command(cmd gossip.Command) {
 
 // execute carries out a command from another node.
 func (a *Agent) execute(cmd gossip.Command) {
+	a.noteCommand(cmd)
 	switch cmd.Kind {
 	case gossip.CommandResign:
 		a.resign(cmd.Instance, "failover requested on "+cmd.From)

@@ -304,8 +304,12 @@ func keep(ev *vipdv1.WatchResponse, req *vipdv1.WatchRequest, want map[vipdv1.Ev
 		kind = vipdv1.EventType_EVENT_TYPE_MEMBER
 	case *vipdv1.WatchResponse_Order:
 		kind, instance = vipdv1.EventType_EVENT_TYPE_ORDER, e.Order.GetOrder().GetInstance()
+	case *vipdv1.WatchResponse_History:
+		kind, instance = vipdv1.EventType_EVENT_TYPE_HISTORY, e.History.GetInstance()
 	}
 	switch {
+	case kind == vipdv1.EventType_EVENT_TYPE_HISTORY && !want[kind]:
+		return false // history repeats the other events: only on request
 	case len(want) > 0 && !want[kind]:
 		return false
 	case !local && !req.GetCluster():

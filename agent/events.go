@@ -2,6 +2,7 @@ package agent
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,6 +22,7 @@ const watchBuffer = 256
 type hub struct {
 	mu   sync.Mutex
 	subs map[*watcher]struct{}
+	tap  atomic.Pointer[func(*vipdv1.WatchResponse)] // sees every event first (history.go)
 }
 
 // watcher is one Watch stream's subscription.
@@ -45,6 +47,9 @@ func (h *hub) subscribe() (w *watcher, cancel func()) {
 }
 
 func (h *hub) publish(ev *vipdv1.WatchResponse) {
+	if tap := h.tap.Load(); tap != nil {
+		(*tap)(ev)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for w := range h.subs {

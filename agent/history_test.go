@@ -1,0 +1,85 @@
+package agent
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/vipd/vipd/history"
+	"github.com/vipd/vipd/internal/clock"
+	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
+)
+
+// The hub's events become history events: this node's transitions (with
+// the priority before and the cause counted) and checks, membership
+// changes, orders; other nodes' relayed transitions are theirs to record.
+// Watchers get the history events only when they ask for them.
+func TestHistoryFromHub(t *testing.T) {
+	at := time.Date(2026, 12, 6, 3, 12, 0, 0, time.UTC)
+	hb := newHub()
+	var causes []string
+	h := &nodeHistory{rec: history.NewRecorder("n1", nil, clock.NewFake(at), nil), hub: hb, node: "n1",
+		prio: map[string]int{}, guard: map[string]string{},
+		observe: func(_, cause string, _ time.Time) { causes = append(causes, cause) }}
+	hb.setTap(h.tap)
+	w, cancel := hb.subscribe()
+	defer cancel()
+	ts := timestamppb.New(at)
+	tr := func(node string, to vipdv1.InstanceState, prio uint32, reason string) {
+		hb.instance(node, at, &vipdv1.InstanceEvent{Name: "dns", From: vipdv1.InstanceState_INSTANCE_STATE_BACKUP, To: to, Priority: prio, Reason: reason, MasterAddress: "198.51.100.2"})
+	}
+	tr("n1", vipdv1.InstanceState_INSTANCE_STATE_BACKUP, 100, "startup")
+	tr("n1", vipdv1.InstanceState_INSTANCE_STATE_MASTER, 150, "master down timer expired")
+	tr("n2", vipdv1.InstanceState_INSTANCE_STATE_MASTER, 200, "preempted a lower priority master")
+	hb.check("n1", at, &vipdv1.CheckEvent{Name: "chk", From: vipdv1.CheckState_CHECK_STATE_HEALTHY, To: vipdv1.CheckState_CHECK_STATE_FAILED, Output: "refused"})
+	hb.publish(&vipdv1.WatchResponse{Time: ts, Node: "n3", Event: &vipdv1.WatchResponse_Member{Member: &vipdv1.MemberEvent{
+		Member: &vipdv1.Member{Name: "n3", Address: "198.51.100.3:7946", Status: vipdv1.MemberStatus_MEMBER_STATUS_DEAD}, PreviousStatus: vipdv1.MemberStatus_MEMBER_STATUS_ALIVE}}})
+	hb.publish(&vipdv1.WatchResponse{Time: ts, Node: "n3", Event: &vipdv1.WatchResponse_Member{Member: &vipdv1.MemberEvent{
+		Member: &vipdv1.Member{Name: "n3", Status: vipdv1.MemberStatus_MEMBER_STATUS_DEAD}, PreviousStatus: vipdv1.MemberStatus_MEMBER_STATUS_DEAD}}})
+	hb.publish(&vipdv1.WatchResponse{Time: ts, Node: "n2", Event: &vipdv1.WatchResponse_Order{Order: &vipdv1.OrderEvent{Order: &vipdv1.Order{
+		Instance: "dns", Version: 4, Origin: "n2", Nodes: []*vipdv1.OrderNode{{Name: "n2"}, {Name: "n1", Disabled: true}}}}}})
+
+	got, _ := h.rec.Query(history.Query{})
+	want := []history.Event{
+		{Kind: history.KindTransition, Instance: "dns", From: "BACKUP", To: "BACKUP", Priority: 100, Reason: "startup", Master: "198.51.100.2"},
+		{Kind: history.KindTransition, Instance: "dns", From: "BACKUP", To: "MASTER", Priority: 150, PrevPriority: 100, Reason: "master down timer expired", Master: "198.51.100.2"},
+		{Kind: history.KindCheck, Check: "chk", From: "HEALTHY", To: "FAILED", Output: "refused"},
+		{Kind: history.KindMember, Origin: "n3", From: "alive", To: "dead", Detail: "member n3 at 198.51.100.3:7946"},
+		{Kind: history.KindOrder, Instance: "dns", Origin: "n2", Version: 4, Detail: "n2, n1 (disabled)"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("recorded %d events, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		w.Node, w.Seq, w.Time = "n1", uint64(i+1), at
+		if got[i] != w {
+			t.Errorf("event %d:\n got %+v\nwant %+v", i, got[i], w)
+		}
+	}
+	if len(causes) != 2 || causes[0] != history.CauseStartup || causes[1] != history.CauseMasterDown {
+		t.Errorf("causes %v", causes)
+	}
+	// The watcher saw history events among the others; keep() gives them
+	// only to those asking by type.
+	var hist, other int
+	for len(w.ch) > 0 {
+		ev := <-w.ch
+		plain := keep(ev, &vipdv1.WatchRequest{Cluster: true}, map[vipdv1.EventType]bool{}, "n1")
+		asked := keep(ev, &vipdv1.WatchRequest{}, map[vipdv1.EventType]bool{vipdv1.EventType_EVENT_TYPE_HISTORY: true}, "n1")
+		if _, ok := ev.Event.(*vipdv1.WatchResponse_History); ok {
+			hist++
+			if plain || !asked {
+				t.Errorf("history event kept=%v for a plain watcher, %v for one asking", plain, asked)
+			}
+		} else {
+			other++
+			if asked {
+				t.Errorf("%T kept for a watcher asking for history only", ev.Event)
+			}
+		}
+	}
+	if hist != len(want) || other != 7 {
+		t.Errorf("watcher saw %d history and %d other events", hist, other)
+	}
+}
