@@ -178,23 +178,30 @@ func tooManyInstances(pos Pos, field string, n int) Diagnostic {
 		Message: fmt.Sprintf("the configuration has %s instances; vipd supports at most %d (MaxInstances)", has, MaxInstances)}
 }
 
-// countYAMLInstances counts the entries of a block sequence under a
-// top-level "instances:" key by looking at lines only, before the YAML
-// parser builds a tree of the whole file (about 50 bytes of memory for
-// each byte of a file of many small entries): it returns the count and
-// the line of entry MaxInstances+1, if there is one. A flow sequence
-// ("instances: [...]") counts 0 here; validation still counts it after
-// parsing.
+// countYAMLInstances counts the entries of the list under a top-level
+// "instances:" key by looking at the bytes only, before the YAML parser
+// builds a tree of the whole file (about 50 bytes of memory for each byte
+// of a file of many small entries): it returns the count and the line of
+// entry MaxInstances+1, if there is one. A block sequence is counted by
+// its dashes, a flow one ("instances: [...]") by its top-level items. The
+// count is for refusing a file early; validation counts the instances
+// parsed, whatever this says.
 func countYAMLInstances(data []byte) (n, overLine int) {
-	in := false  // inside the instances sequence
+	in := false  // inside the instances block sequence
 	indent := -1 // the column of its dashes, once known
-	for line := 1; len(data) > 0; line++ {
-		var l []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			l, data = data[:i], data[i+1:]
-		} else {
-			l, data = data, nil
+	count := func(line int) {
+		if n++; n == MaxInstances+1 {
+			overLine = line
 		}
+	}
+	for line, off := 1, 0; off < len(data); line++ {
+		l := data[off:]
+		next := len(data)
+		if i := bytes.IndexByte(l, '\n'); i >= 0 {
+			l, next = l[:i], off+i+1
+		}
+		start := off
+		off = next
 		l = bytes.TrimRight(l, " \t\r")
 		body := bytes.TrimLeft(l, " ")
 		col := len(l) - len(body)
@@ -207,16 +214,91 @@ func countYAMLInstances(data []byte) (n, overLine int) {
 			// A top-level key (or the document's end) closes the list.
 			in = false
 			if rest, ok := bytes.CutPrefix(body, []byte("instances:")); ok {
-				rest = bytes.TrimSpace(rest)
-				in = len(rest) == 0 || rest[0] == '#'
-				indent = -1
+				trimmed := bytes.TrimLeft(rest, " \t")
+				switch {
+				case len(trimmed) == 0 || trimmed[0] == '#':
+					in, indent = true, -1
+				case trimmed[0] == '[':
+					at := start + len("instances:") + len(rest) - len(trimmed)
+					var end int
+					end, line = countFlowItems(data, at, line, count)
+					// Go on after the list (its closing line).
+					for off < end {
+						k := bytes.IndexByte(data[off:], '\n')
+						if k < 0 {
+							off = len(data)
+							break
+						}
+						off += k + 1
+					}
+				}
 			}
 		case in && isItem && (indent < 0 || col == indent):
 			indent = col
-			if n++; n == MaxInstances+1 {
-				overLine = line
-			}
+			count(line)
 		}
 	}
 	return n, overLine
+}
+
+// countFlowItems calls count for each top-level item of the flow sequence
+// whose '[' is data[at], on line; it returns where the sequence ends and
+// the line it ends on. Quoted scalars and comments are skipped, so their
+// commas and brackets do not count.
+func countFlowItems(data []byte, at, line int, count func(line int)) (end, endLine int) {
+	depth, expect := 0, false // expect: an item may start here
+	for i := at; i < len(data); i++ {
+		c := data[i]
+		prevSpace := i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'
+		switch {
+		case c == '\n':
+			line++
+			continue
+		case c == ' ' || c == '\t' || c == '\r':
+			continue
+		case c == '#' && prevSpace:
+			for i < len(data) && data[i] != '\n' {
+				i++
+			}
+			i-- // the newline counts the line
+			continue
+		}
+		if depth == 1 && expect && c != ',' && c != ']' {
+			count(line)
+			expect = false
+		}
+		switch {
+		case c == '"' || c == '\'':
+			if !prevSpace && strings.IndexByte("[{,:", data[i-1]) < 0 {
+				continue // inside a plain scalar: it's
+			}
+			for i++; i < len(data); i++ {
+				if data[i] == c {
+					if c == '\'' && i+1 < len(data) && data[i+1] == '\'' {
+						i++ // '' is a quote inside '...'
+						continue
+					}
+					break
+				}
+				switch {
+				case data[i] == '\n':
+					line++
+				case data[i] == '\\' && c == '"':
+					i++ // an escape inside "..."
+				}
+			}
+		case c == '[' || c == '{':
+			depth++
+			if depth == 1 {
+				expect = true
+			}
+		case c == ']' || c == '}':
+			if depth--; depth == 0 {
+				return i + 1, line
+			}
+		case c == ',' && depth == 1:
+			expect = true
+		}
+	}
+	return len(data), line
 }
