@@ -86,8 +86,9 @@ type ActionStatus struct {
 	// Detail is what the cloud looked like at the last look.
 	Detail string
 	// Error is the action's last error. It is kept through a release
-	// and a fault hold, until a later success: a verified master round,
-	// or, for an error of a release, a release that succeeds.
+	// and a fault hold, until a later success: a verified master round;
+	// for an error of a release, a release that succeeds; for a failed
+	// look (start-up, refresh), the next good look.
 	Error string
 	// ErrorAt is when Error was last set; zero when Error is "".
 	ErrorAt time.Time

@@ -587,7 +587,8 @@ type CloudAction struct {
 	Detail string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
 	// error is the action's last error. It is kept through a release and
 	// a fault hold (on_failure: fault), until a later success: a verified
-	// master round, or for an error of a release a successful release.
+	// master round; for an error of a release, a successful release; for a
+	// failed look (start-up, refresh), the next good look.
 	Error string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	// warnings are problems that do not stop the action (e.g. a
 	// source/destination check left on).
