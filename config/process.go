@@ -8,8 +8,8 @@ import (
 // This file holds the settings that protect the agent from a busy machine
 // (node.scheduling and node.lock_memory; keepalived's vrrp_rt_priority,
 // vrrp_priority and vrrp_no_swap): their type, limits and validation. The
-// agent applies them once at start (internal/sched); a reload that changes
-// them is logged and takes effect at the next start.
+// agent applies them once at start (internal/sched); a reload keeps the
+// running ones, and a change takes effect at the next start.
 
 // SchedPolicy is the kernel scheduling policy of the agent's threads.
 type SchedPolicy string

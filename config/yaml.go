@@ -453,16 +453,8 @@ func (p *yamlParser) usable(n *yaml.Node, path string) bool {
 	return !(n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
 }
 
-// mapping calls handlers[key] for each key of n; unknown and repeated keys
-// are errors.
-func (p *yamlParser) mapping(n *yaml.Node, path string, handlers map[string]func(v *yaml.Node, path string)) {
-	keyed := make(map[string]func(k, v *yaml.Node, path string), len(handlers))
-	for name, h := range handlers {
-		keyed[name] = func(_, v *yaml.Node, path string) { h(v, path) }
-	}
-	p.mappingKeys(n, path, keyed)
-}
-
+// mappingKeys calls handlers[key] with the key's node and value for each
+// key of n; unknown and repeated keys are errors.
 func (p *yamlParser) mappingKeys(n *yaml.Node, path string, handlers map[string]func(k, v *yaml.Node, path string)) {
 	if !p.usable(n, path) {
 		return
