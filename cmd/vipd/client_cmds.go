@@ -520,6 +520,8 @@ func eventLine(ev *vipdv1.WatchResponse) string {
 		b.WriteString("order ")
 		printOrder(&b, e.Order.GetOrder())
 		return head + strings.TrimSuffix(b.String(), "\n")
+	case *vipdv1.WatchResponse_History:
+		return head + e.History.GetKind() + " " + dash(e.History.GetInstance()) + ": " + historyText(e.History)
 	}
 	return head + "unknown event"
 }

@@ -51,6 +51,8 @@ other file name).`,
 	root.AddCommand(newMaintenanceCmd())
 	root.AddCommand(newOrderCmd())
 	root.AddCommand(newCloudCmd())
+	root.AddCommand(newEventsCmd())
+	root.AddCommand(newWhyCmd())
 	return root
 }
 
