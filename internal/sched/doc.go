@@ -20,5 +20,7 @@
 // thread and a new process there), which is why the periodic sweep exists;
 // the Go runtime creates threads rarely once the agent runs.
 //
-// It depends only on the kernel; nothing in vipd is imported.
+// It imports internal/clock (the sweep's timer) and internal/exepages (the
+// executable's mappings) and nothing else of vipd; config is translated by
+// cmd/vipd.
 package sched
