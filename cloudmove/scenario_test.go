@@ -645,7 +645,7 @@ func TestEBSWaitsForDevice(t *testing.T) {
 	m.mu.Unlock()
 	late := m.mountTime().Sub(appeared)
 	t.Logf("mounted %v after the device appeared", late.Round(time.Millisecond))
-	if late < 0 || late > 600*time.Millisecond {
+	if late < 0 || late > 750*time.Millisecond {
 		t.Errorf("mounted %v after the device appeared, want within two polls", late)
 	}
 	if got := l.proxy.Count("AttachVolume", true); got != 1 {
