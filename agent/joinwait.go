@@ -27,14 +27,14 @@ type joinWait struct {
 	timeout time.Duration
 	started time.Time // agent clock; zero until the cluster starts
 	// joinedAt is when the join was first seen. The hold lasts until every
-	// held instance has heard a master, or a master-down interval (grace)
-	// after the join: released earlier, a backup that has no peers yet
+	// held instance has heard a master, or for grace after the join:
+	// released earlier, a backup that has no peers yet
 	// (their states follow the join) would wait only its skew time (the
 	// master-down interval ran out while it was held) and become a second
 	// master before the master's adverts could reach it.
 	joinedAt time.Time
 	heard    bool          // every held instance knows a master (observe)
-	grace    time.Duration // their longest master-down interval (observe)
+	grace    time.Duration // 3 of their longest advert intervals (observe)
 	done     string        // why the hold ended for good, once it has
 }
 
@@ -43,15 +43,18 @@ func newJoinWait(g *config.Gossip) joinWait {
 }
 
 // observe notes whether every instance with `peers: gossip` knows a master
-// now, and their longest master-down interval.
+// now, and the grace: three of their longest advert intervals. That is a
+// master-down interval without the skew time, which each instance adds by
+// itself when released without a master known (fsm.Machine.SetHold), so
+// that every instance waits its own master-down interval from the join
+// and the best priority still takes over first.
 func (w *joinWait) observe(running map[string]*running) {
 	w.heard, w.grace = true, 0
 	for _, r := range running {
 		if !r.cfg.PeersFromGossip {
 			continue
 		}
-		adv := r.cfg.AdvertInterval
-		w.grace = max(w.grace, 3*adv+time.Duration(256-int(r.inst.Priority()))*adv/256)
+		w.grace = max(w.grace, 3*r.cfg.AdvertInterval)
 		w.heard = w.heard && r.inst.Master().IsValid()
 	}
 }
