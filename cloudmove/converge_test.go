@@ -378,7 +378,8 @@ func TestBackoffJitter(t *testing.T) {
 // TestErrorKeptUntilSuccess: an action's last error, with its time, stays
 // until a success that answers it: a failed look by a refresh is cleared
 // by the next good look; a failed round is not (only a verified round
-// clears it), nor by a release that gives nothing up.
+// clears it), nor by a release that gives nothing up, nor hidden by a
+// failed look that a good one then clears.
 func TestErrorKeptUntilSuccess(t *testing.T) {
 	fc := clock.NewFake(start)
 	f := &fakeAction{observeErr: apiErr(500, "InternalError")}
@@ -406,9 +407,13 @@ func TestErrorKeptUntilSuccess(t *testing.T) {
 	if err := s.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s.refresh(context.Background())
+	f.mu.Lock()
+	f.observeErr = apiErr(500, "InternalError")
+	f.mu.Unlock()
+	s.refresh(context.Background()) // fails
+	s.refresh(context.Background()) // good
 	if st = s.Status()[0]; st.State != StateReleased || !strings.Contains(st.Error, "missing IAM permission") || !st.ErrorAt.Equal(failed) {
-		t.Fatalf("after the release and a good look: %+v", st)
+		t.Fatalf("after the release, a failed look and a good one: %+v", st)
 	}
 	s.Master()
 	advanceUntil(t, fc, 50*time.Millisecond, func() bool { return state(s) == StateDone })

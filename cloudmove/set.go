@@ -368,6 +368,11 @@ func (r *runner) setError(now time.Time, err error, from errSource) {
 		r.st.Detail = we.msg
 		return
 	}
+	if from == fromLook && r.st.Error != "" && r.errFrom != fromLook {
+		// A failed round or release stays the error to answer: a good
+		// look later must not clear it.
+		return
+	}
 	r.st.Error, r.st.ErrorAt, r.errFrom = describeError(err), now, from
 }
 
