@@ -68,14 +68,19 @@ STOPPING=1 when a graceful stop begins.`,
 			defer func() { stop(); guard.wait() }()
 			sd := systemd{log: log}
 			rl := newReloader(cfgPath) // for SIGHUP and the API's reload
+			if load := rl.load; load != nil {
+				// Both reload paths warn when node.scheduling or
+				// node.lock_memory changed: they apply at start only.
+				rl.load = func(path string) (*config.Config, error) {
+					c, err := load(path)
+					guard.reloaded(c)
+					return c, err
+				}
+			}
 			m := metrics.New(metrics.BuildInfo{Version: version, Commit: buildCommit(), GoVersion: runtime.Version()})
 			a := agent.New(agent.Options{
 				Log: log, Version: version, Metrics: m,
-				LoadConfig: func() (*config.Config, error) {
-					c, err := rl.Load()
-					guard.reloaded(c)
-					return c, err
-				},
+				LoadConfig: rl.Load,
 				OnReady: func() {
 					sd.ready(runningStatus(len(cfg.Instances), cfgPath))
 					if guard.locked {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,6 +104,16 @@ vrrp_instance web {
 	if !strings.Contains(got, "policy: SCHED_OTHER") || !strings.Contains(got, "priority: 0") || !strings.HasSuffix(strings.TrimSpace(got), "\n0") {
 		t.Errorf("check script ran under %q, want SCHED_OTHER, priority 0, nice 0", got)
 	}
+
+	// A reload that changes the settings says they apply at the next
+	// start, and the running agent keeps its own.
+	rewrite(t, da.Config, strings.Replace(cfgA, "priority: 10}", "priority: 20}", 1))
+	da.Signal(syscall.SIGHUP)
+	da.WaitLog(t, "take effect at the next start", 3*time.Second)
+	da.WaitLog(t, "configuration reloaded", 3*time.Second)
+	waitThreads(t, da.Pid(), "SCHED_RR 10", func(at *unix.SchedAttr) bool {
+		return at.Policy == unix.SCHED_RR && at.Priority == 10
+	})
 }
 
 // waitThreads waits until every thread of pid satisfies ok.
