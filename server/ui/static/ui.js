@@ -16,6 +16,7 @@
     armed: null,      // {key, until}: a command button awaiting its confirming click
     stream: null,     // AbortController of the event stream
     live: false,
+    span: HOUR,       // the timeline's window
   };
 
   // --- DOM helpers -------------------------------------------------------
@@ -85,7 +86,7 @@
     if (S.keys.has(ev.key)) return;
     if (ev.kind === 'transition') {
       const i = S.events.findIndex((o) => o.kind === 'transition' && o.node === ev.node && o.instance === ev.instance &&
-        o.to === ev.to && Math.abs(o.t - ev.t) < 5000);
+        o.from === ev.from && o.to === ev.to && Math.abs(o.t - ev.t) < 3000);
       if (i >= 0) {
         if (!ev.fromHistory || S.events[i].fromHistory) return;
         S.keys.delete(S.events[i].key);
@@ -150,7 +151,7 @@
       if (cn) cn.member = m;
     } else if (w.order) {
       const o = (w.order.order) || {};
-      add({ key: 'w:order:' + o.instance + ':' + o.version, t, node, kind: 'order', instance: o.instance, from: '', to: '',
+      add({ key: 'w:order:' + o.instance + ':' + o.version, t, node, kind: 'order', instance: o.instance, from: 'UNKNOWN', to: 'UNKNOWN',
         reason: 'order ' + (o.nodes || []).map((n) => n.name + (n.disabled ? ' (disabled)' : '')).join(', '), cause: '',
         extra: 'version ' + o.version + ' by ' + (o.origin || node) });
       if (S.cluster) {
@@ -477,17 +478,21 @@
         svg('rect', { width: 8, height: 8, fill: '#a32020' }), svg('path', { d: 'M0 0L8 8M8 0L0 8', stroke: '#fff', 'stroke-width': 1.5 })),
       svg('pattern', { id: 'p-other', width: 6, height: 6, patternUnits: 'userSpaceOnUse' },
         svg('rect', { width: 6, height: 6, fill: '#fff' }), svg('circle', { cx: 3, cy: 3, r: 1, fill: '#777' }))));
-    return h('div', { class: 'legend' }, defs, h('strong', {}, 'Timeline, last hour:'), sw('p-master', 'MASTER (solid)'),
+    const pick = h('select', { id: 'span', 'data-key': 'span', onchange: (ev) => { S.span = Number(ev.target.value); render(); } },
+      SPANS.map(([v, label]) => h('option', { value: v, selected: v === S.span }, label)));
+    return h('div', { class: 'legend' }, defs, h('label', { for: 'span' }, h('strong', {}, 'Timeline over the last')), pick,
+      sw('p-master', 'MASTER (solid)'),
       sw('p-backup', 'BACKUP (stripes)'), sw('p-fault', 'FAULT (crossed)'), sw('p-other', 'other or unknown (dots)'),
       h('span', {}, '▼ transition, ◆ other event: hover or focus (Tab) a mark for its reason'));
   }
 
+  const SPANS = [[HOUR, 'hour'], [15 * 60e3, '15 minutes'], [5 * 60e3, '5 minutes']];
+  const spanText = () => (SPANS.find(([v]) => v === S.span) || [0, 'hour'])[1];
+
   function describe(e) {
     let s = clock(e.t) + ' UTC ' + e.node + ' ' + e.kind;
     if (e.instance) s += ' ' + e.instance;
-    if (e.from !== 'UNKNOWN' || e.to !== 'UNKNOWN') {
-      if (e.to !== 'UNKNOWN') s += ': ' + (e.from !== 'UNKNOWN' ? e.from + ' → ' : '') + e.to;
-    }
+    if (e.to !== 'UNKNOWN') s += ': ' + (e.from !== 'UNKNOWN' ? e.from + ' → ' : '') + e.to;
     if (e.cause) s += ' (' + e.cause + ')';
     if (e.reason) s += ' — ' + e.reason;
     if (e.extra) s += ' [' + e.extra + ']';
@@ -500,35 +505,39 @@
     const trs = S.events.filter((e) => e.kind === 'transition' && e.node === node && e.instance === inst);
     const before = trs.filter((e) => e.t <= start);
     const within = trs.filter((e) => e.t > start && e.t <= now);
+    // Before a node's first known event it was not running (INIT) or we
+    // do not know: no band, the lane stays empty.
     let st = before.length ? before[before.length - 1].to : within.length ? within[0].from : 'UNKNOWN';
     if (!before.length && !within.length && cur && !(cur.since > start)) st = cur.state;
+    if (st === 'INIT') st = '';
     const out = [];
     let t0 = start;
     for (const e of within) {
-      if (e.t > t0) out.push({ from: t0, to: e.t, state: st });
+      if (e.t > t0 && st) out.push({ from: t0, to: e.t, state: st });
       t0 = Math.max(t0, e.t);
       st = e.to;
     }
     if (cur && cur.state !== st) {
       if (cur.since > t0 && cur.since < now) {
-        out.push({ from: t0, to: cur.since, state: st });
+        if (st) out.push({ from: t0, to: cur.since, state: st });
         t0 = cur.since;
       }
       st = cur.state;
     }
-    if (now > t0) out.push({ from: t0, to: now, state: st });
+    if (now > t0 && st) out.push({ from: t0, to: now, state: st });
     return out;
   }
 
   function timeline(c, name, lanes) {
-    const now = Date.now(), start = now - HOUR;
+    const span = S.span, now = Date.now(), start = now - span;
+    const step = span > 20 * 60e3 ? 600e3 : span > 6 * 60e3 ? 120e3 : 60e3;
     for (const e of S.events) if (e.instance === name && e.t > start && !lanes.includes(e.node)) lanes.push(e.node);
     lanes.sort();
     const W = 900, L = 70, R = 10, top = 20, laneH = 26, gap = 6;
     const H = top + lanes.length * (laneH + gap) + 4;
-    const x = (t) => L + ((t - start) / HOUR) * (W - L - R);
+    const x = (t) => L + ((t - start) / span) * (W - L - R);
     const parts = [];
-    for (let t = Math.ceil(start / 600e3) * 600e3; t <= now; t += 600e3) {
+    for (let t = Math.ceil(start / step) * step; t <= now; t += step) {
       parts.push(svg('line', { class: 'tick', x1: x(t), y1: top - 4, x2: x(t), y2: H }),
         svg('text', { x: x(t), y: top - 8, 'text-anchor': 'middle' }, clock(t).slice(0, 5)));
     }
@@ -542,17 +551,17 @@
       parts.push(svg('rect', { class: 'lane-bg', x: L, y, width: W - L - R, height: laneH }));
       for (const b of bands(node, name, cur, start, now)) {
         const x0 = x(b.from), w = Math.max(1, x(b.to) - x0);
-        parts.push(svg('g', { class: 'band', 'data-state': b.state },
+        parts.push(svg('g', { class: 'band', 'data-node': node, 'data-state': b.state },
           svg('title', {}, node + ': ' + b.state + ' from ' + clock(b.from) + ' to ' + (b.to >= now ? 'now' : clock(b.to)) + ' UTC'),
           svg('rect', { x: x0, y, width: w, height: laneH, fill: FILL[b.state] || 'url(#p-other)', stroke: '#000', 'stroke-width': 0.5 }),
           w > 56 ? svg('text', { class: 'band-label' + (FILL[b.state] && !DARK_LABEL[b.state] ? '' : ' dark'), x: x0 + 4, y: y + laneH / 2 + 4 }, b.state) : null));
       }
       for (const e of S.events) {
-        if (e.node !== node || e.t <= start || e.t > now || (e.instance && e.instance !== name)) continue;
-        const mx = x(e.t), tr = e.kind === 'transition';
+        if (e.node !== node || e.t <= start || e.t > now + 1000 || (e.instance && e.instance !== name)) continue;
+        const mx = Math.min(x(e.t), W - R), tr = e.kind === 'transition';
         const d = tr ? `M${mx - 5} ${y - 3}L${mx + 5} ${y - 3}L${mx} ${y + 7}Z` : `M${mx} ${y - 4}L${mx + 4} ${y + 1}L${mx} ${y + 6}L${mx - 4} ${y + 1}Z`;
         const text = describe(e);
-        parts.push(svg('g', { class: 'mark ' + (tr ? 'transition' : 'other'), tabindex: 0, role: 'img', 'aria-label': text, 'data-key': 'mark:' + name + ':' + e.key,
+        parts.push(svg('g', { class: 'mark ' + (tr ? 'transition' : 'other'), 'data-node': node, tabindex: 0, role: 'img', 'aria-label': text, 'data-key': 'mark:' + name + ':' + e.key,
           onfocus: () => { const p = document.getElementById('focus-' + name); if (p) p.textContent = text; } },
         svg('title', {}, text),
         svg('line', { x1: mx, y1: y, x2: mx, y2: y + laneH, stroke: '#000', 'stroke-width': 1.5, 'stroke-dasharray': tr ? '' : '2 2' }),
@@ -560,7 +569,7 @@
       }
     });
     return h('figure', {},
-      svg('svg', { class: 'timeline', viewBox: `0 0 ${W} ${H}`, role: 'group', 'aria-label': 'States of ' + name + ' on each node over the last hour' }, parts),
+      svg('svg', { class: 'timeline', viewBox: `0 0 ${W} ${H}`, role: 'group', 'aria-label': 'States of ' + name + ' on each node over the last ' + spanText() }, parts),
       h('figcaption', {}, h('p', { class: 'focused-mark', id: 'focus-' + name, 'aria-live': 'polite' }, '')));
   }
 
