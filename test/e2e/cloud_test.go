@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -340,6 +341,131 @@ sync_groups:
 		ca, _ := x.(map[string]any)
 		if e, _ := ca["error"].(string); ca["owner"] != "sync_group:NAT" || ca["state"] != "done" || e != "" || ca["errorAt"] != nil {
 			t.Errorf("cloud action on b: %v, want the group's, done, no error", ca)
+		}
+	}
+}
+
+// TestCloudFaultKeepsError: an agent whose cloud action cannot succeed
+// (an Elastic IP allocation moto does not know: a permanent error) with
+// on_failure: fault goes to FAULT and gives its resources up; the action's
+// error and its time stay, through the release and the fault hold, in the
+// API, in `vipd status` and in the metrics (operation and owner labels,
+// no resource id).
+func TestCloudFaultKeepsError(t *testing.T) {
+	t.Parallel()
+	lab.Require(t)
+	bin := testbed.VipdBinary(t)
+	curlBin := requireTool(t, "curl")
+	moto, err := mototest.Binary()
+	if err != nil {
+		t.Fatalf("moto_server: %v", err)
+	}
+	l := lab.New(t)
+	sw := l.Switch("vpc")
+	a, cloud := l.Node("a"), l.Node("aws")
+	l.Connect(a, sw, "eth0", "198.51.100.1/24")
+	l.Connect(cloud, sw, "eth0", "198.51.100.250/24")
+	testbed.Start(t, cloud, "moto", moto, "-H", "198.51.100.250", "-p", "5000")
+	const endpoint = "http://198.51.100.250:5000"
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var c net.Conn
+			err := a.Do(func() error {
+				var err error
+				c, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+				return err
+			})
+			return c, err
+		},
+	}}
+	ec := mototest.ClientVia(endpoint, hc)
+	ctx := context.Background()
+	waitFor(t, 15*time.Second, "moto_server to answer", func() bool {
+		_, err := ec.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+		return err == nil
+	})
+	w, err := mototest.NewWorldWith(ctx, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subnet, err := w.Subnet(ctx, "198.51.100.0/24", mototest.Region+"a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := w.Instance(ctx, subnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(inst.Close)
+	a.Run(t, "ip", "link", "set", "dev", "eth0", "address", inst.ENIs[0].MAC)
+	var ln net.Listener
+	if err := a.Do(func() error {
+		var err error
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: inst.IMDS.Handler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	const alloc = "eipalloc-0123456789abcdef0" // unknown to moto
+	cfg := fmt.Sprintf(`node: {name: a}
+instances:
+  - name: web
+    interface: eth0
+    vrid: 60
+    advert_interval: 1s
+    priority: 200
+    unicast: {source: 198.51.100.1, peers: [198.51.100.2]}
+    vips: [198.51.100.53/24]
+    cloud:
+      endpoint: %s
+      region: %s
+      on_failure: fault
+      fault_hold: 10m
+      skip_dry_run: true
+      actions:
+        - elastic_ip: {allocation_id: %s}
+`, endpoint, mototest.Region, alloc)
+	d := testbed.StartVipdEnv(t, a, cfg, ".yaml", []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://" + ln.Addr().String() + "/"})
+	d.WaitLog(t, "agent started", 15*time.Second)
+
+	var ca map[string]any
+	waitFor(t, masterDown(time.Second, 200)+10*time.Second, "the instance to go to FAULT and give its resources up", func() bool {
+		st := curlJSON(t, d.Socket, "GET", "/v1/status", "")
+		list, _ := st["cloudActions"].([]any)
+		if len(list) != 1 || instanceState(t, st, "web") != "INSTANCE_STATE_FAULT" {
+			return false
+		}
+		ca, _ = list[0].(map[string]any)
+		return ca["state"] == "released"
+	})
+	msg, _ := ca["error"].(string)
+	at, _ := ca["errorAt"].(string)
+	if !strings.Contains(msg, "InvalidAllocationID.NotFound") || at == "" {
+		t.Fatalf("released action %v: want the error and its time kept", ca)
+	}
+	errAt, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := run(t, bin, "status", "--socket", d.Socket)
+	if !strings.Contains(out, "LAST ERROR") || !strings.Contains(out, "InvalidAllocationID.NotFound") || !strings.Contains(out, "released") {
+		t.Errorf("vipd status does not show the kept error:\n%s", out)
+	}
+	expo := run(t, curlBin, "-sS", "--fail", "--unix-socket", d.Socket, "http://vipd/metrics")
+	for _, want := range []string{
+		`vipd_cloud_action_errors_total{action="associate_address",owner="instance:web"} 1`,
+		fmt.Sprintf(`vipd_cloud_action_last_error_timestamp_seconds{action="associate_address",owner="instance:web"} %g`, float64(errAt.UnixNano())/1e9),
+	} {
+		if !strings.Contains(expo, want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, line := range strings.Split(expo, "\n") {
+		if strings.HasPrefix(line, "vipd_cloud_") && strings.Contains(line, alloc) {
+			t.Errorf("a resource id in a metric: %s", line)
 		}
 	}
 }
