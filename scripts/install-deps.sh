@@ -4,7 +4,8 @@
 set -euo pipefail
 
 # util-linux: setpriv runs the API security test as an unprivileged user.
-pkgs=(keepalived iproute2 util-linux iputils-ping tcpdump dnsmasq-base bind9-dnsutils curl nftables procps psmisc prometheus systemd)
+# chromium: the status page's test drives it headless (test/e2e/ui_test.go).
+pkgs=(keepalived iproute2 util-linux iputils-ping tcpdump dnsmasq-base bind9-dnsutils curl nftables procps psmisc prometheus systemd chromium)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
