@@ -151,10 +151,10 @@ type runner struct {
 	a    action
 	deps []*runner
 
-	mu         sync.Mutex
-	st         ActionStatus
-	errFrom    errSource     // what st.Error came from
-	verified   chan struct{} // closed when verified in the current round
+	mu       sync.Mutex
+	st       ActionStatus
+	errFrom  errSource     // what st.Error came from
+	verified chan struct{} // closed when verified in the current round
 }
 
 func (r *runner) status() ActionStatus {
@@ -982,14 +982,20 @@ func (s *Set) refresher() {
 	}
 }
 
-// followPoll is how often a backup looks again while following another
-// node's master round (PeerMaster).
-const followPoll = 500 * time.Millisecond
+// followPoll is how soon a backup looks again while following another
+// node's master round (PeerMaster); the wait doubles after each look, up
+// to followPollMax, so that a master that never gets there (a permission
+// it lacks) does not cost a describe storm.
+const (
+	followPoll    = 500 * time.Millisecond
+	followPollMax = 8 * time.Second
+)
 
 // PeerMaster tells a backup that another node became master of this
 // owner (the agent calls it when gossip says so): the backup refreshes its
-// view now, and keeps looking every followPoll (within the retry budget)
-// until that master's resources are in place, so that the next failover
+// view now, and keeps looking (500 ms later, then less and less often,
+// within the retry budget) until that master's resources are in place, so
+// that the next failover
 // acts on what the master made (ReplaceRoute) rather than on the view
 // from before it (CreateRoute, refused). A master ignores it.
 func (s *Set) PeerMaster() {
@@ -1009,6 +1015,7 @@ func (s *Set) PeerMaster() {
 			s.mu.Unlock()
 		}()
 		deadline := s.e.clock.Now().Add(s.e.budget)
+		wait := followPoll
 		for {
 			s.mu.Lock()
 			master := s.role == roleMaster
@@ -1020,9 +1027,10 @@ func (s *Set) PeerMaster() {
 			if s.settledElsewhere() || !s.e.clock.Now().Before(deadline) {
 				return
 			}
-			if !s.sleep(s.ctx, followPoll) {
+			if !s.sleep(s.ctx, wait) {
 				return
 			}
+			wait = min(2*wait, followPollMax)
 		}
 	}()
 }
