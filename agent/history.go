@@ -351,14 +351,18 @@ func callerOf(ctx context.Context) (via, caller string) {
 	if !ok || p.Addr == nil {
 		return via, caller
 	}
-	switch p.Addr.Network() {
-	case "unix":
+	switch addr := p.Addr.String(); {
+	case p.Addr.Network() == "unix" || addr == "@" || addr == "":
+		// The socket is served through net/http, whose peer address for
+		// a unix socket is "@".
 		via, caller = "unix", "local user (unix socket)"
-	case "bufconn":
+	case p.Addr.Network() == "bufconn":
 		via = "http"
 		md, _ := metadata.FromIncomingContext(ctx)
-		if f := md.Get("x-forwarded-for"); len(f) > 0 {
+		if f := md.Get("x-forwarded-for"); len(f) > 0 && f[0] != "@" {
 			caller = f[0]
+		} else {
+			caller = "local user (unix socket)"
 		}
 	default:
 		caller = p.Addr.String()
