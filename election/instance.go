@@ -1,5 +1,9 @@
 package election
 
+// The instance's life: its shared parts (Deps), construction, the getters
+// that are safe from any goroutine, Run and the deadline it keeps, and
+// acting on the state machine's output.
+
 import (
 	"context"
 	"fmt"
@@ -129,12 +133,6 @@ type Instance struct {
 	done     chan struct{}
 }
 
-type received struct {
-	adv      vrrp.Advert
-	src, dst netip.Addr
-	hopLimit int
-}
-
 // NewInstance prepares an instance; src is the address its adverts are sent
 // from (the unicast source, or the interface's primary address). Nothing is
 // sent and no VIP is touched until Run.
@@ -223,44 +221,6 @@ func (i *Instance) State() fsm.State { return fsm.State(i.state.Load()) }
 // Counters returns how many adverts were sent and accepted.
 func (i *Instance) Counters() (sent, received uint64) { return i.sent.Load(), i.rcvd.Load() }
 
-// Deliver hands a decoded advert to the instance's goroutine. It never
-// blocks and may be called with another instance's lock held (an
-// in-memory segment that delivers from within a send): when the instance
-// is too far behind the advert is dropped and counted, as a kernel socket
-// buffer would.
-func (i *Instance) Deliver(adv vrrp.Advert, src, dst netip.Addr, hopLimit int) {
-	i.queued.Add(1)
-	select {
-	case i.in <- &received{adv: adv, src: src, dst: dst, hopLimit: hopLimit}:
-	default:
-		i.queued.Add(-1)
-		i.drop(vrrp.DropQueueFull, src, "instance input queue full")
-	}
-}
-
-// deliverNow handles an advert on the caller's goroutine, the demux's: one
-// wake-up per advert instead of two. The demux serves every instance on
-// its socket, so it never waits for one: before Start, behind adverts
-// already queued, or while the instance is busy (a slow action under way,
-// see finish), the advert is queued for Run's goroutine as Deliver does.
-func (i *Instance) deliverNow(adv vrrp.Advert, src, dst netip.Addr, hopLimit int) {
-	select {
-	case <-i.started:
-	default:
-		i.Deliver(adv, src, dst, hopLimit)
-		return
-	}
-	if i.queued.Load() > 0 || !i.mu.TryLock() {
-		i.Deliver(adv, src, dst, hopLimit)
-		return
-	}
-	if i.stopped {
-		i.mu.Unlock()
-		return
-	}
-	i.finish(i.receive(received{adv: adv, src: src, dst: dst, hopLimit: hopLimit}), false)
-}
-
 // finish performs the machine's actions and sets the alarm to its new
 // deadline, then releases i.mu, which the caller holds. Sending adverts is
 // quick and is done at once. Anything else (a transition: VIPs bound or
@@ -295,155 +255,9 @@ func slow(acts []fsm.Action) bool {
 	return false
 }
 
-// SetPriority changes the effective priority. Like every command it waits
-// for Run to have started the instance and returns once it has been
-// applied (so one caller's commands apply in the order given); after the
-// instance stopped it does nothing.
-func (i *Instance) SetPriority(p uint8) {
-	i.do(func(now time.Time) []fsm.Action { return i.m.SetPriority(p, now) })
-}
-
-// Apply sets the effective priority and fault state together, as computed
-// from the instance's checks and order. Entering FAULT goes first so a failing
-// master resigns with priority 0 rather than first advertising the lower
-// priority; leaving it goes first so the new priority sets the backup's
-// master-down timer.
-func (i *Instance) Apply(prio uint8, fault bool, reason string) {
-	i.do(func(now time.Time) []fsm.Action {
-		// The machine's action slices are only valid until its next call:
-		// copy the first before making the second.
-		acts := append([]fsm.Action(nil), i.m.SetFault(fault, reason, now)...)
-		return append(acts, i.m.SetPriority(prio, now)...)
-	})
-}
-
-// Hold keeps the instance from being or becoming MASTER: while another
-// member of its sync group yields to a better master elsewhere, or while
-// the node is in maintenance (see fsm.Machine.SetHold). A MASTER resigns
-// with a priority-0 advert, so that its best backup takes over at once.
-func (i *Instance) Hold(hold bool, reason string) {
-	i.do(func(now time.Time) []fsm.Action { return i.m.SetHold(hold, reason, now) })
-}
-
-// HoldQuietly is Hold without the priority-0 advert: for the split-brain
-// guard, which holds an instance because gossip shows a better master
-// whose adverts do not arrive. That master is already MASTER; a
-// resignation would only make a backup on this side of the cut take over
-// after its skew time (to be held in turn), and a backup that hears both
-// masters start a takeover it must then abandon. The backups here go on
-// waiting for their master-down interval instead.
-func (i *Instance) HoldQuietly(hold bool, reason string) {
-	i.do(func(now time.Time) []fsm.Action {
-		var out []fsm.Action
-		for _, a := range i.m.SetHold(hold, reason, now) {
-			if s, ok := a.(fsm.SendAdvert); ok && s.Priority == fsm.PriorityStop {
-				continue
-			}
-			out = append(out, a)
-		}
-		return out
-	})
-}
-
-// Follow makes a BACKUP MASTER now because another member of its sync
-// group became MASTER (see fsm.Machine.Follow); a no-op while it is held or
-// yields to a live master, and in any other state.
-func (i *Instance) Follow(reason string) {
-	i.do(func(now time.Time) []fsm.Action { return i.m.Follow(reason, now) })
-}
-
-// SetPeers replaces the unicast peers (static ones plus those gossip
-// found): adverts go to them, and only they are accepted. An instance that
-// started multicast stays multicast.
-func (i *Instance) SetPeers(peers []netip.Addr) {
-	i.do(func(time.Time) []fsm.Action {
-		if !i.unicast {
-			return nil
-		}
-		old := i.peers
-		i.peers = make(map[netip.Addr]bool, len(peers))
-		i.dsts = i.dsts[:0]
-		added := false
-		for _, p := range peers {
-			if p != i.src && !i.peers[p] {
-				i.dsts = append(i.dsts, p)
-				i.peers[p] = true
-				added = added || !old[p]
-			}
-		}
-		for dst := range i.sendFails {
-			if !i.peers[dst] {
-				delete(i.sendFails, dst) // a peer gone: its outage ends unreported
-			}
-		}
-		view := i.peers
-		i.peerView.Store(&view)
-		// A master tells a new peer at once: the peer may itself have
-		// become master while it was not in our list (our adverts did not
-		// reach it, its adverts were refused as "not a peer"), and waiting
-		// for the next advert interval would leave two masters that long.
-		if added && i.m.State() == fsm.Master {
-			return []fsm.Action{fsm.SendAdvert{Priority: i.m.Priority()}}
-		}
-		return nil
-	})
-}
-
-// hasPeer reports whether src is one of the unicast peers; safe from any
-// goroutine (the demux asks it to route a shared VRID).
-func (i *Instance) hasPeer(src netip.Addr) bool {
-	m := i.peerView.Load()
-	return m != nil && (*m)[src]
-}
-
-// Peers returns the current unicast peers, for status.
-func (i *Instance) Peers() []netip.Addr {
-	var p []netip.Addr
-	i.do(func(time.Time) []fsm.Action {
-		p = append([]netip.Addr(nil), i.dsts...)
-		return nil
-	})
-	return p
-}
-
-// Reannounce re-runs a master's announcements now (gratuitous ARP /
-// unsolicited NA), when gossip shows another node acted as master for this
-// instance; a no-op unless MASTER.
-func (i *Instance) Reannounce(from netip.Addr) {
-	i.do(func(time.Time) []fsm.Action {
-		if i.m.State() == fsm.Master {
-			i.log.Info("another node acted as master: re-asserting", "from", from)
-			i.announce()
-			if o := i.deps.Observer; o != nil {
-				o.Reasserted(i, from, 0)
-			}
-		}
-		return nil
-	})
-}
-
 // Yielding reports whether the instance defers to a live, better master;
 // safe from any goroutine.
 func (i *Instance) Yielding() bool { return i.yielding.Load() }
-
-// SetFault puts the instance into FAULT (true) or takes it out (false).
-func (i *Instance) SetFault(fault bool, reason string) {
-	i.do(func(now time.Time) []fsm.Action { return i.m.SetFault(fault, reason, now) })
-}
-
-func (i *Instance) do(f func(time.Time) []fsm.Action) {
-	select {
-	case <-i.started:
-	case <-i.done:
-		return
-	}
-	i.mu.Lock()
-	if i.stopped {
-		i.mu.Unlock()
-		return
-	}
-	i.finish(f(i.deps.Clock.Now()), true)
-}
 
 // Run drives the instance until ctx is cancelled, then stops it gracefully:
 // a MASTER sends a priority-0 advert so a backup takes over after its skew
@@ -555,90 +369,6 @@ func (i *Instance) syncAlarm() {
 	}
 }
 
-// receive applies the checks that need the instance's config, then hands a
-// valid advert to the state machine.
-func (i *Instance) receive(r received) []fsm.Action {
-	a := r.adv
-	switch {
-	case r.src == i.src:
-		i.drop(vrrp.DropOwnPacket, r.src, "advert from our own address")
-		return nil
-	case a.Version != i.cfg.Version:
-		i.drop(vrrp.DropBadVersion, r.src, fmt.Sprintf("version %d, instance runs version %d", a.Version, i.cfg.Version))
-		return nil
-	case r.hopLimit != 255 && (r.dst.IsMulticast() || !i.unicast):
-		// RFC 3768 §7.1, RFC 5798 §7.1: an advert that crossed a router is
-		// forged or misrouted. A multicast instance talks on one link only,
-		// so this holds for every advert it takes, even one sent to its
-		// unicast address; unicast instances may cross routers on purpose
-		// (as keepalived's unicast_peer does).
-		i.drop(vrrp.DropBadTTL, r.src, fmt.Sprintf("advert to %v with hop limit %d", r.dst, r.hopLimit))
-		return nil
-	case i.unicast && !i.peers[r.src]:
-		i.drop(vrrp.DropNotAPeer, r.src, "source is not a configured unicast peer")
-		return nil
-	}
-	if a.Version == 2 {
-		want := vrrp.AuthNone
-		if i.cfg.AuthPass != "" {
-			want = vrrp.AuthPass
-		}
-		if a.AuthType != want || (want == vrrp.AuthPass && a.AuthData != i.auth) {
-			i.drop(vrrp.DropAuthMismatch, r.src, "authentication does not match")
-			return nil
-		}
-		// RFC 3768 §7.1: v2 routers must agree on the interval; v3 backups
-		// adopt the master's instead.
-		if a.Interval != i.cfg.AdvertInterval {
-			i.drop(vrrp.DropIntervalMismatch, r.src, fmt.Sprintf("advert interval %v, configured %v", a.Interval, i.cfg.AdvertInterval))
-			return nil
-		}
-	}
-	i.rcvd.Add(1)
-	now := i.deps.Clock.Now()
-	i.noteHeard(r.src.Unmap(), now)
-	return i.m.Receive(fsm.Advert{Priority: a.Priority, Interval: a.Interval, Src: r.src}, now)
-}
-
-// maxHeard bounds the sources LastHeard remembers: a segment has a few
-// routers per VRID, and forged sources must not grow the map.
-const maxHeard = 16
-
-// noteHeard records an accepted advert from src; i.mu is held. Updating a
-// known source does not allocate.
-func (i *Instance) noteHeard(src netip.Addr, now time.Time) {
-	if _, ok := i.heard[src]; !ok && len(i.heard) >= maxHeard {
-		var oldest netip.Addr
-		for a, at := range i.heard {
-			if !oldest.IsValid() || at.Before(i.heard[oldest]) {
-				oldest = a
-			}
-		}
-		delete(i.heard, oldest)
-	}
-	i.heard[src] = now
-}
-
-// LastHeard returns when an advert from src last passed the instance's
-// checks (the zero time if never, as far as it remembers), whatever the
-// state machine made of it: the split-brain guard tells a master whose
-// adverts do not reach this node from one it hears.
-func (i *Instance) LastHeard(src netip.Addr) time.Time {
-	var at time.Time
-	i.do(func(time.Time) []fsm.Action {
-		at = i.heard[src.Unmap()]
-		return nil
-	})
-	return at
-}
-
-func (i *Instance) drop(reason vrrp.DropReason, src netip.Addr, detail string) {
-	if i.deps.Drops != nil {
-		i.deps.Drops.Add(reason)
-	}
-	i.log.Debug("advert dropped", "reason", reason.String(), "src", src, "detail", detail)
-}
-
 func (i *Instance) exec(acts []fsm.Action) {
 	i.prio.Store(uint32(i.m.Priority()))
 	defer i.noteYielding() // after the transitions, so observers see them first
@@ -676,74 +406,6 @@ func (i *Instance) noteYielding() {
 	}
 }
 
-func (i *Instance) sendAdvert(prio uint8) {
-	adv := vrrp.Advert{
-		Version:  i.cfg.Version,
-		VRID:     i.cfg.VRID,
-		Priority: prio,
-		Interval: i.cfg.AdvertInterval,
-		Addrs:    i.wireAddrs,
-	}
-	if i.cfg.Version == 2 && i.cfg.AuthPass != "" {
-		adv.AuthType = vrrp.AuthPass
-		adv.AuthData = i.auth
-	}
-	for _, dst := range i.dsts {
-		var err error
-		// The v3 checksum covers the pseudo-header, so each destination
-		// needs its own encoding.
-		i.buf, err = adv.AppendMarshal(i.buf[:0], i.src, dst)
-		if err != nil {
-			i.log.Error("cannot encode advert", "err", err)
-			return
-		}
-		if err := i.send.WriteTo(i.buf, i.src, dst); err != nil {
-			i.sendFailed(dst, err)
-			continue
-		}
-		i.sent.Add(1)
-		if i.sendFails != nil {
-			i.sendWorks(dst)
-		}
-	}
-}
-
-// sendOutage is a run of failed sends to one destination.
-type sendOutage struct {
-	since  time.Time
-	failed int
-}
-
-// sendFailed logs the first failure of an outage at warning and counts the
-// rest: with a link down every advert fails alike, and saying so each
-// interval would bury everything else in the log. i.mu is held.
-func (i *Instance) sendFailed(dst netip.Addr, err error) {
-	if o := i.sendFails[dst]; o != nil {
-		o.failed++
-		i.log.Debug("cannot send advert", "dst", dst, "err", err, "failed", o.failed)
-		return
-	}
-	if i.sendFails == nil {
-		i.sendFails = map[netip.Addr]*sendOutage{}
-	}
-	i.sendFails[dst] = &sendOutage{since: i.deps.Clock.Now(), failed: 1}
-	i.log.Warn("cannot send advert (logged once until sending works again)", "dst", dst, "err", err)
-}
-
-// sendWorks ends dst's outage, if any, saying how long it was. i.mu is held.
-func (i *Instance) sendWorks(dst netip.Addr) {
-	o := i.sendFails[dst]
-	if o == nil {
-		return
-	}
-	delete(i.sendFails, dst)
-	if len(i.sendFails) == 0 {
-		i.sendFails = nil
-	}
-	i.log.Info("sending adverts works again", "dst", dst, "failed", o.failed,
-		"for", i.deps.Clock.Now().Sub(o.since).Round(time.Millisecond))
-}
-
 // noteMaster publishes the machine's master for Master(); i.mu is held.
 func (i *Instance) noteMaster() {
 	// Storing boxes the address, an allocation: only on a change, not
@@ -771,118 +433,5 @@ func (i *Instance) transition(t fsm.Transition) {
 	}
 	if o := i.deps.Observer; o != nil {
 		o.Transitioned(i, t.From, t.To, t.Reason)
-	}
-}
-
-func (i *Instance) vips() []vip.VIP {
-	out := make([]vip.VIP, 0, len(i.cfg.VIPs))
-	for _, v := range i.cfg.VIPs {
-		iface := v.Interface
-		if iface == "" {
-			iface = i.cfg.Interface
-		}
-		out = append(out, vip.VIP{Interface: iface, Prefix: v.Prefix, Label: v.Label})
-	}
-	return out
-}
-
-func (i *Instance) bindVIPs() {
-	for _, v := range i.vips() {
-		if err := i.deps.Addrs.Add(v); err != nil {
-			i.log.Error("cannot bind VIP", "vip", v.Prefix, "interface", v.Interface, "err", err)
-		}
-	}
-}
-
-func (i *Instance) releaseVIPs() {
-	for _, v := range i.vips() {
-		if err := i.deps.Addrs.Remove(v); err != nil {
-			i.log.Error("cannot release VIP", "vip", v.Prefix, "interface", v.Interface, "err", err)
-		}
-	}
-}
-
-// announce sends one round of gratuitous ARP / unsolicited NA for every VIP,
-// grouped by interface.
-func (i *Instance) announce() {
-	byIface := map[string][]netip.Addr{}
-	var order []string
-	for _, v := range i.vips() {
-		if _, ok := byIface[v.Interface]; !ok {
-			order = append(order, v.Interface)
-		}
-		byIface[v.Interface] = append(byIface[v.Interface], v.Prefix.Addr())
-	}
-	for _, iface := range order {
-		if err := i.deps.Announcer.Announce(iface, byIface[iface]); err != nil {
-			i.log.Warn("cannot announce VIPs", "interface", iface, "err", err)
-		}
-	}
-}
-
-// startGARP runs keepalived's announcement schedule for one term as master:
-// garp_master_repeat rounds now, as many again after garp_master_delay, then
-// garp_master_refresh_repeat rounds every garp_master_refresh.
-func (i *Instance) startGARP() {
-	i.stopGARP()
-	ctx, cancel := context.WithCancel(context.Background())
-	i.garpStop = cancel
-	g := i.cfg.GARP
-	i.garpWG.Add(1)
-	go func() {
-		defer i.garpWG.Done()
-		s := garpSchedule{clk: i.deps.Clock, announce: i.announce, gap: g.Interval}
-		if !s.rounds(ctx, int(g.MasterRepeat)) {
-			return
-		}
-		if g.MasterDelay > 0 {
-			if !s.wait(ctx, g.MasterDelay) || !s.rounds(ctx, int(g.MasterRepeat)) {
-				return
-			}
-		}
-		for g.MasterRefresh > 0 {
-			if !s.wait(ctx, g.MasterRefresh) || !s.rounds(ctx, int(g.MasterRefreshRepeat)) {
-				return
-			}
-		}
-	}()
-}
-
-func (i *Instance) stopGARP() {
-	if i.garpStop != nil {
-		i.garpStop()
-		i.garpStop = nil
-	}
-	i.garpWG.Wait()
-}
-
-type garpSchedule struct {
-	clk      clock.Clock
-	announce func()
-	gap      time.Duration
-}
-
-// rounds announces n times, gap apart; false if cancelled.
-func (s garpSchedule) rounds(ctx context.Context, n int) bool {
-	for k := 0; k < max(n, 1); k++ {
-		if k > 0 && s.gap > 0 && !s.wait(ctx, s.gap) {
-			return false
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		s.announce()
-	}
-	return true
-}
-
-func (s garpSchedule) wait(ctx context.Context, d time.Duration) bool {
-	t := s.clk.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C():
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
