@@ -386,12 +386,21 @@ func (a *ebs) release(ctx context.Context, e *env) error {
 				return e.ec2.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: aws.String(a.cfg.VolumeID),
 					InstanceId: aws.String(me), Device: aws.String(vs.device)})
 			})
-			if err != nil && errorCode(err) != "IncorrectState" && errorCode(err) != "InvalidAttachment.NotFound" {
+			switch code := errorCode(err); {
+			case err == nil:
+				requested = true
+				e.log.Info("volume detach requested", "volume", a.cfg.VolumeID)
+				continue
+			case code == "InvalidAttachment.NotFound":
+				continue // gone meanwhile: the next look says so
+			case code == "IncorrectState":
+				// Still attaching (the round ended mid-attach): ask again
+				// at the next look.
+			default:
+				// Unknown outcome (a reset) or refused: the caller retries,
+				// looking first.
 				return err
 			}
-			requested = true
-			e.log.Info("volume detach requested", "volume", a.cfg.VolumeID)
-			continue
 		}
 		if e.clock.Now().Sub(start) >= e.budget {
 			return waitf("%s still %s after %v", a.cfg.VolumeID, vs.attachment, e.budget)
