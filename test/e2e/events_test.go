@@ -178,6 +178,22 @@ func TestEventsAndWhy(t *testing.T) {
 		}
 	}
 
+	// The same over HTTP/JSON, with the filters in the query string.
+	since := asked.Add(-time.Minute).UTC().Format(time.RFC3339)
+	ev := curlJSON(t, nodes[1].d.Socket, "GET", "/v1/events?instance=web&kind=failover&since="+since, "")
+	evs, _ := ev["events"].([]any)
+	if len(evs) != 2 {
+		t.Errorf("GET /v1/events?kind=failover: %d events, want n3's request and n1's resign: %v", len(evs), ev)
+	}
+	for _, e := range evs {
+		if m, _ := e.(map[string]any); m["kind"] != "failover" {
+			t.Errorf("GET /v1/events?kind=failover gave %v", m)
+		}
+	}
+	if w := curlJSON(t, nodes[1].d.Socket, "GET", "/v1/instances/web/why", ""); fmt.Sprint(w["holders"]) != "[n2]" {
+		t.Errorf("GET /v1/instances/web/why: holders %v", w["holders"])
+	}
+
 	// n3 dies: the others say so.
 	before := vipdEvents(t, nodes[2].d.Socket, "--node", "n3", "--local")
 	nodes[2].d.Kill()
