@@ -2,6 +2,7 @@ package config
 
 import (
 	"path/filepath"
+	"strings"
 
 	"github.com/vipd/vipd/history"
 )
@@ -13,9 +14,11 @@ import (
 type History struct {
 	// Pos is where the history section is; zero when there is none.
 	Pos Pos
-	// Dir is the log's directory, an absolute path. Empty means the
-	// "history" directory beside gossip.state_file, or, without gossip,
-	// memory only (the last 4096 events, lost at a restart).
+	// Dir is the log's directory, an absolute path. Empty means
+	// gossip.state_file's path with ".history" for its extension
+	// (/var/lib/vipd/state.history: unique like the state file), or,
+	// without gossip, memory only (the last 4096 events, lost at a
+	// restart).
 	Dir string
 	// Limits are the log's size and age limits; zero values take
 	// history's defaults (16 MiB, 30 days).
@@ -29,7 +32,8 @@ func (c *Config) HistoryDir() string {
 	case c.History.Dir != "":
 		return c.History.Dir
 	case c.Gossip != nil && c.Gossip.StateFile != "":
-		return filepath.Join(filepath.Dir(c.Gossip.StateFile), "history")
+		f := c.Gossip.StateFile
+		return strings.TrimSuffix(f, filepath.Ext(f)) + ".history"
 	}
 	return ""
 }

@@ -27,7 +27,7 @@ func TestHistorySection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.HistoryDir() != "/var/lib/x/history" || cfg.History.Limits != (history.Options{}) {
+	if cfg.HistoryDir() != "/var/lib/x/state.history" || cfg.History.Limits != (history.Options{}) {
 		t.Fatalf("default history %q %+v", cfg.HistoryDir(), cfg.History)
 	}
 	cfg, err = Load(filepath.Join(dir, "bad.yaml"), LoadOptions{})
