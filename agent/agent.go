@@ -195,6 +195,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	defer func() { nstop(); <-ndone }()
 
 	a.track = newTracking(a.log, a.clock, notifier)
+	a.track.timers = a.timers
 	a.track.events, a.track.node, a.track.metrics = a.events, cfg.Node.Name, a.metrics
 	var observeCloud func(string, string, time.Duration, error)
 	if a.metrics != nil {

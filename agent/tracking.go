@@ -64,6 +64,9 @@ type tracking struct {
 	events        *hub
 	node          string
 	metrics       *metrics.Metrics
+	// timers is the instances' Scheduler: check runners pace on it, so
+	// an interface check's safety re-read rides an advert's wake-up.
+	timers *clock.Scheduler
 
 	// Owned by the agent's goroutine.
 	runners  map[string]*checkRun
@@ -125,8 +128,10 @@ func (t *tracking) poke() {
 	}
 }
 
-// linkCheckInterval is how often the implicit check of an instance's own
-// interface looks at the link: a lost link should cost less than an advert.
+// linkCheckInterval paces the implicit check of an instance's own
+// interface only while a rise or fall is under way (none: both are 1). It
+// sees a change through the kernel's link notifications at once, and
+// otherwise re-reads the link every checks.RecheckInterval.
 const linkCheckInterval = 250 * time.Millisecond
 
 // withImplicitChecks returns cfg's checks plus, as keepalived does unless
@@ -196,7 +201,7 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 			continue
 		}
 		r, err := checks.NewRunner(c, p, checks.RunnerOptions{
-			Clock: t.clock, Logger: t.log, OnChange: t.checkChanged, OnRun: t.checkRan,
+			Clock: t.clock, Logger: t.log, OnChange: t.checkChanged, OnRun: t.checkRan, Timers: t.timers,
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("check %s: %w", name, err))

@@ -98,6 +98,11 @@ type RunnerOptions struct {
 	OnRun func(Status)
 	// Logger receives state changes; nil discards them.
 	Logger *slog.Logger
+	// Timers, if set, paces the runs instead of Clock's timers: the
+	// Scheduler the VRRP instances share, on the same clock, so that a
+	// watched check's safety re-read rides a wake-up the scheduler makes
+	// anyway (an advert) instead of costing one of its own.
+	Timers *clock.Scheduler
 }
 
 // Runner runs one check on its schedule with keepalived's vrrp_script
@@ -135,6 +140,7 @@ type Runner struct {
 
 	prober   Prober
 	clk      clock.Clock
+	timers   *clock.Scheduler
 	onChange func(Status)
 	onRun    func(Status)
 	log      *slog.Logger
@@ -167,7 +173,7 @@ func NewRunner(c *config.Check, p Prober, opts RunnerOptions) (*Runner, error) {
 	r := &Runner{
 		name: c.Name, kind: c.Kind,
 		interval: c.Interval, timeout: c.Timeout, fall: c.Fall, rise: c.Rise,
-		prober: p, clk: opts.Clock, onChange: opts.OnChange, onRun: opts.OnRun, log: opts.Logger,
+		prober: p, clk: opts.Clock, timers: opts.Timers, onChange: opts.OnChange, onRun: opts.OnRun, log: opts.Logger,
 	}
 	if r.interval == 0 {
 		r.interval = DefaultInterval
@@ -209,12 +215,8 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	changes, unwatch := r.watch(ctx)
 	defer unwatch()
-	var timer clock.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	pace := newPacer(r.clk, r.timers)
+	defer pace.close()
 	for {
 		start := r.clk.Now()
 		res, ok := r.runOnce(ctx)
@@ -233,36 +235,106 @@ func (r *Runner) Run(ctx context.Context) error {
 		if changes != nil && r.settled() {
 			gap, events = max(r.interval, RecheckInterval), changes
 		}
-		wait := start.Add(gap).Sub(end)
-		if wait <= 0 {
+		at := start.Add(gap)
+		if !at.After(end) {
 			if ctx.Err() != nil {
 				return nil
 			}
 			continue
 		}
-		if timer == nil {
-			timer = r.clk.NewTimer(wait)
-		} else {
-			timer.Reset(wait)
+		// The safety re-read may come early, in the last quarter of its
+		// gap, with another alarm's wake-up (with 1 s adverts there is
+		// always one); the interval's runs keep their time.
+		early := at
+		if events != nil {
+			early = at.Add(-gap / 4)
 		}
+		pace.set(early, at)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-timer.C():
+		case <-pace.timerC():
+		case <-pace.due:
 		case _, open := <-events:
 			if !open {
 				r.log.Warn("check no longer notified of changes: probing every interval", "check", r.name, "interval", r.interval)
 				changes = nil
 			}
-			// A Fake timer keeps an expiry that Stop came too late for:
-			// drop it, or it would start a run of its own.
-			if !timer.Stop() {
-				select {
-				case <-timer.C():
-				default:
-				}
-			}
+			pace.cancel()
 		}
+	}
+}
+
+// pacer is what a Runner waits on between runs: a Timer of its Clock, or
+// an Alarm of a shared Scheduler.
+type pacer struct {
+	clk   clock.Clock
+	timer clock.Timer  // without a Scheduler; nil until first set
+	alarm *clock.Alarm // with one
+	due   chan struct{}
+}
+
+func newPacer(clk clock.Clock, s *clock.Scheduler) *pacer {
+	p := &pacer{clk: clk}
+	if s != nil {
+		p.due = make(chan struct{}, 1)
+		p.alarm = s.NewAlarm(func(time.Time) {
+			select {
+			case p.due <- struct{}{}:
+			default:
+			}
+		})
+	}
+	return p
+}
+
+// set arms the pacer for at; an alarm may fire from early on.
+func (p *pacer) set(early, at time.Time) {
+	if p.alarm != nil {
+		p.alarm.SetWindow(early, at)
+		return
+	}
+	d := at.Sub(p.clk.Now())
+	if p.timer == nil {
+		p.timer = p.clk.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
+}
+
+// timerC is the timer's channel; nil (never ready) with an alarm.
+func (p *pacer) timerC() <-chan time.Time {
+	if p.timer == nil {
+		return nil
+	}
+	return p.timer.C()
+}
+
+// cancel disarms the pacer and drops an expiry not received yet: a Fake
+// timer keeps one that Stop came too late for, and it would start a run of
+// its own.
+func (p *pacer) cancel() {
+	if p.alarm != nil {
+		p.alarm.Stop()
+		select {
+		case <-p.due:
+		default:
+		}
+		return
+	}
+	if p.timer != nil && !p.timer.Stop() {
+		select {
+		case <-p.timer.C():
+		default:
+		}
+	}
+}
+
+func (p *pacer) close() {
+	if p.alarm != nil {
+		p.alarm.Close()
+	} else if p.timer != nil {
+		p.timer.Stop()
 	}
 }
 

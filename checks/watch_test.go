@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/internal/lab"
 )
 
@@ -171,6 +172,45 @@ func TestRunnerWatchedFall(t *testing.T) {
 		synctest.Wait()
 		if st := r.Status(); st.State != StateHealthy {
 			t.Fatalf("after rise × interval: %v, want healthy", st.State)
+		}
+	})
+}
+
+// With a shared Scheduler, the safety re-read rides another alarm's
+// wake-up in the last quarter of its gap (an advert, here every second at
+// .3), while the runs of a fall keep the interval exactly.
+func TestRunnerRechecksRideAlarms(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Now()
+		timers := clock.NewScheduler(clock.Real())
+		var advert *clock.Alarm
+		advert = timers.NewAlarm(func(now time.Time) { advert.Set(now.Add(time.Second)) })
+		advert.Set(t0.Add(300 * ms))
+		defer advert.Close()
+
+		w := newWatched(t0, pass)
+		r, err := NewRunner(ifaceConfig(time.Second, 2, 1), w, RunnerOptions{Timers: timers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = r.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+
+		time.Sleep(7 * time.Second) // the recheck rides the advert at 4.3
+		synctest.Wait()
+		w.setSteps(fail)
+		w.kick <- struct{}{} // at 7: the first failure, the second at 8
+		synctest.Wait()
+		time.Sleep(time.Second + ms)
+		synctest.Wait()
+		want := []time.Duration{0, 4300 * ms, 7 * time.Second, 8 * time.Second}
+		if got := w.startTimes(); !slices.Equal(got, want) {
+			t.Errorf("probes at %v, want %v", got, want)
+		}
+		if st := r.Status(); st.State != StateFailed {
+			t.Errorf("after fall × interval: %v, want failed", st.State)
 		}
 	})
 }
