@@ -289,10 +289,11 @@ type recordingService struct{ *Service }
 
 // Failover records a forced failover asked for here.
 func (s recordingService) Failover(ctx context.Context, req *vipdv1.FailoverRequest) (*vipdv1.FailoverResponse, error) {
+	asked := s.a.clock.Now() // the request comes before its effects
 	resp, err := s.Service.Failover(ctx, req)
 	if h := s.a.hist.Load(); h != nil {
 		via, caller := callerOf(ctx)
-		e := history.Event{Kind: history.KindFailover, Instance: req.GetInstance(), Origin: s.a.nodeName, Via: via, Caller: caller,
+		e := history.Event{Time: asked, Kind: history.KindFailover, Instance: req.GetInstance(), Origin: s.a.nodeName, Via: via, Caller: caller,
 			To: req.GetTargetNode(), Reason: "failover requested on " + s.a.nodeName}
 		if resp != nil {
 			e.From, e.To = resp.PreviousMaster, resp.Node
@@ -319,9 +320,10 @@ func (s recordingService) SetMaintenance(ctx context.Context, req *vipdv1.SetMai
 		h.maintBy = by
 		h.mu.Unlock()
 	}
+	asked := s.a.clock.Now()
 	resp, err := s.Service.SetMaintenance(ctx, req)
 	if h != nil && !local {
-		e := history.Event{Kind: history.KindMaintenance, Origin: s.a.nodeName, Via: via, Caller: caller, To: onOff(req.GetEnabled()),
+		e := history.Event{Time: asked, Kind: history.KindMaintenance, Origin: s.a.nodeName, Via: via, Caller: caller, To: onOff(req.GetEnabled()),
 			Reason: "asked " + req.GetNode() + " to turn maintenance " + onOff(req.GetEnabled())}
 		if err != nil {
 			e.Error = err.Error()

@@ -471,6 +471,9 @@ func compare(holder, next *sideOf) []string {
 // checks, order place, holds.
 func describe(s *sideOf) string {
 	parts := []string{s.State}
+	if s.OrderPlace > 0 && strings.HasPrefix(s.Note, "node "+s.Node+" is number ") {
+		s.Note = "" // the place in the order, said below
+	}
 	if s.answered {
 		p := fmt.Sprintf("priority %d", s.Priority)
 		if s.Base != 0 && s.Base != s.Priority && s.OrderPlace == 0 {

@@ -8,8 +8,9 @@
 #
 # It narrates: the election, the client's answers, dnsmasq stopped on the
 # master (the VIP follows the healthy service), a forced failover through
-# curl, a maintenance drain, and `vipd status` tables. Everything it creates
-# is removed on exit or Ctrl-C.
+# curl, a maintenance drain, and `vipd status` tables; it ends with `vipd
+# why dns` and `vipd events`, the cluster's account of those incidents.
+# Everything it creates is removed on exit or Ctrl-C.
 #
 # Run as root on Debian:  ./scripts/demo.sh
 set -euo pipefail
@@ -161,7 +162,9 @@ ms=$(wait_holder n3 5)
 note "n3 is master again after ${ms} ms"
 client_check
 
-say "State changes logged by n1:"
-grep -h "state change" "$WORK/n1.log" | sed 's/^.*msg="state change" //' | show
+say "After the incidents: why does n3 hold dns? (vipd why dns, asked on n1)"
+ip netns exec $P-n1 "$WORK/vipd" why dns --socket "$(sock n1)" | show
+say "And what happened, on all three nodes (vipd events --instance dns, asked on n2: it fetches n1's and n3's history over gossip)"
+ip netns exec $P-n2 "$WORK/vipd" events --instance dns --socket "$(sock n2)" | show
 
 say "Done: cleaning up the lab"

@@ -151,7 +151,7 @@ func printWhy(w io.Writer, r *vipdv1.WhyResponse, now time.Time) error {
 			place = fmt.Sprint(n.GetOrderPlace())
 		}
 		base := "-"
-		if n.GetBasePriority() > 0 {
+		if n.GetBasePriority() > 0 && n.GetOrderPlace() == 0 { // an order sets the priority
 			base = fmt.Sprint(n.GetBasePriority())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", n.GetNode(), st, n.GetPriority(), base, place,
