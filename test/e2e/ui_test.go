@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/vipd/vipd/internal/lab"
@@ -60,7 +62,13 @@ func browser(t *testing.T, node *lab.Node) context.Context {
 	// so the bound is a timer rather than a context deadline.
 	timer := time.AfterFunc(30*time.Second, cancelTab)
 	defer timer.Stop()
-	if err := chromedp.Do(tab, chromedp.Navigate("about:blank")); err != nil {
+	// A headless page never has the window's focus, so focus events would
+	// not fire: emulate a focused page, as a user's would be.
+	focus := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true})
+		return err
+	})
+	if err := chromedp.Do(tab, chromedp.Navigate("about:blank"), focus); err != nil {
 		t.Fatalf("chromium in %s: %v", node.Name(), err)
 	}
 	return tab
@@ -185,7 +193,11 @@ func TestStatusPageInBrowser(t *testing.T) {
 
 	// vipd failover, through n3's socket: the page follows without a
 	// reload (the marker set now would be gone after one).
-	within(t, tab, 5*time.Second, "set the reload marker", chromedp.Evaluate[chromedp.Void](`window.vipdTestMarker = 'kept'`))
+	// The marks already there (n2 may have been master for a moment at
+	// start-up, before n1's adverts arrived) do not count.
+	const n2Marks = `[...document.querySelectorAll('section.instance[data-instance="web"] .mark.transition[data-node="n2"]')]`
+	within(t, tab, 5*time.Second, "set the reload marker", chromedp.Evaluate[chromedp.Void](
+		`window.vipdTestMarker = 'kept'; window.vipdOldMarks = new Set(`+n2Marks+`.map(m => m.dataset.key))`))
 	type seen struct {
 		title string
 		at    time.Time
@@ -194,8 +206,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	shown := make(chan seen, 1)
 	go func() {
 		title, err := chromedp.Run(tab, chromedp.Poll[string](
-			`[...document.querySelectorAll('section.instance[data-instance="web"] .mark.transition[data-node="n2"] title')]
-			   .map(e => e.textContent).find(s => s.includes(' n2 transition web: ') && s.includes('→ MASTER')) || ''`,
+			n2Marks+`.filter(m => !window.vipdOldMarks.has(m.dataset.key)).map(m => m.querySelector('title').textContent)
+			   .find(s => s.includes(' n2 transition web: ') && s.includes('→ MASTER')) || ''`,
 			chromedp.WithPollingMutation(), chromedp.WithPollingTimeout(20*time.Second)))
 		shown <- seen{title, time.Now(), err}
 	}()
@@ -223,6 +235,14 @@ func TestStatusPageInBrowser(t *testing.T) {
 		`[[...document.querySelectorAll('.mark title')].map(e => e.textContent),
 		  [...document.querySelectorAll('.band')].map(e => e.dataset.node + ':' + e.dataset.state),
 		  document.querySelector('.holder')?.textContent]`)
+	// The mark takes the keyboard focus, and its reason is then written
+	// out under the picture (a title shows only on hover).
+	focused := within(t, tab, 5*time.Second, "focus the mark", chromedp.Evaluate[string](
+		`(() => { const m = `+n2Marks+`.find(m => m.querySelector('title').textContent === `+jsString(s.title)+`);
+		   m.focus(); return document.activeElement === m ? document.getElementById('focus-web').textContent : 'not focusable'; })()`))
+	if focused != s.title {
+		t.Errorf("focused mark shows %q, want %q", focused, s.title)
+	}
 	if m := within(t, tab, 5*time.Second, "read the marker", chromedp.Evaluate[string](`window.vipdTestMarker || 'reloaded'`)); m != "kept" {
 		t.Errorf("the page reloaded (marker %q)", m)
 	}
@@ -262,10 +282,10 @@ func TestStatusPageInBrowser(t *testing.T) {
 		chromedp.WithPollingInterval(50*time.Millisecond)))
 
 	if path := os.Getenv("UI_SCREENSHOT"); path != "" {
-		// The last 5 minutes, where this test's events are.
+		// The last minute, where this test's events are.
 		within(t, tab, 5*time.Second, "zoom the timeline", chromedp.Evaluate[chromedp.Void](
-			`(() => { const s = document.getElementById('span'); s.value = '300000'; s.dispatchEvent(new Event('change')); })()`))
-		waitPage(t, tab, 5*time.Second, "the zoomed timeline", `document.querySelector('.timeline')?.getAttribute('aria-label').endsWith('5 minutes')`,
+			`(() => { const s = document.getElementById('span'); s.value = '60000'; s.dispatchEvent(new Event('change')); })()`))
+		waitPage(t, tab, 5*time.Second, "the zoomed timeline", `document.querySelector('.timeline')?.getAttribute('aria-label').endsWith('minute')`,
 			`document.querySelector('.timeline')?.getAttribute('aria-label')`)
 		png := within(t, tab, 15*time.Second, "screenshot", chromedp.FullScreenshot(100))
 		if err := os.WriteFile(path, png, 0o644); err != nil {
@@ -306,7 +326,12 @@ func authzJS(v string) string {
 	if v == "" {
 		return "{}"
 	}
-	b, _ := json.Marshal(map[string]string{"Authorization": v})
+	return "{Authorization: " + jsString(v) + "}"
+}
+
+// jsString is s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
 	return string(b)
 }
 

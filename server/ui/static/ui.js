@@ -81,12 +81,13 @@
   // --- events ------------------------------------------------------------
   // add keeps one normalised event: {key, t, node, kind, instance, from,
   // to, reason, cause, extra}. A transition seen both on the watch and in
-  // the history is kept once, with the history's (the node's own) time.
+  // the history (the same states and reason, close in time) is kept once,
+  // with the history's (the node's own) time.
   function add(ev) {
     if (S.keys.has(ev.key)) return;
     if (ev.kind === 'transition') {
-      const i = S.events.findIndex((o) => o.kind === 'transition' && o.node === ev.node && o.instance === ev.instance &&
-        o.from === ev.from && o.to === ev.to && Math.abs(o.t - ev.t) < 3000);
+      const i = S.events.findIndex((o) => o.kind === 'transition' && !o.fromHistory !== !ev.fromHistory && o.node === ev.node &&
+        o.instance === ev.instance && o.from === ev.from && o.to === ev.to && o.reason === ev.reason && Math.abs(o.t - ev.t) < 3000);
       if (i >= 0) {
         if (!ev.fromHistory || S.events[i].fromHistory) return;
         S.keys.delete(S.events[i].key);
@@ -486,7 +487,7 @@
       h('span', {}, '▼ transition, ◆ other event: hover or focus (Tab) a mark for its reason'));
   }
 
-  const SPANS = [[HOUR, 'hour'], [15 * 60e3, '15 minutes'], [5 * 60e3, '5 minutes']];
+  const SPANS = [[HOUR, 'hour'], [15 * 60e3, '15 minutes'], [5 * 60e3, '5 minutes'], [60e3, 'minute']];
   const spanText = () => (SPANS.find(([v]) => v === S.span) || [0, 'hour'])[1];
 
   function describe(e) {
@@ -530,7 +531,7 @@
 
   function timeline(c, name, lanes) {
     const span = S.span, now = Date.now(), start = now - span;
-    const step = span > 20 * 60e3 ? 600e3 : span > 6 * 60e3 ? 120e3 : 60e3;
+    const step = span > 20 * 60e3 ? 600e3 : span > 6 * 60e3 ? 120e3 : span > 2 * 60e3 ? 60e3 : 10e3;
     for (const e of S.events) if (e.instance === name && e.t > start && !lanes.includes(e.node)) lanes.push(e.node);
     lanes.sort();
     const W = 900, L = 70, R = 10, top = 20, laneH = 26, gap = 6;
@@ -539,7 +540,7 @@
     const parts = [];
     for (let t = Math.ceil(start / step) * step; t <= now; t += step) {
       parts.push(svg('line', { class: 'tick', x1: x(t), y1: top - 4, x2: x(t), y2: H }),
-        svg('text', { x: x(t), y: top - 8, 'text-anchor': 'middle' }, clock(t).slice(0, 5)));
+        svg('text', { x: x(t), y: top - 8, 'text-anchor': 'middle' }, step < 60e3 ? clock(t) : clock(t).slice(0, 5)));
     }
     parts.push(svg('text', { x: W - R, y: top - 8, 'text-anchor': 'end' }, 'now'));
     lanes.forEach((node, k) => {
