@@ -2,6 +2,7 @@ package config
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/vipd/vipd/history"
@@ -36,4 +37,31 @@ func (c *Config) HistoryDir() string {
 		return strings.TrimSuffix(f, filepath.Ext(f)) + ".history"
 	}
 	return ""
+}
+
+// SameSettings reports whether h and o keep the history alike (positions
+// aside).
+func (h *History) SameSettings(o *History) bool { return h.Dir == o.Dir && h.Limits == o.Limits }
+
+// yamlOutHistory is the history section as EncodeYAML writes it.
+type yamlOutHistory struct {
+	Dir     string `yaml:"dir,omitempty"`
+	MaxSize string `yaml:"max_size,omitempty"`
+	MaxAge  string `yaml:"max_age,omitempty"`
+}
+
+// encodeHistory writes the keys that were set; nil when none was (the
+// defaults apply).
+func encodeHistory(h *History) *yamlOutHistory {
+	if h.Dir == "" && h.Limits == (history.Options{}) {
+		return nil
+	}
+	out := &yamlOutHistory{Dir: h.Dir}
+	if h.Limits.MaxSize != 0 {
+		out.MaxSize = strconv.FormatInt(h.Limits.MaxSize, 10)
+	}
+	if h.Limits.MaxAge != 0 {
+		out.MaxAge = h.Limits.MaxAge.String()
+	}
+	return out
 }
