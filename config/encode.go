@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +28,6 @@ func EncodeYAML(c *Config) ([]byte, error) {
 		out.Gossip = encodeGossip(g)
 	}
 	out.API = encodeAPI(&c.API)
-	out.History = encodeHistory(&c.History)
 	out.History = encodeHistory(&c.History)
 	for _, ch := range c.Checks {
 		out.Checks = append(out.Checks, encodeCheck(ch))
@@ -88,9 +86,6 @@ func (c *Config) Differences(o *Config) []string {
 	}
 	if !c.API.SameSettings(&o.API) {
 		diff("api", apiText(&c.API), apiText(&o.API))
-	}
-	if c.History.Dir != o.History.Dir || c.History.Limits != o.History.Limits {
-		diff("history", encodeHistory(&c.History), encodeHistory(&o.History))
 	}
 	if !c.History.SameSettings(&o.History) {
 		diff("history", c.History, o.History)
@@ -154,7 +149,6 @@ type yamlOutConfig struct {
 	Scripts    yamlOutScripts    `yaml:"scripts"`
 	Gossip     *yamlOutGossip    `yaml:"gossip,omitempty"`
 	API        yamlOutAPI        `yaml:"api"`
-	History    *yamlOutHistory   `yaml:"history,omitempty"`
 	History    *yamlOutHistory   `yaml:"history,omitempty"`
 	Checks     []yamlOutCheck    `yaml:"checks,omitempty"`
 	Instances  []yamlOutInstance `yaml:"instances,omitempty"`
@@ -582,39 +576,6 @@ func apiText(a *API) string {
 	}
 	return fmt.Sprintf("{socket %q listen %v advertise %q tls %s token_file %q read_token_file %q public_read %v}",
 		a.Socket, a.Listen, a.Advertise, tls, a.TokenFile, a.ReadTokenFile, a.ReadsOpen())
-}
-
-// yamlOutHistory writes the history settings that are set: an unset dir
-// follows gossip.state_file and unset limits take package history's
-// defaults, so writing those out would change what the output means.
-type yamlOutHistory struct {
-	Dir     string `yaml:"dir,omitempty"`
-	MaxSize string `yaml:"max_size,omitempty"`
-	MaxAge  string `yaml:"max_age,omitempty"`
-}
-
-// encodeHistory returns nil when nothing is set.
-func encodeHistory(h *History) *yamlOutHistory {
-	if h.Dir == "" && h.Limits.MaxSize == 0 && h.Limits.MaxAge == 0 {
-		return nil
-	}
-	o := &yamlOutHistory{Dir: h.Dir}
-	if n := h.Limits.MaxSize; n != 0 {
-		o.MaxSize = strconv.FormatInt(n, 10)
-		for _, u := range []struct {
-			suffix string
-			size   int64
-		}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-			if n%u.size == 0 {
-				o.MaxSize = strconv.FormatInt(n/u.size, 10) + u.suffix
-				break
-			}
-		}
-	}
-	if d := h.Limits.MaxAge; d != 0 {
-		o.MaxAge = d.String()
-	}
-	return o
 }
 
 // yamlOutCloud writes every setting of a cloud section, defaults included.
