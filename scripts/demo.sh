@@ -167,4 +167,5 @@ ip netns exec $P-n1 "$WORK/vipd" why dns --socket "$(sock n1)" | show
 say "And what happened, on all three nodes (vipd events --instance dns, asked on n2: it fetches n1's and n3's history over gossip)"
 ip netns exec $P-n2 "$WORK/vipd" events --instance dns --socket "$(sock n2)" | show
 
+say "The status page: http://127.0.0.1:9746/ui on each node's API port (here inside its namespace, e.g. ip netns exec $P-n1 chromium --no-sandbox http://127.0.0.1:9746/ui; read-only without a token)"
 say "Done: cleaning up the lab"
