@@ -55,6 +55,7 @@ func fullMetrics() *Metrics {
 	m.ObserveSplitBrain("VI_6")
 	m.ObserveAPIRequest("vipd.v1.VipdService/GetStatus", "OK", time.Millisecond)
 	m.ObserveAPIPanic("vipd.v1.VipdService/Failover")
+	m.ObserveTransitionCause("VI_1", "failover", time.Unix(1765000000, 0))
 	return m
 }
 
