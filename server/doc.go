@@ -1,6 +1,9 @@
 // Package server serves vipd's API: the gRPC service vipd.v1.VipdService
 // (with server reflection and the standard health service), its HTTP/JSON
-// mapping (grpc-gateway v2), /healthz, /readyz and /metrics.
+// mapping (grpc-gateway v2), /healthz, /readyz and /metrics, the status
+// page at /ui (package ui: embedded files and the watch as server-sent
+// events) and /access, which says what the presented credentials may do
+// (access.go).
 //
 // Every listener (the unix socket and each TCP address of config.API)
 // serves gRPC and HTTP on the same socket: a request that is HTTP/2 with a
