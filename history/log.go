@@ -225,6 +225,15 @@ func (l *Log) Append(evs []Event) error {
 	}
 	s := &l.segs[len(l.segs)-1]
 	n, err := l.f.Write(buf)
+	if err != nil && n > 0 {
+		// A torn batch in the middle of a file would hide every later
+		// record from the reader: cut it off, or failing that, start a
+		// new file next time.
+		if l.f.Truncate(s.size) != nil {
+			s.size = l.segSize() + int64(n)
+		}
+		n = 0
+	}
 	s.size += int64(n)
 	s.mod = now
 	if err == nil {
@@ -284,6 +293,7 @@ func (l *Log) Read(q Query) ([]Event, error) {
 	lim := q.limit()
 	cutoff := l.clock.Now().Add(-l.opts.MaxAge)
 	var out []Event
+	var last uint64 // a batch written twice (a retry after an error) is read once
 	for _, s := range l.segs {
 		if s.mod.Before(cutoff) || !q.Since.IsZero() && s.mod.Before(q.Since) {
 			continue // nothing in it is recent enough
@@ -295,21 +305,27 @@ func (l *Log) Read(q Query) ([]Event, error) {
 			}
 			return out, fmt.Errorf("history: %w", err)
 		}
-		out = appendMatching(out, b, &q, cutoff, lim)
+		out = appendMatching(out, b, &q, cutoff, lim, &last)
 	}
 	return out, nil
 }
 
 // appendMatching decodes a segment's bytes and appends the events that
 // match q and are newer than cutoff, keeping at most lim (the newest).
-func appendMatching(out []Event, b []byte, q *Query, cutoff time.Time, lim int) []Event {
+// last is the highest seq read so far: anything not above it is a
+// repeat.
+func appendMatching(out []Event, b []byte, q *Query, cutoff time.Time, lim int, last *uint64) []Event {
 	for off := 0; off < len(b); {
 		e, n, ok, err := nextRecord(b[off:])
 		if err != nil {
 			break
 		}
 		off += n
-		if !ok || e.Time.Before(cutoff) || !q.Match(&e) {
+		if !ok || e.Seq <= *last {
+			continue
+		}
+		*last = e.Seq
+		if e.Time.Before(cutoff) || !q.Match(&e) {
 			continue
 		}
 		out = append(out, e)

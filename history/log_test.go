@@ -69,6 +69,18 @@ func TestLogAppendReadRestart(t *testing.T) {
 	if len(got) != 2 || got[0].Seq != 2 || got[1].Seq != 3 {
 		t.Fatalf("Read(limit 2) = %+v, want the newest two", got)
 	}
+	// A batch written again (the writer retries after an error) is read
+	// once.
+	if err := l.Append([]Event{ev(4, t0, KindReload, ""), ev(5, t0, KindReload, "")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append([]Event{ev(4, t0, KindReload, ""), ev(5, t0, KindReload, ""), ev(6, t0, KindReload, "")}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = l.Read(Query{Kinds: []Kind{KindReload}})
+	if len(got) != 3 || got[0].Seq != 4 || got[2].Seq != 6 {
+		t.Fatalf("after a repeated batch: %+v", got)
+	}
 }
 
 func TestLogTornTail(t *testing.T) {

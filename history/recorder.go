@@ -68,8 +68,9 @@ func (r *Recorder) Record(e Event) Event {
 	e.Seq = r.seq
 	if len(r.mem) >= memoryEvents {
 		// Unwritten events are lost oldest first: the log shows the gap
-		// in seq.
-		r.mem = append(r.mem[:0], r.mem[1:]...)
+		// in seq. Re-slicing, not copying: O(1) here, append's
+		// occasional reallocation pays for it.
+		r.mem = r.mem[1:]
 		if r.disk != nil {
 			r.dropped.Add(1)
 		}
@@ -107,13 +108,16 @@ func (r *Recorder) Run(ctx context.Context) {
 	}
 }
 
-// flush appends every unwritten event. Events stay in memory until they
-// are on disk, so a Query in between finds them in one place or the other.
+// flush appends every unwritten event. It takes the queue whole (a swap:
+// Record never waits for a copy), and puts it back in front of newer
+// events if the write fails. A Query runs under r.io too, so it never
+// sees a batch in flight: the events are in memory or on disk.
 func (r *Recorder) flush() {
 	r.io.Lock()
 	defer r.io.Unlock()
 	r.mu.Lock()
-	batch := append([]Event(nil), r.mem...)
+	batch := r.mem
+	r.mem = nil
 	r.mu.Unlock()
 	if len(batch) == 0 {
 		return
@@ -121,16 +125,14 @@ func (r *Recorder) flush() {
 	if err := r.disk.Append(batch); err != nil {
 		// Kept in memory (bounded): the next event tries again.
 		r.log.Warn("history: cannot write events", "err", err, "pending", len(batch))
-		return
+		r.mu.Lock()
+		r.mem = append(batch, r.mem...)
+		if n := len(r.mem) - memoryEvents; n > 0 {
+			r.mem = r.mem[n:]
+			r.dropped.Add(uint64(n))
+		}
+		r.mu.Unlock()
 	}
-	last := batch[len(batch)-1].Seq
-	r.mu.Lock()
-	i := 0
-	for i < len(r.mem) && r.mem[i].Seq <= last {
-		i++
-	}
-	r.mem = append(r.mem[:0], r.mem[i:]...)
-	r.mu.Unlock()
 }
 
 // Query returns this node's events matching q, oldest first.
