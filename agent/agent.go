@@ -256,7 +256,9 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	sync := func() {
 		a.track.apply(a.running)
 		if link != nil {
-			link.sync(a.clock.Now(), a.track, a.running)
+			now := a.clock.Now()
+			link.sync(now, a.track, a.running)
+			tick.Reset(link.nextWake(now, a.track, a.running).Sub(now))
 		}
 		a.observeHistory()
 	}
@@ -299,7 +301,6 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 			sync()
 		case <-tickC:
 			sync()
-			tick.Reset(syncInterval)
 		}
 	}
 }

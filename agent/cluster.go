@@ -43,6 +43,7 @@ type clusterLink struct {
 	orders     map[string]orderKey     // instance → order version applied
 	reads      *orderReads             // what this node last read of its local orders
 	join       joinWait                // require_join (joinwait.go)
+	wake       linkWake                // due times gathered in a round (wake.go)
 
 	// SplitBrainYields counts how often the guard started holding an
 	// instance (a master yielding, or a backup kept from taking over).
@@ -74,8 +75,9 @@ const (
 	unreachable
 )
 
-// syncInterval paces the link when nothing else wakes the agent: the guard
-// needs time to pass even when no event arrives.
+// syncInterval is the shortest time between two rounds of the link that
+// no event asked for (nextWake, in wake.go): due times closer together
+// than that are taken in one round.
 const syncInterval = 250 * time.Millisecond
 
 func newClusterLink(cfg *config.Config, version string, log *slog.Logger, onChange func(), events *hub, onCommand func(gossip.Command)) (*clusterLink, error) {
@@ -139,6 +141,7 @@ func family(ic *config.Instance) uint8 {
 
 // sync runs one round; now comes from the agent's clock.
 func (l *clusterLink) sync(now time.Time, t *tracking, running map[string]*running) {
+	l.wake = linkWake{} // due times of this round only
 	l.join.observe(running)
 	l.syncJoinWait(now, t)
 	l.publish(t, running)
@@ -393,7 +396,11 @@ func (a rank) outranks(b rank) bool {
 // master for dead).
 func (l *clusterLink) hears(now time.Time, r *running, src netip.Addr) bool {
 	at := r.inst.LastHeard(src)
-	return !at.IsZero() && now.Sub(at) < heardWithin(r.cfg)
+	heard := !at.IsZero() && now.Sub(at) < heardWithin(r.cfg)
+	if heard {
+		l.wake.at(at.Add(heardWithin(r.cfg))) // when it stops counting, unless heard again
+	}
+	return heard
 }
 
 // heardWithin is how recent the last advert of a master must be for the
