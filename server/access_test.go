@@ -126,6 +126,13 @@ func TestStatusPage(t *testing.T) {
 	if resp, _ := get("/ui/events"); resp.StatusCode != 401 {
 		t.Errorf("GET /ui/events without token: %d, want 401", resp.StatusCode)
 	}
+	head, _ := http.NewRequest("HEAD", base+"/ui/events", nil)
+	head.Header.Set("Authorization", "Bearer "+testToken)
+	if resp, err := plainHTTP.Do(head); err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Errorf("HEAD /ui/events: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	req, _ := http.NewRequest("GET", base+"/ui/events", nil)
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := plainHTTP.Do(req)

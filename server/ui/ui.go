@@ -124,6 +124,11 @@ var watchTypes = []vipdv1.EventType{
 // when the client goes away. The caller checks the method and access, and
 // clears the connection's read deadline.
 func (p *Page) ServeEvents(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	rc := http.NewResponseController(w)
 	stream, err := p.watch(r.Context(), &vipdv1.WatchRequest{Types: watchTypes, Cluster: true})
 	if err != nil {

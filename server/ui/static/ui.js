@@ -249,7 +249,7 @@
           buf += value;
           let i;
           while ((i = buf.indexOf('\n\n')) >= 0) {
-            onBlock(buf.slice(0, i));
+            why = onBlock(buf.slice(0, i)) || why;
             buf = buf.slice(i + 2);
           }
         }
@@ -269,7 +269,7 @@
       else if (line.startsWith('data:')) data += line.slice(5).trim();
     }
     let v = null;
-    try { v = JSON.parse(data || 'null'); } catch (e) { return; }
+    try { v = JSON.parse(data || 'null'); } catch (e) { return ''; }
     if (event === 'open') {
       setLive(true);
       // Whatever happened between the first load and the subscription.
@@ -277,8 +277,9 @@
     } else if (event === 'watch' && v) {
       onWatch(v);
     } else if (event === 'end') {
-      setLive(false, (v && v.error) || 'stream ended');
+      return (v && v.error) || 'stream ended';
     }
+    return '';
   }
 
   // --- commands ----------------------------------------------------------
@@ -539,6 +540,7 @@
     const x = (t) => L + ((t - start) / span) * (W - L - R);
     const parts = [];
     for (let t = Math.ceil(start / step) * step; t <= now; t += step) {
+      if (x(t) > W - R - 50) break; // leave room for "now"
       parts.push(svg('line', { class: 'tick', x1: x(t), y1: top - 4, x2: x(t), y2: H }),
         svg('text', { x: x(t), y: top - 8, 'text-anchor': 'middle' }, step < 60e3 ? clock(t) : clock(t).slice(0, 5)));
     }
