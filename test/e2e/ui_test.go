@@ -282,7 +282,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 		chromedp.WithPollingInterval(50*time.Millisecond)))
 
 	if path := os.Getenv("UI_SCREENSHOT"); path != "" {
-		// The last minute, where this test's events are.
+		// The last minute, where this test's events are, once the bands
+		// since the failovers are wide enough to read.
+		time.Sleep(20 * time.Second)
 		within(t, tab, 5*time.Second, "zoom the timeline", chromedp.Evaluate[chromedp.Void](
 			`(() => { const s = document.getElementById('span'); s.value = '60000'; s.dispatchEvent(new Event('change')); })()`))
 		waitPage(t, tab, 5*time.Second, "the zoomed timeline", `document.querySelector('.timeline')?.getAttribute('aria-label').endsWith('minute')`,
