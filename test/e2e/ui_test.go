@@ -144,8 +144,9 @@ func within[T any](t *testing.T, tab context.Context, d time.Duration, what stri
 // the full token (not with the read-only one either), while with it a
 // failover from the page (keyboard-confirmed) moves the VIP; the same
 // command from the page without a token, or with a wrong one, is refused;
-// and the page wrote no error to the console. UI_SCREENSHOT=path saves a
-// screenshot (docs/ui.png).
+// and the page wrote no error to the console. On n3, whose reads are
+// private, the page says it has no access until given the read-only token.
+// UI_SCREENSHOT=path saves a screenshot (docs/ui.png).
 func TestStatusPageInBrowser(t *testing.T) {
 	requireTool(t, "chromium")
 	nodes := gossipLab(t, gossipSpec{"n1", 1, 200}, gossipSpec{"n2", 2, 150}, gossipSpec{"n3", 1, 100})
@@ -160,6 +161,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	// n1: loopback API with a command token and a read-only token, reads
 	// open (public_read), as a status page on a management host would be.
 	nodes[0].extra = fmt.Sprintf("api:\n  listen: [\"127.0.0.1:9746\"]\n  token_file: %s\n  read_token_file: %s\n  public_read: true\n", fullFile, readFile)
+	// n3: the same tokens, reads private.
+	nodes[2].extra = fmt.Sprintf("api:\n  listen: [\"127.0.0.1:9746\"]\n  token_file: %s\n  read_token_file: %s\n", fullFile, readFile)
 	members := startWithMaster(t, nodes)
 
 	tab := browser(t, nodes[0].node)
@@ -248,11 +251,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 
 	// The read-only token shows no button either.
-	setToken := func(tok string) {
-		t.Helper()
-		within(t, tab, 5*time.Second, "enter a token", chromedp.Steps(chromedp.SendKeys(chromedp.ID("token"), tok), chromedp.Click(chromedp.ID("token-use"))))
-	}
-	setToken(readTok)
+	setToken(t, tab, readTok)
 	within(t, tab, 5*time.Second, "the read-only token to be taken", chromedp.Poll[bool](
 		`document.getElementById('rights').textContent.startsWith('Access: read-only') && document.getElementById('message').textContent === 'Token set for this tab.'`,
 		chromedp.WithPollingInterval(50*time.Millisecond)))
@@ -262,7 +261,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 
 	// With the full token: buttons; a failover back to n1 from the page,
 	// armed by a click and confirmed from the keyboard.
-	setToken(fullTok)
+	setToken(t, tab, fullTok)
 	btn := `button.act[data-key="failover:web:n1"]`
 	within(t, tab, 5*time.Second, "the command buttons to appear", chromedp.Poll[bool](
 		`document.getElementById('rights').textContent === 'Access: read and commands' && !!document.querySelector('`+btn+`')`,
@@ -320,6 +319,30 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if st := instanceState(t, curlJSON(t, nodes[0].d.Socket, "GET", "/v1/status", ""), "web"); st != "INSTANCE_STATE_MASTER" {
 		t.Errorf("after the refused commands n1 is %s", st)
 	}
+
+	// n3's reads are private: its page loads, reads nothing and says so
+	// (no refused call on the console), and shows the cluster with the
+	// read-only token, without buttons.
+	tab3 := browser(t, nodes[2].node)
+	console3 := collectConsole(tab3)
+	within(t, tab3, 15*time.Second, "open n3's page", chromedp.Navigate("http://127.0.0.1:9746/ui"))
+	waitPage(t, tab3, 5*time.Second, "n3's page to say it has no access",
+		`document.getElementById('rights').textContent.startsWith('Access: none') && document.getElementById('nodes').textContent.startsWith('No access: ')`,
+		`[document.getElementById('rights').textContent, document.getElementById('nodes').textContent]`)
+	setToken(t, tab3, readTok)
+	waitPage(t, tab3, 5*time.Second, "n3's page to show the cluster with the read-only token",
+		`document.querySelectorAll('table.nodes tbody tr').length === 3 && document.getElementById('live').textContent === 'Live updates: on' &&
+		 document.getElementById('rights').textContent.startsWith('Access: read-only') && document.querySelectorAll('button.act').length === 0`,
+		`[document.getElementById('rights').textContent, document.getElementById('live').textContent, document.querySelectorAll('button.act').length]`)
+	if errs := console3.errors(); len(errs) > 0 {
+		t.Errorf("console errors on n3's page:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// setToken types a token into the page's form and submits it.
+func setToken(t *testing.T, tab context.Context, tok string) {
+	t.Helper()
+	within(t, tab, 5*time.Second, "enter a token", chromedp.Steps(chromedp.SendKeys(chromedp.ID("token"), tok), chromedp.Click(chromedp.ID("token-use"))))
 }
 
 // authzJS is a JavaScript object literal with the Authorization header, or

@@ -214,6 +214,7 @@
       startStream();
     } else {
       stopStream();
+      $('live').textContent = 'Live updates: off (no read access)';
     }
     render();
   }
