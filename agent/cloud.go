@@ -43,7 +43,7 @@ type clouds struct {
 }
 
 type cloudEntry struct {
-	owner config.CloudOwner
+	owner cloudmove.Owner
 	set   *cloudmove.Set
 	ctx   context.CancelFunc
 }
@@ -53,7 +53,7 @@ func newClouds(log *slog.Logger, metrics func(string, string, time.Duration, err
 		sets: map[string]*cloudEntry{}, byInst: map[string]string{}, master: map[string]bool{}}
 }
 
-func ownerKey(o config.CloudOwner) string { return o.Kind + ":" + o.Name }
+func ownerKey(o cloudmove.Owner) string { return o.Kind + ":" + o.Name }
 
 // configure converges the Sets on cfg's cloud owners: unchanged ones keep
 // running (and their state), changed or removed ones are closed (without
@@ -61,7 +61,7 @@ func ownerKey(o config.CloudOwner) string { return o.Kind + ":" + o.Name }
 // ones created. Creating a Set reads instance metadata, so it can take a
 // few seconds when the metadata service is slow or absent.
 func (c *clouds) configure(cfg *config.Config) error {
-	want := map[string]config.CloudOwner{}
+	want := map[string]cloudmove.Owner{}
 	for _, o := range cfg.CloudOwners() {
 		want[ownerKey(o)] = o
 	}
@@ -119,7 +119,7 @@ func (c *clouds) configure(cfg *config.Config) error {
 	return nil
 }
 
-func sameOwner(a, b config.CloudOwner) bool {
+func sameOwner(a, b cloudmove.Owner) bool {
 	return a.Interface == b.Interface && slices.Equal(a.VIPs, b.VIPs) && a.Cloud.SameSettings(b.Cloud)
 }
 

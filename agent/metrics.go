@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/cloudmove"
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/metrics"
 	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
@@ -40,7 +39,7 @@ func (a *Agent) snapshot() metrics.Snapshot {
 		s.Drops[d.Reason] = d.Count
 	}
 	for _, ca := range st.CloudActions {
-		mc := metrics.CloudAction{Owner: ca.Owner, Action: cloudmove.Operation(config.CloudActionKind(ca.Kind), false)}
+		mc := metrics.CloudAction{Owner: ca.Owner, Action: cloudmove.Operation(cloudmove.Kind(ca.Kind), false)}
 		if ca.ErrorAt != nil {
 			mc.ErrorAt = ca.ErrorAt.AsTime()
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/clock"
 )
 
@@ -45,7 +44,7 @@ type env struct {
 	log         *slog.Logger
 	mac         func(string) (string, error)
 	mounter     Mounter
-	owner       config.CloudOwner
+	owner       Owner
 }
 
 func (e *env) identity() *Identity { return e.id.Load() }
@@ -77,7 +76,7 @@ func call[T any](ctx context.Context, e *env, fn func(ctx context.Context) (T, e
 type action interface {
 	// name identifies the action in status, logs and metrics.
 	name() string
-	kind() config.CloudActionKind
+	kind() Kind
 	// resolve finds ids, ENIs and route tables (describe calls).
 	resolve(ctx context.Context, e *env) error
 	// resolved reports whether resolve has succeeded once.
@@ -177,21 +176,21 @@ func Operations() []string {
 // Operation is the metric label of an action of kind k when it moves the
 // resource here, or when it gives it up (release; "" for kinds that give
 // nothing up).
-func Operation(k config.CloudActionKind, release bool) string {
+func Operation(k Kind, release bool) string {
 	switch k {
-	case config.CloudSecondaryIP:
+	case KindSecondaryIP:
 		if !release {
 			return OpAssignPrivateIP
 		}
-	case config.CloudElasticIP:
+	case KindElasticIP:
 		if !release {
 			return OpAssociateAddress
 		}
-	case config.CloudRoute:
+	case KindRoute:
 		if !release {
 			return OpReplaceRoute
 		}
-	case config.CloudEBS:
+	case KindEBS:
 		if release {
 			return OpDetachVolume
 		}

@@ -6,8 +6,6 @@ package cloudmove
 import (
 	"context"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 func (s *Set) jitter(b *backoff) time.Duration {
@@ -42,7 +40,7 @@ func (s *Set) converge(ctx context.Context, r *runner, start time.Time, reconcil
 	b := newBackoff(s.opts.BackoffMin, s.opts.BackoffMax, s.rnd)
 	budget := s.cl.RetryBudget
 	if budget <= 0 {
-		budget = config.DefaultCloudRetryBudget
+		budget = DefaultRetryBudget
 	}
 	deadline := start.Add(budget)
 	reported := false

@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/clock"
 )
 
@@ -48,7 +47,7 @@ type fakeAction struct {
 }
 
 func (f *fakeAction) name() string                                   { return "fake" }
-func (f *fakeAction) kind() config.CloudActionKind                   { return config.CloudRoute }
+func (f *fakeAction) kind() Kind                                     { return KindRoute }
 func (f *fakeAction) resolve(context.Context, *env) error            { return nil }
 func (f *fakeAction) resolved() bool                                 { return true }
 func (f *fakeAction) permissions() []string                          { return nil }
@@ -103,9 +102,9 @@ func (f *fakeAction) moveAway() {
 
 var start = time.Unix(1_700_000_000, 0)
 
-func testSet(t *testing.T, cl *config.Cloud, fc *clock.Fake, a action, onChange func()) *Set {
+func testSet(t *testing.T, cl *Config, fc *clock.Fake, a action, onChange func()) *Set {
 	t.Helper()
-	s := &Set{owner: config.CloudOwner{Kind: "instance", Name: "VI_1"}, cl: cl,
+	s := &Set{owner: Owner{Kind: "instance", Name: "VI_1"}, cl: cl,
 		opts: Options{BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second, Clock: fc, OnChange: onChange},
 		e:    &env{clock: fc, log: slog.New(slog.NewTextHandler(io.Discard, nil)), callTimeout: time.Second},
 		rnd:  rand.New(rand.NewPCG(1, 2)), kick: make(chan struct{})}
@@ -116,8 +115,8 @@ func testSet(t *testing.T, cl *config.Cloud, fc *clock.Fake, a action, onChange 
 	return s
 }
 
-func cloudCfg() *config.Cloud {
-	c := config.DefaultCloud()
+func cloudCfg() *Config {
+	c := DefaultConfig()
 	c.RetryBudget = 10 * time.Second
 	c.ReconcileInterval = 30 * time.Second
 	c.FaultHold = time.Minute
@@ -183,7 +182,7 @@ func TestPermanentErrorFailsAtOnceAndFaults(t *testing.T) {
 	fc := clock.NewFake(start)
 	var changes atomic.Int32
 	cl := cloudCfg()
-	cl.OnFailure = config.CloudFault
+	cl.OnFailure = Fault
 	f := &fakeAction{script: []step{{err: apiErr(400, "InvalidRouteTableID.NotFound")}}}
 	s := testSet(t, cl, fc, f, func() { changes.Add(1) })
 	s.Master()
@@ -221,7 +220,7 @@ func TestPermanentErrorFailsAtOnceAndFaults(t *testing.T) {
 func TestBudgetReportsFailureAndKeepsTrying(t *testing.T) {
 	fc := clock.NewFake(start)
 	cl := cloudCfg()
-	cl.OnFailure = config.CloudFault
+	cl.OnFailure = Fault
 	var script []step
 	for range 30 {
 		script = append(script, step{err: apiErr(503, "RequestLimitExceeded")})

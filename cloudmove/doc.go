@@ -9,7 +9,7 @@
 // # Use
 //
 // The agent builds one Set per instance or sync group that has a cloud
-// section (config.Config.CloudOwners) and drives it from the VRRP state:
+// section (config.Config.CloudOwners lists them) and drives it from the VRRP state:
 //
 //	set, err := cloudmove.New(ctx, owner, cloudmove.Options{Logger: log, OnChange: kick})
 //	// on MASTER:                 set.Master()

@@ -3,6 +3,8 @@ package cloudmove
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -10,8 +12,65 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/vipd/vipd/config"
 )
+
+// DefaultForceDetachAfter is how long a new master waits for the old
+// holder of a volume to detach it before forcing the detachment.
+const DefaultForceDetachAfter = 30 * time.Second
+
+// VolumeConfig attaches an EBS volume to this node, optionally mounting
+// it; the node detaches it when it leaves MASTER.
+type VolumeConfig struct {
+	// VolumeID is the volume (vol-...).
+	VolumeID string
+	// Device is the device name given to AttachVolume (/dev/sdf,
+	// /dev/xvdf); Nitro instances show the volume as an NVMe device, found
+	// by the volume id.
+	Device string
+	// Mount, if set, is the absolute path the volume is mounted on.
+	Mount string
+	// FSType is the file system type for mount; empty lets mount probe.
+	FSType string
+	// ForceDetachAfter is how long to wait for the old holder to detach
+	// before forcing it; 0 means never force.
+	ForceDetachAfter time.Duration
+}
+
+// DefaultVolumeConfig returns an ebs action's defaults.
+func DefaultVolumeConfig() *VolumeConfig {
+	return &VolumeConfig{ForceDetachAfter: DefaultForceDetachAfter}
+}
+
+var (
+	volRE = awsIDRE("vol")
+	// deviceRE matches the device names EC2 accepts for EBS attachments
+	// on Linux.
+	deviceRE = regexp.MustCompile(`^/dev/(sd[b-z][1-9]?|xvd[a-z]{1,2})$`)
+)
+
+func (e *VolumeConfig) validate(v *validation, k string) {
+	switch {
+	case e.VolumeID == "":
+		v.fail(k+".volume_id", "is required")
+	case v.id(k+".volume_id", e.VolumeID, volRE, "vol-0123456789abcdef0"):
+		v.claim(k+".volume_id", "volume "+e.VolumeID)
+	}
+	switch {
+	case e.Device == "":
+		v.fail(k+".device", "is required (such as /dev/xvdf)")
+	case !deviceRE.MatchString(e.Device):
+		v.fail(k+".device", fmt.Sprintf("%q is not a device name EC2 accepts, such as /dev/sdf or /dev/xvdf", e.Device))
+	}
+	if e.Mount != "" && (!filepath.IsAbs(e.Mount) || filepath.Clean(e.Mount) != e.Mount || e.Mount == "/") {
+		v.fail(k+".mount", fmt.Sprintf("%q must be a clean absolute path other than /", e.Mount))
+	}
+	if e.FSType != "" && e.Mount == "" {
+		v.fail(k+".fstype", "needs mount")
+	}
+	if e.ForceDetachAfter < 0 {
+		v.fail(k+".force_detach_after", fmt.Sprintf("%v is negative", e.ForceDetachAfter))
+	}
+}
 
 // ebsPoll is how often the EBS sequence looks at the volume (and the
 // device node) while it waits: for the old holder's detachment, for the
@@ -32,7 +91,7 @@ const deviceWait = 30 * time.Second
 // a backoff grown while waiting for a dead holder would overshoot the
 // force time, and "attached, not mounted yet" is progress, not a failure.
 type ebs struct {
-	cfg *config.EBSAction
+	cfg *VolumeConfig
 	// progress, when set, receives what the sequence waits for (status).
 	progress func(string)
 
@@ -54,9 +113,9 @@ type volState struct {
 	az         string
 }
 
-func newEBS(c *config.EBSAction) *ebs { return &ebs{cfg: c} }
+func newEBS(c *VolumeConfig) *ebs { return &ebs{cfg: c} }
 
-func (a *ebs) kind() config.CloudActionKind { return config.CloudEBS }
+func (a *ebs) kind() Kind { return KindEBS }
 
 func (a *ebs) name() string {
 	n := "ebs " + a.cfg.VolumeID + " at " + a.cfg.Device

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/clock"
 )
 
@@ -106,7 +105,7 @@ func TestEBSForceTiming(t *testing.T) {
 	const force = 10 * time.Second
 	fc := clock.NewFake(start)
 	vol := &fakeVolume{fc: fc, holder: "i-dead"}
-	a := newEBS(&config.EBSAction{VolumeID: "vol-0123456789abcdef0", Device: "/dev/xvdf", Mount: "/srv/data", ForceDetachAfter: force})
+	a := newEBS(&VolumeConfig{VolumeID: "vol-0123456789abcdef0", Device: "/dev/xvdf", Mount: "/srv/data", ForceDetachAfter: force})
 	s := testSet(t, cloudCfg(), fc, a, nil)
 	s.e.id.Store(&Identity{InstanceID: "i-me", AZ: "eu-west-1a"})
 	s.e.ec2, s.e.mounter, s.e.budget = vol, &nodeMounter{}, time.Minute

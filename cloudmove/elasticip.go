@@ -3,18 +3,56 @@ package cloudmove
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/vipd/vipd/config"
 )
+
+// ElasticIPConfig associates an Elastic IP with this node's ENI.
+type ElasticIPConfig struct {
+	// AllocationID (eipalloc-...) or PublicIP names the address; exactly
+	// one is set.
+	AllocationID string
+	PublicIP     netip.Addr
+	// PrivateIP, if set, is the private address of the ENI the Elastic IP
+	// maps to; otherwise the ENI's primary address.
+	PrivateIP netip.Addr
+	// Interface and ENI find the ENI as for SecondaryIPConfig.
+	Interface string
+	ENI       string
+}
+
+var eipallocRE = awsIDRE("eipalloc")
+
+func (e *ElasticIPConfig) validate(v *validation, o Owner, k string) {
+	v.iface(o, k+".interface", e.Interface)
+	v.id(k+".eni", e.ENI, eniRE, "eni-0123456789abcdef0")
+	switch {
+	case e.AllocationID == "" && !e.PublicIP.IsValid():
+		v.fail(k+".allocation_id", "is required (or public_ip)")
+	case e.AllocationID != "" && e.PublicIP.IsValid():
+		v.fail(k+".public_ip", "give allocation_id or public_ip, not both")
+	case e.AllocationID != "":
+		if v.id(k+".allocation_id", e.AllocationID, eipallocRE, "eipalloc-0123456789abcdef0") {
+			v.claim(k+".allocation_id", "Elastic IP "+e.AllocationID)
+		}
+	case !e.PublicIP.Is4():
+		v.fail(k+".public_ip", fmt.Sprintf("%v: Elastic IPs are IPv4", e.PublicIP))
+	default:
+		v.claim(k+".public_ip", "Elastic IP "+e.PublicIP.String())
+	}
+	if e.PrivateIP.IsValid() && !e.PrivateIP.Is4() {
+		v.fail(k+".private_ip", fmt.Sprintf("%v is not an IPv4 address", e.PrivateIP))
+	}
+}
 
 // elasticIP associates an Elastic IP with this node's ENI
 // (AssociateAddress with reassociation allowed).
 type elasticIP struct {
 	noRelease
-	cfg    *config.ElasticIPAction
+	cfg    *ElasticIPConfig
 	ifname string
 
 	mu     sync.Mutex
@@ -24,7 +62,7 @@ type elasticIP struct {
 	holder string
 }
 
-func newElasticIP(c *config.ElasticIPAction, o config.CloudOwner) *elasticIP {
+func newElasticIP(c *ElasticIPConfig, o Owner) *elasticIP {
 	a := &elasticIP{cfg: c, ifname: c.Interface, alloc: c.AllocationID}
 	if a.ifname == "" {
 		a.ifname = o.Interface
@@ -32,7 +70,7 @@ func newElasticIP(c *config.ElasticIPAction, o config.CloudOwner) *elasticIP {
 	return a
 }
 
-func (a *elasticIP) kind() config.CloudActionKind { return config.CloudElasticIP }
+func (a *elasticIP) kind() Kind { return KindElasticIP }
 
 func (a *elasticIP) name() string {
 	n := "elastic_ip "

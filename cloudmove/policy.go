@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/vipd/vipd/config"
 )
 
 // PolicyDocument is an IAM policy document.
@@ -31,7 +29,7 @@ type PolicyStatement struct {
 // of a type where it names them only at run time: ENIs found by MAC
 // address, route tables found by subnet tags, instances a volume is
 // attached to).
-func Policy(owners []config.CloudOwner) PolicyDocument {
+func Policy(owners []Owner) PolicyDocument {
 	doc := PolicyDocument{Version: "2012-10-17"}
 	describe := map[string]bool{}
 	n := 0
@@ -115,7 +113,7 @@ type ActionReport struct {
 
 // Report is what Inspect found for one owner.
 type Report struct {
-	Owner       config.CloudOwner
+	Owner       Owner
 	Actions     []ActionReport
 	Permissions []PermissionCheck
 }
@@ -142,7 +140,7 @@ func (r *Report) OK() bool {
 // Against an endpoint that ignores DryRun (moto does for routes) the
 // permission checks would make the calls: Options.NoPermissionCheck (or
 // the section's skip_dry_run) skips them.
-func Inspect(ctx context.Context, owner config.CloudOwner, opts Options) (*Report, error) {
+func Inspect(ctx context.Context, owner Owner, opts Options) (*Report, error) {
 	s, err := build(ctx, owner, opts)
 	if err != nil {
 		return nil, err

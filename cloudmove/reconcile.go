@@ -7,8 +7,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 // masterRound runs each action to verified, then re-checks it every
@@ -42,7 +40,7 @@ func (s *Set) masterRound(ctx context.Context, start time.Time, settled chan str
 func (s *Set) reconcileLoop(ctx context.Context, r *runner, kick chan struct{}) {
 	every := s.cl.ReconcileInterval
 	if every <= 0 {
-		every = config.DefaultCloudReconcileInterval
+		every = DefaultReconcileInterval
 	}
 	t := s.e.clock.NewTimer(every)
 	defer t.Stop()

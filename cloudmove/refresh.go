@@ -8,8 +8,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 // refresher re-resolves ids and re-reads the resources' state in the
@@ -19,7 +17,7 @@ func (s *Set) refresher() {
 	defer s.wg.Done()
 	every := s.cl.RefreshInterval
 	if every <= 0 {
-		every = config.DefaultCloudRefreshInterval
+		every = DefaultRefreshInterval
 	}
 	t := s.e.clock.NewTimer(every)
 	defer t.Stop()

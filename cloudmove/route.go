@@ -5,15 +5,84 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/vipd/vipd/config"
 )
+
+// RouteConfig points a destination at this node's ENI in some route
+// tables, replacing the route or creating it when missing.
+type RouteConfig struct {
+	// Destination is the routed prefix (a VIP outside every subnet, as a
+	// /32, or any CIDR).
+	Destination netip.Prefix
+	// RouteTables lists tables by id (rtb-...). Exactly one of RouteTables
+	// and SubnetTags is set.
+	RouteTables []string
+	// SubnetTags selects the tables associated with the subnets of this
+	// node's VPC that carry all these tags.
+	SubnetTags map[string]string
+	// IncludeMain also changes the VPC's main route table (skipped by
+	// default: it serves every subnet without its own table).
+	IncludeMain bool
+	// Interface and ENI find the target ENI as for SecondaryIPConfig.
+	Interface string
+	ENI       string
+}
+
+var rtbRE = awsIDRE("rtb")
+
+func (r *RouteConfig) validate(v *validation, o Owner, k string) {
+	v.iface(o, k+".interface", r.Interface)
+	v.id(k+".eni", r.ENI, eniRE, "eni-0123456789abcdef0")
+	d := r.Destination
+	switch {
+	case !d.IsValid():
+		v.fail(k+".destination", "is required (a CIDR such as 203.0.113.10/32)")
+	case d.Masked() != d:
+		v.fail(k+".destination", fmt.Sprintf("%v has host bits set; the network is %v", d, d.Masked()))
+	}
+	switch {
+	case r.RouteTables == nil && r.SubnetTags == nil:
+		v.fail(k+".route_tables", "is required (or subnet_tags)")
+	case r.RouteTables != nil && r.SubnetTags != nil:
+		v.fail(k+".subnet_tags", "give route_tables or subnet_tags, not both")
+	case r.RouteTables != nil && len(r.RouteTables) == 0:
+		v.fail(k+".route_tables", "must list at least one route table")
+	case r.SubnetTags != nil && len(r.SubnetTags) == 0:
+		v.fail(k+".subnet_tags", "must name at least one tag")
+	}
+	if r.IncludeMain && r.SubnetTags == nil {
+		v.fail(k+".include_main", "only applies to subnet_tags (list the main table in route_tables instead)")
+	}
+	seen := map[string]bool{}
+	for j, t := range r.RouteTables {
+		tk := k + ".route_tables[" + strconv.Itoa(j) + "]"
+		switch {
+		case !rtbRE.MatchString(t):
+			v.fail(tk, fmt.Sprintf("%q is not an id such as rtb-0123456789abcdef0", t))
+		case seen[t]:
+			v.fail(tk, fmt.Sprintf("%s is listed twice", t))
+		default:
+			seen[t] = true
+			if d.IsValid() {
+				v.claim(tk, fmt.Sprintf("the route to %v in %s", d, t))
+			}
+		}
+	}
+	if _, empty := r.SubnetTags[""]; empty {
+		v.fail(k+".subnet_tags", "a tag name must not be empty")
+	}
+	if r.SubnetTags != nil && d.IsValid() {
+		v.claim(k+".destination", fmt.Sprintf("the route to %v in the tables of subnets tagged %v", d, r.SubnetTags))
+	}
+}
 
 // route points a destination at this node's ENI in a set of route tables,
 // replacing the route, or creating it where it is missing. The tables are
@@ -21,7 +90,7 @@ import (
 // found pointing elsewhere.
 type route struct {
 	noRelease
-	cfg    *config.RouteAction
+	cfg    *RouteConfig
 	ifname string
 
 	mu      sync.Mutex
@@ -32,7 +101,7 @@ type route struct {
 	warns   []string
 }
 
-func newRoute(c *config.RouteAction, o config.CloudOwner) *route {
+func newRoute(c *RouteConfig, o Owner) *route {
 	a := &route{cfg: c, ifname: c.Interface}
 	if a.ifname == "" {
 		a.ifname = o.Interface
@@ -40,7 +109,7 @@ func newRoute(c *config.RouteAction, o config.CloudOwner) *route {
 	return a
 }
 
-func (a *route) kind() config.CloudActionKind { return config.CloudRoute }
+func (a *route) kind() Kind { return KindRoute }
 
 func (a *route) name() string {
 	if len(a.cfg.RouteTables) > 0 {

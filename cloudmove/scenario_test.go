@@ -75,7 +75,7 @@ func (l *lab) node(subnet string, extra ...string) *mototest.Node {
 
 // owner parses a native configuration with one instance whose cloud
 // section is given, pointed at the proxy.
-func (l *lab) owner(cloud string) config.CloudOwner {
+func (l *lab) owner(cloud string) cloudmove.Owner {
 	l.t.Helper()
 	doc := fmt.Sprintf(`instances:
   - name: VI_1
@@ -202,7 +202,7 @@ type agent struct {
 }
 
 // start runs a node's Set, as the agent of that node would.
-func (l *lab) start(name string, n *mototest.Node, o config.CloudOwner, m cloudmove.Mounter) *agent {
+func (l *lab) start(name string, n *mototest.Node, o cloudmove.Owner, m cloudmove.Mounter) *agent {
 	l.t.Helper()
 	ctx, cancel := context.WithCancel(l.ctx)
 	opts := cloudmove.Options{
@@ -250,7 +250,7 @@ func (a *agent) crash() {
 // again checks that a second run of the master actions on a node that
 // holds everything makes no mutating call: a fresh Set (an agent
 // restarted on the same node) becomes master.
-func (l *lab) again(name string, n *mototest.Node, o config.CloudOwner, m cloudmove.Mounter) *agent {
+func (l *lab) again(name string, n *mototest.Node, o cloudmove.Owner, m cloudmove.Mounter) *agent {
 	l.t.Helper()
 	before := l.proxy.Count("", true)
 	a := l.start(name+"-again", n, o, m)
@@ -433,7 +433,7 @@ func TestScenario3NAT(t *testing.T) {
 	// the call names it).
 	ipA, ipB := na.ENIs[0].LocalIPv4s[0], nb.ENIs[0].LocalIPv4s[0]
 	const dest = "203.0.113.10/32"
-	cloud := func(private string) config.CloudOwner {
+	cloud := func(private string) cloudmove.Owner {
 		return l.owner(fmt.Sprintf(`actions:
   - elastic_ip: {allocation_id: %s, private_ip: %s}
   - route: {destination: %s, subnet_tags: {Network: private}, interface: eth1}`, alloc, private, dest))
@@ -659,7 +659,7 @@ func TestEBSWaitsForDevice(t *testing.T) {
 type natLab struct {
 	*lab
 	na, nb      *mototest.Node
-	oa, ob      config.CloudOwner
+	oa, ob      cloudmove.Owner
 	alloc, dest string
 	tables      []string
 }
@@ -684,7 +684,7 @@ func newNATLab(t *testing.T) *natLab {
 	if n.alloc, _, err = l.w.ElasticIP(l.ctx); err != nil {
 		t.Fatal(err)
 	}
-	cloud := func(nd *mototest.Node) config.CloudOwner {
+	cloud := func(nd *mototest.Node) cloudmove.Owner {
 		return l.owner(fmt.Sprintf(`actions:
   - elastic_ip: {allocation_id: %s, private_ip: %s}
   - route: {destination: %s, subnet_tags: {Network: private}, interface: eth1}`, n.alloc, nd.ENIs[0].LocalIPv4s[0], n.dest))

@@ -5,19 +5,63 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/vipd/vipd/config"
 )
+
+// SecondaryIPConfig assigns addresses as secondary private IPs of this
+// node's network interface (ENI), taking them from whichever ENI has them.
+// AWS only allows this within one subnet, hence one availability zone.
+type SecondaryIPConfig struct {
+	// Interface is the local interface whose ENI gets the addresses; empty
+	// means the owner's interface.
+	Interface string
+	// ENI names the network interface (eni-...); empty means the one whose
+	// MAC address the interface has, from instance metadata.
+	ENI string
+	// Addresses are the IPv4 addresses; empty means the owner's IPv4 VIPs.
+	Addresses []netip.Addr
+}
+
+func (s *SecondaryIPConfig) validate(v *validation, o Owner, k string) {
+	v.iface(o, k+".interface", s.Interface)
+	v.id(k+".eni", s.ENI, eniRE, "eni-0123456789abcdef0")
+	addrs := s.Addresses
+	if len(addrs) == 0 {
+		addrs = o.VIPs
+		if len(addrs) == 0 {
+			v.fail(k+".addresses", "is required: the "+strings.ReplaceAll(o.Kind, "_", " ")+" has no IPv4 VIP to default to")
+		}
+	}
+	seen := map[netip.Addr]bool{}
+	for j, ad := range addrs {
+		ak := k + ".addresses"
+		if len(s.Addresses) > 0 {
+			ak += "[" + strconv.Itoa(j) + "]"
+		}
+		switch {
+		case !ad.IsValid():
+			v.fail(ak, "invalid address")
+		case !ad.Is4():
+			v.fail(ak, fmt.Sprintf("%v: only IPv4 addresses can be moved as secondary private IPs", ad))
+		case seen[ad]:
+			v.fail(ak, fmt.Sprintf("%v is listed twice", ad))
+		default:
+			seen[ad] = true
+			v.claim(ak, "secondary IP "+ad.String())
+		}
+	}
+}
 
 // secondaryIP assigns addresses as secondary private IPs of this node's
 // ENI (AssignPrivateIpAddresses with reassignment allowed).
 type secondaryIP struct {
 	noRelease
-	cfg    *config.SecondaryIPAction
+	cfg    *SecondaryIPConfig
 	addrs  []netip.Addr
 	ifname string
 
@@ -28,7 +72,7 @@ type secondaryIP struct {
 	missing []netip.Addr
 }
 
-func newSecondaryIP(c *config.SecondaryIPAction, o config.CloudOwner) *secondaryIP {
+func newSecondaryIP(c *SecondaryIPConfig, o Owner) *secondaryIP {
 	a := &secondaryIP{cfg: c, addrs: c.Addresses, ifname: c.Interface}
 	if len(a.addrs) == 0 {
 		a.addrs = o.VIPs
@@ -39,7 +83,7 @@ func newSecondaryIP(c *config.SecondaryIPAction, o config.CloudOwner) *secondary
 	return a
 }
 
-func (a *secondaryIP) kind() config.CloudActionKind { return config.CloudSecondaryIP }
+func (a *secondaryIP) kind() Kind { return KindSecondaryIP }
 
 func (a *secondaryIP) name() string {
 	where := a.ifname

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/clock"
 )
 
@@ -84,8 +83,8 @@ const (
 // Stop give up what must be given up. All methods are safe for concurrent
 // use.
 type Set struct {
-	owner config.CloudOwner
-	cl    *config.Cloud
+	owner Owner
+	cl    *Config
 	opts  Options
 	e     *env
 	rs    []*runner
@@ -118,7 +117,7 @@ type Set struct {
 // missing) are logged and shown in Status rather than returned: the
 // refresh and the first master round try again. The Set lives until ctx
 // ends or Close.
-func New(ctx context.Context, owner config.CloudOwner, opts Options) (*Set, error) {
+func New(ctx context.Context, owner Owner, opts Options) (*Set, error) {
 	s, err := build(ctx, owner, opts)
 	if err != nil {
 		return nil, err
@@ -131,7 +130,7 @@ func New(ctx context.Context, owner config.CloudOwner, opts Options) (*Set, erro
 }
 
 // build makes the Set without starting anything.
-func build(ctx context.Context, owner config.CloudOwner, opts Options) (*Set, error) {
+func build(ctx context.Context, owner Owner, opts Options) (*Set, error) {
 	cl := owner.Cloud
 	if cl == nil {
 		return nil, fmt.Errorf("%s %s has no cloud section", owner.Kind, owner.Name)
@@ -157,11 +156,11 @@ func build(ctx context.Context, owner config.CloudOwner, opts Options) (*Set, er
 	}
 	callTimeout := cl.CallTimeout
 	if callTimeout <= 0 {
-		callTimeout = config.DefaultCloudCallTimeout
+		callTimeout = DefaultCallTimeout
 	}
 	budget := cl.RetryBudget
 	if budget <= 0 {
-		budget = config.DefaultCloudRetryBudget
+		budget = DefaultRetryBudget
 	}
 	if cl.SkipDryRun {
 		opts.NoPermissionCheck = true

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"sync"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 // Action states, as ActionStatus.State reports them.
@@ -26,7 +24,7 @@ type ActionStatus struct {
 	// Name identifies the action ("route 203.0.113.10/32 in rtb-...").
 	Name string
 	// Kind is the action's kind.
-	Kind config.CloudActionKind
+	Kind Kind
 	// State is one of the State* constants.
 	State string
 	// Detail is what the cloud looked like at the last look.
@@ -161,7 +159,7 @@ func (s *Set) markFailed(r *runner, err error, start time.Time) {
 	r.st.Error, r.st.ErrorAt, r.errFrom = describeError(err), now, fromRound
 	r.mu.Unlock()
 	s.observe(r, false, now.Sub(start), err)
-	if s.cl.OnFailure == config.CloudFault {
+	if s.cl.OnFailure == Fault {
 		s.mu.Lock()
 		hold := s.cl.FaultHold
 		s.faultUntil = now.Add(hold)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/cloudmove"
 )
 
 const cloudYAML = `instances:
@@ -46,8 +48,8 @@ func TestCloudYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := cfg.Instances[0].Cloud
-	if c == nil || c.Region != "eu-west-1" || c.Endpoint != "http://127.0.0.1:5000" || c.OnFailure != CloudFault ||
-		c.ReconcileInterval != 10*time.Second || c.CallTimeout != DefaultCloudCallTimeout || c.RetryBudget != DefaultCloudRetryBudget {
+	if c == nil || c.Region != "eu-west-1" || c.Endpoint != "http://127.0.0.1:5000" || c.OnFailure != cloudmove.Fault ||
+		c.ReconcileInterval != 10*time.Second || c.CallTimeout != cloudmove.DefaultCallTimeout || c.RetryBudget != cloudmove.DefaultRetryBudget {
 		t.Fatalf("section: %+v", c)
 	}
 	if c.Pos != (Pos{File: "c.yaml", Line: 6}) {
@@ -56,7 +58,7 @@ func TestCloudYAML(t *testing.T) {
 	if len(c.Actions) != 4 {
 		t.Fatalf("%d actions", len(c.Actions))
 	}
-	if a := c.Actions[0]; a.Kind != CloudSecondaryIP || a.SecondaryIP.Interface != "" || a.SecondaryIP.Addresses != nil {
+	if a := c.Actions[0]; a.Kind != cloudmove.KindSecondaryIP || a.SecondaryIP.Interface != "" || a.SecondaryIP.Addresses != nil {
 		t.Errorf("secondary: %+v", a.SecondaryIP)
 	}
 	if a := c.Actions[1].ElasticIP; a.AllocationID != "eipalloc-0123456789abcdef0" || a.PrivateIP != netip.MustParseAddr("198.51.100.5") {
@@ -69,7 +71,7 @@ func TestCloudYAML(t *testing.T) {
 	if a := c.Actions[3].EBS; a.VolumeID != "vol-0123456789abcdef0" || a.Device != "/dev/xvdf" || a.Mount != "/srv/data" || a.ForceDetachAfter != time.Minute {
 		t.Errorf("ebs: %+v", a)
 	}
-	if cfg.SyncGroups[0].Cloud == nil || cfg.SyncGroups[0].Cloud.OnFailure != CloudStay {
+	if cfg.SyncGroups[0].Cloud == nil || cfg.SyncGroups[0].Cloud.OnFailure != cloudmove.Stay {
 		t.Fatalf("group cloud: %+v", cfg.SyncGroups[0].Cloud)
 	}
 	owners := cfg.CloudOwners()
@@ -145,8 +147,8 @@ func TestCloudValidateCode(t *testing.T) {
 	inst := baseInstance("VI_1", "eth0", 1)
 	inst.VIPs = []VIP{vip("198.51.100.10/32", "eth0")}
 	inst.Cloud = DefaultCloud()
-	inst.Cloud.Actions = []*CloudAction{{Kind: CloudRoute, Route: &RouteAction{Destination: netip.MustParsePrefix("203.0.113.1/32")}},
-		{Kind: CloudEBS, SecondaryIP: &SecondaryIPAction{}}}
+	inst.Cloud.Actions = []*cloudmove.ActionConfig{{Kind: cloudmove.KindRoute, Route: &cloudmove.RouteConfig{Destination: netip.MustParsePrefix("203.0.113.1/32")}},
+		{Kind: cloudmove.KindEBS, SecondaryIP: &cloudmove.SecondaryIPConfig{}}}
 	cfg.Instances = []*Instance{inst}
 	ds := cfg.Validate(nil)
 	requireDiag(t, ds, SeverityError, "instances[0].cloud.actions[0].route.route_tables: is required")

@@ -29,8 +29,8 @@ var notSettings = map[string]string{
 // encodeDerived are settings EncodeYAML does not write because the loader
 // derives them from what it does write; the comparisons still notice them.
 var encodeDerived = map[string]string{
-	"Check.Kind":       "the check kind is the key of the section that is set (exec:, tcp:...)",
-	"CloudAction.Kind": "the action kind is the key of the section that is set (route:, ebs:...)",
+	"Check.Kind":        "the check kind is the key of the section that is set (exec:, tcp:...)",
+	"ActionConfig.Kind": "the action kind is the key of the section that is set (route:, ebs:...)",
 }
 
 // fieldCtx prepares the struct holding a field before the field is set, in

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/cloudmove"
 )
 
 // Encoding a loaded configuration and loading the result must give the
@@ -197,7 +199,7 @@ func TestEncodeYAMLAPIAndCloud(t *testing.T) {
 	}
 	c := cfg.Instances[0].Cloud
 	if c == nil || len(c.Actions) != 7 || c.FaultHold != 0 || c.Actions[5].EBS.ForceDetachAfter != 0 ||
-		c.Actions[6].EBS.ForceDetachAfter != DefaultEBSForceDetachAfter || cfg.SyncGroups[0].Cloud == nil {
+		c.Actions[6].EBS.ForceDetachAfter != cloudmove.DefaultForceDetachAfter || cfg.SyncGroups[0].Cloud == nil {
 		t.Fatalf("cloud not loaded as written: %+v", c)
 	}
 	out, err := EncodeYAML(cfg)
@@ -293,7 +295,7 @@ func TestSameSettingsCloud(t *testing.T) {
 		"section added":      func(c *Config) { c.Instances[1].Cloud = DefaultCloud() },
 		"region":             func(c *Config) { c.Instances[0].Cloud.Region = "eu-west-2" },
 		"endpoint":           func(c *Config) { c.Instances[0].Cloud.Endpoint = "" },
-		"on_failure":         func(c *Config) { c.Instances[0].Cloud.OnFailure = CloudStay },
+		"on_failure":         func(c *Config) { c.Instances[0].Cloud.OnFailure = cloudmove.Stay },
 		"reconcile_interval": func(c *Config) { c.Instances[0].Cloud.ReconcileInterval = time.Minute },
 		"refresh_interval":   func(c *Config) { c.Instances[0].Cloud.RefreshInterval = time.Minute },
 		"call_timeout":       func(c *Config) { c.Instances[0].Cloud.CallTimeout = time.Second },
@@ -332,7 +334,7 @@ func TestSameSettingsCloud(t *testing.T) {
 			c.Instances[0].Cloud.Actions[5].EBS.ForceDetachAfter = time.Minute
 		},
 		"action kind": func(c *Config) {
-			c.Instances[0].Cloud.Actions[6] = &CloudAction{Kind: CloudSecondaryIP, SecondaryIP: &SecondaryIPAction{}}
+			c.Instances[0].Cloud.Actions[6] = &cloudmove.ActionConfig{Kind: cloudmove.KindSecondaryIP, SecondaryIP: &cloudmove.SecondaryIPConfig{}}
 		},
 	}
 	for name, mutate := range mutations {
@@ -354,7 +356,7 @@ func TestSameSettingsCloud(t *testing.T) {
 	}
 	for name, mutate := range map[string]func(g *SyncGroup){
 		"removed":     func(g *SyncGroup) { g.Cloud = nil },
-		"on_failure":  func(g *SyncGroup) { g.Cloud.OnFailure = CloudFault },
+		"on_failure":  func(g *SyncGroup) { g.Cloud.OnFailure = cloudmove.Fault },
 		"action":      func(g *SyncGroup) { g.Cloud.Actions[1].Route.RouteTables = []string{"rtb-89abcdee"} },
 		"action kind": func(g *SyncGroup) { g.Cloud.Actions = g.Cloud.Actions[:1] },
 	} {
@@ -372,7 +374,7 @@ func TestSameSettingsCloud(t *testing.T) {
 	// Positions aside, two loads are the same.
 	b := loadFullAPICloud(t)
 	b.Instances[0].Cloud.Pos = Pos{File: "elsewhere", Line: 99}
-	b.Instances[0].Cloud.Actions[0].Pos = Pos{File: "elsewhere", Line: 100}
+	b.Instances[0].Cloud.src.set("actions[0]", Pos{File: "elsewhere", Line: 100}, "") // an action's position
 	b.SyncGroups[0].Cloud.Pos = Pos{}
 	if !a.Instances[0].SameSettings(b.Instances[0]) || !a.SyncGroups[0].SameSettings(b.SyncGroups[0]) {
 		t.Errorf("equal cloud sections differ: %v", a.Differences(b))

@@ -6,13 +6,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vipd/vipd/cloudmove"
 	"go.yaml.in/yaml/v3"
 )
 
 // This file reads the native format's cloud section of an instance or a
-// sync group. The parser checks what a YAML value can get wrong (types,
-// one kind per action); the rules that also apply to sections built in
-// code (id prefixes, required fields, ranges) are in validcloud.go.
+// sync group into cloudmove's types, checking only what a YAML value can
+// get wrong (types, one kind per action), and records where each setting
+// was written. The rules (id prefixes, required fields, ranges) are
+// cloudmove's; validcloud.go reports them.
 
 // cloud reads a cloud section; k is its key, for its position.
 func (p *yamlParser) cloud(k, n *yaml.Node, path string) *Cloud {
@@ -33,11 +35,10 @@ func (p *yamlParser) cloud(k, n *yaml.Node, path string) *Cloud {
 		"on_failure": func(k, v *yaml.Node, path string) {
 			mark("on_failure", k)
 			if s, ok := p.str(v, path); ok {
-				switch f := CloudOnFailure(strings.ToLower(s)); f {
-				case CloudStay, CloudFault:
+				if f, err := cloudmove.ParseOnFailure(s); err != nil {
+					p.fail(v, path, err.Error())
+				} else {
 					c.OnFailure = f
-				default:
-					p.fail(v, path, fmt.Sprintf("%q is not stay or fault", s))
 				}
 			}
 		},
@@ -52,7 +53,7 @@ func (p *yamlParser) cloud(k, n *yaml.Node, path string) *Cloud {
 		},
 		"actions": func(k, v *yaml.Node, path string) {
 			mark("actions", k)
-			c.Actions = []*CloudAction{}
+			c.Actions = []*cloudmove.ActionConfig{}
 			p.sequence(v, path, func(n *yaml.Node, path string, j int) {
 				if a := p.cloudAction(n, path, "actions["+strconv.Itoa(j)+"]", c.src); a != nil {
 					c.Actions = append(c.Actions, a)
@@ -70,14 +71,14 @@ func (p *yamlParser) cloud(k, n *yaml.Node, path string) *Cloud {
 
 // cloudAction reads one entry of actions: a mapping with exactly one kind
 // key. key is the entry's name below the section ("actions[0]").
-func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *srcMap) *CloudAction {
-	a := &CloudAction{Pos: p.pos(n)}
-	src.set(key, a.Pos, "")
+func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *srcMap) *cloudmove.ActionConfig {
+	a := &cloudmove.ActionConfig{}
+	src.set(key, p.pos(n), "")
 	mark := func(sub string, k *yaml.Node) { src.set(key+"."+sub, p.pos(k), "") }
 	str := func(sub string, dst *string) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) { mark(sub, k); *dst, _ = p.str(v, path) }
 	}
-	kind := func(kd CloudActionKind, read func(v *yaml.Node, path string)) func(k, v *yaml.Node, path string) {
+	kind := func(kd cloudmove.Kind, read func(v *yaml.Node, path string)) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) {
 			mark(string(kd), k)
 			if a.Kind != "" {
@@ -89,8 +90,8 @@ func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *srcMap) *C
 		}
 	}
 	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
-		"secondary_ip": kind(CloudSecondaryIP, func(v *yaml.Node, path string) {
-			s := &SecondaryIPAction{}
+		"secondary_ip": kind(cloudmove.KindSecondaryIP, func(v *yaml.Node, path string) {
+			s := &cloudmove.SecondaryIPConfig{}
 			a.SecondaryIP = s
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"interface": str("secondary_ip.interface", &s.Interface),
@@ -107,8 +108,8 @@ func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *srcMap) *C
 				},
 			})
 		}),
-		"elastic_ip": kind(CloudElasticIP, func(v *yaml.Node, path string) {
-			e := &ElasticIPAction{}
+		"elastic_ip": kind(cloudmove.KindElasticIP, func(v *yaml.Node, path string) {
+			e := &cloudmove.ElasticIPConfig{}
 			a.ElasticIP = e
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"allocation_id": str("elastic_ip.allocation_id", &e.AllocationID),
@@ -124,8 +125,8 @@ func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *srcMap) *C
 				"eni":       str("elastic_ip.eni", &e.ENI),
 			})
 		}),
-		"route": kind(CloudRoute, func(v *yaml.Node, path string) {
-			r := &RouteAction{}
+		"route": kind(cloudmove.KindRoute, func(v *yaml.Node, path string) {
+			r := &cloudmove.RouteConfig{}
 			a.Route = r
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"destination": func(k, v *yaml.Node, path string) {
@@ -176,8 +177,8 @@ func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *srcMap) *C
 				"eni":       str("route.eni", &r.ENI),
 			})
 		}),
-		"ebs": kind(CloudEBS, func(v *yaml.Node, path string) {
-			e := &EBSAction{ForceDetachAfter: DefaultEBSForceDetachAfter}
+		"ebs": kind(cloudmove.KindEBS, func(v *yaml.Node, path string) {
+			e := cloudmove.DefaultVolumeConfig()
 			a.EBS = e
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"volume_id": str("ebs.volume_id", &e.VolumeID),
@@ -198,7 +199,7 @@ func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *srcMap) *C
 	}
 	if a.Kind == "" {
 		names := make([]string, 0, 4)
-		for _, k := range CloudActionKinds() {
+		for _, k := range cloudmove.Kinds() {
 			names = append(names, string(k))
 		}
 		p.fail(n, path, "needs one kind: "+strings.Join(names, ", "))

@@ -148,7 +148,7 @@ func (f *fixture) pointsAt(ctx context.Context, b *testing.B, n *mototest.Node) 
 	}
 }
 
-func (f *fixture) owner(b *testing.B) config.CloudOwner {
+func (f *fixture) owner(b *testing.B) cloudmove.Owner {
 	doc := fmt.Sprintf(`instances:
   - name: NAT
     interface: eth0

@@ -29,7 +29,7 @@ and check on a node what they would change and whether it is allowed.`,
 
 // loadCloud loads a configuration and returns its owners of cloud
 // actions, printing load errors as config check does.
-func loadCloud(cmd *cobra.Command, path string) ([]config.CloudOwner, error) {
+func loadCloud(cmd *cobra.Command, path string) ([]cloudmove.Owner, error) {
 	cfg, err := config.Load(path, config.LoadOptions{})
 	if err != nil {
 		var ds config.Diagnostics

@@ -1,0 +1,419 @@
+package cloudmove
+
+// The settings of a cloud section, their defaults and the rules every
+// section is held to, whoever wrote it (the native YAML front end in
+// package config, or code). Each action kind's own settings and rules sit
+// beside its behaviour: secondaryip.go, elasticip.go, route.go, ebs.go.
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// OnFailure says what a node does when a cloud action cannot be completed
+// within its retry budget (or cannot succeed at all).
+type OnFailure string
+
+const (
+	// Stay keeps the node MASTER and keeps retrying.
+	Stay OnFailure = "stay"
+	// Fault puts the instance (or group) in FAULT, so that another node,
+	// perhaps with working permissions or a healthy zone, can try.
+	Fault OnFailure = "fault"
+)
+
+// ParseOnFailure reads an on_failure value, in any case.
+func ParseOnFailure(s string) (OnFailure, error) {
+	switch f := OnFailure(strings.ToLower(s)); f {
+	case Stay, Fault:
+		return f, nil
+	}
+	return "", fmt.Errorf("%q is not stay or fault", s)
+}
+
+// Section defaults.
+const (
+	// DefaultReconcileInterval is how often a master re-checks that the
+	// cloud still points at it.
+	DefaultReconcileInterval = 30 * time.Second
+	// DefaultRefreshInterval is how often ids, interfaces and route
+	// tables are resolved again in the background.
+	DefaultRefreshInterval = time.Minute
+	// DefaultCallTimeout bounds one API call.
+	DefaultCallTimeout = 5 * time.Second
+	// DefaultRetryBudget is how long an action may keep failing on
+	// retryable errors before it is reported failed (it keeps retrying
+	// while the node is master).
+	DefaultRetryBudget = time.Minute
+	// DefaultFaultHold is how long on_failure: fault holds the FAULT
+	// state after a failure before the node may try again.
+	DefaultFaultHold = 5 * time.Minute
+)
+
+// Config is the cloud section of an instance or a sync group.
+type Config struct {
+	// Region is the AWS region; empty means the instance's region from
+	// instance metadata.
+	Region string
+	// Endpoint overrides the EC2 endpoint URL (tests, VPC endpoints);
+	// empty means the region's public endpoint.
+	Endpoint string
+	// OnFailure is Stay (default) or Fault.
+	OnFailure OnFailure
+	// ReconcileInterval is the period of the master's re-check.
+	ReconcileInterval time.Duration
+	// RefreshInterval is the period of the background resolution of ids.
+	RefreshInterval time.Duration
+	// CallTimeout bounds each API call.
+	CallTimeout time.Duration
+	// RetryBudget is how long each action retries retryable errors before
+	// it is reported failed (and OnFailure applies).
+	RetryBudget time.Duration
+	// FaultHold is how long OnFailure Fault keeps the FAULT state.
+	FaultHold time.Duration
+	// SkipDryRun skips the start-up DryRun checks of the mutating calls'
+	// permissions. For test endpoints that ignore DryRun (and would make
+	// the calls): on AWS a missing permission then shows only at the
+	// first failover.
+	SkipDryRun bool
+	// Actions are the actions, in file order; all start at once.
+	Actions []*ActionConfig
+}
+
+// DefaultConfig returns a section with its defaults and no actions.
+func DefaultConfig() *Config {
+	return &Config{
+		OnFailure:         Stay,
+		ReconcileInterval: DefaultReconcileInterval,
+		RefreshInterval:   DefaultRefreshInterval,
+		CallTimeout:       DefaultCallTimeout,
+		RetryBudget:       DefaultRetryBudget,
+		FaultHold:         DefaultFaultHold,
+	}
+}
+
+// SameSettings reports whether c and o configure the same actions and
+// settings; a reload keeps the running actions of an unchanged section.
+func (c *Config) SameSettings(o *Config) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	return c.Region == o.Region && c.Endpoint == o.Endpoint && c.OnFailure == o.OnFailure &&
+		c.ReconcileInterval == o.ReconcileInterval && c.RefreshInterval == o.RefreshInterval &&
+		c.CallTimeout == o.CallTimeout && c.RetryBudget == o.RetryBudget && c.FaultHold == o.FaultHold &&
+		c.SkipDryRun == o.SkipDryRun &&
+		slices.EqualFunc(c.Actions, o.Actions, (*ActionConfig).sameSettings)
+}
+
+// Kind names the kind of a cloud action.
+type Kind string
+
+// The action kinds, spelled as the native format's keys. A new kind adds
+// its constant here, its field in ActionConfig, and a file of its own.
+const (
+	KindSecondaryIP Kind = "secondary_ip"
+	KindElasticIP   Kind = "elastic_ip"
+	KindRoute       Kind = "route"
+	KindEBS         Kind = "ebs"
+)
+
+// Kinds lists the kinds in the order messages name them.
+func Kinds() []Kind {
+	return []Kind{KindSecondaryIP, KindElasticIP, KindRoute, KindEBS}
+}
+
+// ActionConfig is one action; exactly one of the kind fields is set, the
+// one Kind names.
+type ActionConfig struct {
+	Kind        Kind
+	SecondaryIP *SecondaryIPConfig
+	ElasticIP   *ElasticIPConfig
+	Route       *RouteConfig
+	EBS         *VolumeConfig
+}
+
+func (a *ActionConfig) sameSettings(o *ActionConfig) bool {
+	if a == nil || o == nil {
+		return a == o
+	}
+	if a.Kind != o.Kind {
+		return false
+	}
+	switch {
+	case (a.SecondaryIP == nil) != (o.SecondaryIP == nil), (a.ElasticIP == nil) != (o.ElasticIP == nil),
+		(a.Route == nil) != (o.Route == nil), (a.EBS == nil) != (o.EBS == nil):
+		return false
+	case a.SecondaryIP != nil:
+		x, y := a.SecondaryIP, o.SecondaryIP
+		return x.Interface == y.Interface && x.ENI == y.ENI && slices.Equal(x.Addresses, y.Addresses)
+	case a.ElasticIP != nil:
+		return *a.ElasticIP == *o.ElasticIP
+	case a.Route != nil:
+		x, y := a.Route, o.Route
+		return x.Destination == y.Destination && slices.Equal(x.RouteTables, y.RouteTables) &&
+			maps.Equal(x.SubnetTags, y.SubnetTags) && x.IncludeMain == y.IncludeMain &&
+			x.Interface == y.Interface && x.ENI == y.ENI
+	case a.EBS != nil:
+		return *a.EBS == *o.EBS
+	}
+	return true
+}
+
+// hasKindBlock reports whether exactly the block Kind names is set.
+func (a *ActionConfig) hasKindBlock() bool {
+	set := 0
+	for _, b := range []bool{a.SecondaryIP != nil, a.ElasticIP != nil, a.Route != nil, a.EBS != nil} {
+		if b {
+			set++
+		}
+	}
+	if set != 1 {
+		return false
+	}
+	switch a.Kind {
+	case KindSecondaryIP:
+		return a.SecondaryIP != nil
+	case KindElasticIP:
+		return a.ElasticIP != nil
+	case KindRoute:
+		return a.Route != nil
+	case KindEBS:
+		return a.EBS != nil
+	}
+	return false
+}
+
+// Owner is an instance or a sync group that has a cloud section, with the
+// settings its actions fall back on.
+type Owner struct {
+	// Kind is "instance" or "sync_group".
+	Kind string
+	// Name is the instance's or group's name.
+	Name string
+	// Cloud is the section.
+	Cloud *Config
+	// Interface is what actions that name no interface use: the
+	// instance's, or a group's first member's.
+	Interface string
+	// VIPs are the IPv4 VIPs secondary_ip takes when it lists no
+	// addresses: the instance's, or every member's in group order.
+	VIPs []netip.Addr
+}
+
+// FieldError is a problem with one setting of an owner's section. Field
+// is the setting's path below the section, spelled as the native format's
+// keys ("region", "actions[1].route.route_tables[0]"), so that a front end
+// can say where the setting was written and name it as the user did.
+type FieldError struct {
+	// Owner is the index of the owner in the list given to Validate.
+	Owner int
+	// Field is the setting's path below the section.
+	Field string
+	// Err says what is wrong; a *ConflictError when another action
+	// already moves the same resource.
+	Err error
+}
+
+// Error returns "field: problem".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the problem.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// ConflictError says that a resource is already moved by an earlier
+// action: two actions moving one resource would take it from each other.
+type ConflictError struct {
+	// Resource names the resource ("volume vol-...").
+	Resource string
+	// Owner and Field name the earlier action's setting, as in FieldError.
+	Owner int
+	Field string
+}
+
+// Error names the resource and the earlier setting.
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s is already moved by owner %d's %s", e.Resource, e.Owner, e.Field)
+}
+
+// ValidationError lists every problem Validate found, in the order of the
+// settings.
+type ValidationError []*FieldError
+
+// Error joins the problems, one a line.
+func (v ValidationError) Error() string {
+	s := make([]string, len(v))
+	for i, e := range v {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Validate checks the owner's section alone; see the function Validate.
+func (o Owner) Validate() error { return Validate([]Owner{o}) }
+
+// Validate checks every owner's section and that no resource is moved by
+// two actions. It returns nil or a ValidationError.
+func Validate(owners []Owner) error {
+	v := &validation{claims: map[string]claimant{}}
+	for i, o := range owners {
+		v.owner = i
+		v.section(o)
+	}
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+// claimant is the setting that first claimed a resource.
+type claimant struct {
+	owner int
+	field string
+}
+
+// validation collects the problems of one Validate call.
+type validation struct {
+	owner  int
+	claims map[string]claimant // resource → its first claimant
+	errs   ValidationError
+}
+
+func (v *validation) fail(field, msg string) { v.failErr(field, errors.New(msg)) }
+
+func (v *validation) failErr(field string, err error) {
+	v.errs = append(v.errs, &FieldError{Owner: v.owner, Field: field, Err: err})
+}
+
+// claim records that the setting at field moves resource, or reports the
+// earlier claimant.
+func (v *validation) claim(field, resource string) {
+	if prev, dup := v.claims[resource]; dup {
+		v.failErr(field, &ConflictError{Resource: resource, Owner: prev.owner, Field: prev.field})
+		return
+	}
+	v.claims[resource] = claimant{owner: v.owner, field: field}
+}
+
+// awsIDRE matches an EC2 resource id: a prefix, a dash, then 8 (older
+// resources) or 17 lower-case hex digits.
+func awsIDRE(prefix string) *regexp.Regexp {
+	return regexp.MustCompile(`^` + prefix + `-[0-9a-f]{8}([0-9a-f]{9})?$`)
+}
+
+var (
+	eniRE = awsIDRE("eni")
+	// regionRE matches region names such as eu-west-1, us-gov-west-1,
+	// ap-southeast-4.
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+)
+
+// id checks an optional id against its pattern; false if it is set and
+// wrong.
+func (v *validation) id(field, val string, re *regexp.Regexp, example string) bool {
+	if val != "" && !re.MatchString(val) {
+		v.fail(field, fmt.Sprintf("%q is not an id such as %s", val, example))
+		return false
+	}
+	return true
+}
+
+// iface checks an action's interface: given, or the owner's to default
+// to. The spelling of a given name is the front end's to check (the
+// kernel's rules apply to every interface a configuration names).
+func (v *validation) iface(o Owner, field, name string) {
+	if name == "" && o.Interface == "" {
+		v.fail(field, "is required (the owner has no interface to default to)")
+	}
+}
+
+func (v *validation) section(o Owner) {
+	cl := o.Cloud
+	if cl == nil {
+		v.fail("", "no cloud section")
+		return
+	}
+	if cl.Region != "" && !regionRE.MatchString(cl.Region) {
+		v.fail("region", fmt.Sprintf("%q is not a region name such as eu-west-1", cl.Region))
+	}
+	if cl.Endpoint != "" {
+		if u, err := url.Parse(cl.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.fail("endpoint", fmt.Sprintf("%q is not an http:// or https:// URL", cl.Endpoint))
+		}
+	}
+	if cl.OnFailure != Stay && cl.OnFailure != Fault {
+		v.fail("on_failure", fmt.Sprintf("%q is not stay or fault", cl.OnFailure))
+	}
+	atLeast := func(field string, d, min time.Duration) {
+		if d < min {
+			v.fail(field, fmt.Sprintf("%v must be at least %v", d, min))
+		}
+	}
+	atLeast("reconcile_interval", cl.ReconcileInterval, time.Second)
+	atLeast("refresh_interval", cl.RefreshInterval, time.Second)
+	atLeast("call_timeout", cl.CallTimeout, 100*time.Millisecond)
+	atLeast("retry_budget", cl.RetryBudget, cl.CallTimeout)
+	if cl.FaultHold < 0 {
+		v.fail("fault_hold", fmt.Sprintf("%v is negative", cl.FaultHold))
+	}
+	if len(cl.Actions) == 0 {
+		v.fail("actions", "must list at least one action")
+	}
+	for j, a := range cl.Actions {
+		v.action(o, a, "actions["+strconv.Itoa(j)+"]")
+	}
+}
+
+func (v *validation) action(o Owner, a *ActionConfig, field string) {
+	if !slices.Contains(Kinds(), a.Kind) {
+		v.fail(field, fmt.Sprintf("%q is not a cloud action kind", a.Kind))
+		return
+	}
+	if !a.hasKindBlock() {
+		v.fail(field, fmt.Sprintf("a %s action needs its %s settings and no other kind's", a.Kind, a.Kind))
+		return
+	}
+	k := field + "." + string(a.Kind)
+	switch a.Kind {
+	case KindSecondaryIP:
+		a.SecondaryIP.validate(v, o, k)
+	case KindElasticIP:
+		a.ElasticIP.validate(v, o, k)
+	case KindRoute:
+		a.Route.validate(v, o, k)
+	case KindEBS:
+		a.EBS.validate(v, k)
+	}
+}
+
+// Interfaces returns the interface names the section's actions give, by
+// field, for the front end's spelling check.
+func (c *Config) Interfaces() map[string]string {
+	out := map[string]string{}
+	for j, a := range c.Actions {
+		k := "actions[" + strconv.Itoa(j) + "]." + string(a.Kind) + ".interface"
+		if !a.hasKindBlock() {
+			continue // Validate reports it; the action's fields are not read
+		}
+		var name string
+		switch a.Kind {
+		case KindSecondaryIP:
+			name = a.SecondaryIP.Interface
+		case KindElasticIP:
+			name = a.ElasticIP.Interface
+		case KindRoute:
+			name = a.Route.Interface
+		}
+		if name != "" {
+			out[k] = name
+		}
+	}
+	return out
+}
