@@ -446,7 +446,7 @@
           h('td', {}, r.n.maintenance ? 'drained' : 'no'),
           h('td', {}, r.i.reason || ''),
           h('td', {}, clock(ts(r.i.since)), h('span', { class: 'muted' }, ' ', ago(ts(r.i.since)))),
-          write() ? h('td', {}, st !== 'MASTER' && !r.n.maintenance ? failover(name, m.name) : '') : null);
+          write() ? h('td', {}, st !== 'MASTER' && st !== 'FAULT' && !r.n.maintenance ? failover(name, m.name) : '') : null);
       });
       let holderText = holders.length === 1 ? holders[0] : holders.length === 0 ? 'none' : 'SPLIT BRAIN: ' + holders.join(', ');
       out.push(h('section', { class: 'instance', 'data-instance': name, 'aria-labelledby': 'inst-' + name },
