@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vipd/vipd/internal/lab"
 )
 
 // Script security in the native format, on a fake machine.
@@ -198,10 +200,7 @@ func TestScriptSecurityRealFiles(t *testing.T) {
 	if err := load(script); err != nil {
 		// The directories above the test's temporary directory are not
 		// ours to fix.
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("a script in a fresh temporary directory is refused: %v", err)
-		}
-		t.Skipf("the temporary directory is not in a root-safe place here: %v", err)
+		lab.SkipOrFail(t, "the temporary directory is not in a root-safe place here (a script in it is refused): %v", err)
 	}
 	chmod := func(p string, m fs.FileMode) {
 		t.Helper()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -14,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/vipd/vipd/internal/lab"
 )
 
 // fullSnapshot has something for every state metric.
@@ -138,17 +139,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 
 func findPromtool(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("promtool"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/promtool"); err == nil {
-		return "/usr/bin/promtool"
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("promtool is not installed (scripts/install-deps.sh installs prometheus)")
-	}
-	t.Skip("promtool is not installed")
-	return ""
+	return lab.RequireProgram(t, "promtool", "/usr/bin/promtool")
 }
 
 // Values follow the snapshot and the events.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/lab"
 )
 
 // These tests run real scripts through internal/proc. Each one queues its
@@ -211,12 +212,7 @@ func TestRealHungScriptKilled(t *testing.T) {
 // TestRealScriptUsers runs real scripts as their own users: each one
 // succeeds only when it runs as the uid and gid it expects.
 func TestRealScriptUsers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("needs root (euid %d)", os.Geteuid())
-		}
-		t.Skipf("needs root (euid %d)", os.Geteuid())
-	}
+	lab.RequireRoot(t)
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		t.Fatalf("this test needs a nobody user: %v", err)

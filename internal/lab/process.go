@@ -145,12 +145,7 @@ func (p *Process) Stop() {
 // skipped, or fails when CI=true.
 func (n *Node) Keepalived(t testing.TB, conf string) *Process {
 	t.Helper()
-	if _, err := exec.LookPath("keepalived"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("lab: keepalived is not installed: %v", err)
-		}
-		t.Skipf("lab: keepalived is not installed: %v", err)
-	}
+	RequireProgram(t, "keepalived")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keepalived.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {

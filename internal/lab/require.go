@@ -26,10 +26,50 @@ func Require(t testing.TB) {
 	if probe.err == nil {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("lab: network namespace tests cannot run: %v", probe.err)
+	SkipOrFail(t, "lab: network namespace tests cannot run: %v", probe.err)
+}
+
+// InCI reports whether the tests run in CI (CI=true), where everything
+// they need is installed and they run as root.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// SkipOrFail stops a test that lacks something it needs (a program, root,
+// a capability): on a laptop it is skipped, with the reason; when CI=true
+// it fails, because a CI run that skips proves nothing. Every test with a
+// prerequisite goes through here, so that none skips in CI by mistake.
+func SkipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf(format, args...)
 	}
-	t.Skipf("lab: skipping network namespace test: %v", probe.err)
+	t.Skipf(format, args...)
+}
+
+// RequireRoot stops the test unless it runs as root (see SkipOrFail).
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		SkipOrFail(t, "needs root (euid %d)", os.Geteuid())
+	}
+}
+
+// RequireProgram returns the path of an external program a test drives,
+// looked up in PATH and then at the paths in also (where
+// scripts/install-deps.sh may put it outside PATH, such as /root/go/bin);
+// without it the test stops (see SkipOrFail).
+func RequireProgram(t testing.TB, name string, also ...string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	for _, a := range also {
+		if _, e := os.Stat(a); e == nil {
+			return a
+		}
+	}
+	SkipOrFail(t, "%s is not installed (scripts/install-deps.sh installs it): %v", name, err)
+	return ""
 }
 
 func canCreateNamespaces() error {

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/internal/lab"
 )
 
 // sh builds the argv of a shell one-liner.
@@ -417,13 +419,7 @@ func TestCredentialWithoutRoot(t *testing.T) {
 // skipped privilege test would prove nothing.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("needs root (euid %d)", os.Geteuid())
-	}
-	t.Skipf("needs root (euid %d)", os.Geteuid())
+	lab.RequireRoot(t)
 }
 
 func TestRunAsUser(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/clock"
+	"github.com/vipd/vipd/internal/lab"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,13 +26,7 @@ import (
 // (root) it must run.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("needs root (CAP_SYS_NICE, CAP_SETUID) and CI=true")
-	}
-	t.Skip("needs root")
+	lab.RequireRoot(t)
 }
 
 func attrOf(t *testing.T, tid int) *unix.SchedAttr {

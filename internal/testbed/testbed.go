@@ -75,19 +75,7 @@ func repoRoot() string {
 // installed, and returns its path.
 func RequireKeepalived(tb testing.TB) string {
 	tb.Helper()
-	p, err := exec.LookPath("keepalived")
-	if err != nil {
-		for _, c := range []string{"/usr/sbin/keepalived", "/sbin/keepalived"} {
-			if _, e := os.Stat(c); e == nil {
-				return c
-			}
-		}
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("keepalived is not installed (scripts/install-deps.sh installs it)")
-		}
-		tb.Skip("keepalived is not installed")
-	}
-	return p
+	return lab.RequireProgram(tb, "keepalived", "/usr/sbin/keepalived", "/sbin/keepalived")
 }
 
 // Daemon is one VRRP daemon process running in a lab node.
@@ -165,13 +153,7 @@ func Start(tb testing.TB, node *lab.Node, kind, bin string, args ...string) *Dae
 // records are dnsmasq options such as "--txt-record=cam.ac.uk,v=spf1 -all".
 func StartDnsmasq(tb testing.TB, node *lab.Node, pidfile string, records ...string) *Daemon {
 	tb.Helper()
-	bin, err := exec.LookPath("dnsmasq")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("dnsmasq is not installed (scripts/install-deps.sh installs it)")
-		}
-		tb.Skip("dnsmasq is not installed")
-	}
+	bin := lab.RequireProgram(tb, "dnsmasq")
 	dir := tb.TempDir()
 	args := append([]string{
 		"--keep-in-foreground", "--log-facility=-", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",

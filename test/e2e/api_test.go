@@ -31,20 +31,8 @@ import (
 // failure in CI.
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if p2 := filepath.Join("/root/go/bin", name); fileExists(p2) {
-			return p2
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (scripts/install-deps.sh installs it): %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return p
+	return lab.RequireProgram(t, name, filepath.Join("/root/go/bin", name))
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // run runs a tool in the root namespace (the API's unix socket is a file,
 // reachable from there) and returns its stdout; a failure fails the test.
