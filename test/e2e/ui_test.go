@@ -142,7 +142,8 @@ func within[T any](t *testing.T, tab context.Context, d time.Duration, what stri
 // timeline shows both transitions with the reason the new master reports,
 // within 2 s of the move and without a reload; no command button without
 // the full token (not with the read-only one either), while with it a
-// failover from the page (keyboard-confirmed) moves the VIP; the same
+// failover from the page (keyboard-confirmed) moves the VIP and a node is
+// drained and released from it; the same
 // command from the page without a token, or with a wrong one, is refused;
 // and the page wrote no error to the console. On n3, whose reads are
 // private, the page says it has no access until given the read-only token.
@@ -279,6 +280,25 @@ func TestStatusPageInBrowser(t *testing.T) {
 	within(t, tab, 5*time.Second, "the page to show n1 holding again", chromedp.Poll[bool](
 		`document.querySelector('section.instance[data-instance="web"] .holder strong')?.textContent === 'n1'`,
 		chromedp.WithPollingInterval(50*time.Millisecond)))
+
+	// Maintenance from the page: drain n3 (a backup: nothing to hand
+	// over), then release it.
+	for _, m := range []struct {
+		key, cell string
+		on        bool
+	}{{"maint:n3:on", "drained", true}, {"maint:n3:off", "no", false}} {
+		b := `button.act[data-key="` + m.key + `"]`
+		waitPage(t, tab, 5*time.Second, "the "+m.key+" button", `!!document.querySelector('`+b+`')`, `document.getElementById('nodes').textContent`)
+		within(t, tab, 5*time.Second, "arm "+m.key, chromedp.Click(chromedp.CSS(b)))
+		within(t, tab, 5*time.Second, "confirm "+m.key, chromedp.Click(chromedp.CSS(b)))
+		waitPage(t, tab, 5*time.Second, "n3's maintenance shown as "+m.cell,
+			`document.querySelector('table.nodes tr[data-node="n3"]')?.cells[5].textContent === '`+m.cell+`' &&
+			 document.getElementById('message').textContent.startsWith('Maintenance of n3 is `+map[bool]string{true: "on", false: "off"}[m.on]+`')`,
+			`[document.querySelector('table.nodes tr[data-node="n3"]')?.textContent, document.getElementById('message').textContent]`)
+		if st := curlJSON(t, nodes[2].d.Socket, "GET", "/v1/status", ""); st["maintenance"] != m.on {
+			t.Errorf("after %s from the page n3's maintenance is %v", m.key, st["maintenance"])
+		}
+	}
 
 	if path := os.Getenv("UI_SCREENSHOT"); path != "" {
 		// The last minute, where this test's events are, once the bands
