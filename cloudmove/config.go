@@ -153,14 +153,13 @@ func (a *ActionConfig) sameSettings(o *ActionConfig) bool {
 		return false
 	case a.SecondaryIP != nil:
 		x, y := a.SecondaryIP, o.SecondaryIP
-		return x.Interface == y.Interface && x.ENI == y.ENI && slices.Equal(x.Addresses, y.Addresses)
+		return x.Target == y.Target && slices.Equal(x.Addresses, y.Addresses)
 	case a.ElasticIP != nil:
 		return *a.ElasticIP == *o.ElasticIP
 	case a.Route != nil:
 		x, y := a.Route, o.Route
 		return x.Destination == y.Destination && slices.Equal(x.RouteTables, y.RouteTables) &&
-			maps.Equal(x.SubnetTags, y.SubnetTags) && x.IncludeMain == y.IncludeMain &&
-			x.Interface == y.Interface && x.ENI == y.ENI
+			maps.Equal(x.SubnetTags, y.SubnetTags) && x.IncludeMain == y.IncludeMain && x.Target == y.Target
 	case a.EBS != nil:
 		return *a.EBS == *o.EBS
 	}
@@ -325,13 +324,39 @@ func (v *validation) id(field, val string, re *regexp.Regexp, example string) bo
 	return true
 }
 
-// iface checks an action's interface: given, or the owner's to default
-// to. The spelling of a given name is the front end's to check (the
-// kernel's rules apply to every interface a configuration names).
-func (v *validation) iface(o Owner, field, name string) {
-	if name == "" && o.Interface == "" {
-		v.fail(field, "is required (the owner has no interface to default to)")
+// Target says which network interface (ENI) of this node an action works
+// on: the one named, else the one behind a local interface.
+type Target struct {
+	// Interface is the local interface whose ENI is meant; empty means
+	// the owner's interface.
+	Interface string
+	// ENI names the network interface (eni-...); empty means the one whose
+	// MAC address the interface has, from instance metadata.
+	ENI string
+}
+
+// validate checks the target of the action at k: an interface given, or
+// the owner's to default to, and the ENI's id. The spelling of a given
+// interface name is the front end's to check (the kernel's rules hold for
+// every interface a configuration names).
+func (t Target) validate(v *validation, o Owner, k string) {
+	if t.Interface == "" && o.Interface == "" {
+		v.fail(k+".interface", "is required (the owner has no interface to default to)")
 	}
+	v.id(k+".eni", t.ENI, eniRE, "eni-0123456789abcdef0")
+}
+
+// target returns the action's Target, nil for a kind without one.
+func (a *ActionConfig) target() *Target {
+	switch {
+	case a.Kind == KindSecondaryIP && a.SecondaryIP != nil:
+		return &a.SecondaryIP.Target
+	case a.Kind == KindElasticIP && a.ElasticIP != nil:
+		return &a.ElasticIP.Target
+	case a.Kind == KindRoute && a.Route != nil:
+		return &a.Route.Target
+	}
+	return nil
 }
 
 func (v *validation) section(o Owner) {
@@ -402,17 +427,8 @@ func (c *Config) Interfaces() map[string]string {
 		if !a.hasKindBlock() {
 			continue // Validate reports it; the action's fields are not read
 		}
-		var name string
-		switch a.Kind {
-		case KindSecondaryIP:
-			name = a.SecondaryIP.Interface
-		case KindElasticIP:
-			name = a.ElasticIP.Interface
-		case KindRoute:
-			name = a.Route.Interface
-		}
-		if name != "" {
-			out[k] = name
+		if t := a.target(); t != nil && t.Interface != "" {
+			out[k] = t.Interface
 		}
 	}
 	return out

@@ -19,16 +19,14 @@ type ElasticIPConfig struct {
 	// PrivateIP, if set, is the private address of the ENI the Elastic IP
 	// maps to; otherwise the ENI's primary address.
 	PrivateIP netip.Addr
-	// Interface and ENI find the ENI as for SecondaryIPConfig.
-	Interface string
-	ENI       string
+	// Target is the ENI the Elastic IP is associated with.
+	Target
 }
 
 var eipallocRE = awsIDRE("eipalloc")
 
 func (e *ElasticIPConfig) validate(v *validation, o Owner, k string) {
-	v.iface(o, k+".interface", e.Interface)
-	v.id(k+".eni", e.ENI, eniRE, "eni-0123456789abcdef0")
+	e.Target.validate(v, o, k)
 	switch {
 	case e.AllocationID == "" && !e.PublicIP.IsValid():
 		v.fail(k+".allocation_id", "is required (or public_ip)")

@@ -31,16 +31,14 @@ type RouteConfig struct {
 	// IncludeMain also changes the VPC's main route table (skipped by
 	// default: it serves every subnet without its own table).
 	IncludeMain bool
-	// Interface and ENI find the target ENI as for SecondaryIPConfig.
-	Interface string
-	ENI       string
+	// Target is the ENI the route points at.
+	Target
 }
 
 var rtbRE = awsIDRE("rtb")
 
 func (r *RouteConfig) validate(v *validation, o Owner, k string) {
-	v.iface(o, k+".interface", r.Interface)
-	v.id(k+".eni", r.ENI, eniRE, "eni-0123456789abcdef0")
+	r.Target.validate(v, o, k)
 	d := r.Destination
 	switch {
 	case !d.IsValid():

@@ -17,19 +17,14 @@ import (
 // node's network interface (ENI), taking them from whichever ENI has them.
 // AWS only allows this within one subnet, hence one availability zone.
 type SecondaryIPConfig struct {
-	// Interface is the local interface whose ENI gets the addresses; empty
-	// means the owner's interface.
-	Interface string
-	// ENI names the network interface (eni-...); empty means the one whose
-	// MAC address the interface has, from instance metadata.
-	ENI string
+	// Target is the ENI that gets the addresses.
+	Target
 	// Addresses are the IPv4 addresses; empty means the owner's IPv4 VIPs.
 	Addresses []netip.Addr
 }
 
 func (s *SecondaryIPConfig) validate(v *validation, o Owner, k string) {
-	v.iface(o, k+".interface", s.Interface)
-	v.id(k+".eni", s.ENI, eniRE, "eni-0123456789abcdef0")
+	s.Target.validate(v, o, k)
 	addrs := s.Addresses
 	if len(addrs) == 0 {
 		addrs = o.VIPs
