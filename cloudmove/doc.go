@@ -9,7 +9,8 @@
 // # Use
 //
 // The agent builds one Set per instance or sync group that has a cloud
-// section (config.Config.CloudOwners lists them) and drives it from the VRRP state:
+// section (an Owner; config.Config.CloudOwners lists them) and drives it
+// from the VRRP state:
 //
 //	set, err := cloudmove.New(ctx, owner, cloudmove.Options{Logger: log, OnChange: kick})
 //	// on MASTER:                 set.Master()
@@ -54,6 +55,18 @@
 // owner and the operation (Operations), never a resource id.
 // Close (or the end of New's context) stops the Set without giving
 // anything up, as a crash would.
+//
+// # Configuration
+//
+// This package owns the section's settings (Config, DefaultConfig, one
+// XConfig per kind beside the kind's behaviour), their defaults and their
+// rules: Validate checks every owner's section, and that no resource is
+// moved by two actions, and returns a ValidationError of FieldErrors,
+// each naming its field below the section as the native format spells it
+// ("actions[1].route.destination"). Package config decodes files into
+// these types and reports each FieldError at the line its field was
+// written; it states none of the rules again. This package does not
+// import config.
 //
 // # Actions
 //
