@@ -8,7 +8,6 @@ package cloudmove
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -117,7 +116,9 @@ func (c *Config) SameSettings(o *Config) bool {
 type Kind string
 
 // The action kinds, spelled as the native format's keys. A new kind adds
-// its constant here, its field in ActionConfig, and a file of its own.
+// its constant here and in Kinds, its field in ActionConfig and a line in
+// ActionConfig.blocks, and a file of its own whose settings type is a
+// kindConfig (the front end in package config reads its keys).
 const (
 	KindSecondaryIP Kind = "secondary_ip"
 	KindElasticIP   Kind = "elastic_ip"
@@ -140,54 +141,53 @@ type ActionConfig struct {
 	EBS         *VolumeConfig
 }
 
+// kindConfig is what every kind's settings provide, each in the kind's
+// own file; ActionConfig.blocks is the one place that lists the kinds'
+// fields.
+type kindConfig interface {
+	// kind is the kind the settings belong to.
+	kind() Kind
+	// validate reports the settings' problems; k is their field
+	// ("actions[0].route").
+	validate(v *validation, o Owner, k string)
+	// same reports whether o holds the same settings.
+	same(o kindConfig) bool
+	// newAction builds the action that carries the settings out.
+	newAction(o Owner) action
+}
+
+// blocks returns the kind settings that are set, in field order.
+func (a *ActionConfig) blocks() []kindConfig {
+	var out []kindConfig
+	if a.SecondaryIP != nil {
+		out = append(out, a.SecondaryIP)
+	}
+	if a.ElasticIP != nil {
+		out = append(out, a.ElasticIP)
+	}
+	if a.Route != nil {
+		out = append(out, a.Route)
+	}
+	if a.EBS != nil {
+		out = append(out, a.EBS)
+	}
+	return out
+}
+
+// settings returns the settings of the kind Kind names, nil unless they
+// are the only ones set.
+func (a *ActionConfig) settings() kindConfig {
+	if b := a.blocks(); len(b) == 1 && b[0].kind() == a.Kind {
+		return b[0]
+	}
+	return nil
+}
+
 func (a *ActionConfig) sameSettings(o *ActionConfig) bool {
 	if a == nil || o == nil {
 		return a == o
 	}
-	if a.Kind != o.Kind {
-		return false
-	}
-	switch {
-	case (a.SecondaryIP == nil) != (o.SecondaryIP == nil), (a.ElasticIP == nil) != (o.ElasticIP == nil),
-		(a.Route == nil) != (o.Route == nil), (a.EBS == nil) != (o.EBS == nil):
-		return false
-	case a.SecondaryIP != nil:
-		x, y := a.SecondaryIP, o.SecondaryIP
-		return x.Target == y.Target && slices.Equal(x.Addresses, y.Addresses)
-	case a.ElasticIP != nil:
-		return *a.ElasticIP == *o.ElasticIP
-	case a.Route != nil:
-		x, y := a.Route, o.Route
-		return x.Destination == y.Destination && slices.Equal(x.RouteTables, y.RouteTables) &&
-			maps.Equal(x.SubnetTags, y.SubnetTags) && x.IncludeMain == y.IncludeMain && x.Target == y.Target
-	case a.EBS != nil:
-		return *a.EBS == *o.EBS
-	}
-	return true
-}
-
-// hasKindBlock reports whether exactly the block Kind names is set.
-func (a *ActionConfig) hasKindBlock() bool {
-	set := 0
-	for _, b := range []bool{a.SecondaryIP != nil, a.ElasticIP != nil, a.Route != nil, a.EBS != nil} {
-		if b {
-			set++
-		}
-	}
-	if set != 1 {
-		return false
-	}
-	switch a.Kind {
-	case KindSecondaryIP:
-		return a.SecondaryIP != nil
-	case KindElasticIP:
-		return a.ElasticIP != nil
-	case KindRoute:
-		return a.Route != nil
-	case KindEBS:
-		return a.EBS != nil
-	}
-	return false
+	return a.Kind == o.Kind && slices.EqualFunc(a.blocks(), o.blocks(), kindConfig.same)
 }
 
 // Owner is an instance or a sync group that has a cloud section, with the
@@ -346,18 +346,9 @@ func (t Target) validate(v *validation, o Owner, k string) {
 	v.id(k+".eni", t.ENI, eniRE, "eni-0123456789abcdef0")
 }
 
-// target returns the action's Target, nil for a kind without one.
-func (a *ActionConfig) target() *Target {
-	switch {
-	case a.Kind == KindSecondaryIP && a.SecondaryIP != nil:
-		return &a.SecondaryIP.Target
-	case a.Kind == KindElasticIP && a.ElasticIP != nil:
-		return &a.ElasticIP.Target
-	case a.Kind == KindRoute && a.Route != nil:
-		return &a.Route.Target
-	}
-	return nil
-}
+// target returns t: the settings of every kind that embeds a Target
+// have it.
+func (t *Target) target() *Target { return t }
 
 func (v *validation) section(o Owner) {
 	cl := o.Cloud
@@ -401,21 +392,12 @@ func (v *validation) action(o Owner, a *ActionConfig, field string) {
 		v.fail(field, fmt.Sprintf("%q is not a cloud action kind", a.Kind))
 		return
 	}
-	if !a.hasKindBlock() {
+	kc := a.settings()
+	if kc == nil {
 		v.fail(field, fmt.Sprintf("a %s action needs its %s settings and no other kind's", a.Kind, a.Kind))
 		return
 	}
-	k := field + "." + string(a.Kind)
-	switch a.Kind {
-	case KindSecondaryIP:
-		a.SecondaryIP.validate(v, o, k)
-	case KindElasticIP:
-		a.ElasticIP.validate(v, o, k)
-	case KindRoute:
-		a.Route.validate(v, o, k)
-	case KindEBS:
-		a.EBS.validate(v, k)
-	}
+	kc.validate(v, o, field+"."+string(a.Kind))
 }
 
 // Interfaces returns the interface names the section's actions give, by
@@ -424,11 +406,10 @@ func (c *Config) Interfaces() map[string]string {
 	out := map[string]string{}
 	for j, a := range c.Actions {
 		k := "actions[" + strconv.Itoa(j) + "]." + string(a.Kind) + ".interface"
-		if !a.hasKindBlock() {
-			continue // Validate reports it; the action's fields are not read
-		}
-		if t := a.target(); t != nil && t.Interface != "" {
-			out[k] = t.Interface
+		// Without its settings (Validate reports it) an action's fields
+		// are not read.
+		if t, ok := a.settings().(interface{ target() *Target }); ok && t.target().Interface != "" {
+			out[k] = t.target().Interface
 		}
 	}
 	return out

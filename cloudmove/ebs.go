@@ -48,7 +48,16 @@ var (
 	deviceRE = regexp.MustCompile(`^/dev/(sd[b-z][1-9]?|xvd[a-z]{1,2})$`)
 )
 
-func (e *VolumeConfig) validate(v *validation, k string) {
+func (e *VolumeConfig) kind() Kind { return KindEBS }
+
+func (e *VolumeConfig) same(o kindConfig) bool {
+	x, ok := o.(*VolumeConfig)
+	return ok && *e == *x
+}
+
+func (e *VolumeConfig) newAction(Owner) action { return newEBS(e) }
+
+func (e *VolumeConfig) validate(v *validation, _ Owner, k string) {
 	switch {
 	case e.VolumeID == "":
 		v.fail(k+".volume_id", "is required")

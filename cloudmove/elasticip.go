@@ -25,6 +25,15 @@ type ElasticIPConfig struct {
 
 var eipallocRE = awsIDRE("eipalloc")
 
+func (e *ElasticIPConfig) kind() Kind { return KindElasticIP }
+
+func (e *ElasticIPConfig) same(o kindConfig) bool {
+	x, ok := o.(*ElasticIPConfig)
+	return ok && *e == *x
+}
+
+func (e *ElasticIPConfig) newAction(o Owner) action { return newElasticIP(e, o) }
+
 func (e *ElasticIPConfig) validate(v *validation, o Owner, k string) {
 	e.Target.validate(v, o, k)
 	switch {

@@ -37,6 +37,16 @@ type RouteConfig struct {
 
 var rtbRE = awsIDRE("rtb")
 
+func (r *RouteConfig) kind() Kind { return KindRoute }
+
+func (r *RouteConfig) same(o kindConfig) bool {
+	x, ok := o.(*RouteConfig)
+	return ok && r.Destination == x.Destination && slices.Equal(r.RouteTables, x.RouteTables) &&
+		maps.Equal(r.SubnetTags, x.SubnetTags) && r.IncludeMain == x.IncludeMain && r.Target == x.Target
+}
+
+func (r *RouteConfig) newAction(o Owner) action { return newRoute(r, o) }
+
 func (r *RouteConfig) validate(v *validation, o Owner, k string) {
 	r.Target.validate(v, o, k)
 	d := r.Destination

@@ -23,6 +23,15 @@ type SecondaryIPConfig struct {
 	Addresses []netip.Addr
 }
 
+func (s *SecondaryIPConfig) kind() Kind { return KindSecondaryIP }
+
+func (s *SecondaryIPConfig) same(o kindConfig) bool {
+	x, ok := o.(*SecondaryIPConfig)
+	return ok && s.Target == x.Target && slices.Equal(s.Addresses, x.Addresses)
+}
+
+func (s *SecondaryIPConfig) newAction(o Owner) action { return newSecondaryIP(s, o) }
+
 func (s *SecondaryIPConfig) validate(v *validation, o Owner, k string) {
 	s.Target.validate(v, o, k)
 	addrs := s.Addresses

@@ -190,19 +190,11 @@ func build(ctx context.Context, owner Owner, opts Options) (*Set, error) {
 	s := &Set{owner: owner, cl: cl, opts: opts, e: e, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		kick: make(chan struct{}), refreshKick: make(chan struct{}, 1)}
 	for _, ca := range cl.Actions {
-		var a action
-		switch {
-		case ca.SecondaryIP != nil:
-			a = newSecondaryIP(ca.SecondaryIP, owner)
-		case ca.ElasticIP != nil:
-			a = newElasticIP(ca.ElasticIP, owner)
-		case ca.Route != nil:
-			a = newRoute(ca.Route, owner)
-		case ca.EBS != nil:
-			a = newEBS(ca.EBS)
-		default:
+		blocks := ca.blocks()
+		if len(blocks) == 0 {
 			return nil, fmt.Errorf("cloud action %q has no settings", ca.Kind)
 		}
+		a := blocks[0].newAction(owner)
 		r := &runner{a: a, st: ActionStatus{Name: a.name(), Kind: a.kind(), State: StateIdle, Since: opts.Clock.Now()}}
 		if v, ok := a.(*ebs); ok {
 			v.progress = r.setDetail
