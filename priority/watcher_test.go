@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -348,15 +349,28 @@ func TestWatcherUnreadable(t *testing.T) {
 	}
 }
 
-// TestWatcherFakeClock drives the watcher with clock.Fake: nothing is read
-// between polls, and a change shows at the next one.
-func TestWatcherFakeClock(t *testing.T) {
+// timerCounter is the real clock (the bubble's time, in a synctest test)
+// counting the timers made through it, to show that a component's timers
+// go through the clock it is given.
+type timerCounter struct {
+	clock.Clock
+	timers atomic.Int32
+}
+
+func (c *timerCounter) NewTimer(d time.Duration) clock.Timer {
+	c.timers.Add(1)
+	return c.Clock.NewTimer(d)
+}
+
+// TestWatcherPollsOnItsClock: the watcher's polls run on the clock it is
+// given; nothing is read between polls, and a change shows at the next one.
+func TestWatcherPollsOnItsClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "order")
 		writeFile(t, path, "cnh\n")
-		fake := clock.NewFake(time.Unix(1_000_000, 0))
+		clk := &timerCounter{Clock: clock.Real()}
 		rec := newRecorder()
-		stop := startWatcher(t, WatcherConfig{Path: path, Clock: fake, OnUpdate: rec.onUpdate})
+		stop := startWatcher(t, WatcherConfig{Path: path, Clock: clk, OnUpdate: rec.onUpdate})
 		defer stop()
 		synctest.Wait()
 		if n := len(rec.drain()); n != 1 {
@@ -364,16 +378,19 @@ func TestWatcherFakeClock(t *testing.T) {
 		}
 
 		writeFile(t, path, "sby\ncnh\n")
-		fake.Advance(DefaultPollInterval - time.Millisecond)
+		time.Sleep(DefaultPollInterval - time.Millisecond)
 		synctest.Wait()
 		if got := rec.drain(); len(got) != 0 {
 			t.Fatalf("published before the poll: %+v", got)
 		}
-		fake.Advance(time.Millisecond)
+		time.Sleep(time.Millisecond)
 		synctest.Wait()
 		got := rec.drain()
 		if len(got) != 1 || !slices.Equal(names(got[0].u.List), []string{"sby", "cnh"}) {
 			t.Fatalf("after one poll = %+v, want the new list", got)
+		}
+		if clk.timers.Load() == 0 {
+			t.Fatal("the watcher polled without a timer of its clock")
 		}
 	})
 }
