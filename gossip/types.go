@@ -55,11 +55,16 @@ const MaxCheckOutput = 512
 type CheckState struct {
 	// Name is the check name.
 	Name string
-	// Healthy is the check's verdict.
+	// Healthy is State == "healthy": false while the check is still in
+	// "init" as well as when it failed.
 	Healthy bool
-	// State is the check's state in words (e.g. "up", "down", "unknown").
+	// State is the check runner's state as checks.State.String() words it:
+	// "init" (no run finished yet), "healthy" or "failed"; the agent maps
+	// these words back to the API's check states, and reads any other
+	// word as unspecified.
 	State string
-	// Since is when the check entered State.
+	// Since is when the check entered State (the runner's start while it
+	// is in "init").
 	Since time.Time
 	// Output is the check's last output, at most MaxCheckOutput bytes.
 	Output string
