@@ -145,3 +145,16 @@ func TestEBSForceTiming(t *testing.T) {
 		t.Errorf("re-forced %v after the reconcile found the volume taken, want %v", got, force)
 	}
 }
+
+func TestVolumeConfigValidate(t *testing.T) {
+	checkFields(t, []fieldCase{
+		{"ebs device", func(o *Owner) { o.Cloud.Actions[3].EBS.Device = "sdf" },
+			"actions[3].ebs.device", `"sdf" is not a device name EC2 accepts, such as /dev/sdf or /dev/xvdf`},
+		{"ebs mount", func(o *Owner) { o.Cloud.Actions[3].EBS.Mount = "/srv/../data" },
+			"actions[3].ebs.mount", `"/srv/../data" must be a clean absolute path other than /`},
+		{"fstype without mount", func(o *Owner) { o.Cloud.Actions[3].EBS.Mount, o.Cloud.Actions[3].EBS.FSType = "", "xfs" },
+			"actions[3].ebs.fstype", "needs mount"},
+		{"negative force", func(o *Owner) { o.Cloud.Actions[3].EBS.ForceDetachAfter = -time.Second },
+			"actions[3].ebs.force_detach_after", "-1s is negative"},
+	})
+}
