@@ -29,10 +29,11 @@ import (
 type ifaceProber struct {
 	name string
 
-	// While watched, probes ask through one netlink socket kept open
-	// (two system calls) instead of opening one each time.
-	mu     sync.Mutex
-	handle *netlink.Handle
+	// While watched, probes ask through one netlink socket kept open,
+	// with raw system calls (linkquery.go), instead of opening one each
+	// time.
+	mu    sync.Mutex
+	query *linkQuery
 }
 
 func newIfaceProber(c *config.Check) (*ifaceProber, error) {
@@ -64,18 +65,10 @@ func (p *ifaceProber) probe(ctx context.Context) Result {
 	if err := ctx.Err(); err != nil {
 		return Result{Err: probeErr(ctx, err)}
 	}
-	p.mu.Lock()
-	var link netlink.Link
-	var err error
-	if p.handle != nil {
-		link, err = p.handle.LinkByName(p.name)
-	} else {
-		link, err = netlink.LinkByName(p.name)
-	}
-	p.mu.Unlock()
+	link, err := p.link()
 	if err != nil {
 		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
+		if errors.As(err, &nf) || errors.Is(err, errNoLink) {
 			return Result{Err: fmt.Errorf("interface %s does not exist", p.name)}
 		}
 		return Result{Err: fmt.Errorf("interface %s: %w", p.name, err)}
@@ -87,6 +80,20 @@ func (p *ifaceProber) probe(ctx context.Context) Result {
 		return Result{Output: desc, Err: fmt.Errorf("interface %s is down", p.name)}
 	}
 	return Result{OK: true, Output: desc}
+}
+
+// link looks the interface up: through the query socket while watched,
+// else (or if its reply was not ready) through a socket of its own.
+func (p *ifaceProber) link() (netlink.Link, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.query != nil {
+		l, err := p.query.byName(p.name)
+		if !errors.Is(err, errNoReply) {
+			return l, err
+		}
+	}
+	return netlink.LinkByName(p.name)
 }
 
 // Watch subscribes to the link notifications of the calling thread's
@@ -104,10 +111,10 @@ func (p *ifaceProber) Watch(ctx context.Context) (<-chan struct{}, error) {
 	if l, err := netlink.LinkByName(p.name); err == nil {
 		index.Store(int32(l.Attrs().Index))
 	}
-	// A handle that cannot be had leaves probes opening their own socket.
-	if h, err := netlink.NewHandle(unix.NETLINK_ROUTE); err == nil {
+	// A query socket that cannot be had leaves probes opening their own.
+	if q, err := newLinkQuery(); err == nil {
 		p.mu.Lock()
-		p.handle = h
+		p.query = q
 		p.mu.Unlock()
 	}
 	out := make(chan struct{}, 1)
@@ -121,9 +128,9 @@ func (p *ifaceProber) Watch(ctx context.Context) (<-chan struct{}, error) {
 		defer close(out)
 		defer func() {
 			p.mu.Lock()
-			if p.handle != nil {
-				p.handle.Close()
-				p.handle = nil
+			if p.query != nil {
+				p.query.close()
+				p.query = nil
 			}
 			p.mu.Unlock()
 		}()

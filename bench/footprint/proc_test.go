@@ -218,3 +218,43 @@ func rawDrops(pid int, proto int) (int64, error) {
 	}
 	return sum, nil
 }
+
+// procWakeups returns, summed over a process's threads, how often they
+// blocked (voluntary_ctxt_switches in /proc/PID/task/TID/status: each is
+// a later wake-up) and the CPU time they have run (the first field of
+// their schedstat, in ns: finer than the 10 ms ticks of procCPU). A thread
+// that ends takes its counts with it; Go's threads live as long as the
+// process.
+func procWakeups(pid int) (wakeups, cpuNs int64, err error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range ents {
+		var w int64
+		if err := readFields(filepath.Join(dir, e.Name(), "status"), map[string]*int64{"voluntary_ctxt_switches:": &w}); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // the thread ended meanwhile
+			}
+			return 0, 0, err
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name(), "schedstat"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return 0, 0, err
+		}
+		f := strings.Fields(string(raw))
+		if len(f) < 1 {
+			return 0, 0, fmt.Errorf("%s/%s/schedstat: %q", dir, e.Name(), raw)
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s/%s/schedstat: %w", dir, e.Name(), err)
+		}
+		wakeups += w
+		cpuNs += ns
+	}
+	return wakeups, cpuNs, nil
+}

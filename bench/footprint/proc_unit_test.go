@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The /proc readers are tested on this process, where the truth is known.
@@ -147,5 +149,35 @@ func TestRawDropsCountsFullBuffer(t *testing.T) {
 	}
 	if after-before < 100 {
 		t.Fatalf("200 packets of 1000 bytes to a full raw socket: %d drops counted", after-before)
+	}
+}
+
+func TestProcWakeupsCountsSleeps(t *testing.T) {
+	w0, cpu0, err := procWakeups(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 50 sleeps of a thread of its own: each blocks it once.
+	runtime.LockOSThread()
+	for range 50 {
+		ts := unix.NsecToTimespec(int64(time.Millisecond))
+		if err := unix.Nanosleep(&ts, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(end) { // and 50 ms of CPU time
+	}
+	runtime.UnlockOSThread()
+	w1, cpu1, err := procWakeups(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := w1 - w0; d < 50 {
+		t.Errorf("50 sleeps counted as %d wake-ups", d)
+	}
+	// Scheduling on a loaded machine may take some of the wall time away.
+	if d := time.Duration(cpu1 - cpu0); d < 10*time.Millisecond || d > 2*time.Second {
+		t.Errorf("a 50 ms busy loop counted as %v of CPU time", d)
 	}
 }
