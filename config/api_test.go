@@ -84,12 +84,8 @@ func TestAPIDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  198.51.100.1\n }\n}\n"
-	k, err := ParseKeepalived("k.conf", []byte(in), LoadOptions{Hostname: "h", fs: noFS{}, sys: rootSys()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, c := range map[string]*Config{"yaml": y, "keepalived": k, "DefaultConfig": DefaultConfig()} {
+	// keepalived.conf input gets them too: config/keepalived's TestAPIDefaults.
+	for name, c := range map[string]*Config{"yaml": y, "DefaultConfig": DefaultConfig()} {
 		if !c.API.SameSettings(&want) {
 			t.Errorf("%s: API %+v, want the defaults %+v", name, c.API, want)
 		}

@@ -144,6 +144,22 @@ func (c *diags) err(pos Pos, field, msg string) { c.add(SeverityError, pos, fiel
 
 func (c *diags) warn(pos Pos, field, msg string) { c.add(SeverityWarning, pos, field, msg) }
 
+// Finish ends a front end's load of cfg: it runs the validation shared by
+// both formats (host, if not nil, answers the address-owner questions),
+// drops diagnostics that repeat what parsing said, sorts them by position
+// and caps them, and returns either cfg, its warnings in cfg.Warnings, or
+// nil and Diagnostics. parsed holds the front end's own diagnostics; bad
+// names the fields whose values did not parse ("F.*": a whole section), so
+// that validation does not report them again as missing. A nil cfg (the
+// front end gave up) is not validated and always fails.
+func Finish(cfg *Config, parsed Diagnostics, bad map[string]bool, host Host) (*Config, error) {
+	d := diags{list: parsed}
+	if cfg != nil {
+		validate(cfg, host, &d)
+	}
+	return finish(cfg, d.list, len(parsed), bad)
+}
+
 // finish turns a parsed configuration and its diagnostics into Load's result.
 // The first nParse diagnostics come from parsing; later (validation) errors
 // on fields that already failed to parse are dropped, so that a bad value is

@@ -18,7 +18,7 @@ const (
 )
 
 func TestLoadGossipYAML(t *testing.T) {
-	cfg, err := Load("testdata/gossip.yaml", LoadOptions{Hostname: "unused"})
+	cfg, err := loadYAML("testdata/gossip.yaml", LoadOptions{Hostname: "unused"})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -589,21 +589,6 @@ func TestGossipValidateBuiltInCode(t *testing.T) {
 			}
 		})
 	}
-}
-
-// keepalived.conf has no gossip: a gossip block there is an unknown
-// keyword, as keepalived itself would say, and nothing is set.
-func TestKeepalivedHasNoGossip(t *testing.T) {
-	in := "gossip {\n cluster_name c\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n peers gossip\n virtual_ipaddress {\n  198.51.100.1\n }\n}\n"
-	cfg, err := ParseKeepalived("k.conf", []byte(in), LoadOptions{Hostname: "h", fs: noFS{}, sys: rootSys()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Gossip != nil || cfg.Instances[0].PeersFromGossip || !cfg.Instances[0].Multicast() {
-		t.Errorf("keepalived input set gossip: %+v, peers from gossip %v", cfg.Gossip, cfg.Instances[0].PeersFromGossip)
-	}
-	requireDiag(t, cfg.Warnings, SeverityWarning, `k.conf:1: warning: gossip: unknown keyword "gossip"`)
-	requireDiag(t, cfg.Warnings, SeverityWarning, `k.conf:7: warning: vrrp_instance[VI_1].peers: unknown keyword "peers"`)
 }
 
 func TestEncodeYAMLGossip(t *testing.T) {

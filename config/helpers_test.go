@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/vipd/vipd/config/internal/machine"
 )
 
 // fakeHost is a Host with fixed interface addresses.
@@ -109,4 +110,57 @@ func dump(i *Instance) string {
 		i.Preempt, i.PreemptDelay, i.UnicastSource, i.UnicastPeers, i.AuthPass, vips, i.GARP)
 }
 
-func sec(n float64) time.Duration { return time.Duration(n * float64(time.Second)) }
+// The made-up machine of the script checks, under the names these tests
+// use.
+type (
+	fakeSys  = machine.Fake
+	fileMeta = machine.FileMeta
+)
+
+const (
+	dirMode  = machine.DirMode
+	execMode = machine.ExecMode
+)
+
+func newFakeSys(uid, gid uint32) *fakeSys { return machine.NewFake(uid, gid) }
+
+// rootSys is a machine where vipd runs as root.
+func rootSys() *fakeSys { return machine.Root() }
+
+// loadYAML reads a native-format file as config/load.File does.
+func loadYAML(path string, opts LoadOptions) (*Config, error) {
+	data, err := ReadFileFS(opts.Files(), path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseYAML(path, data, opts)
+}
+
+// sameConfig compares everything but positions, formats and warnings,
+// the gossip section included.
+func sameConfig(t *testing.T, got, want *Config) {
+	t.Helper()
+	sameInstances(t, got.Instances, want.Instances)
+	if !got.Gossip.SameSettings(want.Gossip) {
+		t.Errorf("gossip:\n got %+v\nwant %+v", got.Gossip, want.Gossip)
+	}
+	if got.FastTakeover != want.FastTakeover || got.Scripts != want.Scripts {
+		t.Errorf("globals: fast takeover %v scripts %+v, want %v %+v", got.FastTakeover, got.Scripts, want.FastTakeover, want.Scripts)
+	}
+	if len(got.Checks) != len(want.Checks) {
+		t.Fatalf("%d checks, want %d", len(got.Checks), len(want.Checks))
+	}
+	for i := range want.Checks {
+		if !got.Checks[i].SameSettings(want.Checks[i]) {
+			t.Errorf("check %d:\n got %+v\nwant %+v", i, *got.Checks[i], *want.Checks[i])
+		}
+	}
+	if len(got.SyncGroups) != len(want.SyncGroups) {
+		t.Fatalf("%d sync groups, want %d", len(got.SyncGroups), len(want.SyncGroups))
+	}
+	for i := range want.SyncGroups {
+		if !got.SyncGroups[i].SameSettings(want.SyncGroups[i]) {
+			t.Errorf("sync group %d:\n got %+v\nwant %+v", i, *got.SyncGroups[i], *want.SyncGroups[i])
+		}
+	}
+}

@@ -16,26 +16,26 @@ func TestHistorySection(t *testing.T) {
 		"bad.yaml":     "node: {name: n1}\nhistory:\n  dir: rel\n  max_size: 1KiB\n  max_age: 1s\n",
 		"junk.yaml":    "node: {name: n1}\nhistory:\n  max_size: lots\n",
 	})
-	cfg, err := Load(filepath.Join(dir, "ok.yaml"), LoadOptions{})
+	cfg, err := loadYAML(filepath.Join(dir, "ok.yaml"), LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.HistoryDir() != "/srv/h" || cfg.History.Limits != (history.Options{MaxSize: 2 << 20, MaxAge: 48 * time.Hour}) {
 		t.Fatalf("history %+v", cfg.History)
 	}
-	cfg, err = Load(filepath.Join(dir, "default.yaml"), LoadOptions{})
+	cfg, err = loadYAML(filepath.Join(dir, "default.yaml"), LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.HistoryDir() != "/var/lib/x/state.history" || cfg.History.Limits != (history.Options{}) {
 		t.Fatalf("default history %q %+v", cfg.HistoryDir(), cfg.History)
 	}
-	cfg, err = Load(filepath.Join(dir, "bad.yaml"), LoadOptions{})
+	cfg, err = loadYAML(filepath.Join(dir, "bad.yaml"), LoadOptions{})
 	ds := diagnosticsOf(t, cfg, err)
 	p := filepath.Join(dir, "bad.yaml")
 	requireDiag(t, ds, SeverityError, p+":3: history.dir: \"rel\" is not an absolute path")
 	requireDiag(t, ds, SeverityError, p+":4: history.max_size: 1KiB is below the minimum")
 	requireDiag(t, ds, SeverityError, p+":5: history.max_age: 1s is below the minimum")
-	cfg, err = Load(filepath.Join(dir, "junk.yaml"), LoadOptions{})
+	cfg, err = loadYAML(filepath.Join(dir, "junk.yaml"), LoadOptions{})
 	requireDiag(t, diagnosticsOf(t, cfg, err), SeverityError, "junk.yaml:3: history.max_size: \"lots\" is not a size")
 }

@@ -10,13 +10,16 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/vipd/vipd/config/internal/machine"
 )
 
 // maxFileSize bounds what is read from one configuration file; a real
 // configuration is a few kilobytes.
 const maxFileSize = 16 << 20
 
-// LoadOptions tunes Load. The zero value is ready to use.
+// LoadOptions tunes a load (config/load.File, ParseYAML, and the
+// keepalived.conf front end). The zero value is ready to use.
 type LoadOptions struct {
 	// Host, if set, answers questions about this machine (interface
 	// addresses, for the address-owner check of priority 255). When nil
@@ -30,14 +33,18 @@ type LoadOptions struct {
 	// to its first dot, as in keepalived.
 	ConfigID string
 
-	// fs replaces the real file system in tests and fuzzing.
-	fs fileSystem
-	// sys replaces the machine (users, file owners, who vipd runs as) for
-	// the script checks, in tests and fuzzing.
-	sys system
+	// FS replaces the real file system (keepalived.conf includes), in
+	// tests and fuzzing; nil is the real one.
+	FS FileSystem
+	// System replaces the machine (users, file owners, who vipd runs as)
+	// for the script checks; nil is this machine. Only this module's tests
+	// set it: its type is internal.
+	System machine.System
 }
 
-func (o LoadOptions) hostname() string {
+// ResolvedHostname returns Hostname, or os.Hostname() when it is empty
+// ("" if that fails).
+func (o LoadOptions) ResolvedHostname() string {
 	if o.Hostname != "" {
 		return o.Hostname
 	}
@@ -48,53 +55,43 @@ func (o LoadOptions) hostname() string {
 	return h
 }
 
-func (o LoadOptions) configID() string {
+// ResolvedConfigID returns ConfigID, or the host name up to its first dot
+// when it is empty, as keepalived does.
+func (o LoadOptions) ResolvedConfigID() string {
 	if o.ConfigID != "" {
 		return o.ConfigID
 	}
-	h := o.hostname()
+	h := o.ResolvedHostname()
 	if i := strings.IndexByte(h, '.'); i >= 0 {
 		h = h[:i]
 	}
 	return h
 }
 
-func (o LoadOptions) system() system {
-	if o.sys != nil {
-		return o.sys
+// Machine returns System, or this machine when it is nil.
+func (o LoadOptions) Machine() machine.System {
+	if o.System != nil {
+		return o.System
 	}
-	return osSystem{}
+	return machine.OS{}
 }
 
-func (o LoadOptions) files() fileSystem {
-	if o.fs != nil {
-		return o.fs
+// Files returns FS, or the real file system when it is nil.
+func (o LoadOptions) Files() FileSystem {
+	if o.FS != nil {
+		return o.FS
 	}
 	return osFS{}
 }
 
-// Load reads the configuration at path: a name ending in .yaml or .yml is the
-// native format, anything else keepalived.conf syntax (include directives
-// resolved relative to the including file, as keepalived does). It returns
-// either a validated Config whose Warnings list what was tolerated, or nil and
-// a Diagnostics error listing every problem found (errors and warnings; its
-// Error method prints the errors).
-func Load(path string, opts LoadOptions) (*Config, error) {
-	data, err := readFile(opts.files(), path)
-	if err != nil {
-		return nil, Diagnostics{{Pos: Pos{File: path}, Severity: SeverityError, Message: errText(err)}}
-	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".yaml", ".yml":
-		return ParseYAML(path, data, opts)
-	}
-	return ParseKeepalived(path, data, opts)
-}
-
-// fileSystem is what the keepalived reader needs from the file system.
-type fileSystem interface {
+// FileSystem is what loading needs from the file system: keepalived.conf
+// includes open, stat and glob.
+type FileSystem interface {
+	// Open opens a file for reading.
 	Open(name string) (fs.File, error)
+	// Stat describes a file, following links.
 	Stat(name string) (fs.FileInfo, error)
+	// Glob lists the names matching pattern, as filepath.Glob.
 	Glob(pattern string) ([]string, error)
 }
 
@@ -114,13 +111,28 @@ func (osFS) Glob(pattern string) ([]string, error) { return filepath.Glob(patter
 // parser (vipd convert) use it so they accept exactly the same files.
 func ReadFile(path string) ([]byte, error) { return readFile(osFS{}, path) }
 
+// ReadFileFS is ReadFile on fsys: how front ends read included files.
+func ReadFileFS(fsys FileSystem, path string) ([]byte, error) { return readFile(fsys, path) }
+
+// ErrorText is err's message without the "open NAME:" prefix of a path
+// error, for messages that name the file already.
+func ErrorText(err error) string {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err.Error()
+	}
+	if os.IsNotExist(err) {
+		return "no such file or directory"
+	}
+	return err.Error()
+}
+
 // readFile reads a whole file, refusing anything that is not a regular file
 // or is larger than maxFileSize. The type is checked before opening: a
 // FIFO would block the open, and the read, until some writer came, which
 // hung `vipd config check`, the start and every later reload. The open
 // does not block either (osFS.Open), and the type is checked again on the
 // open file, in case it was swapped in between.
-func readFile(fsys fileSystem, name string) ([]byte, error) {
+func readFile(fsys FileSystem, name string) ([]byte, error) {
 	st, err := fsys.Stat(name)
 	if err != nil {
 		return nil, err
@@ -165,6 +177,11 @@ func notRegular(name string, m fs.FileMode) error {
 	}
 	return fmt.Errorf("%s is not a regular file%s", name, what)
 }
+
+// TooManyInstances is the error for a file of more than MaxInstances
+// instances whose first one past the limit starts at pos (field names it:
+// "vrrp_instance").
+func TooManyInstances(pos Pos, field string) Diagnostic { return tooManyInstances(pos, field, 0) }
 
 // tooManyInstances is the error for a configuration of n instances, more
 // than MaxInstances (0: more, not counted); pos is where the first one

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+
+	"github.com/vipd/vipd/config/internal/machine"
 )
 
 // This file is keepalived's script security (lib/notify.c,
@@ -34,7 +36,7 @@ const (
 )
 
 // vetScript checks the program of argv as user uid/gid would run it.
-func vetScript(sys system, argv []string, uid, gid uint32) (scriptProblem, string) {
+func vetScript(sys machine.System, argv []string, uid, gid uint32) (scriptProblem, string) {
 	if len(argv) == 0 || argv[0] == "" {
 		return scriptMissing, "no program given"
 	}
@@ -46,15 +48,15 @@ func vetScript(sys system, argv []string, uid, gid uint32) (scriptProblem, strin
 		}
 		prog = found
 	}
-	real, err := sys.realPath(prog)
+	real, err := sys.RealPath(prog)
 	if err != nil {
-		return scriptMissing, fmt.Sprintf("%s cannot be accessed: %v", prog, errText(err))
+		return scriptMissing, fmt.Sprintf("%s cannot be accessed: %v", prog, ErrorText(err))
 	}
-	st, err := sys.stat(real)
+	st, err := sys.Stat(real)
 	if err != nil {
-		return scriptMissing, fmt.Sprintf("%s cannot be accessed: %v", real, errText(err))
+		return scriptMissing, fmt.Sprintf("%s cannot be accessed: %v", real, ErrorText(err))
 	}
-	if !st.mode.IsRegular() {
+	if !st.Mode.IsRegular() {
 		return scriptMissing, fmt.Sprintf("%s is not a regular file", real)
 	}
 	if !executable(st, uid, gid) {
@@ -66,7 +68,7 @@ func vetScript(sys system, argv []string, uid, gid uint32) (scriptProblem, strin
 	// A link to the program can be swapped by whoever may write the
 	// directory holding it, so check that directory too.
 	if abs := filepath.Clean(prog); filepath.IsAbs(abs) && abs != real {
-		if dir, err := sys.realPath(filepath.Dir(abs)); err == nil && dir != filepath.Dir(real) {
+		if dir, err := sys.RealPath(filepath.Dir(abs)); err == nil && dir != filepath.Dir(real) {
 			if msg := insecurePath(sys, dir, false); msg != "" {
 				return scriptInsecure, msg + " (it holds the link " + abs + ")"
 			}
@@ -77,8 +79,8 @@ func vetScript(sys system, argv []string, uid, gid uint32) (scriptProblem, strin
 
 // searchPath finds a bare program name in PATH (find_path): the first
 // regular file executable by uid/gid.
-func searchPath(sys system, name string, uid, gid uint32) (string, string) {
-	path, set := sys.getenv("PATH"), true
+func searchPath(sys machine.System, name string, uid, gid uint32) (string, string) {
+	path, set := sys.Getenv("PATH"), true
 	if path == "" {
 		path, set = defaultSearchPath, false
 	}
@@ -87,8 +89,8 @@ func searchPath(sys system, name string, uid, gid uint32) (string, string) {
 		if dir != "" {
 			cand = dir + "/" + name
 		}
-		st, err := sys.stat(cand)
-		if err == nil && st.mode.IsRegular() && executable(st, uid, gid) {
+		st, err := sys.Stat(cand)
+		if err == nil && st.Mode.IsRegular() && executable(st, uid, gid) {
 			return cand, ""
 		}
 	}
@@ -100,14 +102,14 @@ func searchPath(sys system, name string, uid, gid uint32) (string, string) {
 
 // executable is keepalived's is_executable: root needs any execute bit,
 // others the owner, group or other bit that applies to them.
-func executable(st fileMeta, uid, gid uint32) bool {
-	m := st.mode.Perm()
+func executable(st machine.FileMeta, uid, gid uint32) bool {
+	m := st.Mode.Perm()
 	switch {
 	case uid == 0:
 		return m&0o111 != 0
-	case uid == st.uid:
+	case uid == st.UID:
 		return m&0o100 != 0
-	case gid == st.gid:
+	case gid == st.GID:
 		return m&0o010 != 0
 	}
 	return m&0o001 != 0
@@ -117,7 +119,7 @@ func executable(st fileMeta, uid, gid uint32) bool {
 // that links are not followed. Every element but the last must be a
 // directory; the last a directory (when file is false) or a regular file
 // or link. It returns what is wrong, or "".
-func insecurePath(sys system, path string, file bool) string {
+func insecurePath(sys machine.System, path string, file bool) string {
 	path = filepath.Clean(path)
 	if !filepath.IsAbs(path) {
 		return ""
@@ -129,17 +131,17 @@ func insecurePath(sys system, path string, file bool) string {
 	// parts is "/" then path up to its first element; walk downwards.
 	order := append([]string{"/"}, reversed(parts[1:])...)
 	for i, p := range order {
-		st, err := sys.lstat(p)
+		st, err := sys.Lstat(p)
 		if err != nil {
-			return fmt.Sprintf("%s cannot be checked: %v", p, errText(err))
+			return fmt.Sprintf("%s cannot be checked: %v", p, ErrorText(err))
 		}
 		last := i == len(order)-1
 		switch {
 		case !last || !file:
-			if !st.mode.IsDir() {
+			if !st.Mode.IsDir() {
 				return fmt.Sprintf("%s is not a directory", p)
 			}
-		case !st.mode.IsRegular() && st.mode&fs.ModeSymlink == 0:
+		case !st.Mode.IsRegular() && st.Mode&fs.ModeSymlink == 0:
 			return fmt.Sprintf("%s is not a regular file", p)
 		}
 		if why := unsafeMeta(st); why != "" {
@@ -151,18 +153,18 @@ func insecurePath(sys system, path string, file bool) string {
 
 // unsafeMeta says why a file or directory lets a non-root user change what
 // root runs, or "".
-func unsafeMeta(st fileMeta) string {
-	m := st.mode
-	if st.uid != 0 {
-		return fmt.Sprintf("is owned by uid %d, not root", st.uid)
+func unsafeMeta(st machine.FileMeta) string {
+	m := st.Mode
+	if st.UID != 0 {
+		return fmt.Sprintf("is owned by uid %d, not root", st.UID)
 	}
 	sticky := m.IsDir() && m&fs.ModeSticky != 0
 	if sticky || (!m.IsDir() && !m.IsRegular()) {
 		return ""
 	}
 	switch {
-	case st.gid != 0 && m.Perm()&0o020 != 0:
-		return fmt.Sprintf("is writable by group %d (mode %v)", st.gid, m)
+	case st.GID != 0 && m.Perm()&0o020 != 0:
+		return fmt.Sprintf("is writable by group %d (mode %v)", st.GID, m)
 	case m.Perm()&0o002 != 0:
 		return fmt.Sprintf("is writable by everyone (mode %v)", m)
 	}
@@ -177,43 +179,50 @@ func reversed(s []string) []string {
 	return out
 }
 
-// scriptUse is one script of a configuration, for the security checks.
-type scriptUse struct {
+// ScriptUse is one script of a configuration (a check's command, a notify
+// command), for the security checks and for front ends that settle who
+// scripts run as (keepalived's default script user).
+type ScriptUse struct {
 	argv []string
-	// own is the script's own user, if it names one.
-	own ScriptUser
-	// ownKey is the srcMap key of own.User ("exec.user", "notify.master.user").
+	// Own is the script's own user, if it names one.
+	Own ScriptUser
+	// ownKey is the Source key of own.User ("exec.user", "notify.master.user").
 	ownKey string
-	src    *srcMap
-	key    string // srcMap key of the command
+	src    *Source
+	key    string // Source key of the command
 	def    Pos    // position when the key is not recorded
-	// what names the script in messages: `vrrp_script "chk"`.
-	what string
+	// What names the script in messages: `check "chk"`.
+	What string
 	// disable removes the script (keepalived input only).
 	disable func()
 }
 
-func (u scriptUse) at() (Pos, string) { return u.src.at(u.key, u.def) }
+// At returns where the script was written and its field name.
+func (u ScriptUse) At() (Pos, string) { return u.src.at(u.key, u.def) }
 
-// scriptUses lists every script of c: exec checks, then the notify
+// Disable removes the script from the configuration, as keepalived does
+// with a script it cannot run.
+func (u ScriptUse) Disable() { u.disable() }
+
+// ScriptUses lists every script of c: exec checks, then the notify
 // scripts of instances and sync groups.
-func scriptUses(c *Config) []scriptUse {
-	var uses []scriptUse
+func ScriptUses(c *Config) []ScriptUse {
+	var uses []ScriptUse
 	for i, ch := range c.Checks {
 		if ch.Exec == nil || len(ch.Exec.Command) == 0 {
 			continue // validation reports a missing command
 		}
 		src := ch.src
 		if src == nil {
-			src = newSrcMap("checks[" + fmt.Sprint(i) + "]")
+			src = NewSource("checks[" + fmt.Sprint(i) + "]")
 		}
-		uses = append(uses, scriptUse{
-			argv: ch.Exec.Command, own: ScriptUser{ch.Exec.User, ch.Exec.Group}, ownKey: "exec.user",
-			src: src, key: "exec.command", def: ch.Pos, what: fmt.Sprintf("check %q", ch.Name),
+		uses = append(uses, ScriptUse{
+			argv: ch.Exec.Command, Own: ScriptUser{ch.Exec.User, ch.Exec.Group}, ownKey: "exec.user",
+			src: src, key: "exec.command", def: ch.Pos, What: fmt.Sprintf("check %q", ch.Name),
 			disable: func() { ch.Exec.Command = nil },
 		})
 	}
-	notify := func(n *Notify, src *srcMap, def Pos, owner string) {
+	notify := func(n *Notify, src *Source, def Pos, owner string) {
 		for _, e := range NotifyEvents() {
 			if len(n.Command(e)) == 0 {
 				continue
@@ -223,9 +232,9 @@ func scriptUses(c *Config) []scriptUse {
 			if c.Format == FormatKeepalived {
 				name = e.KeepalivedKeyword()
 			}
-			uses = append(uses, scriptUse{
-				argv: n.Command(e), own: n.User(e), ownKey: key + ".user",
-				src: src, key: key, def: def, what: fmt.Sprintf("%s script of %s", name, owner),
+			uses = append(uses, ScriptUse{
+				argv: n.Command(e), Own: n.User(e), ownKey: key + ".user",
+				src: src, key: key, def: def, What: fmt.Sprintf("%s script of %s", name, owner),
 				disable: func() { *n.slot(e) = nil; delete(n.RunAs, e) },
 			})
 		}
@@ -236,11 +245,21 @@ func scriptUses(c *Config) []scriptUse {
 	for i, g := range c.SyncGroups {
 		src := g.src
 		if src == nil {
-			src = newSrcMap("sync_groups[" + fmt.Sprint(i) + "]")
+			src = NewSource("sync_groups[" + fmt.Sprint(i) + "]")
 		}
 		notify(&g.Notify, src, g.Pos, "sync group "+g.Name)
 	}
 	return uses
+}
+
+// CheckScripts applies c's script policy to its scripts as a load does,
+// keepalived input (c.Format) as keepalived does; it returns what it
+// found. Front ends outside this package call it once they have settled
+// who scripts run as.
+func CheckScripts(c *Config, opts LoadOptions) Diagnostics {
+	var d diags
+	scriptChecks(c, opts.Machine(), &d, c.Format == FormatKeepalived)
+	return d.list
 }
 
 // scriptChecks applies the script policy of c to its scripts, as Load does:
@@ -248,12 +267,12 @@ func scriptUses(c *Config) []scriptUse {
 // secure. keepalived input (lenient) follows keepalived: a missing or
 // non-executable script is disabled with a warning, an insecure one is an
 // error with enable_script_security and a warning without.
-func scriptChecks(c *Config, sys system, d *diags, lenient bool) {
-	uses := scriptUses(c)
+func scriptChecks(c *Config, sys machine.System, d *diags, lenient bool) {
+	uses := ScriptUses(c)
 	if len(uses) == 0 {
 		return
 	}
-	myUID, myGID := sys.ids()
+	myUID, myGID := sys.IDs()
 
 	// The default user, once.
 	defUID, defGID := myUID, myGID
@@ -265,9 +284,9 @@ func scriptChecks(c *Config, sys system, d *diags, lenient bool) {
 	violation := false
 	for _, u := range uses {
 		uid, gid, ok := defUID, defGID, defOK
-		if u.own.User != "" || u.own.Group != "" {
-			uid, gid, ok = resolveScriptUser(sys, d, u.own.User, u.own.Group, u.src, strings.TrimSuffix(u.ownKey, ".user"), lenient)
-			if u.own.User == "" {
+		if u.Own.User != "" || u.Own.Group != "" {
+			uid, gid, ok = resolveScriptUser(sys, d, u.Own.User, u.Own.Group, u.src, strings.TrimSuffix(u.ownKey, ".user"), lenient)
+			if u.Own.User == "" {
 				uid = defUID
 			}
 		}
@@ -281,19 +300,19 @@ func scriptChecks(c *Config, sys system, d *diags, lenient bool) {
 			continue // the native format's "security: false"
 		}
 		problem, msg := vetScript(sys, u.argv, uid, gid)
-		pos, field := u.at()
+		pos, field := u.At()
 		switch {
 		case problem == scriptOK:
 		case problem == scriptMissing && lenient:
-			d.warn(pos, field, fmt.Sprintf("%s: %s; disabled, as keepalived does", u.what, msg))
-			u.disable()
+			d.warn(pos, field, fmt.Sprintf("%s: %s; disabled, as keepalived does", u.What, msg))
+			u.Disable()
 			continue
 		case problem == scriptMissing:
-			d.err(pos, field, fmt.Sprintf("%s: %s", u.what, msg))
+			d.err(pos, field, fmt.Sprintf("%s: %s", u.What, msg))
 		case c.Scripts.Enforce:
-			d.err(pos, field, fmt.Sprintf("%s runs as root but %s; refusing it (script security)", u.what, msg))
+			d.err(pos, field, fmt.Sprintf("%s runs as root but %s; refusing it (script security)", u.What, msg))
 		default:
-			d.warn(pos, field, fmt.Sprintf("%s runs as root but %s; keepalived runs it without enable_script_security, and so does vipd", u.what, msg))
+			d.warn(pos, field, fmt.Sprintf("%s runs as root but %s; keepalived runs it without enable_script_security, and so does vipd", u.What, msg))
 		}
 		if lenient && !c.Scripts.Enforce && !violation {
 			violation = true
@@ -305,12 +324,12 @@ func scriptChecks(c *Config, sys system, d *diags, lenient bool) {
 // resolveScriptUser looks up a script user and group; a group alone
 // keeps vipd's own user. Problems are reported at key.user or key.group
 // in src.
-func resolveScriptUser(sys system, d *diags, name, group string, src *srcMap, key string, lenient bool) (uid, gid uint32, ok bool) {
-	uid, gid = sys.ids()
+func resolveScriptUser(sys machine.System, d *diags, name, group string, src *Source, key string, lenient bool) (uid, gid uint32, ok bool) {
+	uid, gid = sys.IDs()
 	report := func(k, what, n string, err error) {
 		pos, field := src.at(joinField(key, k), Pos{})
-		msg := fmt.Sprintf("%s %q %v", what, n, errText(err))
-		if errors.Is(err, errUnknownName) {
+		msg := fmt.Sprintf("%s %q %v", what, n, ErrorText(err))
+		if errors.Is(err, machine.ErrUnknownName) {
 			msg = fmt.Sprintf("%s %q does not exist", what, n)
 		}
 		if lenient {
@@ -322,13 +341,13 @@ func resolveScriptUser(sys system, d *diags, name, group string, src *srcMap, ke
 	ok = true
 	if name != "" {
 		var err error
-		if uid, gid, err = sys.lookupUser(name); err != nil {
+		if uid, gid, err = sys.LookupUser(name); err != nil {
 			report("user", "user", name, err)
 			ok = false
 		}
 	}
 	if group != "" {
-		g, err := sys.lookupGroup(group)
+		g, err := sys.LookupGroup(group)
 		if err != nil {
 			report("group", "group", group, err)
 			ok = false

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vipd/vipd/config/internal/machine"
 	"github.com/vipd/vipd/internal/lab"
 )
 
@@ -36,29 +37,29 @@ func TestScriptSecurityYAML(t *testing.T) {
 	}{
 		{"secure absolute path", conf("/usr/bin/true"), machine(nil), ""},
 		{"bare name found in PATH", conf("true -x"), machine(nil), ""},
-		{"bare name with PATH unset uses /bin:/usr/bin", conf("dig"), machine(func(s *fakeSys) { s.path = "" }), ""},
+		{"bare name with PATH unset uses /bin:/usr/bin", conf("dig"), machine(func(s *fakeSys) { s.Path = "" }), ""},
 		{"bare name not in PATH", conf("nosuch"), machine(nil), f + `:3: checks[0].exec.command: check "c": nosuch not found in PATH (/usr/local/bin:/usr/bin:/bin)`},
 		{"script in a user's directory", conf("/home/bob/check.sh"), machine(nil),
 			f + `:3: checks[0].exec.command: check "c" runs as root but /home/bob is owned by uid 1000, not root; refusing it (script security)`},
 		{"directory writable by a group", conf("/opt/check.sh"), machine(func(s *fakeSys) {
-			s.files["/opt"] = fileMeta{mode: fs.ModeDir | 0o775, gid: 50}
-			s.files["/opt/check.sh"] = fileMeta{mode: execMode}
+			s.Files["/opt"] = fileMeta{Mode: fs.ModeDir | 0o775, GID: 50}
+			s.Files["/opt/check.sh"] = fileMeta{Mode: execMode}
 		}), f + `:3: checks[0].exec.command: check "c" runs as root but /opt is writable by group 50 (mode drwxrwxr-x)`},
 		{"directory writable by root's group is fine", conf("/opt/check.sh"), machine(func(s *fakeSys) {
-			s.files["/opt"] = fileMeta{mode: fs.ModeDir | 0o775}
-			s.files["/opt/check.sh"] = fileMeta{mode: execMode}
+			s.Files["/opt"] = fileMeta{Mode: fs.ModeDir | 0o775}
+			s.Files["/opt/check.sh"] = fileMeta{Mode: execMode}
 		}), ""},
-		{"script writable by everyone", conf("/etc/vipd/ww.sh"), machine(func(s *fakeSys) { s.files["/etc/vipd/ww.sh"] = fileMeta{mode: 0o757} }),
+		{"script writable by everyone", conf("/etc/vipd/ww.sh"), machine(func(s *fakeSys) { s.Files["/etc/vipd/ww.sh"] = fileMeta{Mode: 0o757} }),
 			f + `:3: checks[0].exec.command: check "c" runs as root but /etc/vipd/ww.sh is writable by everyone (mode -rwxr-xrwx)`},
-		{"root's script in sticky /tmp", conf("/tmp/ok.sh"), machine(func(s *fakeSys) { s.files["/tmp/ok.sh"] = fileMeta{mode: execMode} }), ""},
-		{"someone else's script in sticky /tmp", conf("/tmp/bob.sh"), machine(func(s *fakeSys) { s.files["/tmp/bob.sh"] = fileMeta{mode: execMode, uid: 1000} }),
+		{"root's script in sticky /tmp", conf("/tmp/ok.sh"), machine(func(s *fakeSys) { s.Files["/tmp/ok.sh"] = fileMeta{Mode: execMode} }), ""},
+		{"someone else's script in sticky /tmp", conf("/tmp/bob.sh"), machine(func(s *fakeSys) { s.Files["/tmp/bob.sh"] = fileMeta{Mode: execMode, UID: 1000} }),
 			f + `:3: checks[0].exec.command: check "c" runs as root but /tmp/bob.sh is owned by uid 1000, not root`},
-		{"not executable", conf("/etc/vipd/noexec.sh"), machine(func(s *fakeSys) { s.files["/etc/vipd/noexec.sh"] = fileMeta{mode: 0o644} }),
+		{"not executable", conf("/etc/vipd/noexec.sh"), machine(func(s *fakeSys) { s.Files["/etc/vipd/noexec.sh"] = fileMeta{Mode: 0o644} }),
 			f + `:3: checks[0].exec.command: check "c": /etc/vipd/noexec.sh is not executable for uid:gid 0:0`},
 		{"a directory", conf("/etc/vipd"), machine(nil), f + `:3: checks[0].exec.command: check "c": /etc/vipd is not a regular file`},
 		{"missing", conf("/etc/vipd/gone.sh"), machine(nil), f + `:3: checks[0].exec.command: check "c": /etc/vipd/gone.sh cannot be accessed`},
-		{"link to a secure program", conf("/usr/local/bin/t"), machine(func(s *fakeSys) { s.links["/usr/local/bin/t"] = "/usr/bin/true" }), ""},
-		{"link in a user's directory", conf("/home/bob/t"), machine(func(s *fakeSys) { s.links["/home/bob/t"] = "/usr/bin/true" }),
+		{"link to a secure program", conf("/usr/local/bin/t"), machine(func(s *fakeSys) { s.Links["/usr/local/bin/t"] = "/usr/bin/true" }), ""},
+		{"link in a user's directory", conf("/home/bob/t"), machine(func(s *fakeSys) { s.Links["/home/bob/t"] = "/usr/bin/true" }),
 			f + `:3: checks[0].exec.command: check "c" runs as root but /home/bob is owned by uid 1000, not root (it holds the link /home/bob/t)`},
 		{"run as nobody: not checked", conf("/home/bob/check.sh", ", user: nobody"), machine(nil), ""},
 		{"run as nobody with group root: checked", conf("/home/bob/check.sh", ", user: nobody, group: root"), machine(nil),
@@ -81,7 +82,7 @@ func TestScriptSecurityYAML(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML(f, []byte(tc.yaml), LoadOptions{Hostname: "h", sys: tc.sys})
+			cfg, err := ParseYAML(f, []byte(tc.yaml), LoadOptions{Hostname: "h", System: tc.sys})
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -99,91 +100,28 @@ func TestScriptSecurityYAML(t *testing.T) {
 	}
 }
 
-// keepalived.conf follows keepalived: enforced with enable_script_security
-// only; missing scripts are disabled whatever the setting.
-func TestScriptSecurityKeepalived(t *testing.T) {
-	script := func(path string) string {
-		return "vrrp_script chk {\n  script " + path + "\n}\n" // lines 1-3
-	}
-	secure := "global_defs {\n  enable_script_security\n  script_user root\n}\n" // lines 1-4
-	tracked := func(defs string) string {
-		return defs + instanceConf("  track_script {", "    chk", "  }", "  notify_master /etc/keepalived/gone.sh", "  virtual_ipaddress {", "    192.0.2.1", "  }")
-	}
-	tests := []struct {
-		name    string
-		conf    string
-		wantErr string
-		warns   []string
-		checks  int
-		tracks  int
-	}{
-		{name: "secure, enforced", conf: secure + script("/etc/keepalived/check.sh"), checks: 1},
-		{name: "insecure, enforced: refused", conf: secure + script("/home/bob/check.sh"),
-			wantErr: kc + `:6: vrrp_script[chk].script: check "chk" runs as root but /home/bob is owned by uid 1000, not root; refusing it (script security)`},
-		{name: "insecure without enable_script_security: run with warnings", conf: script("/home/bob/check.sh"), checks: 1,
-			warns: []string{
-				kc + `:2: warning: vrrp_script[chk].script: check "chk" runs as root but /home/bob is owned by uid 1000, not root; keepalived runs it without enable_script_security, and so does vipd`,
-				kc + ":2: warning: vrrp_script[chk].script: scripts run as root but enable_script_security is not set (keepalived reports a SECURITY VIOLATION)",
-			}},
-		{name: "missing scripts are disabled, and so are their tracks", conf: tracked(script("/etc/keepalived/gone.sh")), checks: 0, tracks: 0,
-			warns: []string{
-				kc + `:2: warning: vrrp_script[chk].script: check "chk": /etc/keepalived/gone.sh cannot be accessed: file does not exist; disabled, as keepalived does`,
-				kc + `:10: warning: vrrp_instance[VI_1].notify_master: notify_master script of instance VI_1: /etc/keepalived/gone.sh cannot be accessed: file does not exist; disabled`,
-			}},
-		{name: "bare names are looked up in PATH", conf: tracked(secure + script("killall")), checks: 1, tracks: 1,
-			warns: []string{kc + `:14: warning: vrrp_instance[VI_1].notify_master: notify_master script of instance VI_1: /etc/keepalived/gone.sh cannot be accessed`}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseKeepalived(kc, []byte(tc.conf), LoadOptions{Hostname: "h1", sys: rootSys()})
-			if tc.wantErr != "" {
-				if err == nil {
-					t.Fatalf("loaded; warnings:\n%s", render(cfg.Warnings))
-				}
-				requireDiag(t, diagnosticsOf(t, cfg, err), SeverityError, tc.wantErr)
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range tc.warns {
-				requireDiag(t, cfg.Warnings, SeverityWarning, w)
-			}
-			if len(cfg.Warnings) != len(tc.warns) {
-				t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(tc.warns), render(cfg.Warnings))
-			}
-			if len(cfg.Checks) != tc.checks {
-				t.Errorf("%d checks, want %d", len(cfg.Checks), tc.checks)
-			}
-			if len(cfg.Instances) > 0 && len(cfg.Instances[0].Track) != tc.tracks {
-				t.Errorf("%d tracks, want %d", len(cfg.Instances[0].Track), tc.tracks)
-			}
-		})
-	}
-}
-
 // asRoot is the real machine, except that vipd counts as root and so do
 // files of the user running the test: a non-root test can then check real
 // directories and modes set with chmod (as root nothing changes).
 type asRoot struct {
-	osSystem
+	machine.OS
 	uid, gid uint32
 }
 
-func (s asRoot) ids() (uint32, uint32) { return 0, 0 }
+func (s asRoot) IDs() (uint32, uint32) { return 0, 0 }
 
 func (s asRoot) owned(m fileMeta, err error) (fileMeta, error) {
-	if m.uid == s.uid {
-		m.uid = 0
+	if m.UID == s.uid {
+		m.UID = 0
 	}
-	if m.gid == s.gid {
-		m.gid = 0
+	if m.GID == s.gid {
+		m.GID = 0
 	}
 	return m, err
 }
 
-func (s asRoot) lstat(p string) (fileMeta, error) { return s.owned(s.osSystem.lstat(p)) }
-func (s asRoot) stat(p string) (fileMeta, error)  { return s.owned(s.osSystem.stat(p)) }
+func (s asRoot) Lstat(p string) (fileMeta, error) { return s.owned(s.OS.Lstat(p)) }
+func (s asRoot) Stat(p string) (fileMeta, error)  { return s.owned(s.OS.Stat(p)) }
 
 // Script security on real files, modes set with chmod.
 func TestScriptSecurityRealFiles(t *testing.T) {
@@ -194,7 +132,7 @@ func TestScriptSecurityRealFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	load := func(path string) error {
-		_, err := ParseYAML("r.yaml", []byte("checks:\n- name: c\n  exec: {command: [\""+path+"\"]}\n"), LoadOptions{Hostname: "h", sys: sys})
+		_, err := ParseYAML("r.yaml", []byte("checks:\n- name: c\n  exec: {command: [\""+path+"\"]}\n"), LoadOptions{Hostname: "h", System: sys})
 		return err
 	}
 	if err := load(script); err != nil {

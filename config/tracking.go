@@ -330,6 +330,9 @@ func (n *Notify) Command(e NotifyEvent) []string {
 // zero ScriptUser (the default).
 func (n *Notify) User(e NotifyEvent) ScriptUser { return n.RunAs[e] }
 
+// SetCommand sets e's script (nil: none).
+func (n *Notify) SetCommand(e NotifyEvent, argv []string) { *n.slot(e) = argv }
+
 // slot returns the field holding e's script.
 func (n *Notify) slot(e NotifyEvent) *[]string {
 	switch e {

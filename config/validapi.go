@@ -129,11 +129,11 @@ func (v *validator) apiTLS(t *APITLS, fail func(key, msg string)) {
 	}
 	certPEM, err := os.ReadFile(t.Cert)
 	if err != nil {
-		fail("tls.cert", fmt.Sprintf("%s: %s", t.Cert, errText(err)))
+		fail("tls.cert", fmt.Sprintf("%s: %s", t.Cert, ErrorText(err)))
 	}
 	keyPEM, kerr := os.ReadFile(t.Key)
 	if kerr != nil {
-		fail("tls.key", fmt.Sprintf("%s: %s", t.Key, errText(kerr)))
+		fail("tls.key", fmt.Sprintf("%s: %s", t.Key, ErrorText(kerr)))
 	} else if st, err := os.Stat(t.Key); err == nil && st.Mode().Perm()&0o026 != 0 {
 		fail("tls.key", fmt.Sprintf("%s has mode %04o: a private key must not be readable by others or writable by its group (chmod 640 or 600)", t.Key, st.Mode().Perm()))
 	}
@@ -185,7 +185,7 @@ func checkAdvertise(s string) string {
 func ReadAPIToken(path string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("token file %s: %s", path, errText(err))
+		return "", fmt.Errorf("token file %s: %s", path, ErrorText(err))
 	}
 	if !st.Mode().IsRegular() {
 		return "", fmt.Errorf("token file %s is not a regular file", path)
@@ -198,7 +198,7 @@ func ReadAPIToken(path string) (string, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("token file %s: %s", path, errText(err))
+		return "", fmt.Errorf("token file %s: %s", path, ErrorText(err))
 	}
 	tok := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
 	if len(tok) < MinAPITokenLen {
@@ -217,7 +217,7 @@ func ReadAPIToken(path string) (string, error) {
 func LoadCertPool(path string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("CA file %s: %s", path, errText(err))
+		return nil, fmt.Errorf("CA file %s: %s", path, ErrorText(err))
 	}
 	pool := x509.NewCertPool()
 	n := 0

@@ -30,7 +30,7 @@ func ParseYAML(path string, data []byte, opts LoadOptions) (*Config, error) {
 	nParse := len(p.d.list)
 	if cfg != nil {
 		validate(cfg, opts.Host, &p.d)
-		scriptChecks(cfg, opts.system(), &p.d, false)
+		scriptChecks(cfg, opts.Machine(), &p.d, false)
 	}
 	return finish(cfg, p.d.list, nParse, p.badFields)
 }
@@ -71,7 +71,7 @@ func (p *yamlParser) parse(data []byte) *Config {
 	cfg := DefaultConfig()
 	cfg.Path, cfg.src = p.path, newSrcMap("")
 	if errors.Is(err, io.EOF) {
-		cfg.Node.Name = p.opts.hostname()
+		cfg.Node.Name = p.opts.ResolvedHostname()
 		return cfg // an empty file: no instances
 	}
 	if err != nil {
@@ -133,7 +133,7 @@ func (p *yamlParser) parse(data []byte) *Config {
 		"history": func(k, n *yaml.Node, path string) { p.history(k, n, path, &cfg.History) },
 	})
 	if cfg.Node.Name == "" {
-		cfg.Node.Name = p.opts.hostname()
+		cfg.Node.Name = p.opts.ResolvedHostname()
 	}
 	for _, yi := range instances {
 		cfg.Instances = append(cfg.Instances, yi.resolve(globalVersion, &globalGARP))

@@ -8,7 +8,7 @@ import (
 )
 
 func TestLoadGoodYAML(t *testing.T) {
-	cfg, err := Load("testdata/good.yaml", LoadOptions{Hostname: "unused"})
+	cfg, err := loadYAML("testdata/good.yaml", LoadOptions{Hostname: "unused"})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}

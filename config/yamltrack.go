@@ -183,7 +183,7 @@ func fillDNSDefaults(d *DNSCheck) {
 }
 
 // command reads a command line: a list of words, or a string split with
-// keepalived's quoting rules (splitQuotedEscaped).
+// keepalived's quoting rules (SplitCommand).
 func (p *yamlParser) command(n *yaml.Node, path string) ([]string, bool) {
 	if n.Kind == yaml.SequenceNode {
 		var argv []string
@@ -203,7 +203,7 @@ func (p *yamlParser) command(n *yaml.Node, path string) ([]string, bool) {
 	if !ok {
 		return nil, false
 	}
-	argv, err := splitQuotedEscaped(s)
+	argv, err := SplitCommand(s)
 	if err != nil {
 		p.fail(n, path, err.Error())
 		return nil, false

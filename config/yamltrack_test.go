@@ -52,7 +52,7 @@ sync_groups:
     instances: [VI_1, VI_2]
     notify: { fault: /g.sh }
 `
-	cfg, err := ParseYAML("/etc/vipd/vipd.yaml", []byte(in), LoadOptions{Hostname: "h", sys: newFakeSys(1000, 1000)})
+	cfg, err := ParseYAML("/etc/vipd/vipd.yaml", []byte(in), LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ sync_groups:
 
 func TestYAMLGlobalTrackingSettings(t *testing.T) {
 	in := "vrrp: { fast_takeover: false }\nscripts: { security: false, user: nobody, group: nogroup }\n"
-	cfg, err := ParseYAML("g.yaml", []byte(in), LoadOptions{Hostname: "h", sys: newFakeSys(1000, 1000)})
+	cfg, err := ParseYAML("g.yaml", []byte(in), LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestYAMLTrackingErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML(f, []byte(tc.yaml), LoadOptions{Hostname: "h", sys: newFakeSys(1000, 1000)})
+			cfg, err := ParseYAML(f, []byte(tc.yaml), LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
 			if err == nil {
 				t.Fatalf("no error; checks %v", cfg.Checks)
 			}
@@ -217,7 +217,7 @@ func TestYAMLTrackingErrors(t *testing.T) {
 // A value that fails to parse is reported once, not again by validation.
 func TestYAMLTrackingBadValueReportedOnce(t *testing.T) {
 	in := "checks:\n- name: c\n  interval: soon\n  tcp: {address: \"h:1\"}\ninstances:\n- {name: a, interface: e, vrid: 1, vips: [192.0.2.1], order: {nodes: [a], priorities: [300]}}\n"
-	_, err := ParseYAML("x.yaml", []byte(in), LoadOptions{Hostname: "h", sys: newFakeSys(1000, 1000)})
+	_, err := ParseYAML("x.yaml", []byte(in), LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
 	ds := diagnosticsOf(t, nil, err)
 	for _, field := range []string{"checks[0].interval", "instances[0].order.priorities[0]"} {
 		n := 0

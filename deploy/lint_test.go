@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/load"
 	"github.com/vipd/vipd/internal/testbed"
 	"go.yaml.in/yaml/v3"
 )
@@ -376,7 +377,7 @@ func TestExamples(t *testing.T) {
 			continue
 		}
 		scenarios[filepath.Dir(f)] = true
-		if _, err := config.Load(f, config.LoadOptions{}); err != nil {
+		if _, err := load.File(f, config.LoadOptions{}); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 		if ext != ".yaml" {
@@ -387,8 +388,8 @@ func TestExamples(t *testing.T) {
 		if _, err := os.Stat(ka); err != nil {
 			continue
 		}
-		a, err1 := config.Load(f, config.LoadOptions{})
-		b, err2 := config.Load(ka, config.LoadOptions{})
+		a, err1 := load.File(f, config.LoadOptions{})
+		b, err2 := load.File(ka, config.LoadOptions{})
 		if err1 == nil && err2 == nil {
 			// keepalived.conf has no cloud actions (keepalived users script
 			// them): the native examples add them for AWS, so the two forms

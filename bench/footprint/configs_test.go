@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/load"
 )
 
 const (
@@ -109,7 +110,7 @@ func TestConfigsAgree(t *testing.T) {
 				if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				cfg, err := config.Load(p, config.LoadOptions{})
+				cfg, err := load.File(p, config.LoadOptions{})
 				if err != nil {
 					t.Fatalf("%s %s: %v", c.name, name, err)
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vipd/vipd/agent"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/load"
 	"github.com/vipd/vipd/internal/exepages"
 	"github.com/vipd/vipd/metrics"
 	"github.com/vipd/vipd/server"
@@ -43,7 +44,7 @@ STOPPING=1 when a graceful stop begins.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := config.Load(cfgPath, config.LoadOptions{Host: localHost{}})
+			cfg, err := load.File(cfgPath, config.LoadOptions{Host: localHost{}})
 			if cfg != nil {
 				for _, w := range cfg.Warnings {
 					log.Warn(w.String())

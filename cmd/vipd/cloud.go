@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vipd/vipd/cloudmove"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/load"
 )
 
 func newCloudCmd() *cobra.Command {
@@ -30,7 +31,7 @@ and check on a node what they would change and whether it is allowed.`,
 // loadCloud loads a configuration and returns its owners of cloud
 // actions, printing load errors as config check does.
 func loadCloud(cmd *cobra.Command, path string) ([]cloudmove.Owner, error) {
-	cfg, err := config.Load(path, config.LoadOptions{})
+	cfg, err := load.File(path, config.LoadOptions{})
 	if err != nil {
 		var ds config.Diagnostics
 		if !errors.As(err, &ds) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/load"
 )
 
 func newConfigCmd() *cobra.Command {
@@ -30,7 +31,7 @@ is any error, 0 otherwise (warnings and notes do not fail).`,
   vipd config check --config /etc/keepalived/keepalived.conf   # warns where vipd differs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cfgPath, config.LoadOptions{Host: localHost{}})
+			cfg, err := load.File(cfgPath, config.LoadOptions{Host: localHost{}})
 			out := cmd.OutOrStdout()
 			if cfg != nil {
 				for _, w := range cfg.Warnings {
@@ -85,7 +86,7 @@ prints them (stderr) and exits with status 1. For a keepalived.conf,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			errw := cmd.ErrOrStderr()
-			cfg, err := config.Load(cfgPath, config.LoadOptions{Host: localHost{}})
+			cfg, err := load.File(cfgPath, config.LoadOptions{Host: localHost{}})
 			if cfg != nil {
 				for _, w := range cfg.Warnings {
 					fmt.Fprintln(errw, w.String())

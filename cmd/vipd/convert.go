@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/keepalived"
 )
 
 func newConvertCmd() *cobra.Command {
@@ -65,7 +66,7 @@ func runConvert(stdout, errw io.Writer, from, out string) error {
 		return err
 	}
 	opts := config.LoadOptions{}
-	cfg, err := config.ParseKeepalived(from, data, opts)
+	cfg, err := keepalived.Parse(from, data, opts)
 	if err != nil {
 		var ds config.Diagnostics
 		if !errors.As(err, &ds) {
@@ -77,7 +78,7 @@ func runConvert(stdout, errw io.Writer, from, out string) error {
 		fmt.Fprintf(errw, "%s: not converted: the file has errors\n", from)
 		return exitCode(1)
 	}
-	left := leftOut(cfg.Warnings, config.KeepalivedUnused(from, data, opts))
+	left := leftOut(cfg.Warnings, keepalived.Unused(from, data, opts))
 	for _, d := range left {
 		fmt.Fprintln(errw, d)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/load"
 )
 
 // runSplit executes the command tree with stdout and stderr apart.
@@ -139,7 +140,7 @@ func TestConvertKeepalived(t *testing.T) {
 
 	// The YAML loads on its own and configures what the keepalived.conf
 	// configures, tracking, notify and the sync group included.
-	orig, err := config.Load(main, config.LoadOptions{})
+	orig, err := load.File(main, config.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ instances:
 		}
 	}
 	// What it prints loads to the same behaviour.
-	orig, err := config.Load(path, config.LoadOptions{})
+	orig, err := load.File(path, config.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +327,7 @@ func TestConvertElectionOnly(t *testing.T) {
 	if out, errs, err := runSplit(t, "convert", "--from-keepalived", conf, "-o", yml); err != nil {
 		t.Fatalf("convert: %v\n%s%s", err, out, errs)
 	}
-	cfg, err := config.Load(yml, config.LoadOptions{})
+	cfg, err := load.File(yml, config.LoadOptions{})
 	if err != nil {
 		t.Fatalf("the converted YAML does not load: %v", err)
 	}

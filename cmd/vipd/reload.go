@@ -9,6 +9,7 @@ import (
 
 	"github.com/vipd/vipd/agent"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/load"
 	"github.com/vipd/vipd/internal/clock"
 )
 
@@ -37,7 +38,7 @@ func newReloader(path string) *reloader {
 	return &reloader{
 		path: path, clock: clock.Real(), timeout: reloadReadTimeout,
 		load: func(path string) (*config.Config, error) {
-			return config.Load(path, config.LoadOptions{Host: localHost{}})
+			return load.File(path, config.LoadOptions{Host: localHost{}})
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/load"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
@@ -250,11 +251,11 @@ func roundTrip(t *testing.T, bin string, c rtCase) {
 			t.Fatal(err)
 		}
 		yamls[i] = string(b)
-		orig, err := config.Load(conf, config.LoadOptions{})
+		orig, err := load.File(conf, config.LoadOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", conf, err)
 		}
-		conv, err := config.Load(out, config.LoadOptions{})
+		conv, err := load.File(out, config.LoadOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", out, err, b)
 		}

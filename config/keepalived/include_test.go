@@ -1,9 +1,11 @@
-package config
+package keepalived
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vipd/vipd/config"
 )
 
 // instanceFile is a complete instance; its virtual_router_id is on line 3.
@@ -124,12 +126,12 @@ func TestIncludes(t *testing.T) {
 				}
 			}
 			fix := func(s string) string { return replaceDir(s, dir) }
-			cfg, err := Load(filepath.Join(dir, "keepalived.conf"), LoadOptions{Hostname: "h"})
+			cfg, err := loadFile(filepath.Join(dir, "keepalived.conf"), config.LoadOptions{Hostname: "h"})
 			if tc.wantErr != "" {
 				if err == nil {
 					t.Fatalf("no error; instances %v", cfg.Instances)
 				}
-				requireDiag(t, diagnosticsOf(t, cfg, err), SeverityError, fix(tc.wantErr))
+				requireDiag(t, diagnosticsOf(t, cfg, err), config.SeverityError, fix(tc.wantErr))
 				return
 			}
 			if err != nil {
@@ -148,7 +150,7 @@ func TestIncludes(t *testing.T) {
 				}
 			}
 			if tc.wantWarn != "" {
-				requireDiag(t, cfg.Warnings, SeverityWarning, fix(tc.wantWarn))
+				requireDiag(t, cfg.Warnings, config.SeverityWarning, fix(tc.wantWarn))
 			}
 		})
 	}
@@ -172,27 +174,16 @@ func TestIncludedPositions(t *testing.T) {
 		"keepalived.conf": "include inc/a.conf\n",
 		"inc/a.conf":      "\n\n" + instanceFile("VI_A", "1", "192.0.2.1"),
 	})
-	cfg, err := Load(filepath.Join(dir, "keepalived.conf"), LoadOptions{Hostname: "h"})
+	cfg, err := loadFile(filepath.Join(dir, "keepalived.conf"), config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Pos{File: filepath.Join(dir, "inc/a.conf"), Line: 3}
+	want := config.Pos{File: filepath.Join(dir, "inc/a.conf"), Line: 3}
 	if got := cfg.Instances[0].Pos; got != want {
 		t.Errorf("instance at %v, want %v", got, want)
 	}
 	want.Line = 7
 	if got := cfg.Instances[0].VIPs[0].Pos; got != want {
 		t.Errorf("VIP at %v, want %v", got, want)
-	}
-}
-
-func TestLoadMissingFile(t *testing.T) {
-	for _, name := range []string{"/nonexistent/vipd.yaml", "/nonexistent/keepalived.conf"} {
-		_, err := Load(name, LoadOptions{})
-		ds := diagnosticsOf(t, nil, err)
-		requireDiag(t, ds, SeverityError, name+": no such file or directory")
-	}
-	if _, err := Load(t.TempDir(), LoadOptions{}); err == nil {
-		t.Error("loading a directory did not fail")
 	}
 }

@@ -1,10 +1,12 @@
-package config
+package keepalived
 
 import (
 	"io/fs"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vipd/vipd/config"
 )
 
 // noFS is a file system with no files, so that tests and fuzzing never read
@@ -43,9 +45,9 @@ func TestDecomment(t *testing.T) {
 
 // lexAll returns the logical lines of text, one string each, words joined by
 // '|'.
-func lexAll(t *testing.T, text string, opts LoadOptions) ([]string, Diagnostics) {
+func lexAll(t *testing.T, text string, opts config.LoadOptions) ([]string, config.Diagnostics) {
 	t.Helper()
-	opts.fs = noFS{}
+	opts.FS = noFS{}
 	var d diags
 	lx := newKALexer("k.conf", []byte(text), opts, &d)
 	var out []string
@@ -62,43 +64,43 @@ func TestLexLines(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		opts LoadOptions
+		opts config.LoadOptions
 		want []string
 	}{
-		{"braces split", "vrrp_instance VI_1 { state MASTER }\n", LoadOptions{},
+		{"braces split", "vrrp_instance VI_1 { state MASTER }\n", config.LoadOptions{},
 			[]string{"vrrp_instance|VI_1", "{", "state|MASTER", "}"}},
-		{"brace inside quotes", `router_id "a{b}" {` + "\n", LoadOptions{},
+		{"brace inside quotes", `router_id "a{b}" {` + "\n", config.LoadOptions{},
 			[]string{"router_id|a{b}", "{"}},
-		{"quoted word with spaces", `notify "/bin/x y" z` + "\n", LoadOptions{},
+		{"quoted word with spaces", `notify "/bin/x y" z` + "\n", config.LoadOptions{},
 			[]string{"notify|/bin/x y|z"}},
-		{"quote ends a word", `a"b c"d` + "\n", LoadOptions{},
+		{"quote ends a word", `a"b c"d` + "\n", config.LoadOptions{},
 			[]string{"a|b c|d"}},
-		{"single quotes are plain", "a 'b c'\n", LoadOptions{},
+		{"single quotes are plain", "a 'b c'\n", config.LoadOptions{},
 			[]string{"a|'b|c'"}},
-		{"CRLF and blank lines", "a 1\r\n\r\n\n b 2\r\n", LoadOptions{},
+		{"CRLF and blank lines", "a 1\r\n\r\n\n b 2\r\n", config.LoadOptions{},
 			[]string{"a|1", "b|2"}},
-		{"definitions", "$A=x\n$B=${A}y\nk $B $A,\n", LoadOptions{},
+		{"definitions", "$A=x\n$B=${A}y\nk $B $A,\n", config.LoadOptions{},
 			[]string{"k|xy|x,"}},
-		{"undefined reference left alone", "k $NOPE $A\n", LoadOptions{},
+		{"undefined reference left alone", "k $NOPE $A\n", config.LoadOptions{},
 			[]string{"k|$NOPE|$A"}},
-		{"multi-line definition", "$M=a 1 \\\n b 2 \\\n c 3\nx\n$M\n", LoadOptions{},
+		{"multi-line definition", "$M=a 1 \\\n b 2 \\\n c 3\nx\n$M\n", config.LoadOptions{},
 			[]string{"x", "a|1", "b|2", "c|3"}},
-		{"multi-line definition only at the end of a line", "$M=a \\\n b\nk $M x\n", LoadOptions{},
+		{"multi-line definition only at the end of a line", "$M=a \\\n b\nk $M x\n", config.LoadOptions{},
 			[]string{"k|$M|x"}},
 		// Substituted text is decommented again, so a '#' needs quotes.
-		{"standard definitions", "k \"${_HASH}${_BANG}\" $_HASH x\n", LoadOptions{},
+		{"standard definitions", "k \"${_HASH}${_BANG}\" $_HASH x\n", config.LoadOptions{},
 			[]string{"k|#!"}},
-		{"conditional match", "@h1 a 1\n@h2 b 2\n@^h1 c 3\n@^h2 d 4\n@h1\n", LoadOptions{ConfigID: "h1"},
+		{"conditional match", "@h1 a 1\n@h2 b 2\n@^h1 c 3\n@^h2 d 4\n@h1\n", config.LoadOptions{ConfigID: "h1"},
 			[]string{"a|1", "d|4"}},
-		{"config id defaults to the short host name", "@node7 a\n", LoadOptions{Hostname: "node7.example.org"},
+		{"config id defaults to the short host name", "@node7 a\n", config.LoadOptions{Hostname: "node7.example.org"},
 			[]string{"a"}},
-		{"NUL ends a line", "a b\x00c d\n", LoadOptions{},
+		{"NUL ends a line", "a b\x00c d\n", config.LoadOptions{},
 			[]string{"a|b"}},
-		{"~SEQ is skipped", "~SEQ(i,1,3) x $i\nk\n", LoadOptions{},
+		{"~SEQ is skipped", "~SEQ(i,1,3) x $i\nk\n", config.LoadOptions{},
 			[]string{"k"}},
-		{"unmatched quote drops the rest", "a \"b c\n", LoadOptions{},
+		{"unmatched quote drops the rest", "a \"b c\n", config.LoadOptions{},
 			[]string{"a"}},
-		{"include word alone is a keyword", "include\n", LoadOptions{},
+		{"include word alone is a keyword", "include\n", config.LoadOptions{},
 			[]string{"include"}},
 	}
 	for _, tc := range tests {
@@ -113,7 +115,7 @@ func TestLexLines(t *testing.T) {
 
 func TestLexPositions(t *testing.T) {
 	var d diags
-	lx := newKALexer("k.conf", []byte("a\n\n# c\nb { c }\n"), LoadOptions{fs: noFS{}}, &d)
+	lx := newKALexer("k.conf", []byte("a\n\n# c\nb { c }\n"), config.LoadOptions{FS: noFS{}}, &d)
 	var lines []int
 	for {
 		l, ok := lx.next()

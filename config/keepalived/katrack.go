@@ -1,4 +1,4 @@
-package config
+package keepalived
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vipd/vipd/config"
 )
 
 // This file reads keepalived's tracking and scripting keywords:
@@ -17,12 +19,13 @@ import (
 
 // kaGroup is a vrrp_sync_group being read.
 type kaGroup struct {
-	sg       *SyncGroup
+	sg       *config.SyncGroup
+	src      *config.Source
 	prefix   string
 	groupSet bool
 	names    []string
-	namePos  []Pos
-	tracks   []Track
+	namePos  []config.Pos
+	tracks   []config.Track
 	// trackingWeight is sync_group_tracking_weight: members keep their
 	// weighted tracks.
 	trackingWeight bool
@@ -31,22 +34,22 @@ type kaGroup struct {
 // kaScripts holds the named checks being read, in keepalived's separate
 // name spaces.
 type kaScripts struct {
-	list    []*Check
-	byName  map[string]*Check // vipd's (unique) check names
-	scripts map[string]*Check // vrrp_script NAME
-	files   map[string]*Check // track_file NAME
-	ifaces  map[string]*Check // interface name
+	list    []*config.Check
+	byName  map[string]*config.Check // vipd's (unique) check names
+	scripts map[string]*config.Check // vrrp_script NAME
+	files   map[string]*config.Check // track_file NAME
+	ifaces  map[string]*config.Check // interface name
 }
 
 func newKAScripts() kaScripts {
-	return kaScripts{byName: map[string]*Check{}, scripts: map[string]*Check{},
-		files: map[string]*Check{}, ifaces: map[string]*Check{}}
+	return kaScripts{byName: map[string]*config.Check{}, scripts: map[string]*config.Check{},
+		files: map[string]*config.Check{}, ifaces: map[string]*config.Check{}}
 }
 
 // add registers a check under a name unique among all checks: a
 // track_file that has a vrrp_script's name (keepalived keeps them apart)
 // becomes "file:NAME".
-func (p *kaParser) addCheck(c *Check, prefix string) {
+func (p *kaParser) addCheck(c *config.Check, prefix string) {
 	if _, taken := p.sc.byName[c.Name]; taken {
 		c.Name = string(c.Kind) + ":" + c.Name
 		p.d.warn(c.Pos, prefix, fmt.Sprintf("another check has this name; vipd calls this one %q", c.Name))
@@ -57,10 +60,13 @@ func (p *kaParser) addCheck(c *Check, prefix string) {
 
 // newCheck returns a check with keepalived's vrrp_script defaults
 // (alloc_vrrp_script): every second, timeout the interval, rise and fall 1,
-// weight 0.
-func newCheck(name string, pos Pos, kind CheckKind, prefix string) *Check {
-	return &Check{Name: name, Pos: pos, Kind: kind, Interval: time.Second, Timeout: time.Second,
-		Fall: 1, Rise: 1, src: newSrcMap(prefix)}
+// weight 0; and the record of where its settings are written.
+func newCheck(name string, pos config.Pos, kind config.CheckKind, prefix string) (*config.Check, *config.Source) {
+	c := &config.Check{Name: name, Pos: pos, Kind: kind, Interval: time.Second, Timeout: time.Second,
+		Fall: 1, Rise: 1}
+	src := config.NewSource(prefix)
+	c.SetSource(src)
+	return c, src
 }
 
 // --- vrrp_script ---
@@ -75,8 +81,8 @@ func (p *kaParser) vrrpScript(l kaLine) {
 	}
 	name := l.words[1]
 	prefix := "vrrp_script[" + name + "]"
-	c := newCheck(name, l.pos, CheckExec, prefix)
-	c.Exec = &ExecCheck{}
+	c, src := newCheck(name, l.pos, config.CheckExec, prefix)
+	c.Exec = &config.ExecCheck{}
 	var timeout time.Duration
 	removed := false
 	p.block(l, prefix, func(kl kaLine) {
@@ -86,7 +92,7 @@ func (p *kaParser) vrrpScript(l kaLine) {
 		case "script": // vrrp_vscript_script_handler
 			if argv, _, ok := p.scriptLine(kl, field, false); ok {
 				c.Exec.Command = argv
-				c.src.set("exec.command", kl.pos, kw)
+				src.Set("exec.command", kl.pos, kw)
 			}
 		case "interval", "timeout": // whole seconds; 0 is raised to 1
 			v, ok := p.unsignedArg(kl, field, 0, maxSecondsUint, true,
@@ -103,14 +109,14 @@ func (p *kaParser) vrrpScript(l kaLine) {
 			} else {
 				timeout = time.Duration(v) * time.Second
 			}
-			c.src.set(kw, kl.pos, kw)
+			src.Set(kw, kl.pos, kw)
 		case "weight": // vrrp_vscript_weight_handler
 			s, ok := p.arg(kl, field)
 			if !ok {
 				return
 			}
 			c.Weight = p.scriptWeight(kl, field, s)
-			c.src.set("weight", kl.pos, kw)
+			src.Set("weight", kl.pos, kw)
 			if len(kl.words) > 2 {
 				if kl.words[2] == "reverse" {
 					c.WeightReverse = true
@@ -131,13 +137,13 @@ func (p *kaParser) vrrpScript(l kaLine) {
 			} else {
 				c.Fall = int(v)
 			}
-			c.src.set(kw, kl.pos, kw)
+			src.Set(kw, kl.pos, kw)
 		case "user": // vrrp_vscript_user_handler: a bad user removes the script
 			if len(kl.words) < 2 {
 				p.missing(kl, field)
 				return
 			}
-			u := ScriptUser{User: kl.words[1]}
+			u := config.ScriptUser{User: kl.words[1]}
 			if len(kl.words) > 2 {
 				u.Group = kl.words[2]
 			}
@@ -148,8 +154,8 @@ func (p *kaParser) vrrpScript(l kaLine) {
 			}
 			removed = false
 			c.Exec.User, c.Exec.Group = u.User, u.Group
-			c.src.set("exec.user", kl.pos, kw)
-			c.src.set("exec.group", kl.pos, kw)
+			src.Set("exec.user", kl.pos, kw)
+			src.Set("exec.group", kl.pos, kw)
 		case "init_fail":
 			c.InitFail = true
 		default:
@@ -178,13 +184,13 @@ func (p *kaParser) vrrpScript(l kaLine) {
 // outside [-253, 253] and still stores it; vipd clamps it, which changes
 // nothing since priorities are clamped to 1-254 anyway.
 func (p *kaParser) scriptWeight(l kaLine, field, s string) int {
-	v, ok, msg := readInt(s, MinWeight, MaxWeight, true)
-	w := int(max(min(v, MaxWeight), MinWeight))
+	v, ok, msg := readInt(s, config.MinWeight, config.MaxWeight, true)
+	w := int(max(min(v, config.MaxWeight), config.MinWeight))
 	switch {
 	case ok && msg != "":
 		p.d.warn(l.pos, field, fmt.Sprintf("%s; %d used, as keepalived does", msg, w))
 	case !ok:
-		p.d.warn(l.pos, field, fmt.Sprintf("%s: weight must be in [%d, %d]; %d used", msg, MinWeight, MaxWeight, w))
+		p.d.warn(l.pos, field, fmt.Sprintf("%s: weight must be in [%d, %d]; %d used", msg, config.MinWeight, config.MaxWeight, w))
 	}
 	return w
 }
@@ -194,27 +200,27 @@ func (p *kaParser) scriptWeight(l kaLine, field, s string) int {
 // into the program and its arguments. With withUser, the third and fourth
 // words are the user and group (notify_script_init); otherwise extra words
 // are ignored, as keepalived does.
-func (p *kaParser) scriptLine(l kaLine, field string, withUser bool) ([]string, ScriptUser, bool) {
+func (p *kaParser) scriptLine(l kaLine, field string, withUser bool) ([]string, config.ScriptUser, bool) {
 	kw := l.words[0]
-	qe, err := splitQuotedEscaped(l.raw)
+	qe, err := config.SplitCommand(l.raw)
 	if err != nil {
 		p.d.warn(l.pos, field, fmt.Sprintf("cannot parse the %s line: %v; ignored, as keepalived does", kw, err))
-		return nil, ScriptUser{}, false
+		return nil, config.ScriptUser{}, false
 	}
 	if len(qe) < 2 {
 		p.d.warn(l.pos, field, fmt.Sprintf("%s has no script; ignored, as keepalived does", kw))
-		return nil, ScriptUser{}, false
+		return nil, config.ScriptUser{}, false
 	}
-	argv, err := splitQuotedEscaped(qe[1])
+	argv, err := config.SplitCommand(qe[1])
 	if err != nil || len(argv) == 0 || argv[0] == "" {
 		why := "it is empty"
 		if err != nil {
 			why = err.Error()
 		}
 		p.d.warn(l.pos, field, fmt.Sprintf("cannot parse the script %q: %s; ignored, as keepalived does", qe[1], why))
-		return nil, ScriptUser{}, false
+		return nil, config.ScriptUser{}, false
 	}
-	var u ScriptUser
+	var u config.ScriptUser
 	switch {
 	case withUser && len(qe) > 2:
 		u.User = qe[2]
@@ -229,14 +235,14 @@ func (p *kaParser) scriptLine(l kaLine, field string, withUser bool) ([]string, 
 
 // lookupScriptUser checks that a script's user and group exist
 // (set_uid_gid), returning what is wrong or "".
-func (p *kaParser) lookupScriptUser(u ScriptUser) string {
-	sys := p.opts.system()
-	if _, _, err := sys.lookupUser(u.User); err != nil {
-		return fmt.Sprintf("cannot use script user %q: %v", u.User, errText(err))
+func (p *kaParser) lookupScriptUser(u config.ScriptUser) string {
+	sys := p.opts.Machine()
+	if _, _, err := sys.LookupUser(u.User); err != nil {
+		return fmt.Sprintf("cannot use script user %q: %v", u.User, config.ErrorText(err))
 	}
 	if u.Group != "" {
-		if _, err := sys.lookupGroup(u.Group); err != nil {
-			return fmt.Sprintf("cannot use script group %q: %v", u.Group, errText(err))
+		if _, err := sys.LookupGroup(u.Group); err != nil {
+			return fmt.Sprintf("cannot use script group %q: %v", u.Group, config.ErrorText(err))
 		}
 	}
 	return ""
@@ -258,9 +264,9 @@ func (p *kaParser) trackFileDef(l kaLine) {
 	if kw == "vrrp_track_file" {
 		p.d.warn(l.pos, prefix, `"vrrp_track_file" is deprecated, use "track_file" (keepalived says the same)`)
 	}
-	c := newCheck(name, l.pos, CheckFile, prefix)
+	c, src := newCheck(name, l.pos, config.CheckFile, prefix)
 	c.Weight = 1 // keepalived's track_file default
-	c.File = &FileCheck{}
+	c.File = &config.FileCheck{}
 	p.block(l, prefix, func(kl kaLine) {
 		fkw := kl.words[0]
 		field := prefix + "." + fkw
@@ -273,7 +279,7 @@ func (p *kaParser) trackFileDef(l kaLine) {
 				p.d.warn(kl.pos, field, fmt.Sprintf("file already set for %s; %s ignored, as keepalived does", name, kl.words[1]))
 			default:
 				c.File.Path = kl.words[1]
-				c.src.set("file.path", kl.pos, fkw)
+				src.Set("file.path", kl.pos, fkw)
 			}
 		case "weight": // track_file_weight_handler
 			switch {
@@ -293,7 +299,7 @@ func (p *kaParser) trackFileDef(l kaLine) {
 				v = 1
 			}
 			c.Weight = int(v)
-			c.src.set("weight", kl.pos, fkw)
+			src.Set("weight", kl.pos, fkw)
 			if len(kl.words) > 2 {
 				if kl.words[2] == "reverse" {
 					c.WeightReverse = true
@@ -323,7 +329,7 @@ func (p *kaParser) trackFileDef(l kaLine) {
 				}
 			}
 			c.File.InitValue, c.File.InitOverwrite = &value, overwrite
-			c.src.set("file.init_value", kl.pos, fkw)
+			src.Set("file.init_value", kl.pos, fkw)
 		default:
 			p.unknown(kl, field)
 		}
@@ -347,16 +353,16 @@ func (p *kaParser) trackFileDef(l kaLine) {
 // alloc_track_if, vrrp_alloc_track_file): NAME [weight N [reverse]].
 // Scripts and files must be defined before they are tracked, as keepalived
 // looks them up while reading.
-func (p *kaParser) trackEntry(kw string, list *[]Track, l kaLine, field string) {
+func (p *kaParser) trackEntry(kw string, list *[]config.Track, l kaLine, field string) {
 	name := l.words[0]
-	var c *Check
+	var c *config.Check
 	switch kw {
 	case "track_script":
 		c = p.sc.scripts[name]
 	case "track_file":
 		c = p.sc.files[name]
 	case "track_interface":
-		if msg := checkIfName(name); msg != "" {
+		if msg := config.CheckIfName(name); msg != "" {
 			p.d.warn(l.pos, field, fmt.Sprintf("tracked interface %q %s; ignored", name, msg))
 			return
 		}
@@ -378,7 +384,7 @@ func (p *kaParser) trackEntry(kw string, list *[]Track, l kaLine, field string) 
 			return
 		}
 	}
-	t := Track{Check: checkName, Pos: l.pos}
+	t := config.Track{Check: checkName, Pos: l.pos}
 	if len(l.words) > 1 {
 		if l.words[1] != "weight" {
 			p.d.warn(l.pos, field, fmt.Sprintf("unknown %s option %q; %s ignored, as keepalived does", what, l.words[1], name))
@@ -442,12 +448,12 @@ func (p *kaParser) interfaceCheckName(ifname string) string {
 
 // interfaceCheck returns the check standing for track_interface IF,
 // making it at its first use.
-func (p *kaParser) interfaceCheck(ifname string, pos Pos) *Check {
+func (p *kaParser) interfaceCheck(ifname string, pos config.Pos) *config.Check {
 	if c := p.sc.ifaces[ifname]; c != nil {
 		return c
 	}
-	c := newCheck(p.interfaceCheckName(ifname), pos, CheckInterface, "track_interface["+ifname+"]")
-	c.Interface = &InterfaceCheck{Name: ifname}
+	c, _ := newCheck(p.interfaceCheckName(ifname), pos, config.CheckInterface, "track_interface["+ifname+"]")
+	c.Interface = &config.InterfaceCheck{Name: ifname}
 	p.sc.ifaces[ifname] = c
 	p.sc.byName[c.Name] = c
 	p.sc.list = append(p.sc.list, c)
@@ -456,15 +462,15 @@ func (p *kaParser) interfaceCheck(ifname string, pos Pos) *Check {
 
 // kaNotifyEvents maps keepalived's notify keywords to events; sync groups
 // have all but notify_master_rx_lower_pri.
-var kaNotifyEvents = map[string]NotifyEvent{
-	"notify": NotifyAny, "notify_master": NotifyMaster, "notify_backup": NotifyBackup,
-	"notify_fault": NotifyFault, "notify_stop": NotifyStop,
-	"notify_master_rx_lower_pri": NotifyMasterRxLowerPri,
+var kaNotifyEvents = map[string]config.NotifyEvent{
+	"notify": config.NotifyAny, "notify_master": config.NotifyMaster, "notify_backup": config.NotifyBackup,
+	"notify_fault": config.NotifyFault, "notify_stop": config.NotifyStop,
+	"notify_master_rx_lower_pri": config.NotifyMasterRxLowerPri,
 }
 
 // notifyKeyword reads a notify script line of an instance or sync group
 // (vrrp_notify_*_handler, notify_script_init): "SCRIPT" [USER [GROUP]].
-func (p *kaParser) notifyKeyword(n *Notify, src *srcMap, l kaLine, field string) {
+func (p *kaParser) notifyKeyword(n *config.Notify, src *config.Source, l kaLine, field string) {
 	kw := l.words[0]
 	e := kaNotifyEvents[kw]
 	if n.Command(e) != nil {
@@ -481,14 +487,14 @@ func (p *kaParser) notifyKeyword(n *Notify, src *srcMap, l kaLine, field string)
 			return
 		}
 		if n.RunAs == nil {
-			n.RunAs = map[NotifyEvent]ScriptUser{}
+			n.RunAs = map[config.NotifyEvent]config.ScriptUser{}
 		}
 		n.RunAs[e] = u
-		src.set("notify."+string(e)+".user", l.pos, kw)
-		src.set("notify."+string(e)+".group", l.pos, kw)
+		src.Set("notify."+string(e)+".user", l.pos, kw)
+		src.Set("notify."+string(e)+".group", l.pos, kw)
 	}
-	*n.slot(e) = argv
-	src.set("notify."+string(e), l.pos, kw)
+	n.SetCommand(e, argv)
+	src.Set("notify."+string(e), l.pos, kw)
 }
 
 // --- vrrp_sync_group ---
@@ -508,7 +514,10 @@ func (p *kaParser) syncGroup(l kaLine) {
 		return
 	}
 	prefix := "vrrp_sync_group[" + name + "]"
-	g := &kaGroup{sg: &SyncGroup{Name: name, Pos: l.pos, src: newSrcMap(prefix)}, prefix: prefix}
+	src := config.NewSource(prefix)
+	sg := &config.SyncGroup{Name: name, Pos: l.pos}
+	sg.SetSource(src)
+	g := &kaGroup{sg: sg, src: src, prefix: prefix}
 	p.groups = append(p.groups, g)
 	p.groupByName[name] = g
 	p.block(l, prefix, func(kl kaLine) {
@@ -522,7 +531,7 @@ func (p *kaParser) syncGroup(l kaLine) {
 				return
 			}
 			g.groupSet = true
-			g.sg.src.set("instances", kl.pos, kw)
+			g.src.Set("instances", kl.pos, kw)
 			p.valueBlock(kl, field, func(vl kaLine) {
 				for _, w := range vl.words {
 					g.names = append(g.names, w)
@@ -535,7 +544,7 @@ func (p *kaParser) syncGroup(l kaLine) {
 		case "track_script", "track_interface", "track_file":
 			p.valueBlock(kl, field, func(tl kaLine) { p.trackEntry(kw, &g.tracks, tl, field) })
 		case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop":
-			p.notifyKeyword(&g.sg.Notify, g.sg.src, kl, field)
+			p.notifyKeyword(&g.sg.Notify, g.src, kl, field)
 		case "global_tracking": // vrrp_gglobal_tracking_handler
 			p.d.warn(kl.pos, field, "global_tracking is deprecated; use track_interface/script/file on the sync group (keepalived says the same); treated as sync_group_tracking_weight")
 			g.trackingWeight = true
@@ -559,21 +568,21 @@ func (p *kaParser) completeScripts() {
 	cfg, g := p.cfg, &p.global
 	cfg.Scripts.Enforce = g.scriptSecurity
 	if g.securityPos.Line > 0 {
-		cfg.src.set("scripts.security", g.securityPos, "global_defs.enable_script_security")
+		p.src.Set("scripts.security", g.securityPos, "global_defs.enable_script_security")
 	}
-	uses := scriptUses(cfg)
+	uses := config.ScriptUses(cfg)
 	if len(uses) > 0 {
 		defaultFailed := false
 		switch {
 		case g.scriptUser != "" && !g.scriptUserFailed:
 			cfg.Scripts.User, cfg.Scripts.Group = g.scriptUser, g.scriptGroup
-			cfg.src.set("scripts.user", g.scriptUserPos, "global_defs.script_user")
-			cfg.src.set("scripts.group", g.scriptUserPos, "global_defs.script_user")
+			p.src.Set("scripts.user", g.scriptUserPos, "global_defs.script_user")
+			p.src.Set("scripts.group", g.scriptUserPos, "global_defs.script_user")
 		case g.scriptUserFailed:
 			defaultFailed = true
 		default:
 			// keepalived's default script user, if the machine has it.
-			if _, _, err := p.opts.system().lookupUser(kaDefaultScriptUser); err == nil {
+			if _, _, err := p.opts.Machine().LookupUser(kaDefaultScriptUser); err == nil {
 				cfg.Scripts.User = kaDefaultScriptUser
 			} else if g.scriptSecurity {
 				defaultFailed = true
@@ -583,19 +592,19 @@ func (p *kaParser) completeScripts() {
 		}
 		if defaultFailed {
 			for _, u := range uses {
-				if u.own.User == "" {
-					pos, field := u.at()
-					p.d.warn(pos, field, fmt.Sprintf("%s has no user of its own and the default script user could not be set; disabled, as keepalived does", u.what))
-					u.disable()
+				if u.Own.User == "" {
+					pos, field := u.At()
+					p.d.warn(pos, field, fmt.Sprintf("%s has no user of its own and the default script user could not be set; disabled, as keepalived does", u.What))
+					u.Disable()
 				}
 			}
 		}
-		scriptChecks(cfg, p.opts.system(), &p.d, true)
+		p.d.list = append(p.d.list, config.CheckScripts(cfg, p.opts)...)
 	}
 
 	// Drop disabled checks and what tracks them.
 	dropped := map[string]bool{}
-	var kept []*Check
+	var kept []*config.Check
 	for _, c := range p.sc.list {
 		if c.Exec != nil && c.Exec.Command == nil {
 			dropped[c.Name] = true
@@ -605,8 +614,8 @@ func (p *kaParser) completeScripts() {
 	}
 	p.sc.list = kept
 	cfg.Checks = kept
-	keep := func(ts []Track) []Track {
-		var out []Track
+	keep := func(ts []config.Track) []config.Track {
+		var out []config.Track
 		for _, t := range ts {
 			if !dropped[t.Check] {
 				out = append(out, t)
@@ -634,7 +643,7 @@ func (p *kaParser) completeGroups() {
 	for _, ki := range p.kis {
 		byName[ki.inst.Name] = ki
 	}
-	var kept []*SyncGroup
+	var kept []*config.SyncGroup
 	for _, g := range p.groups {
 		field := g.prefix + ".group"
 		if !g.groupSet {
@@ -672,7 +681,7 @@ func (p *kaParser) completeGroups() {
 func (p *kaParser) completeTracking(ki *kaInstance) {
 	inst := ki.inst
 	syncNoWeight := ki.group != nil && !ki.group.trackingWeight
-	owner := inst.Priority == OwnerPriority
+	owner := inst.Priority == config.OwnerPriority
 	if !syncNoWeight && !owner {
 		return
 	}
@@ -680,17 +689,17 @@ func (p *kaParser) completeTracking(ki *kaInstance) {
 	if syncNoWeight {
 		why = "sync group " + ki.group.sg.Name + " (no sync_group_tracking_weight)"
 	}
-	var kept []Track
+	var kept []config.Track
 	for _, t := range inst.Track {
 		c := p.sc.byName[t.Check]
 		w, _ := t.Effective(c)
 		field := ki.prefix + "." + kaTrackKeyword(c)
 		switch {
 		case w == 0:
-		case c.Kind == CheckInterface && syncNoWeight:
+		case c.Kind == config.CheckInterface && syncNoWeight:
 			p.d.warn(t.Pos, field, fmt.Sprintf("ignoring the weight of %s due to %s, as keepalived does", kaTracked(c), why))
 			t.Weight, t.WeightReverse = ptr(0), false
-		case c.Kind == CheckFile && w == 1:
+		case c.Kind == config.CheckFile && w == 1:
 			p.d.warn(t.Pos, field, fmt.Sprintf("ignoring the weight of %s due to %s, as keepalived does (specify weight 0)", kaTracked(c), why))
 			t.Weight = ptr(0)
 		default:
@@ -707,7 +716,7 @@ func (p *kaParser) completeTracking(ki *kaInstance) {
 // address owner has its weights cleared; a check the member tracks itself
 // takes the group's weight unless the member's is 0.
 func (p *kaParser) groupTracking() {
-	byName := map[string]*Instance{}
+	byName := map[string]*config.Instance{}
 	for _, ki := range p.kis {
 		byName[ki.inst.Name] = ki.inst
 	}
@@ -717,7 +726,7 @@ func (p *kaParser) groupTracking() {
 		}
 		hasOwner := false
 		for _, name := range g.sg.Instances {
-			if byName[name].Priority == OwnerPriority {
+			if byName[name].Priority == config.OwnerPriority {
 				hasOwner = true
 			}
 		}
@@ -737,11 +746,11 @@ func (p *kaParser) groupTracking() {
 					}
 				}
 				if own < 0 {
-					inst.Track = append(inst.Track, Track{Check: t.Check, Weight: ptr(w), WeightReverse: rev, Pos: t.Pos})
+					inst.Track = append(inst.Track, config.Track{Check: t.Check, Weight: ptr(w), WeightReverse: rev, Pos: t.Pos})
 					continue
 				}
 				it := &inst.Track[own]
-				p.d.warn(it.Pos, inst.src.prefix+"."+kaTrackKeyword(c), fmt.Sprintf("%s is tracked by the instance and by its sync group %s; keepalived uses the group's weight unless the instance's is 0", t.Check, g.sg.Name))
+				p.d.warn(it.Pos, p.byName[name].prefix+"."+kaTrackKeyword(c), fmt.Sprintf("%s is tracked by the instance and by its sync group %s; keepalived uses the group's weight unless the instance's is 0", t.Check, g.sg.Name))
 				if iw, _ := it.Effective(c); iw != 0 {
 					it.Weight, it.WeightReverse = ptr(w), rev
 				}
@@ -751,22 +760,22 @@ func (p *kaParser) groupTracking() {
 }
 
 // kaTrackKeyword is the keyword tracking a check of c's kind.
-func kaTrackKeyword(c *Check) string {
+func kaTrackKeyword(c *config.Check) string {
 	switch c.Kind {
-	case CheckInterface:
+	case config.CheckInterface:
 		return "track_interface"
-	case CheckFile:
+	case config.CheckFile:
 		return "track_file"
 	}
 	return "track_script"
 }
 
 // kaTracked names a tracked check in messages: "tracked script chk".
-func kaTracked(c *Check) string {
+func kaTracked(c *config.Check) string {
 	switch c.Kind {
-	case CheckInterface:
+	case config.CheckInterface:
 		return "tracked interface " + c.Interface.Name
-	case CheckFile:
+	case config.CheckFile:
 		return "tracked file " + c.Name
 	}
 	return "tracked script " + c.Name
@@ -776,10 +785,10 @@ func kaTracked(c *Check) string {
 func (p *kaParser) recordTrackFields(ki *kaInstance) {
 	for j, t := range ki.inst.Track {
 		if c := p.sc.byName[t.Check]; c != nil {
-			ki.inst.src.more.set("track["+strconv.Itoa(j)+"]", t.Pos, kaTrackKeyword(c))
+			ki.src.More().Set("track["+strconv.Itoa(j)+"]", t.Pos, kaTrackKeyword(c))
 		}
 	}
 	if ki.inst.Notify.Timeout == 0 {
-		ki.inst.Notify.Timeout = DefaultNotifyTimeout
+		ki.inst.Notify.Timeout = config.DefaultNotifyTimeout
 	}
 }

@@ -1,4 +1,4 @@
-package config
+package load
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/config"
 )
 
 // manyKeepalived returns a keepalived.conf of n instances with one VIP
@@ -99,11 +101,11 @@ func TestLoadManyInstances(t *testing.T) {
 	}{
 		{"keepalived.conf, 100 000 instances", "many.conf", compact(100000), "many.conf:70001: vrrp_instance: the configuration has more than 10000 instances; vipd supports at most 10000 (MaxInstances)", 0, 0},
 		{"YAML, 100 000 instances", "many.yaml", manyYAML(100000), "many.yaml:40003: instances: the configuration has 100000 instances; vipd supports at most 10000 (MaxInstances)", 0, 0},
-		{"keepalived.conf, 10 000 instances", "limit.conf", manyKeepalived(MaxInstances, false), "", MaxInstances, 0},
+		{"keepalived.conf, 10 000 instances", "limit.conf", manyKeepalived(config.MaxInstances, false), "", config.MaxInstances, 0},
 		// Every VRID shared by 39 instances: a warning for each but the
 		// first of each VRID, 100 shown and one line counting the rest.
-		{"keepalived.conf, 10 000 instances sharing VRIDs", "shared.conf", manyKeepalived(MaxInstances, true), "", MaxInstances, MaxDiagnostics + 1},
-		{"YAML, 10 000 instances", "limit.yaml", manyYAML(MaxInstances), "", MaxInstances, 0},
+		{"keepalived.conf, 10 000 instances sharing VRIDs", "shared.conf", manyKeepalived(config.MaxInstances, true), "", config.MaxInstances, config.MaxDiagnostics + 1},
+		{"YAML, 10 000 instances", "limit.yaml", manyYAML(config.MaxInstances), "", config.MaxInstances, 0},
 	}
 	for _, c := range cases {
 		path := filepath.Join(dir, c.file)
@@ -111,12 +113,12 @@ func TestLoadManyInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 		runtime.GC()
-		var cfg *Config
+		var cfg *config.Config
 		var err error
 		var took time.Duration
 		peak := peakHeap(func() {
 			start := time.Now()
-			cfg, err = Load(path, LoadOptions{Hostname: "h1"})
+			cfg, err = File(path, config.LoadOptions{Hostname: "h1"})
 			took = time.Since(start)
 		})
 		t.Logf("%s (%.1f MB): %v, peak heap %d MB", c.name, float64(len(c.data))/1e6, took.Round(time.Millisecond), peak>>20)
@@ -143,9 +145,9 @@ func BenchmarkLoad(b *testing.B) {
 		data []byte
 		ext  string
 	}{
-		{"keepalived-10k", manyKeepalived(MaxInstances, false), ".conf"},
-		{"keepalived-10k-shared-vrids", manyKeepalived(MaxInstances, true), ".conf"},
-		{"yaml-10k", manyYAML(MaxInstances), ".yaml"},
+		{"keepalived-10k", manyKeepalived(config.MaxInstances, false), ".conf"},
+		{"keepalived-10k-shared-vrids", manyKeepalived(config.MaxInstances, true), ".conf"},
+		{"yaml-10k", manyYAML(config.MaxInstances), ".yaml"},
 		{"keepalived-100k-refused", manyKeepalived(100000, false), ".conf"},
 		{"yaml-100k-refused", manyYAML(100000), ".yaml"},
 	} {
@@ -156,7 +158,7 @@ func BenchmarkLoad(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				_, _ = Load(path, LoadOptions{Hostname: "h1"})
+				_, _ = File(path, config.LoadOptions{Hostname: "h1"})
 			}
 		})
 	}

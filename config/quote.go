@@ -5,7 +5,11 @@ import (
 	"strings"
 )
 
-// splitQuotedEscaped splits a command line into words the way keepalived
+// cWhitespace is C's isspace set, which separates words in keepalived's
+// command lines.
+const cWhitespace = " \t\f\n\r\v"
+
+// SplitCommand splits a command line into words the way keepalived
 // 2.2.7 splits script and notify strings (lib/parser.c,
 // alloc_strvec_quoted_escaped): white space separates words; "..." and
 // '...' group text, and may be glued to other text ("a"'b'c is one word);
@@ -15,8 +19,8 @@ import (
 // as C strings are. No shell is involved: $VAR, globs, pipes and
 // redirections are plain text. It returns no words for blank input, and an
 // error for an unterminated quote or a trailing backslash, which keepalived
-// rejects.
-func splitQuotedEscaped(s string) ([]string, error) {
+// rejects. Both formats use it for script and notify command lines.
+func SplitCommand(s string) ([]string, error) {
 	var words []string
 	i := 0
 	for {
@@ -113,12 +117,12 @@ func unescape(s string, i int) (byte, int) {
 }
 
 func isHex(c byte) bool {
-	return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 func hexVal(c byte) byte {
 	switch {
-	case isDigit(c):
+	case c <= '9':
 		return c - '0'
 	case c >= 'a':
 		return c - 'a' + 10

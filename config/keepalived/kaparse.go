@@ -1,13 +1,15 @@
-package config
+package keepalived
 
 import (
 	"fmt"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/vipd/vipd/config"
 )
 
-// ParseKeepalived reads keepalived.conf syntax from data; path names the file
+// Parse reads keepalived.conf syntax from data; path names the file
 // for diagnostics and is the base for relative include patterns. It accepts
 // what keepalived 2.2.7 accepts: where keepalived logs a problem and carries
 // on, vipd adds a warning to Config.Warnings and does what keepalived does;
@@ -15,54 +17,53 @@ import (
 // features vipd does not have yet are skipped (with their blocks) with a
 // warning, never silently. On failure the Config is nil and the error is
 // Diagnostics holding every problem found.
-func ParseKeepalived(path string, data []byte, opts LoadOptions) (*Config, error) {
+func Parse(path string, data []byte, opts config.LoadOptions) (*config.Config, error) {
 	p := newKAParser(path, data, opts)
 	p.parse()
 	if p.overLimit {
 		// Completing and validating what was read would only bury this.
-		p.d.list = append(p.d.list, tooManyInstances(p.overLimitPos, "vrrp_instance", 0))
-		return finish(nil, p.d.list, len(p.d.list), p.bad)
+		p.d.list = append(p.d.list, config.TooManyInstances(p.overLimitPos, "vrrp_instance"))
+		return config.Finish(nil, p.d.list, p.bad, opts.Host)
 	}
 	p.complete()
-	nParse := len(p.d.list)
-	validate(p.cfg, opts.Host, &p.d)
-	return finish(p.cfg, p.d.list, nParse, p.bad)
+	return config.Finish(p.cfg, p.d.list, p.bad, opts.Host)
 }
 
 // kaGlobal holds global_defs settings that affect instances.
 type kaGlobal struct {
-	version    uint8 // vrrp_version; 0 = unset (2)
-	strict     bool  // vrrp_strict
-	garp       GARP  // copied into each instance when it starts, as alloc_vrrp does
+	version    uint8       // vrrp_version; 0 = unset (2)
+	strict     bool        // vrrp_strict
+	garp       config.GARP // copied into each instance when it starts, as alloc_vrrp does
 	interval   time.Duration
 	naInterval time.Duration
 
 	scriptSecurity   bool // enable_script_security
-	securityPos      Pos
+	securityPos      config.Pos
 	scriptUser       string // script_user
 	scriptGroup      string
-	scriptUserPos    Pos
+	scriptUserPos    config.Pos
 	scriptUserFailed bool // script_user named an unknown user or group
 }
 
 // kaInstance is an instance being read, with keepalived's "not set" states
 // kept apart until complete() derives the defaults.
 type kaInstance struct {
-	inst     *Instance
+	inst     *config.Instance
+	src      *config.InstanceSource
 	prefix   string
 	version  uint8  // 0 = not set
 	priority uint8  // 0 = not set
 	state    string // "" = not set
 	// family is set by the first address seen (source, peer, VIP, multicast
 	// destination), as keepalived does.
-	family            Family
+	family            config.Family
 	nopreempt         bool
 	strict            *bool
 	unicastConfigured bool // a unicast keyword was used (unicast_src_ip, unicast_peer...)
 	faultNoPeer       bool // unicast_fault_no_peer
 	authType          string
 	authPass          string
-	authPos           Pos
+	authPos           config.Pos
 	// badVRID indexes the warning about the last rejected
 	// virtual_router_id; it becomes the error if no valid one follows.
 	badVRID    int
@@ -73,12 +74,13 @@ type kaInstance struct {
 }
 
 type kaParser struct {
-	opts   LoadOptions
+	opts   config.LoadOptions
 	d      diags
 	bad    map[string]bool
 	lx     *kaLexer
 	peeked *kaLine
-	cfg    *Config
+	cfg    *config.Config
+	src    *config.Source // where cfg's global settings were written
 	global kaGlobal
 	kis    []*kaInstance
 	sc     kaScripts
@@ -90,23 +92,25 @@ type kaParser struct {
 	// overLimit is set at vrrp_instance block MaxInstances+1, which
 	// starts at overLimitPos: reading stops there.
 	overLimit    bool
-	overLimitPos Pos
+	overLimitPos config.Pos
 	// process holds vrrp_rt_priority and vrrp_priority until the file is
 	// read (kaprocess.go).
 	process kaProcess
 	// quiet lists settings skipped without a warning because they mean
 	// nothing to vipd; KeepalivedUnused reports them (for vipd convert).
-	quiet Diagnostics
+	quiet config.Diagnostics
 }
 
-func newKAParser(path string, data []byte, opts LoadOptions) *kaParser {
+func newKAParser(path string, data []byte, opts config.LoadOptions) *kaParser {
 	p := &kaParser{opts: opts, bad: map[string]bool{}, sc: newKAScripts(),
 		byName: map[string]*kaInstance{}, groupByName: map[string]*kaGroup{}}
 	p.lx = newKALexer(path, data, opts, &p.d)
 	// Fast takeover is vipd's default in both formats; global_defs
 	// vipd_fast_takeover turns it off.
-	p.cfg = &Config{Path: path, Format: FormatKeepalived, FastTakeover: true, API: DefaultAPI(), src: newSrcMap("")}
-	p.global.garp = DefaultGARP()
+	p.cfg = &config.Config{Path: path, Format: config.FormatKeepalived, FastTakeover: true, API: config.DefaultAPI()}
+	p.src = config.NewSource("")
+	p.cfg.SetSource(p.src)
+	p.global.garp = config.DefaultGARP()
 	return p
 }
 
@@ -138,7 +142,7 @@ func (p *kaParser) skipBlock() {
 }
 
 // skipToClose skips lines up to the '}' that closes an already opened block.
-func (p *kaParser) skipToClose(open Pos) {
+func (p *kaParser) skipToClose(open config.Pos) {
 	depth := 1
 	for {
 		l, ok := p.next()
@@ -238,18 +242,18 @@ func (p *kaParser) unsupported(l kaLine, field string) {
 // SNMP...) that changes nothing vipd does: no warning, but it is noted so
 // that a conversion can list it.
 func (p *kaParser) harmless(l kaLine, field string) {
-	p.quiet = append(p.quiet, Diagnostic{Pos: l.pos, Field: field, Severity: SeverityWarning,
+	p.quiet = append(p.quiet, config.Diagnostic{Pos: l.pos, Field: field, Severity: config.SeverityWarning,
 		Message: l.words[0] + " is a setting of keepalived itself with no effect in vipd; not converted"})
 	p.skipBlock()
 }
 
-// KeepalivedUnused reads keepalived.conf syntax as ParseKeepalived does and
+// Unused reads keepalived.conf syntax as Parse does and
 // returns the settings it skips silently because they mean nothing to vipd
 // (keepalived's own process, logging, LVS and SNMP settings), each at its
 // file and line. With the warnings of ParseKeepalived (unsupported and
 // unknown keywords, changed values) it accounts for every line a
 // conversion to the native format leaves out.
-func KeepalivedUnused(path string, data []byte, opts LoadOptions) Diagnostics {
+func Unused(path string, data []byte, opts config.LoadOptions) config.Diagnostics {
 	p := newKAParser(path, data, opts)
 	p.parse()
 	return p.quiet
@@ -313,7 +317,7 @@ func (p *kaParser) parse() {
 		}
 	}
 	if p.cfg.Node.Name == "" {
-		p.cfg.Node.Name = p.opts.hostname()
+		p.cfg.Node.Name = p.opts.ResolvedHostname()
 	}
 	p.processDone()
 }
@@ -413,7 +417,7 @@ func (p *kaParser) globalKeyword(l kaLine) {
 			}
 		}
 		if on {
-			def := DefaultGARP()
+			def := config.DefaultGARP()
 			if g.garp.MasterRepeat == def.MasterRepeat {
 				g.garp.MasterRepeat = 1
 			}
@@ -434,7 +438,7 @@ func (p *kaParser) globalKeyword(l kaLine) {
 			p.d.warn(l.pos, field, "no script user name given; ignored, as keepalived does")
 			return
 		}
-		u := ScriptUser{User: l.words[1]}
+		u := config.ScriptUser{User: l.words[1]}
 		if len(l.words) > 2 {
 			u.Group = l.words[2]
 		}
@@ -456,7 +460,7 @@ func (p *kaParser) globalKeyword(l kaLine) {
 			}
 		}
 		p.cfg.FastTakeover = on
-		p.cfg.src.set("vrrp.fast_takeover", l.pos, field)
+		p.src.Set("vrrp.fast_takeover", l.pos, field)
 	case "include_check":
 		p.includeCheck(l, field)
 	default:
@@ -590,12 +594,14 @@ func (p *kaParser) instance(l kaLine) {
 		p.skipBlock()
 		return
 	}
-	if len(p.kis) >= MaxInstances {
+	if len(p.kis) >= config.MaxInstances {
 		p.overLimit, p.overLimitPos = true, l.pos
 		return
 	}
-	inst := &Instance{Name: name, Pos: l.pos, src: newKeepalivedSource(name), GARP: p.global.garp}
-	ki := &kaInstance{inst: inst, prefix: inst.src.prefix, badVRID: -1}
+	inst := &config.Instance{Name: name, Pos: l.pos, GARP: p.global.garp}
+	src := config.NewKeepalivedSource(name)
+	inst.SetSource(src)
+	ki := &kaInstance{inst: inst, src: src, prefix: "vrrp_instance[" + name + "]", badVRID: -1}
 	p.kis = append(p.kis, ki)
 	p.byName[name] = ki
 	p.block(l, ki.prefix, func(kl kaLine) { p.instanceKeyword(ki, kl) })
@@ -618,7 +624,7 @@ var (
 
 func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 	inst := ki.inst
-	mark := func(f field) { inst.src.pos[f] = l.pos }
+	mark := func(keyword string) { ki.src.Mark(keyword, l.pos) }
 	kw := l.words[0]
 	field := ki.prefix + "." + kw
 	if kaUnicastKeywords[kw] {
@@ -630,31 +636,31 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 	// Each case mirrors its handler in keepalived/vrrp/vrrp_parser.c.
 	switch kw {
 	case "state": // vrrp_state_handler
-		mark(fState)
+		mark("state")
 		s, ok := p.arg(l, field)
 		switch {
 		case !ok:
-		case s == StateMaster:
-			ki.state = StateMaster
-		case s == StateBackup && ki.state == StateMaster:
+		case s == config.StateMaster:
+			ki.state = config.StateMaster
+		case s == config.StateBackup && ki.state == config.StateMaster:
 			p.d.warn(l.pos, field, "state previously set as MASTER; BACKUP ignored, as keepalived does")
-		case s == StateBackup:
-			ki.state = StateBackup
+		case s == config.StateBackup:
+			ki.state = config.StateBackup
 		default:
 			p.d.warn(l.pos, field, fmt.Sprintf("unknown state %q; BACKUP used, as keepalived does", s))
-			ki.state = StateBackup
+			ki.state = config.StateBackup
 		}
 	case "interface": // vrrp_int_handler
-		mark(fInterface)
+		mark("interface")
 		if s, ok := p.arg(l, field); ok {
-			if len(s) > MaxIfNameLen {
+			if len(s) > config.MaxIfNameLen {
 				p.d.warn(l.pos, field, fmt.Sprintf("interface name %q is too long; ignored, as keepalived does", s))
 				return
 			}
 			inst.Interface = s
 		}
 	case "virtual_router_id": // vrrp_vrid_handler: strict read; unset is fatal later
-		mark(fVRID)
+		mark("virtual_router_id")
 		s, ok := p.arg(l, field)
 		if !ok {
 			return
@@ -669,38 +675,38 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 		inst.VRID = uint8(v)
 		ki.badVRID = -1
 	case "priority": // vrrp_prio_handler: invalid means the default, 100
-		mark(fPriority)
+		mark("priority")
 		s, ok := p.arg(l, field)
 		if !ok {
 			return
 		}
-		v, ok, msg := readUnsigned(s, 1, OwnerPriority, false)
+		v, ok, msg := readUnsigned(s, 1, config.OwnerPriority, false)
 		if !ok {
-			p.d.warn(l.pos, field, fmt.Sprintf("%s; default %d used, as keepalived does", rangeText(s, msg, 1, 255), DefaultPriority))
-			v = DefaultPriority
+			p.d.warn(l.pos, field, fmt.Sprintf("%s; default %d used, as keepalived does", rangeText(s, msg, 1, 255), config.DefaultPriority))
+			v = config.DefaultPriority
 		}
 		ki.priority = uint8(v)
 	case "advert_int": // vrrp_adv_handler: 0.01-255 s, microsecond resolution
-		mark(fAdvert)
+		mark("advert_int")
 		if d, ok := p.durationArg(l, field, 10_000, 255_000_000, "not valid; ignored, as keepalived does"); ok {
 			inst.AdvertInterval = d
 			ki.advertSet = true
 		}
 	case "nopreempt":
-		mark(fPreempt)
+		mark("nopreempt")
 		ki.nopreempt = true
 	case "preempt": // backwards compatibility: clears nopreempt
-		mark(fPreempt)
+		mark("nopreempt")
 		ki.nopreempt = false
 	case "preempt_delay": // vrrp_preempt_delay_handler: invalid means 0
-		mark(fPreemptDelay)
-		d, ok := p.durationArg(l, field, 0, uint64(MaxPreemptDelay/time.Microsecond), "must be between 0 and 1000; set to 0, as keepalived does")
+		mark("preempt_delay")
+		d, ok := p.durationArg(l, field, 0, uint64(config.MaxPreemptDelay/time.Microsecond), "must be between 0 and 1000; set to 0, as keepalived does")
 		if !ok {
 			d = 0
 		}
 		inst.PreemptDelay = d
 	case "unicast_src_ip", "mcast_src_ip": // vrrp_srcip_handler
-		mark(fSource)
+		mark("unicast_src_ip")
 		s, ok := p.arg(l, field)
 		if !ok {
 			return
@@ -715,14 +721,14 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 			inst.UnicastSource = a
 		}
 	case "unicast_peer": // vrrp_unicast_peer_handler / alloc_vrrp_unicast_peer
-		mark(fPeers)
+		mark("unicast_peer")
 		p.valueBlock(l, field, func(pl kaLine) { p.peer(ki, pl, field) })
 	case "authentication":
-		mark(fAuth)
+		mark("authentication")
 		p.block(l, field, func(al kaLine) { p.authKeyword(ki, al, field) })
 	case "virtual_ipaddress", "virtual_ipaddress_excluded":
 		if kw == "virtual_ipaddress" {
-			mark(fVIPs)
+			mark("virtual_ipaddress")
 		}
 		p.valueBlock(l, field, func(vl kaLine) { p.vip(ki, vl, field, kw == "virtual_ipaddress_excluded") })
 	case "garp_master_delay": // vrrp_garp_delay_handler: whole seconds
@@ -746,7 +752,7 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 			inst.GARP.MasterRefreshRepeat = v
 		}
 	case "version": // vrrp_version_handler
-		mark(fVersion)
+		mark("version")
 		s, ok := p.arg(l, field)
 		if !ok {
 			return
@@ -759,17 +765,17 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 		case ki.version != 0 && int64(ki.version) != v:
 			p.d.warn(l.pos, field, fmt.Sprintf("version %d conflicts with version %d set before; ignored, as keepalived does", v, ki.version))
 			return
-		case v == 2 && ki.family == IPv6:
+		case v == 2 && ki.family == config.IPv6:
 			p.d.warn(l.pos, field, "version 2 conflicts with the IPv6 addresses before it; ignored (version 3 used), as keepalived does")
 			return
 		}
 		ki.version = uint8(v)
 	case "native_ipv6": // vrrp_native_ipv6_handler
-		if ki.family == IPv4 {
+		if ki.family == config.IPv4 {
 			p.d.warn(l.pos, field, "cannot use native_ipv6 with IPv4 addresses; ignored, as keepalived does")
 			return
 		}
-		ki.family = IPv6
+		ki.family = config.IPv6
 		ki.version = 3
 	case "strict_mode": // vrrp_strict_mode_handler
 		on := true
@@ -784,7 +790,7 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 	case "track_script", "track_interface", "track_file": // alloc_value_block
 		p.valueBlock(l, field, func(tl kaLine) { p.trackEntry(kw, &inst.Track, tl, field) })
 	case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify_master_rx_lower_pri":
-		p.notifyKeyword(&inst.Notify, inst.src.more, l, field)
+		p.notifyKeyword(&inst.Notify, ki.src.More(), l, field)
 	case "debug":
 		// Log verbosity only.
 		p.harmless(l, field)
@@ -818,9 +824,9 @@ func rangeText(s, msg string, lo, hi int) string {
 // whether a matches it.
 func (ki *kaInstance) takeFamily(a netip.Addr) bool {
 	if ki.family == 0 {
-		ki.family = FamilyOf(a)
+		ki.family = config.FamilyOf(a)
 	}
-	return FamilyOf(a) == ki.family
+	return config.FamilyOf(a) == ki.family
 }
 
 func (p *kaParser) authKeyword(ki *kaInstance, l kaLine, block string) {
@@ -841,9 +847,9 @@ func (p *kaParser) authKeyword(ki *kaInstance, l kaLine, block string) {
 		if !ok {
 			return
 		}
-		if len(s) > MaxAuthPassLen {
-			p.d.warn(l.pos, field, fmt.Sprintf("auth_pass is %d characters; truncated to %d, as keepalived does", len(s), MaxAuthPassLen))
-			s = s[:MaxAuthPassLen]
+		if len(s) > config.MaxAuthPassLen {
+			p.d.warn(l.pos, field, fmt.Sprintf("auth_pass is %d characters; truncated to %d, as keepalived does", len(s), config.MaxAuthPassLen))
+			s = s[:config.MaxAuthPassLen]
 		}
 		ki.authPass = s
 		if ki.authPos.Line == 0 {
@@ -869,7 +875,7 @@ func (p *kaParser) peer(ki *kaInstance, l kaLine, field string) {
 		p.d.warn(l.pos, field, fmt.Sprintf("peer options (%s) are not supported yet; ignored", strings.Join(l.words[1:], " ")))
 	}
 	ki.inst.UnicastPeers = append(ki.inst.UnicastPeers, a)
-	ki.inst.src.peerPos = append(ki.inst.src.peerPos, l.pos)
+	ki.src.MarkPeer(l.pos)
 }
 
 // kaSockAddr parses an address as inet_stosockaddr does: anything from a
@@ -905,8 +911,8 @@ func (p *kaParser) vip(ki *kaInstance, l kaLine, field string, excluded bool) {
 	ki.inst.VIPs = append(ki.inst.VIPs, vip)
 }
 
-func (p *kaParser) parseVIP(l kaLine, field string) (VIP, bool) {
-	vip := VIP{Pos: l.pos}
+func (p *kaParser) parseVIP(l kaLine, field string) (config.VIP, bool) {
+	vip := config.VIP{Pos: l.pos}
 	spec := l.words[0]
 	addrPart, lenPart, hasLen := strings.Cut(spec, "/")
 	is6 := strings.Contains(spec, ":")
@@ -946,15 +952,15 @@ func (p *kaParser) parseVIP(l kaLine, field string) (VIP, bool) {
 				p.d.warn(l.pos, field, fmt.Sprintf("dev given twice for %s; address skipped, as keepalived does", spec))
 				return vip, false
 			}
-			if msg := checkIfName(words[i]); msg != "" {
+			if msg := config.CheckIfName(words[i]); msg != "" {
 				p.d.warn(l.pos, field, fmt.Sprintf("interface %q %s; address skipped", words[i], msg))
 				return vip, false
 			}
 			vip.Interface = words[i]
 		case "label":
 			i++
-			if len(words[i]) > MaxIfNameLen {
-				p.d.warn(l.pos, field, fmt.Sprintf("label %s is longer than %d characters; address skipped, as keepalived does", words[i], MaxIfNameLen))
+			if len(words[i]) > config.MaxIfNameLen {
+				p.d.warn(l.pos, field, fmt.Sprintf("label %s is longer than %d characters; address skipped, as keepalived does", words[i], config.MaxIfNameLen))
 				return vip, false
 			}
 			vip.Label = words[i]
@@ -983,3 +989,18 @@ func (p *kaParser) parseVIP(l kaLine, field string) (VIP, bool) {
 	}
 	return vip, true
 }
+
+// diags collects the front end's diagnostics in the order they are found.
+type diags struct {
+	list config.Diagnostics
+}
+
+func (d *diags) warn(pos config.Pos, field, msg string) {
+	d.list = append(d.list, config.Diagnostic{Pos: pos, Field: field, Severity: config.SeverityWarning, Message: msg})
+}
+
+func (d *diags) err(pos config.Pos, field, msg string) {
+	d.list = append(d.list, config.Diagnostic{Pos: pos, Field: field, Severity: config.SeverityError, Message: msg})
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,9 +1,11 @@
-package config
+package keepalived
 
 import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/vipd/vipd/config"
 )
 
 // complete derives each instance's defaults and applies keepalived's
@@ -34,7 +36,7 @@ func (p *kaParser) complete() {
 	}
 	for _, g := range p.cfg.SyncGroups {
 		if g.Notify.Timeout == 0 {
-			g.Notify.Timeout = DefaultNotifyTimeout
+			g.Notify.Timeout = config.DefaultNotifyTimeout
 		}
 	}
 	p.vridConflicts()
@@ -46,7 +48,7 @@ func (p *kaParser) mixedOwners() {
 	for _, g := range p.groups {
 		owners := 0
 		for _, name := range g.sg.Instances {
-			if ki := p.byName[name]; ki != nil && ki.inst.Priority == OwnerPriority && ki.inst.InitialState == StateMaster {
+			if ki := p.byName[name]; ki != nil && ki.inst.Priority == config.OwnerPriority && ki.inst.InitialState == config.StateMaster {
 				owners++
 			}
 		}
@@ -58,13 +60,12 @@ func (p *kaParser) mixedOwners() {
 
 func (p *kaParser) completeInstance(ki *kaInstance) {
 	inst := ki.inst
-	s := inst.src
-	warn := func(f field, msg string) {
-		pos, name := s.at(inst, f)
+	warn := func(keyword, msg string) {
+		pos, name := ki.src.At(inst, keyword)
 		p.d.warn(pos, name, msg)
 	}
-	fail := func(f field, msg string) {
-		pos, name := s.at(inst, f)
+	fail := func(keyword, msg string) {
+		pos, name := ki.src.At(inst, keyword)
 		p.bad[name] = true
 		p.d.err(pos, name, msg)
 	}
@@ -74,14 +75,14 @@ func (p *kaParser) completeInstance(ki *kaInstance) {
 		if ki.badVRID >= 0 {
 			// The rejected value is the reason: report it as the error.
 			d := &p.d.list[ki.badVRID]
-			d.Severity, d.Message = SeverityError, ki.badVRIDMsg
+			d.Severity, d.Message = config.SeverityError, ki.badVRIDMsg
 			p.bad[d.Field] = true
 		} else {
-			fail(fVRID, "is not set (1-255); keepalived refuses to start without it")
+			fail("virtual_router_id", "is not set (1-255); keepalived refuses to start without it")
 		}
 	}
 	if inst.Interface == "" {
-		fail(fInterface, "is not set; keepalived refuses to start without it (\"Unknown interface!\")")
+		fail("interface", "is not set; keepalived refuses to start without it (\"Unknown interface!\")")
 	}
 
 	// vrrp_complete_instance
@@ -90,21 +91,21 @@ func (p *kaParser) completeInstance(ki *kaInstance) {
 		strict = *ki.strict
 	}
 	if strict {
-		warn(fName, "strict mode is applied to the configuration as keepalived does; its run-time rules (no accept mode) are not supported yet")
+		warn("", "strict mode is applied to the configuration as keepalived does; its run-time rules (no accept mode) are not supported yet")
 	}
-	if ki.family == IPv6 {
+	if ki.family == config.IPv6 {
 		if ki.version == 2 && strict {
-			warn(fVersion, "cannot use IPv6 with VRRP version 2 in strict mode; version 3 used, as keepalived does")
+			warn("version", "cannot use IPv6 with VRRP version 2 in strict mode; version 3 used, as keepalived does")
 			ki.version = 3
 		} else if ki.version == 0 {
 			ki.version = 3
 		}
 	}
 	if ki.family == 0 {
-		ki.family = IPv4 // no address at all
+		ki.family = config.IPv4 // no address at all
 	}
 	if ki.version == 0 {
-		ki.version = DefaultVersion
+		ki.version = config.DefaultVersion
 		if p.global.version != 0 {
 			ki.version = p.global.version
 		}
@@ -113,32 +114,32 @@ func (p *kaParser) completeInstance(ki *kaInstance) {
 
 	if len(inst.AdvertisedVIPs()) == 0 {
 		if ki.version == 3 || strict {
-			fail(fVIPs, "no VIP of the instance's family specified; at least one is required (keepalived refuses to start)")
+			fail("virtual_ipaddress", "no VIP of the instance's family specified; at least one is required (keepalived refuses to start)")
 		} else {
-			warn(fVIPs, "no VIP of the instance's family specified; at least one is sensible")
+			warn("virtual_ipaddress", "no VIP of the instance's family specified; at least one is sensible")
 		}
 	}
 
 	// No priority: derived from the state; no state: derived from priority.
 	if ki.priority == 0 {
-		ki.priority = DefaultPriority
-		if ki.state == StateMaster {
-			ki.priority = OwnerPriority
+		ki.priority = config.DefaultPriority
+		if ki.state == config.StateMaster {
+			ki.priority = config.OwnerPriority
 		}
 	}
-	owner := ki.priority == OwnerPriority
+	owner := ki.priority == config.OwnerPriority
 	switch {
 	case ki.state == "":
-		ki.state = StateBackup
+		ki.state = config.StateBackup
 		if owner {
-			ki.state = StateMaster
+			ki.state = config.StateMaster
 		}
-	case strict && (ki.state == StateMaster) != owner:
-		want := StateBackup
+	case strict && (ki.state == config.StateMaster) != owner:
+		want := config.StateBackup
 		if owner {
-			want = StateMaster
+			want = config.StateMaster
 		}
-		warn(fState, fmt.Sprintf("state MASTER must match being address owner (priority 255) in strict mode; %s used, as keepalived does", want))
+		warn("state", fmt.Sprintf("state MASTER must match being address owner (priority 255) in strict mode; %s used, as keepalived does", want))
 		ki.state = want
 	}
 	inst.Priority, inst.InitialState = ki.priority, ki.state
@@ -146,30 +147,30 @@ func (p *kaParser) completeInstance(ki *kaInstance) {
 	p.completeAuth(ki, strict)
 
 	if strict && len(inst.UnicastPeers) > 0 {
-		fail(fPeers, "unicast peers are not supported in strict mode (keepalived refuses to start on a multicast-capable interface)")
+		fail("unicast_peer", "unicast peers are not supported in strict mode (keepalived refuses to start on a multicast-capable interface)")
 	}
 	switch {
 	case !ki.unicastConfigured || len(inst.UnicastPeers) > 0:
 	case ki.faultNoPeer:
-		warn(fPeers, "no unicast peers with unicast_fault_no_peer: keepalived holds the instance in FAULT; vipd cannot yet and uses multicast")
+		warn("unicast_peer", "no unicast peers with unicast_fault_no_peer: keepalived holds the instance in FAULT; vipd cannot yet and uses multicast")
 	default:
-		warn(fPeers, "a unicast keyword without any unicast peers: multicast is used, as keepalived does (deprecated)")
+		warn("unicast_peer", "a unicast keyword without any unicast peers: multicast is used, as keepalived does (deprecated)")
 	}
 
 	// Move VIPs beyond what fits in an advert to the excluded ones.
-	limit := MaxAdvertisedVIPs(inst.Family, inst.Version)
+	limit := config.MaxAdvertisedVIPs(inst.Family, inst.Version)
 	if n := len(inst.AdvertisedVIPs()); n > limit {
 		kept := 0
 		for j := range inst.VIPs {
 			v := &inst.VIPs[j]
-			if v.Excluded || FamilyOf(v.Prefix.Addr()) != inst.Family {
+			if v.Excluded || config.FamilyOf(v.Prefix.Addr()) != inst.Family {
 				continue
 			}
 			if kept++; kept > limit {
 				v.Excluded = true
 			}
 		}
-		warn(fVIPs, fmt.Sprintf("%d VIPs exceed the %d that fit in an advert; the excess is held but not advertised, as keepalived does", n, limit))
+		warn("virtual_ipaddress", fmt.Sprintf("%d VIPs exceed the %d that fit in an advert; the excess is held but not advertised, as keepalived does", n, limit))
 	}
 
 	p.completePreempt(ki, strict, warn)
@@ -189,9 +190,9 @@ func (p *kaParser) completeAuth(ki *kaInstance, strict bool) {
 	inst := ki.inst
 	pos := ki.authPos
 	if pos.Line == 0 {
-		pos, _ = inst.src.at(inst, fAuth)
+		pos, _ = ki.src.At(inst, "authentication")
 	}
-	_, field := inst.src.at(inst, fAuth)
+	_, field := ki.src.At(inst, "authentication")
 	var why string
 	switch {
 	case ki.authType == "":
@@ -204,7 +205,7 @@ func (p *kaParser) completeAuth(ki *kaInstance, strict bool) {
 		why = "VRRP version 3 does not support authentication; ignored, as keepalived does"
 	case ki.authPass == "":
 		why = "authentication specified but no password given; ignored, as keepalived does"
-	case ki.authType == "AH" && ki.family == IPv6:
+	case ki.authType == "AH" && ki.family == config.IPv6:
 		why = "cannot use AH authentication with IPv6; ignored, as keepalived does"
 	case ki.authType == "AH":
 		// keepalived would run it, but its peers would then drop every
@@ -219,29 +220,29 @@ func (p *kaParser) completeAuth(ki *kaInstance, strict bool) {
 	}
 }
 
-func (p *kaParser) completePreempt(ki *kaInstance, strict bool, warn func(field, string)) {
+func (p *kaParser) completePreempt(ki *kaInstance, strict bool, warn func(keyword, msg string)) {
 	inst := ki.inst
-	if ki.priority == OwnerPriority && ki.nopreempt {
-		warn(fPreempt, "nopreempt is incompatible with priority 255; cleared, as keepalived does")
+	if ki.priority == config.OwnerPriority && ki.nopreempt {
+		warn("nopreempt", "nopreempt is incompatible with priority 255; cleared, as keepalived does")
 		ki.nopreempt = false
 	}
-	if ki.state == StateMaster {
+	if ki.state == config.StateMaster {
 		if ki.nopreempt {
-			warn(fPreempt, "nopreempt does not work with initial state MASTER; cleared, as keepalived does")
+			warn("nopreempt", "nopreempt does not work with initial state MASTER; cleared, as keepalived does")
 			ki.nopreempt = false
 		}
 		if inst.PreemptDelay > 0 {
-			warn(fPreemptDelay, "preempt_delay does not work with initial state MASTER; cleared, as keepalived does")
+			warn("preempt_delay", "preempt_delay does not work with initial state MASTER; cleared, as keepalived does")
 			inst.PreemptDelay = 0
 		}
 	}
 	if inst.PreemptDelay > 0 {
 		if strict {
-			warn(fPreemptDelay, "preempt_delay is incompatible with strict mode; reset to 0, as keepalived does")
+			warn("preempt_delay", "preempt_delay is incompatible with strict mode; reset to 0, as keepalived does")
 			inst.PreemptDelay = 0
 		}
 		if ki.nopreempt {
-			warn(fPreemptDelay, "preempt_delay is incompatible with nopreempt; reset to 0, as keepalived does")
+			warn("preempt_delay", "preempt_delay is incompatible with nopreempt; reset to 0, as keepalived does")
 			inst.PreemptDelay = 0
 		}
 	}
@@ -250,10 +251,10 @@ func (p *kaParser) completePreempt(ki *kaInstance, strict bool, warn func(field,
 
 // completeAdvert fits the advert interval to what the version's header can
 // carry, rounding to the nearest unit as keepalived does.
-func (p *kaParser) completeAdvert(ki *kaInstance, warn func(field, string)) {
+func (p *kaParser) completeAdvert(ki *kaInstance, warn func(keyword, msg string)) {
 	inst := ki.inst
 	if !ki.advertSet {
-		inst.AdvertInterval = DefaultAdvertInterval
+		inst.AdvertInterval = config.DefaultAdvertInterval
 	}
 	unit, max := 10*time.Millisecond, 4095*10*time.Millisecond
 	if inst.Version == 2 {
@@ -262,7 +263,7 @@ func (p *kaParser) completeAdvert(ki *kaInstance, warn func(field, string)) {
 	adv := inst.AdvertInterval
 	switch {
 	case adv > max:
-		warn(fAdvert, fmt.Sprintf("VRRPv%d advertisement interval %v is out of range; %v used, as keepalived does", inst.Version, adv, max))
+		warn("advert_int", fmt.Sprintf("VRRPv%d advertisement interval %v is out of range; %v used, as keepalived does", inst.Version, adv, max))
 		adv = max
 	case adv%unit != 0:
 		r := (adv + unit/2) / unit * unit
@@ -273,7 +274,7 @@ func (p *kaParser) completeAdvert(ki *kaInstance, warn func(field, string)) {
 		if inst.Version == 3 {
 			what = "must be in units of 10ms"
 		}
-		warn(fAdvert, fmt.Sprintf("VRRPv%d advertisement interval %v %s; rounded to %v, as keepalived does", inst.Version, adv, what, r))
+		warn("advert_int", fmt.Sprintf("VRRPv%d advertisement interval %v %s; rounded to %v, as keepalived does", inst.Version, adv, what, r))
 		adv = r
 	}
 	inst.AdvertInterval = adv
@@ -291,7 +292,7 @@ func (p *kaParser) completeAdvert(ki *kaInstance, warn func(field, string)) {
 func (p *kaParser) vridConflicts() {
 	type key struct {
 		vrid   uint8
-		family Family
+		family config.Family
 		ifname string
 	}
 	groups := map[key]*vridGroup{}
@@ -305,8 +306,8 @@ func (p *kaParser) vridConflicts() {
 			groups[k] = newVRIDGroup(b)
 			continue
 		}
-		pos, f := b.src.at(b, fVRID)
-		same := func(a *Instance) string {
+		pos, f := p.byName[b.Name].src.At(b, "virtual_router_id")
+		same := func(a *config.Instance) string {
 			return fmt.Sprintf("%s and %s both use VRID %d with %v on interface %s", a.Name, b.Name, b.VRID, b.Family, b.Interface)
 		}
 		switch {
@@ -329,7 +330,7 @@ func (p *kaParser) vridConflicts() {
 // and interface, to tell in constant time per peer whether a new one
 // clashes with any of them.
 type vridGroup struct {
-	multicast, unicast *Instance // the first of each kind
+	multicast, unicast *config.Instance // the first of each kind
 	// Unicast instances by source (two with different valid sources are
 	// separate virtual routers), and for each peer its users by source.
 	sources bySource
@@ -340,14 +341,14 @@ type vridGroup struct {
 // source, the invalid Addr standing for "no source set", which meets every
 // source.
 type bySource struct {
-	first *Instance
-	src   map[netip.Addr]*Instance
+	first *config.Instance
+	src   map[netip.Addr]*config.Instance
 }
 
-func (s *bySource) add(in *Instance) {
+func (s *bySource) add(in *config.Instance) {
 	if s.first == nil {
 		s.first = in
-		s.src = map[netip.Addr]*Instance{}
+		s.src = map[netip.Addr]*config.Instance{}
 	}
 	if _, ok := s.src[in.UnicastSource]; !ok {
 		s.src[in.UnicastSource] = in
@@ -357,7 +358,7 @@ func (s *bySource) add(in *Instance) {
 // meets returns an instance whose source does not set it apart from src:
 // the first of all when src is not set; else one without a source or with
 // src.
-func (s *bySource) meets(src netip.Addr) *Instance {
+func (s *bySource) meets(src netip.Addr) *config.Instance {
 	if s == nil || s.first == nil {
 		return nil
 	}
@@ -370,13 +371,13 @@ func (s *bySource) meets(src netip.Addr) *Instance {
 	return s.src[src]
 }
 
-func newVRIDGroup(first *Instance) *vridGroup {
+func newVRIDGroup(first *config.Instance) *vridGroup {
 	g := &vridGroup{peers: map[netip.Addr]*bySource{}}
 	g.add(first)
 	return g
 }
 
-func (g *vridGroup) add(in *Instance) {
+func (g *vridGroup) add(in *config.Instance) {
 	if in.Multicast() {
 		if g.multicast == nil {
 			g.multicast = in
@@ -399,7 +400,7 @@ func (g *vridGroup) add(in *Instance) {
 
 // commonPeer returns an earlier unicast instance not set apart by its
 // source that has a peer in common with in.
-func (g *vridGroup) commonPeer(in *Instance) *Instance {
+func (g *vridGroup) commonPeer(in *config.Instance) *config.Instance {
 	for _, x := range in.UnicastPeers {
 		if a := g.peers[x].meets(in.UnicastSource); a != nil {
 			return a
@@ -410,6 +411,6 @@ func (g *vridGroup) commonPeer(in *Instance) *Instance {
 
 // sameSource returns an earlier unicast instance not set apart by its
 // source.
-func (g *vridGroup) sameSource(in *Instance) *Instance {
+func (g *vridGroup) sameSource(in *config.Instance) *config.Instance {
 	return g.sources.meets(in.UnicastSource)
 }

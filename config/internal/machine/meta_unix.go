@@ -1,6 +1,6 @@
 //go:build unix
 
-package config
+package machine
 
 import (
 	"io/fs"
@@ -8,10 +8,10 @@ import (
 )
 
 // metaOf takes the owner from the platform's stat data.
-func metaOf(st fs.FileInfo) fileMeta {
-	m := fileMeta{mode: st.Mode()}
+func metaOf(st fs.FileInfo) FileMeta {
+	m := FileMeta{Mode: st.Mode()}
 	if s, ok := st.Sys().(*syscall.Stat_t); ok {
-		m.uid, m.gid = s.Uid, s.Gid
+		m.UID, m.GID = s.Uid, s.Gid
 	}
 	return m
 }

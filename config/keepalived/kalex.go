@@ -1,15 +1,15 @@
-package config
+package keepalived
 
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vipd/vipd/config"
 )
 
 // This file turns keepalived.conf text into logical lines the way
@@ -21,7 +21,7 @@ import (
 
 // kaLine is one logical line: its words, and where it came from.
 type kaLine struct {
-	pos   Pos
+	pos   config.Pos
 	words []string
 	// raw is the text the words came from (keepalived's buf_extern): notify
 	// and check scripts are split again from it with quotes and escapes.
@@ -66,7 +66,7 @@ type kaFile struct {
 }
 
 type kaLexer struct {
-	fsys     fileSystem
+	fsys     config.FileSystem
 	configID string
 	d        *diags
 
@@ -82,8 +82,8 @@ type kaLexer struct {
 	stopped                       bool
 }
 
-func newKALexer(path string, data []byte, opts LoadOptions, d *diags) *kaLexer {
-	lx := &kaLexer{fsys: opts.files(), configID: opts.configID(), d: d, defs: map[string]*kaDef{}}
+func newKALexer(path string, data []byte, opts config.LoadOptions, d *diags) *kaLexer {
+	lx := &kaLexer{fsys: opts.Files(), configID: opts.ResolvedConfigID(), d: d, defs: map[string]*kaDef{}}
 	lx.files = []*kaFile{{path: path, data: data}}
 	lx.defs["_HASH"] = &kaDef{lines: []string{"#"}}
 	lx.defs["_BANG"] = &kaDef{lines: []string{"!"}}
@@ -118,7 +118,7 @@ func (lx *kaLexer) pwd() string {
 	return dir
 }
 
-func (lx *kaLexer) warn(pos Pos, msg string) { lx.d.warn(pos, "", msg) }
+func (lx *kaLexer) warn(pos config.Pos, msg string) { lx.d.warn(pos, "", msg) }
 
 // next returns the next logical line, or false at the end of the input.
 func (lx *kaLexer) next() (kaLine, bool) {
@@ -136,7 +136,7 @@ func (lx *kaLexer) next() (kaLine, bool) {
 
 // physical returns the next raw line of the current file, moving on to the
 // file below on the stack when one ends.
-func (lx *kaLexer) physical() (string, Pos, bool) {
+func (lx *kaLexer) physical() (string, config.Pos, bool) {
 	for len(lx.files) > 0 {
 		f := lx.files[len(lx.files)-1]
 		if len(f.data) == 0 {
@@ -158,12 +158,12 @@ func (lx *kaLexer) physical() (string, Pos, bool) {
 		if i := bytes.IndexByte(line, 0); i >= 0 {
 			line = line[:i]
 		}
-		return strings.TrimRight(string(line), "\r\n"), Pos{File: f.path, Line: f.line}, true
+		return strings.TrimRight(string(line), "\r\n"), config.Pos{File: f.path, Line: f.line}, true
 	}
-	return "", Pos{}, false
+	return "", config.Pos{}, false
 }
 
-func (lx *kaLexer) physicalLine(raw string, pos Pos) {
+func (lx *kaLexer) physicalLine(raw string, pos config.Pos) {
 	if lx.multi != nil {
 		// Continuation of a multi-line definition: a blank line ends it, as
 		// does a line without a trailing backslash (which still belongs to it).
@@ -194,7 +194,7 @@ func (lx *kaLexer) physicalLine(raw string, pos Pos) {
 // logical handles one decommented line: conditionals, definitions,
 // substitution, include, then brace splitting. depth bounds the recursion
 // through multi-line definitions.
-func (lx *kaLexer) logical(text string, pos Pos, depth int) {
+func (lx *kaLexer) logical(text string, pos config.Pos, depth int) {
 	if depth > maxIncludeDepth {
 		lx.d.err(pos, "", "parameter definitions nest too deeply")
 		return
@@ -307,7 +307,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // Replacement text is scanned again, as in keepalived. A multi-line
 // definition may only end a line; its first line replaces the reference and
 // the others follow as lines of their own (returned in extra).
-func (lx *kaLexer) substitute(text string, pos Pos, extra []string) (out string, more []string, changed, ok bool) {
+func (lx *kaLexer) substitute(text string, pos config.Pos, extra []string) (out string, more []string, changed, ok bool) {
 	for i, count := 0, 0; i < len(text)-1; {
 		if text[i] != '$' {
 			i++
@@ -406,7 +406,7 @@ func (lx *kaLexer) reference(s string) (*kaDef, int, []uint64) {
 
 // split cuts a line before and after every '{' and '}' outside double
 // quotes and tokenizes each piece.
-func (lx *kaLexer) split(text string, pos Pos) {
+func (lx *kaLexer) split(text string, pos config.Pos) {
 	for text != "" {
 		cut := braceIndex(text)
 		var piece string
@@ -449,7 +449,7 @@ func braceIndex(s string) int {
 // tokenize splits a line into words (alloc_strvec_r): white space separates
 // words and "..." is one word without its quotes. Single quotes and
 // backslashes have no special meaning here.
-func (lx *kaLexer) tokenize(s string, pos Pos) []string {
+func (lx *kaLexer) tokenize(s string, pos config.Pos) []string {
 	var words []string
 	i := 0
 	for {
@@ -523,7 +523,7 @@ func decomment(s string) string {
 // include handles "include PATTERN" and its checking variants
 // (includer, includem, includew, includeb, includea). It reports whether the
 // line was an include.
-func (lx *kaLexer) include(text string, pos Pos) bool {
+func (lx *kaLexer) include(text string, pos config.Pos) bool {
 	if !strings.HasPrefix(text, "include") || len(text) < 9 {
 		return false
 	}
@@ -559,7 +559,7 @@ func isSpace(c byte) bool { return strings.IndexByte(cWhitespace, c) >= 0 }
 // report is file_config_error: an error when the active include checks (or
 // the include's own) ask for this one, otherwise a warning, as keepalived
 // only logs it.
-func (lx *kaLexer) report(flags, which includeFlags, pos Pos, msg string) {
+func (lx *kaLexer) report(flags, which includeFlags, pos config.Pos, msg string) {
 	if (lx.check|flags)&which != 0 {
 		lx.d.err(pos, "include", msg)
 	} else {
@@ -569,7 +569,7 @@ func (lx *kaLexer) report(flags, which includeFlags, pos Pos, msg string) {
 
 // openGlob expands an include pattern relative to the including file's
 // directory and pushes the files it names, first match on top.
-func (lx *kaLexer) openGlob(pattern string, flags includeFlags, pos Pos) {
+func (lx *kaLexer) openGlob(pattern string, flags includeFlags, pos config.Pos) {
 	top := lx.files[len(lx.files)-1]
 	if top.level+1 > maxIncludeDepth {
 		lx.d.err(pos, "include", fmt.Sprintf("includes nest more than %d deep (does a file include itself?)", maxIncludeDepth))
@@ -642,11 +642,11 @@ func (lx *kaLexer) openGlob(pattern string, flags includeFlags, pos Pos) {
 
 // openOne reads one matched file; like keepalived's check_glob_file it skips
 // directories and anything that is not a regular, non-executable file.
-func (lx *kaLexer) openOne(name string, flags includeFlags, pos Pos) ([]byte, bool) {
+func (lx *kaLexer) openOne(name string, flags includeFlags, pos config.Pos) ([]byte, bool) {
 	st, err := lx.fsys.Stat(name)
 	switch {
 	case err != nil:
-		lx.report(flags, includeRead, pos, fmt.Sprintf("configuration file %q open problem (%v) - skipping", name, errText(err)))
+		lx.report(flags, includeRead, pos, fmt.Sprintf("configuration file %q open problem (%v) - skipping", name, config.ErrorText(err)))
 		return nil, false
 	case st.IsDir():
 		lx.report(flags, includeRead, pos, fmt.Sprintf("configuration file %q is a directory - skipping", name))
@@ -655,23 +655,12 @@ func (lx *kaLexer) openOne(name string, flags includeFlags, pos Pos) ([]byte, bo
 		lx.report(flags, includeRead, pos, fmt.Sprintf("configuration file %q is not a regular non-executable file - skipping", name))
 		return nil, false
 	}
-	data, err := readFile(lx.fsys, name)
+	data, err := config.ReadFileFS(lx.fsys, name)
 	if err != nil {
-		lx.report(flags, includeRead, pos, fmt.Sprintf("configuration file %q open problem (%v) - skipping", name, errText(err)))
+		lx.report(flags, includeRead, pos, fmt.Sprintf("configuration file %q open problem (%v) - skipping", name, config.ErrorText(err)))
 		return nil, false
 	}
 	return data, true
-}
-
-// errText drops the "open NAME:" prefix that the message already carries.
-func errText(err error) string {
-	if pe, ok := err.(*fs.PathError); ok {
-		return pe.Err.Error()
-	}
-	if os.IsNotExist(err) {
-		return "no such file or directory"
-	}
-	return err.Error()
 }
 
 // hasMeta reports whether a glob pattern has wildcards.

@@ -1,20 +1,22 @@
-package config
+package keepalived
 
 import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/config"
 )
 
 // The same cluster written in both formats must load to the same model,
 // tracking, notify scripts and sync groups included.
 func TestSameClusterInBothFormats(t *testing.T) {
-	opts := LoadOptions{Hostname: "unused", sys: rootSys()}
-	fromYAML, err := Load("testdata/cluster.yaml", opts)
+	opts := config.LoadOptions{Hostname: "unused", System: rootSys()}
+	fromYAML, err := loadFile("../testdata/cluster.yaml", opts)
 	if err != nil {
 		t.Fatalf("YAML: %v", err)
 	}
-	fromKA, err := Load("testdata/cluster.conf", opts)
+	fromKA, err := loadFile("../testdata/cluster.conf", opts)
 	if err != nil {
 		t.Fatalf("keepalived: %v", err)
 	}
@@ -39,7 +41,7 @@ func TestSameClusterInBothFormats(t *testing.T) {
 		t.Errorf("VI_DNS: %s", dump(dns))
 	}
 	v6 := fromKA.Instances[1]
-	if v6.Family != IPv6 || v6.Version != 3 || v6.InitialState != StateMaster || v6.AdvertInterval.Milliseconds() != 250 {
+	if v6.Family != config.IPv6 || v6.Version != 3 || v6.InitialState != config.StateMaster || v6.AdvertInterval.Milliseconds() != 250 {
 		t.Errorf("VI_V6: %s", dump(v6))
 	}
 	if fromKA.Instances[2].Preempt {
@@ -64,34 +66,5 @@ func TestSameClusterInBothFormats(t *testing.T) {
 	}
 	if g := fromKA.SyncGroupOf("VI_NOPRE"); g == nil || g.Name != "G_DNS" || len(g.Notify.Fault) != 2 {
 		t.Errorf("sync group %+v", g)
-	}
-}
-
-// sameConfig compares everything but positions, formats and warnings,
-// the gossip section included.
-func sameConfig(t *testing.T, got, want *Config) {
-	t.Helper()
-	sameInstances(t, got.Instances, want.Instances)
-	if !got.Gossip.SameSettings(want.Gossip) {
-		t.Errorf("gossip:\n got %+v\nwant %+v", got.Gossip, want.Gossip)
-	}
-	if got.FastTakeover != want.FastTakeover || got.Scripts != want.Scripts {
-		t.Errorf("globals: fast takeover %v scripts %+v, want %v %+v", got.FastTakeover, got.Scripts, want.FastTakeover, want.Scripts)
-	}
-	if len(got.Checks) != len(want.Checks) {
-		t.Fatalf("%d checks, want %d", len(got.Checks), len(want.Checks))
-	}
-	for i := range want.Checks {
-		if !got.Checks[i].SameSettings(want.Checks[i]) {
-			t.Errorf("check %d:\n got %+v\nwant %+v", i, *got.Checks[i], *want.Checks[i])
-		}
-	}
-	if len(got.SyncGroups) != len(want.SyncGroups) {
-		t.Fatalf("%d sync groups, want %d", len(got.SyncGroups), len(want.SyncGroups))
-	}
-	for i := range want.SyncGroups {
-		if !got.SyncGroups[i].SameSettings(want.SyncGroups[i]) {
-			t.Errorf("sync group %d:\n got %+v\nwant %+v", i, *got.SyncGroups[i], *want.SyncGroups[i])
-		}
 	}
 }

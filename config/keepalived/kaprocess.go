@@ -1,8 +1,10 @@
-package config
+package keepalived
 
 import (
 	"fmt"
 	"math"
+
+	"github.com/vipd/vipd/config"
 )
 
 // kaProcess reads global_defs' vrrp_rt_priority, vrrp_priority and
@@ -11,9 +13,9 @@ import (
 // is reported and the daemon carries on, so each problem here is a warning.
 type kaProcess struct {
 	rt      int // vrrp_rt_priority; 0 = not set
-	rtPos   Pos
+	rtPos   config.Pos
 	nice    int // vrrp_priority
-	nicePos Pos
+	nicePos config.Pos
 }
 
 // processKeyword handles kw if it is one of the three; it reports whether
@@ -35,26 +37,26 @@ func (p *kaParser) processKeyword(l kaLine, field string) bool {
 			p.d.warn(l.pos, field, msg+"; used anyway, as keepalived does")
 		}
 		switch {
-		case v < MinRTPriority:
-			p.d.warn(l.pos, field, fmt.Sprintf("real-time priority %d less than minimum %d; set to %d, as keepalived does", v, MinRTPriority, MinRTPriority))
-			v = MinRTPriority
-		case v > MaxRTPriority:
-			p.d.warn(l.pos, field, fmt.Sprintf("real-time priority %d greater than maximum %d; set to %d, as keepalived does", v, MaxRTPriority, MaxRTPriority))
-			v = MaxRTPriority
+		case v < config.MinRTPriority:
+			p.d.warn(l.pos, field, fmt.Sprintf("real-time priority %d less than minimum %d; set to %d, as keepalived does", v, config.MinRTPriority, config.MinRTPriority))
+			v = config.MinRTPriority
+		case v > config.MaxRTPriority:
+			p.d.warn(l.pos, field, fmt.Sprintf("real-time priority %d greater than maximum %d; set to %d, as keepalived does", v, config.MaxRTPriority, config.MaxRTPriority))
+			v = config.MaxRTPriority
 		}
 		kp.rt, kp.rtPos = int(v), l.pos
-		p.cfg.src.set("node.scheduling.priority", l.pos, field)
-		p.cfg.src.set("node.scheduling.policy", l.pos, field)
+		p.src.Set("node.scheduling.priority", l.pos, field)
+		p.src.Set("node.scheduling.policy", l.pos, field)
 	case "vrrp_priority": // get_priority: -20 to 19, anything else is 0
 		kp.nice, kp.nicePos = 0, l.pos
-		p.cfg.src.set("node.scheduling.nice", l.pos, field)
+		p.src.Set("node.scheduling.nice", l.pos, field)
 		if len(l.words) < 2 {
 			p.d.warn(l.pos, field, "no process priority given; 0 used, as keepalived does")
 			return true
 		}
-		v, ok, msg := readInt(l.words[1], MinNice, MaxNice, true)
+		v, ok, msg := readInt(l.words[1], config.MinNice, config.MaxNice, true)
 		if !ok {
-			p.d.warn(l.pos, field, fmt.Sprintf("invalid process priority %q (%s, want %d to %d); 0 used, as keepalived does", l.words[1], msg, MinNice, MaxNice))
+			p.d.warn(l.pos, field, fmt.Sprintf("invalid process priority %q (%s, want %d to %d); 0 used, as keepalived does", l.words[1], msg, config.MinNice, config.MaxNice))
 			return true
 		}
 		if msg != "" {
@@ -63,7 +65,7 @@ func (p *kaParser) processKeyword(l kaLine, field string) bool {
 		kp.nice = int(v)
 	case "vrrp_no_swap": // takes no value
 		p.cfg.Node.LockMemory = true
-		p.cfg.src.set("node.lock_memory", l.pos, field)
+		p.src.Set("node.lock_memory", l.pos, field)
 	default:
 		return false
 	}
@@ -78,7 +80,7 @@ func (p *kaParser) processDone() {
 	s := &p.cfg.Node.Scheduling
 	switch {
 	case kp.rt != 0:
-		s.Policy, s.Priority = SchedRR, kp.rt
+		s.Policy, s.Priority = config.SchedRR, kp.rt
 		if kp.nice != 0 {
 			p.d.warn(kp.nicePos, "global_defs.vrrp_priority", "ignored with vrrp_rt_priority, as keepalived does (a real-time policy has no nice value)")
 		}

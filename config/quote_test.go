@@ -35,7 +35,7 @@ func TestSplitQuotedEscaped(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := splitQuotedEscaped(tc.in)
+			got, err := SplitCommand(tc.in)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one containing %q (words %q)", err, tc.wantErr, got)

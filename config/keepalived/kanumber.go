@@ -1,4 +1,4 @@
-package config
+package keepalived
 
 import (
 	"fmt"
