@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/internal/lab"
 )
 
 // The /proc readers are tested on this process, where the truth is known.
@@ -112,12 +114,7 @@ func TestNsPidsMissingNamespace(t *testing.T) {
 }
 
 func TestRawDropsCountsFullBuffer(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("raw sockets need root")
-		}
-		t.Skip("raw sockets need root")
-	}
+	lab.RequireRoot(t) // raw sockets
 	// A raw socket of an unused protocol on loopback with the smallest
 	// receive buffer, never read: sending to it overflows the buffer.
 	const proto = 253 // RFC 3692 experimentation
