@@ -160,7 +160,7 @@ func Finish(cfg *Config, parsed Diagnostics, bad map[string]bool, host Host) (*C
 	return finish(cfg, d.list, len(parsed), bad)
 }
 
-// finish turns a parsed configuration and its diagnostics into Load's result.
+// finish turns a parsed configuration and its diagnostics into a load's result.
 // The first nParse diagnostics come from parsing; later (validation) errors
 // on fields that already failed to parse are dropped, so that a bad value is
 // reported once, not again as "missing". A bad entry "F.*" marks a whole

@@ -21,7 +21,7 @@ type Gossip struct {
 	// LabelMaxSize), printable.
 	ClusterName string
 	// BindAddr and BindPort are where gossip listens (TCP and UDP);
-	// defaults 0.0.0.0 and 7946 (Load and DefaultGossip fill them in).
+	// defaults 0.0.0.0 and 7946 (loading and DefaultGossip fill them in).
 	BindAddr netip.Addr
 	BindPort int
 	// AdvertiseAddr and AdvertisePort are what other members dial; zero
@@ -37,7 +37,7 @@ type Gossip struct {
 	// 32 bytes (see DecodeGossipKey); the first encrypts, all decrypt
 	// (rotation: add the new key everywhere, make it first, then drop the
 	// old one). KeyFile, an absolute path, when set holds more keys, one
-	// per line, read by the gossip layer at start and on reload (Load does
+	// per line, read by the gossip layer at start and on reload (a load does
 	// not open it). With no key at all gossip is not encrypted (a warning
 	// says so).
 	Keys    []string

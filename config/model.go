@@ -102,7 +102,7 @@ func (p Pos) String() string {
 
 // Config is one complete, validated vipd configuration.
 type Config struct {
-	// Path is the file the configuration was loaded from (as given to Load).
+	// Path is the file the configuration was loaded from (as given to load.File or a parser).
 	Path string
 	// Format is the syntax Path was read as.
 	Format Format

@@ -262,7 +262,7 @@ func CheckScripts(c *Config, opts LoadOptions) Diagnostics {
 	return d.list
 }
 
-// scriptChecks applies the script policy of c to its scripts, as Load does:
+// scriptChecks applies the script policy of c to its scripts, as a load does:
 // users and groups must exist, and scripts that run as root must be
 // secure. keepalived input (lenient) follows keepalived: a missing or
 // non-executable script is disabled with a warning, an insecure one is an

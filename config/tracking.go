@@ -475,7 +475,7 @@ func (c *Config) SyncGroupOf(name string) *SyncGroup {
 type ScriptSecurity struct {
 	// Enforce refuses scripts (and their directories) writable by a
 	// non-root user when vipd runs as root (keepalived's
-	// enable_script_security). On by default in the native format. Load
+	// enable_script_security). On by default in the native format. Loading
 	// applies it: a configuration with an insecure script that would run
 	// as root does not load (keepalived.conf without
 	// enable_script_security gets a warning per such script instead).

@@ -12,11 +12,11 @@ import (
 // optional: without one, the checks that need it are skipped silently.
 type Host interface {
 	// InterfaceAddrs returns the addresses configured on the named interface.
-	// It is called from Load only and need not be safe for concurrent use.
+	// It is called from a load only and need not be safe for concurrent use.
 	InterfaceAddrs(ifname string) ([]netip.Prefix, error)
 }
 
-// Validate checks c as Load does and returns what it finds. Native and
+// Validate checks c as a load does and returns what it finds. Native and
 // code-built configurations are held to every rule as an error; keepalived
 // input (c.Format == FormatKeepalived) gets warnings where keepalived 2.2.7
 // accepts the setting. host may be nil.

@@ -1,7 +1,7 @@
 // Command vipd keeps service addresses alive: a keepalived-compatible VRRP
 // speaker with health checks, gossip, an API and cloud actions.
 //
-// The data flow starts here: flags → config.Load → agent.Run → election
+// The data flow starts here: flags → load.File (config/load) → agent.Run → election
 // instances → VIPs and adverts on the wire.
 package main
 

@@ -26,7 +26,7 @@ type reloader struct {
 	path    string
 	clock   clock.Clock
 	timeout time.Duration
-	load    func(path string) (*config.Config, error) // config.Load in the agent
+	load    func(path string) (*config.Config, error) // load.File in the agent
 
 	mu sync.Mutex
 	// stuck is set while a load that timed out is still running: its read

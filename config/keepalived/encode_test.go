@@ -102,7 +102,7 @@ func TestEncodeYAMLShape(t *testing.T) {
 	}
 }
 
-// KeepalivedUnused lists the settings the load accepts without a word
+// Unused lists the settings the load accepts without a word
 // because they mean nothing to vipd, each at its line; warned-about ones
 // are not repeated there.
 func TestKeepalivedUnused(t *testing.T) {

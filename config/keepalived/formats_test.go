@@ -57,7 +57,7 @@ func TestProcessKeepalived(t *testing.T) {
 			in := "global_defs {\n" + tt.defs + "}\n" + inst
 			cfg, err := Parse("k.conf", []byte(in), config.LoadOptions{Hostname: "h", FS: noFS{}, System: rootSys()})
 			if err != nil {
-				t.Fatalf("ParseKeepalived: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			if cfg.Node != tt.want {
 				t.Errorf("node = %+v, want %+v", cfg.Node, tt.want)

@@ -484,7 +484,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			}
 			cfg, err := Parse(kc, []byte(tc.conf), tc.opts)
 			if err != nil {
-				t.Fatalf("ParseKeepalived: %v\nwarnings:\n%s", err, render(diagnosticsOf(t, cfg, err).Warnings()))
+				t.Fatalf("Parse: %v\nwarnings:\n%s", err, render(diagnosticsOf(t, cfg, err).Warnings()))
 			}
 			for _, w := range tc.warns {
 				requireDiag(t, cfg.Warnings, config.SeverityWarning, w)

@@ -137,7 +137,7 @@ func TestLoadManyInstances(t *testing.T) {
 	}
 }
 
-// BenchmarkLoad measures Load on the files of TestLoadManyInstances.
+// BenchmarkLoad measures File on the files of TestLoadManyInstances.
 func BenchmarkLoad(b *testing.B) {
 	dir := b.TempDir()
 	for _, c := range []struct {
