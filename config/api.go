@@ -53,7 +53,7 @@ type API struct {
 
 	// src records where each setting was written; nil for sections built
 	// in code.
-	src *srcMap
+	src *Source
 }
 
 // APITLS holds the API's certificate files, all absolute paths to PEM files.

@@ -22,7 +22,7 @@ type Cloud struct {
 	// Pos is where the section is written.
 	Pos Pos
 
-	src *srcMap
+	src *Source
 }
 
 // DefaultCloud returns a section with cloudmove's defaults and no actions.

@@ -257,7 +257,7 @@ func TestSameSettingsCloud(t *testing.T) {
 	// Positions aside, two loads are the same.
 	b := loadFullAPICloud(t)
 	b.Instances[0].Cloud.Pos = Pos{File: "elsewhere", Line: 99}
-	b.Instances[0].Cloud.src.set("actions[0]", Pos{File: "elsewhere", Line: 100}, "") // an action's position
+	b.Instances[0].Cloud.src.Set("actions[0]", Pos{File: "elsewhere", Line: 100}, "") // an action's position
 	b.SyncGroups[0].Cloud.Pos = Pos{}
 	if !a.Instances[0].SameSettings(b.Instances[0]) || !a.SyncGroups[0].SameSettings(b.SyncGroups[0]) {
 		t.Errorf("equal cloud sections differ: %v", a.Differences(b))

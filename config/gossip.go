@@ -81,7 +81,7 @@ type Gossip struct {
 
 	// src records where each setting was written; nil for sections built
 	// in code.
-	src *srcMap
+	src *Source
 }
 
 // GossipTimings are memberlist's failure-detection and dissemination

@@ -133,7 +133,7 @@ type Config struct {
 	Warnings Diagnostics
 
 	// src records where the global settings were written.
-	src *srcMap
+	src *Source
 }
 
 // Node describes the machine vipd runs on.
@@ -224,7 +224,7 @@ type Instance struct {
 
 	// src records where each field came from, for diagnostics; nil for
 	// instances built in code.
-	src *instanceSource
+	src *InstanceSource
 }
 
 // VIP is one virtual address.

@@ -258,19 +258,3 @@ func (c *Check) SetSource(s *Source) { c.src = s }
 
 // SetSource attaches the record of where g's settings were written.
 func (g *SyncGroup) SetSource(s *Source) { g.src = s }
-
-// Older spellings of Source, still used across this package; they go when
-// the files using them are next edited.
-type (
-	srcMap         = Source
-	instanceSource = InstanceSource
-)
-
-func newSrcMap(prefix string) *Source { return NewSource(prefix) }
-
-func (s *Source) set(key string, pos Pos, name string) { s.Set(key, pos, name) }
-
-// CheckIfName applies the kernel's rules for interface names
-// (dev_valid_name): 1-15 bytes, not "." or "..", no '/', ':' or space. It
-// returns what is wrong with name, or "".
-func CheckIfName(name string) string { return checkIfName(name) }

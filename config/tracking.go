@@ -68,7 +68,7 @@ type Check struct {
 
 	// src records where each setting was written; nil for checks built
 	// in code.
-	src *srcMap
+	src *Source
 }
 
 // ExecCheck runs a program; exit status 0 is success.
@@ -382,7 +382,7 @@ type SyncGroup struct {
 	// MASTER (native format only).
 	Cloud *Cloud
 
-	src *srcMap
+	src *Source
 }
 
 // SameSettings reports whether g and o configure the same group, its cloud

@@ -25,7 +25,7 @@ func (v *validator) api(c *Config) {
 	a := &c.API
 	src := a.src
 	if src == nil {
-		src = newSrcMap("api")
+		src = NewSource("api")
 	}
 	at := func(key string) (Pos, string) { return src.nested(key, a.Pos) }
 	fail := func(key, msg string) {

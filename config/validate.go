@@ -81,7 +81,7 @@ func (v *validator) problem(pos Pos, f, msg, kaNote string) {
 	v.d.err(pos, f, msg)
 }
 
-func (v *validator) instance(inst *Instance, s *instanceSource) {
+func (v *validator) instance(inst *Instance, s *InstanceSource) {
 	at := func(f field) (Pos, string) { return s.at(inst, f) }
 
 	if inst.Name == "" {
@@ -91,7 +91,7 @@ func (v *validator) instance(inst *Instance, s *instanceSource) {
 	if inst.Interface == "" {
 		pos, f := at(fInterface)
 		v.d.err(pos, f, "is required")
-	} else if msg := checkIfName(inst.Interface); msg != "" {
+	} else if msg := CheckIfName(inst.Interface); msg != "" {
 		pos, f := at(fInterface)
 		v.d.err(pos, f, fmt.Sprintf("%q %s", inst.Interface, msg))
 	}
@@ -170,7 +170,7 @@ func (v *validator) auth(inst *Instance, at func(field) (Pos, string)) {
 }
 
 // addresses checks the source, the peers and the VIPs.
-func (v *validator) addresses(inst *Instance, s *instanceSource) {
+func (v *validator) addresses(inst *Instance, s *InstanceSource) {
 	if inst.UnicastSource.IsValid() && FamilyOf(inst.UnicastSource) != inst.Family {
 		pos, f := s.at(inst, fSource)
 		v.d.err(pos, f, fmt.Sprintf("%v is not %v, the instance's family", inst.UnicastSource, inst.Family))
@@ -215,7 +215,7 @@ func (v *validator) addresses(inst *Instance, s *instanceSource) {
 		ifname := vip.Interface
 		if ifname == "" {
 			ifname = inst.Interface
-		} else if msg := checkIfName(ifname); msg != "" {
+		} else if msg := CheckIfName(ifname); msg != "" {
 			v.d.err(pos, f, fmt.Sprintf("interface %q %s", ifname, msg))
 		}
 		v.label(vip, ifname, pos, f)
@@ -281,7 +281,7 @@ func (v *validator) garp(inst *Instance, at func(field) (Pos, string)) {
 
 // owner checks that priority 255 is used only by the owner of the VIPs, that
 // is, when every advertised VIP is already an address of the interface.
-func (v *validator) owner(inst *Instance, s *instanceSource) {
+func (v *validator) owner(inst *Instance, s *InstanceSource) {
 	if v.host == nil || inst.Priority != OwnerPriority || inst.Interface == "" {
 		return
 	}
@@ -339,9 +339,10 @@ func checkAdvert(d time.Duration, version uint8) string {
 	return ""
 }
 
-// checkIfName applies the kernel's rules for interface names
-// (dev_valid_name): 1-15 bytes, not "." or "..", no '/', ':' or space.
-func checkIfName(name string) string {
+// CheckIfName applies the kernel's rules for interface names
+// (dev_valid_name): 1-15 bytes, not "." or "..", no '/', ':' or space. It
+// returns what is wrong with name, or "". Both front ends use it.
+func CheckIfName(name string) string {
 	switch {
 	case name == "":
 		return "is empty"

@@ -56,7 +56,7 @@ func (v *validator) cloud(c *Config) {
 func (o cloudOwner) at(field string) (Pos, string) {
 	src := o.section.src
 	if src == nil {
-		src = newSrcMap(o.prefix)
+		src = NewSource(o.prefix)
 	}
 	def := o.section.Pos
 	if def.Line == 0 {
@@ -71,7 +71,7 @@ func (o cloudOwner) at(field string) (Pos, string) {
 func withInterfaceNames(owner int, cl *cloudmove.Config, problems []*cloudmove.FieldError) []*cloudmove.FieldError {
 	var extra []*cloudmove.FieldError
 	for field, name := range cl.Interfaces() {
-		if msg := checkIfName(name); msg != "" {
+		if msg := CheckIfName(name); msg != "" {
 			extra = append(extra, &cloudmove.FieldError{Owner: owner, Field: field, Err: fmt.Errorf("%q %s", name, msg)})
 		}
 	}

@@ -32,7 +32,7 @@ func (v *validator) gossip(c *Config) {
 	}
 	src := g.src
 	if src == nil {
-		src = newSrcMap("gossip")
+		src = NewSource("gossip")
 	}
 	at := func(key string) (Pos, string) { return src.nested(key, g.Pos) }
 	fail := func(key, msg string) {

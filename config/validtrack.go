@@ -32,11 +32,11 @@ func (v *validator) tracking(c *Config) {
 }
 
 // checkSrc returns c's source record, making one for checks built in code.
-func checkSrc(c *Check, idx int) *srcMap {
+func checkSrc(c *Check, idx int) *Source {
 	if c.src != nil {
 		return c.src
 	}
-	return newSrcMap("checks[" + strconv.Itoa(idx) + "]")
+	return NewSource("checks[" + strconv.Itoa(idx) + "]")
 }
 
 // checks validates the check definitions and returns them by name.
@@ -135,7 +135,7 @@ func (v *validator) checkKind(c *Check, at func(string) (Pos, string), fail func
 			fail("file.path", "is required")
 		}
 	case CheckInterface:
-		if msg := checkIfName(c.Interface.Name); msg != "" {
+		if msg := CheckIfName(c.Interface.Name); msg != "" {
 			fail("interface.name", fmt.Sprintf("%q %s", c.Interface.Name, msg))
 		}
 	}
@@ -215,7 +215,7 @@ func (v *validator) dnsCheck(d *DNSCheck, fail func(key, msg string)) {
 }
 
 // tracks validates an instance's tracks against the checks.
-func (v *validator) tracks(inst *Instance, s *instanceSource, checks map[string]*Check) {
+func (v *validator) tracks(inst *Instance, s *InstanceSource, checks map[string]*Check) {
 	seen := map[string]bool{}
 	for j, t := range inst.Track {
 		pos, f := s.more.at("track["+strconv.Itoa(j)+"]", t.Pos)
@@ -243,7 +243,7 @@ func (v *validator) tracks(inst *Instance, s *instanceSource, checks map[string]
 }
 
 // order validates an instance's order.
-func (v *validator) order(inst *Instance, s *instanceSource) {
+func (v *validator) order(inst *Instance, s *InstanceSource) {
 	o := inst.Order
 	if o == nil {
 		return
@@ -302,7 +302,7 @@ func (v *validator) order(inst *Instance, s *instanceSource) {
 }
 
 // notify validates a set of notify scripts.
-func (v *validator) notify(n *Notify, src *srcMap, def Pos, group bool) {
+func (v *validator) notify(n *Notify, src *Source, def Pos, group bool) {
 	for _, e := range NotifyEvents() {
 		key := "notify." + string(e)
 		cmd := n.Command(e)
@@ -344,7 +344,7 @@ func (v *validator) syncGroups(c *Config) {
 	for idx, g := range c.SyncGroups {
 		src := g.src
 		if src == nil {
-			src = newSrcMap("sync_groups[" + strconv.Itoa(idx) + "]")
+			src = NewSource("sync_groups[" + strconv.Itoa(idx) + "]")
 		}
 		fail := func(key, msg string) {
 			pos, f := src.at(key, g.Pos)

@@ -69,7 +69,7 @@ func (p *yamlParser) parse(data []byte) *Config {
 	var doc yaml.Node
 	err := dec.Decode(&doc)
 	cfg := DefaultConfig()
-	cfg.Path, cfg.src = p.path, newSrcMap("")
+	cfg.Path, cfg.src = p.path, NewSource("")
 	if errors.Is(err, io.EOF) {
 		cfg.Node.Name = p.opts.ResolvedHostname()
 		return cfg // an empty file: no instances
@@ -105,7 +105,7 @@ func (p *yamlParser) parse(data []byte) *Config {
 				"version": func(k, n *yaml.Node, path string) { globalVersion = p.version(n, path) },
 				"garp":    func(k, n *yaml.Node, path string) { p.garp(n, path, &globalGARP) },
 				"fast_takeover": func(k, n *yaml.Node, path string) {
-					cfg.src.set("vrrp.fast_takeover", p.pos(k), "")
+					cfg.src.Set("vrrp.fast_takeover", p.pos(k), "")
 					if b, ok := p.boolean(n, path); ok {
 						cfg.FastTakeover = b
 					}

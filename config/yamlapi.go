@@ -17,8 +17,8 @@ import (
 // api reads the top-level api section into a, which holds the defaults;
 // every key left out keeps its default. k is the section's key.
 func (p *yamlParser) api(k, n *yaml.Node, path string, a *API) {
-	a.Pos, a.src = p.pos(k), newSrcMap(path)
-	mark := func(key string, k *yaml.Node) { a.src.set(key, p.pos(k), "") }
+	a.Pos, a.src = p.pos(k), NewSource(path)
+	mark := func(key string, k *yaml.Node) { a.src.Set(key, p.pos(k), "") }
 	closed, closedAt := false, (*yaml.Node)(nil)
 	str := func(key string, dst *string) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) {
@@ -35,7 +35,7 @@ func (p *yamlParser) api(k, n *yaml.Node, path string, a *API) {
 			a.Listen = nil // an explicit list replaces the default, [] serves no TCP
 			p.sequence(v, path, func(n *yaml.Node, path string, j int) {
 				if ap, ok := p.listenAddr(n, path); ok {
-					a.src.set("listen["+strconv.Itoa(len(a.Listen))+"]", p.pos(n), "listen["+strconv.Itoa(j)+"]")
+					a.src.Set("listen["+strconv.Itoa(len(a.Listen))+"]", p.pos(n), "listen["+strconv.Itoa(j)+"]")
 					a.Listen = append(a.Listen, ap)
 				}
 			})

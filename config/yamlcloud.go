@@ -19,8 +19,8 @@ import (
 // cloud reads a cloud section; k is its key, for its position.
 func (p *yamlParser) cloud(k, n *yaml.Node, path string) *Cloud {
 	c := DefaultCloud()
-	c.Pos, c.src = p.pos(k), newSrcMap(path)
-	mark := func(key string, k *yaml.Node) { c.src.set(key, p.pos(k), "") }
+	c.Pos, c.src = p.pos(k), NewSource(path)
+	mark := func(key string, k *yaml.Node) { c.src.Set(key, p.pos(k), "") }
 	dur := func(key string, dst *time.Duration) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) {
 			mark(key, k)
@@ -71,10 +71,10 @@ func (p *yamlParser) cloud(k, n *yaml.Node, path string) *Cloud {
 
 // cloudAction reads one entry of actions: a mapping with exactly one kind
 // key. key is the entry's name below the section ("actions[0]").
-func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *srcMap) *cloudmove.ActionConfig {
+func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *Source) *cloudmove.ActionConfig {
 	a := &cloudmove.ActionConfig{}
-	src.set(key, p.pos(n), "")
-	mark := func(sub string, k *yaml.Node) { src.set(key+"."+sub, p.pos(k), "") }
+	src.Set(key, p.pos(n), "")
+	mark := func(sub string, k *yaml.Node) { src.Set(key+"."+sub, p.pos(k), "") }
 	str := func(sub string, dst *string) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) { mark(sub, k); *dst, _ = p.str(v, path) }
 	}
@@ -100,7 +100,7 @@ func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *srcMap) *c
 					mark("secondary_ip.addresses", k)
 					p.sequence(v, path, func(n *yaml.Node, path string, j int) {
 						if ad, ok := p.addr(n, path); ok {
-							src.set(key+".secondary_ip.addresses["+strconv.Itoa(len(s.Addresses))+"]", p.pos(n),
+							src.Set(key+".secondary_ip.addresses["+strconv.Itoa(len(s.Addresses))+"]", p.pos(n),
 								key+".secondary_ip.addresses["+strconv.Itoa(j)+"]")
 							s.Addresses = append(s.Addresses, ad)
 						}

@@ -20,8 +20,8 @@ import (
 // position.
 func (p *yamlParser) gossip(k, n *yaml.Node, path string) *Gossip {
 	g := DefaultGossip()
-	g.Pos, g.src = p.pos(k), newSrcMap(path)
-	mark := func(key string, k *yaml.Node) { g.src.set(key, p.pos(k), "") }
+	g.Pos, g.src = p.pos(k), NewSource(path)
+	mark := func(key string, k *yaml.Node) { g.src.Set(key, p.pos(k), "") }
 	str := func(key string, dst *string) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) {
 			mark(key, k)
@@ -58,7 +58,7 @@ func (p *yamlParser) gossip(k, n *yaml.Node, path string) *Gossip {
 			mark("join", k)
 			p.sequence(v, path, func(n *yaml.Node, path string, j int) {
 				if s, ok := p.str(n, path); ok {
-					g.src.set("join["+strconv.Itoa(len(g.Join))+"]", p.pos(n), "join["+strconv.Itoa(j)+"]")
+					g.src.Set("join["+strconv.Itoa(len(g.Join))+"]", p.pos(n), "join["+strconv.Itoa(j)+"]")
 					g.Join = append(g.Join, s)
 				}
 			})
@@ -67,7 +67,7 @@ func (p *yamlParser) gossip(k, n *yaml.Node, path string) *Gossip {
 			mark("keys", k)
 			p.sequence(v, path, func(n *yaml.Node, path string, j int) {
 				if s, ok := p.str(n, path); ok {
-					g.src.set("keys["+strconv.Itoa(len(g.Keys))+"]", p.pos(n), "keys["+strconv.Itoa(j)+"]")
+					g.src.Set("keys["+strconv.Itoa(len(g.Keys))+"]", p.pos(n), "keys["+strconv.Itoa(j)+"]")
 					g.Keys = append(g.Keys, s)
 				}
 			})
@@ -119,13 +119,13 @@ func (p *yamlParser) gossip(k, n *yaml.Node, path string) *Gossip {
 func (p *yamlParser) endpoint(n *yaml.Node, path, key string, g *Gossip, addr *netip.Addr, port *int) {
 	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
 		"address": func(k, v *yaml.Node, path string) {
-			g.src.set(key+".address", p.pos(k), "")
+			g.src.Set(key+".address", p.pos(k), "")
 			if a, ok := p.addr(v, path); ok {
 				*addr = a
 			}
 		},
 		"port": func(k, v *yaml.Node, path string) {
-			g.src.set(key+".port", p.pos(k), "")
+			g.src.Set(key+".port", p.pos(k), "")
 			if x, ok := p.integer(v, path, 1, math.MaxUint16); ok {
 				*port = int(x)
 			}
@@ -139,7 +139,7 @@ func (p *yamlParser) gossipTimings(n *yaml.Node, path string, g *Gossip) {
 	t := &g.Timings
 	dur := func(key string, dst *time.Duration) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) {
-			g.src.set("timings."+key, p.pos(k), "")
+			g.src.Set("timings."+key, p.pos(k), "")
 			if d, ok := p.duration(v, path); ok {
 				if d == 0 {
 					p.fail(v, path, "must be greater than 0 (leave it out for the profile's value)")
@@ -151,7 +151,7 @@ func (p *yamlParser) gossipTimings(n *yaml.Node, path string, g *Gossip) {
 	}
 	mult := func(key string, dst *int) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) {
-			g.src.set("timings."+key, p.pos(k), "")
+			g.src.Set("timings."+key, p.pos(k), "")
 			if x, ok := p.integer(v, path, 1, math.MaxInt32); ok {
 				*dst = int(x)
 			}

@@ -16,7 +16,7 @@ import (
 // The parser checks types and ranges; combinations are validated by
 // validator.process.
 func (p *yamlParser) processKeys(keys map[string]func(k, v *yaml.Node, path string), cfg *Config) {
-	mark := func(key string, k *yaml.Node) { cfg.src.set(key, p.pos(k), "") }
+	mark := func(key string, k *yaml.Node) { cfg.src.Set(key, p.pos(k), "") }
 	keys["scheduling"] = func(k, v *yaml.Node, path string) {
 		mark("node.scheduling", k)
 		s := &cfg.Node.Scheduling

@@ -21,9 +21,9 @@ import (
 var checkKinds = []CheckKind{CheckExec, CheckProcess, CheckTCP, CheckHTTP, CheckDNS, CheckFile, CheckInterface}
 
 func (p *yamlParser) check(n *yaml.Node, path string) *Check {
-	c := &Check{Pos: p.pos(n), Interval: time.Second, Fall: 1, Rise: 1, src: newSrcMap(path)}
+	c := &Check{Pos: p.pos(n), Interval: time.Second, Fall: 1, Rise: 1, src: NewSource(path)}
 	var timeout *time.Duration
-	mark := func(key string, k *yaml.Node) { c.src.set(key, p.pos(k), "") }
+	mark := func(key string, k *yaml.Node) { c.src.Set(key, p.pos(k), "") }
 	kind := func(kd CheckKind, read func(v *yaml.Node, path string)) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) {
 			mark(string(kd), k)
@@ -220,7 +220,7 @@ func (p *yamlParser) command(n *yaml.Node, path string) ([]string, bool) {
 func (p *yamlParser) tracks(n *yaml.Node, path string, inst *Instance) {
 	p.sequence(n, path, func(n *yaml.Node, path string, j int) {
 		t := Track{Pos: p.pos(n)}
-		inst.src.more.set("track["+strconv.Itoa(j)+"]", t.Pos, "")
+		inst.src.more.Set("track["+strconv.Itoa(j)+"]", t.Pos, "")
 		if n.Kind == yaml.ScalarNode {
 			t.Check, _ = p.str(n, path)
 			inst.Track = append(inst.Track, t)
@@ -256,19 +256,19 @@ func (p *yamlParser) tracks(n *yaml.Node, path string, inst *Instance) {
 func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
 	o := &Order{Pos: p.pos(k)}
 	src := inst.src.more
-	src.set("order", o.Pos, "")
+	src.Set("order", o.Pos, "")
 	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
 		"nodes": func(k, v *yaml.Node, path string) {
-			src.set("order.nodes", p.pos(k), "")
+			src.Set("order.nodes", p.pos(k), "")
 			o.Nodes = []string{}
 			p.sequence(v, path, func(n *yaml.Node, path string, j int) {
 				s, _ := p.str(n, path)
-				src.set("order.nodes["+strconv.Itoa(j)+"]", p.pos(n), "")
+				src.Set("order.nodes["+strconv.Itoa(j)+"]", p.pos(n), "")
 				o.Nodes = append(o.Nodes, s)
 			})
 		},
 		"file": func(k, v *yaml.Node, path string) {
-			src.set("order.file", p.pos(k), "")
+			src.Set("order.file", p.pos(k), "")
 			if s, ok := p.str(v, path); ok {
 				if s != "" && !filepath.IsAbs(s) {
 					s = filepath.Join(filepath.Dir(p.path), s)
@@ -283,7 +283,7 @@ func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
 		},
 		"reverse": func(k, v *yaml.Node, path string) { o.Reverse, _ = p.boolean(v, path) },
 		"priorities": func(k, v *yaml.Node, path string) {
-			src.set("order.priorities", p.pos(k), "")
+			src.Set("order.priorities", p.pos(k), "")
 			o.Priorities = []uint8{}
 			listPath := path
 			p.sequence(v, path, func(n *yaml.Node, path string, _ int) {
@@ -295,7 +295,7 @@ func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
 			})
 		},
 		"unhealthy": func(k, v *yaml.Node, path string) {
-			src.set("order.unhealthy", p.pos(k), "")
+			src.Set("order.unhealthy", p.pos(k), "")
 			if s, ok := p.str(v, path); ok {
 				switch u := Unhealthy(strings.ToLower(s)); u {
 				case UnhealthyLowest, UnhealthyFault:
@@ -317,10 +317,10 @@ func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
 
 // notify reads a notify block: each script as a string, a list of words,
 // or {command, user, group}; and timeout.
-func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *srcMap) {
+func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *Source) {
 	handlers := map[string]func(k, v *yaml.Node, path string){
 		"timeout": func(k, v *yaml.Node, path string) {
-			src.set("notify.timeout", p.pos(k), "")
+			src.Set("notify.timeout", p.pos(k), "")
 			if d, ok := p.duration(v, path); ok {
 				nt.Timeout = d
 			}
@@ -329,7 +329,7 @@ func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *srcMap) 
 	for _, e := range NotifyEvents() {
 		key := "notify." + string(e)
 		handlers[string(e)] = func(k, v *yaml.Node, path string) {
-			src.set(key, p.pos(k), "")
+			src.Set(key, p.pos(k), "")
 			if v.Kind != yaml.MappingNode {
 				*nt.slot(e), _ = p.command(v, path)
 				return
@@ -338,11 +338,11 @@ func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *srcMap) 
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"command": func(k, v *yaml.Node, path string) { *nt.slot(e), _ = p.command(v, path) },
 				"user": func(k, v *yaml.Node, path string) {
-					src.set(key+".user", p.pos(k), "")
+					src.Set(key+".user", p.pos(k), "")
 					u.User, _ = p.str(v, path)
 				},
 				"group": func(k, v *yaml.Node, path string) {
-					src.set(key+".group", p.pos(k), "")
+					src.Set(key+".group", p.pos(k), "")
 					u.Group, _ = p.str(v, path)
 				},
 			})
@@ -362,14 +362,14 @@ func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *srcMap) 
 
 // syncGroup reads one entry of sync_groups.
 func (p *yamlParser) syncGroup(n *yaml.Node, path string) *SyncGroup {
-	g := &SyncGroup{Pos: p.pos(n), src: newSrcMap(path), Notify: Notify{Timeout: DefaultNotifyTimeout}}
+	g := &SyncGroup{Pos: p.pos(n), src: NewSource(path), Notify: Notify{Timeout: DefaultNotifyTimeout}}
 	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
-		"name": func(k, v *yaml.Node, path string) { g.src.set("name", p.pos(k), ""); g.Name, _ = p.str(v, path) },
+		"name": func(k, v *yaml.Node, path string) { g.src.Set("name", p.pos(k), ""); g.Name, _ = p.str(v, path) },
 		"instances": func(k, v *yaml.Node, path string) {
-			g.src.set("instances", p.pos(k), "")
+			g.src.Set("instances", p.pos(k), "")
 			p.sequence(v, path, func(n *yaml.Node, path string, j int) {
 				s, _ := p.str(n, path)
-				g.src.set("instances["+strconv.Itoa(j)+"]", p.pos(n), "")
+				g.src.Set("instances["+strconv.Itoa(j)+"]", p.pos(n), "")
 				g.Instances = append(g.Instances, s)
 			})
 		},
@@ -383,17 +383,17 @@ func (p *yamlParser) syncGroup(n *yaml.Node, path string) *SyncGroup {
 func (p *yamlParser) scripts(n *yaml.Node, path string, cfg *Config) {
 	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
 		"security": func(k, v *yaml.Node, path string) {
-			cfg.src.set("scripts.security", p.pos(k), "")
+			cfg.src.Set("scripts.security", p.pos(k), "")
 			if b, ok := p.boolean(v, path); ok {
 				cfg.Scripts.Enforce = b
 			}
 		},
 		"user": func(k, v *yaml.Node, path string) {
-			cfg.src.set("scripts.user", p.pos(k), "")
+			cfg.src.Set("scripts.user", p.pos(k), "")
 			cfg.Scripts.User, _ = p.str(v, path)
 		},
 		"group": func(k, v *yaml.Node, path string) {
-			cfg.src.set("scripts.group", p.pos(k), "")
+			cfg.src.Set("scripts.group", p.pos(k), "")
 			cfg.Scripts.Group, _ = p.str(v, path)
 		},
 	})
