@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 // Encoding a loaded configuration and loading the result must give the
@@ -35,7 +36,7 @@ func TestEncodeYAMLRoundTrip(t *testing.T) {
 			if again.Node != cfg.Node {
 				t.Errorf("node %+v, want %+v", again.Node, cfg.Node)
 			}
-			sameConfig(t, again, cfg)
+			configtest.SameConfig(t, again, cfg)
 			// A keepalived.conf has DefaultAPI; its conversion writes the
 			// section out and loads to the same.
 			if d := cfg.Differences(again); len(d) > 0 {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 // The same cluster written in both formats must load to the same model,
@@ -21,7 +22,7 @@ func TestSameClusterInBothFormats(t *testing.T) {
 		t.Fatalf("keepalived: %v", err)
 	}
 	if len(fromKA.Warnings) != 0 || len(fromYAML.Warnings) != 0 {
-		t.Errorf("unexpected warnings:\n%s%s", render(fromKA.Warnings), render(fromYAML.Warnings))
+		t.Errorf("unexpected warnings:\n%s%s", configtest.Render(fromKA.Warnings), configtest.Render(fromYAML.Warnings))
 	}
 	if fromYAML.Node != fromKA.Node {
 		t.Errorf("node %+v vs %+v", fromYAML.Node, fromKA.Node)
@@ -29,7 +30,7 @@ func TestSameClusterInBothFormats(t *testing.T) {
 	if fromYAML.Format == fromKA.Format {
 		t.Error("both report the same format")
 	}
-	sameConfig(t, fromKA, fromYAML)
+	configtest.SameConfig(t, fromKA, fromYAML)
 	if len(fromYAML.Instances) != 3 {
 		t.Fatalf("%d instances", len(fromYAML.Instances))
 	}
@@ -38,11 +39,11 @@ func TestSameClusterInBothFormats(t *testing.T) {
 	dns := fromKA.Instances[0]
 	if dns.GARP.MasterDelay.Seconds() != 3 || dns.GARP.MasterRefresh.Seconds() != 60 || dns.GARP.Interval.Milliseconds() != 5 ||
 		dns.AuthPass != "s3cret" || len(dns.AdvertisedVIPs()) != 2 || dns.VIPs[2].Interface != "eth0" {
-		t.Errorf("VI_DNS: %s", dump(dns))
+		t.Errorf("VI_DNS: %s", configtest.Dump(dns))
 	}
 	v6 := fromKA.Instances[1]
 	if v6.Family != config.IPv6 || v6.Version != 3 || v6.InitialState != config.StateMaster || v6.AdvertInterval.Milliseconds() != 250 {
-		t.Errorf("VI_V6: %s", dump(v6))
+		t.Errorf("VI_V6: %s", configtest.Dump(v6))
 	}
 	if fromKA.Instances[2].Preempt {
 		t.Error("VI_NOPRE preempts")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 // keepalived.conf has no gossip: a gossip block there is an unknown
@@ -19,8 +20,8 @@ func TestKeepalivedHasNoGossip(t *testing.T) {
 	if cfg.Gossip != nil || cfg.Instances[0].PeersFromGossip || !cfg.Instances[0].Multicast() {
 		t.Errorf("keepalived input set gossip: %+v, peers from gossip %v", cfg.Gossip, cfg.Instances[0].PeersFromGossip)
 	}
-	requireDiag(t, cfg.Warnings, config.SeverityWarning, `k.conf:1: warning: gossip: unknown keyword "gossip"`)
-	requireDiag(t, cfg.Warnings, config.SeverityWarning, `k.conf:7: warning: vrrp_instance[VI_1].peers: unknown keyword "peers"`)
+	configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, `k.conf:1: warning: gossip: unknown keyword "gossip"`)
+	configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, `k.conf:7: warning: vrrp_instance[VI_1].peers: unknown keyword "peers"`)
 }
 
 func TestProcessKeepalived(t *testing.T) {
@@ -63,10 +64,10 @@ func TestProcessKeepalived(t *testing.T) {
 				t.Errorf("node = %+v, want %+v", cfg.Node, tt.want)
 			}
 			if len(cfg.Warnings) != len(tt.warns) {
-				t.Errorf("warnings:\n%swant %d", render(cfg.Warnings), len(tt.warns))
+				t.Errorf("warnings:\n%swant %d", configtest.Render(cfg.Warnings), len(tt.warns))
 			}
 			for _, w := range tt.warns {
-				requireDiag(t, cfg.Warnings, config.SeverityWarning, w)
+				configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, w)
 			}
 			// vipd convert carries the settings over.
 			out, err := config.EncodeYAML(cfg)
@@ -86,7 +87,7 @@ func TestProcessKeepalived(t *testing.T) {
 	in := "global_defs {\n vrrp_rt_priority 50\n vrrp_no_swap\n vrrp_priority 1\n vrrp_rlimit_rttime 100\n}\n" + inst
 	unused := Unused("k.conf", []byte(in), config.LoadOptions{Hostname: "h", FS: noFS{}, System: rootSys()})
 	if len(unused) != 1 || unused[0].Field != "global_defs.vrrp_rlimit_rttime" {
-		t.Errorf("unused settings:\n%swant only vrrp_rlimit_rttime", render(unused))
+		t.Errorf("unused settings:\n%swant only vrrp_rlimit_rttime", configtest.Render(unused))
 	}
 }
 
@@ -129,7 +130,7 @@ func TestVRIDSharingOncePerInstance(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, err := Parse(kc, []byte(c.conf), config.LoadOptions{Hostname: "h"})
 			var got []string
-			for _, d := range diagnosticsOf(t, cfg, err) {
+			for _, d := range configtest.DiagnosticsOf(t, cfg, err) {
 				if strings.Contains(d.Message, "VRID 51") {
 					_, rest, _ := strings.Cut(d.String(), ": ")
 					got = append(got, rest)
@@ -179,11 +180,11 @@ func TestDiagnosticsCapped(t *testing.T) {
 func TestDiagnosticEscapesControlBytes(t *testing.T) {
 	conf := "\x1b]0;owned\x07\x1b[2J\x9b1m\u009b2m\xff bogus\n" + "vrrp_instance VI_\x1b[31m {\n}\n"
 	cfg, err := Parse(kc, []byte(conf), config.LoadOptions{Hostname: "h"})
-	ds := diagnosticsOf(t, cfg, err)
+	ds := configtest.DiagnosticsOf(t, cfg, err)
 	if len(ds) == 0 {
 		t.Fatal("no diagnostics")
 	}
-	all := render(ds)
+	all := configtest.Render(ds)
 	for _, c := range all {
 		if c < 0x20 && c != '\n' || c == 0x7f || c >= 0x80 && c < 0xa0 || c == 0xfffd {
 			t.Fatalf("control character %U in:\n%s", c, all)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 // instanceFile is a complete instance; its virtual_router_id is on line 3.
@@ -114,7 +115,7 @@ func TestIncludes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFiles(t, dir, tc.files)
+			configtest.WriteFiles(t, dir, tc.files)
 			for _, f := range tc.exec {
 				if err := os.Chmod(filepath.Join(dir, f), 0o755); err != nil {
 					t.Fatal(err)
@@ -131,7 +132,7 @@ func TestIncludes(t *testing.T) {
 				if err == nil {
 					t.Fatalf("no error; instances %v", cfg.Instances)
 				}
-				requireDiag(t, diagnosticsOf(t, cfg, err), config.SeverityError, fix(tc.wantErr))
+				configtest.RequireDiag(t, configtest.DiagnosticsOf(t, cfg, err), config.SeverityError, fix(tc.wantErr))
 				return
 			}
 			if err != nil {
@@ -150,7 +151,7 @@ func TestIncludes(t *testing.T) {
 				}
 			}
 			if tc.wantWarn != "" {
-				requireDiag(t, cfg.Warnings, config.SeverityWarning, fix(tc.wantWarn))
+				configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, fix(tc.wantWarn))
 			}
 		})
 	}
@@ -170,7 +171,7 @@ func replaceDir(s, dir string) string {
 
 func TestIncludedPositions(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	configtest.WriteFiles(t, dir, map[string]string{
 		"keepalived.conf": "include inc/a.conf\n",
 		"inc/a.conf":      "\n\n" + instanceFile("VI_A", "1", "192.0.2.1"),
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 // kaTrackConf puts body lines (starting at line 4) in instance VI_1 with
@@ -374,13 +375,13 @@ func TestKeepalivedTracking(t *testing.T) {
 			}
 			cfg, err := Parse(kc, []byte(tc.conf), config.LoadOptions{Hostname: "h1", System: sys})
 			if err != nil {
-				t.Fatalf("ParseKeepalived: %v\nwarnings:\n%s", err, render(diagnosticsOf(t, cfg, err).Warnings()))
+				t.Fatalf("ParseKeepalived: %v\nwarnings:\n%s", err, configtest.Render(configtest.DiagnosticsOf(t, cfg, err).Warnings()))
 			}
 			for _, w := range tc.warns {
-				requireDiag(t, cfg.Warnings, config.SeverityWarning, w)
+				configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, w)
 			}
 			if len(cfg.Warnings) != len(tc.warns) {
-				t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(tc.warns), render(cfg.Warnings))
+				t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(tc.warns), configtest.Render(cfg.Warnings))
 			}
 			tc.check(t, cfg)
 		})
@@ -521,13 +522,13 @@ func TestKeepalivedSyncGroups(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse(kc, []byte(tc.conf), config.LoadOptions{Hostname: "h1", System: newFakeSys(1000, 1000)})
 			if err != nil {
-				t.Fatalf("ParseKeepalived: %v\nwarnings:\n%s", err, render(diagnosticsOf(t, cfg, err).Warnings()))
+				t.Fatalf("ParseKeepalived: %v\nwarnings:\n%s", err, configtest.Render(configtest.DiagnosticsOf(t, cfg, err).Warnings()))
 			}
 			for _, w := range tc.warns {
-				requireDiag(t, cfg.Warnings, config.SeverityWarning, w)
+				configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, w)
 			}
 			if len(cfg.Warnings) != len(tc.warns) {
-				t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(tc.warns), render(cfg.Warnings))
+				t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(tc.warns), configtest.Render(cfg.Warnings))
 			}
 			tc.check(t, cfg)
 		})

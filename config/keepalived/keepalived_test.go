@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 const kc = "/etc/keepalived/keepalived.conf"
@@ -51,9 +52,9 @@ func TestLoadGoldenKeepalived(t *testing.T) {
 				t.Errorf("format %v node %q, want keepalived h1", cfg.Format, cfg.Node.Name)
 			}
 			if len(cfg.Warnings) != 0 {
-				t.Errorf("unexpected warnings:\n%s", render(cfg.Warnings))
+				t.Errorf("unexpected warnings:\n%s", configtest.Render(cfg.Warnings))
 			}
-			sameInstances(t, cfg.Instances, []*config.Instance{tc.want})
+			configtest.SameInstances(t, cfg.Instances, []*config.Instance{tc.want})
 			if got := cfg.Instances[0].Pos; got.File != path || got.Line < 5 {
 				t.Errorf("instance position %v", got)
 			}
@@ -117,7 +118,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			check: func(t *testing.T, c *config.Config) {
 				i := c.Instances[0]
 				if !i.Preempt || i.PreemptDelay != 0 || i.InitialState != config.StateMaster || i.Priority != 100 {
-					t.Errorf("got %s", dump(i))
+					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
 		},
@@ -128,7 +129,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			check: func(t *testing.T, c *config.Config) {
 				i := c.Instances[0]
 				if !i.Preempt || i.InitialState != config.StateBackup {
-					t.Errorf("got %s", dump(i))
+					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
 		},
@@ -138,7 +139,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			warns: []string{kc + ":5: warning: vrrp_instance[VI_1].preempt_delay: preempt_delay is incompatible with nopreempt; reset to 0"},
 			check: func(t *testing.T, c *config.Config) {
 				if i := c.Instances[0]; i.Preempt || i.PreemptDelay != 0 {
-					t.Errorf("got %s", dump(i))
+					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
 		},
@@ -194,11 +195,11 @@ func TestKeepalivedLeniency(t *testing.T) {
 		{
 			name:  "priority 255 without owning the VIP is kept",
 			conf:  withVIP("  priority 255"),
-			opts:  config.LoadOptions{Host: fakeHost{"eth0": {mustPrefix("192.0.2.9/24")}}},
+			opts:  config.LoadOptions{Host: configtest.FakeHost{"eth0": {mustPrefix("192.0.2.9/24")}}},
 			warns: []string{kc + ":4: warning: vrrp_instance[VI_1].priority: 255 is reserved for the address owner, but 192.0.2.1 is not an address of eth0; keepalived does not check this and runs with 255"},
 			check: func(t *testing.T, c *config.Config) {
 				if i := c.Instances[0]; i.Priority != 255 || i.InitialState != config.StateMaster {
-					t.Errorf("got %s", dump(i))
+					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
 		},
@@ -238,7 +239,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			check: func(t *testing.T, c *config.Config) {
 				i := c.Instances[0]
 				if i.Family != config.IPv4 || len(i.VIPs) != 2 || len(i.AdvertisedVIPs()) != 1 {
-					t.Errorf("got %s", dump(i))
+					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
 		},
@@ -249,7 +250,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			check: func(t *testing.T, c *config.Config) {
 				i := c.Instances[0]
 				if i.Family != config.IPv6 || i.Version != 3 || len(i.UnicastPeers) != 1 || len(i.VIPs) != 2 {
-					t.Errorf("got %s", dump(i))
+					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
 		},
@@ -259,7 +260,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			warns: []string{kc + ":7: warning: vrrp_instance[VI_1].mcast_src_ip: 2001:db8::1 is not IPv4 like the instance; skipped"},
 			check: func(t *testing.T, c *config.Config) {
 				if c.Instances[0].UnicastSource.IsValid() {
-					t.Errorf("source kept: %s", dump(c.Instances[0]))
+					t.Errorf("source kept: %s", configtest.Dump(c.Instances[0]))
 				}
 			},
 		},
@@ -269,7 +270,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			warns: []string{kc + ":1: warning: vrrp_instance[VI_1].unicast_peer: a unicast keyword without any unicast peers: multicast is used"},
 			check: func(t *testing.T, c *config.Config) {
 				if i := c.Instances[0]; !i.Multicast() || i.UnicastSource != mustAddr("192.0.2.5") {
-					t.Errorf("got %s", dump(i))
+					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
 		},
@@ -320,7 +321,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			warns: []string{kc + ":4: warning: vrrp_instance[VI_1].version: VRRPv2 is IPv4-only (RFC 3768) but the instance is IPv6; keepalived runs VRRPv2 over IPv6"},
 			check: func(t *testing.T, c *config.Config) {
 				if i := c.Instances[0]; i.Version != 2 || i.Family != config.IPv6 {
-					t.Errorf("got %s", dump(i))
+					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
 		},
@@ -362,7 +363,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			warns: []string{kc + ":6: warning: vrrp_instance[VI_1].virtual_ipaddress: invalid IP 192.0.2.256; skipped", kc + ":7: warning: vrrp_instance[VI_1].virtual_ipaddress: invalid address prefix length 33 for 192.0.2.3/33; /32 used"},
 			check: func(t *testing.T, c *config.Config) {
 				if vs := c.Instances[0].VIPs; len(vs) != 2 || vs[1].Prefix != mustPrefix("192.0.2.3/32") {
-					t.Errorf("got %s", dump(c.Instances[0]))
+					t.Errorf("got %s", configtest.Dump(c.Instances[0]))
 				}
 			},
 		},
@@ -372,7 +373,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			check: func(t *testing.T, c *config.Config) {
 				i := c.Instances[0]
 				if len(i.VIPs) != 3 || !i.VIPs[0].Excluded || !i.VIPs[1].Excluded || i.VIPs[2].Excluded || len(i.AdvertisedVIPs()) != 1 {
-					t.Errorf("got %s", dump(i))
+					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
 		},
@@ -417,7 +418,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 				i := c.Instances[0]
 				if i.Interface != "eth1" || i.VRID != 61 || i.InitialState != config.StateMaster || !i.Preempt ||
 					i.Priority != 90 || i.AdvertInterval != 2*time.Second || i.VIPs[0].Interface != "eth1" {
-					t.Errorf("got %s", dump(i))
+					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
 		},
@@ -431,11 +432,11 @@ func TestKeepalivedLeniency(t *testing.T) {
 				a, b := c.Instances[0], c.Instances[1]
 				wantGARP := config.GARP{MasterDelay: 5 * time.Second, MasterRepeat: 5, MasterRefreshRepeat: 1, Interval: time.Millisecond, NAInterval: 2 * time.Millisecond}
 				if a.GARP != wantGARP || a.Version != 3 {
-					t.Errorf("VI_1 %s", dump(a))
+					t.Errorf("VI_1 %s", configtest.Dump(a))
 				}
 				wantGARP = config.GARP{MasterDelay: 7 * time.Second, MasterRepeat: 2, MasterRefresh: 30 * time.Second, MasterRefreshRepeat: 3, Interval: time.Millisecond, NAInterval: 2 * time.Millisecond}
 				if b.GARP != wantGARP || b.Version != 3 {
-					t.Errorf("VI_2 %s", dump(b))
+					t.Errorf("VI_2 %s", configtest.Dump(b))
 				}
 			},
 		},
@@ -484,13 +485,13 @@ func TestKeepalivedLeniency(t *testing.T) {
 			}
 			cfg, err := Parse(kc, []byte(tc.conf), tc.opts)
 			if err != nil {
-				t.Fatalf("Parse: %v\nwarnings:\n%s", err, render(diagnosticsOf(t, cfg, err).Warnings()))
+				t.Fatalf("Parse: %v\nwarnings:\n%s", err, configtest.Render(configtest.DiagnosticsOf(t, cfg, err).Warnings()))
 			}
 			for _, w := range tc.warns {
-				requireDiag(t, cfg.Warnings, config.SeverityWarning, w)
+				configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, w)
 			}
 			if len(tc.warns) == 0 && len(cfg.Warnings) != 0 {
-				t.Errorf("unexpected warnings:\n%s", render(cfg.Warnings))
+				t.Errorf("unexpected warnings:\n%s", configtest.Render(cfg.Warnings))
 			}
 			tc.check(t, cfg)
 		})
@@ -563,11 +564,11 @@ func TestKeepalivedErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse(kc, []byte(tc.conf), config.LoadOptions{Hostname: "h"})
 			if err == nil {
-				t.Fatalf("no error; warnings:\n%s", render(cfg.Warnings))
+				t.Fatalf("no error; warnings:\n%s", configtest.Render(cfg.Warnings))
 			}
-			ds := diagnosticsOf(t, cfg, err)
+			ds := configtest.DiagnosticsOf(t, cfg, err)
 			for _, w := range tc.want {
-				requireDiag(t, ds, config.SeverityError, w)
+				configtest.RequireDiag(t, ds, config.SeverityError, w)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 // keepalived.conf follows keepalived: enforced with enable_script_security
@@ -45,19 +46,19 @@ func TestScriptSecurityKeepalived(t *testing.T) {
 			cfg, err := Parse(kc, []byte(tc.conf), config.LoadOptions{Hostname: "h1", System: rootSys()})
 			if tc.wantErr != "" {
 				if err == nil {
-					t.Fatalf("loaded; warnings:\n%s", render(cfg.Warnings))
+					t.Fatalf("loaded; warnings:\n%s", configtest.Render(cfg.Warnings))
 				}
-				requireDiag(t, diagnosticsOf(t, cfg, err), config.SeverityError, tc.wantErr)
+				configtest.RequireDiag(t, configtest.DiagnosticsOf(t, cfg, err), config.SeverityError, tc.wantErr)
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, w := range tc.warns {
-				requireDiag(t, cfg.Warnings, config.SeverityWarning, w)
+				configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, w)
 			}
 			if len(cfg.Warnings) != len(tc.warns) {
-				t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(tc.warns), render(cfg.Warnings))
+				t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(tc.warns), configtest.Render(cfg.Warnings))
 			}
 			if len(cfg.Checks) != tc.checks {
 				t.Errorf("%d checks, want %d", len(cfg.Checks), tc.checks)

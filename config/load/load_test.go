@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 // TestLoadRefusesFIFO: a FIFO as the configuration, or included from it,
@@ -36,7 +37,7 @@ func TestLoadRefusesFIFO(t *testing.T) {
 		done := make(chan string, 1)
 		go func() {
 			cfg, err := File(c.path, config.LoadOptions{Hostname: "h"})
-			done <- render(diagnosticsOf(t, cfg, err))
+			done <- configtest.Render(configtest.DiagnosticsOf(t, cfg, err))
 		}()
 		select {
 		case got := <-done:
@@ -66,7 +67,7 @@ func (s swapFS) Glob(pattern string) ([]string, error) { return nil, nil }
 func TestLoadMissingFile(t *testing.T) {
 	for _, name := range []string{"/nonexistent/vipd.yaml", "/nonexistent/keepalived.conf"} {
 		_, err := File(name, config.LoadOptions{})
-		if got, want := render(diagnosticsOf(t, nil, err)), name+": no such file or directory"; !strings.Contains(got, want) {
+		if got, want := configtest.Render(configtest.DiagnosticsOf(t, nil, err)), name+": no such file or directory"; !strings.Contains(got, want) {
 			t.Errorf("%q not in:\n%s", want, got)
 		}
 	}
