@@ -110,14 +110,14 @@ func Merge(answers []Answer, skew time.Duration) Timeline {
 // origin wrote it, by more than skew: one of the two clocks is off.
 func orderCausality(lists [][]Event, reports map[string]*NodeReport, skew time.Duration) {
 	type key struct {
-		instance string
-		version  uint64
+		instance, origin string
+		version          uint64
 	}
 	written := map[key]time.Time{}
 	for _, l := range lists {
 		for _, e := range l {
 			if e.Kind == KindOrder && e.Origin == e.Node {
-				written[key{e.Instance, e.Version}] = e.Time
+				written[key{e.Instance, e.Origin, e.Version}] = e.Time
 			}
 		}
 	}
@@ -126,7 +126,7 @@ func orderCausality(lists [][]Event, reports map[string]*NodeReport, skew time.D
 			if e.Kind != KindOrder || e.Origin == e.Node {
 				continue
 			}
-			w, ok := written[key{e.Instance, e.Version}]
+			w, ok := written[key{e.Instance, e.Origin, e.Version}]
 			if !ok || w.Sub(e.Time) <= skew {
 				continue
 			}

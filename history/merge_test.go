@@ -53,12 +53,15 @@ func TestMergeSkew(t *testing.T) {
 		{Node: "n4", Events: []Event{at("n4", 1, 11*time.Second, KindCheck)}, Offset: -4 * time.Second, RTT: 10 * time.Millisecond},
 		// n5 is 200 ms off: within the limit.
 		{Node: "n5", Events: []Event{order("n5", 1, 10*time.Second+200*time.Millisecond)}, Offset: 200 * time.Millisecond},
+		// n6 wrote a v4 of its own at +20 s: another origin's version is
+		// another order, so n5 applying n1's v4 at +10.2 s is no skew.
+		{Node: "n6", Events: []Event{{Node: "n6", Seq: 1, Time: t0.Add(20 * time.Second), Kind: KindOrder, Instance: "dns", Origin: "n6", Version: 4}}},
 	}, time.Second)
 	skew := map[string]string{}
 	for _, n := range tl.Nodes {
 		skew[n.Node] = strings.Join(n.Skew, "; ")
 	}
-	for node, want := range map[string]string{"n1": "", "n2": "before n1 wrote it", "n3": "clock went back 5s", "n4": "clock -4s off", "n5": ""} {
+	for node, want := range map[string]string{"n1": "", "n2": "before n1 wrote it", "n3": "clock went back 5s", "n4": "clock -4s off", "n5": "", "n6": ""} {
 		if got := skew[node]; (want == "") != (got == "") || !strings.Contains(got, want) {
 			t.Errorf("%s: skew %q, want %q", node, got, want)
 		}
