@@ -1,8 +1,16 @@
 package agent
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -81,5 +89,34 @@ func TestHistoryFromHub(t *testing.T) {
 	}
 	if hist != len(want) || other != 7 {
 		t.Errorf("watcher saw %d history and %d other events", hist, other)
+	}
+}
+
+type fakeAddr struct{ network, s string }
+
+func (a fakeAddr) Network() string { return a.network }
+func (a fakeAddr) String() string  { return a.s }
+
+// How a command arrived and who sent it, as the history records them.
+func TestCallerOf(t *testing.T) {
+	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "ops-laptop"}}
+	for _, c := range []struct {
+		name        string
+		ctx         context.Context
+		via, caller string
+	}{
+		{"no peer", context.Background(), "grpc", "unknown"},
+		{"unix socket through net/http", peer.NewContext(context.Background(), &peer.Peer{Addr: fakeAddr{"tcp", "@"}}), "unix", "local user (unix socket)"},
+		{"tcp", peer.NewContext(context.Background(), &peer.Peer{Addr: fakeAddr{"tcp", "127.0.0.1:40000"}}), "grpc", "127.0.0.1:40000"},
+		{"tls client certificate", peer.NewContext(context.Background(), &peer.Peer{Addr: fakeAddr{"tcp", "198.51.100.9:40000"},
+			AuthInfo: credentials.TLSInfo{State: tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}}}), "grpc", "ops-laptop (198.51.100.9:40000)"},
+		{"http gateway", metadata.NewIncomingContext(peer.NewContext(context.Background(), &peer.Peer{Addr: fakeAddr{"bufconn", "bufconn"}}),
+			metadata.Pairs("x-forwarded-for", "203.0.113.7")), "http", "203.0.113.7"},
+		{"http on the socket", metadata.NewIncomingContext(peer.NewContext(context.Background(), &peer.Peer{Addr: fakeAddr{"bufconn", "bufconn"}}),
+			metadata.Pairs("x-forwarded-for", "@")), "http", "local user (unix socket)"},
+	} {
+		if via, caller := callerOf(c.ctx); via != c.via || caller != c.caller {
+			t.Errorf("%s: %q, %q; want %q, %q", c.name, via, caller, c.via, c.caller)
+		}
 	}
 }
