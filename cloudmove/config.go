@@ -154,6 +154,8 @@ type kindConfig interface {
 	same(o kindConfig) bool
 	// newAction builds the action that carries the settings out.
 	newAction(o Owner) action
+	// grant is what the action needs in an IAM policy (Policy).
+	grant(region string) grant
 }
 
 // blocks returns the kind settings that are set, in field order.

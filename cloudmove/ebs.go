@@ -55,6 +55,12 @@ func (e *VolumeConfig) same(o kindConfig) bool {
 	return ok && *e == *x
 }
 
+func (e *VolumeConfig) grant(region string) grant {
+	// The instances a volume is attached to are known only at run time.
+	return grant{describe: []string{"ec2:DescribeVolumes"}, sid: "VipdEBS", actions: []string{"ec2:AttachVolume", "ec2:DetachVolume"},
+		resources: []string{ec2ARN(region, "volume", e.VolumeID), ec2ARN(region, "instance", "")}}
+}
+
 func (e *VolumeConfig) newAction(Owner) action { return newEBS(e) }
 
 func (e *VolumeConfig) validate(v *validation, _ Owner, k string) {

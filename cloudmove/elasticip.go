@@ -32,6 +32,11 @@ func (e *ElasticIPConfig) same(o kindConfig) bool {
 	return ok && *e == *x
 }
 
+func (e *ElasticIPConfig) grant(region string) grant {
+	return grant{describe: []string{"ec2:DescribeAddresses"}, sid: "VipdElasticIP", actions: []string{"ec2:AssociateAddress"},
+		resources: []string{ec2ARN(region, "elastic-ip", e.AllocationID), ec2ARN(region, "network-interface", e.ENI)}}
+}
+
 func (e *ElasticIPConfig) newAction(o Owner) action { return newElasticIP(e, o) }
 
 func (e *ElasticIPConfig) validate(v *validation, o Owner, k string) {

@@ -33,49 +33,20 @@ func Policy(owners []Owner) PolicyDocument {
 	doc := PolicyDocument{Version: "2012-10-17"}
 	describe := map[string]bool{}
 	n := 0
-	arn := func(region, kind, id string) string {
-		if region == "" {
-			region = "*"
-		}
-		if id == "" {
-			id = "*"
-		}
-		return fmt.Sprintf("arn:aws:ec2:%s:*:%s/%s", region, kind, id)
-	}
-	add := func(sid string, actions []string, resources ...string) {
-		n++
-		slices.Sort(resources)
-		doc.Statement = append(doc.Statement, PolicyStatement{Sid: fmt.Sprintf("%s%d", sid, n), Effect: "Allow",
-			Action: actions, Resource: slices.Compact(resources)})
-	}
 	for _, o := range owners {
-		region := o.Cloud.Region
 		for _, a := range o.Cloud.Actions {
-			switch {
-			case a.SecondaryIP != nil:
-				describe["ec2:DescribeNetworkInterfaces"] = true
-				add("VipdSecondaryIP", []string{"ec2:AssignPrivateIpAddresses"}, arn(region, "network-interface", a.SecondaryIP.ENI))
-			case a.ElasticIP != nil:
-				describe["ec2:DescribeAddresses"] = true
-				add("VipdElasticIP", []string{"ec2:AssociateAddress"},
-					arn(region, "elastic-ip", a.ElasticIP.AllocationID), arn(region, "network-interface", a.ElasticIP.ENI))
-			case a.Route != nil:
-				describe["ec2:DescribeRouteTables"] = true
-				describe["ec2:DescribeNetworkInterfaces"] = true
-				var res []string
-				for _, t := range a.Route.RouteTables {
-					res = append(res, arn(region, "route-table", t))
-				}
-				if a.Route.RouteTables == nil {
-					describe["ec2:DescribeSubnets"] = true
-					res = append(res, arn(region, "route-table", ""))
-				}
-				add("VipdRoute", []string{"ec2:CreateRoute", "ec2:ReplaceRoute"}, res...)
-			case a.EBS != nil:
-				describe["ec2:DescribeVolumes"] = true
-				add("VipdEBS", []string{"ec2:AttachVolume", "ec2:DetachVolume"},
-					arn(region, "volume", a.EBS.VolumeID), arn(region, "instance", ""))
+			blocks := a.blocks()
+			if len(blocks) == 0 {
+				continue
 			}
+			g := blocks[0].grant(o.Cloud.Region)
+			for _, d := range g.describe {
+				describe[d] = true
+			}
+			n++
+			slices.Sort(g.resources)
+			doc.Statement = append(doc.Statement, PolicyStatement{Sid: fmt.Sprintf("%s%d", g.sid, n), Effect: "Allow",
+				Action: g.actions, Resource: slices.Compact(g.resources)})
 		}
 	}
 	if len(describe) > 0 {
@@ -87,6 +58,29 @@ func Policy(owners []Owner) PolicyDocument {
 		doc.Statement = append([]PolicyStatement{{Sid: "VipdDescribe", Effect: "Allow", Action: acts, Resource: []string{"*"}}}, doc.Statement...)
 	}
 	return doc
+}
+
+// grant is what one action needs in an IAM policy; each kind says it.
+type grant struct {
+	// describe are the describe calls it makes (they take no
+	// resource-level permissions: granted on "*").
+	describe []string
+	// sid prefixes the statement's id ("VipdRoute").
+	sid string
+	// actions are the mutating calls, on resources.
+	actions   []string
+	resources []string
+}
+
+// ec2ARN is the ARN of an EC2 resource; an empty region or id means all.
+func ec2ARN(region, kind, id string) string {
+	if region == "" {
+		region = "*"
+	}
+	if id == "" {
+		id = "*"
+	}
+	return fmt.Sprintf("arn:aws:ec2:%s:*:%s/%s", region, kind, id)
 }
 
 // JSON renders the document, indented.

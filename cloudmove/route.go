@@ -45,6 +45,20 @@ func (r *RouteConfig) same(o kindConfig) bool {
 		maps.Equal(r.SubnetTags, x.SubnetTags) && r.IncludeMain == x.IncludeMain && r.Target == x.Target
 }
 
+func (r *RouteConfig) grant(region string) grant {
+	g := grant{describe: []string{"ec2:DescribeRouteTables", "ec2:DescribeNetworkInterfaces"}, sid: "VipdRoute",
+		actions: []string{"ec2:CreateRoute", "ec2:ReplaceRoute"}}
+	for _, t := range r.RouteTables {
+		g.resources = append(g.resources, ec2ARN(region, "route-table", t))
+	}
+	if r.RouteTables == nil {
+		// Tables found by subnet tags are known only at run time.
+		g.describe = append(g.describe, "ec2:DescribeSubnets")
+		g.resources = append(g.resources, ec2ARN(region, "route-table", ""))
+	}
+	return g
+}
+
 func (r *RouteConfig) newAction(o Owner) action { return newRoute(r, o) }
 
 func (r *RouteConfig) validate(v *validation, o Owner, k string) {

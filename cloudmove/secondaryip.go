@@ -30,6 +30,11 @@ func (s *SecondaryIPConfig) same(o kindConfig) bool {
 	return ok && s.Target == x.Target && slices.Equal(s.Addresses, x.Addresses)
 }
 
+func (s *SecondaryIPConfig) grant(region string) grant {
+	return grant{describe: []string{"ec2:DescribeNetworkInterfaces"}, sid: "VipdSecondaryIP",
+		actions: []string{"ec2:AssignPrivateIpAddresses"}, resources: []string{ec2ARN(region, "network-interface", s.ENI)}}
+}
+
 func (s *SecondaryIPConfig) newAction(o Owner) action { return newSecondaryIP(s, o) }
 
 func (s *SecondaryIPConfig) validate(v *validation, o Owner, k string) {
