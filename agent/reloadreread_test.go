@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
 )
 
@@ -23,10 +24,10 @@ func TestReloadKeepsTrackFileValue(t *testing.T) {
 	zero := 0
 	cfg := func(interval time.Duration) *config.Config {
 		c := baseConfig(testInstance("web", 51, 100, config.Notify{}, "weight"))
-		c.Checks = []*config.Check{{
-			Name: "weight", Kind: config.CheckFile, Interval: interval, Fall: 1, Rise: 1, Weight: 1,
-			File: &config.FileCheck{Path: path, InitValue: &zero, InitOverwrite: true},
-		}}
+		c.Checks = []*config.Check{{Config: checks.Config{
+			Name: "weight", Kind: checks.KindFile, Interval: interval, Fall: 1, Rise: 1, Weight: 1,
+			File: &checks.FileConfig{Path: path, InitValue: &zero, InitOverwrite: true},
+		}}}
 		return c
 	}
 	read := func() string {

@@ -145,11 +145,11 @@ func withImplicitChecks(cfg *config.Config) map[string]*config.Check {
 	for _, ic := range cfg.Instances {
 		name := "interface:" + ic.Interface
 		if _, ok := out[name]; !ok {
-			out[name] = &config.Check{
-				Name: name, Kind: config.CheckInterface,
+			out[name] = &config.Check{Config: checks.Config{
+				Name: name, Kind: checks.KindInterface,
 				Interval: linkCheckInterval, Fall: 1, Rise: 1,
-				Interface: &config.InterfaceCheck{Name: ic.Interface},
-			}
+				Interface: &checks.InterfaceConfig{Name: ic.Interface},
+			}}
 		}
 	}
 	return out
@@ -195,12 +195,12 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 		if _, ok := t.runners[name]; ok {
 			continue
 		}
-		p, err := checks.NewProber(c, checks.Options{Scripts: cfg.Scripts, Logger: t.log, Reload: reload})
+		p, err := checks.NewProber(&c.Config, checks.Options{User: cfg.Scripts.User, Group: cfg.Scripts.Group, Logger: t.log, Reload: reload})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("check %s: %w", name, err))
 			continue
 		}
-		r, err := checks.NewRunner(c, p, checks.RunnerOptions{
+		r, err := checks.NewRunner(&c.Config, p, checks.RunnerOptions{
 			Clock: t.clock, Logger: t.log, OnChange: t.checkChanged, OnRun: t.checkRan, Timers: t.timers,
 		})
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election"
 	"github.com/vipd/vipd/election/fsm"
@@ -139,8 +140,8 @@ func testInstance(name string, vrid uint8, prio uint8, n config.Notify, track ..
 }
 
 func execCheck(name string, weight int) *config.Check {
-	return &config.Check{Name: name, Kind: config.CheckExec, Interval: time.Second, Fall: 1, Rise: 1, Weight: weight,
-		Exec: &config.ExecCheck{Command: []string{"/bin/true"}}}
+	return &config.Check{Config: checks.Config{Name: name, Kind: checks.KindExec, Interval: time.Second, Fall: 1, Rise: 1, Weight: weight,
+		Exec: &checks.ExecConfig{Command: []string{"/bin/true"}}}}
 }
 
 // newTrackHarness sets tracking up for cfg the way configure does, but

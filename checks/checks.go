@@ -9,8 +9,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 // MaxOutput bounds Result.Output, in bytes: enough to show why a check
@@ -86,8 +84,9 @@ type ConfigError struct {
 	// Check is the check's name.
 	Check string
 	// Kind is the check's kind.
-	Kind config.CheckKind
-	// Field names the offending setting ("Command", "URL", ...).
+	Kind Kind
+	// Field names the offending setting as FieldError does
+	// ("exec.command", "http.url", ...; "interval" for NewRunner).
 	Field string
 	// Err says what is wrong with it.
 	Err error
@@ -103,10 +102,12 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Options are the settings NewProber takes from outside the check itself.
 type Options struct {
-	// Scripts gives the default user and group of exec checks. Its
-	// Enforce is not looked at: script security is checked when the
-	// configuration loads (config's script security), not here.
-	Scripts config.ScriptSecurity
+	// User and Group run exec checks that name no user of their own
+	// (the configuration's script user); empty User means the user vipd
+	// runs as, empty Group the user's primary group. Whether a script is
+	// safe to run is checked when the configuration loads (config's
+	// script security), not here.
+	User, Group string
 	// Logger receives warnings found while building a check; nil
 	// discards them.
 	Logger *slog.Logger
@@ -123,56 +124,21 @@ func (o Options) logger() *slog.Logger {
 	return o.Logger
 }
 
-// NewProber builds the prober of c's kind. It validates the kind-specific
-// settings and returns a *ConfigError when they cannot work. Building is
-// cheap and has no lasting side effect except for a file check with
-// InitValue, whose file is created if missing (keepalived's init_file).
-func NewProber(c *config.Check, opts Options) (Prober, error) {
+// NewProber builds the prober of c's kind. It checks the kind's settings
+// with the rules Validate applies, then what only this machine can tell
+// (a program to run, a user), and returns a *ConfigError for the first
+// problem. It does not check the settings all kinds share: NewRunner
+// does. Building is cheap and has no lasting side effect except for a
+// file check with InitValue, whose file is created if missing
+// (keepalived's init_file).
+func NewProber(c *Config, opts Options) (Prober, error) {
 	if c == nil {
 		return nil, &ConfigError{Field: "Check", Err: errors.New("nil check")}
 	}
-	missing := func(field string) error {
-		return &ConfigError{Check: c.Name, Kind: c.Kind, Field: field, Err: errors.New("not set")}
+	if err := c.kindError(); err != nil {
+		return nil, err
 	}
-	switch c.Kind {
-	case config.CheckExec:
-		if c.Exec == nil {
-			return nil, missing("Exec")
-		}
-		return newExecProber(c, opts)
-	case config.CheckProcess:
-		if c.Process == nil {
-			return nil, missing("Process")
-		}
-		return newProcessProber(c)
-	case config.CheckTCP:
-		if c.TCP == nil {
-			return nil, missing("TCP")
-		}
-		return newTCPProber(c)
-	case config.CheckHTTP:
-		if c.HTTP == nil {
-			return nil, missing("HTTP")
-		}
-		return newHTTPProber(c)
-	case config.CheckDNS:
-		if c.DNS == nil {
-			return nil, missing("DNS")
-		}
-		return newDNSProber(c)
-	case config.CheckFile:
-		if c.File == nil {
-			return nil, missing("File")
-		}
-		return newFileProber(c, opts)
-	case config.CheckInterface:
-		if c.Interface == nil {
-			return nil, missing("Interface")
-		}
-		return newIfaceProber(c)
-	default:
-		return nil, &ConfigError{Check: c.Name, Kind: c.Kind, Field: "Kind", Err: fmt.Errorf("unknown check kind %q", c.Kind)}
-	}
+	return kindOf(c.Kind).prober(c, opts)
 }
 
 // probeErr turns the error of an operation cut short by ctx into one that

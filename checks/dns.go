@@ -2,7 +2,6 @@ package checks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/vipd/vipd/config"
 )
 
 // dnsNoDeadline bounds a DNS exchange whose context has no deadline.
@@ -43,71 +40,96 @@ type dnsProber struct {
 	answer     *regexp.Regexp
 }
 
-func newDNSProber(c *config.Check) (*dnsProber, error) {
-	d := c.DNS
-	cfgErr := func(field string, err error) error {
-		return &ConfigError{Check: c.Name, Kind: c.Kind, Field: field, Err: err}
+// DNSConfig is healthy when a query to Server gets the expected answer.
+// Its zero values are defaults (DefaultDNSConfig fills them in), and
+// names of types, classes, response codes and protocols are read in any
+// case.
+type DNSConfig struct {
+	// Server is host, host:port, IPv6 or [IPv6]:port; port 53 if omitted.
+	Server string
+	// Name, Type ("A", "TXT", ...; default A) and Class (default IN) of
+	// the question.
+	Name, Type, Class string
+	// Protocol is "udp" (default) or "tcp".
+	Protocol string
+	// ExpectRcode is the expected response code (default NOERROR).
+	ExpectRcode string
+	// ExpectAnswer, when not empty, is a regular expression that some
+	// answer record's data (as `dig +short` prints it) must match.
+	ExpectAnswer string
+}
+
+// DefaultDNSConfig returns d with its defaults filled in and its names
+// spelled as a front end writes them back: type A, class IN, over UDP,
+// expecting NOERROR; upper-case type, class and response code, lower-case
+// protocol.
+func DefaultDNSConfig(d DNSConfig) DNSConfig {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
 	}
-	host, port, err := splitServer(d.Server)
-	if err != nil {
-		return nil, cfgErr("Server", err)
+	def(&d.Type, "A")
+	def(&d.Class, "IN")
+	def(&d.Protocol, "udp")
+	def(&d.ExpectRcode, "NOERROR")
+	d.Type, d.Class, d.ExpectRcode = strings.ToUpper(d.Type), strings.ToUpper(d.Class), strings.ToUpper(d.ExpectRcode)
+	d.Protocol = strings.ToLower(d.Protocol)
+	return d
+}
+
+var dnsKind = kindDef{
+	kind:     KindDNS,
+	settings: func(c *Config) bool { return c.DNS != nil },
+	validate: func(c *Config, fail func(field, msg string)) { c.DNS.compile(fail) },
+	same:     func(a, b *Config) bool { return *a.DNS == *b.DNS },
+	prober: func(c *Config, _ Options) (Prober, error) {
+		return c.DNS.compile(func(string, string) {}), nil
+	},
+}
+
+// compile reads the settings into a prober, reporting each problem
+// through fail: the one place the DNS check's rules are written.
+func (d *DNSConfig) compile(fail func(field, msg string)) *dnsProber {
+	dd := DefaultDNSConfig(*d)
+	p := &dnsProber{proto: dd.Protocol}
+	var err error
+	if d.Server == "" {
+		fail("dns.server", "is required (host or host:port)")
+	} else if p.host, p.port, err = splitServer(d.Server); err != nil {
+		fail("dns.server", err.Error())
 	}
 	if d.Name == "" {
-		return nil, cfgErr("Name", errors.New("no name to ask for"))
+		fail("dns.name", "is required")
+	} else if _, ok := dns.IsDomainName(d.Name); !ok {
+		fail("dns.name", fmt.Sprintf("%q is not a domain name", d.Name))
 	}
-	if _, ok := dns.IsDomainName(d.Name); !ok {
-		return nil, cfgErr("Name", fmt.Errorf("%q is not a domain name", d.Name))
+	qtype, ok := dns.StringToType[dd.Type]
+	if !ok {
+		fail("dns.type", fmt.Sprintf("%q is not a DNS record type", d.Type))
 	}
-	qtype := dns.TypeA
-	if d.Type != "" {
-		t, ok := dns.StringToType[strings.ToUpper(d.Type)]
-		if !ok {
-			return nil, cfgErr("Type", fmt.Errorf("unknown record type %q", d.Type))
-		}
-		qtype = t
+	qclass, ok := dns.StringToClass[dd.Class]
+	if !ok {
+		fail("dns.class", fmt.Sprintf("%q is not a DNS class", d.Class))
 	}
-	qclass := uint16(dns.ClassINET)
-	if d.Class != "" {
-		cl, ok := dns.StringToClass[strings.ToUpper(d.Class)]
-		if !ok {
-			return nil, cfgErr("Class", fmt.Errorf("unknown class %q", d.Class))
-		}
-		qclass = cl
+	if p.proto != "udp" && p.proto != "tcp" {
+		fail("dns.protocol", fmt.Sprintf("%q is not udp or tcp", d.Protocol))
 	}
-	proto := strings.ToLower(d.Protocol)
-	switch proto {
-	case "":
-		proto = "udp"
-	case "udp", "tcp":
-	default:
-		return nil, cfgErr("Protocol", fmt.Errorf("%q: want udp or tcp", d.Protocol))
-	}
-	rcode := dns.RcodeSuccess
-	if d.ExpectRcode != "" {
-		r, ok := dns.StringToRcode[strings.ToUpper(d.ExpectRcode)]
-		if !ok {
-			return nil, cfgErr("ExpectRcode", fmt.Errorf("unknown response code %q", d.ExpectRcode))
-		}
-		rcode = r
-	}
-	p := &dnsProber{
-		host: host, port: port, proto: proto, rcode: rcode,
-		question: dns.Question{Name: dns.Fqdn(d.Name), Qtype: qtype, Qclass: qclass},
+	if p.rcode, ok = dns.StringToRcode[dd.ExpectRcode]; !ok {
+		fail("dns.expect_rcode", fmt.Sprintf("%q is not a DNS response code", d.ExpectRcode))
 	}
 	if d.ExpectAnswer != "" {
 		if p.answer, err = regexp.Compile(d.ExpectAnswer); err != nil {
-			return nil, cfgErr("ExpectAnswer", err)
+			fail("dns.expect_answer", fmt.Sprintf("%q does not compile: %v", d.ExpectAnswer, err))
 		}
 	}
-	return p, nil
+	p.question = dns.Question{Name: dns.Fqdn(d.Name), Qtype: qtype, Qclass: qclass}
+	return p
 }
 
 // splitServer accepts "host:port", "[v6]:port", "host", "v6" and "[v6]";
 // the port defaults to 53.
 func splitServer(s string) (host, port string, err error) {
-	if s == "" {
-		return "", "", errors.New("no server given")
-	}
 	host, port, err = net.SplitHostPort(s)
 	if err != nil {
 		// No port: a bare name or address, IPv6 possibly in brackets.
@@ -126,10 +148,10 @@ func splitServer(s string) (host, port string, err error) {
 		}
 	}
 	if host == "" {
-		return "", "", fmt.Errorf("%q: no host", s)
+		return "", "", fmt.Errorf("%q has no host", s)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return "", "", fmt.Errorf("%q: port %q is not a number in 1..65535", s, port)
+		return "", "", fmt.Errorf("%q: port %q is not a number in 1-65535", s, port)
 	}
 	return host, port, nil
 }

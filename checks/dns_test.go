@@ -13,13 +13,11 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/vipd/vipd/config"
 )
 
-func dnsCheck(server, name, qtype string) *config.Check {
-	return &config.Check{Name: "dns-test", Kind: config.CheckDNS,
-		DNS: &config.DNSCheck{Server: server, Name: name, Type: qtype}}
+func dnsCheck(server, name, qtype string) *Config {
+	return &Config{Name: "dns-test", Kind: KindDNS,
+		DNS: &DNSConfig{Server: server, Name: name, Type: qtype}}
 }
 
 // dnsServer is a miekg/dns server on 127.0.0.1 (UDP and TCP, one port)
@@ -215,21 +213,21 @@ func TestDNSProbeCancel(t *testing.T) {
 func TestDNSConfigErrors(t *testing.T) {
 	tests := []struct {
 		name  string
-		mod   func(*config.DNSCheck)
+		mod   func(*DNSConfig)
 		field string
 	}{
-		{name: "no server", mod: func(d *config.DNSCheck) { d.Server = "" }, field: "Server"},
-		{name: "unbalanced bracket", mod: func(d *config.DNSCheck) { d.Server = "[::1" }, field: "Server"},
-		{name: "port zero", mod: func(d *config.DNSCheck) { d.Server = "127.0.0.1:0" }, field: "Server"},
-		{name: "port not a number", mod: func(d *config.DNSCheck) { d.Server = "127.0.0.1:dns" }, field: "Server"},
-		{name: "colons but no address", mod: func(d *config.DNSCheck) { d.Server = "a:b:c" }, field: "Server"},
-		{name: "no name", mod: func(d *config.DNSCheck) { d.Name = "" }, field: "Name"},
-		{name: "bad name", mod: func(d *config.DNSCheck) { d.Name = "a..b" }, field: "Name"},
-		{name: "bad type", mod: func(d *config.DNSCheck) { d.Type = "AAAAX" }, field: "Type"},
-		{name: "bad class", mod: func(d *config.DNSCheck) { d.Class = "XX" }, field: "Class"},
-		{name: "bad protocol", mod: func(d *config.DNSCheck) { d.Protocol = "sctp" }, field: "Protocol"},
-		{name: "bad rcode", mod: func(d *config.DNSCheck) { d.ExpectRcode = "FINE" }, field: "ExpectRcode"},
-		{name: "bad regexp", mod: func(d *config.DNSCheck) { d.ExpectAnswer = "[" }, field: "ExpectAnswer"},
+		{name: "no server", mod: func(d *DNSConfig) { d.Server = "" }, field: "dns.server"},
+		{name: "unbalanced bracket", mod: func(d *DNSConfig) { d.Server = "[::1" }, field: "dns.server"},
+		{name: "port zero", mod: func(d *DNSConfig) { d.Server = "127.0.0.1:0" }, field: "dns.server"},
+		{name: "port not a number", mod: func(d *DNSConfig) { d.Server = "127.0.0.1:dns" }, field: "dns.server"},
+		{name: "colons but no address", mod: func(d *DNSConfig) { d.Server = "a:b:c" }, field: "dns.server"},
+		{name: "no name", mod: func(d *DNSConfig) { d.Name = "" }, field: "dns.name"},
+		{name: "bad name", mod: func(d *DNSConfig) { d.Name = "a..b" }, field: "dns.name"},
+		{name: "bad type", mod: func(d *DNSConfig) { d.Type = "AAAAX" }, field: "dns.type"},
+		{name: "bad class", mod: func(d *DNSConfig) { d.Class = "XX" }, field: "dns.class"},
+		{name: "bad protocol", mod: func(d *DNSConfig) { d.Protocol = "sctp" }, field: "dns.protocol"},
+		{name: "bad rcode", mod: func(d *DNSConfig) { d.ExpectRcode = "FINE" }, field: "dns.expect_rcode"},
+		{name: "bad regexp", mod: func(d *DNSConfig) { d.ExpectAnswer = "[" }, field: "dns.expect_answer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -238,7 +236,7 @@ func TestDNSConfigErrors(t *testing.T) {
 			wantConfigError(t, c, tc.field)
 		})
 	}
-	wantConfigError(t, &config.Check{Name: "d", Kind: config.CheckDNS}, "DNS")
+	wantConfigError(t, &Config{Name: "d", Kind: KindDNS}, "dns")
 }
 
 func TestSplitServer(t *testing.T) {

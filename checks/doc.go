@@ -3,13 +3,17 @@
 // keepalived's vrrp_script semantics (interval, timeout, fall, rise,
 // init_fail) and reports its state.
 //
-// One file per kind holds its configuration checks, behaviour and tests:
+// Each kind's settings, their rules and its behaviour are in one file, its
+// tests in its _test file:
 // exec.go (a program, keepalived's vrrp_script), process.go (a process is
 // alive, like `killall -0`), tcp.go (a TCP connect), http.go (a GET), dns.go
 // (a DNS query, matched as `dig +short` prints it), file.go (an integer in a
 // file, keepalived's vrrp_track_file) and iface.go (an interface's link,
-// keepalived's track_interface). checks.go holds what they share, runner.go
-// the schedule and state, changes.go a non-blocking fan-in of state changes.
+// keepalived's track_interface). config.go holds the settings every kind
+// has (Config), their defaults, Validate with its FieldErrors, and the
+// list that registers each kind; checks.go the probers' shared parts,
+// runner.go the schedule and state, changes.go a non-blocking fan-in of
+// state changes. README.md says how to add a kind.
 //
 // # State, as keepalived has it
 //
@@ -35,8 +39,11 @@
 //
 // # Dependencies
 //
-// This package depends on config (the check model), internal/clock and
-// internal/proc (running exec checks). It must not depend on election, the
-// agent or anything else that consumes check results: results flow out
-// through Status and the OnChange callback, never by calling back up.
+// This package owns the checks' configuration: package config decodes
+// files into a Config and reports Validate's problems at the lines they
+// were written, and imports this package, never the reverse. Besides the
+// standard library it depends on internal/clock and internal/proc
+// (running exec checks). It must not depend on election, the agent or
+// anything else that consumes check results: results flow out through
+// Status and the OnChange callback, never by calling back up.
 package checks

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/proc"
 )
 
@@ -40,31 +40,61 @@ type execProber struct {
 	spec proc.Spec
 }
 
-func newExecProber(c *config.Check, opts Options) (*execProber, error) {
+// ExecConfig runs a program; exit status 0 is success.
+type ExecConfig struct {
+	// Command is the program and its arguments, run without a shell (give
+	// "sh", "-c", "..." to use one).
+	Command []string
+	// User and Group run the program unprivileged (keepalived's "user"
+	// keyword); empty User means Options.User and Options.Group. Group
+	// empty means the user's primary group.
+	User, Group string
+}
+
+var execKind = kindDef{
+	kind:     KindExec,
+	settings: func(c *Config) bool { return c.Exec != nil },
+	validate: func(c *Config, fail func(field, msg string)) {
+		e := c.Exec
+		if len(e.Command) == 0 || e.Command[0] == "" {
+			fail("exec.command", "is required (the program and its arguments)")
+		}
+		if e.Group != "" && e.User == "" {
+			fail("exec.group", "needs user")
+		}
+	},
+	same: func(a, b *Config) bool {
+		x, y := a.Exec, b.Exec
+		return slices.Equal(x.Command, y.Command) && x.User == y.User && x.Group == y.Group
+	},
+	prober: func(c *Config, opts Options) (Prober, error) { return newExecProber(c, opts) },
+}
+
+// newExecProber also refuses what only this machine can say is wrong: a
+// program that cannot be found or run, a user or group that does not
+// exist, an argument the kernel cannot pass.
+func newExecProber(c *Config, opts Options) (*execProber, error) {
 	cfgErr := func(field string, err error) error {
 		return &ConfigError{Check: c.Name, Kind: c.Kind, Field: field, Err: err}
 	}
 	e := c.Exec
-	if len(e.Command) == 0 || e.Command[0] == "" {
-		return nil, cfgErr("Command", errors.New("no program given"))
-	}
 	for _, a := range e.Command {
 		if strings.IndexByte(a, 0) >= 0 {
-			return nil, cfgErr("Command", fmt.Errorf("argument %q contains a NUL byte", a))
+			return nil, cfgErr("exec.command", fmt.Errorf("argument %q contains a NUL byte", a))
 		}
 	}
 	path, err := lookProgram(e.Command[0])
 	if err != nil {
-		return nil, cfgErr("Command", err)
+		return nil, cfgErr("exec.command", err)
 	}
 
 	// The check's own user wins, with its group or else the user's
 	// primary group; otherwise the global script user and group apply.
 	usr, grp := e.User, e.Group
 	if usr == "" {
-		usr = opts.Scripts.User
+		usr = opts.User
 		if grp == "" {
-			grp = opts.Scripts.Group
+			grp = opts.Group
 		}
 	}
 	// As keepalived does, argv[0] is the program's resolved path.
@@ -81,10 +111,10 @@ func newExecProber(c *config.Check, opts Options) (*execProber, error) {
 	// Refuse now a user or group that cannot work, rather than fail every
 	// run; proc.Run looks them up again each time.
 	if err := spec.Validate(); err != nil {
-		field := "User"
+		field := "exec.user"
 		var ce *proc.CredentialError
 		if errors.As(err, &ce) && ce.BadGroup {
-			field = "Group"
+			field = "exec.group"
 		}
 		return nil, cfgErr(field, err)
 	}

@@ -14,12 +14,10 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/vipd/vipd/config"
 )
 
-func execCheck(cmd ...string) *config.Check {
-	return &config.Check{Name: "exec-test", Kind: config.CheckExec, Exec: &config.ExecCheck{Command: cmd}}
+func execCheck(cmd ...string) *Config {
+	return &Config{Name: "exec-test", Kind: KindExec, Exec: &ExecConfig{Command: cmd}}
 }
 
 func TestExecProbe(t *testing.T) {
@@ -84,16 +82,16 @@ func TestExecShellThroughSymlinkedBin(t *testing.T) {
 	tests := []struct {
 		name    string
 		cmd     []string
-		scripts config.ScriptSecurity
+		scripts Options
 	}{
-		{name: "/bin/sh, security enforced", cmd: []string{"/bin/sh", "-c", "exit 0"}, scripts: config.ScriptSecurity{Enforce: true}},
+		{name: "/bin/sh, security enforced", cmd: []string{"/bin/sh", "-c", "exit 0"}, scripts: Options{}},
 		{name: "/bin/sh, not enforced", cmd: []string{"/bin/sh", "-c", "exit 0"}},
-		{name: "bare sh, security enforced", cmd: []string{"sh", "-c", "exit 0"}, scripts: config.ScriptSecurity{Enforce: true}},
-		{name: "as root explicitly", cmd: []string{"/bin/sh", "-c", "exit 0"}, scripts: config.ScriptSecurity{Enforce: true, User: "root"}},
+		{name: "bare sh, security enforced", cmd: []string{"sh", "-c", "exit 0"}, scripts: Options{}},
+		{name: "as root explicitly", cmd: []string{"/bin/sh", "-c", "exit 0"}, scripts: Options{User: "root"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := NewProber(execCheck(tc.cmd...), Options{Scripts: tc.scripts})
+			p, err := NewProber(execCheck(tc.cmd...), tc.scripts)
 			if err != nil {
 				t.Fatalf("NewProber: %v", err)
 			}
@@ -240,17 +238,19 @@ func TestExecCredentials(t *testing.T) {
 	tests := []struct {
 		name       string
 		user, grp  string
-		defaults   config.ScriptSecurity
+		defaults   Options
 		wantUID    string
 		wantGID    string
 		wantGroups string
 	}{
 		{name: "check user", user: "nobody", wantUID: nobody.Uid, wantGID: nobody.Gid},
 		{name: "numeric user", user: nobody.Uid, wantUID: nobody.Uid, wantGID: nobody.Gid},
-		{name: "global script user", defaults: config.ScriptSecurity{User: "nobody"}, wantUID: nobody.Uid, wantGID: nobody.Gid},
-		{name: "check user beats global", user: "nobody", defaults: config.ScriptSecurity{User: "root"},
+		{name: "global script user", defaults: Options{User: "nobody"}, wantUID: nobody.Uid, wantGID: nobody.Gid},
+		{name: "check user beats global", user: "nobody", defaults: Options{User: "root"},
 			wantUID: nobody.Uid, wantGID: nobody.Gid},
-		{name: "group only keeps root, drops other groups", grp: nogroup.Name, wantUID: "0", wantGID: nobody.Gid,
+		// A check's own group needs its user (Validate); the default
+		// group alone applies to the user vipd runs as.
+		{name: "group only keeps root, drops other groups", defaults: Options{Group: nogroup.Name}, wantUID: "0", wantGID: nobody.Gid,
 			wantGroups: nobody.Gid},
 		{name: "none runs as vipd", wantUID: "0", wantGID: strconv.Itoa(os.Getegid())},
 	}
@@ -258,7 +258,7 @@ func TestExecCredentials(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := execCheck("sh", "-c", "id -u; id -g")
 			c.Exec.User, c.Exec.Group = tc.user, tc.grp
-			p, err := NewProber(c, Options{Scripts: tc.defaults})
+			p, err := NewProber(c, tc.defaults)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,7 +269,7 @@ func TestExecCredentials(t *testing.T) {
 			}
 			if tc.wantGroups != "" {
 				c.Exec.Command = []string{"id", "-G"}
-				p, _ := NewProber(c, Options{Scripts: tc.defaults})
+				p, _ := NewProber(c, tc.defaults)
 				if r := p.Probe(t.Context()); strings.TrimSpace(r.Output) != tc.wantGroups {
 					t.Errorf("id -G printed %q, want %q", r.Output, tc.wantGroups)
 				}
@@ -286,29 +286,29 @@ func TestExecConfigErrors(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		check *config.Check
+		check *Config
 		field string
 	}{
-		{name: "no exec section", check: &config.Check{Name: "x", Kind: config.CheckExec}, field: "Exec"},
-		{name: "empty command", check: execCheck(), field: "Command"},
-		{name: "empty program", check: execCheck("", "a"), field: "Command"},
-		{name: "program not in ExecPath", check: execCheck("vipd-no-such-program"), field: "Command"},
-		{name: "relative path", check: execCheck("./script"), field: "Command"},
-		{name: "missing absolute path", check: execCheck(filepath.Join(dir, "missing")), field: "Command"},
-		{name: "directory", check: execCheck(dir), field: "Command"},
-		{name: "not executable", check: execCheck(notExec), field: "Command"},
-		{name: "NUL in an argument", check: execCheck("echo", "a\x00b"), field: "Command"},
-		{name: "unknown user", check: func() *config.Check {
+		{name: "no exec section", check: &Config{Name: "x", Kind: KindExec}, field: "exec"},
+		{name: "empty command", check: execCheck(), field: "exec.command"},
+		{name: "empty program", check: execCheck("", "a"), field: "exec.command"},
+		{name: "program not in ExecPath", check: execCheck("vipd-no-such-program"), field: "exec.command"},
+		{name: "relative path", check: execCheck("./script"), field: "exec.command"},
+		{name: "missing absolute path", check: execCheck(filepath.Join(dir, "missing")), field: "exec.command"},
+		{name: "directory", check: execCheck(dir), field: "exec.command"},
+		{name: "not executable", check: execCheck(notExec), field: "exec.command"},
+		{name: "NUL in an argument", check: execCheck("echo", "a\x00b"), field: "exec.command"},
+		{name: "unknown user", check: func() *Config {
 			c := execCheck("true")
 			c.Exec.User = "vipd-no-such-user"
 			return c
-		}(), field: "User"},
-		{name: "unknown group", check: func() *config.Check {
+		}(), field: "exec.user"},
+		{name: "unknown group", check: func() *Config {
 			c := execCheck("true")
-			c.Exec.Group = "vipd-no-such-group"
+			c.Exec.User, c.Exec.Group = "root", "vipd-no-such-group"
 			return c
-		}(), field: "Group"},
-		{name: "unknown kind", check: &config.Check{Name: "x", Kind: "smoke-signal"}, field: "Kind"},
+		}(), field: "exec.group"},
+		{name: "unknown kind", check: &Config{Name: "x", Kind: "smoke-signal"}, field: "kind"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 // fileReadMax is how much of a tracked file is read, as keepalived does
@@ -45,13 +43,43 @@ type fileProber struct {
 	last int // the value kept when a read is ignored
 }
 
-func newFileProber(c *config.Check, opts Options) (*fileProber, error) {
+// FileConfig reads an integer from a file (keepalived's track_file, once
+// vrrp_track_file); the instance's priority moves by that number times the
+// weight, and with weight 0 a non-zero number means FAULT.
+type FileConfig struct {
+	// Path is the file holding the number (a missing file reads as 0).
+	Path string
+	// InitValue is written to Path at start if it does not exist
+	// (keepalived's init_file); nil means leave it.
+	InitValue *int
+	// InitOverwrite writes InitValue even over an existing file
+	// (keepalived's "init_file VALUE overwrite"); only on a first start,
+	// not on reload.
+	InitOverwrite bool
+}
+
+var fileKind = kindDef{
+	kind:     KindFile,
+	settings: func(c *Config) bool { return c.File != nil },
+	validate: func(c *Config, fail func(field, msg string)) {
+		if c.File.Path == "" {
+			fail("file.path", "is required")
+		}
+	},
+	same: func(a, b *Config) bool {
+		x, y := a.File, b.File
+		return x.Path == y.Path && x.InitOverwrite == y.InitOverwrite &&
+			(x.InitValue == nil) == (y.InitValue == nil) && (x.InitValue == nil || *x.InitValue == *y.InitValue)
+	},
+	prober: func(c *Config, opts Options) (Prober, error) { return newFileProber(c, opts) },
+}
+
+// newFileProber also refuses a path it would read relative to wherever
+// vipd runs.
+func newFileProber(c *Config, opts Options) (*fileProber, error) {
 	f := c.File
-	if f.Path == "" {
-		return nil, &ConfigError{Check: c.Name, Kind: c.Kind, Field: "Path", Err: errors.New("no file given")}
-	}
 	if !filepath.IsAbs(f.Path) {
-		return nil, &ConfigError{Check: c.Name, Kind: c.Kind, Field: "Path", Err: fmt.Errorf("%q: the path must be absolute", f.Path)}
+		return nil, &ConfigError{Check: c.Name, Kind: c.Kind, Field: "file.path", Err: fmt.Errorf("%q: the path must be absolute", f.Path)}
 	}
 	if f.InitValue != nil {
 		// keepalived's init_file. A failure is not fatal there either:

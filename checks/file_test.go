@@ -10,12 +10,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
-func fileCheck(path string, weight int) *config.Check {
-	return &config.Check{Name: "file-test", Kind: config.CheckFile, Weight: weight, File: &config.FileCheck{Path: path}}
+func fileCheck(path string, weight int) *Config {
+	return &Config{Name: "file-test", Kind: KindFile, Weight: weight, File: &FileConfig{Path: path}}
 }
 
 func TestFileProbe(t *testing.T) {
@@ -203,7 +201,7 @@ func TestParseCInt(t *testing.T) {
 }
 
 func TestFileConfigErrors(t *testing.T) {
-	wantConfigError(t, fileCheck("", 1), "Path")
-	wantConfigError(t, fileCheck("relative/track", 1), "Path")
-	wantConfigError(t, &config.Check{Name: "f", Kind: config.CheckFile}, "File")
+	wantConfigError(t, fileCheck("", 1), "file.path")
+	wantConfigError(t, fileCheck("relative/track", 1), "file.path")
+	wantConfigError(t, &Config{Name: "f", Kind: KindFile}, "file")
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 // skipOrFail skips the test on a developer's machine but fails it when
@@ -53,7 +51,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 }
 
 // probe builds c's prober and runs it once with timeout.
-func probe(t *testing.T, c *config.Check, timeout time.Duration) Result {
+func probe(t *testing.T, c *Config, timeout time.Duration) Result {
 	t.Helper()
 	p, err := NewProber(c, Options{})
 	if err != nil {
@@ -83,7 +81,7 @@ func wantResult(t *testing.T, r Result, ok bool, errHas string) {
 }
 
 // wantConfigError checks that building c fails on field.
-func wantConfigError(t *testing.T, c *config.Check, field string) {
+func wantConfigError(t *testing.T, c *Config, field string) {
 	t.Helper()
 	p, err := NewProber(c, Options{})
 	if err == nil {

@@ -10,8 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 // MaxHTTPBody bounds how much of a response body an HTTP check reads and
@@ -34,31 +32,60 @@ type httpProber struct {
 	client *http.Client
 }
 
-func newHTTPProber(c *config.Check) (*httpProber, error) {
-	h := c.HTTP
-	cfgErr := func(field string, err error) error {
-		return &ConfigError{Check: c.Name, Kind: c.Kind, Field: field, Err: err}
-	}
-	u, err := url.Parse(h.URL)
-	if err != nil {
-		return nil, cfgErr("URL", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, cfgErr("URL", fmt.Errorf("%q: scheme must be http or https", h.URL))
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return nil, cfgErr("URL", fmt.Errorf("%q: no host", h.URL))
-	}
-	for _, s := range h.ExpectStatus {
-		if s < 100 || s > 599 {
-			return nil, cfgErr("ExpectStatus", fmt.Errorf("%d is not an HTTP status (100-599)", s))
+// HTTPConfig is healthy when a GET of URL answers with an expected status
+// and, if set, a body matching BodyRegexp.
+type HTTPConfig struct {
+	// URL is the http:// or https:// address to GET.
+	URL string
+	// ExpectStatus lists the acceptable status codes; empty means 200-399.
+	ExpectStatus []int
+	// BodyRegexp, when not empty, must match the (bounded) body.
+	BodyRegexp string
+	// InsecureSkipVerify disables TLS certificate checks (self-signed
+	// health endpoints).
+	InsecureSkipVerify bool
+}
+
+var httpKind = kindDef{
+	kind:     KindHTTP,
+	settings: func(c *Config) bool { return c.HTTP != nil },
+	validate: func(c *Config, fail func(field, msg string)) {
+		h := c.HTTP
+		u, err := url.Parse(h.URL)
+		switch {
+		case h.URL == "":
+			fail("http.url", "is required")
+		case err != nil:
+			fail("http.url", fmt.Sprintf("%q is not a URL: %v", h.URL, err))
+		case u.Scheme != "http" && u.Scheme != "https":
+			fail("http.url", fmt.Sprintf("%q is not an http:// or https:// URL", h.URL))
+		case u.Host == "" || u.Hostname() == "":
+			fail("http.url", fmt.Sprintf("%q has no host", h.URL))
 		}
-	}
+		for _, s := range h.ExpectStatus {
+			if s < 100 || s > 599 {
+				fail("http.expect_status", fmt.Sprintf("%d is not an HTTP status (100-599)", s))
+			}
+		}
+		if _, err := regexp.Compile(h.BodyRegexp); err != nil {
+			fail("http.body_regexp", fmt.Sprintf("%q does not compile: %v", h.BodyRegexp, err))
+		}
+	},
+	same: func(a, b *Config) bool {
+		x, y := a.HTTP, b.HTTP
+		return x.URL == y.URL && slices.Equal(x.ExpectStatus, y.ExpectStatus) &&
+			x.BodyRegexp == y.BodyRegexp && x.InsecureSkipVerify == y.InsecureSkipVerify
+	},
+	prober: func(c *Config, _ Options) (Prober, error) { return newHTTPProber(c), nil },
+}
+
+// newHTTPProber builds the prober of settings that passed validation.
+func newHTTPProber(c *Config) *httpProber {
+	h := c.HTTP
+	u, _ := url.Parse(h.URL)
 	p := &httpProber{url: u.String(), expect: slices.Clone(h.ExpectStatus)}
 	if h.BodyRegexp != "" {
-		if p.body, err = regexp.Compile(h.BodyRegexp); err != nil {
-			return nil, cfgErr("BodyRegexp", err)
-		}
+		p.body = regexp.MustCompile(h.BodyRegexp)
 	}
 	tr := &http.Transport{
 		Proxy:             nil,
@@ -77,7 +104,7 @@ func newHTTPProber(c *config.Check) (*httpProber, error) {
 			return http.ErrUseLastResponse
 		},
 	}
-	return p, nil
+	return p
 }
 
 // Probe makes one GET.

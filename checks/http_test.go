@@ -11,12 +11,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
-func httpCheck(url string) *config.Check {
-	return &config.Check{Name: "http-test", Kind: config.CheckHTTP, HTTP: &config.HTTPCheck{URL: url}}
+func httpCheck(url string) *Config {
+	return &Config{Name: "http-test", Kind: KindHTTP, HTTP: &HTTPConfig{URL: url}}
 }
 
 // healthServer serves the paths the HTTP tests probe and counts new
@@ -154,16 +152,16 @@ func TestHTTPProbeTimeout(t *testing.T) {
 func TestHTTPConfigErrors(t *testing.T) {
 	tests := []struct {
 		name  string
-		mod   func(*config.HTTPCheck)
+		mod   func(*HTTPConfig)
 		field string
 	}{
-		{name: "empty URL", mod: func(h *config.HTTPCheck) { h.URL = "" }, field: "URL"},
-		{name: "other scheme", mod: func(h *config.HTTPCheck) { h.URL = "ftp://127.0.0.1/" }, field: "URL"},
-		{name: "no host", mod: func(h *config.HTTPCheck) { h.URL = "http:///health" }, field: "URL"},
-		{name: "unparsable URL", mod: func(h *config.HTTPCheck) { h.URL = "http://[::1/" }, field: "URL"},
-		{name: "status too low", mod: func(h *config.HTTPCheck) { h.ExpectStatus = []int{200, 99} }, field: "ExpectStatus"},
-		{name: "status too high", mod: func(h *config.HTTPCheck) { h.ExpectStatus = []int{600} }, field: "ExpectStatus"},
-		{name: "bad regexp", mod: func(h *config.HTTPCheck) { h.BodyRegexp = "(" }, field: "BodyRegexp"},
+		{name: "empty URL", mod: func(h *HTTPConfig) { h.URL = "" }, field: "http.url"},
+		{name: "other scheme", mod: func(h *HTTPConfig) { h.URL = "ftp://127.0.0.1/" }, field: "http.url"},
+		{name: "no host", mod: func(h *HTTPConfig) { h.URL = "http:///health" }, field: "http.url"},
+		{name: "unparsable URL", mod: func(h *HTTPConfig) { h.URL = "http://[::1/" }, field: "http.url"},
+		{name: "status too low", mod: func(h *HTTPConfig) { h.ExpectStatus = []int{200, 99} }, field: "http.expect_status"},
+		{name: "status too high", mod: func(h *HTTPConfig) { h.ExpectStatus = []int{600} }, field: "http.expect_status"},
+		{name: "bad regexp", mod: func(h *HTTPConfig) { h.BodyRegexp = "(" }, field: "http.body_regexp"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,5 +170,5 @@ func TestHTTPConfigErrors(t *testing.T) {
 			wantConfigError(t, c, tc.field)
 		})
 	}
-	wantConfigError(t, &config.Check{Name: "h", Kind: config.CheckHTTP}, "HTTP")
+	wantConfigError(t, &Config{Name: "h", Kind: KindHTTP}, "http")
 }

@@ -11,8 +11,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/vipd/vipd/config"
 )
 
 // ifaceProber is healthy while an interface is up and running, keepalived's
@@ -36,7 +34,7 @@ type ifaceProber struct {
 	query *linkQuery
 }
 
-func newIfaceProber(c *config.Check) (*ifaceProber, error) {
+func newIfaceProber(c *Config) (*ifaceProber, error) {
 	n := c.Interface.Name
 	var err error
 	switch {

@@ -5,13 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/lab"
 )
 
-func ifaceCheck(name string) *config.Check {
-	return &config.Check{Name: "interface:" + name, Kind: config.CheckInterface,
-		Interface: &config.InterfaceCheck{Name: name}}
+func ifaceCheck(name string) *Config {
+	return &Config{Name: "interface:" + name, Kind: KindInterface,
+		Interface: &InterfaceConfig{Name: name}}
 }
 
 // TestIfaceProbe drives a veth pair inside a namespace: v0 is healthy only
@@ -84,5 +83,5 @@ func TestIfaceConfigErrors(t *testing.T) {
 			wantConfigError(t, ifaceCheck(name), "Name")
 		})
 	}
-	wantConfigError(t, &config.Check{Name: "i", Kind: config.CheckInterface}, "Interface")
+	wantConfigError(t, &Config{Name: "i", Kind: KindInterface}, "interface")
 }

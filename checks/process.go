@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 // procRoot is where processes are looked up; a variable only so that the
@@ -32,19 +30,43 @@ type processProber struct {
 	pidFile string
 }
 
-func newProcessProber(c *config.Check) (*processProber, error) {
+// ProcessConfig is healthy while a process is alive, found without
+// spawning anything: by name in /proc, or through a pid file.
+type ProcessConfig struct {
+	// Name matches the process name (/proc/PID/comm, or argv[0]'s base
+	// name), like `killall -0 NAME`.
+	Name string
+	// PIDFile, if set, names a file holding the pid to look for.
+	PIDFile string
+}
+
+var processKind = kindDef{
+	kind:     KindProcess,
+	settings: func(c *Config) bool { return c.Process != nil },
+	validate: func(c *Config, fail func(field, msg string)) {
+		switch p := c.Process; {
+		case p.Name == "" && p.PIDFile == "":
+			fail("process", "needs name or pidfile")
+		case strings.Contains(p.Name, "/"):
+			fail("process.name", fmt.Sprintf("%q: a process name has no '/'", p.Name))
+		}
+	},
+	same:   func(a, b *Config) bool { return *a.Process == *b.Process },
+	prober: func(c *Config, _ Options) (Prober, error) { return newProcessProber(c) },
+}
+
+// newProcessProber also refuses what the prober cannot look for: a NUL in
+// the name, a pid file it would look for relative to wherever vipd runs.
+func newProcessProber(c *Config) (*processProber, error) {
 	p := c.Process
 	cfgErr := func(field string, err error) error {
 		return &ConfigError{Check: c.Name, Kind: c.Kind, Field: field, Err: err}
 	}
-	if p.Name == "" && p.PIDFile == "" {
-		return nil, cfgErr("Name", errors.New("neither a process name nor a pid file given"))
-	}
-	if strings.ContainsAny(p.Name, "/\x00") {
-		return nil, cfgErr("Name", fmt.Errorf("%q: a process name has no '/'", p.Name))
+	if strings.ContainsRune(p.Name, 0) {
+		return nil, cfgErr("process.name", fmt.Errorf("%q: a process name has no NUL", p.Name))
 	}
 	if p.PIDFile != "" && !filepath.IsAbs(p.PIDFile) {
-		return nil, cfgErr("PIDFile", fmt.Errorf("%q: the path must be absolute", p.PIDFile))
+		return nil, cfgErr("process.pidfile", fmt.Errorf("%q: the path must be absolute", p.PIDFile))
 	}
 	return &processProber{name: p.Name, pidFile: p.PIDFile}, nil
 }

@@ -11,13 +11,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
-func processCheck(name, pidFile string) *config.Check {
-	return &config.Check{Name: "proc-test", Kind: config.CheckProcess,
-		Process: &config.ProcessCheck{Name: name, PIDFile: pidFile}}
+func processCheck(name, pidFile string) *Config {
+	return &Config{Name: "proc-test", Kind: KindProcess,
+		Process: &ProcessConfig{Name: name, PIDFile: pidFile}}
 }
 
 // startNamed starts /bin/sleep through a symlink called name, so that the
@@ -93,7 +91,7 @@ func TestProcessProbe(t *testing.T) {
 	pid := func(c *exec.Cmd) string { return strconv.Itoa(c.Process.Pid) }
 	tests := []struct {
 		name    string
-		check   *config.Check
+		check   *Config
 		ok      bool
 		errHas  string
 		outHave string
@@ -141,13 +139,13 @@ func TestProcessProbeHonoursContext(t *testing.T) {
 func TestProcessConfigErrors(t *testing.T) {
 	tests := []struct {
 		name  string
-		check *config.Check
+		check *Config
 		field string
 	}{
-		{name: "no process section", check: &config.Check{Name: "p", Kind: config.CheckProcess}, field: "Process"},
-		{name: "neither name nor pid file", check: processCheck("", ""), field: "Name"},
-		{name: "name with a slash", check: processCheck("/usr/sbin/haproxy", ""), field: "Name"},
-		{name: "relative pid file", check: processCheck("", "run/x.pid"), field: "PIDFile"},
+		{name: "no process section", check: &Config{Name: "p", Kind: KindProcess}, field: "process"},
+		{name: "neither name nor pid file", check: processCheck("", ""), field: "process"},
+		{name: "name with a slash", check: processCheck("/usr/sbin/haproxy", ""), field: "process.name"},
+		{name: "relative pid file", check: processCheck("", "run/x.pid"), field: "process.pidfile"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

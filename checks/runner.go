@@ -9,13 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/clock"
 )
-
-// DefaultInterval is the time between two runs when the check sets none
-// (keepalived's vrrp_script default).
-const DefaultInterval = time.Second
 
 // RecheckInterval is the longest a watched check (see Watcher) goes
 // without a run while its state stands: a safety re-read in case a
@@ -60,7 +55,7 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 type Status struct {
 	// Name and Kind identify the check.
 	Name string
-	Kind config.CheckKind
+	Kind Kind
 	// State is the current verdict.
 	State State
 	// Healthy is State == StateHealthy.
@@ -132,7 +127,7 @@ type RunnerOptions struct {
 // to call from any goroutine.
 type Runner struct {
 	name     string
-	kind     config.CheckKind
+	kind     Kind
 	interval time.Duration
 	timeout  time.Duration
 	fall     int
@@ -153,7 +148,7 @@ type Runner struct {
 // NewRunner returns a Runner for check c probed by p. Zero Interval,
 // Timeout, Fall and Rise take their defaults (1 s, the interval, 1, 1);
 // negative ones are a *ConfigError.
-func NewRunner(c *config.Check, p Prober, opts RunnerOptions) (*Runner, error) {
+func NewRunner(c *Config, p Prober, opts RunnerOptions) (*Runner, error) {
 	if c == nil || p == nil {
 		return nil, &ConfigError{Field: "Check", Err: errors.New("nil check or prober")}
 	}
@@ -162,13 +157,13 @@ func NewRunner(c *config.Check, p Prober, opts RunnerOptions) (*Runner, error) {
 	}
 	switch {
 	case c.Interval < 0:
-		return nil, cfgErr("Interval", "negative (%s)", c.Interval)
+		return nil, cfgErr("interval", "negative (%s)", c.Interval)
 	case c.Timeout < 0:
-		return nil, cfgErr("Timeout", "negative (%s)", c.Timeout)
+		return nil, cfgErr("timeout", "negative (%s)", c.Timeout)
 	case c.Fall < 0:
-		return nil, cfgErr("Fall", "negative (%d)", c.Fall)
+		return nil, cfgErr("fall", "negative (%d)", c.Fall)
 	case c.Rise < 0:
-		return nil, cfgErr("Rise", "negative (%d)", c.Rise)
+		return nil, cfgErr("rise", "negative (%d)", c.Rise)
 	}
 	r := &Runner{
 		name: c.Name, kind: c.Kind,
@@ -181,7 +176,7 @@ func NewRunner(c *config.Check, p Prober, opts RunnerOptions) (*Runner, error) {
 	if r.timeout == 0 {
 		r.timeout = r.interval
 	}
-	r.fall, r.rise = max(r.fall, 1), max(r.rise, 1)
+	r.fall, r.rise = max(r.fall, DefaultFall), max(r.rise, DefaultRise)
 	if r.clk == nil {
 		r.clk = clock.Real()
 	}
@@ -433,7 +428,7 @@ func (r *Runner) record(res Result, start, end time.Time) {
 
 	next := st.State
 	switch {
-	case r.kind == config.CheckFile || st.State == StateInit:
+	case r.kind == KindFile || st.State == StateInit:
 		next = StateFailed
 		if res.OK {
 			next = StateHealthy
@@ -444,7 +439,7 @@ func (r *Runner) record(res Result, start, end time.Time) {
 		next = StateHealthy
 	}
 	changed := next != st.State
-	valueChanged := r.kind == config.CheckFile && res.Value != st.Value
+	valueChanged := r.kind == KindFile && res.Value != st.Value
 	st.Value = res.Value
 	prev := st.State
 	if changed {

@@ -9,7 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/clock"
 )
 
@@ -93,19 +92,19 @@ type change struct {
 const ms = time.Millisecond
 
 func TestRunnerSemantics(t *testing.T) {
-	check := func(mod func(*config.Check)) config.Check {
-		c := config.Check{Name: "chk", Kind: config.CheckExec, Interval: time.Second, Fall: 1, Rise: 1}
+	check := func(mod func(*Config)) Config {
+		c := Config{Name: "chk", Kind: KindExec, Interval: time.Second, Fall: 1, Rise: 1}
 		if mod != nil {
 			mod(&c)
 		}
 		return c
 	}
-	fallRise := func(fall, rise int) func(*config.Check) {
-		return func(c *config.Check) { c.Fall, c.Rise = fall, rise }
+	fallRise := func(fall, rise int) func(*Config) {
+		return func(c *Config) { c.Fall, c.Rise = fall, rise }
 	}
 	tests := []struct {
 		name     string
-		check    config.Check
+		check    Config
 		steps    []step
 		runFor   time.Duration
 		initial  State
@@ -139,26 +138,26 @@ func TestRunnerSemantics(t *testing.T) {
 			changes: []change{{0, StateHealthy, 0}, {time.Second, StateFailed, 0}, {2 * time.Second, StateHealthy, 0}},
 			runs:    3, failures: 1, final: StateHealthy},
 		{name: "init_fail starts failed and needs rise successes",
-			check: check(func(c *config.Check) { c.InitFail, c.Rise = true, 2 }), steps: []step{pass, pass},
+			check: check(func(c *Config) { c.InitFail, c.Rise = true, 2 }), steps: []step{pass, pass},
 			runFor: 1500 * ms, initial: StateFailed, changes: []change{{time.Second, StateHealthy, 0}}, runs: 2,
 			final: StateHealthy},
 		{name: "init_fail with rise 1 heals on the first success",
-			check: check(func(c *config.Check) { c.InitFail = true }), steps: []step{pass},
+			check: check(func(c *Config) { c.InitFail = true }), steps: []step{pass},
 			runFor: 500 * ms, initial: StateFailed, changes: []change{{0, StateHealthy, 0}}, runs: 1,
 			final: StateHealthy},
 		{name: "init_fail flapping stays failed",
-			check: check(func(c *config.Check) { c.InitFail, c.Rise = true, 2 }), steps: []step{pass, fail, pass},
+			check: check(func(c *Config) { c.InitFail, c.Rise = true, 2 }), steps: []step{pass, fail, pass},
 			runFor: 2500 * ms, initial: StateFailed, runs: 3, failures: 1, final: StateFailed},
 		{name: "a run past its timeout fails",
-			check: check(func(c *config.Check) { c.Timeout = 500 * ms }), steps: []step{{hang: true}},
+			check: check(func(c *Config) { c.Timeout = 500 * ms }), steps: []step{{hang: true}},
 			runFor: 1200 * ms, changes: []change{{500 * ms, StateFailed, 0}}, runs: 1, failures: 1,
 			final: StateFailed, starts: []time.Duration{0, time.Second}, lastErr: ErrTimeout},
 		{name: "a late success is a timeout",
-			check:  check(func(c *config.Check) { c.Timeout, c.Interval = 500*ms, 5*time.Second }),
+			check:  check(func(c *Config) { c.Timeout, c.Interval = 500*ms, 5*time.Second }),
 			steps:  []step{{ok: true, takes: 2 * time.Second, ignoreCtx: true}},
 			runFor: 2500 * ms, changes: []change{{2 * time.Second, StateFailed, 0}}, runs: 1, failures: 1,
 			final: StateFailed, lastErr: ErrTimeout},
-		{name: "timeout defaults to the interval", check: config.Check{Name: "chk", Kind: config.CheckExec},
+		{name: "timeout defaults to the interval", check: Config{Name: "chk", Kind: KindExec},
 			steps: []step{{hang: true}}, runFor: 1500 * ms,
 			changes: []change{{time.Second, StateFailed, 0}}, runs: 1, failures: 1, final: StateFailed,
 			starts: []time.Duration{0, time.Second}, lastErr: ErrTimeout},
@@ -167,7 +166,7 @@ func TestRunnerSemantics(t *testing.T) {
 			changes: []change{{300 * ms, StateHealthy, 0}}, runs: 3, final: StateHealthy,
 			starts: []time.Duration{0, time.Second, 2 * time.Second}},
 		{name: "an overrun delays the next run, never overlaps",
-			check: check(func(c *config.Check) { c.Timeout = 5 * time.Second }),
+			check: check(func(c *Config) { c.Timeout = 5 * time.Second }),
 			steps: []step{{ok: true, takes: 2500 * ms}, pass, pass}, runFor: 3600 * ms,
 			changes: []change{{2500 * ms, StateHealthy, 0}}, runs: 3, final: StateHealthy,
 			starts: []time.Duration{0, 2500 * ms, 3500 * ms}},
@@ -176,7 +175,7 @@ func TestRunnerSemantics(t *testing.T) {
 			changes: []change{{0, StateHealthy, 0}, {time.Second, StateFailed, 0}, {2 * time.Second, StateHealthy, 0}},
 			runs:    3, failures: 1, final: StateHealthy},
 		{name: "file check: values published, no rise or fall",
-			check: check(func(c *config.Check) { c.Kind, c.Fall, c.Rise = config.CheckFile, 3, 3 }),
+			check: check(func(c *Config) { c.Kind, c.Fall, c.Rise = KindFile, 3, 3 }),
 			steps: []step{{ok: true}, {ok: true}, {ok: true, value: 5}, {ok: true, value: 5}, {value: 300},
 				{ok: true}},
 			runFor: 5500 * ms,
@@ -264,7 +263,7 @@ func stateBefore(changes []change, i int, initial State) State {
 func TestRunnerStatusCounters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sp := &scripted{steps: []step{pass, fail, fail, pass, pass, pass}, t0: time.Now()}
-		c := &config.Check{Name: "counted", Kind: config.CheckTCP, Interval: time.Second, Fall: 2, Rise: 2}
+		c := &Config{Name: "counted", Kind: KindTCP, Interval: time.Second, Fall: 2, Rise: 2}
 		var runsMu sync.Mutex
 		var ran []Status // what OnRun saw, one per finished run
 		r, err := NewRunner(c, sp, RunnerOptions{OnRun: func(s Status) {
@@ -298,7 +297,7 @@ func TestRunnerStatusCounters(t *testing.T) {
 			if !st.LastRun.Equal(start.Add(time.Duration(i) * time.Second)) {
 				t.Fatalf("after run %d: LastRun %s after start", i+1, st.LastRun.Sub(start))
 			}
-			if st.Name != "counted" || st.Kind != config.CheckTCP {
+			if st.Name != "counted" || st.Kind != KindTCP {
 				t.Fatalf("status names %q %q", st.Name, st.Kind)
 			}
 			time.Sleep(time.Second)
@@ -323,7 +322,7 @@ func TestRunnerFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		sp := &scripted{steps: []step{pass}, t0: time.Now()}
-		c := &config.Check{Name: "fake", Kind: config.CheckExec, Interval: 2 * time.Second}
+		c := &Config{Name: "fake", Kind: KindExec, Interval: 2 * time.Second}
 		r, err := NewRunner(c, sp, RunnerOptions{Clock: fake})
 		if err != nil {
 			t.Fatal(err)
@@ -362,7 +361,7 @@ func TestRunnerFakeClock(t *testing.T) {
 func TestRunnerStopsMidProbe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sp := &scripted{steps: []step{pass, {hang: true}}, t0: time.Now()}
-		c := &config.Check{Name: "stop", Kind: config.CheckExec, Interval: time.Second, Timeout: time.Hour}
+		c := &Config{Name: "stop", Kind: KindExec, Interval: time.Second, Timeout: time.Hour}
 		r, err := NewRunner(c, sp, RunnerOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -393,7 +392,7 @@ func TestRunnerNeverBlocksOnChanges(t *testing.T) {
 			sp.steps = append(sp.steps, sp.steps...)
 		}
 		changes := NewChanges()
-		c := &config.Check{Name: "flappy", Kind: config.CheckExec, Interval: time.Second}
+		c := &Config{Name: "flappy", Kind: KindExec, Interval: time.Second}
 		r, err := NewRunner(c, sp, RunnerOptions{OnChange: changes.Publish})
 		if err != nil {
 			t.Fatal(err)
@@ -456,17 +455,17 @@ func TestNewRunnerErrors(t *testing.T) {
 	sp := &scripted{steps: []step{pass}}
 	tests := []struct {
 		name  string
-		mod   func(*config.Check)
+		mod   func(*Config)
 		field string
 	}{
-		{name: "negative interval", mod: func(c *config.Check) { c.Interval = -time.Second }, field: "Interval"},
-		{name: "negative timeout", mod: func(c *config.Check) { c.Timeout = -1 }, field: "Timeout"},
-		{name: "negative fall", mod: func(c *config.Check) { c.Fall = -1 }, field: "Fall"},
-		{name: "negative rise", mod: func(c *config.Check) { c.Rise = -2 }, field: "Rise"},
+		{name: "negative interval", mod: func(c *Config) { c.Interval = -time.Second }, field: "interval"},
+		{name: "negative timeout", mod: func(c *Config) { c.Timeout = -1 }, field: "timeout"},
+		{name: "negative fall", mod: func(c *Config) { c.Fall = -1 }, field: "fall"},
+		{name: "negative rise", mod: func(c *Config) { c.Rise = -2 }, field: "rise"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &config.Check{Name: "bad", Kind: config.CheckExec}
+			c := &Config{Name: "bad", Kind: KindExec}
 			tc.mod(c)
 			_, err := NewRunner(c, sp, RunnerOptions{})
 			var ce *ConfigError
@@ -475,7 +474,7 @@ func TestNewRunnerErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewRunner(&config.Check{Name: "x"}, nil, RunnerOptions{}); err == nil {
+	if _, err := NewRunner(&Config{Name: "x"}, nil, RunnerOptions{}); err == nil {
 		t.Error("nil prober accepted")
 	}
 	if _, err := NewRunner(nil, sp, RunnerOptions{}); err == nil {

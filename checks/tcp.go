@@ -2,13 +2,10 @@ package checks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 // tcpProber is healthy when a TCP connection to the address completes
@@ -18,12 +15,22 @@ type tcpProber struct {
 	address string
 }
 
-func newTCPProber(c *config.Check) (*tcpProber, error) {
-	addr, err := checkHostPort(c.TCP.Address, "tcp")
-	if err != nil {
-		return nil, &ConfigError{Check: c.Name, Kind: c.Kind, Field: "Address", Err: err}
-	}
-	return &tcpProber{address: addr}, nil
+// TCPConfig is healthy when a TCP connection to Address succeeds.
+type TCPConfig struct {
+	// Address is host:port, the port a number.
+	Address string
+}
+
+var tcpKind = kindDef{
+	kind:     KindTCP,
+	settings: func(c *Config) bool { return c.TCP != nil },
+	validate: func(c *Config, fail func(field, msg string)) {
+		if msg := checkHostPort(c.TCP.Address); msg != "" {
+			fail("tcp.address", msg)
+		}
+	},
+	same:   func(a, b *Config) bool { return *a.TCP == *b.TCP },
+	prober: func(c *Config, _ Options) (Prober, error) { return &tcpProber{address: c.TCP.Address}, nil },
 }
 
 // Probe connects once.
@@ -42,27 +49,22 @@ func (p *tcpProber) Probe(ctx context.Context) Result {
 	return res
 }
 
-// checkHostPort validates "host:port" (a service name is resolved to its
-// number now) and returns it with a numeric port.
-func checkHostPort(addr, network string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
+// checkHostPort checks HOST:PORT (a host, and a port number in
+// 1-65535: a host left out would silently mean the local one); it returns
+// what is wrong, or "".
+func checkHostPort(s string) string {
+	if s == "" {
+		return "is required (host:port)"
+	}
+	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return "", fmt.Errorf("%q: %w", addr, err)
+		return fmt.Sprintf("%q is not host:port", s)
 	}
 	if host == "" {
-		// Dialing ":80" silently means the local host; make it explicit.
-		return "", fmt.Errorf("%q: no host", addr)
+		return fmt.Sprintf("%q has no host", s)
 	}
-	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		p, lerr := net.LookupPort(network, port)
-		if lerr != nil {
-			return "", fmt.Errorf("%q: port %q is neither a number in 1..65535 nor a known service", addr, port)
-		}
-		n = uint64(p)
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("%q: port %q is not a number in 1-65535", s, port)
 	}
-	if n == 0 {
-		return "", errors.New("port 0 cannot be connected to")
-	}
-	return net.JoinHostPort(host, strconv.FormatUint(n, 10)), nil
+	return ""
 }

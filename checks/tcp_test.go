@@ -6,12 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/lab"
 )
 
-func tcpCheck(addr string) *config.Check {
-	return &config.Check{Name: "tcp-test", Kind: config.CheckTCP, TCP: &config.TCPCheck{Address: addr}}
+func tcpCheck(addr string) *Config {
+	return &Config{Name: "tcp-test", Kind: KindTCP, TCP: &TCPConfig{Address: addr}}
 }
 
 // listener returns a loopback listener that accepts and closes
@@ -127,7 +126,7 @@ func TestTCPProbeTimeout(t *testing.T) {
 func TestTCPConfigErrors(t *testing.T) {
 	tests := []struct {
 		name  string
-		check *config.Check
+		check *Config
 	}{
 		{name: "no port", check: tcpCheck("127.0.0.1")},
 		{name: "no host", check: tcpCheck(":80")},
@@ -138,8 +137,8 @@ func TestTCPConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			wantConfigError(t, tc.check, "Address")
+			wantConfigError(t, tc.check, "tcp.address")
 		})
 	}
-	wantConfigError(t, &config.Check{Name: "t", Kind: config.CheckTCP}, "TCP")
+	wantConfigError(t, &Config{Name: "t", Kind: KindTCP}, "tcp")
 }

@@ -11,7 +11,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/internal/lab"
 )
@@ -68,14 +67,14 @@ func (w *watched) startTimes() []time.Duration {
 	return slices.Clone(w.starts)
 }
 
-func ifaceConfig(interval time.Duration, fall, rise int) *config.Check {
-	return &config.Check{Name: "link", Kind: config.CheckInterface, Interval: interval, Fall: fall, Rise: rise,
-		Interface: &config.InterfaceCheck{Name: "eth0"}}
+func ifaceConfig(interval time.Duration, fall, rise int) *Config {
+	return &Config{Name: "link", Kind: KindInterface, Interval: interval, Fall: fall, Rise: rise,
+		Interface: &InterfaceConfig{Name: "eth0"}}
 }
 
 // runWatched starts a Runner of w; stop ends it and reports whether Run
 // returned and the watch's goroutine ended.
-func runWatched(t *testing.T, c *config.Check, w Prober) (r *Runner, stop func()) {
+func runWatched(t *testing.T, c *Config, w Prober) (r *Runner, stop func()) {
 	t.Helper()
 	r, err := NewRunner(c, w, RunnerOptions{})
 	if err != nil {

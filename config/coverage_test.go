@@ -29,7 +29,7 @@ var notSettings = map[string]string{
 // encodeDerived are settings EncodeYAML does not write because the loader
 // derives them from what it does write; the comparisons still notice them.
 var encodeDerived = map[string]string{
-	"Check.Kind":        "the check kind is the key of the section that is set (exec:, tcp:...)",
+	"Config.Kind":       "the check kind (checks.Config) is the key of the section that is set (exec:, tcp:...)",
 	"ActionConfig.Kind": "the action kind is the key of the section that is set (route:, ebs:...)",
 }
 

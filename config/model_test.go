@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/checks"
 )
 
 func TestDiagnosticString(t *testing.T) {
@@ -147,7 +149,7 @@ func TestValidateCodeBuiltTracking(t *testing.T) {
 		i.Name, i.Interface, i.VRID = "a", "eth0", 9
 		i.VIPs = []VIP{{Prefix: mustPrefix("192.0.2.1/32")}}
 		i.Track = []Track{{Check: "c"}}
-		c := &Check{Name: "c", Kind: CheckTCP, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, TCP: &TCPCheck{Address: "h:1"}}
+		c := &Check{Config: checks.Config{Name: "c", Kind: checks.KindTCP, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, TCP: &checks.TCPConfig{Address: "h:1"}}}
 		return &Config{Instances: []*Instance{i}, Checks: []*Check{c}, SyncGroups: []*SyncGroup{{Name: "g", Instances: []string{"a"}}}}
 	}
 	if ds := good().Validate(nil); len(ds) != 0 {

@@ -3,150 +3,60 @@ package config
 import (
 	"slices"
 	"time"
+
+	"github.com/vipd/vipd/checks"
 )
 
 // This file holds the model of what makes a VIP follow the service: health
 // checks and how instances track them, N-way priority orders, notify
 // scripts and sync groups. The parsers fill it; checks/, order/, notify/ and
-// the agent read it.
+// the agent read it. A check's settings, defaults and rules are package
+// checks' (checks.Config); a Check adds where they were written.
 
-// CheckKind names the kind of a health check.
-type CheckKind string
-
-// The check kinds. keepalived's vrrp_script is CheckExec, track_file (once
-// vrrp_track_file) is CheckFile and track_interface is CheckInterface.
-const (
-	CheckExec      CheckKind = "exec"
-	CheckProcess   CheckKind = "process"
-	CheckTCP       CheckKind = "tcp"
-	CheckHTTP      CheckKind = "http"
-	CheckDNS       CheckKind = "dns"
-	CheckFile      CheckKind = "file"
-	CheckInterface CheckKind = "interface"
-)
-
-// Check is one health check, shared by every instance that tracks it.
+// Check is one health check, shared by every instance that tracks it:
+// package checks' settings (checks.Config: its kinds, defaults and rules
+// are checks') and where they were written.
 type Check struct {
-	// Name identifies the check (keepalived's vrrp_script NAME). Checks
-	// made for track_interface entries are named "interface:IFNAME".
-	Name string
+	checks.Config
 	// Pos is where the check is defined.
 	Pos Pos
-	// Kind says which of the kind-specific fields below is set.
-	Kind CheckKind
-
-	// Interval is the time between two runs (keepalived default 1 s;
-	// keepalived.conf gives whole seconds).
-	Interval time.Duration
-	// Timeout bounds one run; a run that exceeds it fails (keepalived
-	// default: the interval).
-	Timeout time.Duration
-	// Fall is how many consecutive failures make a healthy check failed.
-	Fall int
-	// Rise is how many consecutive successes make a failed check healthy.
-	Rise int
-	// Weight is the default priority weight for instances that track the
-	// check without their own: 0 means a failure puts the instance in
-	// FAULT; negative is subtracted while failing; positive is added while
-	// succeeding. For CheckFile it multiplies the number read from the file.
-	Weight int
-	// WeightReverse inverts the sense of Weight (keepalived "weight N
-	// reverse"): a negative weight is subtracted while succeeding, a
-	// positive one added while failing.
-	WeightReverse bool
-	// InitFail starts the check failed instead of healthy.
-	InitFail bool
-
-	// Exactly one of these is set, the one Kind names.
-	Exec      *ExecCheck
-	Process   *ProcessCheck
-	TCP       *TCPCheck
-	HTTP      *HTTPCheck
-	DNS       *DNSCheck
-	File      *FileCheck
-	Interface *InterfaceCheck
 
 	// src records where each setting was written; nil for checks built
 	// in code.
 	src *Source
 }
 
-// ExecCheck runs a program; exit status 0 is success.
-type ExecCheck struct {
-	// Command is the program and its arguments, run without a shell (give
-	// "sh", "-c", "..." to use one).
-	Command []string
-	// User and Group run the program unprivileged (keepalived's "user"
-	// keyword); empty User means ScriptSecurity's User and Group. Group
-	// empty means the user's primary group.
-	User, Group string
-}
+// The kinds and their settings are package checks'; these names keep the
+// front ends' spelling of them.
+type (
+	// CheckKind is checks.Kind.
+	CheckKind = checks.Kind
+	// ExecCheck is checks.ExecConfig.
+	ExecCheck = checks.ExecConfig
+	// ProcessCheck is checks.ProcessConfig.
+	ProcessCheck = checks.ProcessConfig
+	// TCPCheck is checks.TCPConfig.
+	TCPCheck = checks.TCPConfig
+	// HTTPCheck is checks.HTTPConfig.
+	HTTPCheck = checks.HTTPConfig
+	// DNSCheck is checks.DNSConfig.
+	DNSCheck = checks.DNSConfig
+	// FileCheck is checks.FileConfig.
+	FileCheck = checks.FileConfig
+	// InterfaceCheck is checks.InterfaceConfig.
+	InterfaceCheck = checks.InterfaceConfig
+)
 
-// ProcessCheck is healthy while a process is alive, found without spawning
-// anything: by name in /proc, or through a pid file.
-type ProcessCheck struct {
-	// Name matches the process name (/proc/PID/comm, or argv[0]'s base
-	// name), like `killall -0 NAME`.
-	Name string
-	// PIDFile, if set, names a file holding the pid to look for.
-	PIDFile string
-}
-
-// TCPCheck is healthy when a TCP connection to Address succeeds.
-type TCPCheck struct {
-	// Address is host:port.
-	Address string
-}
-
-// HTTPCheck is healthy when a GET of URL answers with an expected status
-// and, if set, a body matching BodyRegexp.
-type HTTPCheck struct {
-	// URL is the http:// or https:// address to GET.
-	URL string
-	// ExpectStatus lists the acceptable status codes; empty means 200-399.
-	ExpectStatus []int
-	// BodyRegexp, when not empty, must match the (bounded) body.
-	BodyRegexp string
-	// InsecureSkipVerify disables TLS certificate checks (self-signed
-	// health endpoints).
-	InsecureSkipVerify bool
-}
-
-// DNSCheck is healthy when a query to Server gets the expected answer.
-type DNSCheck struct {
-	// Server is host:port (port 53 if omitted).
-	Server string
-	// Name, Type ("A", "TXT", ...) and Class ("IN") of the question.
-	Name, Type, Class string
-	// Protocol is "udp" (default) or "tcp".
-	Protocol string
-	// ExpectRcode is the expected response code ("NOERROR" by default).
-	ExpectRcode string
-	// ExpectAnswer, when not empty, is a regular expression that some
-	// answer record's data (as `dig +short` prints it) must match.
-	ExpectAnswer string
-}
-
-// FileCheck reads an integer from a file (keepalived's track_file, once
-// vrrp_track_file); the instance's priority moves by that number times the
-// weight, and with weight 0 a non-zero number means FAULT.
-type FileCheck struct {
-	// Path is the file holding the number (a missing file reads as 0).
-	Path string
-	// InitValue is written to Path at start if it does not exist
-	// (keepalived's init_file); nil means leave it.
-	InitValue *int
-	// InitOverwrite writes InitValue even over an existing file
-	// (keepalived's "init_file VALUE overwrite"); only on a first start,
-	// not on reload.
-	InitOverwrite bool
-}
-
-// InterfaceCheck fails while the interface's link is down.
-type InterfaceCheck struct {
-	// Name is the interface watched.
-	Name string
-}
+// The check kinds, as package checks names them.
+const (
+	CheckExec      = checks.KindExec
+	CheckProcess   = checks.KindProcess
+	CheckTCP       = checks.KindTCP
+	CheckHTTP      = checks.KindHTTP
+	CheckDNS       = checks.KindDNS
+	CheckFile      = checks.KindFile
+	CheckInterface = checks.KindInterface
+)
 
 // Track is one instance's use of a check.
 type Track struct {
@@ -173,12 +83,11 @@ func (t Track) Effective(c *Check) (weight int, reverse bool) {
 	return c.Weight, c.WeightReverse
 }
 
-// MinWeight and MaxWeight bound check and track weights (keepalived's
-// [-253, 253]); file checks, whose weight multiplies a number, may use
-// -254 and 254 as keepalived's track_file does.
+// MinWeight and MaxWeight bound check and track weights: checks'
+// (checks.WeightRange widens them for file checks).
 const (
-	MinWeight = -253
-	MaxWeight = 253
+	MinWeight = checks.MinWeight
+	MaxWeight = checks.MaxWeight
 )
 
 // Unhealthy says what an order does with this node when it is unhealthy
@@ -401,37 +310,7 @@ func (c *Check) SameSettings(o *Check) bool {
 	if c == nil || o == nil {
 		return c == o
 	}
-	same := c.Name == o.Name && c.Kind == o.Kind && c.Interval == o.Interval && c.Timeout == o.Timeout &&
-		c.Fall == o.Fall && c.Rise == o.Rise && c.Weight == o.Weight &&
-		c.WeightReverse == o.WeightReverse && c.InitFail == o.InitFail
-	if !same {
-		return false
-	}
-	switch {
-	case (c.Exec == nil) != (o.Exec == nil), (c.Process == nil) != (o.Process == nil),
-		(c.TCP == nil) != (o.TCP == nil), (c.HTTP == nil) != (o.HTTP == nil),
-		(c.DNS == nil) != (o.DNS == nil), (c.File == nil) != (o.File == nil),
-		(c.Interface == nil) != (o.Interface == nil):
-		return false
-	case c.Exec != nil:
-		return slices.Equal(c.Exec.Command, o.Exec.Command) && c.Exec.User == o.Exec.User && c.Exec.Group == o.Exec.Group
-	case c.Process != nil:
-		return *c.Process == *o.Process
-	case c.TCP != nil:
-		return *c.TCP == *o.TCP
-	case c.HTTP != nil:
-		return c.HTTP.URL == o.HTTP.URL && slices.Equal(c.HTTP.ExpectStatus, o.HTTP.ExpectStatus) &&
-			c.HTTP.BodyRegexp == o.HTTP.BodyRegexp && c.HTTP.InsecureSkipVerify == o.HTTP.InsecureSkipVerify
-	case c.DNS != nil:
-		return *c.DNS == *o.DNS
-	case c.File != nil:
-		a, b := c.File, o.File
-		return a.Path == b.Path && a.InitOverwrite == b.InitOverwrite &&
-			(a.InitValue == nil) == (b.InitValue == nil) && (a.InitValue == nil || *a.InitValue == *b.InitValue)
-	case c.Interface != nil:
-		return *c.Interface == *o.Interface
-	}
-	return true
+	return c.Config.SameSettings(&o.Config)
 }
 
 // sameTracks compares track lists, ignoring positions.

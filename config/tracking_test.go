@@ -3,6 +3,8 @@ package config
 import (
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/checks"
 )
 
 func TestOrderPriority(t *testing.T) {
@@ -31,7 +33,7 @@ func TestOrderPriority(t *testing.T) {
 }
 
 func TestTrackEffective(t *testing.T) {
-	c := &Check{Name: "c", Weight: -20, WeightReverse: true}
+	c := &Check{Config: checks.Config{Name: "c", Weight: -20, WeightReverse: true}}
 	tests := []struct {
 		name    string
 		track   Track
@@ -113,8 +115,8 @@ func TestSameSettingsTracking(t *testing.T) {
 
 func TestCheckSameSettings(t *testing.T) {
 	base := func() *Check {
-		return &Check{Name: "c", Kind: CheckFile, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1,
-			File: &FileCheck{Path: "/p", InitValue: ptr(0)}}
+		return &Check{Config: checks.Config{Name: "c", Kind: checks.KindFile, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1,
+			File: &checks.FileConfig{Path: "/p", InitValue: ptr(0)}}}
 	}
 	tests := []struct {
 		name   string

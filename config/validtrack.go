@@ -1,16 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
-	"net"
-	"net/netip"
-	"net/url"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/miekg/dns"
+	"github.com/vipd/vipd/checks"
 )
 
 // This file holds the rules for checks, tracks, orders, notify scripts and
@@ -21,10 +17,10 @@ import (
 
 // tracking validates everything tracking-related in c.
 func (v *validator) tracking(c *Config) {
-	checks := v.checks(c.Checks)
+	defined := v.checks(c.Checks)
 	for idx, inst := range c.Instances {
 		s := inst.source(idx)
-		v.tracks(inst, s, checks)
+		v.tracks(inst, s, defined)
 		v.order(inst, s)
 		v.notify(&inst.Notify, s.more, inst.Pos, false)
 	}
@@ -39,187 +35,46 @@ func checkSrc(c *Check, idx int) *Source {
 	return NewSource("checks[" + strconv.Itoa(idx) + "]")
 }
 
-// checks validates the check definitions and returns them by name.
+// checks reports the problems of the check definitions and returns them
+// by name. The rules are package checks' (checks.Config.Validate); here
+// only that names are unique, and the kernel's spelling of interface
+// names, which holds for every interface a configuration names.
 func (v *validator) checks(list []*Check) map[string]*Check {
 	byName := map[string]*Check{}
 	for idx, c := range list {
 		src := checkSrc(c, idx)
-		at := func(key string) (Pos, string) { return src.nested(key, c.Pos) }
 		fail := func(key, msg string) {
-			pos, f := at(key)
+			pos, f := src.nested(key, c.Pos)
 			v.d.err(pos, f, msg)
 		}
-		switch prev, dup := byName[c.Name]; {
-		case strings.TrimSpace(c.Name) == "":
-			fail("name", "is required")
-		case dup:
+		if prev, dup := byName[c.Name]; dup && strings.TrimSpace(c.Name) != "" {
 			fail("name", fmt.Sprintf("check name %q is already used by the check at %v", c.Name, prev.Pos))
-		default:
+		} else if !dup {
 			byName[c.Name] = c
 		}
-		if c.Interval <= 0 {
-			fail("interval", fmt.Sprintf("%v must be greater than 0", c.Interval))
+		var problems checks.ValidationError
+		if err := c.Validate(); errors.As(err, &problems) {
+			for _, p := range problems {
+				fail(p.Field, p.Err.Error())
+			}
+		} else if err != nil {
+			fail("", err.Error())
 		}
-		if c.Timeout <= 0 {
-			fail("timeout", fmt.Sprintf("%v must be greater than 0", c.Timeout))
+		if c.Kind == CheckInterface && c.Interface != nil {
+			if msg := CheckIfName(c.Interface.Name); msg != "" {
+				fail("interface.name", fmt.Sprintf("%q %s", c.Interface.Name, msg))
+			}
 		}
-		if c.Fall < 1 {
-			fail("fall", fmt.Sprintf("%d must be at least 1", c.Fall))
-		}
-		if c.Rise < 1 {
-			fail("rise", fmt.Sprintf("%d must be at least 1", c.Rise))
-		}
-		lo, hi := weightRange(c)
-		if c.Weight < lo || c.Weight > hi {
-			fail("weight", fmt.Sprintf("%d is out of range %d..%d", c.Weight, lo, hi))
-		}
-		v.checkKind(c, at, fail)
 	}
 	return byName
 }
 
-// weightRange is keepalived's: [-253, 253], but [-254, 254] for files.
-func weightRange(c *Check) (int, int) {
-	if c != nil && c.Kind == CheckFile {
-		return MinWeight - 1, MaxWeight + 1
-	}
-	return MinWeight, MaxWeight
-}
-
-// checkKind validates the kind-specific settings of c.
-func (v *validator) checkKind(c *Check, at func(string) (Pos, string), fail func(key, msg string)) {
-	blocks := map[CheckKind]bool{
-		CheckExec: c.Exec != nil, CheckProcess: c.Process != nil, CheckTCP: c.TCP != nil,
-		CheckHTTP: c.HTTP != nil, CheckDNS: c.DNS != nil, CheckFile: c.File != nil,
-		CheckInterface: c.Interface != nil,
-	}
-	n := 0
-	for _, set := range blocks {
-		if set {
-			n++
-		}
-	}
-	switch {
-	case !slices.Contains(checkKinds, c.Kind):
-		fail("kind", fmt.Sprintf("%q is not a check kind", c.Kind))
-		return
-	case !blocks[c.Kind] || n != 1:
-		fail(string(c.Kind), fmt.Sprintf("a %s check needs its %s settings and no other kind's", c.Kind, c.Kind))
-		return
-	}
-	switch c.Kind {
-	case CheckExec:
-		if len(c.Exec.Command) == 0 || c.Exec.Command[0] == "" {
-			fail("exec.command", "is required (the program and its arguments)")
-		}
-		if c.Exec.Group != "" && c.Exec.User == "" {
-			fail("exec.group", "needs user")
-		}
-	case CheckProcess:
-		switch p := c.Process; {
-		case p.Name == "" && p.PIDFile == "":
-			fail("process", "needs name or pidfile")
-		case strings.Contains(p.Name, "/"):
-			fail("process.name", fmt.Sprintf("%q: a process name has no '/'", p.Name))
-		}
-	case CheckTCP:
-		if msg := checkHostPort(c.TCP.Address, false); msg != "" {
-			fail("tcp.address", msg)
-		}
-	case CheckHTTP:
-		v.httpCheck(c.HTTP, fail)
-	case CheckDNS:
-		v.dnsCheck(c.DNS, fail)
-	case CheckFile:
-		if c.File.Path == "" {
-			fail("file.path", "is required")
-		}
-	case CheckInterface:
-		if msg := CheckIfName(c.Interface.Name); msg != "" {
-			fail("interface.name", fmt.Sprintf("%q %s", c.Interface.Name, msg))
-		}
-	}
-}
-
-// checkHostPort checks HOST:PORT, or HOST alone when the port is optional.
-func checkHostPort(s string, portOptional bool) string {
-	if s == "" {
-		return "is required (host:port)"
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		if portOptional {
-			if _, perr := netip.ParseAddr(strings.Trim(s, "[]")); perr == nil || !strings.Contains(s, ":") {
-				return ""
-			}
-		}
-		return fmt.Sprintf("%q is not host:port", s)
-	}
-	if host == "" {
-		return fmt.Sprintf("%q has no host", s)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Sprintf("%q: port %q is not a number in 1-65535", s, port)
-	}
-	return ""
-}
-
-func (v *validator) httpCheck(h *HTTPCheck, fail func(key, msg string)) {
-	u, err := url.Parse(h.URL)
-	switch {
-	case h.URL == "":
-		fail("http.url", "is required")
-	case err != nil:
-		fail("http.url", fmt.Sprintf("%q is not a URL: %v", h.URL, err))
-	case u.Scheme != "http" && u.Scheme != "https":
-		fail("http.url", fmt.Sprintf("%q is not an http:// or https:// URL", h.URL))
-	case u.Host == "":
-		fail("http.url", fmt.Sprintf("%q has no host", h.URL))
-	}
-	for _, s := range h.ExpectStatus {
-		if s < 100 || s > 599 {
-			fail("http.expect_status", fmt.Sprintf("%d is not an HTTP status (100-599)", s))
-		}
-	}
-	if _, err := regexp.Compile(h.BodyRegexp); err != nil {
-		fail("http.body_regexp", fmt.Sprintf("%q does not compile: %v", h.BodyRegexp, err))
-	}
-}
-
-func (v *validator) dnsCheck(d *DNSCheck, fail func(key, msg string)) {
-	if d.Server == "" {
-		fail("dns.server", "is required (host or host:port)")
-	} else if msg := checkHostPort(d.Server, true); msg != "" {
-		fail("dns.server", msg)
-	}
-	if d.Name == "" {
-		fail("dns.name", "is required")
-	} else if _, ok := dns.IsDomainName(d.Name); !ok {
-		fail("dns.name", fmt.Sprintf("%q is not a domain name", d.Name))
-	}
-	if _, ok := dns.StringToType[d.Type]; !ok {
-		fail("dns.type", fmt.Sprintf("%q is not a DNS record type", d.Type))
-	}
-	if _, ok := dns.StringToClass[d.Class]; !ok {
-		fail("dns.class", fmt.Sprintf("%q is not a DNS class", d.Class))
-	}
-	if d.Protocol != "udp" && d.Protocol != "tcp" {
-		fail("dns.protocol", fmt.Sprintf("%q is not udp or tcp", d.Protocol))
-	}
-	if _, ok := dns.StringToRcode[d.ExpectRcode]; !ok {
-		fail("dns.expect_rcode", fmt.Sprintf("%q is not a DNS response code", d.ExpectRcode))
-	}
-	if _, err := regexp.Compile(d.ExpectAnswer); err != nil {
-		fail("dns.expect_answer", fmt.Sprintf("%q does not compile: %v", d.ExpectAnswer, err))
-	}
-}
-
 // tracks validates an instance's tracks against the checks.
-func (v *validator) tracks(inst *Instance, s *InstanceSource, checks map[string]*Check) {
+func (v *validator) tracks(inst *Instance, s *InstanceSource, defined map[string]*Check) {
 	seen := map[string]bool{}
 	for j, t := range inst.Track {
 		pos, f := s.more.at("track["+strconv.Itoa(j)+"]", t.Pos)
-		c := checks[t.Check]
+		c := defined[t.Check]
 		switch {
 		case t.Check == "":
 			v.d.err(pos, f, "names no check")
@@ -231,7 +86,7 @@ func (v *validator) tracks(inst *Instance, s *InstanceSource, checks map[string]
 			v.d.err(pos, f, fmt.Sprintf("check %q is tracked twice", t.Check))
 		}
 		seen[t.Check] = true
-		lo, hi := weightRange(c)
+		lo, hi := checks.WeightRange(c.Kind)
 		if t.Weight != nil && (*t.Weight < lo || *t.Weight > hi) {
 			v.d.err(pos, f, fmt.Sprintf("weight %d is out of range %d..%d", *t.Weight, lo, hi))
 			continue

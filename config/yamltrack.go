@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vipd/vipd/checks"
 )
 
 // This file reads the native format's tracking settings: checks, tracks,
@@ -16,15 +18,11 @@ import (
 // checks types and ranges a YAML value can get wrong; the rules that also
 // apply to configurations built in code are in validtrack.go.
 
-// checkKinds are the kind keys of a check, in the order they are listed
-// in messages.
-var checkKinds = []CheckKind{CheckExec, CheckProcess, CheckTCP, CheckHTTP, CheckDNS, CheckFile, CheckInterface}
-
 func (p *yamlParser) check(n *yaml.Node, path string) *Check {
-	c := &Check{Pos: p.pos(n), Interval: time.Second, Fall: 1, Rise: 1, src: NewSource(path)}
+	c := &Check{Config: checks.DefaultConfig("", ""), Pos: p.pos(n), src: NewSource(path)}
 	var timeout *time.Duration
 	mark := func(key string, k *yaml.Node) { c.src.Set(key, p.pos(k), "") }
-	kind := func(kd CheckKind, read func(v *yaml.Node, path string)) func(k, v *yaml.Node, path string) {
+	kind := func(kd checks.Kind, read func(v *yaml.Node, path string)) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) {
 			mark(string(kd), k)
 			if c.Kind != "" {
@@ -69,8 +67,8 @@ func (p *yamlParser) check(n *yaml.Node, path string) *Check {
 		},
 		"weight_reverse": func(k, v *yaml.Node, path string) { c.WeightReverse, _ = p.boolean(v, path) },
 		"init_fail":      func(k, v *yaml.Node, path string) { c.InitFail, _ = p.boolean(v, path) },
-		"exec": kind(CheckExec, func(v *yaml.Node, path string) {
-			c.Exec = &ExecCheck{}
+		"exec": kind(checks.KindExec, func(v *yaml.Node, path string) {
+			c.Exec = &checks.ExecConfig{}
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"command": func(k, v *yaml.Node, path string) {
 					mark("exec.command", k)
@@ -80,21 +78,21 @@ func (p *yamlParser) check(n *yaml.Node, path string) *Check {
 				"group": func(k, v *yaml.Node, path string) { mark("exec.group", k); c.Exec.Group, _ = p.str(v, path) },
 			})
 		}),
-		"process": kind(CheckProcess, func(v *yaml.Node, path string) {
-			c.Process = &ProcessCheck{}
+		"process": kind(checks.KindProcess, func(v *yaml.Node, path string) {
+			c.Process = &checks.ProcessConfig{}
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"name":    func(k, v *yaml.Node, path string) { mark("process.name", k); c.Process.Name, _ = p.str(v, path) },
 				"pidfile": func(k, v *yaml.Node, path string) { mark("process.pidfile", k); c.Process.PIDFile, _ = p.str(v, path) },
 			})
 		}),
-		"tcp": kind(CheckTCP, func(v *yaml.Node, path string) {
-			c.TCP = &TCPCheck{}
+		"tcp": kind(checks.KindTCP, func(v *yaml.Node, path string) {
+			c.TCP = &checks.TCPConfig{}
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"address": func(k, v *yaml.Node, path string) { mark("tcp.address", k); c.TCP.Address, _ = p.str(v, path) },
 			})
 		}),
-		"http": kind(CheckHTTP, func(v *yaml.Node, path string) {
-			c.HTTP = &HTTPCheck{}
+		"http": kind(checks.KindHTTP, func(v *yaml.Node, path string) {
+			c.HTTP = &checks.HTTPConfig{}
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"url": func(k, v *yaml.Node, path string) { mark("http.url", k); c.HTTP.URL, _ = p.str(v, path) },
 				"expect_status": func(k, v *yaml.Node, path string) {
@@ -112,8 +110,8 @@ func (p *yamlParser) check(n *yaml.Node, path string) *Check {
 				"insecure_skip_verify": func(k, v *yaml.Node, path string) { c.HTTP.InsecureSkipVerify, _ = p.boolean(v, path) },
 			})
 		}),
-		"dns": kind(CheckDNS, func(v *yaml.Node, path string) {
-			c.DNS = &DNSCheck{}
+		"dns": kind(checks.KindDNS, func(v *yaml.Node, path string) {
+			c.DNS = &checks.DNSConfig{}
 			d := c.DNS
 			field := func(key string, dst *string) func(k, v *yaml.Node, path string) {
 				return func(k, v *yaml.Node, path string) { mark("dns."+key, k); *dst, _ = p.str(v, path) }
@@ -127,10 +125,10 @@ func (p *yamlParser) check(n *yaml.Node, path string) *Check {
 				"expect_rcode":  field("expect_rcode", &d.ExpectRcode),
 				"expect_answer": field("expect_answer", &d.ExpectAnswer),
 			})
-			fillDNSDefaults(d)
+			*d = checks.DefaultDNSConfig(*d)
 		}),
-		"file": kind(CheckFile, func(v *yaml.Node, path string) {
-			c.File = &FileCheck{}
+		"file": kind(checks.KindFile, func(v *yaml.Node, path string) {
+			c.File = &checks.FileConfig{}
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"path": func(k, v *yaml.Node, path string) { mark("file.path", k); c.File.Path, _ = p.str(v, path) },
 				"init_value": func(k, v *yaml.Node, path string) {
@@ -142,16 +140,17 @@ func (p *yamlParser) check(n *yaml.Node, path string) *Check {
 				"init_overwrite": func(k, v *yaml.Node, path string) { c.File.InitOverwrite, _ = p.boolean(v, path) },
 			})
 		}),
-		"interface": kind(CheckInterface, func(v *yaml.Node, path string) {
-			c.Interface = &InterfaceCheck{}
+		"interface": kind(checks.KindInterface, func(v *yaml.Node, path string) {
+			c.Interface = &checks.InterfaceConfig{}
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"name": func(k, v *yaml.Node, path string) { mark("interface.name", k); c.Interface.Name, _ = p.str(v, path) },
 			})
 		}),
 	})
 	if n.Kind == yaml.MappingNode && c.Kind == "" {
-		names := make([]string, len(checkKinds))
-		for i, k := range checkKinds {
+		kinds := checks.Kinds()
+		names := make([]string, len(kinds))
+		for i, k := range kinds {
 			names[i] = string(k)
 		}
 		p.fail(n, path, "needs one kind: "+strings.Join(names, ", "))
@@ -161,25 +160,6 @@ func (p *yamlParser) check(n *yaml.Node, path string) *Check {
 		c.Timeout = *timeout
 	}
 	return c
-}
-
-// fillDNSDefaults sets the question and expectation a DNS check asks by
-// default: type A, class IN, over UDP, expecting NOERROR.
-func fillDNSDefaults(d *DNSCheck) {
-	if d.Type == "" {
-		d.Type = "A"
-	}
-	if d.Class == "" {
-		d.Class = "IN"
-	}
-	if d.Protocol == "" {
-		d.Protocol = "udp"
-	}
-	if d.ExpectRcode == "" {
-		d.ExpectRcode = "NOERROR"
-	}
-	d.Type, d.Class, d.ExpectRcode = strings.ToUpper(d.Type), strings.ToUpper(d.Class), strings.ToUpper(d.ExpectRcode)
-	d.Protocol = strings.ToLower(d.Protocol)
 }
 
 // command reads a command line: a list of words, or a string split with

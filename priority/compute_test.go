@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
 )
 
@@ -12,22 +13,22 @@ func weight(n int) *int { return &n }
 // fixtureChecks are the checks the Compute tests track, one per weight rule.
 func fixtureChecks() map[string]*config.Check {
 	list := []*config.Check{
-		{Name: "dnsmasq", Kind: config.CheckExec, Weight: 0},
-		{Name: "minus20", Kind: config.CheckExec, Weight: -20},
-		{Name: "plus10", Kind: config.CheckExec, Weight: 10},
-		{Name: "minus20r", Kind: config.CheckExec, Weight: -20, WeightReverse: true},
-		{Name: "plus10r", Kind: config.CheckExec, Weight: 10, WeightReverse: true},
-		{Name: "zeror", Kind: config.CheckExec, Weight: 0, WeightReverse: true},
-		{Name: "huge", Kind: config.CheckExec, Weight: 300},
-		{Name: "proc", Kind: config.CheckProcess},
-		{Name: "tcp", Kind: config.CheckTCP},
-		{Name: "http", Kind: config.CheckHTTP},
-		{Name: "dns", Kind: config.CheckDNS},
-		{Name: "file1", Kind: config.CheckFile, Weight: 1, File: &config.FileCheck{Path: "/run/f1"}},
-		{Name: "file0", Kind: config.CheckFile, Weight: 0, File: &config.FileCheck{Path: "/run/f0"}},
-		{Name: "file0r", Kind: config.CheckFile, Weight: 0, WeightReverse: true},
-		{Name: "fileneg", Kind: config.CheckFile, Weight: -100},
-		{Name: "interface:eth1", Kind: config.CheckInterface, Interface: &config.InterfaceCheck{Name: "eth1"}},
+		{Config: checks.Config{Name: "dnsmasq", Kind: config.CheckExec, Weight: 0}},
+		{Config: checks.Config{Name: "minus20", Kind: config.CheckExec, Weight: -20}},
+		{Config: checks.Config{Name: "plus10", Kind: config.CheckExec, Weight: 10}},
+		{Config: checks.Config{Name: "minus20r", Kind: config.CheckExec, Weight: -20, WeightReverse: true}},
+		{Config: checks.Config{Name: "plus10r", Kind: config.CheckExec, Weight: 10, WeightReverse: true}},
+		{Config: checks.Config{Name: "zeror", Kind: config.CheckExec, Weight: 0, WeightReverse: true}},
+		{Config: checks.Config{Name: "huge", Kind: config.CheckExec, Weight: 300}},
+		{Config: checks.Config{Name: "proc", Kind: config.CheckProcess}},
+		{Config: checks.Config{Name: "tcp", Kind: config.CheckTCP}},
+		{Config: checks.Config{Name: "http", Kind: config.CheckHTTP}},
+		{Config: checks.Config{Name: "dns", Kind: config.CheckDNS}},
+		{Config: checks.Config{Name: "file1", Kind: config.CheckFile, Weight: 1, File: &config.FileCheck{Path: "/run/f1"}}},
+		{Config: checks.Config{Name: "file0", Kind: config.CheckFile, Weight: 0, File: &config.FileCheck{Path: "/run/f0"}}},
+		{Config: checks.Config{Name: "file0r", Kind: config.CheckFile, Weight: 0, WeightReverse: true}},
+		{Config: checks.Config{Name: "fileneg", Kind: config.CheckFile, Weight: -100}},
+		{Config: checks.Config{Name: "interface:eth1", Kind: config.CheckInterface, Interface: &config.InterfaceCheck{Name: "eth1"}}},
 	}
 	m := make(map[string]*config.Check, len(list))
 	for _, c := range list {

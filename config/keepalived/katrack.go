@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
 )
 
@@ -62,8 +63,8 @@ func (p *kaParser) addCheck(c *config.Check, prefix string) {
 // (alloc_vrrp_script): every second, timeout the interval, rise and fall 1,
 // weight 0; and the record of where its settings are written.
 func newCheck(name string, pos config.Pos, kind config.CheckKind, prefix string) (*config.Check, *config.Source) {
-	c := &config.Check{Name: name, Pos: pos, Kind: kind, Interval: time.Second, Timeout: time.Second,
-		Fall: 1, Rise: 1}
+	c := &config.Check{Config: checks.Config{Name: name, Kind: kind, Interval: time.Second, Timeout: time.Second,
+		Fall: 1, Rise: 1}, Pos: pos}
 	src := config.NewSource(prefix)
 	c.SetSource(src)
 	return c, src

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/config/internal/configtest"
 )
@@ -35,7 +36,7 @@ func TestKeepalivedTracking(t *testing.T) {
 			conf: chkScript + instanceConf("  virtual_ipaddress {", "    192.0.2.1", "  }"),
 			check: func(t *testing.T, c *config.Config) {
 				ch := c.Check("chk")
-				want := config.Check{Name: "chk", Kind: config.CheckExec, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1}
+				want := checks.Config{Name: "chk", Kind: config.CheckExec, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1}
 				if ch == nil || ch.Name != want.Name || ch.Kind != want.Kind || ch.Interval != want.Interval || ch.Timeout != want.Timeout ||
 					ch.Fall != 1 || ch.Rise != 1 || ch.Weight != 0 || ch.WeightReverse || ch.InitFail ||
 					!slices.Equal(ch.Exec.Command, []string{"/usr/bin/true"}) || ch.Pos != (config.Pos{File: kc, Line: 1}) {

@@ -1,0 +1,297 @@
+package checks
+
+// The settings of a check, their defaults and the rules every check is
+// held to, whoever wrote it (a front end in package config, or code). What
+// all kinds share is here; each kind's own settings and rules sit beside
+// its behaviour (exec.go, process.go, tcp.go, http.go, dns.go, file.go,
+// iface.go), registered once in kinds below.
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kind names the kind of a health check, spelled as the native format's
+// key of its settings.
+type Kind string
+
+// The check kinds. keepalived's vrrp_script is KindExec, track_file (once
+// vrrp_track_file) is KindFile and track_interface is KindInterface.
+const (
+	KindExec      Kind = "exec"
+	KindProcess   Kind = "process"
+	KindTCP       Kind = "tcp"
+	KindHTTP      Kind = "http"
+	KindDNS       Kind = "dns"
+	KindFile      Kind = "file"
+	KindInterface Kind = "interface"
+)
+
+// kindDef is what the shared code needs to know of a kind: where its
+// settings are in a Config, how to check them, and how to build its prober
+// from a Config whose settings passed that check.
+type kindDef struct {
+	kind Kind
+	// settings reports whether c has this kind's settings.
+	settings func(c *Config) bool
+	// validate checks the kind's settings, adding problems through fail
+	// with fields below the kind's key ("dns.server").
+	validate func(c *Config, fail func(field, msg string))
+	// same compares the kind's settings of two checks that both have them.
+	same func(a, b *Config) bool
+	// prober builds the prober.
+	prober func(c *Config, opts Options) (Prober, error)
+}
+
+// kinds registers every kind, in the order messages list them. A new kind
+// adds its constant above, its field in Config, a file of its own with its
+// settings, rules and prober, and one line here.
+var kinds = []kindDef{
+	execKind,
+	processKind,
+	tcpKind,
+	httpKind,
+	dnsKind,
+	fileKind,
+	interfaceKind,
+}
+
+// Kinds lists the kinds in the order messages name them.
+func Kinds() []Kind {
+	out := make([]Kind, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.kind
+	}
+	return out
+}
+
+func kindOf(k Kind) *kindDef {
+	for i := range kinds {
+		if kinds[i].kind == k {
+			return &kinds[i]
+		}
+	}
+	return nil
+}
+
+// Defaults of the settings every kind has. Timeout defaults to the
+// interval.
+const (
+	// DefaultInterval is the time between two runs when the check sets
+	// none (keepalived's vrrp_script default).
+	DefaultInterval = time.Second
+	// DefaultFall and DefaultRise are the consecutive failures and
+	// successes that change a check's state.
+	DefaultFall = 1
+	DefaultRise = 1
+)
+
+// MinWeight and MaxWeight bound check and track weights (keepalived's
+// [-253, 253]); file checks, whose weight multiplies a number, may use
+// -254 and 254 as keepalived's track_file does (WeightRange).
+const (
+	MinWeight = -253
+	MaxWeight = 253
+)
+
+// WeightRange returns the weights a check of kind k, or a track of one,
+// may have.
+func WeightRange(k Kind) (lo, hi int) {
+	if k == KindFile {
+		return MinWeight - 1, MaxWeight + 1
+	}
+	return MinWeight, MaxWeight
+}
+
+// Config is one health check, shared by every instance that tracks it.
+type Config struct {
+	// Name identifies the check (keepalived's vrrp_script NAME). Checks
+	// made for track_interface entries are named "interface:IFNAME".
+	Name string
+	// Kind says which of the kind-specific fields below is set.
+	Kind Kind
+
+	// Interval is the time between two runs (default DefaultInterval;
+	// keepalived.conf gives whole seconds).
+	Interval time.Duration
+	// Timeout bounds one run; a run that exceeds it fails (default: the
+	// interval).
+	Timeout time.Duration
+	// Fall is how many consecutive failures make a healthy check failed.
+	Fall int
+	// Rise is how many consecutive successes make a failed check healthy.
+	Rise int
+	// Weight is the default priority weight for instances that track the
+	// check without their own: 0 means a failure puts the instance in
+	// FAULT; negative is subtracted while failing; positive is added while
+	// succeeding. For KindFile it multiplies the number read from the file.
+	Weight int
+	// WeightReverse inverts the sense of Weight (keepalived "weight N
+	// reverse"): a negative weight is subtracted while succeeding, a
+	// positive one added while failing.
+	WeightReverse bool
+	// InitFail starts the check failed instead of healthy.
+	InitFail bool
+
+	// Exactly one of these is set, the one Kind names.
+	Exec      *ExecConfig
+	Process   *ProcessConfig
+	TCP       *TCPConfig
+	HTTP      *HTTPConfig
+	DNS       *DNSConfig
+	File      *FileConfig
+	Interface *InterfaceConfig
+}
+
+// DefaultConfig returns the settings of a check that gives none but its
+// name and kind (whose own settings the caller adds): DefaultInterval,
+// a timeout of the interval, DefaultFall and DefaultRise, weight 0.
+func DefaultConfig(name string, kind Kind) Config {
+	return Config{Name: name, Kind: kind, Interval: DefaultInterval, Timeout: DefaultInterval,
+		Fall: DefaultFall, Rise: DefaultRise}
+}
+
+// SameSettings reports whether c and o configure the same check; a reload
+// restarts only checks that changed.
+func (c *Config) SameSettings(o *Config) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	same := c.Name == o.Name && c.Kind == o.Kind && c.Interval == o.Interval && c.Timeout == o.Timeout &&
+		c.Fall == o.Fall && c.Rise == o.Rise && c.Weight == o.Weight &&
+		c.WeightReverse == o.WeightReverse && c.InitFail == o.InitFail
+	if !same {
+		return false
+	}
+	var mine *kindDef
+	for i, k := range kinds {
+		if k.settings(c) != k.settings(o) {
+			return false
+		}
+		if k.settings(c) && mine == nil {
+			mine = &kinds[i]
+		}
+	}
+	return mine == nil || mine.same(c, o)
+}
+
+// FieldError is a problem with one setting of a check. Field is the
+// setting's path below the check, spelled as the native format's keys
+// ("interval", "dns.server", "http.expect_status"), so that a front end
+// can say where the setting was written and name it as the user did.
+type FieldError struct {
+	// Field is the setting's path below the check.
+	Field string
+	// Err says what is wrong.
+	Err error
+}
+
+// Error returns "field: problem".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the problem.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// ValidationError lists every problem Validate found, in the order of the
+// settings.
+type ValidationError []*FieldError
+
+// Error joins the problems, one a line.
+func (v ValidationError) Error() string {
+	s := make([]string, len(v))
+	for i, e := range v {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Validate checks every setting of c and returns nil or a
+// ValidationError. Unlike NewRunner it gives zero values no default: a
+// front end fills in the defaults it documents (DefaultConfig) before.
+// The check's name being unique, and the script security of an exec
+// check, are the caller's to check: they depend on the other checks and
+// on the machine.
+func (c *Config) Validate() error {
+	var errs ValidationError
+	fail := func(field, msg string) {
+		errs = append(errs, &FieldError{Field: field, Err: errors.New(msg)})
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		fail("name", "is required")
+	}
+	if c.Interval <= 0 {
+		fail("interval", fmt.Sprintf("%v must be greater than 0", c.Interval))
+	}
+	if c.Timeout <= 0 {
+		fail("timeout", fmt.Sprintf("%v must be greater than 0", c.Timeout))
+	}
+	if c.Fall < 1 {
+		fail("fall", fmt.Sprintf("%d must be at least 1", c.Fall))
+	}
+	if c.Rise < 1 {
+		fail("rise", fmt.Sprintf("%d must be at least 1", c.Rise))
+	}
+	lo, hi := WeightRange(c.Kind)
+	if c.Weight < lo || c.Weight > hi {
+		fail("weight", fmt.Sprintf("%d is out of range %d..%d", c.Weight, lo, hi))
+	}
+	c.validateKind(fail)
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// validateKind checks that c has exactly its kind's settings, and them.
+func (c *Config) validateKind(fail func(field, msg string)) {
+	n := 0
+	for _, k := range kinds {
+		if k.settings(c) {
+			n++
+		}
+	}
+	k := kindOf(c.Kind)
+	switch {
+	case k == nil:
+		fail("kind", fmt.Sprintf("%q is not a check kind", c.Kind))
+	case !k.settings(c) || n != 1:
+		fail(string(c.Kind), fmt.Sprintf("a %s check needs its %s settings and no other kind's", c.Kind, c.Kind))
+	default:
+		k.validate(c, fail)
+	}
+}
+
+// kindError returns the first problem of c's kind-specific settings as a
+// *ConfigError, or nil: the probers are built only from settings that
+// pass the rules a front end reports.
+func (c *Config) kindError() error {
+	var first *ConfigError
+	c.validateKind(func(field, msg string) {
+		if first == nil {
+			first = &ConfigError{Check: c.Name, Kind: c.Kind, Field: field, Err: errors.New(msg)}
+		}
+	})
+	if first == nil {
+		return nil
+	}
+	return first
+}
+
+// InterfaceConfig fails while the interface's link is down.
+type InterfaceConfig struct {
+	// Name is the interface watched.
+	Name string
+}
+
+var interfaceKind = kindDef{
+	kind:     KindInterface,
+	settings: func(c *Config) bool { return c.Interface != nil },
+	// The kernel's rules for interface names hold for every interface a
+	// configuration names; the front end checks them (and the prober,
+	// for checks built in code).
+	validate: func(c *Config, fail func(field, msg string)) {},
+	same:     func(a, b *Config) bool { return *a.Interface == *b.Interface },
+	prober:   func(c *Config, _ Options) (Prober, error) { return newIfaceProber(c) },
+}
