@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -38,6 +39,7 @@ type nodeHistory struct {
 
 	mu       sync.Mutex
 	prio     map[string]int    // each instance's priority at its last transition
+	applied  map[string]string // each instance's priority verdict last seen (observe)
 	guard    map[string]string // the guard's holds last seen (observe)
 	maint    bool              // maintenance last seen
 	maintBy  string            // who asked for the next maintenance change
@@ -61,7 +63,7 @@ func (a *Agent) startHistory(cfg *config.Config) (stop func()) {
 	}
 	h := &nodeHistory{
 		rec: history.NewRecorder(cfg.Node.Name, disk, a.clock, a.log), hub: a.events, node: cfg.Node.Name,
-		prio: map[string]int{}, guard: map[string]string{},
+		prio: map[string]int{}, guard: map[string]string{}, applied: map[string]string{},
 	}
 	if a.metrics != nil {
 		h.observe = a.metrics.ObserveTransitionCause
@@ -160,6 +162,17 @@ func (a *Agent) observeHistory() {
 		}
 	}
 	maint := t.maint
+	type verdict struct {
+		prio  int
+		fault bool
+		why   string
+	}
+	results := map[string]verdict{}
+	for name := range a.running {
+		if res, ok := t.results[name]; ok {
+			results[name] = verdict{int(res.Priority), res.Fault, res.Reason}
+		}
+	}
 	t.mu.Unlock()
 
 	h.mu.Lock()
@@ -176,6 +189,31 @@ func (a *Agent) observeHistory() {
 		}
 	}
 	h.guard = guard
+	// Priority changes: what moved it (checks and weights, an order), so
+	// that the transitions that follow have their cause in the story.
+	for name, v := range results {
+		key := fmt.Sprintf("%d/%v/%s", v.prio, v.fault, v.why)
+		prev, known := h.applied[name]
+		h.applied[name] = key
+		if !known || prev == key {
+			continue
+		}
+		var before int
+		fmt.Sscanf(prev, "%d/", &before)
+		e := history.Event{Kind: history.KindPriority, Instance: name, PrevPriority: before, Priority: v.prio, Reason: v.why}
+		if e.Reason == "" {
+			e.Reason = "no check moves it"
+		}
+		if v.fault {
+			e.To = "FAULT"
+		}
+		evs = append(evs, e)
+	}
+	for name := range h.applied {
+		if _, ok := results[name]; !ok {
+			delete(h.applied, name)
+		}
+	}
 	if maint != h.maint {
 		by := h.maintBy
 		if by == "" {

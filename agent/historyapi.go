@@ -274,7 +274,7 @@ func (s *Service) Why(ctx context.Context, req *vipdv1.WhyRequest) (*vipdv1.WhyR
 		return nil, status.Error(codes.InvalidArgument, "instance: required")
 	}
 	q := history.Query{Instance: name, Limit: 200, Since: a.clock.Now().Add(-7 * 24 * time.Hour),
-		Kinds: []history.Kind{history.KindTransition, history.KindFailover, history.KindOrder, history.KindGuard,
+		Kinds: []history.Kind{history.KindTransition, history.KindPriority, history.KindFailover, history.KindOrder, history.KindGuard,
 			history.KindMaintenance, history.KindCheck, history.KindCloud, history.KindMember}}
 	answers, sides := a.gather(ctx, historyRequest{Events: &q, Explain: name}, false)
 	var order *gossip.OrderEntry

@@ -14,6 +14,9 @@ type Kind string
 const (
 	// KindTransition: an instance changed VRRP state.
 	KindTransition Kind = "transition"
+	// KindPriority: an instance's effective priority (or its FAULT
+	// verdict) changed: checks, weights, an order.
+	KindPriority Kind = "priority"
 	// KindCheck: a health check changed verdict.
 	KindCheck Kind = "check"
 	// KindOrder: an instance's cluster-wide order got a new version.
@@ -34,7 +37,7 @@ const (
 )
 
 // Kinds is every Kind, in a stable order.
-var Kinds = []Kind{KindTransition, KindCheck, KindOrder, KindMember, KindFailover, KindMaintenance, KindGuard, KindCloud, KindReload}
+var Kinds = []Kind{KindTransition, KindPriority, KindCheck, KindOrder, KindMember, KindFailover, KindMaintenance, KindGuard, KindCloud, KindReload}
 
 // ParseKind checks a kind's name.
 func ParseKind(s string) (Kind, error) {

@@ -29,7 +29,9 @@ func newEventsCmd() *cobra.Command {
 		Long: `Print what happened, oldest first, on every member of the cluster: the
 agent asks each member for its recorded history over gossip and merges
 the answers by time (each node's own events always in their order).
-Kinds: transition (with its reason and priority), check (with its output),
+Kinds: transition (with its reason and priority), priority (an effective
+priority changed, and the arithmetic of checks, weights or order that
+moved it), check (with its output),
 order (who wrote which version), member, failover and maintenance (who
 asked, through which API), guard (split-brain guard holds), cloud (each
 action's outcome and time), reload (what changed).
@@ -223,6 +225,12 @@ func historyText(e *vipdv1.HistoryEvent) string {
 			add(", master %s", e.GetMaster())
 		}
 		add(": %s [%s]", dash(e.GetReason()), e.GetCause())
+	case history.KindPriority:
+		add("priority %d -> %d", e.GetPreviousPriority(), e.GetPriority())
+		if e.GetTo() == "FAULT" {
+			add(", FAULT")
+		}
+		add(": %s", e.GetReason())
 	case history.KindCheck:
 		add("check %s: %s -> %s", e.GetCheck(), dash(e.GetFrom()), e.GetTo())
 		if e.GetOutput() != "" {

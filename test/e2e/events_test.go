@@ -21,17 +21,19 @@ import (
 
 // historyEvent is the part of a HistoryEvent (protojson) the test reads.
 type historyEvent struct {
-	Node     string `json:"node"`
-	Seq      string `json:"seq"`
-	Kind     string `json:"kind"`
-	Instance string `json:"instance"`
-	Reason   string `json:"reason"`
-	Cause    string `json:"cause"`
-	From     string `json:"from"`
-	To       string `json:"to"`
-	Origin   string `json:"origin"`
-	Via      string `json:"via"`
-	Caller   string `json:"caller"`
+	Node             string `json:"node"`
+	Seq              string `json:"seq"`
+	Kind             string `json:"kind"`
+	Instance         string `json:"instance"`
+	Reason           string `json:"reason"`
+	Cause            string `json:"cause"`
+	From             string `json:"from"`
+	To               string `json:"to"`
+	Origin           string `json:"origin"`
+	Priority         int    `json:"priority"`
+	PreviousPriority int    `json:"previousPriority"`
+	Via              string `json:"via"`
+	Caller           string `json:"caller"`
 }
 
 type eventsAnswer struct {
@@ -131,6 +133,9 @@ func TestEventsAndWhy(t *testing.T) {
 				},
 				"n1's record of the resign command from n3": func(e historyEvent) bool {
 					return e.Node == "n1" && e.Kind == "failover" && e.Origin == "n3" && e.Via == "gossip"
+				},
+				"n2's priority raised by the new order": func(e historyEvent) bool {
+					return e.Node == "n2" && e.Kind == "priority" && e.Priority == 250 && e.PreviousPriority == 150 && strings.Contains(e.Reason, "order")
 				},
 				"the new order on n2, written by n3": func(e historyEvent) bool {
 					return e.Node == "n2" && e.Kind == "order" && e.Origin == "n3"

@@ -2872,8 +2872,8 @@ type ListEventsRequest struct {
 	Since *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
 	// until: see since.
 	Until *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=until,proto3" json:"until,omitempty"`
-	// kind keeps events of these kinds: transition, check, order, member,
-	// failover, maintenance, guard, cloud, reload. Empty keeps all.
+	// kind keeps events of these kinds: transition, priority, check, order,
+	// member, failover, maintenance, guard, cloud, reload. Empty keeps all.
 	Kind []string `protobuf:"bytes,5,rep,name=kind,proto3" json:"kind,omitempty"`
 	// local answers from the serving node's history alone, asking no
 	// other member.
@@ -3124,8 +3124,8 @@ type HistoryEvent struct {
 	Seq uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	// time is the recording node's wall clock.
 	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
-	// kind is transition, check, order, member, failover, maintenance,
-	// guard, cloud or reload.
+	// kind is transition, priority, check, order, member, failover,
+	// maintenance, guard, cloud or reload.
 	Kind string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
 	// instance is the instance concerned, if any.
 	Instance string `protobuf:"bytes,5,opt,name=instance,proto3" json:"instance,omitempty"`
@@ -3142,7 +3142,8 @@ type HistoryEvent struct {
 	To string `protobuf:"bytes,9,opt,name=to,proto3" json:"to,omitempty"`
 	// priority is the effective priority after the event.
 	Priority uint32 `protobuf:"varint,10,opt,name=priority,proto3" json:"priority,omitempty"`
-	// previous_priority is the effective priority before it.
+	// previous_priority is the effective priority before it (transitions:
+	// at the instance's previous transition).
 	PreviousPriority uint32 `protobuf:"varint,11,opt,name=previous_priority,json=previousPriority,proto3" json:"previous_priority,omitempty"`
 	// master is the master as the node saw it after a transition.
 	Master string `protobuf:"bytes,12,opt,name=master,proto3" json:"master,omitempty"`
