@@ -57,6 +57,15 @@ const (
 	DefaultFaultHold = 5 * time.Minute
 )
 
+// orDefault returns d, or def when d is not positive: a section built in
+// code may leave a period zero.
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
 // Config is the cloud section of an instance or a sync group.
 type Config struct {
 	// Region is the AWS region; empty means the instance's region from

@@ -6,6 +6,8 @@ package cloudmove
 import (
 	"context"
 	"time"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 func (s *Set) jitter(b *backoff) time.Duration {
@@ -26,6 +28,18 @@ func (s *Set) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// stopDrained stops t and empties its channel, whether it fired (and was
+// read), fired unread or is still running, so that a Reset starts a clean
+// period: a fire left in the channel would end the next one at once.
+func stopDrained(t clock.Timer) {
+	if !t.Stop() {
+		select {
+		case <-t.C():
+		default:
+		}
+	}
+}
+
 // converge brings one action to "points at this node": look (unless the
 // last look, from the background refresh, already says it does not),
 // act, look again to verify. Retryable errors are retried with jittered
@@ -38,10 +52,7 @@ func (s *Set) sleep(ctx context.Context, d time.Duration) bool {
 func (s *Set) converge(ctx context.Context, r *runner, start time.Time, reconcile bool, settle func()) error {
 	e := s.e
 	b := newBackoff(s.opts.BackoffMin, s.opts.BackoffMax, s.rnd)
-	budget := s.cl.RetryBudget
-	if budget <= 0 {
-		budget = DefaultRetryBudget
-	}
+	budget := orDefault(s.cl.RetryBudget, DefaultRetryBudget)
 	deadline := start.Add(budget)
 	reported := false
 	look := reconcile || r.a.cached() != notOurs || !r.a.resolved() || r.a.lookFirst()

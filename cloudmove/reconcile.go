@@ -38,10 +38,7 @@ func (s *Set) masterRound(ctx context.Context, start time.Time, settled chan str
 }
 
 func (s *Set) reconcileLoop(ctx context.Context, r *runner, kick chan struct{}) {
-	every := s.cl.ReconcileInterval
-	if every <= 0 {
-		every = DefaultReconcileInterval
-	}
+	every := orDefault(s.cl.ReconcileInterval, DefaultReconcileInterval)
 	t := s.e.clock.NewTimer(every)
 	defer t.Stop()
 	for {
@@ -56,12 +53,7 @@ func (s *Set) reconcileLoop(ctx context.Context, r *runner, kick chan struct{}) 
 		if err := s.converge(ctx, r, start, true, func() {}); err != nil && ctx.Err() != nil {
 			return
 		}
-		if !t.Stop() {
-			select {
-			case <-t.C():
-			default:
-			}
-		}
+		stopDrained(t)
 		t.Reset(every)
 	}
 }

@@ -15,10 +15,7 @@ import (
 // the mutating calls.
 func (s *Set) refresher() {
 	defer s.wg.Done()
-	every := s.cl.RefreshInterval
-	if every <= 0 {
-		every = DefaultRefreshInterval
-	}
+	every := orDefault(s.cl.RefreshInterval, DefaultRefreshInterval)
 	t := s.e.clock.NewTimer(every)
 	defer t.Stop()
 	for {
@@ -27,12 +24,7 @@ func (s *Set) refresher() {
 			return
 		case <-t.C():
 		case <-s.refreshKick:
-			if !t.Stop() {
-				select {
-				case <-t.C():
-				default:
-				}
-			}
+			stopDrained(t)
 		}
 		s.refresh(s.ctx)
 		t.Reset(every)

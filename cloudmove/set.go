@@ -154,14 +154,8 @@ func build(ctx context.Context, owner Owner, opts Options) (*Set, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	callTimeout := cl.CallTimeout
-	if callTimeout <= 0 {
-		callTimeout = DefaultCallTimeout
-	}
-	budget := cl.RetryBudget
-	if budget <= 0 {
-		budget = DefaultRetryBudget
-	}
+	callTimeout := orDefault(cl.CallTimeout, DefaultCallTimeout)
+	budget := orDefault(cl.RetryBudget, DefaultRetryBudget)
 	if cl.SkipDryRun {
 		opts.NoPermissionCheck = true
 	}
