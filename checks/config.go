@@ -278,20 +278,3 @@ func (c *Config) kindError() error {
 	}
 	return first
 }
-
-// InterfaceConfig fails while the interface's link is down.
-type InterfaceConfig struct {
-	// Name is the interface watched.
-	Name string
-}
-
-var interfaceKind = kindDef{
-	kind:     KindInterface,
-	settings: func(c *Config) bool { return c.Interface != nil },
-	// The kernel's rules for interface names hold for every interface a
-	// configuration names; the front end checks them (and the prober,
-	// for checks built in code).
-	validate: func(c *Config, fail func(field, msg string)) {},
-	same:     func(a, b *Config) bool { return *a.Interface == *b.Interface },
-	prober:   func(c *Config, _ Options) (Prober, error) { return newIfaceProber(c) },
-}

@@ -34,21 +34,39 @@ type ifaceProber struct {
 	query *linkQuery
 }
 
-func newIfaceProber(c *Config) (*ifaceProber, error) {
-	n := c.Interface.Name
-	var err error
+// InterfaceConfig fails while the interface's link is down.
+type InterfaceConfig struct {
+	// Name is the interface watched.
+	Name string
+}
+
+var interfaceKind = kindDef{
+	kind:     KindInterface,
+	settings: func(c *Config) bool { return c.Interface != nil },
+	validate: func(c *Config, fail func(field, msg string)) {
+		if msg := ifNameProblem(c.Interface.Name); msg != "" {
+			fail("interface.name", fmt.Sprintf("%q %s", c.Interface.Name, msg))
+		}
+	},
+	same:   func(a, b *Config) bool { return *a.Interface == *b.Interface },
+	prober: func(c *Config, _ Options) (Prober, error) { return &ifaceProber{name: c.Interface.Name}, nil },
+}
+
+// ifNameProblem says what keeps name from being an interface name the
+// kernel accepts (at most IFNAMSIZ-1 bytes, not "." or "..", no '/', ':',
+// white space or NUL), or "".
+func ifNameProblem(name string) string {
 	switch {
-	case n == "":
-		err = errors.New("no interface given")
-	case len(n) > unix.IFNAMSIZ-1:
-		err = fmt.Errorf("%q: longer than %d characters", n, unix.IFNAMSIZ-1)
-	case n == "." || n == ".." || strings.ContainsAny(n, "/: \t\n\x00"):
-		err = fmt.Errorf("%q is not an interface name", n)
+	case name == "":
+		return "is empty"
+	case len(name) > unix.IFNAMSIZ-1:
+		return fmt.Sprintf("is longer than %d characters", unix.IFNAMSIZ-1)
+	case name == "." || name == "..":
+		return "is not a valid interface name"
+	case strings.ContainsAny(name, "/: \t\n\r\v\f\x00"):
+		return "contains a character interface names cannot have ('/', ':' or space)"
 	}
-	if err != nil {
-		return nil, &ConfigError{Check: c.Name, Kind: c.Kind, Field: "Name", Err: err}
-	}
-	return &ifaceProber{name: n}, nil
+	return ""
 }
 
 // Probe reads the link's flags once.

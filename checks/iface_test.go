@@ -80,7 +80,7 @@ func TestIfaceProbeDeadlinePassed(t *testing.T) {
 func TestIfaceConfigErrors(t *testing.T) {
 	for _, name := range []string{"", "sixteen-chars-xx", "a/b", "a b", "a:1", ".", ".."} {
 		t.Run(name, func(t *testing.T) {
-			wantConfigError(t, ifaceCheck(name), "Name")
+			wantConfigError(t, ifaceCheck(name), "interface.name")
 		})
 	}
 	wantConfigError(t, &Config{Name: "i", Kind: KindInterface}, "interface")

@@ -37,8 +37,7 @@ func checkSrc(c *Check, idx int) *Source {
 
 // checks reports the problems of the check definitions and returns them
 // by name. The rules are package checks' (checks.Config.Validate); here
-// only that names are unique, and the kernel's spelling of interface
-// names, which holds for every interface a configuration names.
+// only that names are unique, which depends on the other checks.
 func (v *validator) checks(list []*Check) map[string]*Check {
 	byName := map[string]*Check{}
 	for idx, c := range list {
@@ -59,11 +58,6 @@ func (v *validator) checks(list []*Check) map[string]*Check {
 			}
 		} else if err != nil {
 			fail("", err.Error())
-		}
-		if c.Kind == CheckInterface && c.Interface != nil {
-			if msg := CheckIfName(c.Interface.Name); msg != "" {
-				fail("interface.name", fmt.Sprintf("%q %s", c.Interface.Name, msg))
-			}
 		}
 	}
 	return byName
