@@ -335,8 +335,11 @@ func (s recordingService) Failover(ctx context.Context, req *vipdv1.FailoverRequ
 			To: req.GetTargetNode(), Reason: "failover requested on " + s.a.nodeName}
 		if resp != nil {
 			e.From, e.To = resp.PreviousMaster, resp.Node
-			if resp.Forwarded {
+			switch {
+			case resp.Forwarded:
 				e.Detail = "resign sent to " + resp.PreviousMaster
+			case resp.PreviousMaster == "":
+				e.Detail = "no master in this node's gossip view: the new order alone moves it"
 			}
 		}
 		if err != nil {
