@@ -554,6 +554,17 @@ func (p *yamlParser) str(n *yaml.Node, path string) (string, bool) {
 	if !p.scalar(n, path) {
 		return "", false
 	}
+	if n.ShortTag() == "!!binary" {
+		// EncodeYAML writes a string that is not UTF-8 (a script argument
+		// from a keepalived.conf in another encoding) as !!binary base64:
+		// its value is those bytes, not the base64 text.
+		var s string
+		if err := n.Decode(&s); err != nil {
+			p.fail(n, path, "is not valid !!binary (base64) data")
+			return "", false
+		}
+		return s, true
+	}
 	return n.Value, true
 }
 
