@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,17 @@ func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *Source) *c
 	str := func(sub string, dst *string) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) { mark(sub, k); *dst, _ = p.str(v, path) }
 	}
+	addr := func(sub string, dst *netip.Addr) func(k, v *yaml.Node, path string) {
+		return func(k, v *yaml.Node, path string) { mark(sub, k); *dst, _ = p.addr(v, path) }
+	}
+	// withTarget adds the keys of a kind's Target (interface, eni) to its
+	// keys.
+	type keys = map[string]func(k, v *yaml.Node, path string)
+	withTarget := func(kd cloudmove.Kind, t *cloudmove.Target, ks keys) keys {
+		ks["interface"] = str(string(kd)+".interface", &t.Interface)
+		ks["eni"] = str(string(kd)+".eni", &t.ENI)
+		return ks
+	}
 	kind := func(kd cloudmove.Kind, read func(v *yaml.Node, path string)) func(k, v *yaml.Node, path string) {
 		return func(k, v *yaml.Node, path string) {
 			mark(string(kd), k)
@@ -93,9 +105,7 @@ func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *Source) *c
 		"secondary_ip": kind(cloudmove.KindSecondaryIP, func(v *yaml.Node, path string) {
 			s := &cloudmove.SecondaryIPConfig{}
 			a.SecondaryIP = s
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
-				"interface": str("secondary_ip.interface", &s.Interface),
-				"eni":       str("secondary_ip.eni", &s.ENI),
+			p.mappingKeys(v, path, withTarget(cloudmove.KindSecondaryIP, &s.Target, keys{
 				"addresses": func(k, v *yaml.Node, path string) {
 					mark("secondary_ip.addresses", k)
 					p.sequence(v, path, func(n *yaml.Node, path string, j int) {
@@ -106,29 +116,21 @@ func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *Source) *c
 						}
 					})
 				},
-			})
+			}))
 		}),
 		"elastic_ip": kind(cloudmove.KindElasticIP, func(v *yaml.Node, path string) {
 			e := &cloudmove.ElasticIPConfig{}
 			a.ElasticIP = e
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
+			p.mappingKeys(v, path, withTarget(cloudmove.KindElasticIP, &e.Target, keys{
 				"allocation_id": str("elastic_ip.allocation_id", &e.AllocationID),
-				"public_ip": func(k, v *yaml.Node, path string) {
-					mark("elastic_ip.public_ip", k)
-					e.PublicIP, _ = p.addr(v, path)
-				},
-				"private_ip": func(k, v *yaml.Node, path string) {
-					mark("elastic_ip.private_ip", k)
-					e.PrivateIP, _ = p.addr(v, path)
-				},
-				"interface": str("elastic_ip.interface", &e.Interface),
-				"eni":       str("elastic_ip.eni", &e.ENI),
-			})
+				"public_ip":     addr("elastic_ip.public_ip", &e.PublicIP),
+				"private_ip":    addr("elastic_ip.private_ip", &e.PrivateIP),
+			}))
 		}),
 		"route": kind(cloudmove.KindRoute, func(v *yaml.Node, path string) {
 			r := &cloudmove.RouteConfig{}
 			a.Route = r
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
+			p.mappingKeys(v, path, withTarget(cloudmove.KindRoute, &r.Target, keys{
 				"destination": func(k, v *yaml.Node, path string) {
 					mark("route.destination", k)
 					if s, ok := p.str(v, path); ok {
@@ -173,9 +175,7 @@ func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *Source) *c
 					mark("route.include_main", k)
 					r.IncludeMain, _ = p.boolean(v, path)
 				},
-				"interface": str("route.interface", &r.Interface),
-				"eni":       str("route.eni", &r.ENI),
-			})
+			}))
 		}),
 		"ebs": kind(cloudmove.KindEBS, func(v *yaml.Node, path string) {
 			e := cloudmove.DefaultVolumeConfig()
