@@ -42,6 +42,7 @@ type nodeHistory struct {
 	applied  map[string]string // each instance's priority verdict last seen (observe)
 	guard    map[string]string // the guard's holds last seen (observe)
 	maint    bool              // maintenance last seen
+	observed bool              // observe ran once: later changes are not the start's
 	maintBy  string            // who asked for the next maintenance change
 	reloadBy string            // who asked for the next reload
 }
@@ -216,12 +217,17 @@ func (a *Agent) observeHistory() {
 	}
 	if maint != h.maint {
 		by := h.maintBy
-		if by == "" {
+		switch {
+		case by != "":
+		case !h.observed:
 			by = "state file at start"
+		default:
+			by = "requested on this node (not recorded how)"
 		}
 		evs = append(evs, history.Event{Kind: history.KindMaintenance, From: onOff(h.maint), To: onOff(maint), Reason: by})
 		h.maint, h.maintBy = maint, ""
 	}
+	h.observed = true
 	h.mu.Unlock()
 	slices.SortFunc(evs, func(x, y history.Event) int { return strings.Compare(x.Instance, y.Instance) })
 	for _, e := range evs {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -14,8 +15,11 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/history"
 	"github.com/vipd/vipd/internal/clock"
+	"github.com/vipd/vipd/notify"
+	"github.com/vipd/vipd/priority"
 	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 )
 
@@ -120,3 +124,59 @@ func TestCallerOf(t *testing.T) {
 		}
 	}
 }
+
+// The sync's comparison records the guard's holds and releases, the
+// maintenance flag with who asked, and effective priority changes with
+// their arithmetic; nothing when nothing changed.
+func TestObserveHistory(t *testing.T) {
+	at := time.Date(2026, 12, 6, 3, 12, 0, 0, time.UTC)
+	a := New(Options{Log: discardLog, Clock: clock.NewFake(at)})
+	a.track = newTracking(discardLog, a.clock, notify.New(notify.Options{Log: discardLog}))
+	a.running["dns"] = &running{}
+	h := &nodeHistory{rec: history.NewRecorder("n1", nil, a.clock, nil), hub: a.events, node: "n1",
+		prio: map[string]int{}, guard: map[string]string{}, applied: map[string]string{}}
+	a.hist.Store(h)
+	set := func(f func(t *tracking)) {
+		a.track.mu.Lock()
+		f(a.track)
+		a.track.mu.Unlock()
+		a.observeHistory()
+	}
+	set(func(t *tracking) { t.results["dns"] = priority.Result{Priority: 150} }) // first sight: not an event
+	set(func(t *tracking) {
+		t.results["dns"] = priority.Result{Priority: 100, Reason: "check web failed (weight -50): -50", FailedChecks: []string{"web"}}
+	})
+	set(func(t *tracking) { t.guard["dns"] = "split-brain guard: n2 is master and its adverts do not arrive" })
+	a.noteCommand(gossip.Command{From: "n3", Kind: gossip.CommandMaintenance, Enabled: true})
+	set(func(t *tracking) { t.maint = true })
+	set(func(t *tracking) {}) // nothing changed
+	set(func(t *tracking) { delete(t.guard, "dns"); t.maint = false })
+
+	got, _ := h.rec.Query(history.Query{})
+	want := []history.Event{
+		{Kind: history.KindPriority, Instance: "dns", PrevPriority: 150, Priority: 100, Reason: "check web failed (weight -50): -50"},
+		{Kind: history.KindGuard, Instance: "dns", From: "released", To: "held", Reason: "split-brain guard: n2 is master and its adverts do not arrive"},
+		{Kind: history.KindMaintenance, From: "off", To: "on", Reason: "command from n3 (gossip)"},
+		{Kind: history.KindMaintenance, From: "on", To: "off", Reason: "requested on this node (not recorded how)"},
+		{Kind: history.KindGuard, Instance: "dns", From: "held", To: "released", Reason: "split-brain guard released: no better master left unheard"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("recorded %d events, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		w.Node, w.Seq, w.Time = "n1", uint64(i+1), at
+		if got[i] != w {
+			t.Errorf("event %d:\n got %+v\nwant %+v", i, got[i], w)
+		}
+	}
+
+	// A node that starts drained (its maintenance file) says so.
+	a.hist.Store(&nodeHistory{rec: history.NewRecorder("n1", nil, a.clock, nil), hub: a.events, node: "n1",
+		prio: map[string]int{}, guard: map[string]string{}, applied: map[string]string{}})
+	set(func(t *tracking) { t.maint = true })
+	if got, _ := a.hist.Load().rec.Query(history.Query{Kinds: []history.Kind{history.KindMaintenance}}); len(got) != 1 || got[0].Reason != "state file at start" {
+		t.Errorf("started drained: %+v", got)
+	}
+}
+
+var discardLog = slog.New(slog.DiscardHandler)
