@@ -217,7 +217,7 @@ func ScriptUses(c *Config) []ScriptUse {
 			src = NewSource("checks[" + fmt.Sprint(i) + "]")
 		}
 		uses = append(uses, ScriptUse{
-			argv: ch.Exec.Command, Own: ScriptUser{ch.Exec.User, ch.Exec.Group}, ownKey: "exec.user",
+			argv: ch.Exec.Command, Own: ScriptUser{User: ch.Exec.User, Group: ch.Exec.Group}, ownKey: "exec.user",
 			src: src, key: "exec.command", def: ch.Pos, What: fmt.Sprintf("check %q", ch.Name),
 			disable: func() { ch.Exec.Command = nil },
 		})
@@ -235,7 +235,7 @@ func ScriptUses(c *Config) []ScriptUse {
 			uses = append(uses, ScriptUse{
 				argv: n.Command(e), Own: n.User(e), ownKey: key + ".user",
 				src: src, key: key, def: def, What: fmt.Sprintf("%s script of %s", name, owner),
-				disable: func() { *n.slot(e) = nil; delete(n.RunAs, e) },
+				disable: func() { n.SetCommand(e, nil); delete(n.RunAs, e) },
 			})
 		}
 	}

@@ -2,9 +2,9 @@ package config
 
 import (
 	"slices"
-	"time"
 
 	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/notify"
 )
 
 // This file holds the model of what makes a VIP follow the service: health
@@ -159,118 +159,32 @@ func (o *Order) Priority(i int) uint8 {
 	return uint8(max(p, MinOrderPriority))
 }
 
-// DefaultNotifyTimeout bounds a notify script that sets no timeout.
-const DefaultNotifyTimeout = 10 * time.Second
-
-// NotifyEvent names one of the scripts of a Notify, as the native format
-// spells its key.
-type NotifyEvent string
-
-// The notify scripts. keepalived's keyword is "notify" for NotifyAny and
-// "notify_" followed by the event for the others.
-const (
-	NotifyAny              NotifyEvent = "any"
-	NotifyMaster           NotifyEvent = "master"
-	NotifyBackup           NotifyEvent = "backup"
-	NotifyFault            NotifyEvent = "fault"
-	NotifyStop             NotifyEvent = "stop"
-	NotifyMasterRxLowerPri NotifyEvent = "master_rx_lower_pri"
+// Notify scripts' settings, their defaults and rules are package
+// notify's (notify.Config); these names keep the front ends' spelling.
+type (
+	// Notify is notify.Config: an instance's or a group's scripts.
+	Notify = notify.Config
+	// NotifyEvent is notify.Script: which of the scripts.
+	NotifyEvent = notify.Script
+	// ScriptUser is notify.User: who a script (or an exec check) runs as.
+	ScriptUser = notify.User
 )
 
-// NotifyEvents lists every NotifyEvent, in the order of the Notify fields.
-func NotifyEvents() []NotifyEvent {
-	return []NotifyEvent{NotifyAny, NotifyMaster, NotifyBackup, NotifyFault, NotifyStop, NotifyMasterRxLowerPri}
-}
+// DefaultNotifyTimeout bounds a notify script that sets no timeout.
+const DefaultNotifyTimeout = notify.DefaultTimeout
 
-// KeepalivedKeyword returns keepalived's keyword for the script:
-// "notify", "notify_master", ...
-func (e NotifyEvent) KeepalivedKeyword() string {
-	if e == NotifyAny {
-		return "notify"
-	}
-	return "notify_" + string(e)
-}
+// The notify scripts, as package notify names them.
+const (
+	NotifyAny              = notify.ScriptAny
+	NotifyMaster           = notify.ScriptMaster
+	NotifyBackup           = notify.ScriptBackup
+	NotifyFault            = notify.ScriptFault
+	NotifyStop             = notify.ScriptStop
+	NotifyMasterRxLowerPri = notify.ScriptMasterRxLowerPri
+)
 
-// ScriptUser names the user, and optionally the group, a script runs as.
-type ScriptUser struct {
-	// User is a user name; empty means the default (ScriptSecurity.User,
-	// else the user vipd runs as).
-	User string
-	// Group is a group name; empty means User's primary group.
-	Group string
-}
-
-// Notify holds the scripts run on state changes, keepalived-style. Each is
-// a command line split into words (keepalived's quoting rules); nil means
-// none.
-type Notify struct {
-	// Any runs on every change with arguments TYPE NAME STATE PRIORITY
-	// (keepalived's notify).
-	Any []string
-	// Master, Backup, Fault and Stop run on entering that state, with no
-	// added arguments.
-	Master, Backup, Fault, Stop []string
-	// MasterRxLowerPri runs when a master hears a lower-priority advert.
-	MasterRxLowerPri []string
-	// Timeout bounds each run; the process group is killed after it.
-	// Default 10 s (DefaultNotifyTimeout); the parsers fill it in.
-	Timeout time.Duration
-	// RunAs gives the user of scripts that name their own (keepalived's
-	// `notify_master "CMD" USER [GROUP]`, the native `user:` of a script);
-	// the others run as ScriptSecurity says. Nil when none does.
-	RunAs map[NotifyEvent]ScriptUser
-}
-
-// Empty reports whether no script is configured.
-func (n Notify) Empty() bool {
-	return n.Any == nil && n.Master == nil && n.Backup == nil && n.Fault == nil &&
-		n.Stop == nil && n.MasterRxLowerPri == nil
-}
-
-// Command returns the script run for e, or nil.
-func (n *Notify) Command(e NotifyEvent) []string {
-	if p := n.slot(e); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// User returns who runs the script for e: its own RunAs entry, or the
-// zero ScriptUser (the default).
-func (n *Notify) User(e NotifyEvent) ScriptUser { return n.RunAs[e] }
-
-// SetCommand sets e's script (nil: none).
-func (n *Notify) SetCommand(e NotifyEvent, argv []string) { *n.slot(e) = argv }
-
-// slot returns the field holding e's script.
-func (n *Notify) slot(e NotifyEvent) *[]string {
-	switch e {
-	case NotifyAny:
-		return &n.Any
-	case NotifyMaster:
-		return &n.Master
-	case NotifyBackup:
-		return &n.Backup
-	case NotifyFault:
-		return &n.Fault
-	case NotifyStop:
-		return &n.Stop
-	case NotifyMasterRxLowerPri:
-		return &n.MasterRxLowerPri
-	}
-	return nil
-}
-
-// Equal reports whether n and o configure the same scripts, users and
-// timeout.
-func (n *Notify) Equal(o *Notify) bool {
-	for _, e := range NotifyEvents() {
-		if !slices.Equal(n.Command(e), o.Command(e)) || n.User(e) != o.User(e) {
-			return false
-		}
-	}
-	return n.Timeout == o.Timeout
-}
+// NotifyEvents lists every script, in the order of the Notify fields.
+func NotifyEvents() []NotifyEvent { return notify.Scripts() }
 
 // SyncGroup makes instances change state together (keepalived's
 // vrrp_sync_group): when one leaves MASTER or enters FAULT, all do.

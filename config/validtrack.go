@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/notify"
 )
 
 // This file holds the rules for checks, tracks, orders, notify scripts and
@@ -150,35 +151,30 @@ func (v *validator) order(inst *Instance, s *InstanceSource) {
 	}
 }
 
-// notify validates a set of notify scripts.
+// notify reports the problems of a set of notify scripts; the rules are
+// package notify's (notify.Config.Validate).
 func (v *validator) notify(n *Notify, src *Source, def Pos, group bool) {
-	for _, e := range NotifyEvents() {
-		key := "notify." + string(e)
-		cmd := n.Command(e)
-		if cmd == nil {
-			if _, has := n.RunAs[e]; has {
-				pos, f := src.at(key+".user", def)
-				v.d.err(pos, f, "a user for a script that is not set")
-			}
-			continue
-		}
-		pos, f := src.at(key, def)
-		switch {
-		case group && e == NotifyMasterRxLowerPri:
-			v.d.err(pos, f, "sync groups have no master_rx_lower_pri script (as in keepalived)")
-		case len(cmd) == 0 || cmd[0] == "":
-			v.d.err(pos, f, "is empty; give the program and its arguments")
-		}
-		if u := n.User(e); u.Group != "" && u.User == "" {
-			pos, f := src.at(key+".group", pos)
-			v.d.err(pos, f, "needs user")
-		}
+	err := n.Validate()
+	if group {
+		err = n.ValidateGroup()
 	}
-	// A zero timeout is allowed where there is nothing to run, so that
-	// code-built instances without scripts need not set one.
-	if n.Timeout < 0 || (n.Timeout == 0 && !n.Empty()) {
-		pos, f := src.at("notify.timeout", def)
-		v.d.err(pos, f, fmt.Sprintf("%v must be greater than 0", n.Timeout))
+	var problems notify.ValidationError
+	if !errors.As(err, &problems) {
+		if err != nil {
+			pos, f := src.at("notify", def)
+			v.d.err(pos, f, err.Error())
+		}
+		return
+	}
+	for _, p := range problems {
+		key := "notify." + p.Field
+		at := def
+		if script, ok := strings.CutSuffix(key, ".group"); ok {
+			// A script's group is placed by the script when not written.
+			at, _ = src.at(script, def)
+		}
+		pos, f := src.at(key, at)
+		v.d.err(pos, f, p.Err.Error())
 	}
 }
 

@@ -311,12 +311,13 @@ func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *Source) 
 		handlers[string(e)] = func(k, v *yaml.Node, path string) {
 			src.Set(key, p.pos(k), "")
 			if v.Kind != yaml.MappingNode {
-				*nt.slot(e), _ = p.command(v, path)
+				argv, _ := p.command(v, path)
+				nt.SetCommand(e, argv)
 				return
 			}
 			var u ScriptUser
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
-				"command": func(k, v *yaml.Node, path string) { *nt.slot(e), _ = p.command(v, path) },
+				"command": func(k, v *yaml.Node, path string) { argv, _ := p.command(v, path); nt.SetCommand(e, argv) },
 				"user": func(k, v *yaml.Node, path string) {
 					src.Set(key+".user", p.pos(k), "")
 					u.User, _ = p.str(v, path)

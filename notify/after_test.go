@@ -4,8 +4,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/vipd/vipd/config"
 )
 
 // A group's scripts wait for those of its members' events queued before
@@ -16,9 +14,9 @@ func TestNotifyAfterWaitsForMembers(t *testing.T) {
 		f := &fakeRunner{behave: sleepFor(3 * time.Second)}
 		h := start(Options{}, f)
 		begin := time.Now()
-		inst := config.Notify{Master: []string{"/inst.sh"}}
-		grp := config.Notify{Master: []string{"/group.sh"}}
-		other := config.Notify{Master: []string{"/other.sh"}}
+		inst := Config{Master: []string{"/inst.sh"}}
+		grp := Config{Master: []string{"/group.sh"}}
+		other := Config{Master: []string{"/other.sh"}}
 		h.n.Notify(inst, Event{Name: "A", State: "MASTER"})
 		h.n.Notify(inst, Event{Name: "B", State: "MASTER"})
 		h.n.NotifyAfter(grp, Event{Type: TypeGroup, Name: "G", State: "MASTER"},
@@ -59,8 +57,8 @@ func TestNotifyAfterDrainTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeRunner{behave: sleepFor(time.Hour)}
 		h := start(Options{DrainTimeout: 5 * time.Second}, f)
-		h.n.Notify(config.Notify{Stop: []string{"/inst.sh"}}, Event{Name: "A", State: "STOP"})
-		h.n.NotifyAfter(config.Notify{Stop: []string{"/group.sh"}}, Event{Type: TypeGroup, Name: "G", State: "STOP"},
+		h.n.Notify(Config{Stop: []string{"/inst.sh"}}, Event{Name: "A", State: "STOP"})
+		h.n.NotifyAfter(Config{Stop: []string{"/group.sh"}}, Event{Type: TypeGroup, Name: "G", State: "STOP"},
 			Source{TypeInstance, "A"})
 		synctest.Wait()
 		h.stop()

@@ -9,6 +9,9 @@
 // script runs through internal/proc with a timeout that kills its whole
 // process group. Scripts also get the event in VIPD_* environment variables.
 //
-// It depends on config (for the script model) and internal/proc only; it
-// must not depend on the election, agent or any package above them.
+// It owns the scripts' settings and their rules (Config, config.go):
+// package config decodes files into a Config and reports Validate's
+// problems at the lines they were written, and imports this package, not
+// the reverse. It depends on internal/proc only; it must not depend on the
+// election, agent or any package above them.
 package notify

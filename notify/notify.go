@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/proc"
 )
 
@@ -23,7 +22,7 @@ const (
 	TypeGroup    = "GROUP"
 )
 
-// Defaults for zero Options fields and a zero config.Notify.Timeout.
+// Defaults for zero Options fields and a zero Config.Timeout.
 const (
 	DefaultTimeout      = 10 * time.Second
 	DefaultQueueLen     = 128
@@ -68,7 +67,7 @@ type Options struct {
 	// (Warn) and per successful script (Debug). Nil discards.
 	Log *slog.Logger
 	// User and Group run every script that names no user of its own
-	// (keepalived's script_user; a script's own is config.Notify.User);
+	// (keepalived's script_user; a script's own is Config.RunAs);
 	// empty means the user vipd runs as.
 	User, Group string
 	// QueueLen bounds the events waiting to run, over all sources; more
@@ -139,7 +138,7 @@ type queue struct {
 }
 
 type job struct {
-	scripts config.Notify
+	scripts Config
 	ev      Event
 	done    chan struct{}   // closed once the job has run or was dropped
 	after   []chan struct{} // jobs of other sources to wait for first
@@ -181,7 +180,7 @@ func New(opts Options) *Notifier {
 // source (Type and Name) run in the order notified. With no script to run
 // for ev it does nothing; with the queue full, or once Run has finished, it
 // drops ev, counts it and logs it.
-func (n *Notifier) Notify(scripts config.Notify, ev Event) {
+func (n *Notifier) Notify(scripts Config, ev Event) {
 	n.NotifyAfter(scripts, ev)
 }
 
@@ -192,7 +191,7 @@ func (n *Notifier) Notify(scripts config.Notify, ev Event) {
 // keepalived starts a group's notify after the instance's that caused it
 // (and, at shutdown, every instance's STOP before the groups'). Waiting
 // on a source with nothing queued or running costs nothing.
-func (n *Notifier) NotifyAfter(scripts config.Notify, ev Event, after ...Source) {
+func (n *Notifier) NotifyAfter(scripts Config, ev Event, after ...Source) {
 	if ev.Type == "" {
 		ev.Type = TypeInstance
 	}
@@ -345,7 +344,7 @@ func (n *Notifier) runJob(ctx context.Context, j job) {
 	ev, s := j.ev, &j.scripts
 	env := n.env(ev)
 	if ev.RxLowerPri {
-		n.runScript(ctx, s, config.NotifyMasterRxLowerPri, s.MasterRxLowerPri, env, ev)
+		n.runScript(ctx, s, ScriptMasterRxLowerPri, s.MasterRxLowerPri, env, ev)
 		return
 	}
 	if e, ok := stateEvent(ev.State); ok && len(s.Command(e)) > 0 {
@@ -357,12 +356,12 @@ func (n *Notifier) runJob(ctx context.Context, j job) {
 			prio = "0"
 		}
 		argv := append(slices.Clip(s.Any), ev.Type, ev.Name, ev.State, prio)
-		n.runScript(ctx, s, config.NotifyAny, argv, env, ev)
+		n.runScript(ctx, s, ScriptAny, argv, env, ev)
 	}
 }
 
 // runScript runs argv, the script of s for e, as e's user.
-func (n *Notifier) runScript(ctx context.Context, s *config.Notify, e config.NotifyEvent, argv, env []string, ev Event) {
+func (n *Notifier) runScript(ctx context.Context, s *Config, e Script, argv, env []string, ev Event) {
 	hook := e.KeepalivedKeyword()
 	if ctx.Err() != nil {
 		// The drain timed out between an event's two scripts.
@@ -411,7 +410,7 @@ func (n *Notifier) runScript(ctx context.Context, s *config.Notify, e config.Not
 // runAs returns the user and group of e's script: its own when it names
 // a user (keepalived's `notify_master "CMD" USER [GROUP]`, where no group
 // means the user's primary group), else the Notifier's.
-func (n *Notifier) runAs(s *config.Notify, e config.NotifyEvent) (usr, grp string) {
+func (n *Notifier) runAs(s *Config, e Script) (usr, grp string) {
 	if u := s.User(e); u.User != "" {
 		return u.User, u.Group
 	}
@@ -446,21 +445,21 @@ func clean(s string) string { return strings.ReplaceAll(s, "\x00", "") }
 
 // stateEvent returns the script event of entering state; states without
 // a script of their own (INIT, unknown ones) have none.
-func stateEvent(state string) (config.NotifyEvent, bool) {
+func stateEvent(state string) (Script, bool) {
 	switch state {
 	case "MASTER":
-		return config.NotifyMaster, true
+		return ScriptMaster, true
 	case "BACKUP":
-		return config.NotifyBackup, true
+		return ScriptBackup, true
 	case "FAULT":
-		return config.NotifyFault, true
+		return ScriptFault, true
 	case "STOP":
-		return config.NotifyStop, true
+		return ScriptStop, true
 	}
 	return "", false
 }
 
-func hasWork(s config.Notify, ev Event) bool {
+func hasWork(s Config, ev Event) bool {
 	if ev.RxLowerPri {
 		return len(s.MasterRxLowerPri) > 0
 	}
@@ -470,7 +469,7 @@ func hasWork(s config.Notify, ev Event) bool {
 
 // cloneScripts copies what the caller might reuse: every argv and the
 // users.
-func cloneScripts(s config.Notify) config.Notify {
+func cloneScripts(s Config) Config {
 	s.Any = slices.Clone(s.Any)
 	s.Master = slices.Clone(s.Master)
 	s.Backup = slices.Clone(s.Backup)

@@ -11,7 +11,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/proc"
 )
 
@@ -91,7 +90,7 @@ func (h *harness) stop() {
 }
 
 var (
-	scriptsAll = config.Notify{
+	scriptsAll = Config{
 		Any:              []string{"/etc/vipd/notify.sh", "--all"},
 		Master:           []string{"/etc/vipd/master.sh"},
 		Backup:           []string{"/etc/vipd/backup.sh", "b"},
@@ -99,7 +98,7 @@ var (
 		Stop:             []string{"/etc/vipd/stop.sh"},
 		MasterRxLowerPri: []string{"/etc/vipd/rxlow.sh", "x"},
 	}
-	onlyAny = config.Notify{Any: []string{"/n.sh"}}
+	onlyAny = Config{Any: []string{"/n.sh"}}
 )
 
 func TestScriptsAndArguments(t *testing.T) {
@@ -108,7 +107,7 @@ func TestScriptsAndArguments(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		scripts config.Notify
+		scripts Config
 		ev      Event
 		want    [][]string
 	}{
@@ -124,9 +123,9 @@ func TestScriptsAndArguments(t *testing.T) {
 			[][]string{{"/n.sh", "INSTANCE", "VI_2", "BACKUP", "50"}}},
 		{"group: notify gets priority 0 as in keepalived", scriptsAll, ev("GROUP", "G1", "MASTER", 100),
 			[][]string{{"/etc/vipd/master.sh"}, {"/etc/vipd/notify.sh", "--all", "GROUP", "G1", "MASTER", "0"}}},
-		{"only the state script configured", config.Notify{Master: []string{"/m.sh"}}, ev("INSTANCE", "VI_1", "MASTER", 100),
+		{"only the state script configured", Config{Master: []string{"/m.sh"}}, ev("INSTANCE", "VI_1", "MASTER", 100),
 			[][]string{{"/m.sh"}}},
-		{"no script for this state and no notify: nothing", config.Notify{Master: []string{"/m.sh"}}, ev("INSTANCE", "VI_1", "BACKUP", 100),
+		{"no script for this state and no notify: nothing", Config{Master: []string{"/m.sh"}}, ev("INSTANCE", "VI_1", "BACKUP", 100),
 			nil},
 		{"unknown state runs only notify", scriptsAll, ev("INSTANCE", "VI_1", "INIT", 100),
 			[][]string{{"/etc/vipd/notify.sh", "--all", "INSTANCE", "VI_1", "INIT", "100"}}},
@@ -135,7 +134,7 @@ func TestScriptsAndArguments(t *testing.T) {
 			[][]string{{"/etc/vipd/rxlow.sh", "x"}}},
 		{"rx lower priority without its script: nothing", onlyAny,
 			Event{Type: "INSTANCE", Name: "VI_1", State: "MASTER", Priority: 100, RxLowerPri: true}, nil},
-		{"empty argv counts as not configured", config.Notify{Any: []string{}, Master: []string{}}, ev("INSTANCE", "VI_1", "MASTER", 100),
+		{"empty argv counts as not configured", Config{Any: []string{}, Master: []string{}}, ev("INSTANCE", "VI_1", "MASTER", 100),
 			nil},
 	}
 	for _, tc := range tests {
@@ -185,7 +184,7 @@ func TestEnvironmentUserAndTimeout(t *testing.T) {
 			t.Setenv("PATH", "/test/bin")
 			synctest.Test(t, func(t *testing.T) {
 				h := start(Options{User: "nobody", Group: "nogroup"}, &fakeRunner{})
-				h.n.Notify(config.Notify{Any: []string{"/n.sh"}, Timeout: tc.timeout}, tc.ev)
+				h.n.Notify(Config{Any: []string{"/n.sh"}, Timeout: tc.timeout}, tc.ev)
 				synctest.Wait()
 				h.stop()
 				if len(h.f.calls) != 1 {
@@ -429,7 +428,7 @@ func TestHungScriptTimesOut(t *testing.T) {
 			seen = append(seen, fmt.Sprintf("%s %v", hook, err))
 			seenMu.Unlock()
 		}}, f)
-		scripts := config.Notify{Master: []string{"/hang.sh"}, Backup: []string{"/fail.sh"}, Fault: []string{"/ok.sh"}, Timeout: 2 * time.Second}
+		scripts := Config{Master: []string{"/hang.sh"}, Backup: []string{"/fail.sh"}, Fault: []string{"/ok.sh"}, Timeout: 2 * time.Second}
 		h.n.Notify(scripts, Event{Name: "A", State: "MASTER"})
 		h.n.Notify(scripts, Event{Name: "A", State: "BACKUP"})
 		h.n.Notify(scripts, Event{Name: "A", State: "FAULT"})
@@ -484,21 +483,21 @@ func TestConcurrentNotify(t *testing.T) {
 // its primary group unless it names one); the others run as Options say.
 func TestScriptUsers(t *testing.T) {
 	type who struct{ user, group string }
-	scripts := config.Notify{
+	scripts := Config{
 		Any:              []string{"/n.sh"},
 		Master:           []string{"/m.sh"},
 		Backup:           []string{"/b.sh"},
 		MasterRxLowerPri: []string{"/rx.sh"},
-		RunAs: map[config.NotifyEvent]config.ScriptUser{
-			config.NotifyMaster:           {User: "alice"},
-			config.NotifyAny:              {User: "bob", Group: "staff"},
-			config.NotifyMasterRxLowerPri: {User: "carol", Group: "ops"},
+		RunAs: map[Script]User{
+			ScriptMaster:           {User: "alice"},
+			ScriptAny:              {User: "bob", Group: "staff"},
+			ScriptMasterRxLowerPri: {User: "carol", Group: "ops"},
 		},
 	}
 	tests := []struct {
 		name    string
 		opts    Options
-		scripts config.Notify
+		scripts Config
 		ev      Event
 		want    map[string]who // argv[0] → who ran it
 	}{
@@ -511,7 +510,7 @@ func TestScriptUsers(t *testing.T) {
 		{"rx lower priority has its own user", Options{User: "glob"}, scripts,
 			Event{Name: "VI_1", State: "MASTER", RxLowerPri: true}, map[string]who{"/rx.sh": {"carol", "ops"}}},
 		{"an entry without a user means the default", Options{User: "glob"},
-			config.Notify{Fault: []string{"/f.sh"}, RunAs: map[config.NotifyEvent]config.ScriptUser{config.NotifyFault: {}}},
+			Config{Fault: []string{"/f.sh"}, RunAs: map[Script]User{ScriptFault: {}}},
 			Event{Name: "VI_1", State: "FAULT"}, map[string]who{"/f.sh": {"glob", ""}}},
 		{"group scripts too", Options{}, scripts,
 			Event{Type: TypeGroup, Name: "G", State: "MASTER"}, map[string]who{"/m.sh": {"alice", ""}, "/n.sh": {"bob", "staff"}}},
@@ -541,10 +540,10 @@ func TestScriptUsersAreCopied(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeRunner{}
 		n := New(Options{run: f.run})
-		scripts := config.Notify{Master: []string{"/m.sh"},
-			RunAs: map[config.NotifyEvent]config.ScriptUser{config.NotifyMaster: {User: "alice"}}}
+		scripts := Config{Master: []string{"/m.sh"},
+			RunAs: map[Script]User{ScriptMaster: {User: "alice"}}}
 		n.Notify(scripts, Event{Name: "VI_1", State: "MASTER"}) // queued: Run has not started
-		scripts.RunAs[config.NotifyMaster] = config.ScriptUser{User: "mallory"}
+		scripts.RunAs[ScriptMaster] = User{User: "mallory"}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { n.Run(ctx); close(done) }()

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/lab"
 )
 
@@ -84,21 +83,21 @@ func TestRealArgumentsAndEnvironment(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		scripts config.Notify
+		scripts Config
 		ev      Event
 		files   map[string][]string // file → exact content
 	}{
-		{"instance master", config.Notify{Master: []string{dump, out("m")}, Any: []string{dump, out("n")}}, ev, map[string][]string{
+		{"instance master", Config{Master: []string{dump, out("m")}, Any: []string{dump, out("n")}}, ev, map[string][]string{
 			"m": envLines("INSTANCE", "VI_1", "MASTER", "100"),
 			"n": append([]string{"arg:INSTANCE", "arg:VI_1", "arg:MASTER", "arg:100"}, envLines("INSTANCE", "VI_1", "MASTER", "100")...),
 		}},
-		{"configured arguments are kept before keepalived's", config.Notify{Any: []string{dump, out("n"), "my arg"}}, ev, map[string][]string{
+		{"configured arguments are kept before keepalived's", Config{Any: []string{dump, out("n"), "my arg"}}, ev, map[string][]string{
 			"n": append([]string{"arg:my arg", "arg:INSTANCE", "arg:VI_1", "arg:MASTER", "arg:100"}, envLines("INSTANCE", "VI_1", "MASTER", "100")...),
 		}},
-		{"group gets priority 0", config.Notify{Any: []string{dump, out("n")}}, group, map[string][]string{
+		{"group gets priority 0", Config{Any: []string{dump, out("n")}}, group, map[string][]string{
 			"n": append([]string{"arg:GROUP", "arg:G1", "arg:MASTER", "arg:0"}, envLines("GROUP", "G1", "MASTER", "100")...),
 		}},
-		{"rx lower priority", config.Notify{MasterRxLowerPri: []string{dump, out("r")}, Any: []string{dump, out("n")}}, rx, map[string][]string{
+		{"rx lower priority", Config{MasterRxLowerPri: []string{dump, out("r")}, Any: []string{dump, out("n")}}, rx, map[string][]string{
 			"r": envLines("INSTANCE", "VI_1", "MASTER", "100"),
 		}},
 	}
@@ -141,7 +140,7 @@ func TestRealOrderUnderBurst(t *testing.T) {
 		for i := range perSource {
 			for _, name := range names {
 				f := filepath.Join(dir, name+".log")
-				scripts := config.Notify{
+				scripts := Config{
 					Master: []string{logSh, f, "master"}, Backup: []string{logSh, f, "backup"}, Fault: []string{logSh, f, "fault"},
 					Any: []string{logSh, f, "notify"},
 				}
@@ -178,7 +177,7 @@ func TestRealOrderUnderBurst(t *testing.T) {
 func TestRealHungScriptKilled(t *testing.T) {
 	dir := t.TempDir()
 	pidFile, marker := filepath.Join(dir, "pid"), filepath.Join(dir, "marker")
-	scripts := config.Notify{
+	scripts := Config{
 		Master:  []string{"/bin/sh", "-c", "sleep 100 & echo $! > " + pidFile + "; wait"},
 		Backup:  []string{"/bin/sh", "-c", "echo $VIPD_STATE > " + marker},
 		Timeout: 300 * time.Millisecond,
@@ -224,22 +223,22 @@ func TestRealScriptUsers(t *testing.T) {
 	tests := []struct {
 		name    string
 		opts    Options
-		scripts config.Notify
+		scripts Config
 	}{
-		{"own user; notify as vipd", Options{}, config.Notify{
+		{"own user; notify as vipd", Options{}, Config{
 			Master: expect(nobody.Uid, nobody.Gid),
 			Any:    expect("0", "0"),
-			RunAs:  map[config.NotifyEvent]config.ScriptUser{config.NotifyMaster: {User: "nobody"}},
+			RunAs:  map[Script]User{ScriptMaster: {User: "nobody"}},
 		}},
-		{"own user beats the global one", Options{User: "nobody"}, config.Notify{
+		{"own user beats the global one", Options{User: "nobody"}, Config{
 			Master: expect("0", "0"),
 			Any:    expect(nobody.Uid, nobody.Gid),
-			RunAs:  map[config.NotifyEvent]config.ScriptUser{config.NotifyMaster: {User: "root"}},
+			RunAs:  map[Script]User{ScriptMaster: {User: "root"}},
 		}},
-		{"own user and group", Options{}, config.Notify{
+		{"own user and group", Options{}, Config{
 			Master: expect(nobody.Uid, "0"),
 			Any:    expect("0", "0"),
-			RunAs:  map[config.NotifyEvent]config.ScriptUser{config.NotifyMaster: {User: "nobody", Group: "0"}},
+			RunAs:  map[Script]User{ScriptMaster: {User: "nobody", Group: "0"}},
 		}},
 	}
 	for _, tc := range tests {
