@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vipd/vipd/internal/fielderr"
 )
 
 // Kind names the kind of a health check, spelled as the native format's
@@ -177,35 +179,15 @@ func (c *Config) SameSettings(o *Config) bool {
 	return mine == nil || mine.same(c, o)
 }
 
-// FieldError is a problem with one setting of a check. Field is the
+// FieldError is a problem with one setting of a check. Its Field is the
 // setting's path below the check, spelled as the native format's keys
 // ("interval", "dns.server", "http.expect_status"), so that a front end
 // can say where the setting was written and name it as the user did.
-type FieldError struct {
-	// Field is the setting's path below the check.
-	Field string
-	// Err says what is wrong.
-	Err error
-}
-
-// Error returns "field: problem".
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-
-// Unwrap returns the problem.
-func (e *FieldError) Unwrap() error { return e.Err }
+type FieldError = fielderr.Error
 
 // ValidationError lists every problem Validate found, in the order of the
 // settings.
-type ValidationError []*FieldError
-
-// Error joins the problems, one a line.
-func (v ValidationError) Error() string {
-	s := make([]string, len(v))
-	for i, e := range v {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
+type ValidationError = fielderr.List
 
 // Validate checks every setting of c and returns nil or a
 // ValidationError. Unlike NewRunner it gives zero values no default: a
@@ -215,9 +197,7 @@ func (v ValidationError) Error() string {
 // on the machine.
 func (c *Config) Validate() error {
 	var errs ValidationError
-	fail := func(field, msg string) {
-		errs = append(errs, &FieldError{Field: field, Err: errors.New(msg)})
-	}
+	fail := errs.Add
 	if strings.TrimSpace(c.Name) == "" {
 		fail("name", "is required")
 	}
@@ -238,10 +218,7 @@ func (c *Config) Validate() error {
 		fail("weight", fmt.Sprintf("%d is out of range %d..%d", c.Weight, lo, hi))
 	}
 	c.validateKind(fail)
-	if len(errs) == 0 {
-		return nil
-	}
-	return errs
+	return errs.Err()
 }
 
 // validateKind checks that c has exactly its kind's settings, and them.

@@ -5,11 +5,11 @@ package notify
 // (a front end in package config, or code).
 
 import (
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/vipd/vipd/internal/fielderr"
 )
 
 // Script names one of the scripts of a Config, as the native format
@@ -127,35 +127,15 @@ func (c *Config) Equal(o *Config) bool {
 	return c.Timeout == o.Timeout
 }
 
-// FieldError is a problem with one setting of a Config. Field is the
+// FieldError is a problem with one setting of a Config. Its Field is the
 // setting's path below the scripts, spelled as the native format's keys
 // ("master", "master.group", "timeout"), so that a front end can say where
 // it was written and name it as the user did.
-type FieldError struct {
-	// Field is the setting's path below the scripts.
-	Field string
-	// Err says what is wrong.
-	Err error
-}
-
-// Error returns "field: problem".
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-
-// Unwrap returns the problem.
-func (e *FieldError) Unwrap() error { return e.Err }
+type FieldError = fielderr.Error
 
 // ValidationError lists every problem Validate found, in the order of the
 // settings.
-type ValidationError []*FieldError
-
-// Error joins the problems, one a line.
-func (v ValidationError) Error() string {
-	s := make([]string, len(v))
-	for i, e := range v {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
+type ValidationError = fielderr.List
 
 // Validate checks an instance's scripts and returns nil or a
 // ValidationError. Whether a script is safe to run, and its user exists,
@@ -168,9 +148,7 @@ func (c *Config) ValidateGroup() error { return c.validate(true) }
 
 func (c *Config) validate(group bool) error {
 	var errs ValidationError
-	fail := func(field, msg string) {
-		errs = append(errs, &FieldError{Field: field, Err: errors.New(msg)})
-	}
+	fail := errs.Add
 	for _, s := range Scripts() {
 		key := string(s)
 		cmd := c.Command(s)
@@ -195,8 +173,5 @@ func (c *Config) validate(group bool) error {
 	if c.Timeout < 0 || (c.Timeout == 0 && !c.Empty()) {
 		fail("timeout", fmt.Sprintf("%v must be greater than 0", c.Timeout))
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return errs
+	return errs.Err()
 }
