@@ -46,7 +46,7 @@ note "built: $("$WORK/vipd" version | head -1)"
 
 say "Creating the lab: a switch, nodes n1 n2 n3 (198.51.100.1-3) and a client (198.51.100.10)"
 for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do ip netns del "$ns"; done
-mkdir -p /run/vipd-demo
+mkdir -p /run/vipd-demo/n1 /run/vipd-demo/n2 /run/vipd-demo/n3
 ip netns add $P-sw
 ip -n $P-sw link add br0 type bridge
 ip -n $P-sw link set br0 up
