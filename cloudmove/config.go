@@ -6,7 +6,6 @@ package cloudmove
 // beside its behaviour: secondaryip.go, elasticip.go, route.go, ebs.go.
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -15,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vipd/vipd/internal/fielderr"
 )
 
 // OnFailure says what a node does when a cloud action cannot be completed
@@ -221,29 +222,22 @@ type Owner struct {
 // FieldError is a problem with one setting of an owner's section. Field
 // is the setting's path below the section, spelled as the native format's
 // keys ("region", "actions[1].route.route_tables[0]"), so that a front end
-// can say where the setting was written and name it as the user did.
-type FieldError struct {
-	// Owner is the index of the owner in the list given to Validate.
-	Owner int
-	// Field is the setting's path below the section.
-	Field string
-	// Err says what is wrong; a *ConflictError when another action
-	// already moves the same resource.
-	Err error
-}
+// can say where the setting was written and name it as the user did. Err
+// is a *ConflictError when another action already moves the same
+// resource.
+type FieldError = fielderr.Error
 
-// Error returns "field: problem".
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-
-// Unwrap returns the problem.
-func (e *FieldError) Unwrap() error { return e.Err }
+// ValidationError lists the problems of one owner's section, in the order
+// of its settings.
+type ValidationError = fielderr.List
 
 // ConflictError says that a resource is already moved by an earlier
 // action: two actions moving one resource would take it from each other.
 type ConflictError struct {
 	// Resource names the resource ("volume vol-...").
 	Resource string
-	// Owner and Field name the earlier action's setting, as in FieldError.
+	// Owner is the earlier action's owner, by its index in the list given
+	// to Validate; Field its setting, as in FieldError.
 	Owner int
 	Field string
 }
@@ -253,34 +247,23 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("%s is already moved by owner %d's %s", e.Resource, e.Owner, e.Field)
 }
 
-// ValidationError lists every problem Validate found, in the order of the
-// settings.
-type ValidationError []*FieldError
+// Validate checks the owner's section alone: nil or a ValidationError.
+func (o Owner) Validate() error { return Validate([]Owner{o})[0] }
 
-// Error joins the problems, one a line.
-func (v ValidationError) Error() string {
-	s := make([]string, len(v))
-	for i, e := range v {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
-
-// Validate checks the owner's section alone; see the function Validate.
-func (o Owner) Validate() error { return Validate([]Owner{o}) }
-
-// Validate checks every owner's section and that no resource is moved by
-// two actions. It returns nil or a ValidationError.
-func Validate(owners []Owner) error {
-	v := &validation{claims: map[string]claimant{}}
+// Validate checks every owner's section, and that no resource is moved by
+// two actions. It returns one error per owner, in their order: nil or a
+// ValidationError.
+func Validate(owners []Owner) []error {
+	v := &validation{claims: map[string]claimant{}, errs: make([]ValidationError, len(owners))}
 	for i, o := range owners {
 		v.owner = i
 		v.section(o)
 	}
-	if len(v.errs) == 0 {
-		return nil
+	out := make([]error, len(owners))
+	for i, l := range v.errs {
+		out[i] = l.Err()
 	}
-	return v.errs
+	return out
 }
 
 // claimant is the setting that first claimed a resource.
@@ -293,13 +276,13 @@ type claimant struct {
 type validation struct {
 	owner  int
 	claims map[string]claimant // resource → its first claimant
-	errs   ValidationError
+	errs   []ValidationError   // by owner
 }
 
-func (v *validation) fail(field, msg string) { v.failErr(field, errors.New(msg)) }
+func (v *validation) fail(field, msg string) { v.errs[v.owner].Add(field, msg) }
 
 func (v *validation) failErr(field string, err error) {
-	v.errs = append(v.errs, &FieldError{Owner: v.owner, Field: field, Err: err})
+	v.errs[v.owner] = append(v.errs[v.owner], &FieldError{Field: field, Err: err})
 }
 
 // claim records that the setting at field moves resource, or reports the

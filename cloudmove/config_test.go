@@ -22,10 +22,10 @@ func validOwner() Owner {
 		VIPs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}
 }
 
-// problems returns Validate's problems as field → message.
-func problems(t *testing.T, owners ...Owner) map[string]string {
+// problems returns the owner's problems as field → message.
+func problems(t *testing.T, o Owner) map[string]string {
 	t.Helper()
-	err := Validate(owners)
+	err := o.Validate()
 	if err == nil {
 		return nil
 	}
@@ -94,14 +94,14 @@ func TestValidateConflicts(t *testing.T) {
 	a, b := validOwner(), validOwner()
 	b.Name = "VI_2"
 	b.Cloud.Actions = b.Cloud.Actions[3:] // the same volume
-	err := Validate([]Owner{a, b})
+	errs := Validate([]Owner{a, b})
 	var ve ValidationError
-	if !errors.As(err, &ve) || len(ve) != 1 {
-		t.Fatalf("want one problem, got %v", err)
+	if len(errs) != 2 || errs[0] != nil || !errors.As(errs[1], &ve) || len(ve) != 1 {
+		t.Fatalf("want one problem, of the second owner; got %v", errs)
 	}
 	fe := ve[0]
 	var ce *ConflictError
-	if fe.Owner != 1 || fe.Field != "actions[0].ebs.volume_id" || !errors.As(fe, &ce) {
+	if fe.Field != "actions[0].ebs.volume_id" || !errors.As(fe, &ce) {
 		t.Fatalf("problem %+v", fe)
 	}
 	if *ce != (ConflictError{Resource: "volume vol-01234567", Owner: 0, Field: "actions[3].ebs.volume_id"}) {

@@ -27,19 +27,14 @@ func (v *validator) cloud(c *Config) {
 	for i, o := range owners {
 		list[i] = o.Owner
 	}
-	var problems cloudmove.ValidationError
-	if err := cloudmove.Validate(list); err != nil && !errors.As(err, &problems) {
-		v.d.err(owners[0].pos, owners[0].prefix, err.Error())
-		return
-	}
-	for i, o := range owners {
-		var mine []*cloudmove.FieldError
-		for _, p := range problems {
-			if p.Owner == i {
-				mine = append(mine, p)
-			}
+	for i, err := range cloudmove.Validate(list) {
+		o := owners[i]
+		var problems cloudmove.ValidationError
+		if err != nil && !errors.As(err, &problems) {
+			v.d.err(o.pos, o.prefix, err.Error())
+			continue
 		}
-		for _, p := range withInterfaceNames(i, o.Cloud, mine) {
+		for _, p := range withInterfaceNames(o.Cloud, problems) {
 			msg := p.Err.Error()
 			var ce *cloudmove.ConflictError
 			if errors.As(p.Err, &ce) && ce.Owner >= 0 && ce.Owner < len(owners) {
@@ -68,11 +63,11 @@ func (o cloudOwner) at(field string) (Pos, string) {
 // withInterfaceNames adds the spelling problems of the interfaces the
 // actions name to an owner's problems, each first among its action's (where
 // a field-by-field check would find it).
-func withInterfaceNames(owner int, cl *cloudmove.Config, problems []*cloudmove.FieldError) []*cloudmove.FieldError {
+func withInterfaceNames(cl *cloudmove.Config, problems []*cloudmove.FieldError) []*cloudmove.FieldError {
 	var extra []*cloudmove.FieldError
 	for field, name := range cl.Interfaces() {
 		if msg := CheckIfName(name); msg != "" {
-			extra = append(extra, &cloudmove.FieldError{Owner: owner, Field: field, Err: fmt.Errorf("%q %s", name, msg)})
+			extra = append(extra, &cloudmove.FieldError{Field: field, Err: fmt.Errorf("%q %s", name, msg)})
 		}
 	}
 	if len(extra) == 0 {
