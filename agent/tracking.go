@@ -164,7 +164,7 @@ func tracksOf(ic *config.Instance) []config.Track {
 			return tr
 		}
 	}
-	return append(tr, config.Track{Check: own})
+	return append(tr, config.Track{Track: priority.Track{Check: own}})
 }
 
 // configure (re)starts check runners and order watchers for cfg, keeping
@@ -438,8 +438,10 @@ func (t *tracking) compute(ic *config.Instance) priority.Result {
 }
 
 func (t *tracking) own(ic *config.Instance) priority.Result {
-	tracked := *ic
-	tracked.Track = tracksOf(ic)
+	tracked := priority.Instance{Priority: ic.Priority, Order: ic.Order}
+	for _, tr := range tracksOf(ic) {
+		tracked.Track = append(tracked.Track, tr.Track)
+	}
 	list := t.lists[ic.Name]
 	if l, ok := t.shared[ic.Name]; ok {
 		list = l
@@ -450,7 +452,16 @@ func (t *tracking) own(ic *config.Instance) priority.Result {
 			tracked.Order = &config.Order{Priorities: config.DefaultOrderPriorities(), Unhealthy: config.UnhealthyLowest}
 		}
 	}
-	return priority.Compute(&tracked, t.checks, t.states, t.cfg.Node.Name, list)
+	return priority.Compute(&tracked, t.checkSettings, t.states, t.cfg.Node.Name, list)
+}
+
+// checkSettings returns the settings of the check named name, nil if none
+// is configured.
+func (t *tracking) checkSettings(name string) *checks.Config {
+	if c := t.checks[name]; c != nil {
+		return &c.Config
+	}
+	return nil
 }
 
 func (t *tracking) instance(name string) *config.Instance {

@@ -134,7 +134,7 @@ func testInstance(name string, vrid uint8, prio uint8, n config.Notify, track ..
 	ic.GARP = config.GARP{}
 	ic.Notify = n
 	for _, c := range track {
-		ic.Track = append(ic.Track, config.Track{Check: c})
+		ic.Track = append(ic.Track, config.Track{Track: priority.Track{Check: c}})
 	}
 	return ic
 }

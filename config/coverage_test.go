@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/priority"
 )
 
 // The comparisons (SameSettings, Differences) and the encoder (EncodeYAML)
@@ -45,7 +47,7 @@ type fieldCtx struct {
 var fieldContext = map[string]fieldCtx{
 	"Track.WeightReverse": {
 		why:     "the reverse flag of a track applies to its own weight only",
-		prepare: func(p reflect.Value) { p.Addr().Interface().(*Track).Weight = ptr(-10) },
+		prepare: func(p reflect.Value) { p.Addr().Interface().(*priority.Track).Weight = ptr(-10) },
 	},
 	"API.PublicRead": {
 		why:     "without any token file reads are open whatever public_read says (API.ReadsOpen)",

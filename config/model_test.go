@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/priority"
 )
 
 func TestDiagnosticString(t *testing.T) {
@@ -148,7 +149,7 @@ func TestValidateCodeBuiltTracking(t *testing.T) {
 		i := DefaultInstance()
 		i.Name, i.Interface, i.VRID = "a", "eth0", 9
 		i.VIPs = []VIP{{Prefix: mustPrefix("192.0.2.1/32")}}
-		i.Track = []Track{{Check: "c"}}
+		i.Track = []Track{{Track: priority.Track{Check: "c"}}}
 		c := &Check{Config: checks.Config{Name: "c", Kind: checks.KindTCP, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, TCP: &checks.TCPConfig{Address: "h:1"}}}
 		return &Config{Instances: []*Instance{i}, Checks: []*Check{c}, SyncGroups: []*SyncGroup{{Name: "g", Instances: []string{"a"}}}}
 	}

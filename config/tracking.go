@@ -5,6 +5,7 @@ import (
 
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/notify"
+	"github.com/vipd/vipd/priority"
 )
 
 // This file holds the model of what makes a VIP follow the service: health
@@ -58,29 +59,22 @@ const (
 	CheckInterface = checks.KindInterface
 )
 
-// Track is one instance's use of a check.
+// Track is one instance's use of a check: package priority's settings
+// (priority.Track) and where they were written.
 type Track struct {
-	// Check is the name of the tracked check.
-	Check string
-	// Weight overrides the check's weight for this instance when set.
-	Weight *int
-	// WeightReverse overrides the check's reverse flag when Weight is set.
-	WeightReverse bool
+	priority.Track
 	// Pos is where the tracking is configured.
 	Pos Pos
 }
 
 // Effective returns the weight and reverse flag this track applies with
-// check c (the one named by t.Check): its own when Weight is set, else the
-// check's.
+// check c (the one named by t.Check, nil if none): its own when Weight is
+// set, else the check's.
 func (t Track) Effective(c *Check) (weight int, reverse bool) {
-	if t.Weight != nil {
-		return *t.Weight, t.WeightReverse
-	}
 	if c == nil {
-		return 0, false
+		return t.Track.Effective(nil)
 	}
-	return c.Weight, c.WeightReverse
+	return t.Track.Effective(&c.Config)
 }
 
 // MinWeight and MaxWeight bound check and track weights: checks'
@@ -90,74 +84,29 @@ const (
 	MaxWeight = checks.MaxWeight
 )
 
-// Unhealthy says what an order does with this node when it is unhealthy
-// or disabled.
-type Unhealthy string
-
-const (
-	// UnhealthyLowest drops to the lowest priority (1, below every
-	// position of the order): still a backup of last resort.
-	UnhealthyLowest Unhealthy = "lowest"
-	// UnhealthyFault puts the instance in FAULT: it never takes the VIP.
-	UnhealthyFault Unhealthy = "fault"
+// An order's settings, defaults and rules are package priority's
+// (priority.OrderConfig); these names keep the front ends' spelling. Where
+// an order is written is in its instance's record (key "order").
+type (
+	// Order is priority.OrderConfig: an instance's N-way order. Only the
+	// native format has orders.
+	Order = priority.OrderConfig
+	// Unhealthy is priority.Unhealthy.
+	Unhealthy = priority.Unhealthy
 )
 
-// Order gives an instance its priority from this node's place in an ordered
-// list of node names (scenario 5 of the design): the first healthy node is
-// master, the next its first backup, and so on. Only the native format has
-// orders. An instance with an order has no priority of its own (its
-// Priority keeps the default and is not used) and cannot be an address
-// owner.
-type Order struct {
-	// Nodes is the list given in the configuration. Ignored when File is set.
-	Nodes []string
-	// File is a file with one node name per line; a line starting with '#'
-	// disables that node (the file is watched for changes). A relative path
-	// in the native format is relative to the configuration file's
-	// directory; the parser stores it joined.
-	File string
-	// Reverse walks the list from its end (a second VIP preferring the
-	// opposite order).
-	Reverse bool
-	// Priorities are the priorities of the positions, first to last; nodes
-	// past the end get the last one minus 1 per step. Default 250, 200,
-	// 150, 100, 50 (DefaultOrderPriorities); the parsers fill it in. Each
-	// is 2-254 (1 is UnhealthyLowest's, 255 the address owner's), in
-	// strictly decreasing order.
-	Priorities []uint8
-	// Unhealthy is what happens to this node's instance when it is
-	// disabled in the order, missing from it, or a tracked check fails
-	// (whatever the check's weight). Default UnhealthyLowest.
-	Unhealthy Unhealthy
-	// Pos is where the order is configured.
-	Pos Pos
-}
+// What an order does with an unhealthy node, as package priority names it.
+const (
+	UnhealthyLowest = priority.UnhealthyLowest
+	UnhealthyFault  = priority.UnhealthyFault
+)
 
 // DefaultOrderPriorities returns the priorities of the first positions of
-// an order when the configuration gives none: 250, 200, 150, 100, 50.
-func DefaultOrderPriorities() []uint8 { return []uint8{250, 200, 150, 100, 50} }
+// an order when the configuration gives none: priority.DefaultPriorities.
+func DefaultOrderPriorities() []uint8 { return priority.DefaultPriorities() }
 
-// MinOrderPriority is the lowest priority of a healthy node in an order;
-// UnhealthyLowest's 1 is below all of them.
-const MinOrderPriority = 2
-
-// Priority returns the priority of position i (0 is the first) of the
-// order: Priorities[i], or past their end the last one minus 1 per extra
-// step, never below MinOrderPriority.
-func (o *Order) Priority(i int) uint8 {
-	ps := o.Priorities
-	if len(ps) == 0 {
-		ps = DefaultOrderPriorities()
-	}
-	if i < 0 {
-		i = 0
-	}
-	if i < len(ps) {
-		return ps[i]
-	}
-	p := int(ps[len(ps)-1]) - (i - len(ps) + 1)
-	return uint8(max(p, MinOrderPriority))
-}
+// MinOrderPriority is the lowest priority of a healthy node in an order.
+const MinOrderPriority = priority.MinOrderPriority
 
 // Notify scripts' settings, their defaults and rules are package
 // notify's (notify.Config); these names keep the front ends' spelling.
@@ -229,20 +178,11 @@ func (c *Check) SameSettings(o *Check) bool {
 
 // sameTracks compares track lists, ignoring positions.
 func sameTracks(a, b []Track) bool {
-	return slices.EqualFunc(a, b, func(x, y Track) bool {
-		return x.Check == y.Check && x.WeightReverse == y.WeightReverse &&
-			(x.Weight == nil) == (y.Weight == nil) && (x.Weight == nil || *x.Weight == *y.Weight)
-	})
+	return slices.EqualFunc(a, b, func(x, y Track) bool { return x.Track.SameSettings(y.Track) })
 }
 
-// sameOrder compares orders, ignoring positions.
-func sameOrder(a, b *Order) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return slices.Equal(a.Nodes, b.Nodes) && a.File == b.File && a.Reverse == b.Reverse &&
-		slices.Equal(a.Priorities, b.Priorities) && a.Unhealthy == b.Unhealthy
-}
+// sameOrder compares orders.
+func sameOrder(a, b *Order) bool { return a.SameSettings(b) }
 
 // Check returns the check named name, or nil.
 func (c *Config) Check(name string) *Check {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/priority"
 )
 
 func TestOrderPriority(t *testing.T) {
@@ -41,10 +42,10 @@ func TestTrackEffective(t *testing.T) {
 		weight  int
 		reverse bool
 	}{
-		{"the check's weight and reverse", Track{Check: "c"}, c, -20, true},
-		{"own weight, own reverse", Track{Check: "c", Weight: ptr(5)}, c, 5, false},
-		{"own weight 0 means FAULT", Track{Check: "c", Weight: ptr(0), WeightReverse: true}, c, 0, true},
-		{"unknown check", Track{Check: "x"}, nil, 0, false},
+		{"the check's weight and reverse", Track{Track: priority.Track{Check: "c"}}, c, -20, true},
+		{"own weight, own reverse", Track{Track: priority.Track{Check: "c", Weight: ptr(5)}}, c, 5, false},
+		{"own weight 0 means FAULT", Track{Track: priority.Track{Check: "c", Weight: ptr(0), WeightReverse: true}}, c, 0, true},
+		{"unknown check", Track{Track: priority.Track{Check: "x"}}, nil, 0, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,7 +80,7 @@ func TestNotifyAccessors(t *testing.T) {
 func TestSameSettingsTracking(t *testing.T) {
 	base := func() *Instance {
 		i := baseInstance("a", "eth0", 1)
-		i.Track = []Track{{Check: "c", Weight: ptr(-5), Pos: Pos{"x", 1}}}
+		i.Track = []Track{{Track: priority.Track{Check: "c", Weight: ptr(-5)}, Pos: Pos{"x", 1}}}
 		i.Order = &Order{Nodes: []string{"n1", "n2"}, Priorities: DefaultOrderPriorities(), Unhealthy: UnhealthyLowest}
 		i.Notify.Master = []string{"/m"}
 		return i
@@ -89,7 +90,7 @@ func TestSameSettingsTracking(t *testing.T) {
 		change func(*Instance)
 		same   bool
 	}{
-		{"positions do not count", func(i *Instance) { i.Track[0].Pos = Pos{"y", 9}; i.Order.Pos = Pos{"y", 2} }, true},
+		{"positions do not count", func(i *Instance) { i.Track[0].Pos = Pos{"y", 9}; i.Pos = Pos{"y", 2} }, true},
 		{"track weight", func(i *Instance) { i.Track[0].Weight = ptr(-6) }, false},
 		{"track weight unset", func(i *Instance) { i.Track[0].Weight = nil }, false},
 		{"track reverse", func(i *Instance) { i.Track[0].WeightReverse = true }, false},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/notify"
+	"github.com/vipd/vipd/priority"
 )
 
 // This file holds the rules for checks, tracks, orders, notify scripts and
@@ -92,15 +93,17 @@ func (v *validator) tracks(inst *Instance, s *InstanceSource, defined map[string
 	}
 }
 
-// order validates an instance's order.
+// order reports the problems of an instance's order: the rules are
+// package priority's (priority.OrderConfig.Validate); here only that the
+// instance gives no priority of its own.
 func (v *validator) order(inst *Instance, s *InstanceSource) {
 	o := inst.Order
 	if o == nil {
 		return
 	}
-	at := func(key string) (Pos, string) { return s.more.at(key, o.Pos) }
+	def, _ := s.more.at("order", Pos{}) // where the order is written
 	fail := func(key, msg string) {
-		pos, f := at(key)
+		pos, f := s.more.at(key, def)
 		v.d.err(pos, f, msg)
 	}
 	if inst.Priority == OwnerPriority {
@@ -114,40 +117,17 @@ func (v *validator) order(inst *Instance, s *InstanceSource) {
 		pos, f := s.at(inst, fPriority)
 		v.d.err(pos, f, "an instance with an order takes its priority from it; remove priority")
 	}
-	switch {
-	case o.Nodes != nil && o.File != "":
-		fail("order.file", "an order takes nodes or file, not both")
-	case o.Nodes == nil && o.File == "":
-		fail("order", "needs nodes or file")
-	case o.Nodes != nil && len(o.Nodes) == 0:
-		fail("order.nodes", "must list at least one node")
-	}
-	seen := map[string]bool{}
-	for j, n := range o.Nodes {
-		key := "order.nodes[" + strconv.Itoa(j) + "]"
-		switch {
-		case n == "" || strings.ContainsAny(n, cWhitespace):
-			fail(key, fmt.Sprintf("%q is not a node name", n))
-		case strings.HasPrefix(n, "#"):
-			fail(key, fmt.Sprintf("%q: '#' disables a node in an order file only; leave the node out here", n))
-		case seen[n]:
-			fail(key, fmt.Sprintf("node %q is listed twice", n))
+	var problems priority.ValidationError
+	if err := o.Validate(); errors.As(err, &problems) {
+		for _, p := range problems {
+			key := "order"
+			if p.Field != "" {
+				key += "." + p.Field
+			}
+			fail(key, p.Err.Error())
 		}
-		seen[n] = true
-	}
-	if len(o.Priorities) == 0 {
-		fail("order.priorities", "must list at least one priority")
-	}
-	for j, p := range o.Priorities {
-		switch {
-		case p < MinOrderPriority || p >= OwnerPriority:
-			fail("order.priorities", fmt.Sprintf("%d is out of range %d-%d (1 is for unhealthy nodes, 255 for address owners)", p, MinOrderPriority, OwnerPriority-1))
-		case j > 0 && p >= o.Priorities[j-1]:
-			fail("order.priorities", fmt.Sprintf("must decrease from first to last, but %d follows %d", p, o.Priorities[j-1]))
-		}
-	}
-	if o.Unhealthy != UnhealthyLowest && o.Unhealthy != UnhealthyFault {
-		fail("order.unhealthy", fmt.Sprintf("%q is not lowest or fault", o.Unhealthy))
+	} else if err != nil {
+		fail("order", err.Error())
 	}
 }
 

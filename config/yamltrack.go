@@ -234,9 +234,9 @@ func (p *yamlParser) tracks(n *yaml.Node, path string, inst *Instance) {
 
 // order reads an instance's order.
 func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
-	o := &Order{Pos: p.pos(k)}
+	o := &Order{}
 	src := inst.src.more
-	src.Set("order", o.Pos, "")
+	src.Set("order", p.pos(k), "")
 	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
 		"nodes": func(k, v *yaml.Node, path string) {
 			src.Set("order.nodes", p.pos(k), "")

@@ -83,7 +83,7 @@ sync_groups:
 	if len(i.Track) != 3 || i.Track[0].Weight != nil || *i.Track[1].Weight != 10 || !i.Track[1].WeightReverse || *i.Track[2].Weight != 0 {
 		t.Errorf("tracks %+v", i.Track)
 	}
-	if o := i.Order; o.File != "/etc/vipd/order.txt" || !o.Reverse || !slices.Equal(o.Priorities, []uint8{200, 100}) || o.Unhealthy != UnhealthyFault || o.Pos.Line != 29 {
+	if o := i.Order; o.File != "/etc/vipd/order.txt" || !o.Reverse || !slices.Equal(o.Priorities, []uint8{200, 100}) || o.Unhealthy != UnhealthyFault || orderPos(i).Line != 29 {
 		t.Errorf("order %+v", o)
 	}
 	if o := cfg.Instances[1].Order; !slices.Equal(o.Nodes, []string{"a", "b", "c"}) || !slices.Equal(o.Priorities, DefaultOrderPriorities()) || o.Unhealthy != UnhealthyLowest {
@@ -230,4 +230,10 @@ func TestYAMLTrackingBadValueReportedOnce(t *testing.T) {
 			t.Errorf("%s reported %d times, want once:\n%s", field, n, render(ds))
 		}
 	}
+}
+
+// orderPos is where inst's order is written.
+func orderPos(inst *Instance) Pos {
+	pos, _ := inst.src.more.at("order", Pos{})
+	return pos
 }

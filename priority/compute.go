@@ -4,16 +4,17 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/election/fsm"
 )
 
 // CheckState is the latest result of one health check, as the checks
 // runtime reports it (after fall/rise).
 type CheckState struct {
-	// Name is the check's config.Check.Name.
+	// Name is the check's name (checks.Config.Name).
 	Name string
 	// Kind is the check's kind; Compute goes by the configured kind.
-	Kind config.CheckKind
+	Kind checks.Kind
 	// Healthy is the check's state. File checks ignore it: their Value is
 	// the state (keepalived reads a missing or unreadable file as 0).
 	Healthy bool
@@ -48,7 +49,7 @@ type Result struct {
 // outranks them.
 const (
 	minPriority      = 1
-	maxPriority      = config.OwnerPriority - 1
+	maxPriority      = fsm.PriorityOwner - 1
 	minOrderPriority = 2
 )
 
@@ -86,7 +87,7 @@ func PositionPriority(pos int, prios []uint8) uint8 {
 //
 // Without an order it follows keepalived 2.2.7 (vrrp_track.c): each
 // tracked check moves the configured priority by its weight (see
-// config.Check.Weight), an unweighted failing check puts the instance in
+// checks.Config.Weight), an unweighted failing check puts the instance in
 // FAULT, and the total is clamped to 1-254 (vrrp_set_effective_priority).
 // An address owner (255) keeps 255 and ignores weighted checks, but an
 // unweighted failing check still puts it in FAULT, as in keepalived
@@ -97,16 +98,17 @@ func PositionPriority(pos int, prios []uint8) uint8 {
 // from the end). Weights do not apply: if this node is disabled, missing
 // from the list, the list is not loaded, or any tracked check counts
 // against it or has no result yet, the order's Unhealthy policy applies:
-// priority 1, plus FAULT for config.UnhealthyFault.
-func Compute(inst *config.Instance, checks map[string]*config.Check, states map[string]CheckState, node string, order *List) Result {
+// priority 1, plus FAULT for UnhealthyFault. lookup finds the tracked
+// checks' settings.
+func Compute(inst *Instance, lookup CheckLookup, states map[string]CheckState, node string, order *List) Result {
 	if inst == nil {
 		return Result{Priority: minPriority, Fault: true, Reason: "no instance configuration"}
 	}
-	owner := inst.Order == nil && inst.Priority == config.OwnerPriority
+	owner := inst.Order == nil && inst.Priority == fsm.PriorityOwner
 	outs := make([]outcome, 0, len(inst.Track))
 	var failed []string
 	for _, t := range inst.Track {
-		o := evaluate(t, checks, states, owner)
+		o := evaluate(t, lookup, states, owner)
 		outs = append(outs, o)
 		if o.against {
 			failed = append(failed, o.name)
@@ -132,7 +134,7 @@ func Compute(inst *config.Instance, checks map[string]*config.Check, states map[
 	r := Result{FailedChecks: failed}
 	switch {
 	case owner:
-		r.Priority = config.OwnerPriority
+		r.Priority = fsm.PriorityOwner
 	case total < minPriority:
 		r.Priority = minPriority
 		notes = append(notes, fmt.Sprintf("%d clamped to %d", total, minPriority))
@@ -161,7 +163,7 @@ func Compute(inst *config.Instance, checks map[string]*config.Check, states map[
 // later node by one slot at the moment each of them read the file, so nodes
 // that had and had not yet seen an edit would briefly share a priority,
 // and masters could move between healthy nodes for nothing.
-func computeOrder(o *config.Order, outs []outcome, node string, list *List) Result {
+func computeOrder(o *OrderConfig, outs []outcome, node string, list *List) Result {
 	if list == nil && o.File == "" {
 		l, _ := FromConfig(o.Nodes)
 		list = &l
@@ -182,7 +184,7 @@ func computeOrder(o *config.Order, outs []outcome, node string, list *List) Resu
 			why = append(why, "node "+node+" disabled in "+list.where(e.Line))
 		}
 	}
-	fault := o.Unhealthy == config.UnhealthyFault
+	fault := o.Unhealthy == UnhealthyFault
 	for _, out := range outs {
 		if out.against || out.pending {
 			why = append(why, out.reason)

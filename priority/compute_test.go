@@ -5,32 +5,31 @@ import (
 	"testing"
 
 	"github.com/vipd/vipd/checks"
-	"github.com/vipd/vipd/config"
 )
 
 func weight(n int) *int { return &n }
 
 // fixtureChecks are the checks the Compute tests track, one per weight rule.
-func fixtureChecks() map[string]*config.Check {
-	list := []*config.Check{
-		{Config: checks.Config{Name: "dnsmasq", Kind: config.CheckExec, Weight: 0}},
-		{Config: checks.Config{Name: "minus20", Kind: config.CheckExec, Weight: -20}},
-		{Config: checks.Config{Name: "plus10", Kind: config.CheckExec, Weight: 10}},
-		{Config: checks.Config{Name: "minus20r", Kind: config.CheckExec, Weight: -20, WeightReverse: true}},
-		{Config: checks.Config{Name: "plus10r", Kind: config.CheckExec, Weight: 10, WeightReverse: true}},
-		{Config: checks.Config{Name: "zeror", Kind: config.CheckExec, Weight: 0, WeightReverse: true}},
-		{Config: checks.Config{Name: "huge", Kind: config.CheckExec, Weight: 300}},
-		{Config: checks.Config{Name: "proc", Kind: config.CheckProcess}},
-		{Config: checks.Config{Name: "tcp", Kind: config.CheckTCP}},
-		{Config: checks.Config{Name: "http", Kind: config.CheckHTTP}},
-		{Config: checks.Config{Name: "dns", Kind: config.CheckDNS}},
-		{Config: checks.Config{Name: "file1", Kind: config.CheckFile, Weight: 1, File: &config.FileCheck{Path: "/run/f1"}}},
-		{Config: checks.Config{Name: "file0", Kind: config.CheckFile, Weight: 0, File: &config.FileCheck{Path: "/run/f0"}}},
-		{Config: checks.Config{Name: "file0r", Kind: config.CheckFile, Weight: 0, WeightReverse: true}},
-		{Config: checks.Config{Name: "fileneg", Kind: config.CheckFile, Weight: -100}},
-		{Config: checks.Config{Name: "interface:eth1", Kind: config.CheckInterface, Interface: &config.InterfaceCheck{Name: "eth1"}}},
+func fixtureChecks() map[string]*checks.Config {
+	list := []*checks.Config{
+		{Name: "dnsmasq", Kind: checks.KindExec, Weight: 0},
+		{Name: "minus20", Kind: checks.KindExec, Weight: -20},
+		{Name: "plus10", Kind: checks.KindExec, Weight: 10},
+		{Name: "minus20r", Kind: checks.KindExec, Weight: -20, WeightReverse: true},
+		{Name: "plus10r", Kind: checks.KindExec, Weight: 10, WeightReverse: true},
+		{Name: "zeror", Kind: checks.KindExec, Weight: 0, WeightReverse: true},
+		{Name: "huge", Kind: checks.KindExec, Weight: 300},
+		{Name: "proc", Kind: checks.KindProcess},
+		{Name: "tcp", Kind: checks.KindTCP},
+		{Name: "http", Kind: checks.KindHTTP},
+		{Name: "dns", Kind: checks.KindDNS},
+		{Name: "file1", Kind: checks.KindFile, Weight: 1, File: &checks.FileConfig{Path: "/run/f1"}},
+		{Name: "file0", Kind: checks.KindFile, Weight: 0, File: &checks.FileConfig{Path: "/run/f0"}},
+		{Name: "file0r", Kind: checks.KindFile, Weight: 0, WeightReverse: true},
+		{Name: "fileneg", Kind: checks.KindFile, Weight: -100},
+		{Name: "interface:eth1", Kind: checks.KindInterface, Interface: &checks.InterfaceConfig{Name: "eth1"}},
 	}
-	m := make(map[string]*config.Check, len(list))
+	m := make(map[string]*checks.Config, len(list))
 	for _, c := range list {
 		m[c.Name] = c
 	}
@@ -40,7 +39,7 @@ func fixtureChecks() map[string]*config.Check {
 func ok(name string) CheckState  { return CheckState{Name: name, Healthy: true} }
 func bad(name string) CheckState { return CheckState{Name: name, Healthy: false} }
 func val(name string, v int) CheckState {
-	return CheckState{Name: name, Kind: config.CheckFile, Healthy: true, Value: v}
+	return CheckState{Name: name, Kind: checks.KindFile, Healthy: true, Value: v}
 }
 
 func states(ss ...CheckState) map[string]CheckState {
@@ -51,23 +50,24 @@ func states(ss ...CheckState) map[string]CheckState {
 	return m
 }
 
-func track(name string) config.Track { return config.Track{Check: name} }
-func trackW(name string, w int, rev bool) config.Track {
-	return config.Track{Check: name, Weight: weight(w), WeightReverse: rev}
+func track(name string) Track { return Track{Check: name} }
+func trackW(name string, w int, rev bool) Track {
+	return Track{Check: name, Weight: weight(w), WeightReverse: rev}
 }
 
-func instance(prio uint8, tracks ...config.Track) *config.Instance {
-	i := config.DefaultInstance()
-	i.Name, i.Interface, i.VRID = "VI_1", "eth0", 51
-	i.Priority = prio
-	i.Track = tracks
-	return i
+func instance(prio uint8, tracks ...Track) *Instance {
+	return &Instance{Priority: prio, Track: tracks}
+}
+
+// lookupIn finds checks in m, as the agent finds its configured ones.
+func lookupIn(m map[string]*checks.Config) CheckLookup {
+	return func(name string) *checks.Config { return m[name] }
 }
 
 func TestComputeTracking(t *testing.T) {
 	tests := []struct {
 		name   string
-		inst   *config.Instance
+		inst   *Instance
 		states map[string]CheckState
 		want   Result
 	}{
@@ -377,7 +377,7 @@ func TestComputeTracking(t *testing.T) {
 	checks := fixtureChecks()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Compute(tc.inst, checks, tc.states, "cnh", nil)
+			got := Compute(tc.inst, lookupIn(checks), tc.states, "cnh", nil)
 			assertResult(t, got, tc.want)
 		})
 	}
@@ -391,15 +391,15 @@ func TestComputeCheckKinds(t *testing.T) {
 	for _, name := range []string{"dnsmasq", "proc", "tcp", "http", "dns", "interface:eth1"} {
 		c := checks[name]
 		t.Run(string(c.Kind), func(t *testing.T) {
-			got := Compute(instance(100, track(name)), checks, states(bad(name)), "cnh", nil)
+			got := Compute(instance(100, track(name)), lookupIn(checks), states(bad(name)), "cnh", nil)
 			if !got.Fault || !slices.Equal(got.FailedChecks, []string{name}) {
 				t.Errorf("weight 0, failing: got %+v, want FAULT with %s failed", got, name)
 			}
-			got = Compute(instance(100, trackW(name, -15, false)), checks, states(bad(name)), "cnh", nil)
+			got = Compute(instance(100, trackW(name, -15, false)), lookupIn(checks), states(bad(name)), "cnh", nil)
 			if got.Fault || got.Priority != 85 {
 				t.Errorf("weight -15, failing: got %+v, want priority 85", got)
 			}
-			got = Compute(instance(100, trackW(name, 15, false)), checks, states(ok(name)), "cnh", nil)
+			got = Compute(instance(100, trackW(name, 15, false)), lookupIn(checks), states(ok(name)), "cnh", nil)
 			if got.Fault || got.Priority != 115 {
 				t.Errorf("weight +15, succeeding: got %+v, want priority 115", got)
 			}
@@ -415,7 +415,7 @@ func assertResult(t *testing.T, got, want Result) {
 	}
 }
 
-func orderInst(o config.Order, tracks ...config.Track) *config.Instance {
+func orderInst(o OrderConfig, tracks ...Track) *Instance {
 	i := instance(100, tracks...)
 	i.Order = &o
 	return i
@@ -433,15 +433,15 @@ func TestComputeOrder(t *testing.T) {
 	three := parse("cnh\nsby\nwcdc\n")
 	oneOff := parse("cnh\n#sby\nwcdc\n")
 	seven := parse("n1\nn2\nn3\nn4\nn5\nn6\nn7\n")
-	file := config.Order{File: path}
-	rev := config.Order{File: path, Reverse: true}
-	fault := config.Order{File: path, Unhealthy: config.UnhealthyFault}
-	lowest := config.Order{File: path, Unhealthy: config.UnhealthyLowest}
+	file := OrderConfig{File: path}
+	rev := OrderConfig{File: path, Reverse: true}
+	fault := OrderConfig{File: path, Unhealthy: UnhealthyFault}
+	lowest := OrderConfig{File: path, Unhealthy: UnhealthyLowest}
 	checks := fixtureChecks()
 
 	tests := []struct {
 		name   string
-		inst   *config.Instance
+		inst   *Instance
 		states map[string]CheckState
 		node   string
 		list   *List
@@ -519,12 +519,12 @@ func TestComputeOrder(t *testing.T) {
 		},
 		{
 			name: "inline order is used when no list is given",
-			inst: orderInst(config.Order{Nodes: []string{"cnh", "sby"}}), node: "sby",
+			inst: orderInst(OrderConfig{Nodes: []string{"cnh", "sby"}}), node: "sby",
 			want: Result{Priority: 200, Reason: "node sby is number 2 in configured order, item 2"},
 		},
 		{
 			name: "inline order with a disabled node",
-			inst: orderInst(config.Order{Nodes: []string{"#cnh", "sby"}}), node: "cnh",
+			inst: orderInst(OrderConfig{Nodes: []string{"#cnh", "sby"}}), node: "cnh",
 			want: Result{Priority: 1, Reason: "node cnh disabled in configured order, item 1"},
 		},
 		{
@@ -574,13 +574,13 @@ func TestComputeOrder(t *testing.T) {
 		},
 		{
 			name: "an order ignores the configured owner priority",
-			inst: func() *config.Instance { i := orderInst(file); i.Priority = 255; return i }(),
+			inst: func() *Instance { i := orderInst(file); i.Priority = 255; return i }(),
 			node: "sby", list: three,
 			want: Result{Priority: 200, Reason: "node sby is number 2 in order file /etc/vipd/order:2"},
 		},
 		{
 			name: "configured priorities",
-			inst: orderInst(config.Order{File: path, Priorities: []uint8{200, 100}}), node: "wcdc", list: three,
+			inst: orderInst(OrderConfig{File: path, Priorities: []uint8{200, 100}}), node: "wcdc", list: three,
 			want: Result{Priority: 99, Reason: "node wcdc is number 3 in order file /etc/vipd/order:3"},
 		},
 		{
@@ -591,7 +591,7 @@ func TestComputeOrder(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Compute(tc.inst, checks, tc.states, tc.node, tc.list)
+			got := Compute(tc.inst, lookupIn(checks), tc.states, tc.node, tc.list)
 			assertResult(t, got, tc.want)
 		})
 	}
@@ -627,7 +627,7 @@ func TestOrderFirstHealthyIsMaster(t *testing.T) {
 				if slices.Contains(tc.unhealthy, n) {
 					st = states(bad("dnsmasq"))
 				}
-				r := Compute(orderInst(config.Order{File: "order", Reverse: tc.reverse}, track("dnsmasq")), checks, st, n, &list)
+				r := Compute(orderInst(OrderConfig{File: "order", Reverse: tc.reverse}, track("dnsmasq")), lookupIn(checks), st, n, &list)
 				switch p := int(r.Priority); {
 				case r.Fault:
 				case p > bestPrio:

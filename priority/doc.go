@@ -15,8 +15,13 @@
 //     publishes a new List whenever its content changes, keeping the last
 //     good one when the file goes away.
 //
-// It depends only on config, internal/clock and the standard library. It
-// must not depend on the election, agent or checks packages: check results
-// come in as plain CheckState values, and the caller feeds the Result to the
-// state machine.
+// It owns the settings that make a priority (config.go): an instance's
+// tracks (Track), its order (OrderConfig, its defaults and Validate's
+// rules). Package config decodes files into them and reports Validate's
+// problems at the lines they were written, and imports this package, not
+// the reverse. It depends on checks (for a check's settings: its kind and
+// weight), election/fsm (the owner's priority), internal/clock and the
+// standard library. It must not depend on the election runtime, the agent
+// or the checks runtime: check results come in as plain CheckState values,
+// and the caller feeds the Result to the state machine.
 package priority

@@ -10,7 +10,7 @@ import (
 )
 
 // ConfigSource is the Source of a List given inline in the configuration
-// (config.Order.Nodes) rather than in an order file.
+// (OrderConfig.Nodes) rather than in an order file.
 const ConfigSource = "config"
 
 // Entry is one node of an order list.
@@ -181,7 +181,7 @@ func ParseList(src string, data []byte) (List, []Problem) {
 }
 
 // FromConfig builds the List of an order given inline in the configuration
-// (config.Order.Nodes). Items use the file syntax, so "#sby" disables sby;
+// (OrderConfig.Nodes). Items use the file syntax, so "#sby" disables sby;
 // an item that is blank, a comment or not one valid name is reported.
 func FromConfig(nodes []string) (List, []Problem) {
 	sum := sha256.Sum256([]byte(strings.Join(nodes, "\n")))

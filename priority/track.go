@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/checks"
 )
 
 // Bounds of one tracked check's effect, from keepalived 2.2.7: script and
@@ -38,29 +38,22 @@ type outcome struct {
 	link bool
 }
 
-// trackWeight returns the weight and reverse flag an instance uses for a
-// check: the track's own when it sets a weight, else the check's (as
-// alloc_track_script and vrrp_alloc_track_file default them).
-func trackWeight(t config.Track, c *config.Check) (int, bool) {
-	if t.Weight != nil {
-		return *t.Weight, t.WeightReverse
-	}
-	return c.Weight, c.WeightReverse
-}
-
 // evaluate works out one tracked check's effect. owner is set for an
 // address owner (priority 255), which keepalived lets only unweighted
 // tracking affect (vrrp_complete_instance drops weighted scripts and
 // interfaces, and turns a track_file's default weight 1 into 0).
-func evaluate(t config.Track, checks map[string]*config.Check, states map[string]CheckState, owner bool) outcome {
-	c := checks[t.Check]
+func evaluate(t Track, lookup CheckLookup, states map[string]CheckState, owner bool) outcome {
+	var c *checks.Config
+	if lookup != nil {
+		c = lookup(t.Check)
+	}
 	if c == nil {
 		// Validation should have caught it; fail safe rather than guess.
 		return outcome{name: t.Check, fault: true, against: true,
 			reason: fmt.Sprintf("tracked check %s is not configured", t.Check)}
 	}
-	w, rev := trackWeight(t, c)
-	if owner && c.Kind == config.CheckFile && w == 1 {
+	w, rev := t.Effective(c)
+	if owner && c.Kind == checks.KindFile && w == 1 {
 		w = 0
 	}
 	if owner && w != 0 {
@@ -77,12 +70,12 @@ func evaluate(t config.Track, checks map[string]*config.Check, states map[string
 		o.reason = fmt.Sprintf("%s has no result yet (%s)", subject(c), weightText(w, rev))
 		return o
 	}
-	if c.Kind == config.CheckFile {
+	if c.Kind == checks.KindFile {
 		evalFile(&o, c, st.Value, w, rev)
 	} else {
 		evalState(&o, c, st.Healthy, w, rev)
 	}
-	o.link = c.Kind == config.CheckInterface && w == 0
+	o.link = c.Kind == checks.KindInterface && w == 0
 	return o
 }
 
@@ -93,7 +86,7 @@ func evaluate(t config.Track, checks map[string]*config.Check, states map[string
 // check fails, or while it succeeds with reverse. Otherwise a positive
 // weight is added while the check succeeds and a negative one while it
 // fails; reverse negates what is added (multiplier -1).
-func evalState(o *outcome, c *config.Check, healthy bool, w int, rev bool) {
+func evalState(o *outcome, c *checks.Config, healthy bool, w int, rev bool) {
 	w = max(-maxWeight, min(maxWeight, w))
 	o.against = healthy == rev
 	if w == 0 {
@@ -119,7 +112,7 @@ func evalState(o *outcome, c *config.Check, healthy bool, w int, rev bool) {
 // does, with reverse). Otherwise the status is value × weight (negated by
 // reverse), cut to [-254, 253]; -254 or below means FAULT, and anything
 // else is added to the priority.
-func evalFile(o *outcome, c *config.Check, value, w int, rev bool) {
+func evalFile(o *outcome, c *checks.Config, value, w int, rev bool) {
 	if w == 0 {
 		o.fault = (value != 0) != rev
 		o.against = o.fault
@@ -150,24 +143,24 @@ func evalFile(o *outcome, c *config.Check, value, w int, rev bool) {
 
 // subject names a check for people: "interface eth1", "file check NAME",
 // "check NAME".
-func subject(c *config.Check) string {
+func subject(c *checks.Config) string {
 	switch c.Kind {
-	case config.CheckInterface:
+	case checks.KindInterface:
 		if c.Interface != nil && c.Interface.Name != "" {
 			return "interface " + c.Interface.Name
 		}
 		return "interface " + strings.TrimPrefix(c.Name, "interface:")
-	case config.CheckFile:
+	case checks.KindFile:
 		return "file check " + c.Name
 	}
 	return "check " + c.Name
 }
 
-func stateWord(c *config.Check, healthy bool) string {
+func stateWord(c *checks.Config, healthy bool) string {
 	switch {
-	case c.Kind == config.CheckInterface && healthy:
+	case c.Kind == checks.KindInterface && healthy:
 		return "up"
-	case c.Kind == config.CheckInterface:
+	case c.Kind == checks.KindInterface:
 		return "down"
 	case healthy:
 		return "succeeded"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/priority"
 )
 
 // This file reads keepalived's tracking and scripting keywords:
@@ -385,7 +386,7 @@ func (p *kaParser) trackEntry(kw string, list *[]config.Track, l kaLine, field s
 			return
 		}
 	}
-	t := config.Track{Check: checkName, Pos: l.pos}
+	t := config.Track{Track: priority.Track{Check: checkName}, Pos: l.pos}
 	if len(l.words) > 1 {
 		if l.words[1] != "weight" {
 			p.d.warn(l.pos, field, fmt.Sprintf("unknown %s option %q; %s ignored, as keepalived does", what, l.words[1], name))
@@ -747,7 +748,7 @@ func (p *kaParser) groupTracking() {
 					}
 				}
 				if own < 0 {
-					inst.Track = append(inst.Track, config.Track{Check: t.Check, Weight: ptr(w), WeightReverse: rev, Pos: t.Pos})
+					inst.Track = append(inst.Track, config.Track{Track: priority.Track{Check: t.Check, Weight: ptr(w), WeightReverse: rev}, Pos: t.Pos})
 					continue
 				}
 				it := &inst.Track[own]
