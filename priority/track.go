@@ -9,10 +9,9 @@ import (
 
 // Bounds of one tracked check's effect, from keepalived 2.2.7: script and
 // interface weights are limited to ±253 (alloc_track_script,
-// alloc_track_if), and a track_file status is cut to [-254, 253], -254
+// alloc_track_if; checks.MinWeight, MaxWeight), and a track_file status is cut to [-254, 253], -254
 // meaning FAULT (process_update_vrrp_track_file_status).
 const (
-	maxWeight       = 253
 	fileFaultStatus = -254
 	maxFileStatus   = 253
 )
@@ -87,7 +86,7 @@ func evaluate(t Track, lookup CheckLookup, states map[string]CheckState, owner b
 // weight is added while the check succeeds and a negative one while it
 // fails; reverse negates what is added (multiplier -1).
 func evalState(o *outcome, c *checks.Config, healthy bool, w int, rev bool) {
-	w = max(-maxWeight, min(maxWeight, w))
+	w = max(checks.MinWeight, min(checks.MaxWeight, w))
 	o.against = healthy == rev
 	if w == 0 {
 		o.fault = o.against
