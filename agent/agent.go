@@ -24,6 +24,7 @@ import (
 	"github.com/vipd/vipd/election/transport"
 	"github.com/vipd/vipd/election/vip"
 	"github.com/vipd/vipd/gossip"
+	"github.com/vipd/vipd/inet"
 	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/metrics"
 	"github.com/vipd/vipd/notify"
@@ -82,7 +83,7 @@ type Agent struct {
 }
 
 type socketKey struct {
-	family transport.Family
+	family inet.Family
 	iface  string
 }
 
@@ -394,11 +395,7 @@ func (a *Agent) apply(cfg *config.Config) (ReloadResult, error) {
 }
 
 func (a *Agent) start(ic *config.Instance) error {
-	fam := transport.IPv4
-	if ic.Family == config.IPv6 {
-		fam = transport.IPv6
-	}
-	sock, err := a.socketFor(fam, ic.Interface, ic.Multicast())
+	sock, err := a.socketFor(ic.Family, ic.Interface, ic.Multicast())
 	if err != nil {
 		return err
 	}
@@ -412,7 +409,7 @@ func (a *Agent) start(ic *config.Instance) error {
 		}
 		// A /32 VIP outside the interface's subnets becomes a primary
 		// address itself: never pick it.
-		if src, err = transport.PrimaryAddr(ic.Interface, fam, vips...); err != nil {
+		if src, err = transport.PrimaryAddr(ic.Interface, ic.Family, vips...); err != nil {
 			a.release(sock)
 			return err
 		}
@@ -490,7 +487,7 @@ func (a *Agent) stopAll() {
 	}
 }
 
-func (a *Agent) socketFor(fam transport.Family, iface string, multicast bool) (*socket, error) {
+func (a *Agent) socketFor(fam inet.Family, iface string, multicast bool) (*socket, error) {
 	k := socketKey{fam, iface}
 	if s, ok := a.sockets[k]; ok {
 		if multicast && !s.conn.Multicast() {

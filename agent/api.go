@@ -99,7 +99,7 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 		ic, in := r.cfg, r.inst
 		sent, rcvd := in.Counters()
 		pi := &vipdv1.Instance{
-			Name: name, Vrid: uint32(ic.VRID), Family: familyProto(family(ic)), Interface: ic.Interface,
+			Name: name, Vrid: uint32(ic.VRID), Family: familyProto(ic.Family), Interface: ic.Interface,
 			VrrpVersion: uint32(ic.Version), State: stateProto(in.State().String()),
 			BasePriority: uint32(ic.Priority), EffectivePriority: uint32(in.Priority()),
 			MasterAddress: addrString(in.Master()), SourceAddress: addrString(in.Source()),

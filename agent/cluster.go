@@ -132,13 +132,6 @@ func zoneOf(g *config.Gossip) (string, error) {
 	return id.AZ, nil
 }
 
-func family(ic *config.Instance) uint8 {
-	if ic.Family == config.IPv6 {
-		return 6
-	}
-	return 4
-}
-
 // sync runs one round; now comes from the agent's clock.
 func (l *clusterLink) sync(now time.Time, t *tracking, running map[string]*running) {
 	l.wake = linkWake{} // due times of this round only
@@ -151,7 +144,7 @@ func (l *clusterLink) sync(now time.Time, t *tracking, running map[string]*runni
 		ic := r.cfg
 		if ic.PeersFromGossip {
 			want := slices.Clone(ic.UnicastPeers)
-			for _, p := range l.c.Peers(l.name, ic.VRID, family(ic)) {
+			for _, p := range l.c.Peers(l.name, ic.VRID, ic.Family) {
 				if !slices.Contains(want, p) {
 					want = append(want, p)
 				}
@@ -174,7 +167,7 @@ func (l *clusterLink) publish(t *tracking, running map[string]*running) {
 	s.Maintenance = t.maint
 	for name, r := range running {
 		s.Instances = append(s.Instances, gossip.InstanceState{
-			Name: name, VRID: r.cfg.VRID, Family: family(r.cfg), Cluster: l.name,
+			Name: name, VRID: r.cfg.VRID, Family: r.cfg.Family, Cluster: l.name,
 			Src: r.inst.Source(), State: r.inst.State().String(), Priority: r.inst.Priority(),
 			Reason: t.reasons[name], Master: r.inst.Master(), Since: t.since[name],
 		})
@@ -351,7 +344,7 @@ func guardView(me, cluster string, ic *config.Instance, self rank, states map[st
 		}
 		for i := range ns.Instances {
 			is := &ns.Instances[i]
-			if is.Cluster != cluster || is.VRID != ic.VRID || is.Family != family(ic) || is.State != fsm.Master.String() {
+			if is.Cluster != cluster || is.VRID != ic.VRID || is.Family != ic.Family || is.State != fsm.Master.String() {
 				continue
 			}
 			switch {

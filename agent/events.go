@@ -10,6 +10,7 @@ import (
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
+	"github.com/vipd/vipd/inet"
 	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 )
 
@@ -195,11 +196,23 @@ func checkStateProto(s string) vipdv1.CheckState {
 	return vipdv1.CheckState_CHECK_STATE_UNSPECIFIED
 }
 
-func familyProto(f uint8) vipdv1.AddressFamily {
-	if f == 6 {
+func familyProto(f inet.Family) vipdv1.AddressFamily {
+	if f == inet.IPv6 {
 		return vipdv1.AddressFamily_ADDRESS_FAMILY_IPV6
 	}
 	return vipdv1.AddressFamily_ADDRESS_FAMILY_IPV4
+}
+
+// familyFromProto is familyProto's inverse (the zero Family for an
+// unspecified one), for the metrics that still read the API's status.
+func familyFromProto(f vipdv1.AddressFamily) inet.Family {
+	switch f {
+	case vipdv1.AddressFamily_ADDRESS_FAMILY_IPV4:
+		return inet.IPv4
+	case vipdv1.AddressFamily_ADDRESS_FAMILY_IPV6:
+		return inet.IPv6
+	}
+	return 0
 }
 
 func memberStatus(s string) vipdv1.MemberStatus {

@@ -26,7 +26,7 @@ func (a *Agent) snapshot() metrics.Snapshot {
 	s := metrics.Snapshot{Maintenance: st.Maintenance, Drops: map[string]uint64{}}
 	for _, in := range st.Instances {
 		s.Instances = append(s.Instances, metrics.Instance{
-			Name: in.Name, VRID: uint8(in.Vrid), Family: strings.ToLower(strings.TrimPrefix(in.Family.String(), "ADDRESS_FAMILY_")),
+			Name: in.Name, VRID: uint8(in.Vrid), Family: familyFromProto(in.Family),
 			State:        strings.TrimPrefix(in.State.String(), "INSTANCE_STATE_"),
 			BasePriority: uint8(in.BasePriority), EffectivePriority: uint8(in.EffectivePriority),
 			AdvertsSent: in.AdvertsSent, AdvertsReceived: in.AdvertsReceived, Guarded: in.Guarded,

@@ -603,7 +603,7 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 	}
 	if t.events != nil {
 		t.events.instance(t.node, t.clock.Now(), &vipdv1.InstanceEvent{
-			Name: ic.Name, Vrid: uint32(ic.VRID), Family: familyProto(family(ic)),
+			Name: ic.Name, Vrid: uint32(ic.VRID), Family: familyProto(ic.Family),
 			From: stateProto(from.String()), To: stateProto(to.String()), Reason: reason,
 			Priority: uint32(inst.Priority()), MasterAddress: addrString(inst.Master()),
 		})

@@ -341,7 +341,7 @@ type yamlOutGARP struct {
 func encodeInstance(i *Instance) yamlOutInstance {
 	o := yamlOutInstance{
 		Name: i.Name, Interface: i.Interface, VRID: i.VRID,
-		Family: strings.ToLower(i.Family.String()), Version: i.Version,
+		Family: i.Family.Label(), Version: i.Version,
 		AdvertInterval: i.AdvertInterval.String(), State: strings.ToLower(i.InitialState),
 		Preempt: i.Preempt,
 		GARP: yamlOutGARP{

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/vipd/vipd/inet"
 )
 
 const (
@@ -57,7 +59,7 @@ func TestLoadGossipYAML(t *testing.T) {
 	dns.PeersFromGossip = true
 	dns.VIPs = []VIP{vip("198.51.100.100/24", "eth0")}
 	v6 := baseInstance("VI_V6", "eth0", 52)
-	v6.Family, v6.Version = IPv6, 3
+	v6.Family, v6.Version = inet.IPv6, 3
 	v6.UnicastSource = mustAddr("2001:db8::1")
 	v6.PeersFromGossip = true
 	v6.VIPs = []VIP{vip("2001:db8::52/64", "eth0")}

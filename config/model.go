@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // Format says which syntax a configuration was read from.
@@ -27,36 +29,6 @@ func (f Format) String() string {
 		return "keepalived"
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"
-}
-
-// Family is an instance's address family. Its value is the IP version number.
-type Family uint8
-
-const (
-	// IPv4 instances advertise over IPv4 (protocol 112 to 224.0.0.18 or unicast).
-	IPv4 Family = 4
-	// IPv6 instances advertise over IPv6 (to ff02::12 or unicast).
-	IPv6 Family = 6
-)
-
-// String returns "IPv4" or "IPv6".
-func (f Family) String() string {
-	switch f {
-	case IPv4:
-		return "IPv4"
-	case IPv6:
-		return "IPv6"
-	}
-	return "Family(" + strconv.Itoa(int(f)) + ")"
-}
-
-// FamilyOf returns the family of a; an IPv4-mapped IPv6 address is IPv6, as
-// keepalived decides by the presence of a colon.
-func FamilyOf(a netip.Addr) Family {
-	if a.Is4() {
-		return IPv4
-	}
-	return IPv6
 }
 
 // Initial states, spelled as keepalived's "state" keyword takes them.
@@ -164,7 +136,7 @@ type Instance struct {
 	VRID uint8
 	// Family is the address family of the adverts. keepalived takes it from
 	// the first address in the instance (source, peer or VIP), IPv4 if none.
-	Family Family
+	Family inet.Family
 	// Version is the VRRP version, 2 (RFC 3768) or 3 (RFC 5798).
 	Version uint8
 
@@ -277,7 +249,7 @@ func DefaultGARP() GARP {
 // field that has one; Name, Interface, VRID and VIPs are left for the caller.
 func DefaultInstance() *Instance {
 	return &Instance{
-		Family:         IPv4,
+		Family:         inet.IPv4,
 		Version:        DefaultVersion,
 		Priority:       DefaultPriority,
 		AdvertInterval: DefaultAdvertInterval,
@@ -304,7 +276,7 @@ func (i *Instance) Multicast() bool { return len(i.UnicastPeers) == 0 && !i.Peer
 func (i *Instance) AdvertisedVIPs() []netip.Addr {
 	var out []netip.Addr
 	for _, v := range i.VIPs {
-		if !v.Excluded && FamilyOf(v.Prefix.Addr()) == i.Family {
+		if !v.Excluded && inet.FamilyOf(v.Prefix.Addr()) == i.Family {
 			out = append(out, v.Prefix.Addr())
 		}
 	}
@@ -339,10 +311,10 @@ func (i *Instance) SameSettings(o *Instance) bool {
 // MTU link, as keepalived computes it (vrrp_complete_instance): the
 // Ethernet, IP and VRRP headers (and the v2 authentication field) are
 // subtracted, and the 8-bit count field caps it at 255.
-func MaxAdvertisedVIPs(f Family, version uint8) int {
+func MaxAdvertisedVIPs(f inet.Family, version uint8) int {
 	const mtu, ether, vrrpHdr = 1500, 14, 8
 	var n int
-	if f == IPv6 {
+	if f == inet.IPv6 {
 		n = (mtu - ether - 40 - vrrpHdr) / 16
 	} else {
 		hdr := ether + 20 + vrrpHdr

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/inet"
 	"github.com/vipd/vipd/priority"
 )
 
@@ -121,10 +122,10 @@ func TestSameSettings(t *testing.T) {
 
 func TestMaxAdvertisedVIPs(t *testing.T) {
 	// (1500 - 14 - 40 - 8) / 16 = 89 for IPv6; IPv4 hits the 8-bit count.
-	if got := MaxAdvertisedVIPs(IPv6, 3); got != 89 {
+	if got := MaxAdvertisedVIPs(inet.IPv6, 3); got != 89 {
 		t.Errorf("IPv6: %d", got)
 	}
-	if got := MaxAdvertisedVIPs(IPv4, 2); got != 255 {
+	if got := MaxAdvertisedVIPs(inet.IPv4, 2); got != 255 {
 		t.Errorf("IPv4: %d", got)
 	}
 }
@@ -132,7 +133,7 @@ func TestMaxAdvertisedVIPs(t *testing.T) {
 func TestStringers(t *testing.T) {
 	for got, want := range map[string]string{
 		FormatYAML.String(): "yaml", FormatKeepalived.String(): "keepalived", Format(9).String(): "Format(9)",
-		IPv4.String(): "IPv4", IPv6.String(): "IPv6", SeverityWarning.String(): "warning", SeverityError.String(): "error",
+		inet.IPv4.String(): "IPv4", inet.IPv6.String(): "IPv6", SeverityWarning.String(): "warning", SeverityError.String(): "error",
 	} {
 		if got != want {
 			t.Errorf("%q, want %q", got, want)

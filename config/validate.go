@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // Host answers questions about the machine a configuration is for. It is
@@ -99,7 +101,7 @@ func (v *validator) instance(inst *Instance, s *InstanceSource) {
 		pos, f := at(fVRID)
 		v.d.err(pos, f, "is required (1-255)")
 	}
-	if inst.Family != IPv4 && inst.Family != IPv6 {
+	if !inst.Family.Valid() {
 		pos, f := at(fFamily)
 		v.d.err(pos, f, fmt.Sprintf("%v is not IPv4 or IPv6", inst.Family))
 	}
@@ -124,7 +126,7 @@ func (v *validator) instance(inst *Instance, s *InstanceSource) {
 	}
 	v.preempt(inst, at)
 	v.auth(inst, at)
-	if inst.Version == 2 && inst.Family == IPv6 {
+	if inst.Version == 2 && inst.Family == inet.IPv6 {
 		pos, f := at(fVersion)
 		v.problem(pos, f, "VRRPv2 is IPv4-only (RFC 3768) but the instance is IPv6",
 			"keepalived runs VRRPv2 over IPv6 when \"version 2\" comes before the first IPv6 address, and so does vipd")
@@ -171,7 +173,7 @@ func (v *validator) auth(inst *Instance, at func(field) (Pos, string)) {
 
 // addresses checks the source, the peers and the VIPs.
 func (v *validator) addresses(inst *Instance, s *InstanceSource) {
-	if inst.UnicastSource.IsValid() && FamilyOf(inst.UnicastSource) != inst.Family {
+	if inst.UnicastSource.IsValid() && inet.FamilyOf(inst.UnicastSource) != inst.Family {
 		pos, f := s.at(inst, fSource)
 		v.d.err(pos, f, fmt.Sprintf("%v is not %v, the instance's family", inst.UnicastSource, inst.Family))
 	}
@@ -181,7 +183,7 @@ func (v *validator) addresses(inst *Instance, s *InstanceSource) {
 		switch {
 		case !p.IsValid():
 			v.d.err(pos, f, "invalid address")
-		case FamilyOf(p) != inst.Family:
+		case inet.FamilyOf(p) != inst.Family:
 			v.d.err(pos, f, fmt.Sprintf("%v is not %v, the instance's family", p, inst.Family))
 		case seenPeer[p]:
 			v.problem(pos, f, fmt.Sprintf("%v is listed twice", p), "keepalived sends to it twice, and so does vipd")
@@ -225,7 +227,7 @@ func (v *validator) addresses(inst *Instance, s *InstanceSource) {
 		pos, f := s.at(inst, fVIPs)
 		v.d.err(pos, f, fmt.Sprintf("%d addresses to advertise, at most %d fit in an advert; mark the rest excluded", len(adv), max))
 	}
-	if inst.Family == IPv6 && inst.Multicast() && len(adv) > 0 && !adv[0].IsLinkLocalUnicast() {
+	if inst.Family == inet.IPv6 && inst.Multicast() && len(adv) > 0 && !adv[0].IsLinkLocalUnicast() {
 		pos, f := s.at(inst, fVIPs)
 		for j, vip := range inst.VIPs {
 			if vip.Prefix.Addr() == adv[0] {
@@ -306,7 +308,7 @@ func (v *validator) duplicates(list []*Instance) {
 	type key struct {
 		ifname string
 		vrid   uint8
-		family Family
+		family inet.Family
 	}
 	seen := map[key]int{}
 	for idx, inst := range list {

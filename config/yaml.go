@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // ParseYAML reads the native format from data; path is used in diagnostics
@@ -54,7 +56,7 @@ type yamlGARP struct {
 
 type yamlInstance struct {
 	inst     *Instance
-	family   *Family
+	family   *inet.Family
 	version  *uint8
 	priority *uint8
 	state    *string
@@ -150,18 +152,18 @@ func (yi *yamlInstance) resolve(globalVersion *uint8, global *yamlGARP) *Instanc
 	case yi.family != nil:
 		inst.Family = *yi.family
 	case inst.UnicastSource.IsValid():
-		inst.Family = FamilyOf(inst.UnicastSource)
+		inst.Family = inet.FamilyOf(inst.UnicastSource)
 	case len(inst.UnicastPeers) > 0:
-		inst.Family = FamilyOf(inst.UnicastPeers[0])
+		inst.Family = inet.FamilyOf(inst.UnicastPeers[0])
 	case len(inst.VIPs) > 0 && inst.VIPs[0].Prefix.IsValid():
-		inst.Family = FamilyOf(inst.VIPs[0].Prefix.Addr())
+		inst.Family = inet.FamilyOf(inst.VIPs[0].Prefix.Addr())
 	default:
-		inst.Family = IPv4
+		inst.Family = inet.IPv4
 	}
 	switch {
 	case yi.version != nil:
 		inst.Version = *yi.version
-	case inst.Family == IPv6:
+	case inst.Family == inet.IPv6:
 		inst.Version = 3
 	case globalVersion != nil:
 		inst.Version = *globalVersion
@@ -242,13 +244,10 @@ func (p *yamlParser) instance(n *yaml.Node, path string, idx int) *yamlInstance 
 		"family": func(k, v *yaml.Node, path string) {
 			mark(fFamily, k)
 			if s, ok := p.str(v, path); ok {
-				switch strings.ToLower(s) {
-				case "ipv4":
-					yi.family = ptr(IPv4)
-				case "ipv6":
-					yi.family = ptr(IPv6)
-				default:
-					p.fail(v, path, fmt.Sprintf("%q is not ipv4 or ipv6", s))
+				if f, err := inet.ParseFamily(s); err != nil {
+					p.fail(v, path, err.Error())
+				} else {
+					yi.family = &f
 				}
 			}
 		},

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/inet"
 )
 
 func TestLoadGoodYAML(t *testing.T) {
@@ -37,7 +39,7 @@ func TestLoadGoodYAML(t *testing.T) {
 	vi1.GARP.MasterDelay = time.Second
 
 	vi6 := baseInstance("VI_6", "veth1", 52)
-	vi6.Family, vi6.Version, vi6.Priority, vi6.InitialState = IPv6, 3, 255, StateMaster
+	vi6.Family, vi6.Version, vi6.Priority, vi6.InitialState = inet.IPv6, 3, 255, StateMaster
 	vi6.AdvertInterval = 500 * time.Millisecond
 	vi6.VIPs = []VIP{vip("fe80::52/128", "veth1"), vip("2001:db8:1::52/64", "veth1")}
 	vi6.GARP = global
@@ -92,7 +94,7 @@ func TestYAMLDefaults(t *testing.T) {
 			yaml: "vrrp: {version: 2}\ninstances:\n- {name: a, interface: eth0, vrid: 1, vips: [\"fe80::1\"]}\n",
 			want: func() *Instance {
 				i := baseInstance("a", "eth0", 1)
-				i.Family, i.Version = IPv6, 3
+				i.Family, i.Version = inet.IPv6, 3
 				i.VIPs = []VIP{vip("fe80::1/128", "eth0")}
 				return i
 			},
@@ -122,7 +124,7 @@ func TestYAMLDefaults(t *testing.T) {
 			yaml: "instances:\n- {name: a, interface: eth0, vrid: 1, unicast: {source: \"2001:db8::1\", peers: [\"2001:db8::2\"]}, vips: [192.0.2.1, \"2001:db8::9\"]}\n",
 			want: func() *Instance {
 				i := baseInstance("a", "eth0", 1)
-				i.Family, i.Version = IPv6, 3
+				i.Family, i.Version = inet.IPv6, 3
 				i.UnicastSource = mustAddr("2001:db8::1")
 				i.UnicastPeers = []netip.Addr{mustAddr("2001:db8::2")}
 				i.VIPs = []VIP{vip("192.0.2.1/32", "eth0"), vip("2001:db8::9/128", "eth0")}

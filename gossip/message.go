@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // codecVersion is the version of the message format. A node drops (and
@@ -171,7 +173,7 @@ func (e *encoder) nodeState(s NodeState) {
 	for _, in := range s.Instances {
 		e.str(in.Name)
 		e.byte(in.VRID)
-		e.byte(in.Family)
+		e.byte(uint8(in.Family))
 		e.str(in.Cluster)
 		e.addr(in.Src)
 		e.str(in.State)
@@ -281,7 +283,7 @@ func (d *decoder) nodeState() NodeState {
 		var in InstanceState
 		in.Name = d.str("instance.name", maxName)
 		in.VRID = d.byte("instance.vrid")
-		in.Family = d.byte("instance.family")
+		in.Family = inet.Family(d.byte("instance.family"))
 		in.Cluster = d.str("instance.cluster", maxName)
 		in.Src = d.addr("instance.src")
 		in.State = d.str("instance.state", maxText)
@@ -373,7 +375,7 @@ func validateState(s NodeState) error {
 		if err := checkName("instance name", in.Name); err != nil {
 			return bad("instance %d: %v", i, err)
 		}
-		if in.Family != 4 && in.Family != 6 {
+		if !in.Family.Valid() {
 			return bad("instance %q: family %d, want 4 or 6", in.Name, in.Family)
 		}
 		if err := checkText("cluster", in.Cluster, maxName); err != nil {

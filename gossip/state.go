@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // SetLocal replaces this node's state. s.Node and s.Incarnation are
@@ -162,7 +164,7 @@ func cloneState(s NodeState) NodeState {
 // an instance's peer list while the member may still be running (its
 // adverts would then be refused as "not a peer", and both would be
 // master).
-func (c *Cluster) Peers(cluster string, vrid, family uint8) []netip.Addr {
+func (c *Cluster) Peers(cluster string, vrid uint8, family inet.Family) []netip.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.clk.Now()
@@ -262,8 +264,9 @@ func (c *Cluster) reapLocked(now time.Time) {
 // Called with c.mu held.
 func (c *Cluster) lastPeerLocked(name string, now time.Time) bool {
 	type key struct {
-		cluster      string
-		vrid, family uint8
+		cluster string
+		vrid    uint8
+		family  inet.Family
 	}
 	covered := map[key]bool{}
 	mark := func(s NodeState) {

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // unstarted returns a Cluster named "self" that is never started: its
@@ -202,7 +204,7 @@ func TestRefuteState(t *testing.T) {
 
 func TestPeers(t *testing.T) {
 	c, _ := unstarted(t)
-	in := func(cluster string, vrid, fam uint8, src string) InstanceState {
+	in := func(cluster string, vrid uint8, fam inet.Family, src string) InstanceState {
 		s := InstanceState{Name: "vi", Cluster: cluster, VRID: vrid, Family: fam}
 		if src != "" {
 			s.Src = netip.MustParseAddr(src)
@@ -233,7 +235,7 @@ func TestPeers(t *testing.T) {
 		name    string
 		cluster string
 		vrid    uint8
-		family  uint8
+		family  inet.Family
 		want    []string
 	}{
 		// g died just now: it stays a peer for the reconnect timeout.

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // NodeMeta is what every member advertises about itself in memberlist's
@@ -26,8 +28,8 @@ type InstanceState struct {
 	Name string
 	// VRID is the virtual router id.
 	VRID uint8
-	// Family is the address family: 4 or 6.
-	Family uint8
+	// Family is the address family (on the wire one byte, 4 or 6).
+	Family inet.Family
 	// Cluster is the gossip cluster name the instance belongs to; with
 	// VRID and Family it identifies the VRRP router across nodes (Peers).
 	Cluster string

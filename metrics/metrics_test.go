@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/vipd/vipd/inet"
 	"github.com/vipd/vipd/internal/lab"
 )
 
@@ -21,9 +22,9 @@ import (
 func fullSnapshot() Snapshot {
 	return Snapshot{
 		Instances: []Instance{
-			{Name: "VI_1", VRID: 51, Family: "ipv4", State: "MASTER", BasePriority: 150, EffectivePriority: 130,
+			{Name: "VI_1", VRID: 51, Family: inet.IPv4, State: "MASTER", BasePriority: 150, EffectivePriority: 130,
 				AdvertsSent: 1000, AdvertsReceived: 3},
-			{Name: "VI_6", VRID: 52, Family: "ipv6", State: "backup", BasePriority: 100, EffectivePriority: 100,
+			{Name: "VI_6", VRID: 52, Family: inet.IPv6, State: "backup", BasePriority: 100, EffectivePriority: 100,
 				AdvertsReceived: 900, Guarded: true},
 		},
 		Checks: []Check{{Name: "dns", Kind: "dns", Healthy: true}, {Name: "proc", Kind: "process"}},
@@ -243,7 +244,7 @@ vipd_split_brain_events_total{vrrp_instance="VI_6"} 1
 	m.SetSource(func() Snapshot { mu.Lock(); defer mu.Unlock(); return s })
 	mu.Lock()
 	s.Instances[0].State, s.Instances[0].AdvertsSent = "fault", 1200
-	s.Instances = append(s.Instances, Instance{Name: "VI_1", VRID: 99, Family: "ipv4", State: "master"})
+	s.Instances = append(s.Instances, Instance{Name: "VI_1", VRID: 99, Family: inet.IPv4, State: "master"})
 	s.Gossip, s.Maintenance = nil, true
 	mu.Unlock()
 	text := scrape(t, m)

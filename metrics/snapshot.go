@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // Snapshot is the agent's state as the metrics read it at a scrape. The
@@ -48,8 +50,8 @@ type Instance struct {
 	Name string
 	// VRID is the virtual router id (label vrid).
 	VRID uint8
-	// Family is "ipv4" or "ipv6" (label family).
-	Family string
+	// Family is the address family (label family: "ipv4" or "ipv6").
+	Family inet.Family
 	// State is the current state, one of States in any case.
 	State string
 	// BasePriority is the configured priority; EffectivePriority the one
@@ -156,7 +158,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 			continue // a duplicate would make the whole scrape fail
 		}
 		seen[in.Name] = true
-		l := []string{in.Name, strconv.Itoa(int(in.VRID)), in.Family}
+		l := []string{in.Name, strconv.Itoa(int(in.VRID)), in.Family.Label()}
 		cur := stateLabel(in.State)
 		for _, st := range States {
 			gauge(descState, b(st == cur), append(l, st)...)

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/config/load"
+	"github.com/vipd/vipd/inet"
 )
 
 func newConfigCmd() *cobra.Command {
@@ -141,7 +142,7 @@ func familyNotes(cfg *config.Config) []string {
 	for i, in := range cfg.Instances {
 		for _, v := range in.VIPs {
 			a := v.Prefix.Addr()
-			if v.Excluded || config.FamilyOf(a) == in.Family || warned[v.Pos] {
+			if v.Excluded || inet.FamilyOf(a) == in.Family || warned[v.Pos] {
 				continue
 			}
 			out = append(out, fmt.Sprintf("%s: note: instances[%d].vips: %v is not %v like the instance's adverts: vipd holds it with the instance's state and leaves it out of adverts (keepalived would drop it)",

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/inet"
 )
 
 // complete derives each instance's defaults and applies keepalived's
@@ -93,7 +94,7 @@ func (p *kaParser) completeInstance(ki *kaInstance) {
 	if strict {
 		warn("", "strict mode is applied to the configuration as keepalived does; its run-time rules (no accept mode) are not supported yet")
 	}
-	if ki.family == config.IPv6 {
+	if ki.family == inet.IPv6 {
 		if ki.version == 2 && strict {
 			warn("version", "cannot use IPv6 with VRRP version 2 in strict mode; version 3 used, as keepalived does")
 			ki.version = 3
@@ -102,7 +103,7 @@ func (p *kaParser) completeInstance(ki *kaInstance) {
 		}
 	}
 	if ki.family == 0 {
-		ki.family = config.IPv4 // no address at all
+		ki.family = inet.IPv4 // no address at all
 	}
 	if ki.version == 0 {
 		ki.version = config.DefaultVersion
@@ -163,7 +164,7 @@ func (p *kaParser) completeInstance(ki *kaInstance) {
 		kept := 0
 		for j := range inst.VIPs {
 			v := &inst.VIPs[j]
-			if v.Excluded || config.FamilyOf(v.Prefix.Addr()) != inst.Family {
+			if v.Excluded || inet.FamilyOf(v.Prefix.Addr()) != inst.Family {
 				continue
 			}
 			if kept++; kept > limit {
@@ -205,7 +206,7 @@ func (p *kaParser) completeAuth(ki *kaInstance, strict bool) {
 		why = "VRRP version 3 does not support authentication; ignored, as keepalived does"
 	case ki.authPass == "":
 		why = "authentication specified but no password given; ignored, as keepalived does"
-	case ki.authType == "AH" && ki.family == config.IPv6:
+	case ki.authType == "AH" && ki.family == inet.IPv6:
 		why = "cannot use AH authentication with IPv6; ignored, as keepalived does"
 	case ki.authType == "AH":
 		// keepalived would run it, but its peers would then drop every
@@ -292,7 +293,7 @@ func (p *kaParser) completeAdvert(ki *kaInstance, warn func(keyword, msg string)
 func (p *kaParser) vridConflicts() {
 	type key struct {
 		vrid   uint8
-		family config.Family
+		family inet.Family
 		ifname string
 	}
 	groups := map[key]*vridGroup{}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/inet"
 )
 
 // Parse reads keepalived.conf syntax from data; path names the file
@@ -56,7 +57,7 @@ type kaInstance struct {
 	state    string // "" = not set
 	// family is set by the first address seen (source, peer, VIP, multicast
 	// destination), as keepalived does.
-	family            config.Family
+	family            inet.Family
 	nopreempt         bool
 	strict            *bool
 	unicastConfigured bool // a unicast keyword was used (unicast_src_ip, unicast_peer...)
@@ -765,17 +766,17 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 		case ki.version != 0 && int64(ki.version) != v:
 			p.d.warn(l.pos, field, fmt.Sprintf("version %d conflicts with version %d set before; ignored, as keepalived does", v, ki.version))
 			return
-		case v == 2 && ki.family == config.IPv6:
+		case v == 2 && ki.family == inet.IPv6:
 			p.d.warn(l.pos, field, "version 2 conflicts with the IPv6 addresses before it; ignored (version 3 used), as keepalived does")
 			return
 		}
 		ki.version = uint8(v)
 	case "native_ipv6": // vrrp_native_ipv6_handler
-		if ki.family == config.IPv4 {
+		if ki.family == inet.IPv4 {
 			p.d.warn(l.pos, field, "cannot use native_ipv6 with IPv4 addresses; ignored, as keepalived does")
 			return
 		}
-		ki.family = config.IPv6
+		ki.family = inet.IPv6
 		ki.version = 3
 	case "strict_mode": // vrrp_strict_mode_handler
 		on := true
@@ -824,9 +825,9 @@ func rangeText(s, msg string, lo, hi int) string {
 // whether a matches it.
 func (ki *kaInstance) takeFamily(a netip.Addr) bool {
 	if ki.family == 0 {
-		ki.family = config.FamilyOf(a)
+		ki.family = inet.FamilyOf(a)
 	}
-	return config.FamilyOf(a) == ki.family
+	return inet.FamilyOf(a) == ki.family
 }
 
 func (p *kaParser) authKeyword(ki *kaInstance, l kaLine, block string) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/config/internal/configtest"
+	"github.com/vipd/vipd/inet"
 )
 
 const kc = "/etc/keepalived/keepalived.conf"
@@ -28,7 +29,7 @@ func TestLoadGoldenKeepalived(t *testing.T) {
 	v3.VIPs = []config.VIP{vip("192.0.2.101/24", "eth0")}
 
 	v6 := baseInstance("VI_V6", "eth0", 53)
-	v6.Family, v6.Version, v6.Priority = config.IPv6, 3, 150
+	v6.Family, v6.Version, v6.Priority = inet.IPv6, 3, 150
 	v6.UnicastSource = mustAddr("2001:db8::1")
 	v6.UnicastPeers = []netip.Addr{mustAddr("2001:db8::2")}
 	v6.VIPs = []config.VIP{vip("2001:db8::100/64", "eth0")}
@@ -238,7 +239,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			warns: []string{kc + ":6: warning: vrrp_instance[VI_1].virtual_ipaddress: 2001:db8::1 is not IPv4 like the instance: keepalived would drop it; vipd keeps it"},
 			check: func(t *testing.T, c *config.Config) {
 				i := c.Instances[0]
-				if i.Family != config.IPv4 || len(i.VIPs) != 2 || len(i.AdvertisedVIPs()) != 1 {
+				if i.Family != inet.IPv4 || len(i.VIPs) != 2 || len(i.AdvertisedVIPs()) != 1 {
 					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
@@ -249,7 +250,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			warns: []string{kc + ":7: warning: vrrp_instance[VI_1].unicast_peer: peer 192.0.2.2 is not IPv6 like the instance; skipped", "192.0.2.1 is not IPv6 like the instance: keepalived would drop it"},
 			check: func(t *testing.T, c *config.Config) {
 				i := c.Instances[0]
-				if i.Family != config.IPv6 || i.Version != 3 || len(i.UnicastPeers) != 1 || len(i.VIPs) != 2 {
+				if i.Family != inet.IPv6 || i.Version != 3 || len(i.UnicastPeers) != 1 || len(i.VIPs) != 2 {
 					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
@@ -320,7 +321,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			conf:  instanceConf("  version 2", "  virtual_ipaddress {", "    fe80::1", "  }"),
 			warns: []string{kc + ":4: warning: vrrp_instance[VI_1].version: VRRPv2 is IPv4-only (RFC 3768) but the instance is IPv6; keepalived runs VRRPv2 over IPv6"},
 			check: func(t *testing.T, c *config.Config) {
-				if i := c.Instances[0]; i.Version != 2 || i.Family != config.IPv6 {
+				if i := c.Instances[0]; i.Version != 2 || i.Family != inet.IPv6 {
 					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},

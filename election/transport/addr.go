@@ -7,6 +7,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // dumpRetries bounds retries of a netlink dump that the kernel interrupted
@@ -27,16 +29,16 @@ const dumpRetries = 5
 // itself be a primary when it is outside the interface's subnets, is never
 // chosen. ErrNoAddress (wrapped) means nothing usable is there yet: an
 // interface coming up, or DAD still running; try again later.
-func PrimaryAddr(ifname string, fam Family, exclude ...netip.Addr) (netip.Addr, error) {
-	if fam != IPv4 && fam != IPv6 {
-		return netip.Addr{}, &ConfigError{Field: "Family", Reason: fmt.Sprintf("%v is neither IPv4 nor IPv6", fam)}
+func PrimaryAddr(ifname string, fam inet.Family, exclude ...netip.Addr) (netip.Addr, error) {
+	if fam != inet.IPv4 && fam != inet.IPv6 {
+		return netip.Addr{}, &ConfigError{Field: "Family", Reason: fmt.Sprintf("%v is neither IPv4 nor IPv6", fam.Label())}
 	}
 	link, err := netlink.LinkByName(ifname)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("transport: interface %q: %w", ifname, err)
 	}
 	nlFamily := netlink.FAMILY_V4
-	if fam == IPv6 {
+	if fam == inet.IPv6 {
 		nlFamily = netlink.FAMILY_V6
 	}
 	var addrs []netlink.Addr
@@ -52,7 +54,7 @@ func PrimaryAddr(ifname string, fam Family, exclude ...netip.Addr) (netip.Addr, 
 	return choosePrimary(addrs, fam, exclude, ifname)
 }
 
-func choosePrimary(addrs []netlink.Addr, fam Family, exclude []netip.Addr, ifname string) (netip.Addr, error) {
+func choosePrimary(addrs []netlink.Addr, fam inet.Family, exclude []netip.Addr, ifname string) (netip.Addr, error) {
 	excluded := func(a netip.Addr) bool {
 		for _, x := range exclude {
 			if x.Unmap() == a {
@@ -71,7 +73,7 @@ func choosePrimary(addrs []netlink.Addr, fam Family, exclude []netip.Addr, ifnam
 		if excluded(a) {
 			continue
 		}
-		if fam == IPv4 {
+		if fam == inet.IPv4 {
 			if !a.Is4() {
 				continue
 			}
@@ -91,7 +93,7 @@ func choosePrimary(addrs []netlink.Addr, fam Family, exclude []netip.Addr, ifnam
 		return fallback, nil
 	}
 	what := "IPv4 address"
-	if fam == IPv6 {
+	if fam == inet.IPv6 {
 		what = "usable IPv6 link-local address"
 	}
 	return netip.Addr{}, fmt.Errorf("%w: %s has no %s", ErrNoAddress, ifname, what)

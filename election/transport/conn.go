@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // oobSize holds IP_PKTINFO, or IPV6_PKTINFO plus IPV6_HOPLIMIT, with room to
@@ -56,24 +58,24 @@ func Listen(cfg Config) (*Conn, error) {
 		return nil, fmt.Errorf("transport: interface %q: %w", cfg.Interface, err)
 	}
 	domain := unix.AF_INET
-	if cfg.Family == IPv6 {
+	if cfg.Family == inet.IPv6 {
 		domain = unix.AF_INET6
 	}
 	fd, err := unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, Protocol)
 	if err != nil {
-		return nil, fmt.Errorf("transport: open raw %v socket: %w", cfg.Family, os.NewSyscallError("socket", err))
+		return nil, fmt.Errorf("transport: open raw %v socket: %w", cfg.Family.Label(), os.NewSyscallError("socket", err))
 	}
 	if err := setOptions(fd, cfg, ifi.Index); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("transport: %v socket on %s: %w", cfg.Family, cfg.Interface, err)
+		return nil, fmt.Errorf("transport: %v socket on %s: %w", cfg.Family.Label(), cfg.Interface, err)
 	}
 	// Hand the descriptor to the runtime poller so that reads block
 	// without a thread and Close wakes them.
-	f := os.NewFile(uintptr(fd), fmt.Sprintf("vrrp-%v-%s", cfg.Family, cfg.Interface))
+	f := os.NewFile(uintptr(fd), fmt.Sprintf("vrrp-%v-%s", cfg.Family.Label(), cfg.Interface))
 	pc, err := net.FilePacketConn(f)
 	f.Close() // FilePacketConn works on a duplicate
 	if err != nil {
-		return nil, fmt.Errorf("transport: %v socket on %s: %w", cfg.Family, cfg.Interface, err)
+		return nil, fmt.Errorf("transport: %v socket on %s: %w", cfg.Family.Label(), cfg.Interface, err)
 	}
 	sc, ok := pc.(syscall.Conn)
 	if !ok {
@@ -83,7 +85,7 @@ func Listen(cfg Config) (*Conn, error) {
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		pc.Close()
-		return nil, fmt.Errorf("transport: %v socket on %s: %w", cfg.Family, cfg.Interface, err)
+		return nil, fmt.Errorf("transport: %v socket on %s: %w", cfg.Family.Label(), cfg.Interface, err)
 	}
 	c := &Conn{cfg: cfg, ifi: *ifi, pc: pc, rc: rc, rd: newReadOp(), wr: newWriteOp()}
 	c.joined.Store(cfg.Multicast)
@@ -106,7 +108,7 @@ func (c *Conn) JoinGroup() error {
 		err = serr
 	}
 	if err != nil {
-		return fmt.Errorf("transport: %v socket on %s: %w", c.cfg.Family, c.cfg.Interface, err)
+		return fmt.Errorf("transport: %v socket on %s: %w", c.cfg.Family.Label(), c.cfg.Interface, err)
 	}
 	c.joined.Store(true)
 	return nil
@@ -124,7 +126,7 @@ func setOptions(fd int, cfg Config, ifindex int) error {
 		return os.NewSyscallError("setsockopt SO_BINDTODEVICE", err)
 	}
 	var opts []sockopt
-	if cfg.Family == IPv4 {
+	if cfg.Family == inet.IPv4 {
 		ttl := DefaultHopLimit
 		if cfg.UnicastHopLimit != 0 {
 			ttl = cfg.UnicastHopLimit
@@ -161,7 +163,7 @@ func setOptions(fd int, cfg Config, ifindex int) error {
 			return os.NewSyscallError("setsockopt "+o.name, err)
 		}
 	}
-	if cfg.Family == IPv4 {
+	if cfg.Family == inet.IPv4 {
 		if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifindex)}); err != nil {
 			return os.NewSyscallError("setsockopt IP_MULTICAST_IF", err)
 		}
@@ -172,8 +174,8 @@ func setOptions(fd int, cfg Config, ifindex int) error {
 	return joinGroup(fd, cfg.Family, ifindex)
 }
 
-func joinGroup(fd int, fam Family, ifindex int) error {
-	if fam == IPv4 {
+func joinGroup(fd int, fam inet.Family, ifindex int) error {
+	if fam == inet.IPv4 {
 		mreq := &unix.IPMreqn{Multiaddr: GroupIPv4.As4(), Ifindex: int32(ifindex)}
 		if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq); err != nil {
 			return os.NewSyscallError("setsockopt IP_ADD_MEMBERSHIP", err)
@@ -195,7 +197,7 @@ func (c *Conn) Interface() *net.Interface {
 }
 
 // Family returns the Conn's address family.
-func (c *Conn) Family() Family { return c.cfg.Family }
+func (c *Conn) Family() inet.Family { return c.cfg.Family }
 
 // SetReadDeadline makes a blocked or later ReadPacket return an error
 // wrapping os.ErrDeadlineExceeded once t has passed; the zero t clears it.
@@ -229,7 +231,7 @@ func (c *Conn) wanted(dst netip.Addr) bool {
 	if !dst.IsMulticast() {
 		return true
 	}
-	return c.joined.Load() && dst == c.cfg.Family.Group()
+	return c.joined.Load() && dst == Group(c.cfg.Family)
 }
 
 func (c *Conn) readOne(buf []byte) (Packet, error) {
@@ -249,7 +251,7 @@ func (c *Conn) readOne(buf []byte) (Packet, error) {
 	if op.flags&unix.MSG_TRUNC != 0 {
 		return Packet{}, fmt.Errorf("%w (%d bytes)", ErrTruncated, len(buf))
 	}
-	if c.cfg.Family == IPv4 {
+	if c.cfg.Family == inet.IPv4 {
 		return c.parse4(buf[:op.n], op.oob[:op.oobn])
 	}
 	return c.parse6(buf[:op.n], op.oob[:op.oobn], &op.from)
@@ -346,7 +348,7 @@ func (c *Conn) WriteTo(payload []byte, src, dst netip.Addr) error {
 	defer c.writeMu.Unlock()
 	op := c.wr
 	op.pktinfo(c.cfg.Family, c.ifi.Index, src)
-	if c.cfg.Family == IPv4 {
+	if c.cfg.Family == inet.IPv4 {
 		op.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.As4()}
 		op.sa, op.salen = unsafe.Pointer(&op.sa4), unix.SizeofSockaddrInet4
 	} else {
@@ -373,12 +375,12 @@ func (c *Conn) WriteTo(payload []byte, src, dst netip.Addr) error {
 }
 
 func (c *Conn) checkAddr(a netip.Addr, role string) error {
-	f, ok := FamilyOf(a)
+	f, ok := inet.PacketFamily(a)
 	switch {
 	case !ok:
 		return &AddrError{Addr: a, Role: role, Reason: "missing"}
 	case f != c.cfg.Family:
-		return &AddrError{Addr: a, Role: role, Reason: fmt.Sprintf("is %v, the connection is %v", f, c.cfg.Family)}
+		return &AddrError{Addr: a, Role: role, Reason: fmt.Sprintf("is %v, the connection is %v", f.Label(), c.cfg.Family.Label())}
 	case a.IsUnspecified():
 		return &AddrError{Addr: a, Role: role, Reason: "is unspecified"}
 	}

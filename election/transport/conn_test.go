@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/inet"
 	"github.com/vipd/vipd/internal/lab"
 )
 
@@ -49,7 +50,7 @@ func write(t *testing.T, c *Conn, payload []byte, src, dst netip.Addr) {
 	}
 }
 
-func primary(t *testing.T, n *lab.Node, ifname string, fam Family) netip.Addr {
+func primary(t *testing.T, n *lab.Node, ifname string, fam inet.Family) netip.Addr {
 	t.Helper()
 	var a netip.Addr
 	if err := n.Do(func() (err error) { a, err = PrimaryAddr(ifname, fam); return err }); err != nil {
@@ -79,17 +80,17 @@ func TestUnicast(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		fam      Family
+		fam      inet.Family
 		src, dst string
 		hopLimit int // Config.UnicastHopLimit
 		want     int // TTL / hop limit on the wire
 	}{
-		{"IPv4 default TTL is 255", IPv4, "198.51.100.1", "198.51.100.2", 0, 255},
-		{"IPv4 unicast_ttl", IPv4, "198.51.100.1", "198.51.100.2", 10, 10},
-		{"IPv4 from the secondary address", IPv4, "198.51.100.11", "198.51.100.2", 0, 255},
-		{"IPv6 default hop limit is the kernel's", IPv6, "2001:db8::1", "2001:db8::2", 0, 64},
-		{"IPv6 unicast_ttl 255", IPv6, "2001:db8::1", "2001:db8::2", 255, 255},
-		{"IPv6 from the second address", IPv6, "2001:db8::11", "2001:db8::2", 0, 64},
+		{"IPv4 default TTL is 255", inet.IPv4, "198.51.100.1", "198.51.100.2", 0, 255},
+		{"IPv4 unicast_ttl", inet.IPv4, "198.51.100.1", "198.51.100.2", 10, 10},
+		{"IPv4 from the secondary address", inet.IPv4, "198.51.100.11", "198.51.100.2", 0, 255},
+		{"IPv6 default hop limit is the kernel's", inet.IPv6, "2001:db8::1", "2001:db8::2", 0, 64},
+		{"IPv6 unicast_ttl 255", inet.IPv6, "2001:db8::1", "2001:db8::2", 255, 255},
+		{"IPv6 from the second address", inet.IPv6, "2001:db8::11", "2001:db8::2", 0, 64},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,12 +141,12 @@ func TestMulticast(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		fam    Family
+		fam    inet.Family
 		addrOf map[*lab.Node]string // unicast address of each node's eth0 (b: eth0)
 		bEth1  string
 	}{
-		{"IPv4", IPv4, map[*lab.Node]string{a: "198.51.100.1", b: "198.51.100.2", c: "198.51.100.3", d: "203.0.113.4"}, "203.0.113.2"},
-		{"IPv6", IPv6, map[*lab.Node]string{a: "2001:db8:1::1", b: "2001:db8:1::2", c: "2001:db8:1::3", d: "2001:db8:2::4"}, "2001:db8:2::2"},
+		{"IPv4", inet.IPv4, map[*lab.Node]string{a: "198.51.100.1", b: "198.51.100.2", c: "198.51.100.3", d: "203.0.113.4"}, "203.0.113.2"},
+		{"IPv6", inet.IPv6, map[*lab.Node]string{a: "2001:db8:1::1", b: "2001:db8:1::2", c: "2001:db8:1::3", d: "2001:db8:2::4"}, "2001:db8:2::2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,7 +163,7 @@ func TestMulticast(t *testing.T) {
 
 			src := primary(t, a, "eth0", tc.fam)
 			advert := []byte("multicast advert")
-			write(t, a0, advert, src, tc.fam.Group())
+			write(t, a0, advert, src, Group(tc.fam))
 
 			for _, r := range []struct {
 				name    string
@@ -172,7 +173,7 @@ func TestMulticast(t *testing.T) {
 				{"b on eth0", b0, b.IfIndex(t, "eth0")},
 				{"c's joined socket", cj, c.IfIndex(t, "eth0")},
 			} {
-				want := Packet{Src: src, Dst: tc.fam.Group(), IfIndex: r.ifindex, HopLimit: 255, Payload: advert}
+				want := Packet{Src: src, Dst: Group(tc.fam), IfIndex: r.ifindex, HopLimit: 255, Payload: advert}
 				if p := read(t, r.conn); !equalPacket(p, want) {
 					t.Errorf("%s received %+v, want %+v", r.name, p, want)
 				}
@@ -214,14 +215,14 @@ func TestAcrossRouter(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		fam      Family
+		fam      inet.Family
 		src, dst string
 		hopLimit int
 		want     int
 	}{
-		{"IPv4", IPv4, "198.51.100.1", "203.0.113.1", 0, 254},
-		{"IPv6 with unicast_ttl 255", IPv6, "2001:db8:1::1", "2001:db8:2::1", 255, 254},
-		{"IPv6 kernel default", IPv6, "2001:db8:1::1", "2001:db8:2::1", 0, 63},
+		{"IPv4", inet.IPv4, "198.51.100.1", "203.0.113.1", 0, 254},
+		{"IPv6 with unicast_ttl 255", inet.IPv6, "2001:db8:1::1", "2001:db8:2::1", 255, 254},
+		{"IPv6 kernel default", inet.IPv6, "2001:db8:1::1", "2001:db8:2::1", 0, 63},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,7 +243,7 @@ func TestCloseUnblocksRead(t *testing.T) {
 	l := lab.New(t)
 	n := l.Node("n")
 	l.Connect(n, l.Switch("sw"), "eth0", "198.51.100.1/24", "2001:db8::1/64")
-	for _, fam := range []Family{IPv4, IPv6} {
+	for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
 		t.Run(fam.String(), func(t *testing.T) {
 			c := listen(t, n, Config{Family: fam, Interface: "eth0", Multicast: true})
 			errc := make(chan error, 1)
@@ -261,7 +262,7 @@ func TestCloseUnblocksRead(t *testing.T) {
 			case <-time.After(readWait):
 				t.Fatal("ReadPacket still blocked after Close")
 			}
-			if err := c.WriteTo([]byte{1}, netip.Addr{}, fam.Group()); !errors.Is(err, net.ErrClosed) {
+			if err := c.WriteTo([]byte{1}, netip.Addr{}, Group(fam)); !errors.Is(err, net.ErrClosed) {
 				t.Errorf("WriteTo after Close: %v, want net.ErrClosed", err)
 			}
 			if err := c.Close(); err != nil {
@@ -275,7 +276,7 @@ func TestReadDeadline(t *testing.T) {
 	l := lab.New(t)
 	n := l.Node("n")
 	l.Connect(n, l.Switch("sw"), "eth0", "198.51.100.1/24")
-	c := listen(t, n, Config{Family: IPv4, Interface: "eth0"})
+	c := listen(t, n, Config{Family: inet.IPv4, Interface: "eth0"})
 	if err := c.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -290,8 +291,8 @@ func TestTruncated(t *testing.T) {
 	a, b := l.Node("a"), l.Node("b")
 	l.Connect(a, sw, "eth0", "198.51.100.1/24")
 	l.Connect(b, sw, "eth0", "198.51.100.2/24")
-	ca := listen(t, a, Config{Family: IPv4, Interface: "eth0"})
-	cb := listen(t, b, Config{Family: IPv4, Interface: "eth0"})
+	ca := listen(t, a, Config{Family: inet.IPv4, Interface: "eth0"})
+	cb := listen(t, b, Config{Family: inet.IPv4, Interface: "eth0"})
 	src, dst := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
 	write(t, ca, make([]byte, 100), src, dst)
 	write(t, ca, []byte("next"), src, dst)
@@ -318,11 +319,11 @@ func TestListenErrors(t *testing.T) {
 	}{
 		{"zero family", Config{Interface: "eth0"}, "Family"},
 		{"unknown family", Config{Family: 5, Interface: "eth0"}, "Family"},
-		{"no interface", Config{Family: IPv4}, "Interface"},
-		{"interface name too long", Config{Family: IPv4, Interface: "abcdefghijklmnop"}, "Interface"},
-		{"negative hop limit", Config{Family: IPv6, Interface: "eth0", UnicastHopLimit: -1}, "UnicastHopLimit"},
-		{"hop limit above 255", Config{Family: IPv4, Interface: "eth0", UnicastHopLimit: 256}, "UnicastHopLimit"},
-		{"missing interface", Config{Family: IPv4, Interface: "nosuch0"}, ""},
+		{"no interface", Config{Family: inet.IPv4}, "Interface"},
+		{"interface name too long", Config{Family: inet.IPv4, Interface: "abcdefghijklmnop"}, "Interface"},
+		{"negative hop limit", Config{Family: inet.IPv6, Interface: "eth0", UnicastHopLimit: -1}, "UnicastHopLimit"},
+		{"hop limit above 255", Config{Family: inet.IPv4, Interface: "eth0", UnicastHopLimit: 256}, "UnicastHopLimit"},
+		{"missing interface", Config{Family: inet.IPv4, Interface: "nosuch0"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -348,8 +349,8 @@ func TestWriteToErrors(t *testing.T) {
 	l := lab.New(t)
 	n := l.Node("n")
 	l.Connect(n, l.Switch("sw"), "eth0", "198.51.100.1/24", "2001:db8::1/64")
-	c4 := listen(t, n, Config{Family: IPv4, Interface: "eth0"})
-	c6 := listen(t, n, Config{Family: IPv6, Interface: "eth0"})
+	c4 := listen(t, n, Config{Family: inet.IPv4, Interface: "eth0"})
+	c6 := listen(t, n, Config{Family: inet.IPv6, Interface: "eth0"})
 
 	tests := []struct {
 		name     string
@@ -404,17 +405,17 @@ func TestPrimaryAddr(t *testing.T) {
 	tests := []struct {
 		name    string
 		ifname  string
-		fam     Family
+		fam     inet.Family
 		exclude []netip.Addr
 		want    netip.Addr
 		wantErr error
 	}{
-		{"first IPv4 primary", "eth0", IPv4, nil, ip("198.51.100.1"), nil},
-		{"excluded primary skipped", "eth0", IPv4, []netip.Addr{ip("198.51.100.1")}, ip("203.0.113.10"), nil},
-		{"secondary when every primary is excluded", "eth0", IPv4, []netip.Addr{ip("198.51.100.1"), ip("203.0.113.10")}, ip("198.51.100.50"), nil},
-		{"IPv6 link-local", "eth0", IPv6, nil, linkLocal, nil},
-		{"IPv6 link-local excluded", "eth0", IPv6, []netip.Addr{linkLocal}, netip.Addr{}, ErrNoAddress},
-		{"no IPv4 address", "v6only", IPv4, nil, netip.Addr{}, ErrNoAddress},
+		{"first IPv4 primary", "eth0", inet.IPv4, nil, ip("198.51.100.1"), nil},
+		{"excluded primary skipped", "eth0", inet.IPv4, []netip.Addr{ip("198.51.100.1")}, ip("203.0.113.10"), nil},
+		{"secondary when every primary is excluded", "eth0", inet.IPv4, []netip.Addr{ip("198.51.100.1"), ip("203.0.113.10")}, ip("198.51.100.50"), nil},
+		{"IPv6 link-local", "eth0", inet.IPv6, nil, linkLocal, nil},
+		{"IPv6 link-local excluded", "eth0", inet.IPv6, []netip.Addr{linkLocal}, netip.Addr{}, ErrNoAddress},
+		{"no IPv4 address", "v6only", inet.IPv4, nil, netip.Addr{}, ErrNoAddress},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -435,9 +436,9 @@ func TestPrimaryAddr(t *testing.T) {
 	for _, bad := range []struct {
 		name   string
 		ifname string
-		fam    Family
+		fam    inet.Family
 	}{
-		{"missing interface", "nosuch0", IPv4},
+		{"missing interface", "nosuch0", inet.IPv4},
 		{"bad family", "eth0", 0},
 	} {
 		t.Run(bad.name, func(t *testing.T) {
@@ -455,11 +456,11 @@ func TestPrimaryAddr(t *testing.T) {
 func TestNoAllocsPerPacket(t *testing.T) {
 	a, b := twoNodes(t)
 	for _, tc := range []struct {
-		fam      Family
+		fam      inet.Family
 		src, dst string
 	}{
-		{IPv4, "198.51.100.1", "198.51.100.2"},
-		{IPv6, "2001:db8::1", "2001:db8::2"},
+		{inet.IPv4, "198.51.100.1", "198.51.100.2"},
+		{inet.IPv6, "2001:db8::1", "2001:db8::2"},
 	} {
 		ca := listen(t, a, Config{Family: tc.fam, Interface: "eth0"})
 		cb := listen(t, b, Config{Family: tc.fam, Interface: "eth0"})

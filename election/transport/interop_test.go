@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/election/vrrp"
+	"github.com/vipd/vipd/inet"
 	"github.com/vipd/vipd/internal/lab"
 )
 
@@ -73,10 +74,10 @@ func TestKeepalivedInterop(t *testing.T) {
 	l.Connect(v, sw, "eth0", "198.51.100.20/24", "2001:db8::20/64")
 
 	// Our sockets first, so that no advert is missed.
-	c4 := listen(t, v, Config{Family: IPv4, Interface: "eth0", Multicast: true})
-	c6 := listen(t, v, Config{Family: IPv6, Interface: "eth0", Multicast: true})
-	kLinkLocal := primary(t, k, "eth0", IPv6)
-	vLinkLocal := primary(t, v, "eth0", IPv6)
+	c4 := listen(t, v, Config{Family: inet.IPv4, Interface: "eth0", Multicast: true})
+	c6 := listen(t, v, Config{Family: inet.IPv6, Interface: "eth0", Multicast: true})
+	kLinkLocal := primary(t, k, "eth0", inet.IPv6)
+	vLinkLocal := primary(t, v, "eth0", inet.IPv6)
 	keepalived := k.Keepalived(t, keepalivedConf)
 
 	ip := netip.MustParseAddr

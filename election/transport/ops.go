@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // readOp and writeOp hold what one recvmsg or sendmsg reads and writes,
@@ -72,11 +74,11 @@ func (op *writeOp) write(fd uintptr) bool {
 // (struct in_pktinfo, source in ipi_spec_dst) for IPv4, IPV6_PKTINFO
 // (struct in6_pktinfo) for IPv6, as x/net's ControlMessage.Marshal writes
 // them.
-func (op *writeOp) pktinfo(family Family, ifindex int, src netip.Addr) {
+func (op *writeOp) pktinfo(family inet.Family, ifindex int, src netip.Addr) {
 	clear(op.oob[:])
 	var level, typ, size int
 	data := op.oob[unix.CmsgLen(0):]
-	if family == IPv4 {
+	if family == inet.IPv4 {
 		level, typ, size = unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo
 		binary.NativeEndian.PutUint32(data[0:4], uint32(ifindex)) // ipi_ifindex
 		if src.Is4() {

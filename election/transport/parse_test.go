@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // These tests feed the parsers what a hostile or broken kernel could hand
@@ -16,7 +18,7 @@ import (
 
 const testIfIndex = 7 // the Conn's own interface
 
-func testConn(fam Family) *Conn {
+func testConn(fam inet.Family) *Conn {
 	return &Conn{cfg: Config{Family: fam, Interface: "eth0"}, ifi: net.Interface{Index: testIfIndex, Name: "eth0"}}
 }
 
@@ -142,7 +144,7 @@ func TestParse4(t *testing.T) {
 		{"unspecified source", ip4(5, 28, 255, "0.0.0.0", "224.0.0.18", payload), nil, Packet{}, true},
 		{"multicast source", ip4(5, 28, 255, "224.0.0.18", "198.51.100.1", payload), nil, Packet{}, true},
 	}
-	c4 := testConn(IPv4)
+	c4 := testConn(inet.IPv4)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := c4.parse4(c.b, c.oob)
@@ -186,7 +188,7 @@ func TestParse6(t *testing.T) {
 		{"control messages cut short", from(src), join(pktinfo6(GroupIPv6, 3), hoplimit6(255))[:unix.CmsgSpace(unix.SizeofInet6Pktinfo)+5], Packet{}, true},
 		{"cmsg_len past the buffer", from(src), func() []byte { b := pktinfo6(GroupIPv6, 3); b[0] = 0xff; return b }(), Packet{}, true},
 	}
-	c6 := testConn(IPv6)
+	c6 := testConn(inet.IPv6)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := c6.parse6(payload, c.oob, c.from)
@@ -256,9 +258,9 @@ func FuzzParse(f *testing.F) {
 				sa.Family = unix.AF_INET6
 				sa.Addr = [16]byte(from[:16])
 			}
-			p, err = testConn(IPv6).parse6(b, oob, sa)
+			p, err = testConn(inet.IPv6).parse6(b, oob, sa)
 		} else {
-			p, err = testConn(IPv4).parse4(b, oob)
+			p, err = testConn(inet.IPv4).parse4(b, oob)
 		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
@@ -266,14 +268,14 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		fam := IPv4
+		fam := inet.IPv4
 		if v6 {
-			fam = IPv6
+			fam = inet.IPv6
 		}
-		if f, ok := FamilyOf(p.Src); !ok || f != fam || !routerSource(p.Src) {
+		if f, ok := inet.PacketFamily(p.Src); !ok || f != fam || !routerSource(p.Src) {
 			t.Fatalf("source %v", p.Src)
 		}
-		if f, ok := FamilyOf(p.Dst); !ok || f != fam {
+		if f, ok := inet.PacketFamily(p.Dst); !ok || f != fam {
 			t.Fatalf("destination %v", p.Dst)
 		}
 		if p.HopLimit < 0 || p.HopLimit > 255 {

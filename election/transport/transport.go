@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
+
+	"github.com/vipd/vipd/inet"
 )
 
 // Protocol is the IP protocol number of VRRP.
@@ -25,55 +26,22 @@ var (
 	GroupIPv6 = netip.MustParseAddr("ff02::12")
 )
 
-// Family is an address family: IPv4 or IPv6.
-type Family uint8
-
-// The families. The zero Family is invalid, so that a forgotten field is an
-// error rather than a silent IPv4.
-const (
-	IPv4 Family = 4
-	IPv6 Family = 6
-)
-
-// String returns "ipv4" or "ipv6".
-func (f Family) String() string {
-	switch f {
-	case IPv4:
-		return "ipv4"
-	case IPv6:
-		return "ipv6"
-	}
-	return "family(" + strconv.Itoa(int(f)) + ")"
-}
-
-// Group returns the family's VRRP multicast group, or the invalid Addr for
+// Group returns the VRRP multicast group of f, or the invalid Addr for
 // an invalid family.
-func (f Family) Group() netip.Addr {
+func Group(f inet.Family) netip.Addr {
 	switch f {
-	case IPv4:
+	case inet.IPv4:
 		return GroupIPv4
-	case IPv6:
+	case inet.IPv6:
 		return GroupIPv6
 	}
 	return netip.Addr{}
 }
 
-// FamilyOf returns the family of a, treating IPv4-mapped IPv6 addresses as
-// IPv4; ok is false for the invalid Addr.
-func FamilyOf(a netip.Addr) (f Family, ok bool) {
-	switch {
-	case !a.IsValid():
-		return 0, false
-	case a.Unmap().Is4():
-		return IPv4, true
-	}
-	return IPv6, true
-}
-
 // Config says which socket Listen opens.
 type Config struct {
 	// Family is IPv4 or IPv6.
-	Family Family
+	Family inet.Family
 	// Interface is the name of the instance's interface. The socket is
 	// bound to it (SO_BINDTODEVICE): it receives only what arrives there
 	// and sends only out of it.
@@ -90,8 +58,8 @@ type Config struct {
 
 // Validate checks the fields that need no system call.
 func (c Config) Validate() error {
-	if c.Family != IPv4 && c.Family != IPv6 {
-		return &ConfigError{Field: "Family", Reason: fmt.Sprintf("%v is neither IPv4 nor IPv6", c.Family)}
+	if !c.Family.Valid() {
+		return &ConfigError{Field: "Family", Reason: fmt.Sprintf("%v is neither IPv4 nor IPv6", c.Family.Label())}
 	}
 	if c.Interface == "" {
 		return &ConfigError{Field: "Interface", Reason: "empty"}
