@@ -2,9 +2,10 @@ package checks
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/internal/fielderr/fielderrtest"
 )
 
 // TestValidate checks that Validate names each bad setting by its native
@@ -42,26 +43,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.c.Validate()
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var got ValidationError
-			if !errors.As(err, &got) {
-				t.Fatalf("Validate = %v (%T), want a ValidationError", err, err)
-			}
-			if len(got) != len(tc.want) {
-				t.Fatalf("Validate:\n%v\nwant %d problems", err, len(tc.want))
-			}
-			for i, w := range tc.want {
-				fe := got[i]
-				if s := fe.Error(); !strings.HasPrefix(s, w) {
-					t.Errorf("problem %d = %q, want %q...", i, s, w)
-				}
-			}
+			fielderrtest.Require(t, tc.c.Validate(), tc.want...)
 		})
 	}
 }

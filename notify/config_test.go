@@ -1,10 +1,10 @@
 package notify
 
 import (
-	"errors"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/internal/fielderr/fielderrtest"
 )
 
 // TestConfigValidate checks that Validate names each bad setting by its
@@ -35,21 +35,7 @@ func TestConfigValidate(t *testing.T) {
 			if tc.group {
 				err = tc.c.ValidateGroup()
 			}
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var got ValidationError
-			if !errors.As(err, &got) || len(got) != len(tc.want) {
-				t.Fatalf("Validate = %v, want %d problems", err, len(tc.want))
-			}
-			for i, w := range tc.want {
-				if s := got[i].Error(); !strings.HasPrefix(s, w) {
-					t.Errorf("problem %d = %q, want %q...", i, s, w)
-				}
-			}
+			fielderrtest.Require(t, err, tc.want...)
 		})
 	}
 }

@@ -1,9 +1,9 @@
 package priority
 
 import (
-	"errors"
-	"strings"
 	"testing"
+
+	"github.com/vipd/vipd/internal/fielderr/fielderrtest"
 )
 
 // TestOrderConfigValidate checks that Validate names each bad setting by
@@ -33,22 +33,7 @@ func TestOrderConfigValidate(t *testing.T) {
 			o := ok
 			o.Nodes = append([]string(nil), ok.Nodes...)
 			tc.mod(&o)
-			err := o.Validate()
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var got ValidationError
-			if !errors.As(err, &got) || len(got) != len(tc.want) {
-				t.Fatalf("Validate = %v, want %d problems", err, len(tc.want))
-			}
-			for i, w := range tc.want {
-				if s := got[i].Error(); !strings.HasPrefix(s, w) {
-					t.Errorf("problem %d = %q, want %q...", i, s, w)
-				}
-			}
+			fielderrtest.Require(t, o.Validate(), tc.want...)
 		})
 	}
 }
