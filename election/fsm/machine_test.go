@@ -681,7 +681,17 @@ func TestStateString(t *testing.T) {
 			if got := tc.s.String(); got != tc.want {
 				t.Errorf("String() = %q, want %q", got, tc.want)
 			}
+			// ParseState reads back every state's word and nothing else.
+			got, ok := ParseState(tc.want)
+			if known := tc.s < numStates; ok != known || (known && got != tc.s) {
+				t.Errorf("ParseState(%q) = %v, %v", tc.want, got, ok)
+			}
 		})
+	}
+	for _, w := range []string{"", "master", "STOPPED"} {
+		if s, ok := ParseState(w); ok {
+			t.Errorf("ParseState(%q) = %v, want not ok", w, s)
+		}
 	}
 }
 

@@ -30,3 +30,14 @@ func (s State) String() string {
 	}
 	return "UNKNOWN"
 }
+
+// ParseState is String's inverse: the state word names, ok false for any
+// other word (gossip reads other nodes' states in these words).
+func ParseState(word string) (s State, ok bool) {
+	for s := Init; s < numStates; s++ {
+		if s.String() == word {
+			return s, true
+		}
+	}
+	return 0, false
+}
