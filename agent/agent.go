@@ -223,8 +223,10 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 
 	// Gossip first, so instances with `peers: gossip` find peers early.
 	var link *clusterLink
-	var tick clock.Timer
-	var tickC <-chan time.Time
+	// The link's own due times (wake.go): an alarm of the instances'
+	// Scheduler that signals linkDue.
+	var linkAlarm *clock.Alarm
+	var linkDue chan struct{}
 	if cfg.Gossip != nil {
 		if link, err = newClusterLink(cfg, a.version, a.log, a.track.poke, a.events, a.command); err != nil {
 			return fmt.Errorf("gossip: %w", err)
@@ -250,16 +252,22 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 		// cluster says otherwise. Nothing is read locally yet, so nothing
 		// is published.
 		link.syncOrders(a.track)
-		tick = a.clock.NewTimer(syncInterval)
-		defer tick.Stop()
-		tickC = tick.C()
+		linkDue = make(chan struct{}, 1)
+		linkAlarm = a.timers.NewAlarm(func(time.Time) {
+			select {
+			case linkDue <- struct{}{}:
+			default:
+			}
+		})
+		defer linkAlarm.Close()
+		linkAlarm.Set(a.clock.Now().Add(syncInterval))
 	}
 	sync := func() {
 		a.track.apply(a.running)
 		if link != nil {
 			now := a.clock.Now()
 			link.sync(now, a.track, a.running)
-			tick.Reset(link.nextWake(now, a.track, a.running).Sub(now))
+			linkAlarm.SetWindow(link.nextWake(now, a.track, a.running))
 		}
 		a.observeHistory()
 	}
@@ -300,7 +308,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 			a.execute(cmd)
 		case <-a.track.wake:
 			sync()
-		case <-tickC:
+		case <-linkDue:
 			sync()
 		}
 	}

@@ -391,7 +391,10 @@ func (l *clusterLink) hears(now time.Time, r *running, src netip.Addr) bool {
 	at := r.inst.LastHeard(src)
 	heard := !at.IsZero() && now.Sub(at) < heardWithin(r.cfg)
 	if heard {
-		l.wake.at(at.Add(heardWithin(r.cfg))) // when it stops counting, unless heard again
+		// It stops counting then, unless heard again: look within the
+		// advert before (a master-down deadline wakes the scheduler then).
+		end := at.Add(heardWithin(r.cfg))
+		l.wake.at(end.Add(-r.cfg.AdvertInterval), end)
 	}
 	return heard
 }

@@ -9,41 +9,54 @@ import (
 // poke it (tracking.poke) when something changed; API calls, reloads and
 // commands arrive on channels. Without gossip nothing else wakes it. With
 // gossip, the cluster link also has due times of its own that no event
-// announces, and its timer is set for the earliest of them after each
-// round (nextWake): the split-brain guard's interval ending and a held
+// announces, and after each round its alarm is set for the earliest of
+// them (nextWake): the split-brain guard's interval ending and a held
 // instance's next ping, the moment an advert it counts as heard stops
 // counting, require_join's timeout (and its settling after the join), and
-// at the latest linkRecheck.
+// at the latest linkRecheck. The alarm is one of the instances' Scheduler
+// (a timerfd, not a Go timer, which would wake the runtime's monitor
+// thread too), and the due times that may come a little early are given
+// a window, so that they ride a wake-up the scheduler makes anyway for an
+// advert or a master-down deadline.
 
 // linkRecheck is the longest the link goes without a round: a safety net
 // for what changes without an event (the master address a backup
-// follows, a check's output), published within it.
+// follows, a check's output), published within it. The round may come
+// from half of it on.
 const linkRecheck = 5 * time.Second
+
+// due is one time the link must look again, and from when it may.
+type due struct {
+	early, at time.Time
+}
 
 // linkWake gathers, during a round (sync resets it), due times found
 // along the way (hears).
 type linkWake struct {
-	next time.Time
+	next due
 }
 
-// at notes a due time.
-func (w *linkWake) at(t time.Time) {
-	if w.next.IsZero() || t.Before(w.next) {
-		w.next = t
+// at notes a due time that may be served from early on.
+func (w *linkWake) at(early, at time.Time) {
+	if w.next.at.IsZero() || at.Before(w.next.at) {
+		w.next = due{early, at}
 	}
 }
 
-// nextWake returns when the link must run its next round if no event
-// comes first, after a round that ended at now. It is never sooner than syncInterval after now. A due time already passed
-// means the guard has a ping to start: a round after syncInterval,
-// unless a ping is in flight (its answer wakes the agent).
-func (l *clusterLink) nextWake(now time.Time, t *tracking, running map[string]*running) time.Time {
-	next := now.Add(linkRecheck)
-	soon := func(at time.Time) {
-		if !at.IsZero() && at.Before(next) {
-			next = at
+// nextWake returns the window of the link's next round if no event comes
+// first, after a round that ended at now: from early on, when the
+// scheduler wakes anyway, and at the latest at. Neither is sooner than
+// syncInterval after now. A due time already passed means the guard has a
+// ping to start: a round after syncInterval, unless a ping is in flight
+// (its answer wakes the agent).
+func (l *clusterLink) nextWake(now time.Time, t *tracking, running map[string]*running) (early, at time.Time) {
+	next := due{now.Add(linkRecheck / 2), now.Add(linkRecheck)}
+	soon := func(d due) {
+		if !d.at.IsZero() && d.at.Before(next.at) {
+			next = d
 		}
 	}
+	exact := func(at time.Time) { soon(due{at, at}) }
 	soon(l.wake.next)
 	var guardDue []time.Time
 	t.mu.Lock()
@@ -59,7 +72,7 @@ func (l *clusterLink) nextWake(now time.Time, t *tracking, running map[string]*r
 	inFlight := l.pinging()
 	for _, at := range guardDue {
 		if at.After(now) || !inFlight {
-			soon(at)
+			exact(at)
 		}
 	}
 	if w := l.join; w.done == "" && w.require {
@@ -68,12 +81,13 @@ func (l *clusterLink) nextWake(now time.Time, t *tracking, running map[string]*r
 			// Settling after the join: that the held instances heard a
 			// master shows in no event, so look every syncInterval until
 			// they have or the grace (a few adverts, once) has passed.
-			soon(now.Add(syncInterval))
+			exact(now.Add(syncInterval))
 		case w.timeout > 0 && !w.started.IsZero():
-			soon(w.started.Add(w.timeout))
+			exact(w.started.Add(w.timeout))
 		}
 	}
-	return later(next, now.Add(syncInterval))
+	floor := now.Add(syncInterval)
+	return later(next.early, floor), later(next.at, floor)
 }
 
 // pinging reports whether a direct ping of the guard is under way.

@@ -13,7 +13,7 @@ import (
 )
 
 // TestNextWake checks each due time the cluster link wakes for when no
-// event comes: nothing but the safety round when idle; the guard's
+// event comes, and its window: nothing but the safety round when idle; the guard's
 // interval ending; a held instance's next ping and not its old interval;
 // a due time passed (a ping to start) after syncInterval, unless a ping is
 // in flight; require_join's timeout and its settling after the join.
@@ -27,60 +27,63 @@ func TestNextWake(t *testing.T) {
 		return &clusterLink{log: quietLog, guardSince: map[string]time.Time{}, guardCheck: map[string]time.Time{},
 			guardMiss: map[string]int{}, probes: map[string]*probe{}}, tr
 	}
+	exact := func(d time.Duration) due { return due{now.Add(d), now.Add(d)} }
+	idle := due{now.Add(linkRecheck / 2), now.Add(linkRecheck)}
 	tests := []struct {
 		name string
 		set  func(*clusterLink, *tracking)
-		want time.Time
+		want due
 	}{
-		{"idle", func(*clusterLink, *tracking) {}, now.Add(linkRecheck)},
+		{"idle: the safety round, riding from its half on", func(*clusterLink, *tracking) {}, idle},
 		{"guard interval ends", func(l *clusterLink, _ *tracking) {
 			l.guardSince["web"] = now.Add(-time.Second)
-		}, now.Add(-time.Second).Add(guardInterval(ic))},
+		}, exact(guardInterval(ic) - time.Second)},
 		{"held: next ping, not the interval", func(l *clusterLink, tr *tracking) {
 			l.guardSince["web"] = now.Add(-time.Minute)
 			l.guardCheck["web"] = now.Add(2 * time.Second)
 			tr.guard["web"] = "held"
-		}, now.Add(2 * time.Second)},
+		}, exact(2 * time.Second)},
 		{"due passed: a ping to start", func(l *clusterLink, tr *tracking) {
 			l.guardCheck["web"] = now
 			tr.guard["web"] = "held"
-		}, now.Add(syncInterval)},
+		}, exact(syncInterval)},
 		{"due passed, ping in flight: its answer wakes", func(l *clusterLink, tr *tracking) {
 			l.guardCheck["web"] = now
 			tr.guard["web"] = "held"
 			l.probes["n1"] = &probe{started: now}
-		}, now.Add(linkRecheck)},
+		}, idle},
 		{"an advert stops counting as heard", func(l *clusterLink, _ *tracking) {
-			l.wake.at(now.Add(1500 * time.Millisecond))
-			l.wake.at(now.Add(2500 * time.Millisecond))
-		}, now.Add(1500 * time.Millisecond)},
+			l.wake.at(now.Add(1500*time.Millisecond), now.Add(2500*time.Millisecond))
+			l.wake.at(now.Add(2000*time.Millisecond), now.Add(3000*time.Millisecond))
+		}, due{now.Add(1500 * time.Millisecond), now.Add(2500 * time.Millisecond)}},
 		{"never sooner than syncInterval", func(l *clusterLink, _ *tracking) {
-			l.wake.at(now.Add(time.Millisecond))
-		}, now.Add(syncInterval)},
+			l.wake.at(now.Add(-time.Second), now.Add(time.Millisecond))
+		}, exact(syncInterval)},
 		{"require_join timeout", func(l *clusterLink, _ *tracking) {
 			l.join = joinWait{require: true, timeout: 3 * time.Second, started: now.Add(-time.Second)}
-		}, now.Add(2 * time.Second)},
+		}, exact(2 * time.Second)},
 		{"require_join settling after the join", func(l *clusterLink, _ *tracking) {
 			l.join = joinWait{require: true, timeout: time.Minute, started: now.Add(-time.Second), joinedAt: now}
-		}, now.Add(syncInterval)},
+		}, exact(syncInterval)},
 		{"require_join done", func(l *clusterLink, _ *tracking) {
 			l.join = joinWait{require: true, timeout: 3 * time.Second, started: now.Add(-time.Second), done: "joined"}
-		}, now.Add(linkRecheck)},
+		}, idle},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			l, tr := fresh()
 			tc.set(l, tr)
-			if got := l.nextWake(now, tr, running); !got.Equal(tc.want) {
-				t.Errorf("next wake in %v, want in %v", got.Sub(now), tc.want.Sub(now))
+			if early, at := l.nextWake(now, tr, running); !early.Equal(tc.want.early) || !at.Equal(tc.want.at) {
+				t.Errorf("next wake from %v to %v, want from %v to %v", early.Sub(now), at.Sub(now), tc.want.early.Sub(now), tc.want.at.Sub(now))
 			}
 		})
 	}
 }
 
 // A backup that hears the better master through VRRP and sees it in
-// gossip wakes when that master's last advert stops counting as heard,
-// so that the guard looks again even if nothing else happens.
+// gossip wakes when that master's last advert stops counting as heard (or
+// up to an advert before, with another alarm), so that the guard looks
+// again even if nothing else happens.
 func TestNextWakeHeardMaster(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g, stop := newGuardRig(t)
@@ -94,8 +97,9 @@ func TestNextWakeHeardMaster(t *testing.T) {
 			t.Fatal("n1 never heard")
 		}
 		want := last.Add(heardWithin(g.r.cfg))
-		if got := g.l.nextWake(now, g.tr, g.run_); !got.Equal(want) {
-			t.Errorf("next wake in %v, want in %v (n1's last advert + %v)", got.Sub(now), want.Sub(now), heardWithin(g.r.cfg))
+		if early, at := g.l.nextWake(now, g.tr, g.run_); !at.Equal(want) || !early.Equal(want.Add(-time.Second)) {
+			t.Errorf("next wake from %v to %v, want from %v to %v (n1's last advert + %v)",
+				early.Sub(now), at.Sub(now), want.Add(-time.Second).Sub(now), want.Sub(now), heardWithin(g.r.cfg))
 		}
 	})
 }

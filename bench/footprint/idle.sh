@@ -5,8 +5,10 @@
 # markers. Run as root:
 #   ./bench/footprint/idle.sh [runs, default 3]
 # VIPD_IDLE_WINDOW (default 60s) and VIPD_FOOTPRINT_SETTLE (8s) set the
-# window and the wait before it; VIPD_BENCH_JSON=file keeps the samples;
-# VIPD_FOOTPRINT_NODOC=1 only prints the table.
+# window and the wait before it; VIPD_FOOTPRINT_VIPD_ENV (e.g.
+# GOMAXPROCS=1) runs vipd with more environment; VIPD_BENCH_JSON=file
+# keeps the samples; VIPD_IDLE_SAMPLES=file renders the table from samples
+# kept before instead of measuring; VIPD_FOOTPRINT_NODOC=1 only prints it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-3}
@@ -14,18 +16,25 @@ if ((runs < 1)); then
 	echo "idle.sh: runs must be at least 1, got $runs" >&2
 	exit 2
 fi
-bash scripts/install-deps.sh >/dev/null
-# shellcheck source=bench/lib.sh
-. bench/lib.sh
-bench_out
-bench_go BenchmarkIdle ./bench/footprint "$runs" 60m
-python3 - "$out" docs/benchmarks.md "$runs" "$load_before" "$load_after" <<'PY'
+if [[ -n ${VIPD_IDLE_SAMPLES:-} ]]; then
+	out=$VIPD_IDLE_SAMPLES
+	load=$(python3 -c 'import json,sys; l=[json.loads(x)["load1"] for x in open(sys.argv[1])]; print(f"1-minute load average {min(l)}–{max(l)} at the windows'"'"' starts")' "$out")
+	runs=$(python3 -c 'import json,sys; print(sum(json.loads(l)["daemon"] == "keepalived" for l in open(sys.argv[1])))' "$out")
+else
+	bash scripts/install-deps.sh >/dev/null
+	# shellcheck source=bench/lib.sh
+	. bench/lib.sh
+	bench_out
+	bench_go BenchmarkIdle ./bench/footprint "$runs" 60m
+	load="load average $load_before before, $load_after after"
+fi
+python3 - "$out" docs/benchmarks.md "$runs" "$load" <<'PY'
 import datetime, json, os, statistics, sys
 sys.path.insert(0, "bench")
 from benchdoc import commit, first_line, machine, replace_section
 measured = commit(["cmd", "agent", "checks", "config", "election", "gossip", "internal", "go.mod"])
 
-out, doc_path, runs, load_before, load_after = sys.argv[1:6]
+out, doc_path, runs, load = sys.argv[1:5]
 samples = [json.loads(l) for l in open(out)]
 daemons = []
 for s in samples:
@@ -55,7 +64,13 @@ for d in daemons:
     cpu = med([s["master"]["cpu_s"] + s["backup"]["cpu_s"] for s in ss])
     ratio = f"{cpu / kcpu:.2f}" if kcpu > 0 else "—"
     if "gossip" in d:
-        wgoal = "— (memberlist's probe every 1 s and gossip every 200 ms wake it; see below)"
+        alone = by.get("gossip alone", [])
+        if d != "gossip alone" and alone:
+            am = med([s["master"]["wakeups_per_s"] for s in alone])
+            ab = med([s["backup"]["wakeups_per_s"] for s in alone])
+            wgoal = f"— (gossip alone: {am:.2f} / {ab:.2f}; vipd's own share {wm - am:+.2f} / {wb - ab:+.2f})"
+        else:
+            wgoal = "— (memberlist's probes and gossip by themselves)"
         cgoal = "—"
     else:
         wgoal = "yes" if max(wm, wb) <= 5 else "NO"
@@ -66,8 +81,8 @@ window = med([s["window_s"] for s in samples])
 table = "\n".join([
     f"Measured {datetime.date.today()} on {machine()}; "
     f"{first_line(['keepalived', '--version'])}; vipd built with {first_line(['go', 'version'])} "
-    f"from commit {measured}; load average {load_before} before, {load_after} after. "
-    f"{runs} runs, the three pairs at the same time; medians; a window of {window:.0f} s.",
+    f"from commit {measured}; {load}. "
+    f"{runs} runs, the pairs side by side; medians; a window of {window:.0f} s.",
     "",
     "**Goals** (without gossip: at most 5 wake-ups a second on each side, CPU of master + backup at most "
     "twice keepalived's):",

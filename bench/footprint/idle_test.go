@@ -221,7 +221,7 @@ func idleRun(b *testing.B, setups []idleSetup, pairs []pair, window, settle time
 
 // startVipdConf runs the vipd binary on n with configuration cfg, written
 // to a file named name (its extension says the format), logging at info
-// level as keepalived logs.
+// level as keepalived logs, with VIPD_FOOTPRINT_VIPD_ENV's variables.
 func startVipdConf(b *testing.B, n *lab.Node, cfg, name string) *testbed.Daemon {
 	b.Helper()
 	dir := b.TempDir()
@@ -229,8 +229,12 @@ func startVipdConf(b *testing.B, n *lab.Node, cfg, name string) *testbed.Daemon 
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	return testbed.Start(b, n, "vipd", testbed.VipdBinary(b), "agent", "--config", path, "--log-level", "info",
-		"--api-socket", dir+"/vipd.sock")
+	args := []string{"agent", "--config", path, "--log-level", "info", "--api-socket", dir + "/vipd.sock"}
+	if env := strings.Fields(os.Getenv(envVipdGC)); len(env) != 0 {
+		// env(1) runs vipd with them: testbed.Start takes no environment.
+		return testbed.Start(b, n, "vipd", "/usr/bin/env", append(env, append([]string{testbed.VipdBinary(b)}, args...)...)...)
+	}
+	return testbed.Start(b, n, "vipd", testbed.VipdBinary(b), args...)
 }
 
 // gossipYAML is the gossip section of the gossip pair: the two nodes join
