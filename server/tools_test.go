@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -11,30 +10,12 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/lab"
 )
 
 // These tests drive the API with the tools an operator uses: grpcurl (by
 // reflection, no proto files) and curl. Without them they skip, except
 // under CI=true, where they fail.
-
-// findTool returns the path of an external program, looking in PATH and
-// then in the places scripts/install-deps.sh puts it.
-func findTool(t *testing.T, name string, also ...string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, p := range also {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed (scripts/install-deps.sh installs it)", name)
-	}
-	t.Skipf("%s is not installed", name)
-	return ""
-}
 
 // run runs a tool and returns its combined output and whether it exited 0.
 func run(t *testing.T, prog string, args ...string) (string, bool) {
@@ -49,7 +30,7 @@ func run(t *testing.T, prog string, args ...string) (string, bool) {
 }
 
 func TestGrpcurl(t *testing.T) {
-	grpcurl := findTool(t, "grpcurl", "/root/go/bin/grpcurl")
+	grpcurl := lab.RequireProgram(t, "grpcurl", "/root/go/bin/grpcurl")
 	cfg := localAPI(t)
 	cfg.TokenFile = writeToken(t, t.TempDir(), testToken)
 	f := newFake()
@@ -131,7 +112,7 @@ func TestGrpcurl(t *testing.T) {
 }
 
 func TestCurl(t *testing.T) {
-	curl := findTool(t, "curl", "/usr/bin/curl")
+	curl := lab.RequireProgram(t, "curl", "/usr/bin/curl")
 	cfg := localAPI(t)
 	cfg.TokenFile = writeToken(t, t.TempDir(), testToken)
 	cfg.PublicRead = true
@@ -191,8 +172,8 @@ func TestCurl(t *testing.T) {
 // curl and grpcurl over TLS with a client certificate, the CA made by the
 // test.
 func TestToolsOverTLS(t *testing.T) {
-	curl := findTool(t, "curl", "/usr/bin/curl")
-	grpcurl := findTool(t, "grpcurl", "/root/go/bin/grpcurl")
+	curl := lab.RequireProgram(t, "curl", "/usr/bin/curl")
+	grpcurl := lab.RequireProgram(t, "grpcurl", "/root/go/bin/grpcurl")
 	p := newPKI(t)
 	cfg := localAPI(t)
 	cfg.Socket = ""
