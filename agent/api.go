@@ -100,7 +100,7 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 		sent, rcvd := in.Counters()
 		pi := &vipdv1.Instance{
 			Name: name, Vrid: uint32(ic.VRID), Family: familyProto(ic.Family), Interface: ic.Interface,
-			VrrpVersion: uint32(ic.Version), State: stateProto(in.State().String()),
+			VrrpVersion: uint32(ic.Version), State: stateProto(in.State()),
 			BasePriority: uint32(ic.Priority), EffectivePriority: uint32(in.Priority()),
 			MasterAddress: addrString(in.Master()), SourceAddress: addrString(in.Source()),
 			Reason: ex[name].reason, Held: ex[name].held, Guarded: ex[name].guarded,
@@ -124,7 +124,7 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 	for name, cr := range t.runners {
 		st := cr.runner.Status()
 		pc := &vipdv1.Check{
-			Name: name, Kind: checkKindProto(st.Kind), State: checkStateProto(st.State.String()), Healthy: st.Healthy,
+			Name: name, Kind: checkKindProto(st.Kind), State: checkStateProto(st.State), Healthy: st.Healthy,
 			Since: timestamppb.New(st.Since), LastOutput: st.LastResult.Output,
 			Runs: st.Runs, Failures: st.Failures, Value: int64(st.Value),
 		}
@@ -366,7 +366,7 @@ func (s *Service) Failover(ctx context.Context, req *vipdv1.FailoverRequest) (*v
 	}
 	var master *candidate
 	for i := range cands {
-		if cands[i].st.State == fsm.Master.String() && master == nil {
+		if cands[i].st.State == fsm.Master && master == nil {
 			master = &cands[i]
 		}
 	}
@@ -374,7 +374,7 @@ func (s *Service) Failover(ctx context.Context, req *vipdv1.FailoverRequest) (*v
 		switch {
 		case c.maint:
 			return status.Errorf(codes.FailedPrecondition, "node %s is in maintenance", c.node)
-		case c.st.State == fsm.Fault.String():
+		case c.st.State == fsm.Fault:
 			return status.Errorf(codes.FailedPrecondition, "node %s has instance %s in FAULT (%s)", c.node, req.Instance, c.st.Reason)
 		}
 		return nil
@@ -511,7 +511,7 @@ func (s *Service) SetMaintenance(ctx context.Context, req *vipdv1.SetMaintenance
 	resp := &vipdv1.SetMaintenanceResponse{Node: node, Enabled: req.Enabled, Forwarded: true}
 	if req.Enabled {
 		for _, in := range before.Instances {
-			if in.State == fsm.Master.String() {
+			if in.State == fsm.Master {
 				resp.HandedOver = append(resp.HandedOver, in.Name)
 			}
 		}

@@ -168,7 +168,7 @@ func (l *clusterLink) publish(t *tracking, running map[string]*running) {
 	for name, r := range running {
 		s.Instances = append(s.Instances, gossip.InstanceState{
 			Name: name, VRID: r.cfg.VRID, Family: r.cfg.Family, Cluster: l.name,
-			Src: r.inst.Source(), State: r.inst.State().String(), Priority: r.inst.Priority(),
+			Src: r.inst.Source(), State: r.inst.State(), Priority: r.inst.Priority(),
 			Reason: t.reasons[name], Master: r.inst.Master(), Since: t.since[name],
 		})
 	}
@@ -176,7 +176,7 @@ func (l *clusterLink) publish(t *tracking, running map[string]*running) {
 	for _, cr := range t.runners {
 		st := cr.runner.Status()
 		s.Checks = append(s.Checks, gossip.CheckState{
-			Name: st.Name, Healthy: st.Healthy, State: st.State.String(), Since: st.Since, Output: st.LastResult.Output,
+			Name: st.Name, Healthy: st.Healthy, State: st.State, Since: st.Since, Output: st.LastResult.Output,
 		})
 	}
 	sort.Slice(s.Instances, func(i, j int) bool { return s.Instances[i].Name < s.Instances[j].Name })
@@ -344,7 +344,7 @@ func guardView(me, cluster string, ic *config.Instance, self rank, states map[st
 		}
 		for i := range ns.Instances {
 			is := &ns.Instances[i]
-			if is.Cluster != cluster || is.VRID != ic.VRID || is.Family != ic.Family || is.State != fsm.Master.String() {
+			if is.Cluster != cluster || is.VRID != ic.VRID || is.Family != ic.Family || is.State != fsm.Master {
 				continue
 			}
 			switch {

@@ -167,30 +167,53 @@ func (e *clusterEvents) diff(now time.Time, prev, cur gossip.NodeState) {
 	}
 }
 
-// stateProto maps fsm's and gossip's state words to the API's enum.
-func stateProto(s string) vipdv1.InstanceState {
+// stateProto maps an instance state (fsm's, or gossip's UnknownState) to
+// the API's enum.
+func stateProto(s fsm.State) vipdv1.InstanceState {
 	switch s {
-	case fsm.Init.String():
+	case fsm.Init:
 		return vipdv1.InstanceState_INSTANCE_STATE_INIT
-	case fsm.Backup.String():
+	case fsm.Backup:
 		return vipdv1.InstanceState_INSTANCE_STATE_BACKUP
-	case fsm.Master.String():
+	case fsm.Master:
 		return vipdv1.InstanceState_INSTANCE_STATE_MASTER
-	case fsm.Fault.String():
+	case fsm.Fault:
 		return vipdv1.InstanceState_INSTANCE_STATE_FAULT
-	case fsm.Stopped.String():
+	case fsm.Stopped:
 		return vipdv1.InstanceState_INSTANCE_STATE_STOP
 	}
 	return vipdv1.InstanceState_INSTANCE_STATE_UNSPECIFIED
 }
 
-func checkStateProto(s string) vipdv1.CheckState {
+// stateFromProto is stateProto's inverse (gossip.UnknownState for an
+// unspecified state), for the metrics that still read the API's status.
+func stateFromProto(s vipdv1.InstanceState) fsm.State {
+	for _, st := range []fsm.State{fsm.Init, fsm.Backup, fsm.Master, fsm.Fault, fsm.Stopped} {
+		if stateProto(st) == s {
+			return st
+		}
+	}
+	return gossip.UnknownState
+}
+
+// wordState reads fsm's word for a state as a history reply carries it,
+// gossip.UnknownState for any other word.
+func wordState(w string) fsm.State {
+	if s, ok := fsm.ParseState(w); ok {
+		return s
+	}
+	return gossip.UnknownState
+}
+
+// checkStateProto maps a check state (checks', or gossip's
+// UnknownCheckState) to the API's enum.
+func checkStateProto(s checks.State) vipdv1.CheckState {
 	switch s {
-	case checks.StateInit.String():
+	case checks.StateInit:
 		return vipdv1.CheckState_CHECK_STATE_INIT
-	case checks.StateHealthy.String():
+	case checks.StateHealthy:
 		return vipdv1.CheckState_CHECK_STATE_HEALTHY
-	case checks.StateFailed.String():
+	case checks.StateFailed:
 		return vipdv1.CheckState_CHECK_STATE_FAILED
 	}
 	return vipdv1.CheckState_CHECK_STATE_UNSPECIFIED

@@ -26,7 +26,7 @@ import (
 // IPv4, cluster t) from src with prio.
 func masterState(node string, src netip.Addr, prio uint8) gossip.NodeState {
 	return gossip.NodeState{Node: node, Instances: []gossip.InstanceState{{
-		Name: "web", VRID: 51, Family: 4, Cluster: "t", Src: src, State: fsm.Master.String(), Priority: prio,
+		Name: "web", VRID: 51, Family: 4, Cluster: "t", Src: src, State: fsm.Master, Priority: prio,
 	}}}
 }
 
@@ -67,7 +67,7 @@ func TestGuardView(t *testing.T) {
 		}()}},
 		{name: "a backup", states: []gossip.NodeState{func() gossip.NodeState {
 			s := masterState("n1", a1, 200)
-			s.Instances[0].State = fsm.Backup.String()
+			s.Instances[0].State = fsm.Backup
 			return s
 		}()}},
 		{name: "this node's own state", states: []gossip.NodeState{masterState("me", a1, 200)}},

@@ -328,7 +328,7 @@ func withGossipSides(sides []*sideOf, states map[string]gossip.NodeState, name s
 			if in.Name != name {
 				continue
 			}
-			sides = append(sides, &sideOf{Node: n, Running: true, State: in.State, Priority: int(in.Priority),
+			sides = append(sides, &sideOf{Node: n, Running: true, State: in.StateWord(), Priority: int(in.Priority),
 				Maintenance: ns.Maintenance, Reason: in.Reason, Since: in.Since, Source: addrString(in.Src)})
 		}
 	}
@@ -537,7 +537,7 @@ func chain(evs []history.Event, sides []*sideOf) []history.Event {
 
 func sideProto(s *sideOf) *vipdv1.WhyNode {
 	out := &vipdv1.WhyNode{
-		Node: s.Node, Answered: s.answered, State: stateProto(s.State), Priority: uint32(max(s.Priority, 0)),
+		Node: s.Node, Answered: s.answered, State: stateProto(wordState(s.State)), Priority: uint32(max(s.Priority, 0)),
 		BasePriority: uint32(max(s.Base, 0)), OrderPlace: uint32(max(s.OrderPlace, 0)), FailedChecks: s.FailedChecks,
 		PriorityNote: s.Note, Fault: s.Fault, Maintenance: s.Maintenance, Held: s.Held, Reason: s.Reason,
 	}

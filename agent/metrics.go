@@ -27,7 +27,7 @@ func (a *Agent) snapshot() metrics.Snapshot {
 	for _, in := range st.Instances {
 		s.Instances = append(s.Instances, metrics.Instance{
 			Name: in.Name, VRID: uint8(in.Vrid), Family: familyFromProto(in.Family),
-			State:        strings.TrimPrefix(in.State.String(), "INSTANCE_STATE_"),
+			State:        stateFromProto(in.State),
 			BasePriority: uint8(in.BasePriority), EffectivePriority: uint8(in.EffectivePriority),
 			AdvertsSent: in.AdvertsSent, AdvertsReceived: in.AdvertsReceived, Guarded: in.Guarded,
 		})

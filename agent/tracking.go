@@ -319,9 +319,9 @@ func (t *tracking) checkChanged(s checks.Status) {
 	t.mu.Unlock()
 	t.poke()
 	if t.events != nil && (!known || prev != s.State) {
-		ce := &vipdv1.CheckEvent{Name: s.Name, Kind: checkKindProto(s.Kind), To: checkStateProto(s.State.String()), Output: s.LastResult.Output}
+		ce := &vipdv1.CheckEvent{Name: s.Name, Kind: checkKindProto(s.Kind), To: checkStateProto(s.State), Output: s.LastResult.Output}
 		if known {
-			ce.From = checkStateProto(prev.String())
+			ce.From = checkStateProto(prev)
 		}
 		t.events.check(t.node, t.clock.Now(), ce)
 	}
@@ -596,7 +596,7 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 		t.cloud.transition(ic.Name, to, groupMaster)
 	}
 	if t.metrics != nil {
-		t.metrics.ObserveTransition(ic.Name, from.String(), to.String())
+		t.metrics.ObserveTransition(ic.Name, from, to)
 		if to == fsm.Master || from == fsm.Master {
 			t.metrics.ObserveMasterChange(ic.Name)
 		}
@@ -604,7 +604,7 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 	if t.events != nil {
 		t.events.instance(t.node, t.clock.Now(), &vipdv1.InstanceEvent{
 			Name: ic.Name, Vrid: uint32(ic.VRID), Family: familyProto(ic.Family),
-			From: stateProto(from.String()), To: stateProto(to.String()), Reason: reason,
+			From: stateProto(from), To: stateProto(to), Reason: reason,
 			Priority: uint32(inst.Priority()), MasterAddress: addrString(inst.Master()),
 		})
 	}

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/election/fsm"
 )
 
 // Loopback clusters of real memberlist instances. Each test uses its own
@@ -65,13 +68,13 @@ func TestClusterConverges(t *testing.T) {
 			for i, n := range nodes {
 				s := NodeState{
 					Instances: []InstanceState{{Name: "vi-dns", VRID: 10, Family: 4, Cluster: "dns",
-						Src: netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), State: "BACKUP", Priority: 100}},
-					Checks: []CheckState{{Name: "dig", Healthy: true, State: "up"}},
+						Src: netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), State: fsm.Backup, Priority: 100}},
+					Checks: []CheckState{{Name: "dig", Healthy: true, State: checks.StateHealthy}},
 				}
 				if i == 0 {
 					for j := range 40 {
 						s.Instances = append(s.Instances, InstanceState{Name: fmt.Sprintf("bulk-%02d", j), VRID: uint8(100 + j), Family: 4,
-							Reason: strings.Repeat("r", 20), State: "BACKUP"})
+							Reason: strings.Repeat("r", 20), State: fsm.Backup})
 					}
 					if len(encodeState(normalize(s, "n0"))) <= n.c.maxBroadcast {
 						t.Fatal("node 0's state should exceed the gossip packet size")
@@ -182,7 +185,7 @@ func TestMemberFailureDetected(t *testing.T) {
 			c := startNode(t, "c", joining(t, *cfg, a))
 			all := []*node{a, b, c}
 			for _, n := range all {
-				if err := n.c.SetLocal(NodeState{Instances: []InstanceState{{Name: "vi", VRID: 1, Family: 4, State: "BACKUP"}}}); err != nil {
+				if err := n.c.SetLocal(NodeState{Instances: []InstanceState{{Name: "vi", VRID: 1, Family: 4, State: fsm.Backup}}}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -440,7 +443,7 @@ func TestKeyRotation(t *testing.T) {
 		}
 		// Traffic under the new keys: a state change reaches everyone.
 		inc++
-		if err := a.c.SetLocal(NodeState{Checks: []CheckState{{Name: "step", State: st.name}}}); err != nil {
+		if err := a.c.SetLocal(NodeState{Checks: []CheckState{{Name: "step", Output: st.name}}}); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 10*time.Second, st.name+": a's state everywhere", func() bool {

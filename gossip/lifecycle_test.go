@@ -8,6 +8,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/election/fsm"
 )
 
 func TestLifecycle(t *testing.T) {
@@ -99,7 +101,7 @@ func TestLargeStateSentOverTCP(t *testing.T) {
 	})
 	var s NodeState
 	for i := range 60 {
-		s.Instances = append(s.Instances, InstanceState{Name: fmt.Sprintf("vi-%02d", i), VRID: uint8(i + 1), Family: 4, State: "BACKUP", Reason: "waiting for the master"})
+		s.Instances = append(s.Instances, InstanceState{Name: fmt.Sprintf("vi-%02d", i), VRID: uint8(i + 1), Family: 4, State: fsm.Backup, Reason: "waiting for the master"})
 	}
 	if size := len(encodeState(normalize(s, "a"))); size <= a.c.maxBroadcast {
 		t.Fatalf("state of %d bytes fits a packet (%d)", size, a.c.maxBroadcast)

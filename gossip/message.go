@@ -176,7 +176,7 @@ func (e *encoder) nodeState(s NodeState) {
 		e.byte(uint8(in.Family))
 		e.str(in.Cluster)
 		e.addr(in.Src)
-		e.str(in.State)
+		e.str(in.StateWord())
 		e.byte(in.Priority)
 		e.str(in.Reason)
 		e.addr(in.Master)
@@ -186,7 +186,7 @@ func (e *encoder) nodeState(s NodeState) {
 	for _, c := range s.Checks {
 		e.str(c.Name)
 		e.bool(c.Healthy)
-		e.str(c.State)
+		e.str(c.StateWord())
 		e.time(c.Since)
 		e.str(c.Output)
 	}
@@ -286,7 +286,7 @@ func (d *decoder) nodeState() NodeState {
 		in.Family = inet.Family(d.byte("instance.family"))
 		in.Cluster = d.str("instance.cluster", maxName)
 		in.Src = d.addr("instance.src")
-		in.State = d.str("instance.state", maxText)
+		in.State, in.stateWord = instanceState(d.str("instance.state", maxText))
 		in.Priority = d.byte("instance.priority")
 		in.Reason = d.str("instance.reason", maxText)
 		in.Master = d.addr("instance.master")
@@ -298,7 +298,7 @@ func (d *decoder) nodeState() NodeState {
 		var c CheckState
 		c.Name = d.str("check.name", maxName)
 		c.Healthy = d.bool("check.healthy")
-		c.State = d.str("check.state", maxText)
+		c.State, c.stateWord = checkState(d.str("check.state", maxText))
 		c.Since = d.time("check.since")
 		c.Output = d.str("check.output", MaxCheckOutput)
 		s.Checks = append(s.Checks, c)
@@ -381,7 +381,7 @@ func validateState(s NodeState) error {
 		if err := checkText("cluster", in.Cluster, maxName); err != nil {
 			return bad("instance %q: %v", in.Name, err)
 		}
-		if err := checkText("state", in.State, maxText); err != nil {
+		if err := checkText("state", in.StateWord(), maxText); err != nil {
 			return bad("instance %q: %v", in.Name, err)
 		}
 		if err := checkText("reason", in.Reason, maxText); err != nil {
@@ -395,7 +395,7 @@ func validateState(s NodeState) error {
 		if err := checkName("check name", c.Name); err != nil {
 			return bad("check %d: %v", i, err)
 		}
-		if err := checkText("state", c.State, maxText); err != nil {
+		if err := checkText("state", c.StateWord(), maxText); err != nil {
 			return bad("check %q: %v", c.Name, err)
 		}
 		if err := checkText("output", c.Output, MaxCheckOutput); err != nil {

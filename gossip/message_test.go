@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/election/fsm"
 )
 
 func sampleState() NodeState {
@@ -16,14 +19,17 @@ func sampleState() NodeState {
 		Incarnation: 7,
 		Instances: []InstanceState{
 			{Name: "testdns0", VRID: 10, Family: 4, Cluster: "dns", Src: netip.MustParseAddr("198.51.100.1"),
-				State: "MASTER", Priority: 150, Reason: "first in order", Master: netip.MustParseAddr("198.51.100.1"),
+				State: fsm.Master, Priority: 150, Reason: "first in order", Master: netip.MustParseAddr("198.51.100.1"),
 				Since: time.Unix(1700000000, 123).UTC()},
 			{Name: "testdns1", VRID: 11, Family: 6, Cluster: "dns", Src: netip.MustParseAddr("2001:db8::1"),
-				State: "BACKUP", Priority: 100},
+				State: fsm.Backup, Priority: 100},
+			{Name: "testdns2", VRID: 12, Family: 4, State: UnknownState, stateWord: "LEARNING"},
 		},
 		Checks: []CheckState{
-			{Name: "dig", Healthy: true, State: "up", Since: time.Unix(1700000000, 0).UTC(), Output: "ok\n"},
-			{Name: "svc", State: "down", Output: "connection refused"},
+			{Name: "dig", Healthy: true, State: checks.StateHealthy, Since: time.Unix(1700000000, 0).UTC(), Output: "ok\n"},
+			{Name: "svc", State: checks.StateFailed, Output: "connection refused"},
+			// A newer node's word, relayed as it came.
+			{Name: "new", State: UnknownCheckState, stateWord: "degraded"},
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 )
 
@@ -40,11 +41,11 @@ func leave(c *Cluster, name string, state memberlist.NodeStateType) {
 func TestSetLocal(t *testing.T) {
 	c, _ := unstarted(t)
 	base := NodeState{Instances: []InstanceState{
-		{Name: "vi2", VRID: 2, Family: 4, State: "BACKUP"},
-		{Name: "vi1", VRID: 1, Family: 4, State: "MASTER"},
+		{Name: "vi2", VRID: 2, Family: 4, State: fsm.Backup},
+		{Name: "vi1", VRID: 1, Family: 4, State: fsm.Master},
 	}}
 	reordered := NodeState{Node: "ignored", Incarnation: 99, Instances: []InstanceState{base.Instances[1], base.Instances[0]}}
-	changed := NodeState{Instances: []InstanceState{{Name: "vi1", VRID: 1, Family: 4, State: "FAULT"}}}
+	changed := NodeState{Instances: []InstanceState{{Name: "vi1", VRID: 1, Family: 4, State: fsm.Fault}}}
 
 	steps := []struct {
 		name    string
@@ -105,7 +106,7 @@ func TestSetLocalBoundsOutput(t *testing.T) {
 }
 
 func TestHandleState(t *testing.T) {
-	st := func(node string, inc uint64, state string) NodeState {
+	st := func(node string, inc uint64, state fsm.State) NodeState {
 		return NodeState{Node: node, Incarnation: inc, Instances: []InstanceState{{Name: "vi", VRID: 1, Family: 4, State: state}}}
 	}
 	tests := []struct {
@@ -116,13 +117,13 @@ func TestHandleState(t *testing.T) {
 		wantState  string // state of b's instance in States(); "" = b absent
 		wantEvents int    // StateUpdate events for b
 	}{
-		{"member's first state", func(c *Cluster) { join(c, "b") }, st("b", 1, "MASTER"), true, "MASTER", 1},
-		{"newer incarnation", func(c *Cluster) { join(c, "b"); c.handleState(st("b", 1, "BACKUP"), false) }, st("b", 2, "MASTER"), true, "MASTER", 2},
-		{"same incarnation ignored", func(c *Cluster) { join(c, "b"); c.handleState(st("b", 2, "BACKUP"), false) }, st("b", 2, "MASTER"), false, "BACKUP", 1},
-		{"older incarnation ignored", func(c *Cluster) { join(c, "b"); c.handleState(st("b", 5, "BACKUP"), false) }, st("b", 4, "MASTER"), false, "BACKUP", 1},
-		{"unknown node kept until it joins", func(*Cluster) {}, st("b", 1, "MASTER"), true, "", 0},
-		{"dead member's state refused", func(c *Cluster) { join(c, "b"); leave(c, "b", memberlist.StateDead) }, st("b", 9, "MASTER"), false, "", 0},
-		{"departed member's state refused", func(c *Cluster) { join(c, "b"); leave(c, "b", memberlist.StateLeft) }, st("b", 9, "MASTER"), false, "", 0},
+		{"member's first state", func(c *Cluster) { join(c, "b") }, st("b", 1, fsm.Master), true, "MASTER", 1},
+		{"newer incarnation", func(c *Cluster) { join(c, "b"); c.handleState(st("b", 1, fsm.Backup), false) }, st("b", 2, fsm.Master), true, "MASTER", 2},
+		{"same incarnation ignored", func(c *Cluster) { join(c, "b"); c.handleState(st("b", 2, fsm.Backup), false) }, st("b", 2, fsm.Master), false, "BACKUP", 1},
+		{"older incarnation ignored", func(c *Cluster) { join(c, "b"); c.handleState(st("b", 5, fsm.Backup), false) }, st("b", 4, fsm.Master), false, "BACKUP", 1},
+		{"unknown node kept until it joins", func(*Cluster) {}, st("b", 1, fsm.Master), true, "", 0},
+		{"dead member's state refused", func(c *Cluster) { join(c, "b"); leave(c, "b", memberlist.StateDead) }, st("b", 9, fsm.Master), false, "", 0},
+		{"departed member's state refused", func(c *Cluster) { join(c, "b"); leave(c, "b", memberlist.StateLeft) }, st("b", 9, fsm.Master), false, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,7 +136,7 @@ func TestHandleState(t *testing.T) {
 			switch {
 			case tt.wantState == "" && ok:
 				t.Errorf("States has b: %+v", s)
-			case tt.wantState != "" && (!ok || s.Instances[0].State != tt.wantState):
+			case tt.wantState != "" && (!ok || s.Instances[0].State.String() != tt.wantState):
 				t.Errorf("States[b] = %+v, want state %s", s, tt.wantState)
 			}
 			if n := ev.count(StateUpdate, "b"); n != tt.wantEvents {
@@ -184,7 +185,7 @@ func TestRefuteState(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := unstarted(t)
-			for _, state := range []string{"BACKUP", "MASTER"} { // incarnation 2
+			for _, state := range []fsm.State{fsm.Backup, fsm.Master} { // incarnation 2
 				if err := c.SetLocal(NodeState{Instances: []InstanceState{{Name: "vi", VRID: 1, Family: 4, State: state}}}); err != nil {
 					t.Fatal(err)
 				}
@@ -388,7 +389,7 @@ func TestHelloRestoresDroppedStates(t *testing.T) {
 	a := startNode(t, "a", cfg)
 	b := startNode(t, "b", joining(t, *cfg, a))
 	for _, n := range []*node{a, b} {
-		if err := n.c.SetLocal(NodeState{Instances: []InstanceState{{Name: "vi", VRID: 1, Family: 4, State: "BACKUP"}}}); err != nil {
+		if err := n.c.SetLocal(NodeState{Instances: []InstanceState{{Name: "vi", VRID: 1, Family: 4, State: fsm.Backup}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

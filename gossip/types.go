@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 )
 
@@ -36,8 +38,11 @@ type InstanceState struct {
 	// Src is this node's advert source address for the instance; peers
 	// build their unicast peer lists from it.
 	Src netip.Addr
-	// State is the VRRP state (MASTER, BACKUP, FAULT, ...).
-	State string
+	// State is the VRRP state. On the wire it is fsm's word for it
+	// (State.String(): MASTER, BACKUP, FAULT, ...); a word this version
+	// cannot read (a newer node's) decodes to UnknownState and is passed
+	// on as it came.
+	State fsm.State
 	// Priority is the current effective priority.
 	Priority uint8
 	// Reason says why the instance is in State (e.g. a failed check).
@@ -46,6 +51,8 @@ type InstanceState struct {
 	Master netip.Addr
 	// Since is when the instance entered State.
 	Since time.Time
+	// stateWord is the wire word of an UnknownState, kept for relaying.
+	stateWord string
 }
 
 // MaxCheckOutput bounds CheckState.Output; SetLocal keeps the end of longer
@@ -57,19 +64,22 @@ const MaxCheckOutput = 512
 type CheckState struct {
 	// Name is the check name.
 	Name string
-	// Healthy is State == "healthy": false while the check is still in
-	// "init" as well as when it failed.
+	// Healthy is State == checks.StateHealthy: false while the check is
+	// still in StateInit as well as when it failed.
 	Healthy bool
-	// State is the check runner's state as checks.State.String() words it:
-	// "init" (no run finished yet), "healthy" or "failed"; the agent maps
-	// these words back to the API's check states, and reads any other
-	// word as unspecified.
-	State string
+	// State is the check runner's state. On the wire it is
+	// checks.State.String()'s word ("init": no run finished yet,
+	// "healthy" or "failed"); another word decodes to UnknownCheckState,
+	// which the agent reports as unspecified, and is passed on as it came.
+	State checks.State
 	// Since is when the check entered State (the runner's start while it
-	// is in "init").
+	// is in StateInit).
 	Since time.Time
 	// Output is the check's last output, at most MaxCheckOutput bytes.
 	Output string
+	// stateWord is the wire word of an UnknownCheckState, kept for
+	// relaying.
+	stateWord string
 }
 
 // NodeState is everything one node says about its instances and checks.

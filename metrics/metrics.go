@@ -17,6 +17,7 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vipd/vipd/election/fsm"
 )
 
 // BuildInfo describes the running binary, for vipd_build_info.
@@ -138,9 +141,9 @@ func (m *Metrics) SetSource(f func() Snapshot) {
 	m.source.Store(&f)
 }
 
-// ObserveTransition counts a VRRP state transition of instance. States
-// are keepalived's words in any case (MASTER, backup, ...); see States.
-func (m *Metrics) ObserveTransition(instance, from, to string) {
+// ObserveTransition counts a VRRP state transition of instance; the
+// labels are the states' words (see States).
+func (m *Metrics) ObserveTransition(instance string, from, to fsm.State) {
 	m.transitions.WithLabelValues(instance, stateLabel(from), stateLabel(to)).Inc()
 }
 
@@ -217,17 +220,15 @@ func (m *Metrics) ObserveAPIPanic(method string) {
 	m.apiPanics.WithLabelValues(method).Inc()
 }
 
-// States are the values of the state, from and to labels, in keepalived's
-// words, lower case. Any other state is reported as "unknown", so that a
-// bug cannot grow the number of series.
+// States are the values of the state, from and to labels: fsm's words
+// for the states, lower case. Any other state is reported as "unknown",
+// so that a bug cannot grow the number of series.
 var States = []string{"init", "backup", "master", "fault", "stop"}
 
-func stateLabel(s string) string {
-	s = strings.ToLower(s)
-	for _, k := range States {
-		if s == k {
-			return s
-		}
+func stateLabel(s fsm.State) string {
+	l := strings.ToLower(s.String())
+	if slices.Contains(States, l) {
+		return l
 	}
 	return "unknown"
 }

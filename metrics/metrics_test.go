@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 	"github.com/vipd/vipd/internal/lab"
 )
@@ -22,9 +23,9 @@ import (
 func fullSnapshot() Snapshot {
 	return Snapshot{
 		Instances: []Instance{
-			{Name: "VI_1", VRID: 51, Family: inet.IPv4, State: "MASTER", BasePriority: 150, EffectivePriority: 130,
+			{Name: "VI_1", VRID: 51, Family: inet.IPv4, State: fsm.Master, BasePriority: 150, EffectivePriority: 130,
 				AdvertsSent: 1000, AdvertsReceived: 3},
-			{Name: "VI_6", VRID: 52, Family: inet.IPv6, State: "backup", BasePriority: 100, EffectivePriority: 100,
+			{Name: "VI_6", VRID: 52, Family: inet.IPv6, State: fsm.Backup, BasePriority: 100, EffectivePriority: 100,
 				AdvertsReceived: 900, Guarded: true},
 		},
 		Checks: []Check{{Name: "dns", Kind: "dns", Healthy: true}, {Name: "proc", Kind: "process"}},
@@ -44,9 +45,9 @@ func fullSnapshot() Snapshot {
 func fullMetrics() *Metrics {
 	m := New(BuildInfo{Version: "1.2.3", Commit: "abc123", GoVersion: "go1.26.8"})
 	m.SetSource(fullSnapshot)
-	m.ObserveTransition("VI_1", "BACKUP", "MASTER")
-	m.ObserveTransition("VI_1", "master", "backup")
-	m.ObserveTransition("VI_1", "BACKUP", "MASTER")
+	m.ObserveTransition("VI_1", fsm.Backup, fsm.Master)
+	m.ObserveTransition("VI_1", fsm.Master, fsm.Backup)
+	m.ObserveTransition("VI_1", fsm.Backup, fsm.Master)
 	m.ObserveMasterChange("VI_1")
 	m.ObserveCheck("dns", "dns", 20*time.Millisecond, true)
 	m.ObserveCheck("dns", "dns", 2*time.Second, false)
@@ -243,8 +244,8 @@ vipd_split_brain_events_total{vrrp_instance="VI_6"} 1
 	s := fullSnapshot()
 	m.SetSource(func() Snapshot { mu.Lock(); defer mu.Unlock(); return s })
 	mu.Lock()
-	s.Instances[0].State, s.Instances[0].AdvertsSent = "fault", 1200
-	s.Instances = append(s.Instances, Instance{Name: "VI_1", VRID: 99, Family: inet.IPv4, State: "master"})
+	s.Instances[0].State, s.Instances[0].AdvertsSent = fsm.Fault, 1200
+	s.Instances = append(s.Instances, Instance{Name: "VI_1", VRID: 99, Family: inet.IPv4, State: fsm.Master})
 	s.Gossip, s.Maintenance = nil, true
 	mu.Unlock()
 	text := scrape(t, m)
@@ -272,7 +273,7 @@ vipd_split_brain_events_total{vrrp_instance="VI_6"} 1
 	if n := testutil.ToFloat64(m.transitions.WithLabelValues("VI_1", "backup", "master")); n != 2 {
 		t.Errorf("transitions backup→master = %v", n)
 	}
-	m.ObserveTransition("VI_1", "Bogus", "MASTER")
+	m.ObserveTransition("VI_1", fsm.State(99), fsm.Master)
 	if n := testutil.ToFloat64(m.transitions.WithLabelValues("VI_1", "unknown", "master")); n != 1 {
 		t.Errorf("unknown state not mapped to \"unknown\": %v", n)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 )
 
@@ -52,8 +53,8 @@ type Instance struct {
 	VRID uint8
 	// Family is the address family (label family: "ipv4" or "ipv6").
 	Family inet.Family
-	// State is the current state, one of States in any case.
-	State string
+	// State is the current state (label state, one of States).
+	State fsm.State
 	// BasePriority is the configured priority; EffectivePriority the one
 	// advertised now.
 	BasePriority, EffectivePriority uint8
