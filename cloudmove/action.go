@@ -15,8 +15,12 @@ import (
 type observation int
 
 const (
+	// unknown: no look has succeeded yet (the start-up look failed or
+	// timed out): a master round looks before it acts, since acting on
+	// no view could move what this node already holds.
+	unknown observation = iota
 	// notOurs: the resource points elsewhere (or nowhere): act.
-	notOurs observation = iota
+	notOurs
 	// pending: it is on its way to us (a volume attaching): wait.
 	pending
 	// ours: the resource points at this node: nothing to do.
@@ -29,6 +33,8 @@ func (o observation) String() string {
 		return "ours"
 	case pending:
 		return "pending"
+	case unknown:
+		return "unknown"
 	}
 	return "not ours"
 }
@@ -84,7 +90,8 @@ type action interface {
 	// observe reads the resource's current state (describe calls) and
 	// returns whether it points at this node, and what it looks like.
 	observe(ctx context.Context, e *env) (observation, string, error)
-	// cached returns the last observation without a call.
+	// cached returns the last observation without a call: unknown until
+	// a look succeeds.
 	cached() observation
 	// change says what apply would do after the last observation.
 	change() string

@@ -10,22 +10,20 @@ import (
 	"github.com/vipd/vipd/internal/clock"
 )
 
-func (s *Set) jitter(b *backoff) time.Duration {
-	s.rndMu.Lock()
-	defer s.rndMu.Unlock()
-	return b.next()
+// newBackoff returns the retry waits of one round or release: the Set's
+// bounds, drawn from its seeded source.
+func (s *Set) newBackoff() *clock.Backoff {
+	return &clock.Backoff{Min: s.opts.BackoffMin, Max: s.opts.BackoffMax, Rand: s.rnd}
 }
 
-// sleep waits d on the Set's clock, or until ctx ends.
-func (s *Set) sleep(ctx context.Context, d time.Duration) bool {
-	t := s.e.clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C():
-		return true
-	case <-ctx.Done():
-		return false
-	}
+// backOff waits b's next wait on the Set's clock, or until ctx ends. The
+// draw holds rndMu: every round and release of the Set draws from its one
+// source.
+func (s *Set) backOff(ctx context.Context, b *clock.Backoff) bool {
+	s.rndMu.Lock()
+	d := b.Next()
+	s.rndMu.Unlock()
+	return clock.Sleep(ctx, s.e.clock, d)
 }
 
 // stopDrained stops t and empties its channel, whether it fired (and was
@@ -41,8 +39,9 @@ func stopDrained(t clock.Timer) {
 }
 
 // converge brings one action to "points at this node": look (unless the
-// last look, from the background refresh, already says it does not),
-// act, look again to verify. Retryable errors are retried with jittered
+// last look, from the start-up look or the background refresh, already
+// says it does not; with no successful look yet, the view is unknown and
+// the round looks first), act, look again to verify. Retryable errors are retried with jittered
 // backoff until the round ends; after the retry budget the action is
 // reported failed (and on_failure applies) but keeps trying. An error
 // that cannot succeed is reported at once and ends this attempt (the
@@ -51,7 +50,7 @@ func stopDrained(t clock.Timer) {
 // applied twice. settle is called once the action is verified or failed.
 func (s *Set) converge(ctx context.Context, r *runner, start time.Time, reconcile bool, settle func()) error {
 	e := s.e
-	b := newBackoff(s.opts.BackoffMin, s.opts.BackoffMax, s.rnd)
+	b := s.newBackoff()
 	budget := orDefault(s.cl.RetryBudget, DefaultRetryBudget)
 	deadline := start.Add(budget)
 	reported := false
@@ -85,7 +84,7 @@ func (s *Set) converge(ctx context.Context, r *runner, start time.Time, reconcil
 			e.log.Debug("cloud action retrying", "action", r.a.name(), "during", what, "err", msg)
 			r.setError(e.clock.Now(), err, fromRound)
 		}
-		return s.sleep(ctx, s.jitter(b))
+		return s.backOff(ctx, b)
 	}
 
 	for ctx.Err() == nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/smithy-go"
@@ -19,7 +20,8 @@ import (
 )
 
 // These tests drive the retry, verify and reconcile logic with a fake
-// action and a fake clock; the scenario tests run it against moto.
+// action in a testing/synctest bubble, whose time the Set reads through
+// clock.Real; the scenario tests run it against moto.
 
 func apiErr(status int, code string) error {
 	return &smithy.OperationError{ServiceID: "EC2", OperationName: "Fake", Err: &smithyhttp.ResponseError{
@@ -44,6 +46,11 @@ type fakeAction struct {
 	applies, changes int
 	observes         int
 	observeErr       error // returned by the next observe, once
+	// viewed makes cached answer as the real actions do: unknown until a
+	// look succeeds, then the last look's answer. Unset, the cache always
+	// says "elsewhere".
+	viewed bool
+	last   observation
 }
 
 func (f *fakeAction) name() string                                   { return "fake" }
@@ -54,7 +61,15 @@ func (f *fakeAction) permissions() []string                          { return ni
 func (f *fakeAction) dryRun(context.Context, *env) []PermissionCheck { return nil }
 func (f *fakeAction) warnings() []string                             { return nil }
 func (f *fakeAction) change() string                                 { return "fake change" }
-func (f *fakeAction) cached() observation                            { return notOurs }
+
+func (f *fakeAction) cached() observation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.viewed {
+		return notOurs
+	}
+	return f.last
+}
 
 func (f *fakeAction) observe(context.Context, *env) (observation, string, error) {
 	f.mu.Lock()
@@ -64,7 +79,9 @@ func (f *fakeAction) observe(context.Context, *env) (observation, string, error)
 		f.observeErr = nil
 		return notOurs, "", err
 	}
+	f.last = notOurs
 	if f.ours {
+		f.last = ours
 		return ours, "ours", nil
 	}
 	return notOurs, "elsewhere", nil
@@ -100,13 +117,13 @@ func (f *fakeAction) moveAway() {
 	f.mu.Unlock()
 }
 
-var start = time.Unix(1_700_000_000, 0)
-
-func testSet(t *testing.T, cl *Config, fc *clock.Fake, a action, onChange func()) *Set {
+// testSet builds a Set of one action on the wall clock, which inside a
+// synctest bubble is the bubble's fake time.
+func testSet(t *testing.T, cl *Config, a action, onChange func()) *Set {
 	t.Helper()
 	s := &Set{owner: Owner{Kind: "instance", Name: "VI_1"}, cl: cl,
-		opts: Options{BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second, Clock: fc, OnChange: onChange},
-		e:    &env{clock: fc, log: slog.New(slog.NewTextHandler(io.Discard, nil)), callTimeout: time.Second},
+		opts: Options{BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second, Clock: clock.Real(), OnChange: onChange},
+		e:    &env{clock: clock.Real(), log: slog.New(slog.NewTextHandler(io.Discard, nil)), callTimeout: time.Second},
 		rnd:  rand.New(rand.NewPCG(1, 2)), kick: make(chan struct{})}
 	s.e.id.Store(&Identity{})
 	s.rs = []*runner{{a: a, st: ActionStatus{Name: a.name(), State: StateIdle}}}
@@ -123,207 +140,246 @@ func cloudCfg() *Config {
 	return c
 }
 
-// advanceUntil moves the fake clock in steps of d, each time once some
-// goroutine waits on it, until cond holds.
-func advanceUntil(t *testing.T, fc *clock.Fake, d time.Duration, cond func() bool) {
+// waitUntil lets the Set's goroutines run until all wait, then checks
+// cond; until it holds, it moves the bubble's time on by d (firing the
+// timers due on the way) and checks again. It gives up after an hour of
+// bubble time.
+func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
+	limit := time.Now().Add(time.Hour)
+	for {
+		synctest.Wait()
+		if cond() {
+			return
 		}
-		if fc.Pending() == 0 {
-			time.Sleep(time.Millisecond)
-			continue
+		if time.Now().After(limit) {
+			t.Fatal("condition not reached within an hour of bubble time")
 		}
-		fc.Advance(d)
-		time.Sleep(time.Millisecond) // let woken goroutines run
+		time.Sleep(d)
 	}
 }
 
 func state(s *Set) string { return s.Status()[0].State }
 
 func TestRetriesThrottlingAndServerErrors(t *testing.T) {
-	fc := clock.NewFake(start)
-	f := &fakeAction{script: []step{{err: apiErr(503, "RequestLimitExceeded")}, {err: apiErr(500, "InternalError")}, {err: errReset}}}
-	s := testSet(t, cloudCfg(), fc, f, nil)
-	s.Master()
-	advanceUntil(t, fc, 50*time.Millisecond, func() bool { return state(s) == StateDone })
-	applies, changes, observes := f.counts()
-	if applies != 4 || changes != 1 {
-		t.Errorf("applies %d changes %d, want 4 and 1", applies, changes)
-	}
-	// No look before the first attempt (the cache said "elsewhere"), one
-	// after each failure, one to verify.
-	if observes != 4 {
-		t.Errorf("observes %d, want 4", observes)
-	}
-	// Three jittered waits: at least half of 100, 200 and 400 ms.
-	if took := s.Status()[0].Took; took < 350*time.Millisecond || took > 700*time.Millisecond+150*time.Millisecond {
-		t.Errorf("took %v of fake time", took)
-	}
-	if err := s.Wait(context.Background()); err != nil {
-		t.Errorf("Wait: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeAction{script: []step{{err: apiErr(503, "RequestLimitExceeded")}, {err: apiErr(500, "InternalError")}, {err: errReset}}}
+		s := testSet(t, cloudCfg(), f, nil)
+		s.Master()
+		if err := s.Wait(t.Context()); err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+		if st := state(s); st != StateDone {
+			t.Fatalf("state %s after Wait", st)
+		}
+		applies, changes, observes := f.counts()
+		if applies != 4 || changes != 1 {
+			t.Errorf("applies %d changes %d, want 4 and 1", applies, changes)
+		}
+		// No look before the first attempt (the cache said "elsewhere"),
+		// one after each failure, one to verify.
+		if observes != 4 {
+			t.Errorf("observes %d, want 4", observes)
+		}
+		// Three jittered waits, each within [ceiling/2, ceiling] of
+		// 100, 200 and 400 ms.
+		if took := s.Status()[0].Took; took < 350*time.Millisecond || took > 700*time.Millisecond {
+			t.Errorf("took %v of bubble time", took)
+		}
+	})
 }
 
 func TestLostAnswerIsNotRepeated(t *testing.T) {
-	fc := clock.NewFake(start)
-	f := &fakeAction{script: []step{{err: errReset, effect: true}}}
-	s := testSet(t, cloudCfg(), fc, f, nil)
-	s.Master()
-	advanceUntil(t, fc, 50*time.Millisecond, func() bool { return state(s) == StateDone })
-	if applies, changes, _ := f.counts(); applies != 1 || changes != 1 {
-		t.Errorf("applies %d changes %d: a change whose answer was lost was made again", applies, changes)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeAction{script: []step{{err: errReset, effect: true}}}
+		s := testSet(t, cloudCfg(), f, nil)
+		s.Master()
+		waitUntil(t, 50*time.Millisecond, func() bool { return state(s) == StateDone })
+		if applies, changes, _ := f.counts(); applies != 1 || changes != 1 {
+			t.Errorf("applies %d changes %d: a change whose answer was lost was made again", applies, changes)
+		}
+	})
+}
+
+// TestUnknownViewLooksFirst: a restarted node whose start-up look failed
+// (timed out under load) has no view of a resource it already holds; its
+// first master round looks before acting and so makes no call.
+func TestUnknownViewLooksFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeAction{viewed: true, ours: true, observeErr: context.DeadlineExceeded}
+		s := testSet(t, cloudCfg(), f, nil)
+		s.prepare(t.Context()) // the start-up look, which times out
+		if _, _, obs := f.counts(); obs != 1 || f.cached() != unknown {
+			t.Fatalf("after a failed start-up look: %d looks, view %v", obs, f.cached())
+		}
+		s.Master()
+		if err := s.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		applies, _, observes := f.counts()
+		if applies != 0 || observes != 2 {
+			t.Errorf("master round with an unknown view: %d applies, %d looks; want 0 and 1 more look", applies, observes)
+		}
+		if st := s.Status()[0]; st.State != StateDone || st.Changed || st.Attempts != 0 {
+			t.Errorf("status %+v, want done without an attempt", st)
+		}
+
+		// With a view that says "elsewhere", the round acts at once: the
+		// look it skips is what the cache is for.
+		g := &fakeAction{viewed: true}
+		s2 := testSet(t, cloudCfg(), g, nil)
+		s2.prepare(t.Context())
+		s2.Master()
+		if err := s2.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if applies, _, observes := g.counts(); applies != 1 || observes != 2 {
+			t.Errorf("master round with a known view: %d applies, %d looks; want 1 and 2 (start-up, verify)", applies, observes)
+		}
+	})
 }
 
 func TestPermanentErrorFailsAtOnceAndFaults(t *testing.T) {
-	fc := clock.NewFake(start)
-	var changes atomic.Int32
-	cl := cloudCfg()
-	cl.OnFailure = Fault
-	f := &fakeAction{script: []step{{err: apiErr(400, "InvalidRouteTableID.NotFound")}}}
-	s := testSet(t, cl, fc, f, func() { changes.Add(1) })
-	s.Master()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.Wait(ctx); err == nil {
-		t.Fatal("Wait: no error")
-	}
-	if applies, _, _ := f.counts(); applies != 1 {
-		t.Errorf("%d applies, want 1 (no retry of a permanent error)", applies)
-	}
-	if st := s.Status()[0]; st.State != StateFailed || st.Took != 0 {
-		t.Errorf("status %+v, want failed at once", st)
-	}
-	if !s.Faulted() {
-		t.Fatal("not faulted")
-	}
-	// The fault holds for fault_hold (the reconcile timer fires first and
-	// succeeds, which clears it sooner: stop that by ending the round).
-	s.Backup()
-	before := changes.Load()
-	advanceUntil(t, fc, 10*time.Second, func() bool { return !s.Faulted() })
-	if elapsed := fc.Now().Sub(start); elapsed < time.Minute {
-		t.Errorf("fault cleared after %v, before fault_hold", elapsed)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for changes.Load() == before && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if changes.Load() == before {
-		t.Error("OnChange not called when the fault hold ended")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var changes atomic.Int32
+		cl := cloudCfg()
+		cl.OnFailure = Fault
+		f := &fakeAction{script: []step{{err: apiErr(400, "InvalidRouteTableID.NotFound")}}}
+		s := testSet(t, cl, f, func() { changes.Add(1) })
+		s.Master()
+		if err := s.Wait(t.Context()); err == nil {
+			t.Fatal("Wait: no error")
+		}
+		if applies, _, _ := f.counts(); applies != 1 {
+			t.Errorf("%d applies, want 1 (no retry of a permanent error)", applies)
+		}
+		if st := s.Status()[0]; st.State != StateFailed || st.Took != 0 {
+			t.Errorf("status %+v, want failed at once", st)
+		}
+		if !s.Faulted() {
+			t.Fatal("not faulted")
+		}
+		// The fault holds for fault_hold (the reconcile timer fires first
+		// and succeeds, which clears it sooner: stop that by ending the
+		// round).
+		s.Backup()
+		synctest.Wait()
+		before := changes.Load()
+		waitUntil(t, 10*time.Second, func() bool { return !s.Faulted() })
+		if elapsed := time.Since(start); elapsed < time.Minute {
+			t.Errorf("fault cleared after %v, before fault_hold", elapsed)
+		}
+		synctest.Wait() // the hold's timer has run its course
+		if changes.Load() == before {
+			t.Error("OnChange not called when the fault hold ended")
+		}
+	})
 }
 
 func TestBudgetReportsFailureAndKeepsTrying(t *testing.T) {
-	fc := clock.NewFake(start)
-	cl := cloudCfg()
-	cl.OnFailure = Fault
-	var script []step
-	for range 30 {
-		script = append(script, step{err: apiErr(503, "RequestLimitExceeded")})
-	}
-	f := &fakeAction{script: script}
-	s := testSet(t, cl, fc, f, nil)
-	s.Master()
-	advanceUntil(t, fc, 500*time.Millisecond, func() bool { return state(s) == StateFailed })
-	if el := fc.Now().Sub(start); el < cl.RetryBudget {
-		t.Errorf("failed after %v, before the budget", el)
-	}
-	if !s.Faulted() {
-		t.Error("not faulted after the budget")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.Wait(ctx); err == nil {
-		t.Error("Wait after the budget: no error")
-	}
-	// Still master: it keeps trying and succeeds once throttling ends.
-	advanceUntil(t, fc, 500*time.Millisecond, func() bool { return state(s) == StateDone })
-	if applies, changes, _ := f.counts(); applies != 31 || changes != 1 {
-		t.Errorf("applies %d changes %d", applies, changes)
-	}
-	if s.Faulted() {
-		t.Error("fault not cleared by the success")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		cl := cloudCfg()
+		cl.OnFailure = Fault
+		var script []step
+		for range 30 {
+			script = append(script, step{err: apiErr(503, "RequestLimitExceeded")})
+		}
+		f := &fakeAction{script: script}
+		s := testSet(t, cl, f, nil)
+		s.Master()
+		if err := s.Wait(t.Context()); err == nil {
+			t.Error("Wait after the budget: no error")
+		}
+		if st := state(s); st != StateFailed {
+			t.Fatalf("state %s when the round settled", st)
+		}
+		if el := time.Since(start); el < cl.RetryBudget {
+			t.Errorf("failed after %v, before the budget", el)
+		}
+		if !s.Faulted() {
+			t.Error("not faulted after the budget")
+		}
+		// Still master: it keeps trying and succeeds once throttling ends.
+		waitUntil(t, 500*time.Millisecond, func() bool { return state(s) == StateDone })
+		if applies, changes, _ := f.counts(); applies != 31 || changes != 1 {
+			t.Errorf("applies %d changes %d", applies, changes)
+		}
+		if s.Faulted() {
+			t.Error("fault not cleared by the success")
+		}
+	})
 }
 
 func TestReconcileReasserts(t *testing.T) {
-	fc := clock.NewFake(start)
-	f := &fakeAction{}
-	s := testSet(t, cloudCfg(), fc, f, nil)
-	s.Master()
-	advanceUntil(t, fc, 50*time.Millisecond, func() bool { return state(s) == StateDone })
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeAction{}
+		s := testSet(t, cloudCfg(), f, nil)
+		s.Master()
+		if err := s.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 
-	// Nothing moved: a reconcile looks and does nothing.
-	_, _, obs := f.counts()
-	advanceUntil(t, fc, 30*time.Second, func() bool { _, _, o := f.counts(); return o > obs })
-	if applies, _, _ := f.counts(); applies != 1 {
-		t.Fatalf("%d applies after a quiet reconcile", applies)
-	}
+		// Nothing moved: a reconcile looks and does nothing.
+		_, _, obs := f.counts()
+		waitUntil(t, 30*time.Second, func() bool { _, _, o := f.counts(); return o > obs })
+		if applies, _, _ := f.counts(); applies != 1 {
+			t.Fatalf("%d applies after a quiet reconcile", applies)
+		}
 
-	// Moved away: the next reconcile puts it back.
-	f.moveAway()
-	advanceUntil(t, fc, 30*time.Second, func() bool { a, _, _ := f.counts(); return a == 2 })
+		// Moved away: the next reconcile puts it back.
+		f.moveAway()
+		waitUntil(t, 30*time.Second, func() bool { a, _, _ := f.counts(); return a == 2 })
 
-	// Reassert re-checks at once, without waiting for the period.
-	f.moveAway()
-	now := fc.Now()
-	s.Reassert()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if a, _, _ := f.counts(); a == 3 {
-			break
+		// Reassert re-checks at once, without waiting for the period:
+		// once every goroutine waits, the bubble's clock has not moved.
+		f.moveAway()
+		now := time.Now()
+		s.Reassert()
+		synctest.Wait()
+		if a, _, _ := f.counts(); a != 3 {
+			t.Fatalf("Reassert did not re-assert: %d applies", a)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("Reassert did not re-assert")
+		if !time.Now().Equal(now) {
+			t.Error("clock moved")
 		}
-		time.Sleep(time.Millisecond)
-	}
-	if fc.Now() != now {
-		t.Error("clock moved")
-	}
-	// Master while master is a Reassert too.
-	f.moveAway()
-	s.Master()
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if a, _, _ := f.counts(); a == 4 {
-			break
+		// Master while master is a Reassert too.
+		f.moveAway()
+		s.Master()
+		synctest.Wait()
+		if a, _, _ := f.counts(); a != 4 {
+			t.Fatalf("Master while master did not re-check: %d applies", a)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("Master while master did not re-check")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	})
 }
 
 func TestBackupEndsTheRound(t *testing.T) {
-	fc := clock.NewFake(start)
-	var script []step
-	for range 100 {
-		script = append(script, step{err: apiErr(503, "RequestLimitExceeded")})
-	}
-	f := &fakeAction{script: script}
-	s := testSet(t, cloudCfg(), fc, f, nil)
-	s.Master()
-	advanceUntil(t, fc, 100*time.Millisecond, func() bool { a, _, _ := f.counts(); return a >= 3 })
-	s.Backup()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a, _, _ := f.counts()
-	fc.Advance(time.Minute)
-	time.Sleep(20 * time.Millisecond)
-	if a2, _, _ := f.counts(); a2 != a {
-		t.Errorf("still applying after Backup: %d → %d", a, a2)
-	}
-	if st := state(s); st != StateReleased {
-		t.Errorf("state %s", st)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var script []step
+		for range 100 {
+			script = append(script, step{err: apiErr(503, "RequestLimitExceeded")})
+		}
+		f := &fakeAction{script: script}
+		s := testSet(t, cloudCfg(), f, nil)
+		s.Master()
+		waitUntil(t, 100*time.Millisecond, func() bool { a, _, _ := f.counts(); return a >= 3 })
+		s.Backup()
+		if err := s.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		a, _, _ := f.counts()
+		// A minute of bubble time, then every goroutine waiting: a round
+		// still running would have retried many times by then.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if a2, _, _ := f.counts(); a2 != a {
+			t.Errorf("still applying after Backup: %d → %d", a, a2)
+		}
+		if st := state(s); st != StateReleased {
+			t.Errorf("state %s", st)
+		}
+	})
 }
 
 func TestClassify(t *testing.T) {
@@ -357,66 +413,51 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestBackoffJitter(t *testing.T) {
-	b := newBackoff(100*time.Millisecond, time.Second, rand.New(rand.NewPCG(3, 4)))
-	ceil := 100 * time.Millisecond
-	seen := map[time.Duration]bool{}
-	for range 20 {
-		d := b.next()
-		if d < ceil/2 || d > ceil {
-			t.Fatalf("wait %v outside [%v, %v]", d, ceil/2, ceil)
-		}
-		seen[d] = true
-		ceil = min(2*ceil, time.Second)
-	}
-	if len(seen) < 10 {
-		t.Errorf("only %d distinct waits: no jitter", len(seen))
-	}
-}
-
 // TestErrorKeptUntilSuccess: an action's last error, with its time, stays
 // until a success that answers it: a failed look by a refresh is cleared
 // by the next good look; a failed round is not (only a verified round
 // clears it), nor by a release that gives nothing up, nor hidden by a
 // failed look that a good one then clears.
 func TestErrorKeptUntilSuccess(t *testing.T) {
-	fc := clock.NewFake(start)
-	f := &fakeAction{observeErr: apiErr(500, "InternalError")}
-	s := testSet(t, cloudCfg(), fc, f, nil)
-	s.refresh(context.Background())
-	st := s.Status()[0]
-	if !strings.Contains(st.Error, "InternalError") || !st.ErrorAt.Equal(start) {
-		t.Fatalf("after a failed look: %+v", st)
-	}
-	fc.Advance(time.Minute)
-	s.refresh(context.Background())
-	if st = s.Status()[0]; st.Error != "" || !st.ErrorAt.IsZero() {
-		t.Fatalf("after a good look: %+v", st)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		f := &fakeAction{observeErr: apiErr(500, "InternalError")}
+		s := testSet(t, cloudCfg(), f, nil)
+		s.refresh(t.Context())
+		st := s.Status()[0]
+		if !strings.Contains(st.Error, "InternalError") || !st.ErrorAt.Equal(start) {
+			t.Fatalf("after a failed look: %+v", st)
+		}
+		time.Sleep(time.Minute)
+		s.refresh(t.Context())
+		if st = s.Status()[0]; st.Error != "" || !st.ErrorAt.IsZero() {
+			t.Fatalf("after a good look: %+v", st)
+		}
 
-	// A round that fails for good (denied), then a release: the error
-	// and its time stay, also through later good looks.
-	f.mu.Lock()
-	f.script = []step{{err: apiErr(403, "UnauthorizedOperation")}}
-	f.mu.Unlock()
-	s.Master()
-	advanceUntil(t, fc, 50*time.Millisecond, func() bool { return state(s) == StateFailed })
-	failed := s.Status()[0].ErrorAt
-	s.Backup()
-	if err := s.Wait(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	f.mu.Lock()
-	f.observeErr = apiErr(500, "InternalError")
-	f.mu.Unlock()
-	s.refresh(context.Background()) // fails
-	s.refresh(context.Background()) // good
-	if st = s.Status()[0]; st.State != StateReleased || !strings.Contains(st.Error, "missing IAM permission") || !st.ErrorAt.Equal(failed) {
-		t.Fatalf("after the release, a failed look and a good one: %+v", st)
-	}
-	s.Master()
-	advanceUntil(t, fc, 50*time.Millisecond, func() bool { return state(s) == StateDone })
-	if st = s.Status()[0]; st.Error != "" || !st.ErrorAt.IsZero() {
-		t.Errorf("after a verified round: %+v", st)
-	}
+		// A round that fails for good (denied), then a release: the error
+		// and its time stay, also through later good looks.
+		f.mu.Lock()
+		f.script = []step{{err: apiErr(403, "UnauthorizedOperation")}}
+		f.mu.Unlock()
+		s.Master()
+		waitUntil(t, 50*time.Millisecond, func() bool { return state(s) == StateFailed })
+		failed := s.Status()[0].ErrorAt
+		s.Backup()
+		if err := s.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		f.observeErr = apiErr(500, "InternalError")
+		f.mu.Unlock()
+		s.refresh(t.Context()) // fails
+		s.refresh(t.Context()) // good
+		if st = s.Status()[0]; st.State != StateReleased || !strings.Contains(st.Error, "missing IAM permission") || !st.ErrorAt.Equal(failed) {
+			t.Fatalf("after the release, a failed look and a good one: %+v", st)
+		}
+		s.Master()
+		waitUntil(t, 50*time.Millisecond, func() bool { return state(s) == StateDone })
+		if st = s.Status()[0]; st.Error != "" || !st.ErrorAt.IsZero() {
+			t.Errorf("after a verified round: %+v", st)
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // DefaultForceDetachAfter is how long a new master waits for the old
@@ -279,17 +280,10 @@ func poll(ctx context.Context, e *env, at time.Time) error {
 	if !at.IsZero() {
 		d = min(d, at.Sub(e.clock.Now()))
 	}
-	if d <= 0 {
+	if !clock.Sleep(ctx, e.clock, d) {
 		return ctx.Err()
 	}
-	t := e.clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 // apply runs the whole sequence to a mounted volume: wait for the old

@@ -4,25 +4,24 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
-	"github.com/vipd/vipd/internal/clock"
 )
 
-// fakeVolume is one volume as EC2 keeps it, on the fake clock: attach
-// and detach take effect at once. Other EC2 calls are not expected.
+// fakeVolume is one volume as EC2 keeps it, on the bubble's clock:
+// attach and detach take effect at once. Other EC2 calls are not expected.
 type fakeVolume struct {
 	EC2
-	fc *clock.Fake
 
 	mu       sync.Mutex
 	holder   string
 	describe int
-	forcedAt []time.Time // fake times of forced detachments
+	forcedAt []time.Time // bubble times of forced detachments
 	attached []time.Time
 }
 
@@ -45,7 +44,7 @@ func (v *fakeVolume) AttachVolume(_ context.Context, in *ec2.AttachVolumeInput, 
 		return nil, &smithy.GenericAPIError{Code: "VolumeInUse", Message: "attached to " + v.holder}
 	}
 	v.holder = aws.ToString(in.InstanceId)
-	v.attached = append(v.attached, v.fc.Now())
+	v.attached = append(v.attached, time.Now())
 	return &ec2.AttachVolumeOutput{}, nil
 }
 
@@ -53,7 +52,7 @@ func (v *fakeVolume) DetachVolume(_ context.Context, in *ec2.DetachVolumeInput, 
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if aws.ToBool(in.Force) {
-		v.forcedAt = append(v.forcedAt, v.fc.Now())
+		v.forcedAt = append(v.forcedAt, time.Now())
 	}
 	v.holder = ""
 	return &ec2.DetachVolumeOutput{}, nil
@@ -96,54 +95,57 @@ func (m *nodeMounter) Unmount(context.Context, string) error {
 	return nil
 }
 
-// TestEBSForceTiming drives the EBS sequence on the fake clock: after a
-// crash the new master forces the detachment exactly force_detach_after
+// TestEBSForceTiming drives the EBS sequence in a synctest bubble: after
+// a crash the new master forces the detachment exactly force_detach_after
 // after becoming master (the polls in between do not push it later) and
 // mounts at once; when a reconcile later finds the volume taken (a split
 // brain), the wait starts then, not at the old round's start.
 func TestEBSForceTiming(t *testing.T) {
-	const force = 10 * time.Second
-	fc := clock.NewFake(start)
-	vol := &fakeVolume{fc: fc, holder: "i-dead"}
-	a := newEBS(&VolumeConfig{VolumeID: "vol-0123456789abcdef0", Device: "/dev/xvdf", Mount: "/srv/data", ForceDetachAfter: force})
-	s := testSet(t, cloudCfg(), fc, a, nil)
-	s.e.id.Store(&Identity{InstanceID: "i-me", AZ: "eu-west-1a"})
-	s.e.ec2, s.e.mounter, s.e.budget = vol, &nodeMounter{}, time.Minute
-	a.progress = s.rs[0].setDetail
+	synctest.Test(t, func(t *testing.T) {
+		const force = 10 * time.Second
+		start := time.Now()
+		vol := &fakeVolume{holder: "i-dead"}
+		a := newEBS(&VolumeConfig{VolumeID: "vol-0123456789abcdef0", Device: "/dev/xvdf", Mount: "/srv/data", ForceDetachAfter: force})
+		s := testSet(t, cloudCfg(), a, nil)
+		s.e.id.Store(&Identity{InstanceID: "i-me", AZ: "eu-west-1a"})
+		s.e.ec2, s.e.mounter, s.e.budget = vol, &nodeMounter{}, time.Minute
+		a.progress = s.rs[0].setDetail
 
-	s.Master()
-	advanceUntil(t, fc, 100*time.Millisecond, func() bool { return state(s) == StateDone })
-	forced, attached, describes := vol.snapshot()
-	if len(forced) != 1 || !forced[0].Equal(start.Add(force)) {
-		t.Fatalf("forced at %v, want once at +%v", forced, force)
-	}
-	if len(attached) != 1 || !attached[0].Equal(start.Add(force)) {
-		t.Errorf("attached at %v, want right after the force", attached)
-	}
-	if took := s.Status()[0].Took; took != force {
-		t.Errorf("took %v, want %v", took, force)
-	}
-	// A look every 250 ms while waiting: about 40, not a backoff's few.
-	if describes < 35 || describes > 50 {
-		t.Errorf("%d DescribeVolumes while waiting %v", describes, force)
-	}
+		s.Master()
+		if err := s.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		forced, attached, describes := vol.snapshot()
+		if len(forced) != 1 || !forced[0].Equal(start.Add(force)) {
+			t.Fatalf("forced at %v, want once at +%v", forced, force)
+		}
+		if len(attached) != 1 || !attached[0].Equal(start.Add(force)) {
+			t.Errorf("attached at %v, want right after the force", attached)
+		}
+		if took := s.Status()[0].Took; took != force {
+			t.Errorf("took %v, want %v", took, force)
+		}
+		// A look every 250 ms while waiting: about 40, not a backoff's few.
+		if describes < 35 || describes > 50 {
+			t.Errorf("%d DescribeVolumes while waiting %v", describes, force)
+		}
 
-	// Split brain: another node takes the volume; a reconcile finds it.
-	vol.set("i-other")
-	taken := fc.Now()
-	s.Reassert()
-	advanceUntil(t, fc, 100*time.Millisecond, func() bool {
-		f, _, _ := vol.snapshot()
-		return len(f) == 2
+		// Split brain: another node takes the volume; a reconcile finds it.
+		vol.set("i-other")
+		taken := time.Now()
+		s.Reassert()
+		waitUntil(t, 100*time.Millisecond, func() bool {
+			f, at, _ := vol.snapshot()
+			return len(f) == 2 && len(at) == 2
+		})
+		forced, attached, _ = vol.snapshot()
+		if got := forced[1].Sub(taken); got != force {
+			t.Errorf("re-forced %v after the reconcile found the volume taken, want %v", got, force)
+		}
+		if !attached[1].Equal(forced[1]) {
+			t.Errorf("re-attached at %v, want right after the force at %v", attached[1], forced[1])
+		}
 	})
-	advanceUntil(t, fc, 100*time.Millisecond, func() bool {
-		_, at, _ := vol.snapshot()
-		return len(at) == 2
-	})
-	forced, _, _ = vol.snapshot()
-	if got := forced[1].Sub(taken); got < force || got > force+time.Second {
-		t.Errorf("re-forced %v after the reconcile found the volume taken, want %v", got, force)
-	}
 }
 
 func TestVolumeConfigValidate(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // Identity is what instance metadata (IMDSv2) says about this node.
@@ -56,10 +57,10 @@ func metadata(ctx context.Context, c *imds.Client, path string) (string, error) 
 	var last error
 	for attempt := range 3 {
 		if attempt > 0 {
-			select {
-			case <-ctx.Done():
+			// Real time: DiscoverIdentity runs before a Set, and its
+			// clock, exists.
+			if !clock.Sleep(ctx, clock.Real(), time.Duration(attempt)*100*time.Millisecond) {
 				return "", ctx.Err()
-			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
 			}
 		}
 		s, err := callWith(ctx, imdsTimeout, func(ctx context.Context) (string, error) {

@@ -8,6 +8,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // refresher re-resolves ids and re-reads the resources' state in the
@@ -76,7 +78,7 @@ func (s *Set) PeerMaster() {
 			if s.settledElsewhere() || !s.e.clock.Now().Before(deadline) {
 				return
 			}
-			if !s.sleep(s.ctx, wait) {
+			if !clock.Sleep(s.ctx, s.e.clock, wait) {
 				return
 			}
 			wait = min(2*wait, followPollMax)

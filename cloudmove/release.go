@@ -25,7 +25,7 @@ func (s *Set) releaseOne(ctx context.Context, r *runner) {
 	r.mu.Lock()
 	r.st.State, r.st.Since = StateReleasing, start
 	r.mu.Unlock()
-	b := newBackoff(s.opts.BackoffMin, s.opts.BackoffMax, s.rnd)
+	b := s.newBackoff()
 	deadline := start.Add(e.budget)
 	for ctx.Err() == nil {
 		err := r.a.release(ctx, e)
@@ -58,7 +58,7 @@ func (s *Set) releaseOne(ctx context.Context, r *runner) {
 			return
 		}
 		r.setError(e.clock.Now(), err, fromRelease)
-		if !s.sleep(ctx, s.jitter(b)) {
+		if !s.backOff(ctx, b) {
 			return
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -114,28 +113,6 @@ func describeError(err error) string {
 func isDenied(code string) bool {
 	return code == "UnauthorizedOperation" || code == "AccessDenied" || code == "AccessDeniedException" ||
 		strings.HasPrefix(code, "Unauthorized")
-}
-
-// backoff yields jittered, exponentially growing waits between Min and Max
-// ("full jitter": a uniform draw below the current ceiling, so that nodes
-// retrying together spread out).
-type backoff struct {
-	min, max time.Duration
-	ceil     time.Duration
-	rnd      *rand.Rand
-}
-
-func newBackoff(min, max time.Duration, rnd *rand.Rand) *backoff {
-	return &backoff{min: min, max: max, ceil: min, rnd: rnd}
-}
-
-// next returns the next wait: at least min/2, at most the ceiling, which
-// doubles up to max.
-func (b *backoff) next() time.Duration {
-	c := b.ceil
-	b.ceil = min(b.ceil*2, b.max)
-	lo := c / 2
-	return lo + time.Duration(b.rnd.Int64N(int64(c-lo)+1))
 }
 
 // callWith runs fn with a per-call timeout derived from ctx.

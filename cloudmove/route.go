@@ -326,7 +326,7 @@ func (a *route) cached() observation {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.known {
-		return notOurs
+		return unknown
 	}
 	for _, t := range a.tables {
 		if a.targets[t] != a.eni {

@@ -114,13 +114,7 @@ func (s garpSchedule) rounds(ctx context.Context, n int) bool {
 	return true
 }
 
+// wait waits d on the instance's clock; false if cancelled.
 func (s garpSchedule) wait(ctx context.Context, d time.Duration) bool {
-	t := s.clk.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C():
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return clock.Sleep(ctx, s.clk, d)
 }

@@ -88,15 +88,6 @@ func resolve(ctx context.Context, t joinTarget, defaultPort uint16) ([]netip.Add
 	return out, nil
 }
 
-// backoff is the wait after the attempt-th failure (0-based).
-func backoff(attempt int, minDelay, maxDelay time.Duration, rnd func() float64) time.Duration {
-	d := maxDelay
-	if attempt < 30 {
-		d = min(maxDelay, minDelay<<attempt)
-	}
-	return d/2 + time.Duration(rnd()*float64(d/2))
-}
-
 // joinOnce tries every join address once, skipping this node's own, and
 // returns how many were joined. Each failure is logged with what it
 // probably means.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
-	"time"
 )
 
 func TestParseJoinTarget(t *testing.T) {
@@ -81,30 +80,6 @@ func TestResolveLiteral(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("resolve(%q) = %v, want it to include %s", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	tests := []struct {
-		name    string
-		attempt int
-		rnd     float64
-		want    time.Duration
-	}{
-		{"first, no jitter", 0, 0, 500 * time.Millisecond},
-		{"first, full jitter", 0, 1, time.Second},
-		{"third", 2, 0.5, 3 * time.Second}, // d = 4 s: 2 s + 0.5×2 s
-		{"capped", 10, 1, 30 * time.Second},
-		{"capped, no jitter", 10, 0, 15 * time.Second},
-		{"huge attempt does not overflow", 200, 0, 15 * time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := backoff(tt.attempt, time.Second, 30*time.Second, func() float64 { return tt.rnd })
-			if got != tt.want {
-				t.Errorf("backoff = %v, want %v", got, tt.want)
 			}
 		})
 	}

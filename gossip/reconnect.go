@@ -3,12 +3,13 @@ package gossip
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // Rejoining. memberlist never talks to a member it declared dead again
@@ -61,7 +62,10 @@ type attempt struct {
 // keeps rejoining what is worth it (see above) until ctx ends.
 func (c *Cluster) rejoinLoop(ctx context.Context, ml *memberlist.Memberlist) {
 	c.warnJoinSelf(ctx)
-	failed, quick := 0, 0
+	// The waits after failed rounds while alone: growing from joinMin,
+	// never longer than a round when not alone.
+	failed := clock.Backoff{Min: c.joinMin, Max: min(c.joinMax, c.reconnectInterval)}
+	quick := 0
 	for ctx.Err() == nil {
 		alone := c.numAlive.Load() <= 1
 		targets := c.rejoinTargets(ctx, c.clk.Now(), alone)
@@ -84,23 +88,19 @@ func (c *Cluster) rejoinLoop(ctx context.Context, ml *memberlist.Memberlist) {
 			if len(targets) > 0 {
 				c.stats.joinFailures.Add(1)
 			}
-			wait = backoff(failed, c.joinMin, min(c.joinMax, c.reconnectInterval), rand.Float64)
-			failed++
+			wait = failed.Next()
 		case pending && quick < maxFollowUps:
 			wait = followUp
 			quick++
 		default:
-			failed, quick = 0, 0
+			failed.Reset()
+			quick = 0
 			// Jittered so that nodes started together do not all dial at
 			// once.
-			wait = c.reconnectInterval/2 + time.Duration(rand.Float64()*float64(c.reconnectInterval/2))
+			wait = clock.Jitter(c.reconnectInterval, nil)
 		}
-		t := c.clk.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !clock.Sleep(ctx, c.clk, wait) {
 			return
-		case <-t.C():
 		}
 	}
 }
