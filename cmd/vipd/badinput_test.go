@@ -6,10 +6,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vipd/vipd/config"
-	"github.com/vipd/vipd/internal/clock"
 )
 
 // TestConfigCheckBadFiles: `vipd config check` on a FIFO returns at once
@@ -78,51 +78,45 @@ func TestReloaderRefuses(t *testing.T) {
 
 // TestReloaderTimeBound: a read that does not return (a hung file system)
 // fails the reload after the timeout, refuses the next one at once while
-// it is still stuck, and once it returns reloads work again.
+// it is still stuck, and once it returns reloads work again. It runs in a
+// synctest bubble: the reloader's clock is the bubble's.
 func TestReloaderTimeBound(t *testing.T) {
-	fake := clock.NewFake(time.Unix(0, 0))
-	release := make(chan struct{})
-	calls := make(chan struct{}, 4)
-	r := newReloader("stuck.yaml")
-	r.clock = fake
-	r.load = func(string) (*config.Config, error) {
-		calls <- struct{}{}
-		<-release
-		return &config.Config{Instances: []*config.Instance{config.DefaultInstance()}}, nil
-	}
-	errc := make(chan error, 1)
-	go func() { _, err := r.Load(); errc <- err }()
-	<-calls // reading
-	for fake.Pending() == 0 {
-		time.Sleep(time.Millisecond) // until Load has armed its timer
-	}
-	fake.Advance(reloadReadTimeout)
-	if err := <-errc; err == nil || !strings.Contains(err.Error(), "stuck.yaml: not read within 30s") {
-		t.Fatalf("stuck reload: %v", err)
-	}
-	if _, err := r.Load(); err == nil || !strings.Contains(err.Error(), "the previous read of this file has not returned") {
-		t.Fatalf("reload behind a stuck one: %v", err)
-	}
-	select {
-	case <-calls:
-		t.Fatal("a second read was started behind the stuck one")
-	default:
-	}
-	close(release) // the file system answers again
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		calls := make(chan struct{}, 4)
+		r := newReloader("stuck.yaml")
+		r.load = func(string) (*config.Config, error) {
+			calls <- struct{}{}
+			<-release
+			return &config.Config{Instances: []*config.Instance{config.DefaultInstance()}}, nil
+		}
+		start := time.Now()
+		if _, err := r.Load(); err == nil || !strings.Contains(err.Error(), "stuck.yaml: not read within 30s") {
+			t.Fatalf("stuck reload: %v", err)
+		}
+		if took := time.Since(start); took != reloadReadTimeout {
+			t.Errorf("stuck reload failed after %v, want %v", took, reloadReadTimeout)
+		}
+		<-calls // the stuck read
+		if _, err := r.Load(); err == nil || !strings.Contains(err.Error(), "the previous read of this file has not returned") {
+			t.Fatalf("reload behind a stuck one: %v", err)
+		}
+		synctest.Wait() // a read started behind the stuck one would have called load by now
+		select {
+		case <-calls:
+			t.Fatal("a second read was started behind the stuck one")
+		default:
+		}
+		close(release) // the file system answers again
+		synctest.Wait()
 		r.mu.Lock()
 		stuck := r.stuck
 		r.mu.Unlock()
-		if !stuck {
-			break
-		}
-		if time.Now().After(deadline) {
+		if stuck {
 			t.Fatal("still stuck after the read returned")
 		}
-		time.Sleep(time.Millisecond)
-	}
-	if cfg, err := r.Load(); err != nil || len(cfg.Instances) != 1 {
-		t.Fatalf("reload after the read returned: %v", err)
-	}
+		if cfg, err := r.Load(); err != nil || len(cfg.Instances) != 1 {
+			t.Fatalf("reload after the read returned: %v", err)
+		}
+	})
 }
