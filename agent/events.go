@@ -229,11 +229,10 @@ func familyProto(f inet.Family) vipdv1.AddressFamily {
 // familyFromProto is familyProto's inverse (the zero Family for an
 // unspecified one), for the metrics that still read the API's status.
 func familyFromProto(f vipdv1.AddressFamily) inet.Family {
-	switch f {
-	case vipdv1.AddressFamily_ADDRESS_FAMILY_IPV4:
-		return inet.IPv4
-	case vipdv1.AddressFamily_ADDRESS_FAMILY_IPV6:
-		return inet.IPv6
+	for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
+		if familyProto(fam) == f {
+			return fam
+		}
 	}
 	return 0
 }
