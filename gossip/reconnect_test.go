@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -15,15 +16,16 @@ import (
 	"github.com/vipd/vipd/internal/clock"
 )
 
-// unstartedAt is unstarted with a fake clock.
-func unstartedAt(t *testing.T, clk *clock.Fake) *Cluster {
+// unstartedAt is unstarted, on the wall clock: the tests run it in a
+// synctest bubble, whose time a time.Sleep moves on.
+func unstartedAt(t *testing.T) *Cluster {
 	t.Helper()
 	cfg := testConfig(t, "unit")
-	c, err := New(cfg, "self", Options{Log: discardLog(), Clock: clk})
+	c, err := New(cfg, "self", Options{Log: discardLog(), Clock: clock.Real()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.startedAt = clk.Now()
+	c.startedAt = time.Now()
 	return c
 }
 
@@ -50,106 +52,108 @@ func peerList(c *Cluster) string { return fmt.Sprint(c.Peers("dns", 10, 4)) }
 // list: the last peers stay, listed as members, until they come back or
 // leave.
 func TestPeersNeverEmptiedByTimer(t *testing.T) {
-	clk := clock.NewFake(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC))
-	c := unstartedAt(t, clk)
-	joinAt(c, "a", "198.51.100.1:7946")
-	joinAt(c, "b", "198.51.100.2:7946")
-	c.handleState(vrrpState("a", "198.51.100.1"), false)
-	c.handleState(vrrpState("b", "198.51.100.2"), false)
-	failAt(c, "a", "198.51.100.1:7946")
+	synctest.Test(t, func(t *testing.T) {
+		c := unstartedAt(t)
+		joinAt(c, "a", "198.51.100.1:7946")
+		joinAt(c, "b", "198.51.100.2:7946")
+		c.handleState(vrrpState("a", "198.51.100.1"), false)
+		c.handleState(vrrpState("b", "198.51.100.2"), false)
+		failAt(c, "a", "198.51.100.1:7946")
 
-	clk.Advance(c.reconnectTimeout - time.Minute)
-	if got := peerList(c); got != "[198.51.100.1 198.51.100.2]" {
-		t.Fatalf("before the timeout: peers %s, want a (failed) and b", got)
-	}
-	clk.Advance(2 * time.Minute)
-	if got := peerList(c); got != "[198.51.100.2]" {
-		t.Fatalf("past the timeout with b alive: peers %s, want b alone", got)
-	}
-	if ms := c.Members(); slices.ContainsFunc(ms, func(m Member) bool { return m.Name == "a" }) {
-		t.Errorf("a, failed past the timeout, still listed: %+v", ms)
-	}
+		time.Sleep(c.reconnectTimeout - time.Minute)
+		if got := peerList(c); got != "[198.51.100.1 198.51.100.2]" {
+			t.Fatalf("before the timeout: peers %s, want a (failed) and b", got)
+		}
+		time.Sleep(2 * time.Minute)
+		if got := peerList(c); got != "[198.51.100.2]" {
+			t.Fatalf("past the timeout with b alive: peers %s, want b alone", got)
+		}
+		if ms := c.Members(); slices.ContainsFunc(ms, func(m Member) bool { return m.Name == "a" }) {
+			t.Errorf("a, failed past the timeout, still listed: %+v", ms)
+		}
 
-	// b fails too and the timeout passes: b is the last peer and stays.
-	failAt(c, "b", "198.51.100.2:7946")
-	clk.Advance(c.reconnectTimeout + time.Hour)
-	if got := peerList(c); got != "[198.51.100.2]" {
-		t.Fatalf("last peer past the timeout: peers %s, want b kept", got)
-	}
-	if ms := c.Members(); !slices.ContainsFunc(ms, func(m Member) bool { return m.Name == "b" && m.Status == StatusDead }) {
-		t.Errorf("b, the last peer, no longer listed as failed: %+v", ms)
-	}
-	// A new live peer makes the old one expendable.
-	joinAt(c, "c", "198.51.100.3:7946")
-	c.handleState(vrrpState("c", "198.51.100.3"), false)
-	if got := peerList(c); got != "[198.51.100.3]" {
-		t.Errorf("with c alive: peers %s, want c alone", got)
-	}
-	// b leaving on purpose drops it at once, timeout or not.
-	joinAt(c, "d", "198.51.100.4:7946")
-	c.handleState(vrrpState("d", "198.51.100.4"), false)
-	failAt(c, "d", "198.51.100.4:7946")
-	c.handleLeaving("d")
-	if got := peerList(c); got != "[198.51.100.3]" {
-		t.Errorf("after d left: peers %s, want c alone", got)
-	}
+		// b fails too and the timeout passes: b is the last peer and stays.
+		failAt(c, "b", "198.51.100.2:7946")
+		time.Sleep(c.reconnectTimeout + time.Hour)
+		if got := peerList(c); got != "[198.51.100.2]" {
+			t.Fatalf("last peer past the timeout: peers %s, want b kept", got)
+		}
+		if ms := c.Members(); !slices.ContainsFunc(ms, func(m Member) bool { return m.Name == "b" && m.Status == StatusDead }) {
+			t.Errorf("b, the last peer, no longer listed as failed: %+v", ms)
+		}
+		// A new live peer makes the old one expendable.
+		joinAt(c, "c", "198.51.100.3:7946")
+		c.handleState(vrrpState("c", "198.51.100.3"), false)
+		if got := peerList(c); got != "[198.51.100.3]" {
+			t.Errorf("with c alive: peers %s, want c alone", got)
+		}
+		// b leaving on purpose drops it at once, timeout or not.
+		joinAt(c, "d", "198.51.100.4:7946")
+		c.handleState(vrrpState("d", "198.51.100.4"), false)
+		failAt(c, "d", "198.51.100.4:7946")
+		c.handleLeaving("d")
+		if got := peerList(c); got != "[198.51.100.3]" {
+			t.Errorf("after d left: peers %s, want c alone", got)
+		}
+	})
 }
 
 // The rejoin targets: failed members (not those that left), join entries
 // that are neither this node nor a live member, remembered members not met
 // again; each for the reconnect timeout only, unless this node is alone.
 func TestRejoinTargets(t *testing.T) {
-	clk := clock.NewFake(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC))
-	c := unstartedAt(t, clk)
-	self := netip.MustParseAddrPort("198.51.100.9:7946")
-	joinAt(c, "self", self.String())
-	for _, s := range []string{self.String(), "198.51.100.1", "198.51.100.5:7946"} {
-		jt, err := parseJoinTarget(s)
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		c := unstartedAt(t)
+		self := netip.MustParseAddrPort("198.51.100.9:7946")
+		joinAt(c, "self", self.String())
+		for _, s := range []string{self.String(), "198.51.100.1", "198.51.100.5:7946"} {
+			jt, err := parseJoinTarget(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.joins = append(c.joins, jt)
 		}
-		c.joins = append(c.joins, jt)
-	}
-	c.mc.BindPort = 7946
-	c.remembered = []savedMember{
-		{Name: "a", Addr: netip.MustParseAddrPort("198.51.100.1:7946")}, // also a member: not twice
-		{Name: "r", Addr: netip.MustParseAddrPort("198.51.100.6:7946")},
-		{Name: "self", Addr: self},
-	}
-	joinAt(c, "a", "198.51.100.1:7946")
-	joinAt(c, "f", "198.51.100.2:7946")
-	joinAt(c, "l", "198.51.100.3:7946")
-	failAt(c, "f", "198.51.100.2:7946")
-	c.handleLeaving("l")
-	failAt(c, "l", "198.51.100.3:7946")
+		c.mc.BindPort = 7946
+		c.remembered = []savedMember{
+			{Name: "a", Addr: netip.MustParseAddrPort("198.51.100.1:7946")}, // also a member: not twice
+			{Name: "r", Addr: netip.MustParseAddrPort("198.51.100.6:7946")},
+			{Name: "self", Addr: self},
+		}
+		joinAt(c, "a", "198.51.100.1:7946")
+		joinAt(c, "f", "198.51.100.2:7946")
+		joinAt(c, "l", "198.51.100.3:7946")
+		failAt(c, "f", "198.51.100.2:7946")
+		c.handleLeaving("l")
+		failAt(c, "l", "198.51.100.3:7946")
 
-	list := func(alone bool) []string {
-		var out []string
-		for _, tg := range c.rejoinTargets(context.Background(), clk.Now(), alone) {
-			out = append(out, tg.what+" "+tg.addr.String())
+		list := func(alone bool) []string {
+			var out []string
+			for _, tg := range c.rejoinTargets(context.Background(), time.Now(), alone) {
+				out = append(out, tg.what+" "+tg.addr.String())
+			}
+			slices.Sort(out)
+			return out
 		}
-		slices.Sort(out)
-		return out
-	}
-	want := []string{"failed member 198.51.100.2:7946", "join 198.51.100.5:7946", "remembered member 198.51.100.6:7946"}
-	if got := list(false); !slices.Equal(got, want) {
-		t.Errorf("targets %v, want %v", got, want)
-	}
-	// a fails: its address comes back as a target (once).
-	failAt(c, "a", "198.51.100.1:7946")
-	want = []string{"failed member 198.51.100.1:7946", "failed member 198.51.100.2:7946", "join 198.51.100.5:7946", "remembered member 198.51.100.6:7946"}
-	if got := list(false); !slices.Equal(got, want) {
-		t.Errorf("after a failed: targets %v, want %v", got, want)
-	}
-	// Past the reconnect timeout, nothing is tried, unless this node is
-	// alone: then everything still known is.
-	clk.Advance(c.reconnectTimeout + time.Second)
-	if got := list(false); len(got) != 0 {
-		t.Errorf("past the timeout: targets %v, want none", got)
-	}
-	if got := list(true); len(got) < 2 || !slices.Contains(got, "join 198.51.100.5:7946") || !slices.Contains(got, "remembered member 198.51.100.6:7946") {
-		t.Errorf("alone past the timeout: targets %v, want the join entries and remembered members at least", got)
-	}
+		want := []string{"failed member 198.51.100.2:7946", "join 198.51.100.5:7946", "remembered member 198.51.100.6:7946"}
+		if got := list(false); !slices.Equal(got, want) {
+			t.Errorf("targets %v, want %v", got, want)
+		}
+		// a fails: its address comes back as a target (once).
+		failAt(c, "a", "198.51.100.1:7946")
+		want = []string{"failed member 198.51.100.1:7946", "failed member 198.51.100.2:7946", "join 198.51.100.5:7946", "remembered member 198.51.100.6:7946"}
+		if got := list(false); !slices.Equal(got, want) {
+			t.Errorf("after a failed: targets %v, want %v", got, want)
+		}
+		// Past the reconnect timeout, nothing is tried, unless this node is
+		// alone: then everything still known is.
+		time.Sleep(c.reconnectTimeout + time.Second)
+		if got := list(false); len(got) != 0 {
+			t.Errorf("past the timeout: targets %v, want none", got)
+		}
+		if got := list(true); len(got) < 2 || !slices.Contains(got, "join 198.51.100.5:7946") || !slices.Contains(got, "remembered member 198.51.100.6:7946") {
+			t.Errorf("alone past the timeout: targets %v, want the join entries and remembered members at least", got)
+		}
+	})
 }
 
 // A member declared dead is joined again: b restarts on the same address
