@@ -337,17 +337,26 @@ func WaitSoleHolder(tb testing.TB, members []Member, vip netip.Prefix, want stri
 	}
 }
 
-// StaySoleHolder checks for d that want remains the only holder of vip,
-// polling every 10 ms; it fails the test on the first deviation.
+// StaySoleHolder checks that want remains the only holder of vip for the
+// whole of the next d: a stability property, so it looks all along the
+// window (every 2 ms, and once more when it has passed) rather than once
+// after it, and fails the test at the first moment it sees another
+// holder, or none. A change undone within one polling period can escape
+// it.
 func StaySoleHolder(tb testing.TB, members []Member, vip netip.Prefix, want string, d time.Duration) {
 	tb.Helper()
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
+	start := time.Now()
+	end := start.Add(d)
+	for {
+		now := time.Now()
 		h := Holders(tb, members, vip)
 		if len(h) != 1 || h[0] != want {
-			tb.Fatalf("%s holders became %v, want only %s", vip, h, want)
+			tb.Fatalf("%s holders became %v after %v of %v, want only %s", vip, h, now.Sub(start).Round(time.Millisecond), d, want)
 		}
-		time.Sleep(10 * time.Millisecond)
+		if !now.Before(end) {
+			return
+		}
+		time.Sleep(min(2*time.Millisecond, end.Sub(now)))
 	}
 }
 
