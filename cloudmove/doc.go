@@ -33,7 +33,8 @@
 // so that a failover makes nothing but the mutating calls (and the
 // verifying looks after them). New fails
 // only when instance metadata cannot be read; problems of single actions
-// are retried by the refresh and by the first master round.
+// are retried by the refresh and by the first master round, which looks
+// before it acts while no look has succeeded (an unknown view).
 //
 // Master returns at once; Wait waits for every action to be verified (or
 // failed). While master, each action is looked at again every

@@ -1,6 +1,8 @@
 // Package clock is the one place vipd reads time from. Everything that waits
 // (advert timers, GARP schedules, retries) takes a Clock, so state machines and
-// runtimes can be driven by a Fake in tests instead of by sleeping.
+// runtimes can be driven by a Fake, or by testing/synctest's bubble time
+// through Real, in tests instead of by sleeping. Sleep and Backoff are the
+// one context-aware wait and the one jittered retry backoff.
 //
 // On Linux the real clock also offers precise timers (PreciseClock), backed
 // by a timerfd, for the deadlines whose lateness is measured: a Go
