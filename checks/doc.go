@@ -37,6 +37,16 @@
 // instance's weight. keepalived watches the file with inotify; vipd reads
 // it every Interval, so a change is seen at most one interval late.
 //
+// # Watched checks
+//
+// A kind that the kernel can tell about its changes is a Watcher: today
+// the interface check, which follows the link notifications of netlink
+// (RTNLGRP_LINK; linkquery.go asks for one link with raw system calls on a
+// socket kept open). Its Runner probes when notified, at the interval only
+// while a fall or rise is under way, and otherwise every RecheckInterval
+// as a safety re-read (with RunnerOptions.Timers, riding a wake-up the
+// instances' timer makes anyway), so an idle check wakes nothing.
+//
 // # Dependencies
 //
 // This package owns the checks' configuration: package config decodes
