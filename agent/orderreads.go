@@ -50,8 +50,9 @@ type orderReads struct {
 	skip    int  // flushes to let pass before retrying a failed write
 }
 
-// orderReadsRetry is how many flushes (sync rounds, 250 ms each) pass
-// between two tries of a failed write: a broken disk is not hammered.
+// orderReadsRetry is how many flushes (sync rounds: one per event, at
+// least every 5 s, see wake.go) pass between two tries of a failed write:
+// a broken disk is not hammered.
 const orderReadsRetry = 40
 
 // orderReadsPath is the file beside the gossip state file.
