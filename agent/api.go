@@ -83,16 +83,17 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 	}
 	ex := map[string]extra{}
 	for name := range a.running {
-		e := extra{t.since[name], t.reasons[name], t.held[name], t.guard[name] != ""}
+		rec := t.peek(name)
+		e := extra{rec.since, rec.reason, rec.held, rec.guard != ""}
 		if e.guarded {
 			// A backup the guard holds has no transition saying why.
-			e.reason = t.guard[name]
+			e.reason = rec.guard
+		}
+		if e.held && !e.guarded && !t.maint && t.joinHeld(name) {
+			// Nor has one held by require_join.
+			e.reason = t.wait
 		}
 		ex[name] = e
-		if t.held[name] && t.guard[name] == "" && !t.maint && t.joinHeld(name) {
-			// No transition says why it stays BACKUP: require_join does.
-			ex[name] = extra{t.since[name], t.wait, true, false}
-		}
 	}
 	t.mu.Unlock()
 	for name, r := range a.running {
@@ -470,7 +471,7 @@ func (a *Agent) resign(instance, reason string) {
 		return
 	}
 	a.track.mu.Lock()
-	held := a.track.held[instance]
+	held := a.track.peek(instance).held
 	a.track.mu.Unlock()
 	a.log.Info("resigning", "instance", instance, "reason", reason)
 	r.inst.Hold(true, reason)

@@ -169,7 +169,7 @@ func (l *clusterLink) publish(t *tracking, running map[string]*running) {
 		s.Instances = append(s.Instances, gossip.InstanceState{
 			Name: name, VRID: r.cfg.VRID, Family: r.cfg.Family, Cluster: l.name,
 			Src: r.inst.Source(), State: r.inst.State(), Priority: r.inst.Priority(),
-			Reason: t.reasons[name], Master: r.inst.Master(), Since: t.since[name],
+			Reason: t.peek(name).reason, Master: r.inst.Master(), Since: t.peek(name).since,
 		})
 	}
 	t.mu.Unlock()
@@ -255,7 +255,7 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 		func(src netip.Addr) bool { return l.hears(now, r, src) })
 	threat, threatNode, heard, worse, worseNode := v.threat, v.threatNode, v.heard, v.worse, v.worseNode
 	t.mu.Lock()
-	held := t.guard[name] != ""
+	held := t.peek(name).guard != ""
 	t.mu.Unlock()
 	// The guard waits longer than VRRP itself would take to settle, so it
 	// only acts when adverts really are not getting through.
@@ -289,7 +289,7 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 			l.guardCheck[name] = now.Add(interval)
 			l.guardMiss[name] = 0
 			t.mu.Lock()
-			t.guard[name] = guardReason(threatNode, threat)
+			t.rec(name).guard = guardReason(threatNode, threat)
 			t.mu.Unlock()
 			t.poke()
 		case unreachable:
@@ -442,7 +442,9 @@ func (l *clusterLink) release(t *tracking, name, msg string) {
 	delete(l.guardCheck, name)
 	delete(l.guardMiss, name)
 	t.mu.Lock()
-	delete(t.guard, name)
+	if rec := t.insts[name]; rec != nil {
+		rec.guard = ""
+	}
 	t.mu.Unlock()
 	t.poke()
 }

@@ -222,13 +222,13 @@ func (g *guardRig) run(d time.Duration, heard ...speaker) {
 func (g *guardRig) guarded() string {
 	g.tr.mu.Lock()
 	defer g.tr.mu.Unlock()
-	return g.tr.guard["web"]
+	return g.tr.peek("web").guard
 }
 
 func (g *guardRig) held() bool {
 	g.tr.mu.Lock()
 	defer g.tr.mu.Unlock()
-	return g.tr.held["web"]
+	return g.tr.peek("web").held
 }
 
 // A BACKUP that sees, through gossip, a better live master it does not

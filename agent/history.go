@@ -156,10 +156,10 @@ func (a *Agent) observeHistory() {
 	}
 	t := a.track
 	t.mu.Lock()
-	guard := make(map[string]string, len(t.guard))
-	for k, v := range t.guard {
-		if v != "" {
-			guard[k] = v
+	guard := map[string]string{}
+	for name, rec := range t.insts {
+		if rec.guard != "" {
+			guard[name] = rec.guard
 		}
 	}
 	maint := t.maint
@@ -170,7 +170,8 @@ func (a *Agent) observeHistory() {
 	}
 	results := map[string]verdict{}
 	for name := range a.running {
-		if res, ok := t.results[name]; ok {
+		if rec := t.peek(name); rec.computed {
+			res := rec.result
 			results[name] = verdict{int(res.Priority), res.Fault, res.Reason}
 		}
 	}

@@ -142,15 +142,17 @@ func TestObserveHistory(t *testing.T) {
 		a.track.mu.Unlock()
 		a.observeHistory()
 	}
-	set(func(t *tracking) { t.results["dns"] = priority.Result{Priority: 150} }) // first sight: not an event
+	set(func(t *tracking) { r := t.rec("dns"); r.result, r.computed = priority.Result{Priority: 150}, true }) // first sight: not an event
 	set(func(t *tracking) {
-		t.results["dns"] = priority.Result{Priority: 100, Reason: "check web failed (weight -50): -50", FailedChecks: []string{"web"}}
+		t.rec("dns").result = priority.Result{Priority: 100, Reason: "check web failed (weight -50): -50", FailedChecks: []string{"web"}}
 	})
-	set(func(t *tracking) { t.guard["dns"] = "split-brain guard: n2 is master and its adverts do not arrive" })
+	set(func(t *tracking) {
+		t.rec("dns").guard = "split-brain guard: n2 is master and its adverts do not arrive"
+	})
 	a.noteCommand(gossip.Command{From: "n3", Kind: gossip.CommandMaintenance, Enabled: true})
 	set(func(t *tracking) { t.maint = true })
 	set(func(t *tracking) {}) // nothing changed
-	set(func(t *tracking) { delete(t.guard, "dns"); t.maint = false })
+	set(func(t *tracking) { t.rec("dns").guard = ""; t.maint = false })
 
 	got, _ := h.rec.Query(history.Query{})
 	want := []history.Event{

@@ -122,18 +122,19 @@ func (a *Agent) side(ctx context.Context, name string) (*sideOf, error) {
 		}
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		res := t.results[name]
+		rec := t.peek(name)
+		res := rec.result
 		s.FailedChecks, s.Note, s.Fault = res.FailedChecks, res.Reason, res.Fault
 		s.Maintenance = t.maint
 		switch {
-		case t.guard[name] != "":
-			s.Held = t.guard[name]
+		case rec.guard != "":
+			s.Held = rec.guard
 		case t.joinHeld(name):
 			s.Held = t.wait
 		case t.heldBack(name):
 			s.Held = "sync group member yields to another node"
 		}
-		s.Reason, s.Since = t.reasons[name], t.since[name]
+		s.Reason, s.Since = rec.reason, rec.since
 		list := t.lists[name]
 		if l, ok := t.shared[name]; ok {
 			list = l

@@ -20,7 +20,7 @@ func (t *tracking) startHeld(name string) bool {
 	defer t.mu.Unlock()
 	held := t.maint || t.joinHeld(name)
 	if held {
-		t.held[name] = true
+		t.rec(name).held = true
 	}
 	return held
 }
@@ -34,7 +34,7 @@ func (t *tracking) heldBack(name string) bool {
 		return false
 	}
 	for _, m := range g.Instances {
-		if m != name && t.yields[m] {
+		if m != name && t.peek(m).yielding {
 			return true
 		}
 	}
@@ -46,14 +46,14 @@ func (t *tracking) heldBack(name string) bool {
 func (t *tracking) groupState(g *config.SyncGroup) string {
 	all := func(s fsm.State) bool {
 		for _, m := range g.Instances {
-			if t.members[m] != s {
+			if t.peek(m).state != s {
 				return false
 			}
 		}
 		return true
 	}
 	for _, m := range g.Instances {
-		if t.members[m] == fsm.Fault {
+		if t.peek(m).state == fsm.Fault {
 			return fsm.Fault.String()
 		}
 	}
@@ -69,7 +69,7 @@ func (t *tracking) groupState(g *config.SyncGroup) string {
 // YieldingChanged runs on the instance's goroutine: record and wake.
 func (t *tracking) YieldingChanged(inst *election.Instance, yielding bool) {
 	t.mu.Lock()
-	t.yields[inst.Name()] = yielding
+	t.rec(inst.Name()).yielding = yielding
 	t.mu.Unlock()
 	t.poke()
 }
@@ -90,7 +90,7 @@ func (t *tracking) memberMoved(name string, g *config.SyncGroup, to fsm.State) {
 	if to != fsm.Backup {
 		// Said before the instance's own YieldingChanged arrives: apply
 		// may run in between, and must not hold the others back then.
-		t.yields[name] = false
+		t.rec(name).yielding = false
 	}
 	if g == nil || to != fsm.Master {
 		return
@@ -117,7 +117,7 @@ type follow struct {
 func (t *tracking) takeFollows(running map[string]*running) []follow {
 	var out []follow
 	for name, reason := range t.follows.pending {
-		if r, ok := running[name]; ok && !t.held[name] {
+		if r, ok := running[name]; ok && !t.peek(name).held {
 			out = append(out, follow{r.inst, reason})
 		}
 		delete(t.follows.pending, name)

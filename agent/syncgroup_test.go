@@ -36,7 +36,7 @@ func TestSyncGroupMembersFollow(t *testing.T) {
 		t.Fatalf("db %v once tracking applied web's move, want MASTER at once", s)
 	}
 	h.tr.mu.Lock()
-	reason := h.tr.reasons["db"]
+	reason := h.tr.peek("db").reason
 	h.tr.mu.Unlock()
 	if want := "sync group G: web became master"; reason != want {
 		t.Errorf("db's reason %q, want %q", reason, want)

@@ -40,21 +40,14 @@ type tracking struct {
 	cfg     *config.Config
 	checks  map[string]*config.Check
 	states  map[string]priority.CheckState
-	lists   map[string]*priority.List  // by instance name
-	results map[string]priority.Result // last applied, by instance name
-	applied map[string]applied         // what the instance was told
-	members map[string]fsm.State       // sync group members' states
-	yields  map[string]bool            // sync group members yielding to a better master
-	held    map[string]bool            // what each instance was last told about holding
-	guard   map[string]string          // split-brain guard holds: instance → reason
-	shared  map[string]*priority.List  // cluster-wide orders from gossip, by instance
-	since   map[string]time.Time       // when each instance entered its state
-	reasons map[string]string          // why, as the last transition said
-	groups  map[string]string          // sync group → last notified state
-	follows groupFollows               // members to move to MASTER with their group
-	maint   bool                       // maintenance: every instance held in BACKUP
-	wait    string                     // why require_join holds the `peers: gossip` instances (joinwait.go)
-	checkSt map[string]checks.State    // each check's last state, for watch events
+	lists   map[string]*priority.List // by instance name
+	shared  map[string]*priority.List // cluster-wide orders from gossip, by instance
+	insts   map[string]*instanceTrack // each instance's runtime record (rec, forget)
+	groups  map[string]string         // sync group → last notified state
+	follows groupFollows              // members to move to MASTER with their group
+	maint   bool                      // maintenance: every instance held in BACKUP
+	wait    string                    // why require_join holds the `peers: gossip` instances (joinwait.go)
+	checkSt map[string]checks.State   // each check's last state, for watch events
 
 	// Set once, before anything runs.
 	// gossipMembers, when this node gossips, lists the cluster's members:
@@ -93,6 +86,44 @@ type checkRun struct {
 	done   chan struct{}
 }
 
+// instanceTrack is what tracking knows of one instance while it runs: rec
+// creates it, forget drops it whole when the instance stops, so that no
+// part of an old run survives into the next. The order lists (lists,
+// shared, watchers) are not in it on purpose: an order belongs to the
+// configuration and the cluster, and must outlive an instance's restart at
+// a reload. Guarded by tracking.mu.
+type instanceTrack struct {
+	result   priority.Result // last computed (initial, apply)
+	computed bool            // result holds a computation
+	applied  applied         // what the instance was told
+	state    fsm.State       // its state, as its last transition said (sync groups)
+	yielding bool            // sync group member yielding to a better master
+	held     bool            // what it was last told about holding
+	guard    string          // split-brain guard hold: why; empty when none
+	since    time.Time       // when it entered its state
+	reason   string          // why, as the last transition said
+}
+
+// rec returns name's record, creating it: the one place a record is made.
+// Called with t.mu held.
+func (t *tracking) rec(name string) *instanceTrack {
+	r := t.insts[name]
+	if r == nil {
+		r = &instanceTrack{}
+		t.insts[name] = r
+	}
+	return r
+}
+
+// peek returns a copy of name's record, the zero record when it has none,
+// without creating one. Called with t.mu held.
+func (t *tracking) peek(name string) instanceTrack {
+	if r := t.insts[name]; r != nil {
+		return *r
+	}
+	return instanceTrack{}
+}
+
 type applied struct {
 	prio   uint8
 	fault  bool
@@ -105,15 +136,8 @@ func newTracking(log *slog.Logger, clk clock.Clock, n *notify.Notifier) *trackin
 		wake:     make(chan struct{}, 1),
 		states:   map[string]priority.CheckState{},
 		lists:    map[string]*priority.List{},
-		results:  map[string]priority.Result{},
-		applied:  map[string]applied{},
-		members:  map[string]fsm.State{},
-		yields:   map[string]bool{},
-		held:     map[string]bool{},
-		guard:    map[string]string{},
 		shared:   map[string]*priority.List{},
-		since:    map[string]time.Time{},
-		reasons:  map[string]string{},
+		insts:    map[string]*instanceTrack{},
 		groups:   map[string]string{},
 		checkSt:  map[string]checks.State{},
 		runners:  map[string]*checkRun{},
@@ -478,8 +502,9 @@ func (t *tracking) initial(ic *config.Instance) priority.Result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	res := t.compute(ic)
-	t.results[ic.Name] = res
-	t.applied[ic.Name] = applied{res.Priority, res.Fault, res.Reason}
+	rec := t.rec(ic.Name)
+	rec.result, rec.computed = res, true
+	rec.applied = applied{res.Priority, res.Fault, res.Reason}
 	return res
 }
 
@@ -497,22 +522,23 @@ func (t *tracking) apply(running map[string]*running) {
 	t.mu.Lock()
 	for name, r := range running {
 		res := t.compute(r.cfg)
-		t.results[name] = res
+		rec := t.rec(name)
+		rec.result, rec.computed = res, true
 		a := applied{res.Priority, res.Fault, res.Reason}
-		if a != t.applied[name] {
-			t.applied[name] = a
+		if a != rec.applied {
+			rec.applied = a
 			changes = append(changes, change{r.inst, a})
 		}
 		jw := t.joinHeld(name)
-		h := t.heldBack(name) || t.guard[name] != "" || t.maint || jw
-		if h != t.held[name] {
-			t.held[name] = h
+		h := t.heldBack(name) || rec.guard != "" || t.maint || jw
+		if h != rec.held {
+			rec.held = h
 			holds[r.inst] = h
-			reasons[r.inst] = t.guard[name]
-			quiet[r.inst] = t.guard[name] != "" && !t.maint && !t.heldBack(name)
+			reasons[r.inst] = rec.guard
 			if jw && reasons[r.inst] == "" {
 				reasons[r.inst] = t.wait
 			}
+			quiet[r.inst] = rec.guard != "" && !t.maint && !t.heldBack(name)
 			if t.maint {
 				reasons[r.inst] = "maintenance"
 			}
@@ -540,14 +566,7 @@ func (t *tracking) apply(running map[string]*running) {
 // forget drops an instance's bookkeeping when it stops.
 func (t *tracking) forget(name string) {
 	t.mu.Lock()
-	delete(t.results, name)
-	delete(t.applied, name)
-	delete(t.members, name)
-	delete(t.yields, name)
-	delete(t.held, name)
-	delete(t.guard, name)
-	delete(t.since, name)
-	delete(t.reasons, name)
+	delete(t.insts, name)
 	t.mu.Unlock()
 }
 
@@ -562,7 +581,7 @@ var newInstance = election.NewInstance
 func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, reason string) {
 	ic := inst.Config()
 	t.mu.Lock()
-	res := t.results[ic.Name]
+	res := t.peek(ic.Name).result
 	node := ""
 	var group *config.SyncGroup
 	var groupState, groupPrev string
@@ -570,10 +589,11 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 		node = t.cfg.Node.Name
 		group = t.cfg.SyncGroupOf(ic.Name)
 	}
-	t.members[ic.Name] = to
+	rec := t.rec(ic.Name)
+	rec.state = to
 	t.memberMoved(ic.Name, group, to)
-	t.since[ic.Name] = t.clock.Now()
-	t.reasons[ic.Name] = reason
+	rec.since = t.clock.Now()
+	rec.reason = reason
 	groupMaster := false
 	if group != nil {
 		groupState = t.groupState(group)
@@ -651,7 +671,7 @@ func (t *tracking) Reasserted(inst *election.Instance, _ netip.Addr, prio uint8)
 		t.cloud.reassert(ic.Name)
 	}
 	t.mu.Lock()
-	failed := t.results[ic.Name].FailedChecks
+	failed := t.peek(ic.Name).result.FailedChecks
 	node := ""
 	if t.cfg != nil {
 		node = t.cfg.Node.Name

@@ -455,19 +455,20 @@ func TestGroupStateAndHeldBack(t *testing.T) {
 		{S, S, M, "BACKUP"},
 	}
 	for _, tt := range tests {
-		tr.members = map[string]fsm.State{"a": tt.a, "b": tt.b, "c": tt.c}
+		tr.rec("a").state, tr.rec("b").state, tr.rec("c").state = tt.a, tt.b, tt.c
 		if got := tr.groupState(g); got != tt.want {
 			t.Errorf("groupState(%v %v %v) = %s, want %s", tt.a, tt.b, tt.c, got, tt.want)
 		}
 	}
 
-	tr.yields = map[string]bool{"b": true}
+	tr.rec("b").yielding = true
 	for name, want := range map[string]bool{"a": true, "b": false, "c": true, "solo": false} {
 		if got := tr.heldBack(name); got != want {
 			t.Errorf("b yields: heldBack(%s) = %t, want %t", name, got, want)
 		}
 	}
-	tr.yields = map[string]bool{"solo": true}
+	tr.rec("b").yielding = false
+	tr.rec("solo").yielding = true
 	for _, name := range []string{"a", "b", "c"} {
 		if tr.heldBack(name) {
 			t.Errorf("an instance outside the group yields: heldBack(%s)", name)

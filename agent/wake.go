@@ -61,7 +61,7 @@ func (l *clusterLink) nextWake(now time.Time, t *tracking, running map[string]*r
 	var guardDue []time.Time
 	t.mu.Lock()
 	for name, since := range l.guardSince {
-		if r := running[name]; r != nil && t.guard[name] == "" {
+		if r := running[name]; r != nil && t.peek(name).guard == "" {
 			guardDue = append(guardDue, since.Add(guardInterval(r.cfg)))
 		}
 	}

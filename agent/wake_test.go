@@ -41,15 +41,15 @@ func TestNextWake(t *testing.T) {
 		{"held: next ping, not the interval", func(l *clusterLink, tr *tracking) {
 			l.guardSince["web"] = now.Add(-time.Minute)
 			l.guardCheck["web"] = now.Add(2 * time.Second)
-			tr.guard["web"] = "held"
+			tr.rec("web").guard = "held"
 		}, exact(2 * time.Second)},
 		{"due passed: a ping to start", func(l *clusterLink, tr *tracking) {
 			l.guardCheck["web"] = now
-			tr.guard["web"] = "held"
+			tr.rec("web").guard = "held"
 		}, exact(syncInterval)},
 		{"due passed, ping in flight: its answer wakes", func(l *clusterLink, tr *tracking) {
 			l.guardCheck["web"] = now
-			tr.guard["web"] = "held"
+			tr.rec("web").guard = "held"
 			l.probes["n1"] = &probe{started: now}
 		}, idle},
 		{"an advert stops counting as heard", func(l *clusterLink, _ *tracking) {
