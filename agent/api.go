@@ -73,8 +73,7 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 		StartTime: timestamppb.New(a.started), Uptime: durationpb.New(now.Sub(a.started)),
 	}
 	t := a.track
-	t.mu.Lock()
-	resp.Maintenance = t.maint
+	resp.Maintenance = t.maintenance()
 	type extra struct {
 		since   time.Time
 		reason  string
@@ -83,19 +82,18 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 	}
 	ex := map[string]extra{}
 	for name := range a.running {
-		rec := t.peek(name)
-		e := extra{rec.since, rec.reason, rec.held, rec.guard != ""}
+		v := t.view(name)
+		e := extra{v.since, v.reason, v.held, v.guard != ""}
 		if e.guarded {
 			// A backup the guard holds has no transition saying why.
-			e.reason = rec.guard
+			e.reason = v.guard
 		}
-		if e.held && !e.guarded && !t.maint && t.joinHeld(name) {
+		if e.held && !e.guarded && !v.maint && v.joinHeld {
 			// Nor has one held by require_join.
-			e.reason = t.wait
+			e.reason = v.wait
 		}
 		ex[name] = e
 	}
-	t.mu.Unlock()
 	for name, r := range a.running {
 		ic, in := r.cfg, r.inst
 		sent, rcvd := in.Counters()
@@ -470,9 +468,7 @@ func (a *Agent) resign(instance, reason string) {
 	if r == nil || r.inst.State() != fsm.Master {
 		return
 	}
-	a.track.mu.Lock()
-	held := a.track.peek(instance).held
-	a.track.mu.Unlock()
+	held := a.track.view(instance).held
 	a.log.Info("resigning", "instance", instance, "reason", reason)
 	r.inst.Hold(true, reason)
 	if !held {
@@ -547,10 +543,7 @@ func (a *Agent) setMaintenance(on bool, by string) []string {
 		}
 		slices.Sort(handed)
 	}
-	a.track.mu.Lock()
-	changed := a.track.maint != on
-	a.track.maint = on
-	a.track.mu.Unlock()
+	changed := a.track.setMaintenance(on)
 	if changed {
 		a.log.Warn("maintenance", "enabled", on, "by", by, "handing_over", handed)
 		if err := saveMaintenance(maintenanceFile(a.cfg), on, by, a.clock.Now()); err != nil {

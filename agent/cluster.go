@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -163,16 +162,15 @@ func (l *clusterLink) sync(now time.Time, t *tracking, running map[string]*runni
 // publish sends this node's view of its instances and checks.
 func (l *clusterLink) publish(t *tracking, running map[string]*running) {
 	s := gossip.NodeState{Node: l.c.Name()}
-	t.mu.Lock()
-	s.Maintenance = t.maint
+	s.Maintenance = t.maintenance()
 	for name, r := range running {
+		v := t.view(name)
 		s.Instances = append(s.Instances, gossip.InstanceState{
 			Name: name, VRID: r.cfg.VRID, Family: r.cfg.Family, Cluster: l.name,
 			Src: r.inst.Source(), State: r.inst.State(), Priority: r.inst.Priority(),
-			Reason: t.peek(name).reason, Master: r.inst.Master(), Since: t.peek(name).since,
+			Reason: v.reason, Master: r.inst.Master(), Since: v.since,
 		})
 	}
-	t.mu.Unlock()
 	for _, cr := range t.runners {
 		st := cr.runner.Status()
 		s.Checks = append(s.Checks, gossip.CheckState{
@@ -190,24 +188,14 @@ func (l *clusterLink) publish(t *tracking, running map[string]*running) {
 // publishOrders and orderReads: a re-read is not an edit), and makes the
 // cluster's orders (newest writer wins) the ones priorities come from.
 func (l *clusterLink) syncOrders(t *tracking) {
-	t.mu.Lock()
-	local := maps.Clone(t.lists)
-	var configured map[string]bool // instances with a local order
-	if t.cfg != nil {
-		configured = map[string]bool{}
-		for _, ic := range t.cfg.Instances {
-			configured[ic.Name] = ic.Order != nil
-		}
-	}
-	t.mu.Unlock()
+	local, configured := t.localOrders() // configured: instances with a local order
 	if configured != nil {
 		l.reads.forgetExcept(func(inst string) bool { return configured[inst] })
 	}
 	orders := publishOrders(l.c, l.reads, local, l.log)
-	t.mu.Lock()
 	for inst, e := range orders {
 		// Two writers can pick the same version; the origin tells them apart.
-		if k := (orderKey{e.Version, e.Origin}); l.orders[inst] == k && t.shared[inst] != nil {
+		if k := (orderKey{e.Version, e.Origin}); l.orders[inst] == k && t.hasShared(inst) {
 			continue
 		}
 		l.orders[inst] = orderKey{e.Version, e.Origin}
@@ -215,10 +203,9 @@ func (l *clusterLink) syncOrders(t *tracking) {
 		for i, n := range e.Nodes {
 			list.Entries = append(list.Entries, priority.Entry{Name: n.Name, Disabled: n.Disabled, Line: i + 1})
 		}
-		t.shared[inst] = list
+		t.setShared(inst, list)
 		l.log.Info("cluster order in effect", "instance", inst, "version", e.Version, "origin", e.Origin)
 	}
-	t.mu.Unlock()
 }
 
 // orderKey identifies one written version of an order.
@@ -254,9 +241,7 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 	v := guardView(l.c.Name(), l.name, ic, rank{r.inst.Priority(), r.inst.Source()}, states,
 		func(src netip.Addr) bool { return l.hears(now, r, src) })
 	threat, threatNode, heard, worse, worseNode := v.threat, v.threatNode, v.heard, v.worse, v.worseNode
-	t.mu.Lock()
-	held := t.peek(name).guard != ""
-	t.mu.Unlock()
+	held := t.guarded(name) != ""
 	// The guard waits longer than VRRP itself would take to settle, so it
 	// only acts when adverts really are not getting through.
 	interval := guardInterval(ic)
@@ -288,9 +273,7 @@ func (l *clusterLink) guard(now time.Time, t *tracking, name string, r *running,
 			}
 			l.guardCheck[name] = now.Add(interval)
 			l.guardMiss[name] = 0
-			t.mu.Lock()
-			t.rec(name).guard = guardReason(threatNode, threat)
-			t.mu.Unlock()
+			t.setGuard(name, guardReason(threatNode, threat))
 			t.poke()
 		case unreachable:
 			// Probably dead, its state not yet dropped: hold nobody, and
@@ -441,11 +424,7 @@ func (l *clusterLink) release(t *tracking, name, msg string) {
 	l.log.Info(msg, "instance", name)
 	delete(l.guardCheck, name)
 	delete(l.guardMiss, name)
-	t.mu.Lock()
-	if rec := t.insts[name]; rec != nil {
-		rec.guard = ""
-	}
-	t.mu.Unlock()
+	t.setGuard(name, "")
 	t.poke()
 }
 

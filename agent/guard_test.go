@@ -220,15 +220,11 @@ func (g *guardRig) run(d time.Duration, heard ...speaker) {
 }
 
 func (g *guardRig) guarded() string {
-	g.tr.mu.Lock()
-	defer g.tr.mu.Unlock()
-	return g.tr.peek("web").guard
+	return g.tr.guarded("web")
 }
 
 func (g *guardRig) held() bool {
-	g.tr.mu.Lock()
-	defer g.tr.mu.Unlock()
-	return g.tr.peek("web").held
+	return g.tr.view("web").held
 }
 
 // A BACKUP that sees, through gossip, a better live master it does not

@@ -155,14 +155,8 @@ func (a *Agent) observeHistory() {
 		return
 	}
 	t := a.track
-	t.mu.Lock()
-	guard := map[string]string{}
-	for name, rec := range t.insts {
-		if rec.guard != "" {
-			guard[name] = rec.guard
-		}
-	}
-	maint := t.maint
+	guard := t.guards()
+	maint := t.maintenance()
 	type verdict struct {
 		prio  int
 		fault bool
@@ -170,12 +164,11 @@ func (a *Agent) observeHistory() {
 	}
 	results := map[string]verdict{}
 	for name := range a.running {
-		if rec := t.peek(name); rec.computed {
-			res := rec.result
+		if v := t.view(name); v.computed {
+			res := v.result
 			results[name] = verdict{int(res.Priority), res.Fault, res.Reason}
 		}
 	}
-	t.mu.Unlock()
 
 	h.mu.Lock()
 	var evs []history.Event

@@ -120,26 +120,20 @@ func (a *Agent) side(ctx context.Context, name string) (*sideOf, error) {
 		for _, tr := range tracksOf(r.cfg) {
 			s.Tracked = append(s.Tracked, tr.Check)
 		}
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		rec := t.peek(name)
-		res := rec.result
+		v := t.view(name)
+		res := v.result
 		s.FailedChecks, s.Note, s.Fault = res.FailedChecks, res.Reason, res.Fault
-		s.Maintenance = t.maint
+		s.Maintenance = v.maint
 		switch {
-		case rec.guard != "":
-			s.Held = rec.guard
-		case t.joinHeld(name):
-			s.Held = t.wait
-		case t.heldBack(name):
+		case v.guard != "":
+			s.Held = v.guard
+		case v.joinHeld:
+			s.Held = v.wait
+		case v.heldBack:
 			s.Held = "sync group member yields to another node"
 		}
-		s.Reason, s.Since = rec.reason, rec.since
-		list := t.lists[name]
-		if l, ok := t.shared[name]; ok {
-			list = l
-		}
-		if i, e, ok := list.Find(a.nodeName); ok {
+		s.Reason, s.Since = v.reason, v.since
+		if i, e, ok := v.order.Find(a.nodeName); ok {
 			s.OrderPlace, s.Disabled = i+1, e.Disabled
 		}
 	})

@@ -93,10 +93,7 @@ func (l *clusterLink) syncJoinWait(now time.Time, t *tracking) {
 		l.join.started = now
 	}
 	r := l.join.reason(now, l.c.Joined())
-	t.mu.Lock()
-	prev := t.wait
-	t.wait = r
-	t.mu.Unlock()
+	prev := t.setJoinWait(r)
 	switch {
 	case r == prev:
 		return

@@ -47,9 +47,7 @@ func (a *Agent) snapshot() metrics.Snapshot {
 	}
 	if l := a.link.Load(); l != nil {
 		g := &metrics.Gossip{HealthScore: l.c.HealthScore()}
-		a.track.mu.Lock()
-		g.JoinWait = a.track.wait != ""
-		a.track.mu.Unlock()
+		g.JoinWait = a.track.joinWaiting()
 		for _, m := range l.c.Members() {
 			switch m.Status {
 			case gossip.StatusAlive:

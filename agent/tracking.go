@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -688,4 +689,131 @@ func (t *tracking) Reasserted(inst *election.Instance, _ netip.Addr, prio uint8)
 		Priority: inst.Priority(), RxLowerPri: true, Reason: reason,
 		FailedChecks: failed, Node: node,
 	})
+}
+
+// The other files of the agent read and change tracking through the
+// methods below, each taking t.mu itself, so that the lock stays private to
+// tracking.go and syncgroup.go.
+
+// instanceView is a copy of what tracking holds for one instance, taken
+// under one lock.
+type instanceView struct {
+	instanceTrack
+	maint    bool           // the node is in maintenance
+	joinHeld bool           // require_join holds it
+	heldBack bool           // another member of its sync group yields
+	wait     string         // why require_join holds (joinwait.go)
+	order    *priority.List // the order in force: the cluster's, else this node's
+}
+
+// view returns name's instanceView.
+func (t *tracking) view(name string) instanceView {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := instanceView{instanceTrack: t.peek(name), maint: t.maint, wait: t.wait}
+	if t.cfg != nil {
+		v.joinHeld, v.heldBack = t.joinHeld(name), t.heldBack(name)
+	}
+	v.order = t.lists[name]
+	if l, ok := t.shared[name]; ok {
+		v.order = l
+	}
+	return v
+}
+
+// maintenance reports whether the node is in maintenance.
+func (t *tracking) maintenance() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.maint
+}
+
+// setMaintenance records the maintenance flag and reports whether it
+// changed.
+func (t *tracking) setMaintenance(on bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	changed := t.maint != on
+	t.maint = on
+	return changed
+}
+
+// setJoinWait records why require_join holds (empty: it does not) and
+// returns the previous reason.
+func (t *tracking) setJoinWait(why string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	prev := t.wait
+	t.wait = why
+	return prev
+}
+
+// joinWaiting reports whether require_join holds anything.
+func (t *tracking) joinWaiting() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.wait != ""
+}
+
+// guarded returns why the split-brain guard holds name, empty if it does not.
+func (t *tracking) guarded(name string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.peek(name).guard
+}
+
+// setGuard records the split-brain guard's hold on name (why empty:
+// released).
+func (t *tracking) setGuard(name, why string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if why != "" {
+		t.rec(name).guard = why
+	} else if r := t.insts[name]; r != nil {
+		r.guard = ""
+	}
+}
+
+// guards returns every split-brain guard hold: instance → why.
+func (t *tracking) guards() map[string]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]string{}
+	for name, r := range t.insts {
+		if r.guard != "" {
+			out[name] = r.guard
+		}
+	}
+	return out
+}
+
+// localOrders returns a copy of the orders this node read, and for each
+// configured instance whether it has an order of its own (nil before the
+// first configuration).
+func (t *tracking) localOrders() (map[string]*priority.List, map[string]bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	local := maps.Clone(t.lists)
+	var configured map[string]bool
+	if t.cfg != nil {
+		configured = map[string]bool{}
+		for _, ic := range t.cfg.Instances {
+			configured[ic.Name] = ic.Order != nil
+		}
+	}
+	return local, configured
+}
+
+// hasShared reports whether a cluster order is in force for inst.
+func (t *tracking) hasShared(inst string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.shared[inst] != nil
+}
+
+// setShared puts the cluster's order for inst in force.
+func (t *tracking) setShared(inst string, l *priority.List) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.shared[inst] = l
 }

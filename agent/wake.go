@@ -59,13 +59,11 @@ func (l *clusterLink) nextWake(now time.Time, t *tracking, running map[string]*r
 	exact := func(at time.Time) { soon(due{at, at}) }
 	soon(l.wake.next)
 	var guardDue []time.Time
-	t.mu.Lock()
 	for name, since := range l.guardSince {
-		if r := running[name]; r != nil && t.peek(name).guard == "" {
+		if r := running[name]; r != nil && t.guarded(name) == "" {
 			guardDue = append(guardDue, since.Add(guardInterval(r.cfg)))
 		}
 	}
-	t.mu.Unlock()
 	for _, at := range l.guardCheck {
 		guardDue = append(guardDue, at)
 	}
