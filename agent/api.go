@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -319,140 +318,53 @@ func keep(ev *vipdv1.WatchResponse, req *vipdv1.WatchRequest, want map[vipdv1.Ev
 	return true
 }
 
-// candidate is one node running an instance, as gossip shows it.
-type candidate struct {
-	node  string
-	st    gossip.InstanceState
-	maint bool
-}
-
-// candidates lists the nodes running instance, best priority first.
-func candidates(states map[string]gossip.NodeState, instance string) []candidate {
-	var out []candidate
-	for node, ns := range states {
-		for _, in := range ns.Instances {
-			if in.Name == instance {
-				out = append(out, candidate{node, in, ns.Maintenance})
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].st.Priority != out[j].st.Priority {
-			return out[i].st.Priority > out[j].st.Priority
-		}
-		return out[i].node < out[j].node
-	})
-	return out
-}
-
 // Failover makes target_node (or, if empty, the best node other than the
 // current master) the instance's master: it writes a cluster-wide order
 // with that node first, so the move sticks, and has the current master
 // resign (a priority-0 advert), so the new master takes over after its
 // skew time instead of a master-down interval, preempt or not.
 func (s *Service) Failover(ctx context.Context, req *vipdv1.FailoverRequest) (*vipdv1.FailoverResponse, error) {
-	a := s.a
-	if req.GetInstance() == "" {
-		return nil, status.Error(codes.InvalidArgument, "instance: required")
+	p, forwarded, err := s.a.failover(ctx, req.GetInstance(), req.GetTargetNode())
+	if err != nil {
+		return nil, grpcStatus(err)
+	}
+	return &vipdv1.FailoverResponse{Node: p.target, PreviousMaster: p.master, Forwarded: forwarded}, nil
+}
+
+// failover plans a failover (planFailover) and carries it out: it writes
+// the order and has the master resign, here or, forwarded, on its node.
+func (a *Agent) failover(ctx context.Context, instance, target string) (failoverPlan, bool, error) {
+	if instance == "" {
+		return failoverPlan{}, false, reqErrorf(errInvalid, "instance: required")
 	}
 	l := a.link.Load()
 	if l == nil {
-		return nil, status.Error(codes.FailedPrecondition, "failover needs the gossip cluster (a gossip section in the configuration)")
+		return failoverPlan{}, false, reqErrorf(errPrecondition, "failover needs the gossip cluster (a gossip section in the configuration)")
 	}
-	cands := candidates(l.c.States(), req.Instance)
-	if len(cands) == 0 {
-		return nil, status.Errorf(codes.NotFound, "instance %q: no node of the cluster runs it", req.Instance)
+	p, err := planFailover(instance, target, failoverView{states: l.c.States(), members: l.c.Members(), orders: l.c.Orders()})
+	if err != nil || p.order == nil {
+		return p, false, err
 	}
-	var master *candidate
-	for i := range cands {
-		if cands[i].st.State == fsm.Master && master == nil {
-			master = &cands[i]
-		}
-	}
-	usable := func(c *candidate) error {
-		switch {
-		case c.maint:
-			return status.Errorf(codes.FailedPrecondition, "node %s is in maintenance", c.node)
-		case c.st.State == fsm.Fault:
-			return status.Errorf(codes.FailedPrecondition, "node %s has instance %s in FAULT (%s)", c.node, req.Instance, c.st.Reason)
-		}
-		return nil
-	}
-	var target *candidate
-	if req.GetTargetNode() != "" {
-		for i := range cands {
-			if cands[i].node == req.TargetNode {
-				target = &cands[i]
-			}
-		}
-		if target == nil {
-			if !slices.ContainsFunc(l.c.Members(), func(m gossip.Member) bool { return m.Name == req.TargetNode && m.Status == gossip.StatusAlive }) {
-				return nil, status.Errorf(codes.NotFound, "node %q: no such alive member", req.TargetNode)
-			}
-			return nil, status.Errorf(codes.FailedPrecondition, "node %s does not run instance %s", req.TargetNode, req.Instance)
-		}
-		if err := usable(target); err != nil {
-			return nil, err
-		}
-	} else {
-		if master == nil {
-			return nil, status.Errorf(codes.FailedPrecondition, "instance %s has no master to move away from", req.Instance)
-		}
-		for i := range cands {
-			if cands[i].node != master.node && usable(&cands[i]) == nil {
-				target = &cands[i]
-				break
-			}
-		}
-		if target == nil {
-			return nil, status.Errorf(codes.FailedPrecondition, "instance %s: no other node can take over", req.Instance)
-		}
-	}
-	resp := &vipdv1.FailoverResponse{Node: target.node}
-	if master != nil {
-		resp.PreviousMaster = master.node
-		if master.node == target.node {
-			return resp, nil // already there
-		}
-	}
-
-	// The order: the target first, then the current order's other nodes
-	// (or the other candidates, best first).
-	nodes := []gossip.OrderNode{{Name: target.node}}
-	if cur, ok := l.c.Orders()[req.Instance]; ok {
-		for _, n := range cur.Nodes {
-			if n.Name != target.node {
-				nodes = append(nodes, n)
-			}
-		}
-	} else {
-		for _, c := range cands {
-			if c.node != target.node {
-				nodes = append(nodes, gossip.OrderNode{Name: c.node})
-			}
-		}
-	}
-	entry, err := l.c.SetOrder(req.Instance, nodes)
+	entry, err := l.c.SetOrder(instance, p.order)
 	switch {
 	case errors.Is(err, gossip.ErrPersist):
-		a.log.Warn("failover: order in effect but not saved", "instance", req.Instance, "err", err)
+		a.log.Warn("failover: order in effect but not saved", "instance", instance, "err", err)
 	case err != nil:
-		return nil, status.Errorf(codes.Internal, "failover: %v", err)
+		return failoverPlan{}, false, reqErrorf(errInternal, "failover: %v", err)
 	}
-	a.log.Info("failover requested", "instance", req.Instance, "to", target.node, "from", resp.PreviousMaster, "order_version", entry.Version)
-	if master == nil {
-		return resp, nil
+	a.log.Info("failover requested", "instance", instance, "to", p.target, "from", p.master, "order_version", entry.Version)
+	if p.master == "" {
+		return p, false, nil
 	}
-	reason := fmt.Sprintf("failover to %s requested on %s", target.node, a.nodeName)
-	if master.node == a.nodeName {
-		err = a.onLoop(ctx, func() { a.resign(req.Instance, reason) })
-		return resp, err
+	reason := fmt.Sprintf("failover to %s requested on %s", p.target, a.nodeName)
+	if p.master == a.nodeName {
+		err = a.onLoop(ctx, func() { a.resign(instance, reason) })
+		return p, false, err
 	}
-	resp.Forwarded = true
-	if err := l.c.Send(gossip.Command{To: master.node, Kind: gossip.CommandResign, Instance: req.Instance, Order: &entry}); err != nil {
-		return nil, status.Errorf(codes.Unavailable, "order written, but the master %s was not reached: %v", master.node, err)
+	if err := l.c.Send(gossip.Command{To: p.master, Kind: gossip.CommandResign, Instance: instance, Order: &entry}); err != nil {
+		return failoverPlan{}, false, reqErrorf(errUnavailable, "order written, but the master %s was not reached: %v", p.master, err)
 	}
-	return resp, nil
+	return p, true, nil
 }
 
 // resign hands over a master role at once (runs on the agent's
