@@ -17,6 +17,7 @@ import (
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
+	"github.com/vipd/vipd/internal/clock"
 	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 )
 
@@ -426,18 +427,16 @@ func (s *Service) SetMaintenance(ctx context.Context, req *vipdv1.SetMaintenance
 		}
 	}
 	// Wait until the node's own state says it is done.
-	deadline := time.Now().Add(confirmTimeout)
+	deadline := a.clock.Now().Add(confirmTimeout)
 	for {
 		if ns, ok := l.c.States()[node]; ok && ns.Maintenance == req.Enabled {
 			return resp, nil
 		}
-		if time.Now().After(deadline) {
+		if a.clock.Now().After(deadline) {
 			return nil, status.Errorf(codes.DeadlineExceeded, "node %s did not confirm maintenance %v within %v", node, req.Enabled, confirmTimeout)
 		}
-		select {
-		case <-ctx.Done():
+		if !clock.Sleep(ctx, a.clock, 50*time.Millisecond) {
 			return nil, status.FromContextError(ctx.Err()).Err()
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
