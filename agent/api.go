@@ -66,64 +66,38 @@ func (s *Service) GetStatus(ctx context.Context, _ *vipdv1.GetStatusRequest) (*v
 }
 
 // status runs on the agent's goroutine.
-func (a *Agent) status() *vipdv1.GetStatusResponse {
-	now := a.clock.Now()
+func (a *Agent) status() *vipdv1.GetStatusResponse { return statusProto(a.nodeStatus()) }
+
+// statusProto converts the agent's status to the API's.
+func statusProto(s nodeStatus) *vipdv1.GetStatusResponse {
 	resp := &vipdv1.GetStatusResponse{
-		Node: a.cfg.Node.Name, Version: a.version,
-		StartTime: timestamppb.New(a.started), Uptime: durationpb.New(now.Sub(a.started)),
+		Node: s.node, Version: s.version, Maintenance: s.maintenance,
+		StartTime: timestamppb.New(s.started), Uptime: durationpb.New(s.now.Sub(s.started)),
 	}
-	t := a.track
-	resp.Maintenance = t.maintenance()
-	type extra struct {
-		since   time.Time
-		reason  string
-		held    bool
-		guarded bool
-	}
-	ex := map[string]extra{}
-	for name := range a.running {
-		v := t.view(name)
-		e := extra{v.since, v.reason, v.held, v.guard != ""}
-		if e.guarded {
-			// A backup the guard holds has no transition saying why.
-			e.reason = v.guard
-		}
-		if e.held && !e.guarded && !v.maint && v.joinHeld {
-			// Nor has one held by require_join.
-			e.reason = v.wait
-		}
-		ex[name] = e
-	}
-	for name, r := range a.running {
-		ic, in := r.cfg, r.inst
-		sent, rcvd := in.Counters()
+	for _, is := range s.instances {
+		ic := is.cfg
 		pi := &vipdv1.Instance{
-			Name: name, Vrid: uint32(ic.VRID), Family: familyProto(ic.Family), Interface: ic.Interface,
-			VrrpVersion: uint32(ic.Version), State: stateProto(in.State()),
-			BasePriority: uint32(ic.Priority), EffectivePriority: uint32(in.Priority()),
-			MasterAddress: addrString(in.Master()), SourceAddress: addrString(in.Source()),
-			Reason: ex[name].reason, Held: ex[name].held, Guarded: ex[name].guarded,
-			AdvertInterval: durationpb.New(ic.AdvertInterval), AdvertsSent: sent, AdvertsReceived: rcvd,
+			Name: ic.Name, Vrid: uint32(ic.VRID), Family: familyProto(ic.Family), Interface: ic.Interface,
+			VrrpVersion: uint32(ic.Version), State: stateProto(is.state),
+			BasePriority: uint32(ic.Priority), EffectivePriority: uint32(is.priority),
+			MasterAddress: addrString(is.master), SourceAddress: addrString(is.source),
+			Reason: is.reason, Held: is.held, Guarded: is.guarded, SyncGroup: is.syncGroup,
+			AdvertInterval: durationpb.New(ic.AdvertInterval), AdvertsSent: is.sent, AdvertsReceived: is.received,
 		}
-		if !ex[name].since.IsZero() {
-			pi.Since = timestamppb.New(ex[name].since)
-		}
-		if g := a.cfg.SyncGroupOf(name); g != nil {
-			pi.SyncGroup = g.Name
+		if !is.since.IsZero() {
+			pi.Since = timestamppb.New(is.since)
 		}
 		for _, v := range ic.VIPs {
 			pi.Vips = append(pi.Vips, v.Prefix.String())
 		}
-		for _, p := range in.Peers() {
+		for _, p := range is.peers {
 			pi.Peers = append(pi.Peers, p.String())
 		}
 		resp.Instances = append(resp.Instances, pi)
 	}
-	slices.SortFunc(resp.Instances, func(x, y *vipdv1.Instance) int { return cmp.Compare(x.Name, y.Name) })
-	for name, cr := range t.runners {
-		st := cr.runner.Status()
+	for _, st := range s.checks {
 		pc := &vipdv1.Check{
-			Name: name, Kind: checkKindProto(st.Kind), State: checkStateProto(st.State), Healthy: st.Healthy,
+			Name: st.Name, Kind: checkKindProto(st.Kind), State: checkStateProto(st.State), Healthy: st.Healthy,
 			Since: timestamppb.New(st.Since), LastOutput: st.LastResult.Output,
 			Runs: st.Runs, Failures: st.Failures, Value: int64(st.Value),
 		}
@@ -136,33 +110,25 @@ func (a *Agent) status() *vipdv1.GetStatusResponse {
 		}
 		resp.Checks = append(resp.Checks, pc)
 	}
-	slices.SortFunc(resp.Checks, func(x, y *vipdv1.Check) int { return cmp.Compare(x.Name, y.Name) })
-	for reason, n := range a.drops.Snapshot() {
+	for reason, n := range s.drops {
 		resp.Drops = append(resp.Drops, &vipdv1.DropCount{Reason: reason.String(), Count: n})
 	}
 	slices.SortFunc(resp.Drops, func(x, y *vipdv1.DropCount) int { return cmp.Compare(x.Reason, y.Reason) })
-	if a.cloud != nil {
-		for owner, list := range a.cloud.status() {
-			for _, st := range list {
-				ca := &vipdv1.CloudAction{
-					Owner: owner, Name: st.Name, Kind: string(st.Kind), State: st.State, Detail: st.Detail,
-					Error: st.Error, Warnings: st.Warnings, Attempts: uint32(st.Attempts),
-				}
-				if st.Took > 0 {
-					ca.Took = durationpb.New(st.Took)
-				}
-				if !st.Since.IsZero() {
-					ca.Since = timestamppb.New(st.Since)
-				}
-				if !st.ErrorAt.IsZero() {
-					ca.ErrorAt = timestamppb.New(st.ErrorAt)
-				}
-				resp.CloudActions = append(resp.CloudActions, ca)
-			}
+	for _, st := range s.cloud {
+		ca := &vipdv1.CloudAction{
+			Owner: st.owner, Name: st.Name, Kind: string(st.Kind), State: st.State, Detail: st.Detail,
+			Error: st.Error, Warnings: st.Warnings, Attempts: uint32(st.Attempts),
 		}
-		slices.SortFunc(resp.CloudActions, func(x, y *vipdv1.CloudAction) int {
-			return cmp.Or(cmp.Compare(x.Owner, y.Owner), cmp.Compare(x.Name, y.Name))
-		})
+		if st.Took > 0 {
+			ca.Took = durationpb.New(st.Took)
+		}
+		if !st.Since.IsZero() {
+			ca.Since = timestamppb.New(st.Since)
+		}
+		if !st.ErrorAt.IsZero() {
+			ca.ErrorAt = timestamppb.New(st.ErrorAt)
+		}
+		resp.CloudActions = append(resp.CloudActions, ca)
 	}
 	return resp
 }

@@ -185,17 +185,6 @@ func stateProto(s fsm.State) vipdv1.InstanceState {
 	return vipdv1.InstanceState_INSTANCE_STATE_UNSPECIFIED
 }
 
-// stateFromProto is stateProto's inverse (gossip.UnknownState for an
-// unspecified state), for the metrics that still read the API's status.
-func stateFromProto(s vipdv1.InstanceState) fsm.State {
-	for _, st := range []fsm.State{fsm.Init, fsm.Backup, fsm.Master, fsm.Fault, fsm.Stopped} {
-		if stateProto(st) == s {
-			return st
-		}
-	}
-	return gossip.UnknownState
-}
-
 // wordState reads fsm's word for a state as a history reply carries it,
 // gossip.UnknownState for any other word.
 func wordState(w string) fsm.State {
@@ -224,17 +213,6 @@ func familyProto(f inet.Family) vipdv1.AddressFamily {
 		return vipdv1.AddressFamily_ADDRESS_FAMILY_IPV6
 	}
 	return vipdv1.AddressFamily_ADDRESS_FAMILY_IPV4
-}
-
-// familyFromProto is familyProto's inverse (the zero Family for an
-// unspecified one), for the metrics that still read the API's status.
-func familyFromProto(f vipdv1.AddressFamily) inet.Family {
-	for _, fam := range []inet.Family{inet.IPv4, inet.IPv6} {
-		if familyProto(fam) == f {
-			return fam
-		}
-	}
-	return 0
 }
 
 func memberStatus(s string) vipdv1.MemberStatus {

@@ -2,13 +2,11 @@ package agent
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/vipd/vipd/cloudmove"
 	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/metrics"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 )
 
 // scrapeTimeout bounds how long a scrape waits for the agent's goroutine.
@@ -19,31 +17,26 @@ const scrapeTimeout = 2 * time.Second
 func (a *Agent) snapshot() metrics.Snapshot {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	var st *vipdv1.GetStatusResponse
-	if err := a.onLoop(ctx, func() { st = a.status() }); err != nil || st == nil {
+	var st nodeStatus
+	if err := a.onLoop(ctx, func() { st = a.nodeStatus() }); err != nil {
 		return metrics.Snapshot{}
 	}
-	s := metrics.Snapshot{Maintenance: st.Maintenance, Drops: map[string]uint64{}}
-	for _, in := range st.Instances {
+	s := metrics.Snapshot{Maintenance: st.maintenance, Drops: map[string]uint64{}}
+	for _, in := range st.instances {
 		s.Instances = append(s.Instances, metrics.Instance{
-			Name: in.Name, VRID: uint8(in.Vrid), Family: familyFromProto(in.Family),
-			State:        stateFromProto(in.State),
-			BasePriority: uint8(in.BasePriority), EffectivePriority: uint8(in.EffectivePriority),
-			AdvertsSent: in.AdvertsSent, AdvertsReceived: in.AdvertsReceived, Guarded: in.Guarded,
+			Name: in.cfg.Name, VRID: in.cfg.VRID, Family: in.cfg.Family, State: in.state,
+			BasePriority: in.cfg.Priority, EffectivePriority: in.priority,
+			AdvertsSent: in.sent, AdvertsReceived: in.received, Guarded: in.guarded,
 		})
 	}
-	for _, c := range st.Checks {
-		s.Checks = append(s.Checks, metrics.Check{Name: c.Name, Kind: strings.ToLower(strings.TrimPrefix(c.Kind.String(), "CHECK_KIND_")), Healthy: c.Healthy})
+	for _, c := range st.checks {
+		s.Checks = append(s.Checks, metrics.Check{Name: c.Name, Kind: string(c.Kind), Healthy: c.Healthy})
 	}
-	for _, d := range st.Drops {
-		s.Drops[d.Reason] = d.Count
+	for reason, n := range st.drops {
+		s.Drops[reason.String()] = n
 	}
-	for _, ca := range st.CloudActions {
-		mc := metrics.CloudAction{Owner: ca.Owner, Action: cloudmove.Operation(cloudmove.Kind(ca.Kind), false)}
-		if ca.ErrorAt != nil {
-			mc.ErrorAt = ca.ErrorAt.AsTime()
-		}
-		s.CloudActions = append(s.CloudActions, mc)
+	for _, ca := range st.cloud {
+		s.CloudActions = append(s.CloudActions, metrics.CloudAction{Owner: ca.owner, Action: cloudmove.Operation(ca.Kind, false), ErrorAt: ca.ErrorAt})
 	}
 	if l := a.link.Load(); l != nil {
 		g := &metrics.Gossip{HealthScore: l.c.HealthScore()}
