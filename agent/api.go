@@ -227,12 +227,17 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 
 // Watch streams events until the client goes away or the agent stops.
 func (s *Service) Watch(req *vipdv1.WatchRequest, stream vipdv1.VipdService_WatchServer) error {
+	return grpcStatus(s.watch(req, stream))
+}
+
+// watch is Watch, its errors the agent's.
+func (s *Service) watch(req *vipdv1.WatchRequest, stream vipdv1.VipdService_WatchServer) error {
 	w, cancel := s.a.events.subscribe()
 	defer cancel()
 	want := map[vipdv1.EventType]bool{}
 	for _, t := range req.GetTypes() {
 		if t == vipdv1.EventType_EVENT_TYPE_UNSPECIFIED {
-			return status.Error(codes.InvalidArgument, "types: EVENT_TYPE_UNSPECIFIED is not an event type")
+			return reqErrorf(errInvalid, "types: EVENT_TYPE_UNSPECIFIED is not an event type")
 		}
 		want[t] = true
 	}
@@ -242,9 +247,9 @@ func (s *Service) Watch(req *vipdv1.WatchRequest, stream vipdv1.VipdService_Watc
 		case <-stream.Context().Done():
 			return nil
 		case <-s.a.stopped:
-			return status.Error(codes.Unavailable, "the agent is stopping")
+			return reqErrorf(errUnavailable, "the agent is stopping")
 		case <-w.behind:
-			return status.Errorf(codes.ResourceExhausted, "watcher fell more than %d events behind; call Watch again", watchBuffer)
+			return reqErrorf(errExhausted, "watcher fell more than %d events behind; call Watch again", watchBuffer)
 		case ev := <-w.ch:
 			if keep(ev, req, want, self) {
 				if err := stream.Send(ev); err != nil {
@@ -357,10 +362,16 @@ func (a *Agent) resign(instance, reason string) {
 
 // SetMaintenance drains or releases a node: here, or by a command to it.
 func (s *Service) SetMaintenance(ctx context.Context, req *vipdv1.SetMaintenanceRequest) (*vipdv1.SetMaintenanceResponse, error) {
+	resp, err := s.setMaintenance(ctx, req)
+	return resp, grpcStatus(err)
+}
+
+// setMaintenance is SetMaintenance, its errors the agent's.
+func (s *Service) setMaintenance(ctx context.Context, req *vipdv1.SetMaintenanceRequest) (*vipdv1.SetMaintenanceResponse, error) {
 	a := s.a
 	node := req.GetNode()
 	if node == "" {
-		return nil, status.Error(codes.InvalidArgument, "node: required")
+		return nil, reqErrorf(errInvalid, "node: required")
 	}
 	if node == a.nodeName {
 		var handed []string
@@ -372,17 +383,17 @@ func (s *Service) SetMaintenance(ctx context.Context, req *vipdv1.SetMaintenance
 	}
 	l := a.link.Load()
 	if l == nil {
-		return nil, status.Errorf(codes.NotFound, "node %q: this node runs without gossip and knows no other node", node)
+		return nil, reqErrorf(errNotFound, "node %q: this node runs without gossip and knows no other node", node)
 	}
 	before, ok := l.c.States()[node]
 	if !ok {
-		return nil, status.Errorf(codes.NotFound, "node %q: no such alive member", node)
+		return nil, reqErrorf(errNotFound, "node %q: no such alive member", node)
 	}
 	if err := l.c.Send(gossip.Command{To: node, Kind: gossip.CommandMaintenance, Enabled: req.Enabled}); err != nil {
 		if errors.Is(err, gossip.ErrUnencrypted) {
-			return nil, status.Error(codes.FailedPrecondition, err.Error())
+			return nil, reqErrorf(errPrecondition, "%s", err.Error())
 		}
-		return nil, status.Errorf(codes.Unavailable, "%v", err)
+		return nil, reqErrorf(errUnavailable, "%v", err)
 	}
 	resp := &vipdv1.SetMaintenanceResponse{Node: node, Enabled: req.Enabled, Forwarded: true}
 	if req.Enabled {
@@ -399,7 +410,7 @@ func (s *Service) SetMaintenance(ctx context.Context, req *vipdv1.SetMaintenance
 			return resp, nil
 		}
 		if a.clock.Now().After(deadline) {
-			return nil, status.Errorf(codes.DeadlineExceeded, "node %s did not confirm maintenance %v within %v", node, req.Enabled, confirmTimeout)
+			return nil, reqErrorf(errDeadline, "node %s did not confirm maintenance %v within %v", node, req.Enabled, confirmTimeout)
 		}
 		if !clock.Sleep(ctx, a.clock, 50*time.Millisecond) {
 			return nil, status.FromContextError(ctx.Err()).Err()
@@ -436,35 +447,41 @@ func (a *Agent) setMaintenance(on bool, by string) []string {
 
 // SetOrder writes an instance's order cluster-wide.
 func (s *Service) SetOrder(_ context.Context, req *vipdv1.SetOrderRequest) (*vipdv1.SetOrderResponse, error) {
+	resp, err := s.setOrder(req)
+	return resp, grpcStatus(err)
+}
+
+// setOrder is SetOrder, its errors the agent's.
+func (s *Service) setOrder(req *vipdv1.SetOrderRequest) (*vipdv1.SetOrderResponse, error) {
 	a := s.a
 	if req.GetInstance() == "" {
-		return nil, status.Error(codes.InvalidArgument, "instance: required")
+		return nil, reqErrorf(errInvalid, "instance: required")
 	}
 	if len(req.GetNodes()) == 0 {
-		return nil, status.Error(codes.InvalidArgument, "nodes: at least one node")
+		return nil, reqErrorf(errInvalid, "nodes: at least one node")
 	}
 	seen := map[string]int{}
 	var nodes []gossip.OrderNode
 	for i, n := range req.Nodes {
 		if n.GetName() == "" {
-			return nil, status.Errorf(codes.InvalidArgument, "nodes[%d].name: required", i)
+			return nil, reqErrorf(errInvalid, "nodes[%d].name: required", i)
 		}
 		if j, dup := seen[n.Name]; dup {
-			return nil, status.Errorf(codes.InvalidArgument, "nodes[%d].name: %q is already nodes[%d]", i, n.Name, j)
+			return nil, reqErrorf(errInvalid, "nodes[%d].name: %q is already nodes[%d]", i, n.Name, j)
 		}
 		seen[n.Name] = i
 		nodes = append(nodes, gossip.OrderNode{Name: n.Name, Disabled: n.Disabled})
 	}
 	l := a.link.Load()
 	if l == nil {
-		return nil, status.Error(codes.FailedPrecondition, "orders are cluster-wide: they need the gossip cluster (a gossip section in the configuration)")
+		return nil, reqErrorf(errPrecondition, "orders are cluster-wide: they need the gossip cluster (a gossip section in the configuration)")
 	}
 	if len(candidates(l.c.States(), req.Instance)) == 0 {
-		return nil, status.Errorf(codes.NotFound, "instance %q: no node of the cluster runs it", req.Instance)
+		return nil, reqErrorf(errNotFound, "instance %q: no node of the cluster runs it", req.Instance)
 	}
 	if req.ExpectedVersion != 0 {
 		if cur := l.c.Orders()[req.Instance]; cur.Version != req.ExpectedVersion {
-			return nil, status.Errorf(codes.FailedPrecondition, "order of %s is at version %d, not %d", req.Instance, cur.Version, req.ExpectedVersion)
+			return nil, reqErrorf(errPrecondition, "order of %s is at version %d, not %d", req.Instance, cur.Version, req.ExpectedVersion)
 		}
 	}
 	entry, err := l.c.SetOrder(req.Instance, nodes)
@@ -472,9 +489,9 @@ func (s *Service) SetOrder(_ context.Context, req *vipdv1.SetOrderRequest) (*vip
 	case errors.Is(err, gossip.ErrPersist):
 		a.log.Warn("order in effect but not saved", "instance", req.Instance, "err", err)
 	case errors.Is(err, gossip.ErrInvalid):
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return nil, reqErrorf(errInvalid, "%s", err.Error())
 	case err != nil:
-		return nil, status.Error(codes.Internal, err.Error())
+		return nil, reqErrorf(errInternal, "%s", err.Error())
 	}
 	a.log.Info("order set through the API", "instance", req.Instance, "version", entry.Version)
 	return &vipdv1.SetOrderResponse{Order: orderProto(entry)}, nil
@@ -483,9 +500,15 @@ func (s *Service) SetOrder(_ context.Context, req *vipdv1.SetOrderRequest) (*vip
 // Reload re-reads the configuration through Options.LoadConfig and
 // applies it as SIGHUP does.
 func (s *Service) Reload(ctx context.Context, _ *vipdv1.ReloadRequest) (*vipdv1.ReloadResponse, error) {
+	resp, err := s.reload(ctx)
+	return resp, grpcStatus(err)
+}
+
+// reload is Reload, its errors the agent's.
+func (s *Service) reload(ctx context.Context) (*vipdv1.ReloadResponse, error) {
 	a := s.a
 	if a.loadConfig == nil {
-		return nil, status.Error(codes.Unimplemented, "this agent was started without a configuration file to reload")
+		return nil, reqErrorf(errUnimplemented, "this agent was started without a configuration file to reload")
 	}
 	// Logged as SIGHUP's reloads are: who changed the running
 	// configuration, and why it was refused, belongs in the node's log.
@@ -493,7 +516,7 @@ func (s *Service) Reload(ctx context.Context, _ *vipdv1.ReloadRequest) (*vipdv1.
 	cfg, err := a.loadConfig()
 	if err != nil {
 		a.log.Error("configuration not reloaded (API request): keeping the running one", "err", err)
-		return nil, status.Errorf(codes.InvalidArgument, "configuration not reloaded: %v", err)
+		return nil, reqErrorf(errInvalid, "configuration not reloaded: %v", err)
 	}
 	for _, w := range cfg.Warnings {
 		a.log.Warn(w.String())
@@ -501,7 +524,7 @@ func (s *Service) Reload(ctx context.Context, _ *vipdv1.ReloadRequest) (*vipdv1.
 	res, err := a.ReloadDiff(ctx, cfg)
 	if err != nil {
 		a.log.Error("reload incomplete (API request)", "err", err)
-		return nil, status.Errorf(codes.FailedPrecondition, "reload: %v", err)
+		return nil, reqErrorf(errPrecondition, "reload: %v", err)
 	}
 	a.log.Info("configuration reloaded (API request)", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
 	resp := &vipdv1.ReloadResponse{Added: res.Added, Removed: res.Removed, Changed: res.Changed}

@@ -13,11 +13,14 @@ import (
 type errKind int
 
 const (
-	errInvalid      errKind = iota + 1 // the request itself is wrong
-	errNotFound                        // it names something that does not exist
-	errPrecondition                    // the cluster is not in a state that allows it
-	errUnavailable                     // a part it needs could not be reached
-	errInternal                        // something failed that the caller cannot fix
+	errInvalid       errKind = iota + 1 // the request itself is wrong
+	errNotFound                         // it names something that does not exist
+	errPrecondition                     // the cluster is not in a state that allows it
+	errUnavailable                      // a part it needs could not be reached
+	errInternal                         // something failed that the caller cannot fix
+	errDeadline                         // it did not complete in time
+	errExhausted                        // the caller fell too far behind
+	errUnimplemented                    // this agent cannot do it at all
 )
 
 // requestError is a failed request: its kind and the message for the caller.
@@ -50,6 +53,12 @@ func grpcStatus(err error) error {
 		code = codes.FailedPrecondition
 	case errUnavailable:
 		code = codes.Unavailable
+	case errDeadline:
+		code = codes.DeadlineExceeded
+	case errExhausted:
+		code = codes.ResourceExhausted
+	case errUnimplemented:
+		code = codes.Unimplemented
 	}
 	return status.Error(code, re.msg)
 }

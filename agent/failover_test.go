@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
+	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -77,5 +80,27 @@ func TestPlanFailover(t *testing.T) {
 	st := status.Error(codes.Unavailable, "the agent is stopping")
 	if grpcStatus(st) != st || grpcStatus(nil) != nil {
 		t.Error("grpcStatus changed an error that is not a requestError")
+	}
+}
+
+// The handlers hand the agent's typed errors to gRPC through grpcStatus.
+func TestHandlersMapErrors(t *testing.T) {
+	s := &Service{a: &Agent{}}
+	ctx := context.Background()
+	_, err := s.Failover(ctx, &vipdv1.FailoverRequest{})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("Failover without instance: %v, want InvalidArgument", err)
+	}
+	_, err = s.Failover(ctx, &vipdv1.FailoverRequest{Instance: "web"})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("Failover without gossip: %v, want FailedPrecondition", err)
+	}
+	_, err = s.SetOrder(ctx, &vipdv1.SetOrderRequest{Instance: "web", Nodes: []*vipdv1.OrderNode{{Name: "a"}, {Name: "a"}}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), `nodes[1].name: "a" is already nodes[0]`) {
+		t.Errorf("SetOrder with a node twice: %v, want InvalidArgument naming the field", err)
+	}
+	_, err = s.Reload(ctx, &vipdv1.ReloadRequest{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("Reload without a file: %v, want Unimplemented", err)
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -211,6 +209,12 @@ func (a *Agent) gather(ctx context.Context, q historyRequest, local bool) ([]his
 
 // ListEvents returns the cluster's (or, with local, this node's) history.
 func (s *Service) ListEvents(ctx context.Context, req *vipdv1.ListEventsRequest) (*vipdv1.ListEventsResponse, error) {
+	resp, err := s.listEvents(ctx, req)
+	return resp, grpcStatus(err)
+}
+
+// listEvents is ListEvents, its errors the agent's.
+func (s *Service) listEvents(ctx context.Context, req *vipdv1.ListEventsRequest) (*vipdv1.ListEventsResponse, error) {
 	q := history.Query{Instance: req.GetInstance(), Node: req.GetNode(), Limit: int(req.GetLimit())}
 	if req.Since != nil {
 		q.Since = req.Since.AsTime()
@@ -221,12 +225,12 @@ func (s *Service) ListEvents(ctx context.Context, req *vipdv1.ListEventsRequest)
 	for _, k := range req.GetKind() {
 		kind, err := history.ParseKind(k)
 		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "kind: %v", err)
+			return nil, reqErrorf(errInvalid, "kind: %v", err)
 		}
 		q.Kinds = append(q.Kinds, kind)
 	}
 	if req.GetLimit() > history.MaxLimit {
-		return nil, status.Errorf(codes.InvalidArgument, "limit: at most %d", history.MaxLimit)
+		return nil, reqErrorf(errInvalid, "limit: at most %d", history.MaxLimit)
 	}
 	local := req.GetLocal() || (q.Node == s.a.nodeName)
 	answers, _ := s.a.gather(ctx, historyRequest{Events: &q}, local)
@@ -234,7 +238,7 @@ func (s *Service) ListEvents(ctx context.Context, req *vipdv1.ListEventsRequest)
 		// Only that node's answer matters; the others return nothing.
 		answers = slices.DeleteFunc(answers, func(a history.Answer) bool { return a.Node != q.Node })
 		if len(answers) == 0 {
-			return nil, status.Errorf(codes.NotFound, "node %q: not a member", q.Node)
+			return nil, reqErrorf(errNotFound, "node %q: not a member", q.Node)
 		}
 	}
 	tl := history.Merge(answers, history.DefaultSkew)
@@ -263,10 +267,16 @@ const chainLength = 25
 
 // Why explains who holds an instance and why.
 func (s *Service) Why(ctx context.Context, req *vipdv1.WhyRequest) (*vipdv1.WhyResponse, error) {
+	resp, err := s.why(ctx, req)
+	return resp, grpcStatus(err)
+}
+
+// why is Why, its errors the agent's.
+func (s *Service) why(ctx context.Context, req *vipdv1.WhyRequest) (*vipdv1.WhyResponse, error) {
 	a := s.a
 	name := req.GetInstance()
 	if name == "" {
-		return nil, status.Error(codes.InvalidArgument, "instance: required")
+		return nil, reqErrorf(errInvalid, "instance: required")
 	}
 	q := history.Query{Instance: name, Limit: 200, Since: a.clock.Now().Add(-7 * 24 * time.Hour),
 		Kinds: []history.Kind{history.KindTransition, history.KindPriority, history.KindFailover, history.KindOrder, history.KindGuard,
@@ -283,7 +293,7 @@ func (s *Service) Why(ctx context.Context, req *vipdv1.WhyRequest) (*vipdv1.WhyR
 	sides = withGossipSides(sides, states, name)
 	sides = slices.DeleteFunc(sides, func(s *sideOf) bool { return !s.Running })
 	if len(sides) == 0 {
-		return nil, status.Errorf(codes.NotFound, "instance %q: no node runs it", name)
+		return nil, reqErrorf(errNotFound, "instance %q: no node runs it", name)
 	}
 	rankSides(sides)
 	tl := history.Merge(answers, history.DefaultSkew)
