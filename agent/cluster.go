@@ -205,6 +205,10 @@ func (l *clusterLink) syncOrders(t *tracking) {
 		}
 		t.setShared(inst, list)
 		l.log.Info("cluster order in effect", "instance", inst, "version", e.Version, "origin", e.Origin)
+		// This round applied the priorities before the order arrived:
+		// wake the agent for another, or nothing would until the next
+		// event (no round runs on a fixed tick any more).
+		t.poke()
 	}
 }
 
