@@ -211,7 +211,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	if on, err := loadMaintenance(maintenanceFile(cfg)); err != nil {
 		a.log.Error("cannot read the maintenance state", "err", err)
 	} else if on {
-		a.track.maint = true
+		a.track.setMaintenance(true)
 		a.log.Warn("starting in maintenance: every instance stays BACKUP until released", "file", maintenanceFile(cfg))
 	}
 	a.track.cloud = a.cloud
