@@ -15,6 +15,7 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/gossip"
+	"github.com/vipd/vipd/internal/atomicfile"
 	"github.com/vipd/vipd/priority"
 )
 
@@ -180,48 +181,16 @@ func (r *orderReads) flush() {
 
 // writeOrderReads saves read atomically: a synced temporary file renamed
 // over path, so a crash leaves the old file or the new one.
-func writeOrderReads(path string, read map[string]string) (err error) {
+func writeOrderReads(path string, read map[string]string) error {
 	b, err := json.MarshalIndent(orderReadsFile{Version: orderReadsVersion, Read: read}, "", "  ")
 	if err != nil {
 		return err
 	}
 	b = append(b, '\n')
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(b); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o640); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// The rename is durable once the directory is; failing that is not
-	// worth an error (the old content is still a good record).
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, b, 0o640)
 }
 
 // orderCluster is what publishing local orders needs of the gossip

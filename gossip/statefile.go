@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/vipd/vipd/internal/atomicfile"
 )
 
 // stateFileVersion is the version of the state file's JSON. Fields added
@@ -88,7 +90,7 @@ func readStateFile(path string) (savedState, error) {
 // writeStateFile saves orders atomically: a temporary file in the same
 // directory, written and synced, renamed over path, then the directory
 // synced, so a crash leaves either the old file or the new one.
-func writeStateFile(path string, orders map[string]OrderEntry, members []savedMember) (err error) {
+func writeStateFile(path string, orders map[string]OrderEntry, members []savedMember) error {
 	f := stateFile{Version: stateFileVersion, Orders: sortedOrders(orders)}
 	for _, m := range members {
 		f.Members = append(f.Members, fileMember{Name: m.Name, Addr: m.Addr.String()})
@@ -98,41 +100,10 @@ func writeStateFile(path string, orders map[string]OrderEntry, members []savedMe
 		return err
 	}
 	b = append(b, '\n')
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(b); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o640); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(path, b, 0o640)
 }
 
 // persist writes the current orders and members now. Writers are

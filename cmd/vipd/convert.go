@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/config/keepalived"
+	"github.com/vipd/vipd/internal/atomicfile"
 )
 
 func newConvertCmd() *cobra.Command {
@@ -186,24 +185,8 @@ func selfCheck(cfg *config.Config, name string, yml []byte, opts config.LoadOpti
 	return out
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, so a reader (or a vipd reloading) never sees half a file.
+// writeFileAtomic writes data to path so that a reader (or a vipd
+// reloading) never sees half a file.
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, 0o600)
 }
