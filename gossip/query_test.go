@@ -23,7 +23,11 @@ func TestQuery(t *testing.T) {
 		return []byte(from + " asked " + string(req)), nil
 	})
 	bn.start(t)
-	waitFor(t, 5*time.Second, "a to see b", func() bool { return len(aliveNames(a.c)) == 2 })
+	// Both views: b answers only members it sees alive, and the join reaches
+	// a's view before b's.
+	waitFor(t, 5*time.Second, "a and b to see each other", func() bool {
+		return len(aliveNames(a.c)) == 2 && len(aliveNames(bn.c)) == 2
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
