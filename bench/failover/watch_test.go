@@ -2,7 +2,6 @@ package failover
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,19 +9,15 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/vipd/vipd/bench/internal/sockwatch"
 	"github.com/vipd/vipd/election/vrrp"
 	"github.com/vipd/vipd/internal/lab"
 	"golang.org/x/sys/unix"
 )
-
-// pollTimeout bounds each blocking receive of the watchers so that they
-// notice close; it plays no part in what they measure.
-const pollTimeout = 50 * time.Millisecond
 
 // advertWatch reads, on a raw protocol-112 socket of its own in a node's
 // namespace, every advert one sender sends there; the kernel hands each raw
@@ -32,14 +27,11 @@ const pollTimeout = 50 * time.Millisecond
 // with a process group, it sends SIGKILL to that group from the receiving
 // thread as soon as the sender's next advert arrives.
 type advertWatch struct {
-	fd   int
+	r    *sockwatch.Reader
 	from netip.Addr // the sender watched
 	vrid uint8
-	prio uint8 // the sender's priority: its normal adverts
-
-	stop      atomic.Bool
-	done      chan struct{}
-	closeOnce sync.Once
+	prio uint8       // the sender's priority: its normal adverts
+	adv  vrrp.Advert // used by the reader only
 
 	seen atomic.Int64 // normal adverts so far
 	pgid atomic.Int32 // non-zero: kill this group after the next advert
@@ -54,91 +46,56 @@ type advertWatch struct {
 	first       time.Time     // arrival of the first normal advert
 	firstToLast int64         // normal adverts after the first
 
-	// Written by the reader before done is closed.
+	// Written by the reader, read after close.
 	last     time.Time // arrival of the last advert from the sender
 	after    int       // adverts that arrived after the trigger
 	resigned bool      // one of them had priority 0: the kill was not a crash
-	err      error     // why the reader stopped early
+	err      error     // why the reader stopped early; set by close
 }
 
 func watchAdverts(n *lab.Node, iface string, from netip.Addr, vrid, prio uint8) (*advertWatch, error) {
-	w := &advertWatch{from: from, vrid: vrid, prio: prio, done: make(chan struct{}), fired: make(chan struct{})}
-	err := n.Do(func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, vrrp.ProtocolNumber)
-		if err != nil {
-			return fmt.Errorf("raw socket: %w", err)
-		}
-		tv := unix.NsecToTimeval(pollTimeout.Nanoseconds())
-		for _, o := range []func() error{
-			func() error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface) },
-			func() error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) },
-			func() error { return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv) },
-		} {
-			if err := o(); err != nil {
-				unix.Close(fd)
-				return fmt.Errorf("raw socket options: %w", err)
-			}
-		}
-		w.fd = fd
-		return nil
-	})
+	fd, err := sockwatch.OpenVRRP(n, iface, 0)
 	if err != nil {
 		return nil, err
 	}
-	go w.read()
+	w := &advertWatch{from: from, vrid: vrid, prio: prio, fired: make(chan struct{})}
+	w.r = sockwatch.Start(fd, 2048, w.handle)
 	return w, nil
 }
 
-func (w *advertWatch) read() {
-	defer close(w.done)
-	buf := make([]byte, 2048)
-	oob := make([]byte, 128)
-	var adv vrrp.Advert
-	for !w.stop.Load() {
-		n, oobn, _, _, err := unix.Recvmsg(w.fd, buf, oob, 0)
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			w.err = fmt.Errorf("recvmsg: %w", err)
+func (w *advertWatch) handle(at time.Time, pkt []byte) {
+	src, dst, payload, ok := sockwatch.ParseIPv4(pkt)
+	if !ok || src != w.from {
+		return
+	}
+	adv := &w.adv
+	if vrrp.UnmarshalInto(adv, payload, src, dst) != nil || adv.VRID != w.vrid {
+		return
+	}
+	if w.trigger.IsZero() {
+		if adv.Priority != w.prio {
 			return
 		}
-		at, ok := rxTime(oob[:oobn])
-		if !ok {
-			at = time.Now()
+		if w.first.IsZero() {
+			w.first = at
+		} else {
+			w.firstToLast++
 		}
-		src, dst, payload, ok := parseIPv4(buf[:n])
-		if !ok || src != w.from {
-			continue
+		w.last, w.field = at, adv.Interval
+		w.seen.Add(1)
+		if pg := w.pgid.Load(); pg != 0 {
+			w.killAt = time.Now()
+			w.killErr = unix.Kill(-int(pg), unix.SIGKILL)
+			w.trigger = at
+			close(w.fired)
 		}
-		if vrrp.UnmarshalInto(&adv, payload, src, dst) != nil || adv.VRID != w.vrid {
-			continue
-		}
-		if w.trigger.IsZero() {
-			if adv.Priority != w.prio {
-				continue
-			}
-			if w.first.IsZero() {
-				w.first = at
-			} else {
-				w.firstToLast++
-			}
-			w.last, w.field = at, adv.Interval
-			w.seen.Add(1)
-			if pg := w.pgid.Load(); pg != 0 {
-				w.killAt = time.Now()
-				w.killErr = unix.Kill(-int(pg), unix.SIGKILL)
-				w.trigger = at
-				close(w.fired)
-			}
-			continue
-		}
-		// After the kill: the sender should be silent.
-		w.last = at
-		w.after++
-		if adv.Priority == 0 {
-			w.resigned = true
-		}
+		return
+	}
+	// After the kill: the sender should be silent.
+	w.last = at
+	w.after++
+	if adv.Priority == 0 {
+		w.resigned = true
 	}
 }
 
@@ -157,42 +114,8 @@ func (w *advertWatch) arm(pgid int) { w.pgid.Store(int32(pgid)) }
 // close stops the reader and waits for it; the results are stable after.
 // Calling it again does nothing.
 func (w *advertWatch) close() {
-	w.closeOnce.Do(func() {
-		w.stop.Store(true)
-		<-w.done
-		unix.Close(w.fd)
-	})
-}
-
-// rxTime finds the kernel's receive timestamp among control messages; the
-// timespec is two native 64-bit words on the 64-bit Linux this runs on.
-func rxTime(oob []byte) (time.Time, bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
-			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
-			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
-			return time.Unix(sec, nsec), true
-		}
-	}
-	return time.Time{}, false
-}
-
-// parseIPv4 splits what a raw IPv4 socket returns into the header's
-// addresses and the payload.
-func parseIPv4(b []byte) (src, dst netip.Addr, payload []byte, ok bool) {
-	if len(b) < 20 || b[0]>>4 != 4 {
-		return src, dst, nil, false
-	}
-	ihl := int(b[0]&0x0f) * 4
-	total := int(binary.BigEndian.Uint16(b[2:4]))
-	if ihl < 20 || total < ihl || total > len(b) {
-		return src, dst, nil, false
-	}
-	return netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20])), b[ihl:total], true
+	w.r.Close()
+	w.err = w.r.Err()
 }
 
 // addrWatch listens to the kernel's address notifications (RTM_NEWADDR) in
@@ -200,30 +123,27 @@ func parseIPv4(b []byte) (src, dst netip.Addr, payload []byte, ok bool) {
 // kernel sends the notification from inside the address-add request itself,
 // so the time it is read is the bind time plus only this process's wake-up.
 type addrWatch struct {
-	fd      int
+	r       *sockwatch.Reader
 	ifindex uint32
 	addr    netip.Addr
-
-	stop      atomic.Bool
-	done      chan struct{}
-	closeOnce sync.Once
-	added     chan time.Time // one per notification of the address being added
-	err       error          // why the reader stopped early; read after done
+	added   chan time.Time // one per notification of the address being added
+	err     error          // why the reader stopped early; set by close
 }
 
 func watchAddr(n *lab.Node, iface string, addr netip.Addr) (*addrWatch, error) {
-	w := &addrWatch{addr: addr, done: make(chan struct{}), added: make(chan time.Time, 64)}
+	w := &addrWatch{addr: addr, added: make(chan time.Time, 64)}
+	var fd int
 	err := n.Do(func() error {
 		ifi, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err
 		}
 		w.ifindex = uint32(ifi.Index)
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 		if err != nil {
 			return fmt.Errorf("netlink socket: %w", err)
 		}
-		tv := unix.NsecToTimeval(pollTimeout.Nanoseconds())
+		tv := unix.NsecToTimeval(sockwatch.PollTimeout.Nanoseconds())
 		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 			unix.Close(fd)
 			return fmt.Errorf("netlink SO_RCVTIMEO: %w", err)
@@ -232,39 +152,27 @@ func watchAddr(n *lab.Node, iface string, addr netip.Addr) (*addrWatch, error) {
 			unix.Close(fd)
 			return fmt.Errorf("netlink bind: %w", err)
 		}
-		w.fd = fd
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	go w.read()
+	w.r = sockwatch.Start(fd, 1<<16, w.handle)
 	return w, nil
 }
 
-func (w *addrWatch) read() {
-	defer close(w.done)
-	buf := make([]byte, 1<<16)
-	for !w.stop.Load() {
-		n, _, err := unix.Recvfrom(w.fd, buf, 0)
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			w.err = fmt.Errorf("netlink recv: %w", err)
-			return
-		}
-		at := time.Now()
-		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-		if err != nil {
-			continue
-		}
-		for i := range msgs {
-			if w.isOurs(&msgs[i]) {
-				select {
-				case w.added <- at:
-				default: // nobody waits for that many
-				}
+// handle passes on, with the time it was read (netlink carries no kernel
+// timestamp), each notification of our address being added.
+func (w *addrWatch) handle(at time.Time, pkt []byte) {
+	msgs, err := syscall.ParseNetlinkMessage(pkt)
+	if err != nil {
+		return
+	}
+	for i := range msgs {
+		if w.isOurs(&msgs[i]) {
+			select {
+			case w.added <- at:
+			default: // nobody waits for that many
 			}
 		}
 	}
@@ -295,11 +203,8 @@ func (w *addrWatch) isOurs(m *syscall.NetlinkMessage) bool {
 
 // close stops the reader and waits for it. Calling it again does nothing.
 func (w *addrWatch) close() {
-	w.closeOnce.Do(func() {
-		w.stop.Store(true)
-		<-w.done
-		unix.Close(w.fd)
-	})
+	w.r.Close()
+	w.err = w.r.Err()
 }
 
 // nodePids lists the processes in the node's namespace other than this
