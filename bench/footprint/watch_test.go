@@ -1,7 +1,6 @@
 package footprint
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -14,11 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/bench/internal/sockwatch"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 // vrrpProto is VRRP's IP protocol number.
@@ -142,99 +141,39 @@ func slicesMax(xs []float64) float64 {
 // namespace (the kernel gives every raw socket a copy), the kernel arrival
 // time of the master's last advert for each VRID.
 type advertWatch struct {
-	fd    int
-	stop  atomic.Bool
-	done  chan struct{}
+	r     *sockwatch.Reader
 	vrids atomic.Int64 // VRIDs heard so far
 	last  [256]time.Time
-	err   error
+	err   error // why the reader stopped early; set by close
 }
 
 func watchAdverts(b *testing.B, n *lab.Node) *advertWatch {
 	b.Helper()
-	w := &advertWatch{done: make(chan struct{})}
-	err := n.Do(func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, vrrpProto)
-		if err != nil {
-			return err
-		}
-		tv := unix.NsecToTimeval((50 * time.Millisecond).Nanoseconds())
-		err = errors.Join(
-			unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface),
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1),
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20),
-			unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv))
-		if err != nil {
-			unix.Close(fd)
-			return err
-		}
-		w.fd = fd
-		return nil
-	})
+	fd, err := sockwatch.OpenVRRP(n, iface, 4<<20)
 	if err != nil {
 		b.Fatalf("raw VRRP socket in %s: %v", n.Name(), err)
 	}
-	go w.read()
-	return w
-}
-
-func (w *advertWatch) read() {
-	defer close(w.done)
-	buf := make([]byte, 2048)
-	oob := make([]byte, 128)
-	master := masterAddr.As4()
-	for !w.stop.Load() {
-		n, oobn, _, _, err := unix.Recvmsg(w.fd, buf, oob, 0)
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			w.err = fmt.Errorf("recvmsg: %w", err)
+	w := &advertWatch{}
+	w.r = sockwatch.Start(fd, 2048, func(at time.Time, pkt []byte) {
+		// IPv4 header, then VRRP: version/type, VRID, priority.
+		src, _, payload, ok := sockwatch.ParseIPv4(pkt)
+		if !ok || src != masterAddr || len(payload) < 3 || payload[2] == 0 {
 			return
 		}
-		at, ok := rxTime(oob[:oobn])
-		if !ok {
-			at = time.Now()
-		}
-		// IPv4 header, then VRRP: version/type, VRID, priority.
-		if n < 20 || buf[0]>>4 != 4 || [4]byte(buf[12:16]) != master {
-			continue
-		}
-		ihl := int(buf[0]&0x0f) * 4
-		if n < ihl+3 || buf[ihl+2] == 0 {
-			continue
-		}
-		vrid := buf[ihl+1]
+		vrid := payload[1]
 		if w.last[vrid].IsZero() {
 			w.vrids.Add(1)
 		}
 		w.last[vrid] = at
-	}
+	})
+	return w
 }
 
 // close stops the reader; its results are stable after. Calling it again
 // does nothing.
 func (w *advertWatch) close() {
-	if w.stop.Swap(true) {
-		return
-	}
-	<-w.done
-	unix.Close(w.fd)
-}
-
-// rxTime finds the kernel's receive time stamp (SO_TIMESTAMPNS) among
-// control messages.
-func rxTime(oob []byte) (time.Time, bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
-			return time.Unix(int64(binary.NativeEndian.Uint64(m.Data[0:8])), int64(binary.NativeEndian.Uint64(m.Data[8:16]))), true
-		}
-	}
-	return time.Time{}, false
+	w.r.Close()
+	w.err = w.r.Err()
 }
 
 // bindWatch notes when the kernel reports each VIP added in a namespace
