@@ -38,3 +38,12 @@ def replace_section(doc_path, name, table):
     a, b = f"<!-- {name}:BEGIN -->", f"<!-- {name}:END -->"
     i, j = doc.index(a) + len(a), doc.index(b)
     open(doc_path, "w").write(doc[:i] + "\n" + table + "\n" + doc[j:])
+
+
+def publish(doc_path, name, table, nodoc=None):
+    """Puts table in section name of doc_path, unless the environment
+    variable nodoc is "1" (a trial run that must not touch the docs), and
+    prints it."""
+    if not nodoc or os.environ.get(nodoc) != "1":
+        replace_section(doc_path, name, table)
+    print(table)

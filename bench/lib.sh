@@ -22,3 +22,15 @@ bench_go() {
 	VIPD_BENCH_OUT=$out go test -count=1 -run '^$' -bench "$1" -benchtime "${3}x" -timeout "$4" "$2"
 	load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 }
+
+# bench_arg VAR DEFAULT MIN WHAT [VALUE] sets VAR to VALUE (DEFAULT when
+# absent), the count the script was given; below MIN it exits 2 with
+# "<script>: WHAT, got VALUE", WHAT saying what the count must be.
+bench_arg() {
+	local n=${5:-$2}
+	if ((n < $3)); then
+		echo "$(basename "$0"): $4, got $n" >&2
+		exit 2
+	fi
+	printf -v "$1" '%s' "$n"
+}

@@ -7,19 +7,15 @@
 # VIPD_BENCH_JSON=file keeps the raw samples (JSON lines) in file.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-rounds=${1:-9}
-if ((rounds < 5)); then
-	echo "run.sh: a median needs at least 5 rounds, got $rounds" >&2
-	exit 2
-fi
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+bench_arg rounds 9 5 "a median needs at least 5 rounds" "$@"
 bench_out
 bench_go BenchmarkCloudmove ./bench/cloudmove "$rounds" 30m
 python3 - "$out" docs/benchmarks.md "$rounds" "$load_before" "$load_after" <<'PY'
 import datetime, json, statistics, subprocess, sys
 sys.path.insert(0, "bench")
-from benchdoc import commit, first_line, machine, replace_section
+from benchdoc import commit, first_line, machine, publish
 measured = commit(["cloudmove", "config"])
 
 out, doc_path, rounds, load_before, load_after = sys.argv[1:6]
@@ -65,6 +61,5 @@ table = "\n".join([
     f"{n * med('script_serve_ms') + (n - 10) * r['latency_ms']:.0f} ms is "
     f"{'met' if 5 * (med('burst_ms') + med('verify_serve_ms')) <= n * med('script_serve_ms') + (n - 10) * r['latency_ms'] else 'not met'}.",
 ])
-replace_section(doc_path, "CLOUDMOVE", table)
-print(table)
+publish(doc_path, "CLOUDMOVE", table)
 PY

@@ -5,20 +5,16 @@
 # VIPD_BENCH_JSON=file keeps the raw samples (JSON lines) in file.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-runs=${1:-7}
-if ((runs < 5)); then
-	echo "run.sh: a median needs at least 5 runs per cell, got $runs" >&2
-	exit 2
-fi
-bash scripts/install-deps.sh >/dev/null
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+bench_arg runs 7 5 "a median needs at least 5 runs per cell" "$@"
+bash scripts/install-deps.sh >/dev/null
 bench_out
 bench_go BenchmarkFailover ./bench/failover "$runs" 90m
 python3 - "$out" docs/benchmarks.md "$runs" "$load_before" "$load_after" <<'PY'
 import datetime, json, os, platform, statistics, subprocess, sys
 sys.path.insert(0, "bench")
-from benchdoc import commit, first_line, machine, replace_section
+from benchdoc import commit, first_line, machine, publish
 measured = commit(["cmd", "agent", "config", "election", "internal"])  # what changes the binary measured
 
 out, doc_path, runs, load_before, load_after = sys.argv[1:6]
@@ -77,6 +73,5 @@ table = "\n".join([
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     *detail,
 ])
-replace_section(doc_path, "FAILOVER", table)
-print(table)
+publish(doc_path, "FAILOVER", table)
 PY

@@ -11,19 +11,15 @@
 # kept before instead of measuring; VIPD_FOOTPRINT_NODOC=1 only prints it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-runs=${1:-3}
-if ((runs < 1)); then
-	echo "idle.sh: runs must be at least 1, got $runs" >&2
-	exit 2
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_arg runs 3 1 "runs must be at least 1" "$@"
 if [[ -n ${VIPD_IDLE_SAMPLES:-} ]]; then
 	out=$VIPD_IDLE_SAMPLES
 	load=$(python3 -c 'import json,sys; l=[json.loads(x)["load1"] for x in open(sys.argv[1])]; print(f"1-minute load average {min(l)}–{max(l)} at the windows'"'"' starts")' "$out")
 	runs=$(python3 -c 'import json,sys; print(sum(json.loads(l)["daemon"] == "keepalived" for l in open(sys.argv[1])))' "$out")
 else
 	bash scripts/install-deps.sh >/dev/null
-	# shellcheck source=bench/lib.sh
-	. bench/lib.sh
 	bench_out
 	bench_go BenchmarkIdle ./bench/footprint "$runs" 60m
 	load="load average $load_before before, $load_after after"
@@ -31,7 +27,7 @@ fi
 python3 - "$out" docs/benchmarks.md "$runs" "$load" <<'PY'
 import datetime, json, os, statistics, sys
 sys.path.insert(0, "bench")
-from benchdoc import commit, first_line, machine, replace_section
+from benchdoc import commit, first_line, machine, publish
 measured = commit(["cmd", "agent", "checks", "config", "election", "gossip", "internal", "go.mod"])
 
 out, doc_path, runs, load = sys.argv[1:5]
@@ -99,7 +95,5 @@ table = "\n".join([
     "| --- | --- | --- | --- | --- | --- | --- | --- |",
     *rows,
 ])
-if os.environ.get("VIPD_FOOTPRINT_NODOC") != "1":
-    replace_section(doc_path, "IDLE", table)
-print(table)
+publish(doc_path, "IDLE", table, "VIPD_FOOTPRINT_NODOC")
 PY

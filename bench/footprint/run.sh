@@ -9,20 +9,16 @@
 # prints the table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-runs=${1:-3}
-if ((runs < 1)); then
-	echo "run.sh: runs per cell must be at least 1, got $runs" >&2
-	exit 2
-fi
-bash scripts/install-deps.sh >/dev/null
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+bench_arg runs 3 1 "runs per cell must be at least 1" "$@"
+bash scripts/install-deps.sh >/dev/null
 bench_out
 bench_go BenchmarkFootprint ./bench/footprint "$runs" 120m
 python3 - "$out" docs/benchmarks.md "$runs" "$load_before" "$load_after" <<'PY'
 import datetime, json, os, statistics, sys
 sys.path.insert(0, "bench")
-from benchdoc import commit, first_line, machine, replace_section
+from benchdoc import commit, first_line, machine, publish
 measured = commit(["cmd", "agent", "config", "election", "internal", "go.mod"])
 
 out, doc_path, runs, load_before, load_after = sys.argv[1:6]
@@ -133,7 +129,5 @@ table = "\n".join([
     "| --- | --- | --- | --- | --- | --- | --- |",
     *fo,
 ])
-if os.environ.get("VIPD_FOOTPRINT_NODOC") != "1":
-    replace_section(doc_path, "FOOTPRINT", table)
-print(table)
+publish(doc_path, "FOOTPRINT", table, "VIPD_FOOTPRINT_NODOC")
 PY

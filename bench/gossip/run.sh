@@ -6,19 +6,15 @@
 # VIPD_BENCH_JSON=file keeps the raw samples (JSON lines) in file.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-rounds=${1:-7}
-if ((rounds < 5)); then
-	echo "run.sh: a median needs at least 5 rounds per profile, got $rounds" >&2
-	exit 2
-fi
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+bench_arg rounds 7 5 "a median needs at least 5 rounds per profile" "$@"
 bench_out
 bench_go BenchmarkGossip ./bench/gossip "$rounds" 90m
 python3 - "$out" docs/benchmarks.md "$rounds" "$load_before" "$load_after" <<'PY'
 import datetime, json, os, platform, statistics, subprocess, sys
 sys.path.insert(0, "bench")
-from benchdoc import commit, first_line, machine, replace_section
+from benchdoc import commit, first_line, machine, publish
 measured = commit(["cmd", "agent", "config", "gossip", "internal"])  # what changes the binary measured
 
 out, doc_path, rounds, load_before, load_after = sys.argv[1:6]
@@ -48,6 +44,5 @@ table = "\n".join([
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     *rows,
 ])
-replace_section(doc_path, "GOSSIP", table)
-print(table)
+publish(doc_path, "GOSSIP", table)
 PY

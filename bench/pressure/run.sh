@@ -17,21 +17,17 @@
 # A smoke test: VIPD_PRESSURE_NODOC=1 ./bench/pressure/run.sh 5
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-secs=${1:-300}
-if ((secs < 1)); then
-	echo "run.sh: seconds per cell must be at least 1, got $secs" >&2
-	exit 2
-fi
-bash scripts/install-deps.sh >/dev/null
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+bench_arg secs 300 1 "seconds per cell must be at least 1" "$@"
+bash scripts/install-deps.sh >/dev/null
 bench_out
 export VIPD_PRESSURE_DURATION=${secs}s VIPD_PRESSURE_ANON_PCT=${VIPD_PRESSURE_ANON_PCT:-80}
 bench_go BenchmarkPressure ./bench/pressure 1 180m
 python3 - "$out" docs/benchmarks.md "$secs" "$load_before" "$load_after" <<'PY'
 import datetime, json, os, sys
 sys.path.insert(0, "bench")
-from benchdoc import commit, first_line, machine, replace_section
+from benchdoc import commit, first_line, machine, publish
 measured = commit(["cmd", "agent", "config", "election", "internal", "go.mod"])
 
 out, doc_path, secs, load_before, load_after = sys.argv[1:6]
@@ -61,7 +57,5 @@ text = "\n".join([
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     *table,
 ])
-if os.environ.get("VIPD_PRESSURE_NODOC") != "1":
-    replace_section(doc_path, "PRESSURE", text)
-print(text)
+publish(doc_path, "PRESSURE", text, "VIPD_PRESSURE_NODOC")
 PY
