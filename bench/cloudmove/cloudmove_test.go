@@ -2,7 +2,6 @@ package cloudmove
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/vipd/vipd/bench/internal/benchio"
 	"github.com/vipd/vipd/cloudmove"
 	"github.com/vipd/vipd/cloudmove/faultproxy"
 	"github.com/vipd/vipd/cloudmove/mototest"
@@ -377,14 +377,5 @@ func BenchmarkCloudmove(b *testing.B) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	if out := os.Getenv("VIPD_BENCH_OUT"); out != "" {
-		fh, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer fh.Close()
-		if err := json.NewEncoder(fh).Encode(res); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchio.Append(b, res)
 }

@@ -1,15 +1,14 @@
 package failover
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/bench/internal/benchio"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
@@ -181,19 +180,7 @@ func benchInterval(b *testing.B, advert string, interval time.Duration) {
 	if out[1].MedianFromAdvertMS > 0 {
 		b.ReportMetric(out[0].MedianFromAdvertMS/out[1].MedianFromAdvertMS, "ratio")
 	}
-	if path := os.Getenv("VIPD_BENCH_OUT"); path != "" {
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		enc := json.NewEncoder(f)
-		for _, r := range out {
-			if err := enc.Encode(r); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	benchio.Append(b, out...)
 }
 
 // maxAttempts bounds the attempts at one sample.

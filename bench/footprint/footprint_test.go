@@ -1,7 +1,6 @@
 package footprint
 
 import (
-	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,13 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/bench/internal/benchio"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
 
 // Environment knobs for run.sh and for quick trials.
 const (
-	envOut    = "VIPD_BENCH_OUT"            // JSON lines of every sample go here
 	envWindow = "VIPD_FOOTPRINT_WINDOW"     // steady window, a Go duration; default 30s
 	envSettle = "VIPD_FOOTPRINT_SETTLE"     // wait after both settled, before the window; default 8s
 	envCells  = "VIPD_FOOTPRINT_CELLS"      // comma-separated cell names to run; default all
@@ -92,8 +91,8 @@ func BenchmarkFootprint(b *testing.B) {
 	lab.Require(b)
 	testbed.RequireKeepalived(b)
 	testbed.VipdBinary(b)
-	window := envDuration(b, envWindow, 30*time.Second)
-	settle := envDuration(b, envSettle, 8*time.Second)
+	window := benchio.Duration(b, envWindow, 30*time.Second)
+	settle := benchio.Duration(b, envSettle, 8*time.Second)
 	var only []string
 	if s := os.Getenv(envCells); s != "" {
 		only = strings.Split(s, ",")
@@ -106,18 +105,6 @@ func BenchmarkFootprint(b *testing.B) {
 			benchCell(b, c, window, settle)
 		})
 	}
-}
-
-func envDuration(b *testing.B, name string, def time.Duration) time.Duration {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		b.Fatalf("%s=%q: want a positive Go duration", name, s)
-	}
-	return d
 }
 
 // pair is the two-node lab of one cell.
@@ -159,19 +146,7 @@ func benchCell(b *testing.B, c cell, window, settle time.Duration) {
 		}
 		b.ReportMetric(median(cpu), d+"-cpu-s")
 	}
-	if path := os.Getenv(envOut); path != "" {
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		enc := json.NewEncoder(f)
-		for _, s := range out {
-			if err := enc.Encode(s); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	benchio.Append(b, out...)
 }
 
 // run measures one daemon in one cell: both nodes start clean, the master

@@ -1,7 +1,6 @@
 package footprint
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/bench/internal/benchio"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
@@ -68,8 +68,8 @@ func BenchmarkIdle(b *testing.B) {
 	lab.Require(b)
 	testbed.RequireKeepalived(b)
 	testbed.VipdBinary(b)
-	window := envDuration(b, envIdleWindow, 60*time.Second)
-	settle := envDuration(b, envSettle, 8*time.Second)
+	window := benchio.Duration(b, envIdleWindow, 60*time.Second)
+	settle := benchio.Duration(b, envSettle, 8*time.Second)
 	c := cells[0] // 1 @ 1 s
 	setups := []idleSetup{
 		{name: "keepalived", daemon: "keepalived", start: func(b *testing.B, n *lab.Node, router string, prio int, self, peer netip.Addr) *testbed.Daemon {
@@ -106,19 +106,7 @@ func BenchmarkIdle(b *testing.B) {
 		}
 		b.ReportMetric(median(w), strings.ReplaceAll(s.name, " ", "")+"-master-wakeups/s")
 	}
-	if path := os.Getenv(envOut); path != "" {
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		enc := json.NewEncoder(f)
-		for _, s := range out {
-			if err := enc.Encode(s); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	benchio.Append(b, out...)
 }
 
 // idleRun starts every pair, waits until each has settled, measures them

@@ -2,7 +2,6 @@ package gossip
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/bench/internal/benchio"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
@@ -116,16 +116,7 @@ func benchProfile(b *testing.B, profile string, agents []*agent) {
 	b.ReportMetric(med(func(s Sample) float64 { return s.FullViewMS }), "full-view-ms")
 	b.ReportMetric(med(func(s Sample) float64 { return s.CrashAllMS }), "crash-all-ms")
 	b.ReportMetric(med(func(s Sample) float64 { return s.LeaveAllMS }), "leave-all-ms")
-	if path := os.Getenv("VIPD_BENCH_OUT"); path != "" {
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		if err := json.NewEncoder(f).Encode(res); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchio.Append(b, res)
 }
 
 // seeds are the agents every agent joins through: the first of each zone.

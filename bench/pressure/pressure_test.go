@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/bench/internal/benchio"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
 
 // Settings, from the environment (run.sh documents them).
 const (
-	envOut      = "VIPD_BENCH_OUT"         // JSON lines, one per cell
 	envDuration = "VIPD_PRESSURE_DURATION" // measured time per cell (5m)
 	envStress   = "VIPD_PRESSURE_STRESS"   // "cpu,memory"
 	envDaemons  = "VIPD_PRESSURE_DAEMONS"  // "vipd,vipd+opts,keepalived,keepalived+opts"
@@ -105,7 +105,7 @@ func BenchmarkPressure(b *testing.B) {
 	lab.Require(b)
 	testbed.VipdBinary(b)
 	testbed.RequireKeepalived(b)
-	dur := envDur(b, envDuration, 5*time.Minute)
+	dur := benchio.Duration(b, envDuration, 5*time.Minute)
 	stresses := envList(envStress, "cpu,memory")
 	daemons := envList(envDaemons, "vipd,vipd+opts,keepalived,keepalived+opts")
 	cpus, others := masterCPUs(b)
@@ -118,15 +118,6 @@ func BenchmarkPressure(b *testing.B) {
 	l.Connect(na, sw, "eth0", addrA.String()+"/24")
 	l.Connect(nb, sw, "eth0", addrB.String()+"/24")
 
-	var out *os.File
-	if p := os.Getenv(envOut); p != "" {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		out = f
-	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for _, s := range stresses {
@@ -138,9 +129,7 @@ func BenchmarkPressure(b *testing.B) {
 				}
 				line, _ := json.Marshal(r)
 				b.Logf("%s", line)
-				if out != nil {
-					fmt.Fprintf(out, "%s\n", line)
-				}
+				benchio.Append(b, r)
 			}
 		}
 	}
@@ -408,16 +397,4 @@ func envInt(b *testing.B, name string, def int) int {
 		b.Fatalf("%s=%q: want a positive number", name, s)
 	}
 	return v
-}
-
-func envDur(b *testing.B, name string, def time.Duration) time.Duration {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		b.Fatalf("%s=%q: want a duration such as 60s", name, s)
-	}
-	return d
 }

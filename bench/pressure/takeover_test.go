@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/bench/internal/benchio"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 	"golang.org/x/sys/unix"
@@ -45,15 +46,6 @@ func BenchmarkFirstTakeover(b *testing.B) {
 	na, nb := l.Node("a"), l.Node("b")
 	l.Connect(na, sw, "eth0", addrA.String()+"/24")
 	l.Connect(nb, sw, "eth0", addrB.String()+"/24")
-	var out *os.File
-	if p := os.Getenv(envOut); p != "" {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		out = f
-	}
 	for i := 0; i < b.N; i++ {
 		for _, opts := range []bool{false, true} {
 			r, err := firstTakeover(b, na, nb, bin, opts)
@@ -62,9 +54,7 @@ func BenchmarkFirstTakeover(b *testing.B) {
 			}
 			line, _ := json.Marshal(r)
 			b.Logf("%s", line)
-			if out != nil {
-				fmt.Fprintf(out, "%s\n", line)
-			}
+			benchio.Append(b, r)
 		}
 	}
 }

@@ -1,0 +1,55 @@
+// Package benchio holds what the benchmarks read and write around their
+// measurements: settings from the environment, and the samples appended as
+// JSON lines to the file the bench/*/run.sh scripts read back.
+package benchio
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+)
+
+// OutEnv names the environment variable that holds the file the samples go
+// to; run.sh sets it (bench/lib.sh's bench_go), and without it a benchmark
+// only logs.
+const OutEnv = "VIPD_BENCH_OUT"
+
+// Append writes each of recs as one JSON line at the end of the file OutEnv
+// names, creating it; it does nothing when OutEnv is unset, and fails tb
+// when the file cannot be written. Appending lets each benchmark, cell or
+// run add its samples as it finishes them.
+func Append[T any](tb testing.TB, recs ...T) {
+	tb.Helper()
+	path := os.Getenv(OutEnv)
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	enc := json.NewEncoder(f)
+	for _, r := range recs {
+		if err := enc.Encode(r); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// Duration reads a positive Go duration (such as 60s) from the environment
+// variable name, def when it is unset; any other value fails tb, so that a
+// mistyped setting does not measure something else.
+func Duration(tb testing.TB, name string, def time.Duration) time.Duration {
+	tb.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		tb.Fatalf("%s=%q: want a positive Go duration such as 60s", name, s)
+	}
+	return d
+}
