@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/vipd/vipd/bench/internal/benchio"
+	"github.com/vipd/vipd/bench/internal/benchstat"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
@@ -171,7 +171,7 @@ func benchInterval(b *testing.B, advert string, interval time.Duration) {
 	floor := masterDown(interval, backupPrio)
 	var out []Result
 	for _, d := range daemons {
-		r := Result{Daemon: d, Advert: advert, FloorMS: ms(floor), Samples: samples[d], Discarded: discarded[d]}
+		r := Result{Daemon: d, Advert: advert, FloorMS: benchstat.MS(floor), Samples: samples[d], Discarded: discarded[d]}
 		r.MedianFromAdvertMS = median(samples[d], func(s Sample) float64 { return s.FromAdvertMS })
 		r.MedianFromKillMS = median(samples[d], func(s Sample) float64 { return s.FromKillMS })
 		b.ReportMetric(r.MedianFromAdvertMS, d+"-ms")
@@ -302,11 +302,11 @@ func failover(b *testing.B, c cluster, daemon, advert string, interval time.Dura
 	// Late adverts are measured from anyway (the backup heard them), and
 	// counted in the sample.
 	return Sample{
-		FromAdvertMS: ms(boundAt.Sub(adverts.last)),
-		FromKillMS:   ms(boundAt.Sub(adverts.killAt)),
+		FromAdvertMS: benchstat.MS(boundAt.Sub(adverts.last)),
+		FromKillMS:   benchstat.MS(boundAt.Sub(adverts.killAt)),
 		KillLagUS:    float64(adverts.killAt.Sub(adverts.trigger).Nanoseconds()) / 1e3,
-		TakeoverMS:   ms(takeover.first.Sub(adverts.last)),
-		PeriodMS:     ms(period),
+		TakeoverMS:   benchstat.MS(takeover.first.Sub(adverts.last)),
+		PeriodMS:     benchstat.MS(period),
 		LateAdverts:  adverts.after,
 	}, nil
 }
@@ -335,8 +335,6 @@ func waitAdverts(b *testing.B, w *advertWatch, n int64, timeout time.Duration) {
 	}
 }
 
-func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
-
 func median(xs []Sample, field func(Sample) float64) float64 {
 	if len(xs) == 0 {
 		return 0
@@ -345,9 +343,5 @@ func median(xs []Sample, field func(Sample) float64) float64 {
 	for i, x := range xs {
 		s[i] = field(x)
 	}
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return benchstat.Median(s)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/bench/internal/benchio"
+	"github.com/vipd/vipd/bench/internal/benchstat"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
@@ -144,7 +145,7 @@ func benchCell(b *testing.B, c cell, window, settle time.Duration) {
 				cpu = append(cpu, s.Master.CPUSeconds+s.Backup.CPUSeconds)
 			}
 		}
-		b.ReportMetric(median(cpu), d+"-cpu-s")
+		b.ReportMetric(benchstat.Median(cpu), d+"-cpu-s")
 	}
 	benchio.Append(b, out...)
 }
@@ -360,17 +361,3 @@ func tail(s string) string {
 	}
 	return s
 }
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

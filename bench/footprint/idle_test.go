@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/bench/internal/benchio"
+	"github.com/vipd/vipd/bench/internal/benchstat"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
@@ -104,7 +105,7 @@ func BenchmarkIdle(b *testing.B) {
 				w = append(w, x.Master.WakeupsPerS)
 			}
 		}
-		b.ReportMetric(median(w), strings.ReplaceAll(s.name, " ", "")+"-master-wakeups/s")
+		b.ReportMetric(benchstat.Median(w), strings.ReplaceAll(s.name, " ", "")+"-master-wakeups/s")
 	}
 	benchio.Append(b, out...)
 }

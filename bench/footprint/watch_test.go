@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/bench/internal/benchstat"
 	"github.com/vipd/vipd/bench/internal/sockwatch"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
@@ -116,16 +117,16 @@ func failover(b *testing.B, p pair, c cell, dm *testbed.Daemon) Failover {
 		if !ok || heard.IsZero() {
 			b.Fatalf("VRID %d: bound %v, last advert %v", i, ok, heard)
 		}
-		delays = append(delays, ms(at.Sub(heard)))
+		delays = append(delays, benchstat.MS(at.Sub(heard)))
 		if at.After(last) {
 			last = at
 		}
 	}
 	return Failover{
-		FloorMS:     ms(floor),
-		MedianMS:    median(delays),
+		FloorMS:     benchstat.MS(floor),
+		MedianMS:    benchstat.Median(delays),
 		MaxMS:       slicesMax(delays),
-		KillToAllMS: ms(last.Sub(killAt)),
+		KillToAllMS: benchstat.MS(last.Sub(killAt)),
 	}
 }
 

@@ -8,12 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vipd/vipd/bench/internal/benchio"
+	"github.com/vipd/vipd/bench/internal/benchstat"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
@@ -98,7 +98,7 @@ func benchProfile(b *testing.B, profile string, agents []*agent) {
 		b.Fatalf("unknown profile %q", profile)
 	}
 	res := Result{Profile: profile, Agents: len(agents),
-		DetectionBoundMS: ms(detectionBound(t, len(agents))), SpreadBoundMS: ms(spreadBound(t, len(agents)))}
+		DetectionBoundMS: benchstat.MS(detectionBound(t, len(agents))), SpreadBoundMS: benchstat.MS(spreadBound(t, len(agents)))}
 	round := 0
 	for b.Loop() {
 		s := runRound(b, profile, t, agents, round)
@@ -111,7 +111,7 @@ func benchProfile(b *testing.B, profile string, agents []*agent) {
 		for _, s := range res.Samples {
 			xs = append(xs, f(s))
 		}
-		return median(xs)
+		return benchstat.Median(xs)
 	}
 	b.ReportMetric(med(func(s Sample) float64 { return s.FullViewMS }), "full-view-ms")
 	b.ReportMetric(med(func(s Sample) float64 { return s.CrashAllMS }), "crash-all-ms")
@@ -170,13 +170,13 @@ func runRound(b *testing.B, profile string, t config.GossipTimings, agents []*ag
 		a.start(b, profile, sd)
 	}
 	last := time.Now()
-	s.LaunchSpreadMS = ms(last.Sub(first))
+	s.LaunchSpreadMS = benchstat.MS(last.Sub(first))
 	done := waitFullView(b, agents, first, timeout)
 	var per []float64
 	for _, ts := range done {
-		per = append(per, ms(ts.Sub(last)))
+		per = append(per, benchstat.MS(ts.Sub(last)))
 	}
-	s.FullViewMS, s.FullViewMedianMS = slices.Max(per), median(per)
+	s.FullViewMS, s.FullViewMedianMS = slices.Max(per), benchstat.Median(per)
 
 	// Crash of a non-seed member, a different one each round.
 	victim := agents[1+round%(len(agents)/2-1)]
@@ -186,9 +186,9 @@ func runRound(b *testing.B, profile string, t config.GossipTimings, agents []*ag
 	dead := waitLogged(b, others, killed, timeout, "gossip: member failed", "node="+victim.name+" ")
 	per = per[:0]
 	for _, ts := range dead {
-		per = append(per, ms(ts.Sub(killed)))
+		per = append(per, benchstat.MS(ts.Sub(killed)))
 	}
-	s.CrashMedianMS, s.CrashAllMS = median(per), slices.Max(per)
+	s.CrashMedianMS, s.CrashAllMS = benchstat.Median(per), slices.Max(per)
 
 	// The crashed member comes back.
 	restarted := time.Now()
@@ -199,7 +199,7 @@ func runRound(b *testing.B, profile string, t config.GossipTimings, agents []*ag
 	for _, ts := range back {
 		rejoin = later(rejoin, ts)
 	}
-	s.RejoinAllMS = ms(rejoin.Sub(restarted))
+	s.RejoinAllMS = benchstat.MS(rejoin.Sub(restarted))
 
 	// Graceful stop of another member (from the other zone).
 	leaver := agents[len(agents)/2+1+round%(len(agents)/2-1)]
@@ -216,7 +216,7 @@ func runRound(b *testing.B, profile string, t config.GossipTimings, agents []*ag
 			}
 		}
 	}
-	s.LeaveAllMS = ms(end.Sub(stopped))
+	s.LeaveAllMS = benchstat.MS(end.Sub(stopped))
 	if !leaver.d.Wait(10 * time.Second) {
 		b.Fatalf("%s did not exit within 10 s of SIGTERM", leaver.name)
 	}
@@ -356,18 +356,4 @@ func detectionBound(t config.GossipTimings, n int) time.Duration {
 // ceil(log10(n+1)) gossip intervals for a broadcast to reach all.
 func spreadBound(t config.GossipTimings, n int) time.Duration {
 	return time.Duration(t.RetransmitMult) * time.Duration(math.Ceil(math.Log10(float64(n+1)))) * t.GossipInterval
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/vipd/vipd/bench/internal/benchstat"
 )
 
 // episodeGap separates two takeovers by the backup: adverts from it closer
@@ -35,8 +37,8 @@ func analyse(as []arrival, master, backup netip.Addr, masterPrio uint8, interval
 			st.Adverts++
 			if !last.IsZero() {
 				g := a.at.Sub(last)
-				gaps = append(gaps, ms(g))
-				dev = append(dev, ms(max(g-interval, interval-g)))
+				gaps = append(gaps, benchstat.MS(g))
+				dev = append(dev, benchstat.MS(max(g-interval, interval-g)))
 				if g > 2*interval {
 					st.Late++
 				}
@@ -68,5 +70,3 @@ func quantile(xs []float64, q float64) float64 {
 	i := int(q*float64(len(s))+0.5) - 1
 	return s[min(max(i, 0), len(s)-1)]
 }
-
-func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

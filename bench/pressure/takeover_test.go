@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/bench/internal/benchio"
+	"github.com/vipd/vipd/bench/internal/benchstat"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 	"golang.org/x/sys/unix"
@@ -118,7 +119,7 @@ func firstTakeover(b *testing.B, na, nb *lab.Node, bin string, opts bool) (takeo
 	as, _ := w.since(kill)
 	for _, a := range as {
 		if a.src == addrB && a.prio == prioBackup {
-			r.TakeoverMs = ms(a.at.Sub(kill))
+			r.TakeoverMs = benchstat.MS(a.at.Sub(kill))
 			break
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vipd/vipd/bench/internal/benchstat"
 )
 
 // The invariants are checked after the run, on the sampler's record and the
@@ -282,11 +284,11 @@ func check(samples []sample, dist []disturbance, l limits, names []string, vipNa
 		st := vipStats{VIP: vipNames[v], Gaps: len(gaps), Duals: len(duals)}
 		for _, g := range gaps {
 			bound := l.gapBound(v, g.Next, len(names))
-			if ms(g.dur()) > st.WorstGapMS {
-				st.WorstGapMS, st.WorstGapBound = ms(g.dur()), ms(bound)
+			if benchstat.MS(g.dur()) > st.WorstGapMS {
+				st.WorstGapMS, st.WorstGapBound = benchstat.MS(g.dur()), benchstat.MS(bound)
 			}
-			c.Episodes = append(c.Episodes, episodeReport{VIP: vipNames[v], Kind: "gap", Start: g.Start, MS: ms(g.dur()),
-				Holders: nodeList(g.Next, names), BoundMS: ms(bound), MaxStepMS: ms(g.MaxStep), OK: g.dur() <= bound})
+			c.Episodes = append(c.Episodes, episodeReport{VIP: vipNames[v], Kind: "gap", Start: g.Start, MS: benchstat.MS(g.dur()),
+				Holders: nodeList(g.Next, names), BoundMS: benchstat.MS(bound), MaxStepMS: benchstat.MS(g.MaxStep), OK: g.dur() <= bound})
 			if g.dur() > bound {
 				next := "nobody (still unowned at the end)"
 				if !g.Open {
@@ -299,16 +301,16 @@ func check(samples []sample, dist []disturbance, l limits, names []string, vipNa
 		}
 		for _, d := range duals {
 			verdict := judgeDual(d, dist, l)
-			c.Episodes = append(c.Episodes, episodeReport{VIP: vipNames[v], Kind: "dual", Start: d.Start, MS: ms(d.dur()),
-				Holders: nodeList(d.Holders, names), Cause: verdict.Cause, BoundMS: ms(verdict.Bound), MaxStepMS: ms(d.MaxStep), OK: verdict.OK})
+			c.Episodes = append(c.Episodes, episodeReport{VIP: vipNames[v], Kind: "dual", Start: d.Start, MS: benchstat.MS(d.dur()),
+				Holders: nodeList(d.Holders, names), Cause: verdict.Cause, BoundMS: benchstat.MS(verdict.Bound), MaxStepMS: benchstat.MS(d.MaxStep), OK: verdict.OK})
 			ds := c.Duals[verdict.Cause]
 			if ds == nil {
 				ds = &dualStats{}
 				c.Duals[verdict.Cause] = ds
 			}
 			ds.Count++
-			if ms(d.dur()) > ds.WorstMS {
-				ds.WorstMS, ds.BoundMS = ms(d.dur()), ms(verdict.Bound)
+			if benchstat.MS(d.dur()) > ds.WorstMS {
+				ds.WorstMS, ds.BoundMS = benchstat.MS(d.dur()), benchstat.MS(verdict.Bound)
 			}
 			if !verdict.OK {
 				c.Violations = append(c.Violations, violation{At: d.Start, What: fmt.Sprintf(
@@ -390,5 +392,3 @@ func grew(first, last resourceSample, g growthLimits) []string {
 	}
 	return out
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/bench/internal/benchstat"
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
@@ -272,8 +273,8 @@ func TestSoak(t *testing.T) {
 	end := time.Now()
 
 	r := report{Profile: p, Seed: seed, Start: start, End: end, LossMethod: s.loss, Counts: map[string]int{},
-		Disturbances: s.dist, Samples: len(samples), SettleWorstMS: ms(s.settleWorst), LeakLimits: leakLimits}
-	r.Bounds.GuardMS, r.Bounds.HandoverMS, r.Bounds.GapMargin = ms(guardBound), ms(soakLimits.handover), ms(soakLimits.gapMargin)
+		Disturbances: s.dist, Samples: len(samples), SettleWorstMS: benchstat.MS(s.settleWorst), LeakLimits: leakLimits}
+	r.Bounds.GuardMS, r.Bounds.HandoverMS, r.Bounds.GapMargin = benchstat.MS(guardBound), benchstat.MS(soakLimits.handover), benchstat.MS(soakLimits.gapMargin)
 	r.SampleMaxMS, r.SampleP99MS = intervals(samples)
 	if s.smp.err != nil {
 		t.Errorf("sampler: %d failed reads, last: %v", s.smp.errs, s.smp.err)
@@ -397,7 +398,7 @@ func intervals(samples []sample) (maxMS, p99MS float64) {
 	}
 	var steps []float64
 	for i := 1; i < len(samples); i++ {
-		steps = append(steps, ms(samples[i].at.Sub(samples[i-1].at)))
+		steps = append(steps, benchstat.MS(samples[i].at.Sub(samples[i-1].at)))
 	}
 	slices.Sort(steps)
 	return steps[len(steps)-1], steps[len(steps)*99/100]
