@@ -89,11 +89,7 @@ type Sample struct {
 // BenchmarkFootprint runs each cell b.N times per daemon, alternating which
 // daemon goes first, and records CPU, memory and failover of both sides.
 func BenchmarkFootprint(b *testing.B) {
-	lab.Require(b)
-	testbed.RequireKeepalived(b)
-	testbed.VipdBinary(b)
-	window := benchio.Duration(b, envWindow, 30*time.Second)
-	settle := benchio.Duration(b, envSettle, 8*time.Second)
+	window, settle := setup(b, envWindow, 30*time.Second)
 	var only []string
 	if s := os.Getenv(envCells); s != "" {
 		only = strings.Split(s, ",")
@@ -106,6 +102,17 @@ func BenchmarkFootprint(b *testing.B) {
 			benchCell(b, c, window, settle)
 		})
 	}
+}
+
+// setup requires what both benchmarks run (namespaces, keepalived, the
+// vipd binary: skipped on a laptop, failed under CI) and reads the steady
+// window (from windowEnv, default def) and the wait before it.
+func setup(b *testing.B, windowEnv string, def time.Duration) (window, settle time.Duration) {
+	b.Helper()
+	lab.Require(b)
+	testbed.RequireKeepalived(b)
+	testbed.VipdBinary(b)
+	return benchio.Duration(b, windowEnv, def), benchio.Duration(b, envSettle, 8*time.Second)
 }
 
 // pair is the two-node lab of one cell.

@@ -66,11 +66,7 @@ type IdleSample struct {
 // noise; each run measures the wake-ups (voluntary context switches) and
 // CPU time of every daemon over the window.
 func BenchmarkIdle(b *testing.B) {
-	lab.Require(b)
-	testbed.RequireKeepalived(b)
-	testbed.VipdBinary(b)
-	window := benchio.Duration(b, envIdleWindow, 60*time.Second)
-	settle := benchio.Duration(b, envSettle, 8*time.Second)
+	window, settle := setup(b, envIdleWindow, 60*time.Second)
 	c := cells[0] // 1 @ 1 s
 	setups := []idleSetup{
 		{name: "keepalived", daemon: "keepalived", start: func(b *testing.B, n *lab.Node, router string, prio int, self, peer netip.Addr) *testbed.Daemon {
