@@ -109,8 +109,8 @@ func BenchmarkPressure(b *testing.B) {
 	stresses := envList(envStress, "cpu,memory")
 	daemons := envList(envDaemons, "vipd,vipd+opts,keepalived,keepalived+opts")
 	cpus, others := masterCPUs(b)
-	hogs := envInt(b, envHogs, 1)
-	limit := int64(envInt(b, envMemMB, 256)) << 20
+	hogs := benchio.Int(b, envHogs, 1)
+	limit := int64(benchio.Int(b, envMemMB, 256)) << 20
 
 	l := lab.New(b)
 	sw := l.Switch("sw")
@@ -220,8 +220,8 @@ func (c *cell) run() (record, error) {
 		}
 		st, r.Hogs = h, len(h.cmds)
 	case "memory":
-		anonPct := envInt(b, envAnonPct, 70)
-		h, err := startMemHog(cg, dir, c.limit*int64(anonPct)/100, c.limit/2, envInt(b, envReadMBs, 100))
+		anonPct := benchio.Int(b, envAnonPct, 70)
+		h, err := startMemHog(cg, dir, c.limit*int64(anonPct)/100, c.limit/2, benchio.Int(b, envReadMBs, 100))
 		if err != nil {
 			return r, err
 		}
@@ -385,16 +385,4 @@ func envList(name, def string) []string {
 		s = def
 	}
 	return strings.Split(s, ",")
-}
-
-func envInt(b *testing.B, name string, def int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil || v <= 0 {
-		b.Fatalf("%s=%q: want a positive number", name, s)
-	}
-	return v
 }

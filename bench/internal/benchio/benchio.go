@@ -6,6 +6,7 @@ package benchio
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -43,13 +44,25 @@ func Append[T any](tb testing.TB, recs ...T) {
 // mistyped setting does not measure something else.
 func Duration(tb testing.TB, name string, def time.Duration) time.Duration {
 	tb.Helper()
+	return setting(tb, name, def, time.ParseDuration, "a positive Go duration such as 60s")
+}
+
+// Int reads a positive whole number from the environment variable name,
+// def when it is unset; any other value fails tb.
+func Int(tb testing.TB, name string, def int) int {
+	tb.Helper()
+	return setting(tb, name, def, strconv.Atoi, "a positive number")
+}
+
+func setting[T int | time.Duration](tb testing.TB, name string, def T, parse func(string) (T, error), want string) T {
+	tb.Helper()
 	s := os.Getenv(name)
 	if s == "" {
 		return def
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		tb.Fatalf("%s=%q: want a positive Go duration such as 60s", name, s)
+	v, err := parse(s)
+	if err != nil || v <= 0 {
+		tb.Fatalf("%s=%q: want %s", name, s, want)
 	}
-	return d
+	return v
 }

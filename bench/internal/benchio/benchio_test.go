@@ -37,3 +37,15 @@ func TestDuration(t *testing.T) {
 		t.Errorf("250ms: %v", d)
 	}
 }
+
+func TestInt(t *testing.T) {
+	const name = "VIPD_BENCHIO_TEST_INT"
+	t.Setenv(name, "")
+	if v := Int(t, name, 256); v != 256 {
+		t.Errorf("unset: %d, want the default 256", v)
+	}
+	t.Setenv(name, "3")
+	if v := Int(t, name, 256); v != 3 {
+		t.Errorf("3: %d", v)
+	}
+}
