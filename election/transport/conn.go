@@ -323,6 +323,12 @@ func (c *Conn) parse6(b, oob []byte, from *unix.RawSockaddrInet6) (Packet, error
 	if !routerSource(p.Src) {
 		return Packet{}, fmt.Errorf("%w: source %v", ErrMalformed, p.Src)
 	}
+	// IPv4-mapped addresses name IPv4 nodes inside the host's own stack;
+	// on an IPv6 wire they are forged (RFC 4291 §2.5.5.2), and read back
+	// they would pass for IPv4 peers.
+	if p.Src.Is4In6() || p.Dst.Is4In6() {
+		return Packet{}, fmt.Errorf("%w: IPv4-mapped address %v -> %v", ErrMalformed, p.Src, p.Dst)
+	}
 	return p, nil
 }
 

@@ -185,6 +185,8 @@ func TestParse6(t *testing.T) {
 		{"source of another family", &unix.RawSockaddrInet6{Family: unix.AF_INET}, join(pktinfo6(GroupIPv6, 3), hoplimit6(255)), Packet{}, true},
 		{"unspecified source", from(netip.IPv6Unspecified()), join(pktinfo6(GroupIPv6, 3), hoplimit6(255)), Packet{}, true},
 		{"multicast source", from(GroupIPv6), join(pktinfo6(netip.MustParseAddr("fe80::1"), 3), hoplimit6(255)), Packet{}, true},
+		{"IPv4-mapped source", from(netip.MustParseAddr("::ffff:198.51.100.2")), join(pktinfo6(GroupIPv6, 3), hoplimit6(255)), Packet{}, true},
+		{"IPv4-mapped destination", from(src), join(pktinfo6(netip.MustParseAddr("::ffff:198.51.100.1"), 3), hoplimit6(255)), Packet{}, true},
 		{"control messages cut short", from(src), join(pktinfo6(GroupIPv6, 3), hoplimit6(255))[:unix.CmsgSpace(unix.SizeofInet6Pktinfo)+5], Packet{}, true},
 		{"cmsg_len past the buffer", from(src), func() []byte { b := pktinfo6(GroupIPv6, 3); b[0] = 0xff; return b }(), Packet{}, true},
 	}
