@@ -394,15 +394,19 @@ func (j strictJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		if err := d.Decode(v); err != nil {
 			return err
 		}
-		// Only white space may follow (the body's size is bounded before
-		// it gets here).
+		// Only JSON's white space may follow (the body's size is bounded
+		// before it gets here). bytes.TrimSpace would also pass \f and \v,
+		// which no JSON parser accepts.
 		rest, err := io.ReadAll(io.MultiReader(jd.Buffered(), r))
 		if err != nil {
 			return err
 		}
-		if len(bytes.TrimSpace(rest)) > 0 {
+		if len(bytes.TrimLeft(rest, jsonSpace)) > 0 {
 			return errors.New("unexpected data after the JSON body")
 		}
 		return nil
 	})
 }
+
+// jsonSpace is the white space JSON allows between tokens (RFC 8259 §2).
+const jsonSpace = " \t\n\r"
