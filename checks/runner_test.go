@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/clock"
+	"github.com/vipd/vipd/internal/clock/clocktest"
 )
 
 // step is one scripted probe: its verdict, how long it takes, and whether
@@ -316,14 +317,18 @@ func TestRunnerStatusCounters(t *testing.T) {
 	})
 }
 
-// TestRunnerFakeClock drives the schedule with a clock.Fake: runs happen
-// only when the fake time reaches them.
-func TestRunnerFakeClock(t *testing.T) {
+// TestRunnerOnItsClock: the schedule runs on the clock the Runner is
+// given (the bubble's time through a counting clock, a year ahead of
+// time.Now): runs happen only when that time reaches them, are stamped
+// with it, and no timer of that clock is left armed once Run returns.
+func TestRunnerOnItsClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		const ahead = 365 * 24 * time.Hour
+		clk := &clocktest.Counting{Clock: clock.Real(), Offset: ahead}
+		start := clk.Now()
 		sp := &scripted{steps: []step{pass}, t0: time.Now()}
-		c := &Config{Name: "fake", Kind: KindExec, Interval: 2 * time.Second}
-		r, err := NewRunner(c, sp, RunnerOptions{Clock: fake})
+		c := &Config{Name: "paced", Kind: KindExec, Interval: 2 * time.Second}
+		r, err := NewRunner(c, sp, RunnerOptions{Clock: clk})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,24 +340,27 @@ func TestRunnerFakeClock(t *testing.T) {
 			runs    uint64
 		}{{0, 1}, {1999 * ms, 1}, {ms, 2}, {2 * time.Second, 3}, {time.Second, 3}}
 		for _, s := range steps {
-			fake.Advance(s.advance)
+			time.Sleep(s.advance)
 			synctest.Wait()
 			if st := r.Status(); st.Runs != s.runs {
-				t.Fatalf("at %s: %d runs, want %d", fake.Now().Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), st.Runs, s.runs)
+				t.Fatalf("at %s: %d runs, want %d", clk.Now().Sub(start), st.Runs, s.runs)
 			}
 		}
-		st := r.Status()
-		if want := time.Date(2026, 1, 1, 0, 0, 4, 0, time.UTC); !st.LastRun.Equal(want) {
-			t.Errorf("LastRun %s, want %s (the fake clock's)", st.LastRun, want)
+		if clk.Made() == 0 {
+			t.Fatal("the runner paced its runs without a timer of its clock")
 		}
-		if !st.Since.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
-			t.Errorf("Since %s, want the fake start", st.Since)
+		st := r.Status()
+		if want := start.Add(4 * time.Second); !st.LastRun.Equal(want) {
+			t.Errorf("LastRun %s, want %s (its clock's)", st.LastRun, want)
+		}
+		if !st.Since.Equal(start) {
+			t.Errorf("Since %s, want the start %s", st.Since, start)
 		}
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if n := fake.Pending(); n != 0 {
+		if n := clk.Armed(); n != 0 {
 			t.Errorf("%d timers left armed after Run returned", n)
 		}
 	})
