@@ -251,42 +251,6 @@ func TestSchedulerCloseWaitsForFunction(t *testing.T) {
 	})
 }
 
-// TestSchedulerFakeClock: the scheduler follows a Fake clock's Advance. It
-// runs in a synctest bubble so that synctest.Wait lets the scheduler's
-// goroutine act on each Advance before the test looks: "not fired yet" is
-// then a fact, not a race with that goroutine.
-func TestSchedulerFakeClock(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		fake := NewFake(start)
-		s := NewScheduler(fake)
-		fired := make(chan time.Time, 1)
-		a := s.NewAlarm(func(now time.Time) { fired <- now })
-		defer a.Close()
-		if a.Imprecise() != nil {
-			t.Fatalf("a Fake clock offers no precise timers, yet Imprecise = %v", a.Imprecise())
-		}
-		a.Set(start.Add(time.Minute))
-		fake.Advance(30 * time.Second)
-		synctest.Wait()
-		select {
-		case at := <-fired:
-			t.Fatalf("fired at %v, before its deadline", at)
-		default:
-		}
-		fake.Advance(30 * time.Second)
-		synctest.Wait()
-		select {
-		case at := <-fired:
-			if !at.Equal(start.Add(time.Minute)) {
-				t.Fatalf("fired at %v, want %v", at, start.Add(time.Minute))
-			}
-		default:
-			t.Fatal("alarm did not fire when the fake clock reached its deadline")
-		}
-	})
-}
-
 // TestSchedulerWindowRidesAlong: an alarm with a window fires early with
 // another that is due, once its window has begun, and not before; an alarm
 // set without one never fires early.

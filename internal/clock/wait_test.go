@@ -43,30 +43,6 @@ func TestSleep(t *testing.T) {
 	})
 }
 
-// Sleep waits on the clock it is given: on a Fake, only Advance ends it.
-func TestSleepOnFake(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fc := NewFake(time.Unix(1000, 0))
-		done := make(chan bool, 1)
-		go func() { done <- Sleep(t.Context(), fc, 5*time.Second) }()
-		synctest.Wait() // Sleep has armed its timer, or returned
-		fc.Advance(5*time.Second - time.Nanosecond)
-		synctest.Wait() // a wrongly woken Sleep has returned by now
-		select {
-		case <-done:
-			t.Fatal("Sleep returned before the fake clock reached its end")
-		default:
-		}
-		fc.Advance(time.Nanosecond)
-		if !<-done {
-			t.Error("Sleep reported cancelled")
-		}
-		if fc.Pending() != 0 {
-			t.Errorf("%d timers left armed after Sleep", fc.Pending())
-		}
-	})
-}
-
 // draws collects n draws of f and checks each is in [lo, hi]; it returns
 // the smallest and the largest.
 func draws(t *testing.T, n int, lo, hi time.Duration, f func() time.Duration) (least, most time.Duration) {
