@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/vipd/vipd/internal/lab"
 )
 
 func dnsCheck(server, name, qtype string) *Config {
@@ -262,8 +263,8 @@ func TestSplitServer(t *testing.T) {
 // dnsmasq and compares the probe's answers with what `dig +short` prints
 // for the same questions.
 func TestDNSProbeDnsmasq(t *testing.T) {
-	dnsmasq := requireTool(t, "dnsmasq")
-	dig := requireTool(t, "dig")
+	dnsmasq := lab.RequireProgram(t, "dnsmasq")
+	dig := lab.RequireProgram(t, "dig")
 	const spf = "v=spf1 ip4:131.111.0.0/16 include:spf.example.net -all"
 	records := []string{
 		"--txt-record=cam.ac.uk," + spf,

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/vipd/vipd/internal/lab"
 )
 
 func execCheck(cmd ...string) *Config {
@@ -78,7 +80,7 @@ func TestExecProbe(t *testing.T) {
 // run as root, whatever the script security setting (config enforces it
 // at load; checks does not second-guess it).
 func TestExecShellThroughSymlinkedBin(t *testing.T) {
-	requireRoot(t)
+	lab.RequireRoot(t)
 	tests := []struct {
 		name    string
 		cmd     []string
@@ -226,10 +228,10 @@ func TestExecLeavesNoZombies(t *testing.T) {
 }
 
 func TestExecCredentials(t *testing.T) {
-	requireRoot(t)
+	lab.RequireRoot(t)
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
-		skipOrFail(t, "no user nobody: %v", err)
+		lab.SkipOrFail(t, "no user nobody: %v", err)
 	}
 	nogroup, err := user.LookupGroupId(nobody.Gid)
 	if err != nil {

@@ -3,38 +3,10 @@ package checks
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 )
-
-// skipOrFail skips the test on a developer's machine but fails it when
-// CI=true, where a missing prerequisite must be noticed.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "needs root (euid %d)", os.Geteuid())
-	}
-}
-
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		skipOrFail(t, "needs %s: %v", name, err)
-	}
-	return p
-}
 
 // eventually polls cond until it holds or timeout passes. It is for
 // waiting on the operating system (a process dying, a daemon starting),
