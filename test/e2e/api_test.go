@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,17 @@ func run(t *testing.T, bin string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, out, stderr)
 	}
 	return string(out)
+}
+
+// vipdJSON runs the real CLI against a daemon's API socket, `vipd ARGS
+// --socket SOCK -o json`, the way an operator or a monitoring script reads
+// a node, and decodes its answer into v.
+func vipdJSON(t *testing.T, sock string, v any, args ...string) {
+	t.Helper()
+	out := run(t, testbed.VipdBinary(t), append(slices.Clone(args), "--socket", sock, "-o", "json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("vipd %s -o json: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }
 
 // grpcurl calls method on a node's unix socket with a JSON request.

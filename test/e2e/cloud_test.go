@@ -20,6 +20,116 @@ import (
 	"github.com/vipd/vipd/internal/testbed"
 )
 
+// cloudEndpoint is where the cloud labs' moto_server listens: the "aws"
+// node's address on the switch it shares with the agents.
+const cloudEndpoint = "http://198.51.100.250:5000"
+
+// cloudLab is a lab whose agents are EC2 instances of a moto_server, and
+// the test's client to that moto_server.
+type cloudLab struct {
+	*lab.Lab
+	ctx  context.Context
+	moto string // moto_server's path
+	// ec and w are set by start: the EC2 client and the world (VPC, AMI)
+	// the instances live in.
+	ec *ec2.Client
+	w  *mototest.World
+}
+
+// newCloudLab skips or fails as lab.Require does, builds vipd, finds
+// moto_server (failing the test without it) and creates an empty lab.
+func newCloudLab(t *testing.T) *cloudLab {
+	t.Helper()
+	lab.Require(t)
+	testbed.VipdBinary(t)
+	moto, err := mototest.Binary()
+	if err != nil {
+		t.Fatalf("moto_server: %v", err)
+	}
+	return &cloudLab{Lab: lab.New(t), ctx: context.Background(), moto: moto}
+}
+
+// newVPC is a cloud lab of one subnet, 198.51.100.0/24 on switch "vpc":
+// a node for each name at .1, .2..., and moto_server started (reached
+// through the first node). It returns the nodes and moto's subnet.
+func newVPC(t *testing.T, names ...string) (*cloudLab, []*lab.Node, string) {
+	t.Helper()
+	c := newCloudLab(t)
+	sw := c.Switch("vpc")
+	var nodes []*lab.Node
+	for i, name := range names {
+		n := c.Node(name)
+		c.Connect(n, sw, "eth0", fmt.Sprintf("198.51.100.%d/24", i+1))
+		nodes = append(nodes, n)
+	}
+	c.start(t, sw, nodes[0])
+	subnet, err := c.w.Subnet(c.ctx, "198.51.100.0/24", mototest.Region+"a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, nodes, subnet
+}
+
+// start runs moto_server on a node "aws" of its own, at 198.51.100.250
+// on sw, with a client that reaches it through via's namespace (the
+// test's own has no route into the lab), and returns once moto answers
+// and the world is made.
+func (c *cloudLab) start(t *testing.T, sw *lab.Switch, via *lab.Node) {
+	t.Helper()
+	cloud := c.Node("aws")
+	c.Connect(cloud, sw, "eth0", "198.51.100.250/24")
+	testbed.Start(t, cloud, "moto", c.moto, "-H", "198.51.100.250", "-p", "5000")
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var conn net.Conn
+			err := via.Do(func() error {
+				var err error
+				conn, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+				return err
+			})
+			return conn, err
+		},
+	}}
+	c.ec = mototest.ClientVia(cloudEndpoint, hc)
+	waitFor(t, 15*time.Second, "moto_server to answer", func() bool {
+		_, err := c.ec.DescribeRegions(c.ctx, &ec2.DescribeRegionsInput{})
+		return err == nil
+	})
+	var err error
+	if c.w, err = mototest.NewWorldWith(c.ctx, c.ec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// instance runs an EC2 instance with its primary ENI in subnet (and one
+// more in each of extra) and makes n that instance: n's eth0, eth1...
+// carry the MAC addresses of its ENIs, as on EC2, and its metadata is
+// served inside n. It returns the instance and the environment that
+// points an agent's SDK at that metadata server.
+func (c *cloudLab) instance(t *testing.T, n *lab.Node, subnet string, extra ...string) (*mototest.Node, []string) {
+	t.Helper()
+	inst, err := c.w.Instance(c.ctx, subnet, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(inst.Close)
+	for i, eni := range inst.ENIs {
+		n.Run(t, "ip", "link", "set", "dev", fmt.Sprintf("eth%d", i), "address", eni.MAC)
+	}
+	var ln net.Listener
+	if err := n.Do(func() error {
+		var err error
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: inst.IMDS.Handler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return inst, []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://" + ln.Addr().String() + "/"}
+}
+
 // TestCloudFailover: two vipd agents in namespaces, each an EC2 instance
 // of a moto_server (running in a third namespace) with its own IMDSv2
 // metadata server inside its namespace; each instance's eth0 carries its
@@ -29,48 +139,10 @@ import (
 // with describe calls against moto, and in b's API status.
 func TestCloudFailover(t *testing.T) {
 	t.Parallel()
-	lab.Require(t)
-	testbed.VipdBinary(t)
-	moto, err := mototest.Binary()
-	if err != nil {
-		t.Fatalf("moto_server: %v", err)
-	}
-	l := lab.New(t)
-	sw := l.Switch("vpc")
-	a, b, cloud := l.Node("a"), l.Node("b"), l.Node("aws")
-	l.Connect(a, sw, "eth0", "198.51.100.1/24")
-	l.Connect(b, sw, "eth0", "198.51.100.2/24")
-	l.Connect(cloud, sw, "eth0", "198.51.100.250/24")
-	testbed.Start(t, cloud, "moto", moto, "-H", "198.51.100.250", "-p", "5000")
-	const endpoint = "http://198.51.100.250:5000"
-
-	// The test reaches moto through a's namespace.
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var c net.Conn
-			err := a.Do(func() error {
-				var err error
-				c, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		},
-	}}
-	ec := mototest.ClientVia(endpoint, hc)
-	ctx := context.Background()
-	waitFor(t, 15*time.Second, "moto_server to answer", func() bool {
-		_, err := ec.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
-		return err == nil
-	})
-	w, err := mototest.NewWorldWith(ctx, ec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	subnet, err := w.Subnet(ctx, "198.51.100.0/24", mototest.Region+"a", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rtb, err := w.RouteTable(ctx, subnet)
+	c, ns, subnet := newVPC(t, "a", "b")
+	a, b := ns[0], ns[1]
+	ec, ctx := c.ec, c.ctx
+	rtb, err := c.w.RouteTable(ctx, subnet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,25 +153,8 @@ func TestCloudFailover(t *testing.T) {
 	daemons := map[string]*testbed.Daemon{}
 	for i, name := range []string{"a", "b"} {
 		n := nodes[name]
-		inst, err := w.Instance(ctx, subnet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(inst.Close)
+		inst, env := c.instance(t, n, subnet)
 		enis[name] = inst.ENIs[0].ENI
-		n.Run(t, "ip", "link", "set", "dev", "eth0", "address", inst.ENIs[0].MAC)
-		// The instance's metadata, served inside its namespace.
-		var ln net.Listener
-		if err := n.Do(func() error {
-			var err error
-			ln, err = net.Listen("tcp", "127.0.0.1:0")
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: inst.IMDS.Handler()}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
 		cfg := fmt.Sprintf(`node: {name: %s}
 instances:
   - name: web
@@ -117,8 +172,7 @@ instances:
       actions:
         - secondary_ip: {}
         - route: {destination: %s/32, route_tables: [%s]}
-`, name, 200-100*i, i+1, 2-i, vip, endpoint, mototest.Region, vip, rtb)
-		env := []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://" + ln.Addr().String() + "/"}
+`, name, 200-100*i, i+1, 2-i, vip, cloudEndpoint, mototest.Region, vip, rtb)
 		daemons[name] = testbed.StartVipdEnv(t, n, cfg, ".yaml", env)
 	}
 	members := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}, {Name: "b", Node: b, Iface: "eth0"}}
@@ -180,43 +234,15 @@ instances:
 // (moto ignores DryRun for them).
 func TestCloudSyncGroupFailover(t *testing.T) {
 	t.Parallel()
-	lab.Require(t)
-	testbed.VipdBinary(t)
-	moto, err := mototest.Binary()
-	if err != nil {
-		t.Fatalf("moto_server: %v", err)
-	}
-	l := lab.New(t)
-	pub, priv := l.Switch("pub"), l.Switch("priv")
-	a, b, cloud := l.Node("a"), l.Node("b"), l.Node("aws")
-	l.Connect(a, pub, "eth0", "198.51.100.1/24")
-	l.Connect(b, pub, "eth0", "198.51.100.2/24")
-	l.Connect(a, priv, "eth1", "203.0.113.1/24")
-	l.Connect(b, priv, "eth1", "203.0.113.2/24")
-	l.Connect(cloud, pub, "eth0", "198.51.100.250/24")
-	testbed.Start(t, cloud, "moto", moto, "-H", "198.51.100.250", "-p", "5000")
-	const endpoint = "http://198.51.100.250:5000"
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var c net.Conn
-			err := a.Do(func() error {
-				var err error
-				c, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		},
-	}}
-	ec := mototest.ClientVia(endpoint, hc)
-	ctx := context.Background()
-	waitFor(t, 15*time.Second, "moto_server to answer", func() bool {
-		_, err := ec.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
-		return err == nil
-	})
-	w, err := mototest.NewWorldWith(ctx, ec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCloudLab(t)
+	pub, priv := c.Switch("pub"), c.Switch("priv")
+	a, b := c.Node("a"), c.Node("b")
+	c.Connect(a, pub, "eth0", "198.51.100.1/24")
+	c.Connect(b, pub, "eth0", "198.51.100.2/24")
+	c.Connect(a, priv, "eth1", "203.0.113.1/24")
+	c.Connect(b, priv, "eth1", "203.0.113.2/24")
+	c.start(t, pub, a)
+	ec, w, ctx := c.ec, c.w, c.ctx
 	must := func(s string, err error) string {
 		t.Helper()
 		if err != nil {
@@ -239,25 +265,8 @@ func TestCloudSyncGroupFailover(t *testing.T) {
 	daemons := map[string]*testbed.Daemon{}
 	for i, name := range []string{"a", "b"} {
 		n := nodes[name]
-		inst, err := w.Instance(ctx, pubNet, privA)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(inst.Close)
+		inst, env := c.instance(t, n, pubNet, privA)
 		enis[name] = [2]string{inst.ENIs[0].ENI, inst.ENIs[1].ENI}
-		n.Run(t, "ip", "link", "set", "dev", "eth0", "address", inst.ENIs[0].MAC)
-		n.Run(t, "ip", "link", "set", "dev", "eth1", "address", inst.ENIs[1].MAC)
-		var ln net.Listener
-		if err := n.Do(func() error {
-			var err error
-			ln, err = net.Listen("tcp", "127.0.0.1:0")
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: inst.IMDS.Handler()}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
 		cfg := fmt.Sprintf(`node: {name: %[1]s}
 instances:
   - name: PUBLIC
@@ -286,8 +295,7 @@ sync_groups:
         - secondary_ip: {interface: eth0, addresses: [%[5]s]}
         - elastic_ip: {allocation_id: %[9]s, private_ip: %[10]s}
         - route: {destination: %[6]s/32, subnet_tags: {Network: private}, interface: eth1}
-`, name, 150-50*i, i+1, 2-i, pubVIP, privVIP, endpoint, mototest.Region, alloc, inst.ENIs[0].LocalIPv4s[0])
-		env := []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://" + ln.Addr().String() + "/"}
+`, name, 150-50*i, i+1, 2-i, pubVIP, privVIP, cloudEndpoint, mototest.Region, alloc, inst.ENIs[0].LocalIPv4s[0])
 		daemons[name] = testbed.StartVipdEnv(t, n, cfg, ".yaml", env)
 	}
 
@@ -353,62 +361,11 @@ sync_groups:
 // no resource id).
 func TestCloudFaultKeepsError(t *testing.T) {
 	t.Parallel()
-	lab.Require(t)
+	c, ns, subnet := newVPC(t, "a")
+	a := ns[0]
 	bin := testbed.VipdBinary(t)
 	curlBin := requireTool(t, "curl")
-	moto, err := mototest.Binary()
-	if err != nil {
-		t.Fatalf("moto_server: %v", err)
-	}
-	l := lab.New(t)
-	sw := l.Switch("vpc")
-	a, cloud := l.Node("a"), l.Node("aws")
-	l.Connect(a, sw, "eth0", "198.51.100.1/24")
-	l.Connect(cloud, sw, "eth0", "198.51.100.250/24")
-	testbed.Start(t, cloud, "moto", moto, "-H", "198.51.100.250", "-p", "5000")
-	const endpoint = "http://198.51.100.250:5000"
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var c net.Conn
-			err := a.Do(func() error {
-				var err error
-				c, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		},
-	}}
-	ec := mototest.ClientVia(endpoint, hc)
-	ctx := context.Background()
-	waitFor(t, 15*time.Second, "moto_server to answer", func() bool {
-		_, err := ec.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
-		return err == nil
-	})
-	w, err := mototest.NewWorldWith(ctx, ec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	subnet, err := w.Subnet(ctx, "198.51.100.0/24", mototest.Region+"a", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := w.Instance(ctx, subnet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(inst.Close)
-	a.Run(t, "ip", "link", "set", "dev", "eth0", "address", inst.ENIs[0].MAC)
-	var ln net.Listener
-	if err := a.Do(func() error {
-		var err error
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: inst.IMDS.Handler()}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	_, env := c.instance(t, a, subnet)
 	const alloc = "eipalloc-0123456789abcdef0" // unknown to moto
 	cfg := fmt.Sprintf(`node: {name: a}
 instances:
@@ -427,8 +384,8 @@ instances:
       skip_dry_run: true
       actions:
         - elastic_ip: {allocation_id: %s}
-`, endpoint, mototest.Region, alloc)
-	d := testbed.StartVipdEnv(t, a, cfg, ".yaml", []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://" + ln.Addr().String() + "/"})
+`, cloudEndpoint, mototest.Region, alloc)
+	d := testbed.StartVipdEnv(t, a, cfg, ".yaml", env)
 	d.WaitLog(t, "agent started", 15*time.Second)
 
 	var ca map[string]any

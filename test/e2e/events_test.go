@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -48,11 +47,8 @@ type eventsAnswer struct {
 
 func vipdEvents(t *testing.T, sock string, args ...string) eventsAnswer {
 	t.Helper()
-	out := run(t, testbed.VipdBinary(t), append([]string{"events", "-o", "json", "--socket", sock}, args...)...)
 	var a eventsAnswer
-	if err := json.Unmarshal([]byte(out), &a); err != nil {
-		t.Fatalf("vipd events -o json: %v\n%s", err, out)
-	}
+	vipdJSON(t, sock, &a, append([]string{"events"}, args...)...)
 	return a
 }
 
@@ -91,9 +87,7 @@ func TestEventsAndWhy(t *testing.T) {
 				Instances []struct{ Name, State string }
 			}
 		}
-		if err := json.Unmarshal([]byte(run(t, bin, "status", "--cluster", "-o", "json", "--socket", nodes[2].d.Socket)), &c); err != nil {
-			t.Fatal(err)
-		}
+		vipdJSON(t, nodes[2].d.Socket, &c, "status", "--cluster")
 		for _, n := range c.Nodes {
 			for _, in := range n.Instances {
 				if n.Member.Name == "n1" && in.Name == "web" && in.State == "INSTANCE_STATE_MASTER" {

@@ -43,11 +43,12 @@ func gossipKey(seed byte) string {
 // gnode is one node of a gossip test: its lab node and the settings its
 // configuration is built from.
 type gnode struct {
-	name string
-	az   int
-	node *lab.Node
-	addr netip.Addr
-	dir  string // state file and order file live here, across restarts
+	name   string
+	az     int
+	node   *lab.Node
+	addr   netip.Addr
+	dir    string    // state file and order file live here, across restarts
+	router *lab.Node // the lab's router between the zones, where a cut is made
 
 	cluster  string
 	key      string
@@ -161,7 +162,7 @@ func gossipLab(t *testing.T, specs ...gossipSpec) []*gnode {
 	seeded := map[int]bool{}
 	for _, s := range specs {
 		n, addr := z.AddNode(t, s.name, s.az)
-		g := &gnode{name: s.name, az: s.az, node: n, addr: addr, dir: t.TempDir(),
+		g := &gnode{name: s.name, az: s.az, node: n, addr: addr, dir: t.TempDir(), router: z.Router,
 			cluster: "e2e", key: gossipKey(1), profile: config.GossipProfileLocal, timings: steady, priority: s.prio}
 		if !seeded[s.az] {
 			seeded[s.az] = true
@@ -176,16 +177,39 @@ func gossipLab(t *testing.T, specs ...gossipSpec) []*gnode {
 }
 
 // startWithMaster starts every node, waits until they converge and n1
-// (priority 200) is the VIP's sole holder, and returns the members.
+// is the VIP's sole holder, and returns the members.
 func startWithMaster(t *testing.T, nodes []*gnode) []testbed.Member {
 	t.Helper()
+	return startCluster(t, nodes, 5*time.Second, 0)
+}
+
+// startCluster starts every node and returns the members once gossip has
+// converged (within converge of the start) and n1 is the VIP's sole
+// holder (within its master-down interval + 2 s of the start); then,
+// unless settle is 0, it checks that n1 stays the sole holder for settle:
+// long enough for every node to learn, by gossip, that n1 is master.
+func startCluster(t *testing.T, nodes []*gnode, converge, settle time.Duration) []testbed.Member {
+	t.Helper()
+	i := slices.IndexFunc(nodes, func(g *gnode) bool { return g.name == "n1" })
+	if i < 0 || !nodes[i].hasInstance() {
+		t.Fatal("startCluster: no node n1 with the instance")
+	}
+	// An order's first node runs at vipd's default top priority.
+	prio := nodes[i].priority
+	if nodes[i].order {
+		prio = 250
+	}
 	start := time.Now()
 	for _, g := range nodes {
 		g.start(t)
 	}
 	members := gmembers(nodes...)
-	waitConverged(t, nodes, 5*time.Second)
-	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
+	waitConverged(t, nodes, converge)
+	t.Logf("%d nodes converged after %v", len(nodes), time.Since(start).Round(time.Millisecond))
+	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, prio)+2*time.Second)
+	if settle > 0 {
+		testbed.StaySoleHolder(t, members, gossipVIP, "n1", settle)
+	}
 	return members
 }
 
@@ -413,16 +437,8 @@ func TestGossipMembership(t *testing.T) {
 		gossipSpec{"n4", 2, 130}, gossipSpec{"n5", 1, 120}, gossipSpec{"n6", 2, 250})
 	first, joiner := nodes[:5], nodes[5]
 	timings := first[0].effective()
-	start := time.Now()
-	for _, g := range first {
-		g.start(t)
-	}
 	// A delta lost under load is repaired by the next push/pull.
-	waitConverged(t, first, timings.PushPullInterval+5*time.Second)
-	t.Logf("5 nodes converged after %v", time.Since(start))
-	testbed.WaitSoleHolder(t, gmembers(first...), gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
-	// Long enough for every node to learn, by gossip, that n1 is master.
-	testbed.StaySoleHolder(t, gmembers(first...), gossipVIP, "n1", 2*gossipAdvert)
+	startCluster(t, first, timings.PushPullInterval+5*time.Second, 2*gossipAdvert)
 
 	// Graceful stop of a backup: it says goodbye, so the others see it
 	// leave (not fail) within one broadcast's spread, once its agent has
@@ -489,8 +505,7 @@ func nftUnblock(t *testing.T, node *lab.Node) {
 func TestGossipSplitBrainGuard(t *testing.T) {
 	t.Parallel()
 	nodes := gossipLab(t, gossipSpec{"n1", 1, 200}, gossipSpec{"n2", 2, 150}, gossipSpec{"n3", 1, 100})
-	members := startWithMaster(t, nodes)
-	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
+	members := startCluster(t, nodes, 5*time.Second, 2*gossipAdvert)
 
 	blocked := time.Now()
 	nftBlockVRRP(t, nodes[1].node, nodes[0].addr)
@@ -529,8 +544,7 @@ func TestGossipGuardReleasedOnCrash(t *testing.T) {
 	for _, g := range nodes {
 		g.timings = slow
 	}
-	members := startWithMaster(t, nodes)
-	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
+	members := startCluster(t, nodes, 5*time.Second, 2*gossipAdvert)
 
 	nftBlockVRRP(t, nodes[1].node, nodes[0].addr)
 	waitHolds(t, members, gossipVIP, "n2", masterDown(gossipAdvert, 150)+slack)
@@ -571,9 +585,8 @@ func TestGossipMasterCrashSlowDetection(t *testing.T) {
 	for _, g := range nodes {
 		g.timings = slowDetection
 	}
-	members := startWithMaster(t, nodes)
 	// Long enough for every node to learn, by gossip, that n1 is master.
-	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
+	members := startCluster(t, nodes, 5*time.Second, 2*gossipAdvert)
 
 	killed := time.Now()
 	nodes[0].d.Kill()
@@ -704,15 +717,11 @@ const orderReach = 2 * time.Second
 func TestGossipOrders(t *testing.T) {
 	t.Parallel()
 	nodes := gossipLab(t, gossipSpec{"n1", 1, 0}, gossipSpec{"n2", 2, 0}, gossipSpec{"n3", 1, 0})
-	members := gmembers(nodes...)
-	start := time.Now()
 	for _, g := range nodes {
 		g.order = true
 		writeOrderFile(t, g.orderFile(), "n1", "n2", "n3")
-		g.start(t)
 	}
-	waitConverged(t, nodes, 5*time.Second)
-	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, 250)+2*time.Second)
+	members := startWithMaster(t, nodes)
 
 	// Edit n3's file only: n2 first.
 	edited := time.Now()

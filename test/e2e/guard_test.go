@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -15,29 +12,19 @@ import (
 	"github.com/vipd/vipd/internal/testbed"
 )
 
-// inRouter runs a command in the namespace of the router of g's lab
-// (testbed.TwoAZ names it "r"; gossipLab keeps only the nodes).
-func inRouter(t *testing.T, g *gnode, args ...string) {
-	t.Helper()
-	ns := strings.TrimSuffix(g.node.Name(), g.name) + "r"
-	if out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput(); err != nil {
-		t.Fatalf("router: %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 // cutVRRP drops IP protocol 112 in the router's forwarding path, so no
 // advert crosses between the zones while gossip (UDP and TCP) still does:
 // a security group that forgot VRRP.
-func cutVRRP(t *testing.T, g *gnode) {
+func cutVRRP(t *testing.T, router *lab.Node) {
 	t.Helper()
-	inRouter(t, g, "nft", "add", "table", "inet", "cut112")
-	inRouter(t, g, "nft", "add", "chain", "inet", "cut112", "vrrpcut", "{ type filter hook forward priority 0; }")
-	inRouter(t, g, "nft", "add", "rule", "inet", "cut112", "vrrpcut", "meta", "l4proto", "112", "drop")
+	router.Run(t, "nft", "add", "table", "inet", "cut112")
+	router.Run(t, "nft", "add", "chain", "inet", "cut112", "vrrpcut", "{ type filter hook forward priority 0; }")
+	router.Run(t, "nft", "add", "rule", "inet", "cut112", "vrrpcut", "meta", "l4proto", "112", "drop")
 }
 
-func healVRRP(t *testing.T, g *gnode) {
+func healVRRP(t *testing.T, router *lab.Node) {
 	t.Helper()
-	inRouter(t, g, "nft", "delete", "table", "inet", "cut112")
+	router.Run(t, "nft", "delete", "table", "inet", "cut112")
 }
 
 // guardStatus is what `vipd status -o json` says of one instance's hold.
@@ -51,27 +38,19 @@ type guardStatus struct {
 // instanceHold runs `vipd status -o json` on d and returns instance web.
 func instanceHold(t *testing.T, d *testbed.Daemon) guardStatus {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, testbed.VipdBinary(t), "status", "--socket", d.Socket, "-o", "json").Output()
-	if err != nil {
-		t.Fatalf("vipd status on %s: %v", d.Node.Name(), err)
-	}
 	var s struct {
 		Instances []struct {
 			Name string `json:"name"`
 			guardStatus
 		} `json:"instances"`
 	}
-	if err := json.Unmarshal(out, &s); err != nil {
-		t.Fatalf("vipd status -o json on %s: %v\n%s", d.Node.Name(), err, out)
-	}
+	vipdJSON(t, d.Socket, &s, "status")
 	for _, in := range s.Instances {
 		if in.Name == "web" {
 			return in.guardStatus
 		}
 	}
-	t.Fatalf("vipd status on %s: no instance web\n%s", d.Node.Name(), out)
+	t.Fatalf("vipd status on %s: no instance web in %+v", d.Node.Name(), s.Instances)
 	return guardStatus{}
 }
 
@@ -138,20 +117,13 @@ func TestGuardHoldsCutOffSide(t *testing.T) {
 		gossipSpec{"n1", 1, 200}, gossipSpec{"n2", 1, 100},
 		gossipSpec{"n3", 2, 150}, gossipSpec{"n4", 2, 130}, gossipSpec{"n5", 2, 120})
 	timings := nodes[0].effective()
-	start := time.Now()
-	for _, g := range nodes {
-		g.start(t)
-	}
-	members := gmembers(nodes...)
-	waitConverged(t, nodes, timings.PushPullInterval+5*time.Second)
-	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
 	// Long enough for every node to learn, by gossip, that n1 is master.
-	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
+	members := startCluster(t, nodes, timings.PushPullInterval+5*time.Second, 2*gossipAdvert)
 
 	n3, n4 := nodes[2], nodes[3]
 	capture := n4.node.Capture(t, "eth0", "ip", "proto", "112")
 	cut := time.Now()
-	cutVRRP(t, nodes[0])
+	cutVRRP(t, nodes[0].router)
 	bound := masterDown(gossipAdvert, 150) + guardInterval() + spreadBound(timings, len(nodes)) + time.Second
 	// Watch past the bound for longer than the old cycle (a backup taking
 	// over after its skew, guarded in turn a guard interval later) takes.
@@ -203,7 +175,7 @@ func TestGuardHoldsCutOffSide(t *testing.T) {
 	}
 
 	healed := time.Now()
-	healVRRP(t, nodes[0])
+	healVRRP(t, nodes[0].router)
 	// The az2 nodes hear n1 again: VRRP decides, and the holds end within
 	// an advert and a sync tick.
 	for _, g := range nodes[2:] {

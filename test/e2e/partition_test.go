@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -12,7 +9,6 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
-	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
 
@@ -32,16 +28,8 @@ type membersJSON struct {
 // daemon's socket and returns the names of the members it lists alive.
 func vipdMembers(t *testing.T, d *testbed.Daemon) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, testbed.VipdBinary(t), "members", "--socket", d.Socket, "-o", "json").Output()
-	if err != nil {
-		t.Fatalf("vipd members on %s: %v", d.Node.Name(), err)
-	}
 	var m membersJSON
-	if err := json.Unmarshal(out, &m); err != nil {
-		t.Fatalf("vipd members -o json: %v\n%s", err, out)
-	}
+	vipdJSON(t, d.Socket, &m, "members")
 	var alive []string
 	for _, x := range m.Members {
 		if x.Status == "MEMBER_STATUS_ALIVE" {
@@ -64,43 +52,9 @@ type heldJSON struct {
 
 func vipdHeld(t *testing.T, d *testbed.Daemon) heldJSON {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, testbed.VipdBinary(t), "status", "--socket", d.Socket, "-o", "json").Output()
-	if err != nil {
-		t.Fatalf("vipd status on %s: %v", d.Node.Name(), err)
-	}
 	var s heldJSON
-	if err := json.Unmarshal(out, &s); err != nil {
-		t.Fatalf("vipd status -o json: %v\n%s", err, out)
-	}
+	vipdJSON(t, d.Socket, &s, "status")
 	return s
-}
-
-// partitionLab is gossipLab that also returns the zones, whose router the
-// partition test cuts.
-func partitionLab(t *testing.T, specs ...gossipSpec) ([]*gnode, *testbed.TwoAZ) {
-	t.Helper()
-	lab.Require(t)
-	testbed.VipdBinary(t)
-	z := testbed.NewTwoAZ(t)
-	var nodes []*gnode
-	var seeds []string
-	seeded := map[int]bool{}
-	for _, s := range specs {
-		n, addr := z.AddNode(t, s.name, s.az)
-		g := &gnode{name: s.name, az: s.az, node: n, addr: addr, dir: t.TempDir(),
-			cluster: "e2e", key: gossipKey(1), profile: config.GossipProfileLocal, timings: steady, priority: s.prio}
-		if !seeded[s.az] {
-			seeded[s.az] = true
-			seeds = append(seeds, addr.String())
-		}
-		nodes = append(nodes, g)
-	}
-	for _, g := range nodes {
-		g.seeds = slices.Clone(seeds)
-	}
-	return nodes, z
 }
 
 // names lists the gnodes' names, sorted.
@@ -125,24 +79,17 @@ func names(nodes ...*gnode) []string {
 // peer expiry ran out, a second master appeared on a healthy network.)
 func TestGossipPartitionHeals(t *testing.T) {
 	t.Parallel()
-	nodes, z := partitionLab(t,
+	nodes := gossipLab(t,
 		gossipSpec{"n1", 1, 200}, gossipSpec{"n2", 2, 150}, gossipSpec{"n3", 1, 140},
 		gossipSpec{"n4", 2, 130}, gossipSpec{"n5", 1, 120})
 	for _, g := range nodes {
 		g.profile, g.timings = config.GossipProfileLAN, config.GossipTimings{}
 	}
 	timings := nodes[0].effective()
-	router := z.Router
+	router := nodes[0].router
 	az1 := []*gnode{nodes[0], nodes[2], nodes[4]}
 	az2 := []*gnode{nodes[1], nodes[3]}
-	start := time.Now()
-	for _, g := range nodes {
-		g.start(t)
-	}
-	members := gmembers(nodes...)
-	waitConverged(t, nodes, timings.PushPullInterval+5*time.Second)
-	testbed.WaitSoleHolder(t, members, gossipVIP, "n1", start, masterDown(gossipAdvert, 200)+2*time.Second)
-	testbed.StaySoleHolder(t, members, gossipVIP, "n1", 2*gossipAdvert)
+	members := startCluster(t, nodes, timings.PushPullInterval+5*time.Second, 2*gossipAdvert)
 
 	// The cut: the router forwards nothing between the zones.
 	cut := time.Now()

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -45,20 +44,8 @@ type statusJSON struct {
 // an operator or a monitoring script reads a node.
 func vipdStatus(t *testing.T, d *testbed.Daemon) statusJSON {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, testbed.VipdBinary(t), "status", "--socket", d.Socket, "-o", "json").Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("vipd status on %s: %v\n%s", d.Node.Name(), err, stderr)
-	}
 	var s statusJSON
-	if err := json.Unmarshal(out, &s); err != nil {
-		t.Fatalf("vipd status -o json: %v\n%s", err, out)
-	}
+	vipdJSON(t, d.Socket, &s, "status")
 	return s
 }
 
