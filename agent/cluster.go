@@ -201,7 +201,7 @@ func (l *clusterLink) syncOrders(t *tracking) {
 		l.orders[inst] = orderKey{e.Version, e.Origin}
 		list := &priority.List{Source: fmt.Sprintf("cluster order (version %d from %s)", e.Version, e.Origin)}
 		for i, n := range e.Nodes {
-			list.Entries = append(list.Entries, priority.Entry{Name: n.Name, Disabled: n.Disabled, Line: i + 1})
+			list.Nodes = append(list.Nodes, priority.Entry{Name: n.Name, Disabled: n.Disabled, Line: i + 1})
 		}
 		t.setShared(inst, list)
 		l.log.Info("cluster order in effect", "instance", inst, "version", e.Version, "origin", e.Origin)

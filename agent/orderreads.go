@@ -98,8 +98,8 @@ func loadOrderReads(path string, log *slog.Logger) *orderReads {
 
 // orderNodes is how a local order is published.
 func orderNodes(l *priority.List) []gossip.OrderNode {
-	nodes := make([]gossip.OrderNode, 0, len(l.Entries))
-	for _, e := range l.Entries {
+	nodes := make([]gossip.OrderNode, 0, len(l.Nodes))
+	for _, e := range l.Nodes {
 		nodes = append(nodes, gossip.OrderNode{Name: e.Name, Disabled: e.Disabled})
 	}
 	return nodes

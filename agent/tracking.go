@@ -388,7 +388,7 @@ func (t *tracking) knownNodes() []string {
 			continue
 		}
 		l, _ := priority.FromConfig(ic.Order.Nodes)
-		for _, e := range l.Entries {
+		for _, e := range l.Nodes {
 			if !slices.ContainsFunc(out, func(n string) bool { return strings.EqualFold(n, e.Name) }) {
 				out = append(out, e.Name)
 			}
@@ -423,16 +423,16 @@ func (t *tracking) orderChanged(inst string, u priority.Update) {
 	if u.Err != nil {
 		t.log.Warn("order file unreadable: keeping the last good order", "instance", inst, "err", u.Err)
 	}
-	if u.List == nil {
+	if u.Order == nil {
 		return
 	}
 	// Whether this is an edit, to publish cluster-wide, is for the
 	// cluster link to judge (publishOrders): a re-read at start or at a
 	// reload gives the same order again and must not undo a failover.
 	t.mu.Lock()
-	t.lists[inst] = u.List
+	t.lists[inst] = u.Order
 	t.mu.Unlock()
-	t.log.Info("order loaded", "instance", inst, "source", u.List.Source, "entries", len(u.List.Entries))
+	t.log.Info("order loaded", "instance", inst, "source", u.Order.Source, "entries", len(u.Order.Nodes))
 	t.poke()
 }
 

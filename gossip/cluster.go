@@ -17,6 +17,7 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/clock"
+	"github.com/vipd/vipd/priority"
 )
 
 // Options are the parts of a Cluster that do not come from the config.
@@ -96,7 +97,7 @@ type Cluster struct {
 	departed map[string]departed  // states of members that died or left, for Peers
 	local    NodeState
 	localSet bool
-	orders   map[string]OrderEntry
+	orders   map[string]priority.Order
 	clock    uint64               // Lamport clock of orders: the highest version seen
 	leaving  map[string]time.Time // peers that announced their departure
 

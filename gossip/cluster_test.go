@@ -14,6 +14,7 @@ import (
 
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/election/fsm"
+	"github.com/vipd/vipd/priority"
 )
 
 // Loopback clusters of real memberlist instances. Each test uses its own
@@ -139,7 +140,7 @@ func TestClusterConverges(t *testing.T) {
 
 			// An order written on the last node reaches all and is saved.
 			last := nodes[size-1]
-			e, err := last.c.SetOrder("vi-dns", []OrderNode{{Name: "n2"}, {Name: "n0"}, {Name: "n1", Disabled: true}})
+			e, err := last.c.SetOrder("vi-dns", []priority.OrderNode{{Name: "n2"}, {Name: "n0"}, {Name: "n1", Disabled: true}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,12 +262,12 @@ func TestOrderConflictResolves(t *testing.T) {
 			cfgB := testConfig(t, cfg.ClusterName) // own state file
 			b := newNode(t, "b", cfgB)
 			for range tt.writesA {
-				if _, err := a.c.SetOrder("vi", []OrderNode{{Name: "a"}, {Name: "b"}}); err != nil {
+				if _, err := a.c.SetOrder("vi", []priority.OrderNode{{Name: "a"}, {Name: "b"}}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			for range tt.writesB {
-				if _, err := b.c.SetOrder("vi", []OrderNode{{Name: "b"}, {Name: "a"}}); err != nil {
+				if _, err := b.c.SetOrder("vi", []priority.OrderNode{{Name: "b"}, {Name: "a"}}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -285,7 +286,7 @@ func TestOrderConflictResolves(t *testing.T) {
 				})
 			}
 			// The next write anywhere is newer than both.
-			e, err := a.c.SetOrder("vi", []OrderNode{{Name: "a"}})
+			e, err := a.c.SetOrder("vi", []priority.OrderNode{{Name: "a"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -310,7 +311,7 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 	a := startNode(t, "a", cfg)
 	b := startNode(t, "b", joining(t, *cfg, a))
 	waitFor(t, 10*time.Second, "b to join", func() bool { return len(aliveNames(a.c)) == 2 })
-	want, err := b.c.SetOrder("vi", []OrderNode{{Name: "b"}, {Name: "a", Disabled: true}})
+	want, err := b.c.SetOrder("vi", []priority.OrderNode{{Name: "b"}, {Name: "a", Disabled: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +320,7 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// While a is down the order changes again.
-	newer, err := b.c.SetOrder("vi", []OrderNode{{Name: "a"}, {Name: "b"}})
+	newer, err := b.c.SetOrder("vi", []priority.OrderNode{{Name: "a"}, {Name: "b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +536,7 @@ func TestCommands(t *testing.T) {
 	}
 	bn.start(t)
 	waitFor(t, 5*time.Second, "a to see b", func() bool { return len(aliveNames(a.c)) == 2 })
-	order := OrderEntry{Instance: "vi", Nodes: []OrderNode{{Name: "b"}, {Name: "a"}}, Version: 9, Origin: "a"}
+	order := priority.Order{Instance: "vi", Nodes: []priority.OrderNode{{Name: "b"}, {Name: "a"}}, Version: 9, Origin: "a"}
 	if err := a.c.Send(Command{To: "b", Kind: CommandResign, Instance: "vi", Order: &order}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"net"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/vipd/vipd/priority"
 )
 
 // CommandKind says what a Command asks of its node.
@@ -50,7 +52,7 @@ type Command struct {
 	// Enabled is the maintenance state wanted (CommandMaintenance).
 	Enabled bool
 	// Order is an order to apply first (CommandResign), or nil.
-	Order *OrderEntry
+	Order *priority.Order
 }
 
 // ErrUnencrypted: commands need gossip encryption.

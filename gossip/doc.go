@@ -2,7 +2,7 @@
 // VRRP stays the election; gossip gives every node the whole picture:
 // which nodes are up (membership and failure detection), what each node's
 // instances and checks say (NodeState, disseminated as deltas and by
-// periodic push/pull), and the cluster-wide N-way orders (OrderEntry,
+// periodic push/pull), and the cluster-wide N-way orders (priority.Order,
 // last writer wins on a Lamport version, persisted in a state file). It
 // also answers "who else runs this VRRP instance" so unicast peers can
 // come from gossip instead of a static list.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/priority"
 )
 
 // FuzzReceive feeds arbitrary bytes to a cluster's receive path, as
@@ -20,13 +21,13 @@ import (
 // decoded command must re-encode to the same bytes, which FuzzDecode does
 // not check.
 func FuzzReceive(f *testing.F) {
-	cmd := Command{From: "b", To: "self", Kind: CommandResign, Instance: "vi", Order: &OrderEntry{
-		Instance: "vi", Nodes: []OrderNode{{Name: "b"}, {Name: "self", Disabled: true}}, Version: 3, Origin: "b"}}
+	cmd := Command{From: "b", To: "self", Kind: CommandResign, Instance: "vi", Order: &priority.Order{
+		Instance: "vi", Nodes: []priority.OrderNode{{Name: "b"}, {Name: "self", Disabled: true}}, Version: 3, Origin: "b"}}
 	for _, s := range [][]byte{
 		encodeState(sampleState()),
 		encodeState(NodeState{Node: "self", Incarnation: 7}),
 		encodeOrder(sampleOrder()),
-		encodePushPull(pushPull{Clock: 9, States: []NodeState{sampleState()}, Orders: []OrderEntry{sampleOrder()}}),
+		encodePushPull(pushPull{Clock: 9, States: []NodeState{sampleState()}, Orders: []priority.Order{sampleOrder()}}),
 		encodeLeave("b"),
 		encodeCommand(cmd),
 		encodeCommand(Command{From: "b", To: "other", Kind: CommandMaintenance, Enabled: true}),
@@ -110,7 +111,7 @@ func FuzzReceive(f *testing.F) {
 func FuzzStateFile(f *testing.F) {
 	dir := f.TempDir()
 	good := filepath.Join(dir, "seed.json")
-	if err := writeStateFile(good, map[string]OrderEntry{"vi": sampleOrder()}, []savedMember{{Name: "b", Addr: netip.MustParseAddrPort("198.51.100.2:7946")}}); err != nil {
+	if err := writeStateFile(good, map[string]priority.Order{"vi": sampleOrder()}, []savedMember{{Name: "b", Addr: netip.MustParseAddrPort("198.51.100.2:7946")}}); err != nil {
 		f.Fatal(err)
 	}
 	if b, err := os.ReadFile(good); err == nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/priority"
 )
 
 // FuzzDecode feeds arbitrary bytes to the message and meta decoders: they
@@ -14,7 +16,7 @@ func FuzzDecode(f *testing.F) {
 		encodeState(sampleState()),
 		encodeState(NodeState{Node: "x"}),
 		encodeOrder(sampleOrder()),
-		encodePushPull(pushPull{Clock: 9, States: []NodeState{sampleState()}, Orders: []OrderEntry{sampleOrder()}}),
+		encodePushPull(pushPull{Clock: 9, States: []NodeState{sampleState()}, Orders: []priority.Order{sampleOrder()}}),
 		encodePushPull(pushPull{}),
 		encodePushPull(pushPull{Clock: 2, Departed: []departedState{{State: sampleState(), Age: 2 * time.Second}}}),
 		encodeLeave("cnh"),

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vipd/vipd/inet"
+	"github.com/vipd/vipd/priority"
 )
 
 // codecVersion is the version of the message format. A node drops (and
@@ -21,7 +22,7 @@ type msgType uint8
 const (
 	// msgState carries one NodeState (delta broadcast).
 	msgState msgType = iota + 1
-	// msgOrder carries one OrderEntry (delta broadcast).
+	// msgOrder carries one order (delta broadcast).
 	msgOrder
 	// msgPushPull carries the full view (push/pull and join).
 	msgPushPull
@@ -60,7 +61,7 @@ func (t msgType) String() string {
 type pushPull struct {
 	Clock    uint64
 	States   []NodeState
-	Orders   []OrderEntry
+	Orders   []priority.Order
 	Departed []departedState
 }
 
@@ -78,7 +79,7 @@ type departedState struct {
 type message struct {
 	Type     msgType
 	State    *NodeState
-	Order    *OrderEntry
+	Order    *priority.Order
 	PushPull *pushPull
 	Leaving  string // the departing node
 	Command  *Command
@@ -114,7 +115,7 @@ func encodeHello(s NodeState) []byte {
 }
 
 // encodeOrder encodes an order message. o must be valid (validateOrder).
-func encodeOrder(o OrderEntry) []byte {
+func encodeOrder(o priority.Order) []byte {
 	e := header(msgOrder)
 	e.order(o)
 	return e.b
@@ -193,7 +194,7 @@ func (e *encoder) nodeState(s NodeState) {
 	e.bool(s.Maintenance)
 }
 
-func (e *encoder) order(o OrderEntry) {
+func (e *encoder) order(o priority.Order) {
 	e.str(o.Instance)
 	e.uvarint(uint64(len(o.Nodes)))
 	for _, n := range o.Nodes {
@@ -334,13 +335,13 @@ func (d *decoder) command() Command {
 	return c
 }
 
-func (d *decoder) order() OrderEntry {
+func (d *decoder) order() priority.Order {
 	start := d.off
-	var o OrderEntry
+	var o priority.Order
 	o.Instance = d.str("order.instance", maxName)
 	n := d.count("order.nodes", maxItems, minOrderNode)
 	for i := 0; i < n && d.err == nil; i++ {
-		var on OrderNode
+		var on priority.OrderNode
 		on.Name = d.str("order.node", maxName)
 		on.Disabled = d.bool("order.disabled")
 		o.Nodes = append(o.Nodes, on)
@@ -406,7 +407,7 @@ func validateState(s NodeState) error {
 }
 
 // validateOrder checks an order entry; the error wraps ErrInvalid.
-func validateOrder(o OrderEntry) error {
+func validateOrder(o priority.Order) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: order of %q: %s", ErrInvalid, o.Instance, fmt.Sprintf(format, a...))
 	}

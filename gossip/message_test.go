@@ -11,6 +11,7 @@ import (
 
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/election/fsm"
+	"github.com/vipd/vipd/priority"
 )
 
 func sampleState() NodeState {
@@ -34,8 +35,8 @@ func sampleState() NodeState {
 	}
 }
 
-func sampleOrder() OrderEntry {
-	return OrderEntry{Instance: "testdns0", Nodes: []OrderNode{{Name: "cnh"}, {Name: "sby", Disabled: true}, {Name: "wcdc"}}, Version: 42, Origin: "sby"}
+func sampleOrder() priority.Order {
+	return priority.Order{Instance: "testdns0", Nodes: []priority.OrderNode{{Name: "cnh"}, {Name: "sby", Disabled: true}, {Name: "wcdc"}}, Version: 42, Origin: "sby"}
 }
 
 func TestDecodeRoundTrip(t *testing.T) {
@@ -47,9 +48,9 @@ func TestDecodeRoundTrip(t *testing.T) {
 		{"state", encodeState(sampleState()), message{Type: msgState, State: ptr(sampleState())}},
 		{"empty state", encodeState(NodeState{Node: "x"}), message{Type: msgState, State: &NodeState{Node: "x"}}},
 		{"order", encodeOrder(sampleOrder()), message{Type: msgOrder, Order: ptr(sampleOrder())}},
-		{"order without nodes", encodeOrder(OrderEntry{Instance: "vi", Version: 1, Origin: "a"}), message{Type: msgOrder, Order: &OrderEntry{Instance: "vi", Version: 1, Origin: "a"}}},
-		{"push-pull", encodePushPull(pushPull{Clock: 42, States: []NodeState{sampleState(), {Node: "sby", Incarnation: 1}}, Orders: []OrderEntry{sampleOrder()}}),
-			message{Type: msgPushPull, PushPull: &pushPull{Clock: 42, States: []NodeState{sampleState(), {Node: "sby", Incarnation: 1}}, Orders: []OrderEntry{sampleOrder()}}}},
+		{"order without nodes", encodeOrder(priority.Order{Instance: "vi", Version: 1, Origin: "a"}), message{Type: msgOrder, Order: &priority.Order{Instance: "vi", Version: 1, Origin: "a"}}},
+		{"push-pull", encodePushPull(pushPull{Clock: 42, States: []NodeState{sampleState(), {Node: "sby", Incarnation: 1}}, Orders: []priority.Order{sampleOrder()}}),
+			message{Type: msgPushPull, PushPull: &pushPull{Clock: 42, States: []NodeState{sampleState(), {Node: "sby", Incarnation: 1}}, Orders: []priority.Order{sampleOrder()}}}},
 		{"empty push-pull", encodePushPull(pushPull{}), message{Type: msgPushPull, PushPull: &pushPull{}}},
 		{"push-pull with departed members", encodePushPull(pushPull{Clock: 3, Departed: []departedState{{State: sampleState(), Age: 1500 * time.Millisecond}, {State: NodeState{Node: "sby"}}}}),
 			message{Type: msgPushPull, PushPull: &pushPull{Clock: 3, Departed: []departedState{{State: sampleState(), Age: 1500 * time.Millisecond}, {State: NodeState{Node: "sby"}}}}}},
@@ -128,10 +129,10 @@ func TestDecodeMalformed(t *testing.T) {
 			e.nodeState(NodeState{Node: "a", Checks: []CheckState{{Name: "c", Output: strings.Repeat("x", 513)}}})
 		}, msgState), ErrTooLong, "check.output"},
 		{"order node twice", encodeRaw(func(e *encoder) {
-			e.order(OrderEntry{Instance: "vi", Nodes: []OrderNode{{Name: "a"}, {Name: "a"}}, Version: 1, Origin: "a"})
+			e.order(priority.Order{Instance: "vi", Nodes: []priority.OrderNode{{Name: "a"}, {Name: "a"}}, Version: 1, Origin: "a"})
 		}, msgOrder), ErrBadValue, "order"},
 		{"order without origin", encodeRaw(func(e *encoder) {
-			e.order(OrderEntry{Instance: "vi", Version: 1})
+			e.order(priority.Order{Instance: "vi", Version: 1})
 		}, msgOrder), ErrBadValue, "order"},
 		{"leave without a name", []byte{byte(msgLeave), codecVersion, 0}, ErrBadValue, "node"},
 		{"push-pull with too many states", []byte{byte(msgPushPull), codecVersion, 0, 0xff, 0xff, 0x01}, ErrTooLong, "states"},

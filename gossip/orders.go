@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/vipd/vipd/priority"
 )
 
 // SetOrder writes a new order for instance: its version is one more than
@@ -14,10 +16,10 @@ import (
 // wraps ErrInvalid for a bad order (nothing changes then) or ErrPersist
 // when the state file could not be written (the order is in effect
 // anyway and is saved again on the next change).
-func (c *Cluster) SetOrder(instance string, nodes []OrderNode) (OrderEntry, error) {
-	e := OrderEntry{Instance: instance, Nodes: slices.Clone(nodes), Origin: c.name}
+func (c *Cluster) SetOrder(instance string, nodes []priority.OrderNode) (priority.Order, error) {
+	e := priority.Order{Instance: instance, Nodes: carried(nodes), Origin: c.name}
 	if err := validateOrder(e); err != nil {
-		return OrderEntry{}, err
+		return priority.Order{}, err
 	}
 	c.mu.Lock()
 	c.clock++
@@ -33,17 +35,30 @@ func (c *Cluster) SetOrder(instance string, nodes []OrderNode) (OrderEntry, erro
 }
 
 // Orders returns every instance's current order (a copy).
-func (c *Cluster) Orders() map[string]OrderEntry {
+func (c *Cluster) Orders() map[string]priority.Order {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]OrderEntry, len(c.orders))
+	out := make(map[string]priority.Order, len(c.orders))
 	for k, e := range c.orders {
 		out[k] = cloneOrder(e)
 	}
 	return out
 }
 
-func cloneOrder(e OrderEntry) OrderEntry {
+// carried copies what gossip carries of nodes: names and Disabled flags
+// (not where a node was written).
+func carried(nodes []priority.OrderNode) []priority.OrderNode {
+	if nodes == nil {
+		return nil
+	}
+	out := make([]priority.OrderNode, len(nodes))
+	for i, n := range nodes {
+		out[i] = priority.OrderNode{Name: n.Name, Disabled: n.Disabled}
+	}
+	return out
+}
+
+func cloneOrder(e priority.Order) priority.Order {
 	e.Nodes = slices.Clone(e.Nodes)
 	return e
 }
@@ -51,11 +66,11 @@ func cloneOrder(e OrderEntry) OrderEntry {
 // mergeOrders merges entries into orders by last writer wins and advances
 // the Lamport clock past every version seen, winner or not. It returns the
 // entries that won, in the order given.
-func mergeOrders(orders map[string]OrderEntry, clock *uint64, entries ...OrderEntry) []OrderEntry {
-	var won []OrderEntry
+func mergeOrders(orders map[string]priority.Order, clock *uint64, entries ...priority.Order) []priority.Order {
+	var won []priority.Order
 	for _, e := range entries {
 		*clock = max(*clock, e.Version)
-		if cur, ok := orders[e.Instance]; ok && !e.newerThan(cur) {
+		if cur, ok := orders[e.Instance]; ok && !newerOrder(e, cur) {
 			continue
 		}
 		orders[e.Instance] = e
@@ -66,7 +81,7 @@ func mergeOrders(orders map[string]OrderEntry, clock *uint64, entries ...OrderEn
 
 // handleOrders takes orders learned from a peer: the winners are stored,
 // passed on (if regossip), saved in the background and announced.
-func (c *Cluster) handleOrders(regossip bool, entries ...OrderEntry) {
+func (c *Cluster) handleOrders(regossip bool, entries ...priority.Order) {
 	c.mu.Lock()
 	won := mergeOrders(c.orders, &c.clock, entries...)
 	c.mu.Unlock()
@@ -84,7 +99,7 @@ func (c *Cluster) handleOrders(regossip bool, entries ...OrderEntry) {
 }
 
 // orderString renders nodes for logs: "a b !c" (! = disabled).
-func orderString(nodes []OrderNode) string {
+func orderString(nodes []priority.OrderNode) string {
 	var b strings.Builder
 	for i, n := range nodes {
 		if i > 0 {
@@ -100,8 +115,8 @@ func orderString(nodes []OrderNode) string {
 
 // sortedOrders lists orders by instance name (for push/pull and the state
 // file, so both are deterministic).
-func sortedOrders(orders map[string]OrderEntry) []OrderEntry {
+func sortedOrders(orders map[string]priority.Order) []priority.Order {
 	out := slices.Collect(maps.Values(orders))
-	slices.SortFunc(out, func(a, b OrderEntry) int { return strings.Compare(a.Instance, b.Instance) })
+	slices.SortFunc(out, func(a, b priority.Order) int { return strings.Compare(a.Instance, b.Instance) })
 	return out
 }

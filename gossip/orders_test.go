@@ -4,34 +4,36 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/vipd/vipd/priority"
 )
 
 func TestMergeOrdersLWW(t *testing.T) {
-	e := func(version uint64, origin string, nodes ...string) OrderEntry {
-		o := OrderEntry{Instance: "vi", Version: version, Origin: origin}
+	e := func(version uint64, origin string, nodes ...string) priority.Order {
+		o := priority.Order{Instance: "vi", Version: version, Origin: origin}
 		for _, n := range nodes {
-			o.Nodes = append(o.Nodes, OrderNode{Name: n})
+			o.Nodes = append(o.Nodes, priority.OrderNode{Name: n})
 		}
 		return o
 	}
 	tests := []struct {
 		name      string
-		have      []OrderEntry // stored first, in this order
-		incoming  OrderEntry
-		want      OrderEntry
+		have      []priority.Order // stored first, in this order
+		incoming  priority.Order
+		want      priority.Order
 		wantWon   bool
 		wantClock uint64
 	}{
 		{"new instance", nil, e(3, "a", "a", "b"), e(3, "a", "a", "b"), true, 3},
-		{"higher version wins", []OrderEntry{e(2, "z", "z")}, e(3, "a", "a"), e(3, "a", "a"), true, 3},
-		{"lower version loses", []OrderEntry{e(5, "a", "a")}, e(4, "z", "z"), e(5, "a", "a"), false, 5},
-		{"tie: higher origin wins", []OrderEntry{e(4, "cnh", "cnh")}, e(4, "sby", "sby"), e(4, "sby", "sby"), true, 4},
-		{"tie: lower origin loses", []OrderEntry{e(4, "sby", "sby")}, e(4, "cnh", "cnh"), e(4, "sby", "sby"), false, 4},
-		{"same entry again", []OrderEntry{e(4, "a", "a")}, e(4, "a", "a"), e(4, "a", "a"), false, 4},
+		{"higher version wins", []priority.Order{e(2, "z", "z")}, e(3, "a", "a"), e(3, "a", "a"), true, 3},
+		{"lower version loses", []priority.Order{e(5, "a", "a")}, e(4, "z", "z"), e(5, "a", "a"), false, 5},
+		{"tie: higher origin wins", []priority.Order{e(4, "cnh", "cnh")}, e(4, "sby", "sby"), e(4, "sby", "sby"), true, 4},
+		{"tie: lower origin loses", []priority.Order{e(4, "sby", "sby")}, e(4, "cnh", "cnh"), e(4, "sby", "sby"), false, 4},
+		{"same entry again", []priority.Order{e(4, "a", "a")}, e(4, "a", "a"), e(4, "a", "a"), false, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			orders := map[string]OrderEntry{}
+			orders := map[string]priority.Order{}
 			var clock uint64
 			mergeOrders(orders, &clock, tt.have...)
 			won := mergeOrders(orders, &clock, tt.incoming)
@@ -51,15 +53,15 @@ func TestMergeOrdersLWW(t *testing.T) {
 // Every node must end with the same winner whatever order the entries
 // arrive in.
 func TestMergeOrdersConverges(t *testing.T) {
-	entries := []OrderEntry{
-		{Instance: "vi", Version: 2, Origin: "b", Nodes: []OrderNode{{Name: "b"}}},
-		{Instance: "vi", Version: 3, Origin: "a", Nodes: []OrderNode{{Name: "a"}}},
-		{Instance: "vi", Version: 3, Origin: "c", Nodes: []OrderNode{{Name: "c"}}},
-		{Instance: "vi", Version: 1, Origin: "z", Nodes: []OrderNode{{Name: "z"}}},
+	entries := []priority.Order{
+		{Instance: "vi", Version: 2, Origin: "b", Nodes: []priority.OrderNode{{Name: "b"}}},
+		{Instance: "vi", Version: 3, Origin: "a", Nodes: []priority.OrderNode{{Name: "a"}}},
+		{Instance: "vi", Version: 3, Origin: "c", Nodes: []priority.OrderNode{{Name: "c"}}},
+		{Instance: "vi", Version: 1, Origin: "z", Nodes: []priority.OrderNode{{Name: "z"}}},
 	}
 	want := entries[2]
 	for _, perm := range permutations(len(entries)) {
-		orders := map[string]OrderEntry{}
+		orders := map[string]priority.Order{}
 		var clock uint64
 		for _, i := range perm {
 			mergeOrders(orders, &clock, entries[i])
@@ -90,21 +92,21 @@ func TestSetOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A peer's order at version 7 moves this node's clock.
-	c.handleOrders(false, OrderEntry{Instance: "other", Version: 7, Origin: "a", Nodes: []OrderNode{{Name: "a"}}})
+	c.handleOrders(false, priority.Order{Instance: "other", Version: 7, Origin: "a", Nodes: []priority.OrderNode{{Name: "a"}}})
 
 	tests := []struct {
 		name        string
 		instance    string
-		nodes       []OrderNode
+		nodes       []priority.OrderNode
 		wantVersion uint64
 		wantErr     error
 	}{
-		{"first write after seeing version 7", "vi", []OrderNode{{Name: "a"}, {Name: "b", Disabled: true}}, 8, nil},
-		{"second write", "vi", []OrderNode{{Name: "b"}}, 9, nil},
+		{"first write after seeing version 7", "vi", []priority.OrderNode{{Name: "a"}, {Name: "b", Disabled: true}}, 8, nil},
+		{"second write", "vi", []priority.OrderNode{{Name: "b"}}, 9, nil},
 		{"empty order is allowed", "vi2", nil, 10, nil},
-		{"no instance", "", []OrderNode{{Name: "a"}}, 0, ErrInvalid},
-		{"duplicate node", "vi", []OrderNode{{Name: "a"}, {Name: "a"}}, 0, ErrInvalid},
-		{"unnamed node", "vi", []OrderNode{{}}, 0, ErrInvalid},
+		{"no instance", "", []priority.OrderNode{{Name: "a"}}, 0, ErrInvalid},
+		{"duplicate node", "vi", []priority.OrderNode{{Name: "a"}, {Name: "a"}}, 0, ErrInvalid},
+		{"unnamed node", "vi", []priority.OrderNode{{}}, 0, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
+	"github.com/vipd/vipd/priority"
 )
 
 // unstarted returns a Cluster named "self" that is never started: its
@@ -356,7 +357,7 @@ func TestReceiveGarbageCounted(t *testing.T) {
 	// And a good push/pull still works afterwards.
 	join(c, "b")
 	d.MergeRemoteState(encodePushPull(pushPull{Clock: 5, States: []NodeState{{Node: "b", Incarnation: 2}},
-		Orders: []OrderEntry{{Instance: "vi", Version: 5, Origin: "b"}}}), true)
+		Orders: []priority.Order{{Instance: "vi", Version: 5, Origin: "b"}}}), true)
 	if c.States()["b"].Incarnation != 2 || c.Orders()["vi"].Version != 5 {
 		t.Errorf("push/pull not merged: %+v %+v", c.States(), c.Orders())
 	}

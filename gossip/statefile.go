@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/vipd/vipd/internal/atomicfile"
+	"github.com/vipd/vipd/priority"
 )
 
 // stateFileVersion is the version of the state file's JSON. Fields added
@@ -25,8 +26,46 @@ const stateFileVersion = 1
 // join list names nobody else (or nobody alive).
 type stateFile struct {
 	Version int          `json:"version"`
-	Orders  []OrderEntry `json:"orders"`
+	Orders  []fileOrder  `json:"orders"`
 	Members []fileMember `json:"members,omitempty"`
+}
+
+// fileOrder is one order as the state file has it.
+type fileOrder struct {
+	Instance string          `json:"instance"`
+	Nodes    []fileOrderNode `json:"nodes"`
+	Version  uint64          `json:"version"`
+	Origin   string          `json:"origin"`
+}
+
+// fileOrderNode is one node of a fileOrder.
+type fileOrderNode struct {
+	Name     string `json:"name"`
+	Disabled bool   `json:"disabled,omitempty"`
+}
+
+// toFileOrder and fromFileOrder convert at the state file's edge; only
+// what gossip carries of an order is saved.
+func toFileOrder(o priority.Order) fileOrder {
+	f := fileOrder{Instance: o.Instance, Version: o.Version, Origin: o.Origin}
+	if o.Nodes != nil {
+		f.Nodes = make([]fileOrderNode, 0, len(o.Nodes))
+	}
+	for _, n := range o.Nodes {
+		f.Nodes = append(f.Nodes, fileOrderNode{Name: n.Name, Disabled: n.Disabled})
+	}
+	return f
+}
+
+func fromFileOrder(f fileOrder) priority.Order {
+	o := priority.Order{Instance: f.Instance, Version: f.Version, Origin: f.Origin}
+	if f.Nodes != nil {
+		o.Nodes = make([]priority.OrderNode, 0, len(f.Nodes))
+	}
+	for _, n := range f.Nodes {
+		o.Nodes = append(o.Nodes, priority.OrderNode{Name: n.Name, Disabled: n.Disabled})
+	}
+	return o
 }
 
 // fileMember is one member as the state file has it: its name and gossip
@@ -44,7 +83,7 @@ type savedMember struct {
 
 // savedState is what readStateFile returns.
 type savedState struct {
-	orders  map[string]OrderEntry
+	orders  map[string]priority.Order
 	members []savedMember
 }
 
@@ -54,7 +93,7 @@ type savedState struct {
 // entry that is unusable (no name, no address) is skipped: it is only a
 // hint of where to look for the cluster.
 func readStateFile(path string) (savedState, error) {
-	st := savedState{orders: map[string]OrderEntry{}}
+	st := savedState{orders: map[string]priority.Order{}}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
@@ -69,7 +108,8 @@ func readStateFile(path string) (savedState, error) {
 	if f.Version != stateFileVersion {
 		return st, &StateFileError{Path: path, Err: fmt.Errorf("version %d, want %d", f.Version, stateFileVersion)}
 	}
-	for _, e := range f.Orders {
+	for _, fo := range f.Orders {
+		e := fromFileOrder(fo)
 		if err := validateOrder(e); err != nil {
 			return st, &StateFileError{Path: path, Err: err}
 		}
@@ -90,8 +130,11 @@ func readStateFile(path string) (savedState, error) {
 // writeStateFile saves orders atomically: a temporary file in the same
 // directory, written and synced, renamed over path, then the directory
 // synced, so a crash leaves either the old file or the new one.
-func writeStateFile(path string, orders map[string]OrderEntry, members []savedMember) error {
-	f := stateFile{Version: stateFileVersion, Orders: sortedOrders(orders)}
+func writeStateFile(path string, orders map[string]priority.Order, members []savedMember) error {
+	f := stateFile{Version: stateFileVersion}
+	for _, o := range sortedOrders(orders) {
+		f.Orders = append(f.Orders, toFileOrder(o))
+	}
 	for _, m := range members {
 		f.Members = append(f.Members, fileMember{Name: m.Name, Addr: m.Addr.String()})
 	}
@@ -114,7 +157,7 @@ func (c *Cluster) persist() error {
 	defer c.persistMu.Unlock()
 	c.dirty.Store(false)
 	c.mu.Lock()
-	snap := make(map[string]OrderEntry, len(c.orders))
+	snap := make(map[string]priority.Order, len(c.orders))
 	for k, e := range c.orders {
 		snap[k] = e
 	}

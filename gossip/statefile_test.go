@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"errors"
+	"github.com/vipd/vipd/priority"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,9 +12,9 @@ import (
 
 func TestStateFileRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "state.json")
-	orders := map[string]OrderEntry{
-		"testdns0": {Instance: "testdns0", Nodes: []OrderNode{{Name: "cnh"}, {Name: "sby", Disabled: true}}, Version: 4, Origin: "cnh"},
-		"testdns1": {Instance: "testdns1", Nodes: []OrderNode{{Name: "wcdc"}}, Version: 9, Origin: "sby"},
+	orders := map[string]priority.Order{
+		"testdns0": {Instance: "testdns0", Nodes: []priority.OrderNode{{Name: "cnh"}, {Name: "sby", Disabled: true}}, Version: 4, Origin: "cnh"},
+		"testdns1": {Instance: "testdns1", Nodes: []priority.OrderNode{{Name: "wcdc"}}, Version: 9, Origin: "sby"},
 	}
 	members := []savedMember{
 		{Name: "sby", Addr: netip.MustParseAddrPort("198.51.100.2:7946")},
@@ -30,7 +31,7 @@ func TestStateFileRoundTrip(t *testing.T) {
 		t.Errorf("read %+v, want %+v and %+v", got, orders, members)
 	}
 	// Overwrite: only the file remains, no temporary files.
-	orders["testdns0"] = OrderEntry{Instance: "testdns0", Nodes: []OrderNode{{Name: "sby"}}, Version: 10, Origin: "wcdc"}
+	orders["testdns0"] = priority.Order{Instance: "testdns0", Nodes: []priority.OrderNode{{Name: "sby"}}, Version: 10, Origin: "wcdc"}
 	if err := writeStateFile(path, orders, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestSetOrderPersistError(t *testing.T) {
 	if err := os.WriteFile(sub, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e, err := c.SetOrder("vi", []OrderNode{{Name: "a"}})
+	e, err := c.SetOrder("vi", []priority.OrderNode{{Name: "a"}})
 	if !errors.Is(err, ErrPersist) {
 		t.Fatalf("SetOrder error = %v, want ErrPersist", err)
 	}

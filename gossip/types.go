@@ -8,6 +8,7 @@ import (
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
+	"github.com/vipd/vipd/priority"
 )
 
 // NodeMeta is what every member advertises about itself in memberlist's
@@ -99,32 +100,21 @@ type NodeState struct {
 	Maintenance bool
 }
 
-// OrderNode is one node in an N-way order.
-type OrderNode struct {
-	// Name is the node name.
-	Name string `json:"name"`
-	// Disabled takes the node out of service without removing it.
-	Disabled bool `json:"disabled,omitempty"`
-}
+// Orders are priority.Order values: the one type for an N-way order.
+// Gossip carries an order's Instance, its nodes' names and Disabled flags,
+// Version and Origin; concurrent writers are resolved by last writer wins
+// (newerOrder).
+type (
+	//go:fix inline
+	OrderNode = priority.OrderNode
+	//go:fix inline
+	OrderEntry = priority.Order
+)
 
-// OrderEntry is the cluster-wide order of nodes for one instance: the
-// first healthy enabled node should be master. Concurrent writers are
-// resolved by last writer wins: the higher Version, then the higher Origin.
-type OrderEntry struct {
-	// Instance is the instance the order is for.
-	Instance string `json:"instance"`
-	// Nodes are the nodes in order of preference.
-	Nodes []OrderNode `json:"nodes"`
-	// Version is a Lamport timestamp: one more than any version its
-	// writer had seen.
-	Version uint64 `json:"version"`
-	// Origin is the node that wrote this version.
-	Origin string `json:"origin"`
-}
-
-// newerThan reports whether e wins over o under last writer wins. Two
-// different entries never tie because one origin writes one version once.
-func (e OrderEntry) newerThan(o OrderEntry) bool {
+// newerOrder reports whether e wins over o under last writer wins: the
+// higher Version, then the higher Origin. Two different orders never tie
+// because one origin writes one version once.
+func newerOrder(e, o priority.Order) bool {
 	if e.Version != o.Version {
 		return e.Version > o.Version
 	}

@@ -81,7 +81,7 @@ func PositionPriority(pos int, prios []uint8) uint8 {
 //
 // checks holds the configured checks by name, states their latest results
 // by name; a tracked check with no state has no result yet. node is this
-// node's name and order the current List of inst.Order (nil when the
+// node's name and order the current Order read for inst.Order (nil when the
 // order file has not been read; an inline order is built from
 // inst.Order.Nodes when order is nil).
 //
@@ -100,7 +100,7 @@ func PositionPriority(pos int, prios []uint8) uint8 {
 // against it or has no result yet, the order's Unhealthy policy applies:
 // priority 1, plus FAULT for UnhealthyFault. lookup finds the tracked
 // checks' settings.
-func Compute(inst *Instance, lookup CheckLookup, states map[string]CheckState, node string, order *List) Result {
+func Compute(inst *Instance, lookup CheckLookup, states map[string]CheckState, node string, order *Order) Result {
 	if inst == nil {
 		return Result{Priority: minPriority, Fault: true, Reason: "no instance configuration"}
 	}
@@ -163,13 +163,13 @@ func Compute(inst *Instance, lookup CheckLookup, states map[string]CheckState, n
 // later node by one slot at the moment each of them read the file, so nodes
 // that had and had not yet seen an edit would briefly share a priority,
 // and masters could move between healthy nodes for nothing.
-func computeOrder(o *OrderConfig, outs []outcome, node string, list *List) Result {
+func computeOrder(o *OrderConfig, outs []outcome, node string, list *Order) Result {
 	if list == nil && o.File == "" {
 		l, _ := FromConfig(o.Nodes)
 		list = &l
 	}
 	var why []string
-	idx, e := -1, Entry{}
+	idx, e := -1, OrderNode{}
 	switch {
 	case list == nil:
 		why = append(why, "order file "+o.File+" not loaded")
@@ -203,7 +203,7 @@ func computeOrder(o *OrderConfig, outs []outcome, node string, list *List) Resul
 	pos := idx
 	from := ""
 	if o.Reverse {
-		pos = len(list.Entries) - 1 - idx
+		pos = len(list.Nodes) - 1 - idx
 		from = " counting from the end"
 	}
 	return Result{

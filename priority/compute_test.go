@@ -423,8 +423,8 @@ func orderInst(o OrderConfig, tracks ...Track) *Instance {
 
 func TestComputeOrder(t *testing.T) {
 	const path = "/etc/vipd/order"
-	parse := func(s string) *List {
-		l, problems := ParseList(path, []byte(s))
+	parse := func(s string) *Order {
+		l, problems := ParseOrder(path, []byte(s))
 		if len(problems) > 0 {
 			t.Fatalf("fixture %q: %v", s, problems)
 		}
@@ -444,7 +444,7 @@ func TestComputeOrder(t *testing.T) {
 		inst   *Instance
 		states map[string]CheckState
 		node   string
-		list   *List
+		list   *Order
 		want   Result
 	}{
 		{
@@ -620,7 +620,7 @@ func TestOrderFirstHealthyIsMaster(t *testing.T) {
 	checks := fixtureChecks()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			list, _ := ParseList("order", []byte(tc.file))
+			list, _ := ParseOrder("order", []byte(tc.file))
 			best, bestPrio, tie := "", 0, false
 			for _, n := range nodes {
 				st := states(ok("dnsmasq"))

@@ -32,8 +32,8 @@ const MinOrderPriority = minOrderPriority
 
 // OrderConfig gives an instance its priority from this node's place in an
 // ordered list of node names (scenario 5 of the design): the first healthy
-// node is master, the next its first backup, and so on. The list itself,
-// once read (from Nodes or File), is a List. An instance with an order has
+// node is master, the next its first backup, and so on. The order itself,
+// once read (from Nodes or File), is an Order. An instance with an order has
 // no priority of its own and cannot be an address owner.
 type OrderConfig struct {
 	// Nodes is the list given in the configuration. Ignored when File is set.

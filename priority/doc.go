@@ -6,13 +6,15 @@
 //
 //   - Compute, a pure function of an instance's configuration, the plain
 //     states of the checks it tracks and, for N-way orders, this node's
-//     place in an order list. Tracking follows keepalived 2.2.7
+//     place in an Order. Tracking follows keepalived 2.2.7
 //     (vrrp_track.c, trackers/track_file.c): weights, reverse, track_file
 //     values, the 1-254 clamp and the address-owner rules.
-//   - Order lists: ParseList reads the one-name-per-line order file format,
-//     FromConfig turns an inline list into the same List.
+//   - Orders (Order, the one type for an N-way order, also the one package
+//     gossip agrees on cluster-wide): ParseOrder reads the
+//     one-name-per-line order file format, FromConfig turns an inline list
+//     into the same Order.
 //   - Watcher, which polls an order file through an injected clock and
-//     publishes a new List whenever its content changes, keeping the last
+//     publishes a new Order whenever its content changes, keeping the last
 //     good one when the file goes away.
 //
 // It owns the settings that make a priority (config.go): an instance's

@@ -76,7 +76,7 @@ func TestWatcherReportsUnknownNodes(t *testing.T) {
 		time.Sleep(DefaultPollInterval)
 		synctest.Wait()
 		got = rec.drain()
-		if len(got) != 1 || !got[0].u.Recheck || got[0].u.List != first.List || len(unknownNames(got[0].u.Problems)) != 0 {
+		if len(got) != 1 || !got[0].u.Recheck || got[0].u.Order != first.Order || len(unknownNames(got[0].u.Problems)) != 0 {
 			t.Fatalf("after ghost joined: %+v, want one Recheck of the same list without problems", got)
 		}
 

@@ -33,17 +33,17 @@ const MaxOrderFileSize = 1 << 20
 
 // Update is what a Watcher publishes.
 type Update struct {
-	// List is the order in force: the newest good read of the file, or the
+	// Order is the order in force: the newest good read of the file, or the
 	// static list. It is nil until the file has been read once.
-	List *List
-	// Problems are those of List (ParseList's, and this node missing), or
+	Order *Order
+	// Problems are those of Order (ParseOrder's, and this node missing), or
 	// a single ProblemUnreadable when Err is set.
 	Problems []Problem
-	// Err is set when the file could not be read; List is then the last
+	// Err is set when the file could not be read; Order is then the last
 	// good one (or nil).
 	Err error
 	// Recheck marks an update published only because the known nodes
-	// changed (WatcherConfig.Known): List is the one already published,
+	// changed (WatcherConfig.Known): Order is the one already published,
 	// and Problems its problems against the new set.
 	Recheck bool
 }
@@ -123,8 +123,8 @@ type pollState struct {
 	sig       fileSig
 	haveSig   bool
 	sum       [sha256.Size]byte
-	last      *List     // last good list
-	parsed    []Problem // ParseList's problems of last
+	last      *Order    // last good list
+	parsed    []Problem // ParseOrder's problems of last
 	unknown   string    // the unknown names last published, joined
 	errText   string    // error last published, "" if none
 	published bool
@@ -174,7 +174,7 @@ func (w *Watcher) known() []string {
 func (w *Watcher) publish(st *pollState, recheck bool) {
 	problems := append(slices.Clip(st.parsed), st.last.Validate(w.cfg.Node, w.known())...)
 	st.unknown = unknownKey(problems)
-	w.cfg.OnUpdate(Update{List: st.last, Problems: problems, Recheck: recheck})
+	w.cfg.OnUpdate(Update{Order: st.last, Problems: problems, Recheck: recheck})
 }
 
 // recheck publishes st.last again when the names it lists that are not
@@ -227,7 +227,7 @@ func (w *Watcher) poll(st *pollState) {
 		w.recheck(st) // touched or rewritten with the same content
 		return
 	}
-	l, problems := ParseList(w.cfg.Path, data)
+	l, problems := ParseOrder(w.cfg.Path, data)
 	st.sum, st.last, st.parsed, st.errText, st.published = sum, &l, problems, "", true
 	w.publish(st, false)
 }
@@ -241,8 +241,8 @@ func (w *Watcher) fail(st *pollState, err error) {
 	}
 	st.errText, st.published = err.Error(), true
 	w.cfg.OnUpdate(Update{
-		List: st.last,
-		Err:  err,
+		Order: st.last,
+		Err:   err,
 		Problems: []Problem{{
 			Kind: ProblemUnreadable, Source: w.cfg.Path,
 			Msg: "cannot read order file, keeping the last good order: " + err.Error(),

@@ -72,12 +72,12 @@ func startWatcher(t *testing.T, cfg WatcherConfig) (stop func()) {
 	}
 }
 
-func names(l *List) []string {
+func names(l *Order) []string {
 	if l == nil {
 		return nil
 	}
 	var out []string
-	for _, e := range l.Entries {
+	for _, e := range l.Nodes {
 		n := e.Name
 		if e.Disabled {
 			n = "#" + n
@@ -174,7 +174,7 @@ func TestWatcherSeesChangesWithinASecond(t *testing.T) {
 
 				synctest.Wait()
 				first := rec.drain()
-				if len(first) != 1 || first[0].u.Err != nil || !slices.Equal(names(first[0].u.List), []string{"cnh", "sby", "wcdc"}) {
+				if len(first) != 1 || first[0].u.Err != nil || !slices.Equal(names(first[0].u.Order), []string{"cnh", "sby", "wcdc"}) {
 					t.Fatalf("first updates = %+v, want the initial list", first)
 				}
 
@@ -199,8 +199,8 @@ func TestWatcherSeesChangesWithinASecond(t *testing.T) {
 				if tc.wantErr && (len(u.u.Problems) != 1 || u.u.Problems[0].Kind != ProblemUnreadable) {
 					t.Errorf("problems = %v, want one unreadable", u.u.Problems)
 				}
-				if !slices.Equal(names(u.u.List), tc.want) {
-					t.Errorf("list = %v, want %v", names(u.u.List), tc.want)
+				if !slices.Equal(names(u.u.Order), tc.want) {
+					t.Errorf("list = %v, want %v", names(u.u.Order), tc.want)
 				}
 
 				// Nothing more while the file stays as it is.
@@ -260,7 +260,7 @@ func TestWatcherMissingFileThenCreated(t *testing.T) {
 
 		synctest.Wait()
 		got := rec.drain()
-		if len(got) != 1 || got[0].u.List != nil || !errors.Is(got[0].u.Err, fs.ErrNotExist) {
+		if len(got) != 1 || got[0].u.Order != nil || !errors.Is(got[0].u.Err, fs.ErrNotExist) {
 			t.Fatalf("first updates = %+v, want one not-exist error without a list", got)
 		}
 
@@ -276,7 +276,7 @@ func TestWatcherMissingFileThenCreated(t *testing.T) {
 		time.Sleep(time.Second)
 		synctest.Wait()
 		got = rec.drain()
-		if len(got) != 1 || got[0].u.Err != nil || !slices.Equal(names(got[0].u.List), []string{"cnh", "sby"}) {
+		if len(got) != 1 || got[0].u.Err != nil || !slices.Equal(names(got[0].u.Order), []string{"cnh", "sby"}) {
 			t.Fatalf("after creation = %+v, want the new list", got)
 		}
 		if d := got[0].at.Sub(created); d > time.Second {
@@ -313,7 +313,7 @@ func TestWatcherRecoversAfterDeletion(t *testing.T) {
 		time.Sleep(time.Second)
 		synctest.Wait()
 		got := rec.drain()
-		if len(got) != 1 || got[0].u.Err != nil || !slices.Equal(names(got[0].u.List), []string{"cnh", "sby"}) {
+		if len(got) != 1 || got[0].u.Err != nil || !slices.Equal(names(got[0].u.Order), []string{"cnh", "sby"}) {
 			t.Fatalf("after recreation = %+v, want the list without error", got)
 		}
 	})
@@ -341,7 +341,7 @@ func TestWatcherUnreadable(t *testing.T) {
 				defer stop()
 				synctest.Wait()
 				got := rec.drain()
-				if len(got) != 1 || got[0].u.Err == nil || got[0].u.List != nil {
+				if len(got) != 1 || got[0].u.Err == nil || got[0].u.Order != nil {
 					t.Fatalf("updates = %+v, want one error without a list", got)
 				}
 			})
@@ -386,7 +386,7 @@ func TestWatcherPollsOnItsClock(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		synctest.Wait()
 		got := rec.drain()
-		if len(got) != 1 || !slices.Equal(names(got[0].u.List), []string{"sby", "cnh"}) {
+		if len(got) != 1 || !slices.Equal(names(got[0].u.Order), []string{"sby", "cnh"}) {
 			t.Fatalf("after one poll = %+v, want the new list", got)
 		}
 		if clk.timers.Load() == 0 {
@@ -406,8 +406,8 @@ func TestWatcherStaticList(t *testing.T) {
 			t.Fatalf("%d updates, want 1", len(got))
 		}
 		u := got[0].u
-		if u.List == nil || u.List.Source != ConfigSource || !slices.Equal(names(u.List), []string{"cnh", "#sby"}) {
-			t.Errorf("list = %+v, want cnh, #sby from config", u.List)
+		if u.Order == nil || u.Order.Source != ConfigSource || !slices.Equal(names(u.Order), []string{"cnh", "#sby"}) {
+			t.Errorf("list = %+v, want cnh, #sby from config", u.Order)
 		}
 		want := []problemAt{{ProblemSeveralNames, 3, ""}, {ProblemSelfMissing, 0, "wcdc"}}
 		if !slices.Equal(problemsAt(u.Problems), want) {

@@ -9,52 +9,68 @@ import (
 	"strings"
 )
 
-// ConfigSource is the Source of a List given inline in the configuration
+// ConfigSource is the Source of an Order given inline in the configuration
 // (OrderConfig.Nodes) rather than in an order file.
 const ConfigSource = "config"
 
-// Entry is one node of an order list.
-type Entry struct {
+// OrderNode is one node of an order.
+type OrderNode struct {
 	// Name is the node's name, as its config.Node.Name. Names compare
 	// case-insensitively, like the host names they default to.
 	Name string
-	// Disabled nodes keep their place in the list but are out of service.
+	// Disabled nodes keep their place in the order but are out of service.
 	Disabled bool
-	// Line is the entry's 1-based line in the order file, or its 1-based
-	// item number in a configured list.
+	// Line is the node's 1-based line in the order file, or its 1-based
+	// item number in a configured order; 0 in a cluster-wide order as
+	// gossip carries it (only names and flags travel).
 	Line int
 }
 
-// List is an order of node names: the first healthy, enabled node is
-// master, the next its first backup, and so on.
-type List struct {
-	// Entries are the nodes in order, disabled ones included (they keep
+// Order is an N-way order of node names: the first healthy, enabled node
+// is master, the next its first backup, and so on. It is the one type for
+// an order wherever it is: read from an order file or the configuration
+// (ParseOrder, FromConfig: Source and Digest set), or agreed cluster-wide
+// (package gossip: Instance, Version and Origin set). How an instance uses
+// an order is its OrderConfig.
+type Order struct {
+	// Instance is the instance the order is for. Package gossip sets it on
+	// cluster-wide orders; a local order's instance is the one reading it.
+	Instance string
+	// Nodes are the nodes in order, disabled ones included (they keep
 	// their slot, so disabling a node changes no other node's priority).
-	Entries []Entry
-	// Source is the order file's path, or ConfigSource.
+	Nodes []OrderNode
+	// Source is the order file's path, or ConfigSource; for a
+	// cluster-wide order, what its user calls it.
 	Source string
-	// Digest is the hex SHA-256 of the content the list was parsed from; two
-	// nodes with the same Digest have the same order.
+	// Digest is the hex SHA-256 of the content the order was parsed from;
+	// two nodes with the same Digest have the same order. Empty in a
+	// cluster-wide order.
 	Digest string
+	// Version orders the versions of a cluster-wide order (a Lamport
+	// timestamp: one more than any version its writer had seen); 0 for
+	// an order read locally.
+	Version uint64
+	// Origin is the node that wrote this version of a cluster-wide order.
+	Origin string
 }
 
-// Find returns the index in Entries of the node called name and its entry;
+// Find returns the index in Nodes of the node called name and its entry;
 // ok is false when the node is not listed.
-func (l *List) Find(name string) (index int, e Entry, ok bool) {
+func (l *Order) Find(name string) (index int, e OrderNode, ok bool) {
 	if l == nil || name == "" {
-		return -1, Entry{}, false
+		return -1, OrderNode{}, false
 	}
-	for i, e := range l.Entries {
+	for i, e := range l.Nodes {
 		if strings.EqualFold(e.Name, name) {
 			return i, e, true
 		}
 	}
-	return -1, Entry{}, false
+	return -1, OrderNode{}, false
 }
 
 // where names a place in the list for people: "order file PATH:LINE" or
 // "configured order, item N".
-func (l *List) where(line int) string {
+func (l *Order) where(line int) string {
 	if l.Source == ConfigSource {
 		if line > 0 {
 			return "configured order, item " + strconv.Itoa(line)
@@ -154,7 +170,7 @@ func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-// ParseList reads an order file's content. src names it in the List and in
+// ParseOrder reads an order file's content. src names it in the Order and in
 // problems (a path, normally).
 //
 // The format, line by line (surrounding blanks do not matter):
@@ -170,43 +186,43 @@ func isAlnum(c byte) bool {
 // So a one-word comment reads as a disabled node; write it with "##".
 // Lines that are not valid (several names, a bad name, a node listed twice)
 // are left out and reported; the rest of the list is still used.
-func ParseList(src string, data []byte) (List, []Problem) {
+func ParseOrder(src string, data []byte) (Order, []Problem) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // editors on other systems add a BOM
 	sum := sha256.Sum256(data)
-	p := listParser{list: List{Source: src, Digest: hex.EncodeToString(sum[:])}}
+	p := orderParser{order: Order{Source: src, Digest: hex.EncodeToString(sum[:])}}
 	for i, line := range strings.Split(string(data), "\n") {
 		p.line(i+1, line, false)
 	}
-	return p.list, p.problems
+	return p.order, p.problems
 }
 
-// FromConfig builds the List of an order given inline in the configuration
+// FromConfig builds the Order of an order given inline in the configuration
 // (OrderConfig.Nodes). Items use the file syntax, so "#sby" disables sby;
 // an item that is blank, a comment or not one valid name is reported.
-func FromConfig(nodes []string) (List, []Problem) {
+func FromConfig(nodes []string) (Order, []Problem) {
 	sum := sha256.Sum256([]byte(strings.Join(nodes, "\n")))
-	p := listParser{list: List{Source: ConfigSource, Digest: hex.EncodeToString(sum[:])}}
+	p := orderParser{order: Order{Source: ConfigSource, Digest: hex.EncodeToString(sum[:])}}
 	for i, n := range nodes {
 		p.line(i+1, n, true)
 	}
-	return p.list, p.problems
+	return p.order, p.problems
 }
 
-type listParser struct {
-	list     List
+type orderParser struct {
+	order    Order
 	problems []Problem
 	seen     map[string]int // lower-cased name → line of first listing
 }
 
-func (p *listParser) report(k ProblemKind, line int, name, format string, args ...any) {
+func (p *orderParser) report(k ProblemKind, line int, name, format string, args ...any) {
 	p.problems = append(p.problems, Problem{
-		Kind: k, Source: p.list.Source, Line: line, Name: name, Msg: fmt.Sprintf(format, args...),
+		Kind: k, Source: p.order.Source, Line: line, Name: name, Msg: fmt.Sprintf(format, args...),
 	})
 }
 
 // line parses one line (or configured item). strict reports items that
 // hold no name, which in a file are just blank or comment lines.
-func (p *listParser) line(n int, raw string, strict bool) {
+func (p *orderParser) line(n int, raw string, strict bool) {
 	s := strings.TrimSpace(raw)
 	if s == "" || strings.HasPrefix(s, "##") {
 		if strict {
@@ -227,7 +243,7 @@ func (p *listParser) line(n int, raw string, strict bool) {
 	}
 	switch {
 	case disabled && (len(words) != 1 || !ValidName(words[0])):
-		// A comment, not a node: see ParseList.
+		// A comment, not a node: see ParseOrder.
 		if strict {
 			p.report(ProblemInvalidName, n, "", "item %q holds no node name", raw)
 		}
@@ -242,20 +258,20 @@ func (p *listParser) line(n int, raw string, strict bool) {
 	name := words[0]
 	key := strings.ToLower(name)
 	if first, dup := p.seen[key]; dup {
-		p.report(ProblemDuplicate, n, name, "node %s already listed at %s; this one is ignored", name, p.list.where(first))
+		p.report(ProblemDuplicate, n, name, "node %s already listed at %s; this one is ignored", name, p.order.where(first))
 		return
 	}
 	if p.seen == nil {
 		p.seen = make(map[string]int)
 	}
 	p.seen[key] = n
-	p.list.Entries = append(p.list.Entries, Entry{Name: name, Disabled: disabled, Line: n})
+	p.order.Nodes = append(p.order.Nodes, OrderNode{Name: name, Disabled: disabled, Line: n})
 }
 
 // Validate reports what is wrong with the list for this node: self (this
 // node's name) missing, and, when known is not nil, listed names that are
 // not among the known nodes. Neither stops the list from being used.
-func (l *List) Validate(self string, known []string) []Problem {
+func (l *Order) Validate(self string, known []string) []Problem {
 	var out []Problem
 	if self != "" {
 		if _, _, ok := l.Find(self); !ok {
@@ -268,7 +284,7 @@ func (l *List) Validate(self string, known []string) []Problem {
 	if known == nil {
 		return out
 	}
-	for _, e := range l.Entries {
+	for _, e := range l.Nodes {
 		isKnown := false
 		for _, k := range known {
 			if strings.EqualFold(k, e.Name) {
@@ -285,3 +301,17 @@ func (l *List) Validate(self string, known []string) []Problem {
 	}
 	return out
 }
+
+// Temporary names for the refactoring's `go fix -inline`; removed once
+// every caller uses the new ones.
+type (
+	//go:fix inline
+	List = Order
+	//go:fix inline
+	Entry = OrderNode
+)
+
+// ParseList is ParseOrder.
+//
+//go:fix inline
+func ParseList(src string, data []byte) (Order, []Problem) { return ParseOrder(src, data) }

@@ -25,66 +25,66 @@ func TestParseList(t *testing.T) {
 	tests := []struct {
 		name     string
 		data     string
-		want     []Entry
+		want     []OrderNode
 		problems []problemAt
 	}{
 		{
 			name: "one name per line",
 			data: "cnh\nsby\nwcdc\n",
-			want: []Entry{{"cnh", false, 1}, {"sby", false, 2}, {"wcdc", false, 3}},
+			want: []OrderNode{{"cnh", false, 1}, {"sby", false, 2}, {"wcdc", false, 3}},
 		},
 		{
 			name: "no final newline, blank lines and surrounding blanks",
 			data: "\n  cnh  \n\n\tsby\n\n   \nwcdc",
-			want: []Entry{{"cnh", false, 2}, {"sby", false, 4}, {"wcdc", false, 7}},
+			want: []OrderNode{{"cnh", false, 2}, {"sby", false, 4}, {"wcdc", false, 7}},
 		},
 		{
 			name: "CRLF line ends and a byte order mark",
 			data: "\xef\xbb\xbfcnh\r\nsby\r\n",
-			want: []Entry{{"cnh", false, 1}, {"sby", false, 2}},
+			want: []OrderNode{{"cnh", false, 1}, {"sby", false, 2}},
 		},
 		{
 			name: "hash disables a node, with or without a space",
 			data: "#cnh\n# sby\n  #   wcdc\n",
-			want: []Entry{{"cnh", true, 1}, {"sby", true, 2}, {"wcdc", true, 3}},
+			want: []OrderNode{{"cnh", true, 1}, {"sby", true, 2}, {"wcdc", true, 3}},
 		},
 		{
 			name: "comments are not nodes",
 			data: "## order for testdns0\n# primary site first\n#\n# ----\ncnh\n",
-			want: []Entry{{"cnh", false, 5}},
+			want: []OrderNode{{"cnh", false, 5}},
 		},
 		{
 			name: "trailing comments",
 			data: "cnh # primary\n# sby # down for maintenance\nwcdc\t#note\n",
-			want: []Entry{{"cnh", false, 1}, {"sby", true, 2}, {"wcdc", false, 3}},
+			want: []OrderNode{{"cnh", false, 1}, {"sby", true, 2}, {"wcdc", false, 3}},
 		},
 		{
 			name: "names with dots, dashes, underscores and digits",
 			data: "dns-1.example.org\nLVS_DEVEL\n10node\n",
-			want: []Entry{{"dns-1.example.org", false, 1}, {"LVS_DEVEL", false, 2}, {"10node", false, 3}},
+			want: []OrderNode{{"dns-1.example.org", false, 1}, {"LVS_DEVEL", false, 2}, {"10node", false, 3}},
 		},
 		{
 			name:     "several names on a line are reported and skipped",
 			data:     "cnh sby\nwcdc\n",
-			want:     []Entry{{"wcdc", false, 2}},
+			want:     []OrderNode{{"wcdc", false, 2}},
 			problems: []problemAt{{ProblemSeveralNames, 1, ""}},
 		},
 		{
 			name:     "invalid names are reported and skipped",
 			data:     "cnh!\n-sby\nwcdc\n" + strings.Repeat("a", MaxNameLen+1) + "\n",
-			want:     []Entry{{"wcdc", false, 3}},
+			want:     []OrderNode{{"wcdc", false, 3}},
 			problems: []problemAt{{ProblemInvalidName, 1, "cnh!"}, {ProblemInvalidName, 2, "-sby"}, {ProblemInvalidName, 4, strings.Repeat("a", MaxNameLen+1)}},
 		},
 		{
 			name:     "a duplicate is reported and the first listing counts",
 			data:     "cnh\nsby\nCNH\n",
-			want:     []Entry{{"cnh", false, 1}, {"sby", false, 2}},
+			want:     []OrderNode{{"cnh", false, 1}, {"sby", false, 2}},
 			problems: []problemAt{{ProblemDuplicate, 3, "CNH"}},
 		},
 		{
 			name:     "a disabled first listing wins over a later enabled one",
 			data:     "#cnh\nsby\ncnh\n",
-			want:     []Entry{{"cnh", true, 1}, {"sby", false, 2}},
+			want:     []OrderNode{{"cnh", true, 1}, {"sby", false, 2}},
 			problems: []problemAt{{ProblemDuplicate, 3, "cnh"}},
 		},
 		{
@@ -95,9 +95,9 @@ func TestParseList(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, problems := ParseList("/etc/vipd/order", []byte(tc.data))
-			if !slices.Equal(got.Entries, tc.want) {
-				t.Errorf("entries = %v, want %v", got.Entries, tc.want)
+			got, problems := ParseOrder("/etc/vipd/order", []byte(tc.data))
+			if !slices.Equal(got.Nodes, tc.want) {
+				t.Errorf("entries = %v, want %v", got.Nodes, tc.want)
 			}
 			if !slices.Equal(problemsAt(problems), tc.problems) {
 				t.Errorf("problems = %v, want %v", problems, tc.problems)
@@ -115,9 +115,9 @@ func TestParseList(t *testing.T) {
 }
 
 func TestParseListDigest(t *testing.T) {
-	a, _ := ParseList("a", []byte("cnh\nsby\n"))
-	b, _ := ParseList("b", []byte("cnh\nsby\n"))
-	c, _ := ParseList("a", []byte("sby\ncnh\n"))
+	a, _ := ParseOrder("a", []byte("cnh\nsby\n"))
+	b, _ := ParseOrder("b", []byte("cnh\nsby\n"))
+	c, _ := ParseOrder("a", []byte("sby\ncnh\n"))
 	if a.Digest != b.Digest {
 		t.Errorf("same content, different digests %s %s", a.Digest, b.Digest)
 	}
@@ -133,29 +133,29 @@ func TestFromConfig(t *testing.T) {
 	tests := []struct {
 		name     string
 		nodes    []string
-		want     []Entry
+		want     []OrderNode
 		problems []problemAt
 	}{
 		{
 			name:  "plain names",
 			nodes: []string{"cnh", "sby"},
-			want:  []Entry{{"cnh", false, 1}, {"sby", false, 2}},
+			want:  []OrderNode{{"cnh", false, 1}, {"sby", false, 2}},
 		},
 		{
 			name:  "a hash disables a node",
 			nodes: []string{"#cnh", "sby"},
-			want:  []Entry{{"cnh", true, 1}, {"sby", false, 2}},
+			want:  []OrderNode{{"cnh", true, 1}, {"sby", false, 2}},
 		},
 		{
 			name:     "blank, comment and multi-word items are reported",
 			nodes:    []string{"cnh", "", "## note", "a b", "# x y", "sby"},
-			want:     []Entry{{"cnh", false, 1}, {"sby", false, 6}},
+			want:     []OrderNode{{"cnh", false, 1}, {"sby", false, 6}},
 			problems: []problemAt{{ProblemInvalidName, 2, ""}, {ProblemInvalidName, 3, ""}, {ProblemSeveralNames, 4, ""}, {ProblemInvalidName, 5, ""}},
 		},
 		{
 			name:     "duplicates are reported",
 			nodes:    []string{"cnh", "cnh"},
-			want:     []Entry{{"cnh", false, 1}},
+			want:     []OrderNode{{"cnh", false, 1}},
 			problems: []problemAt{{ProblemDuplicate, 2, "cnh"}},
 		},
 	}
@@ -165,8 +165,8 @@ func TestFromConfig(t *testing.T) {
 			if got.Source != ConfigSource {
 				t.Errorf("source = %q, want %q", got.Source, ConfigSource)
 			}
-			if !slices.Equal(got.Entries, tc.want) {
-				t.Errorf("entries = %v, want %v", got.Entries, tc.want)
+			if !slices.Equal(got.Nodes, tc.want) {
+				t.Errorf("entries = %v, want %v", got.Nodes, tc.want)
 			}
 			if !slices.Equal(problemsAt(problems), tc.problems) {
 				t.Errorf("problems = %v, want %v", problems, tc.problems)
@@ -176,7 +176,7 @@ func TestFromConfig(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	list, _ := ParseList("/etc/vipd/order", []byte("cnh\n#sby\nwcdc\n"))
+	list, _ := ParseOrder("/etc/vipd/order", []byte("cnh\n#sby\nwcdc\n"))
 	tests := []struct {
 		name  string
 		self  string
@@ -226,10 +226,10 @@ func TestProblemError(t *testing.T) {
 }
 
 func TestFind(t *testing.T) {
-	list, _ := ParseList("f", []byte("cnh\n#sby\n"))
+	list, _ := ParseOrder("f", []byte("cnh\n#sby\n"))
 	tests := []struct {
 		name      string
-		list      *List
+		list      *Order
 		node      string
 		wantIndex int
 		wantOK    bool
