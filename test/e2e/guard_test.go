@@ -27,31 +27,17 @@ func healVRRP(t *testing.T, router *lab.Node) {
 	router.Run(t, "nft", "delete", "table", "inet", "cut112")
 }
 
-// guardStatus is what `vipd status -o json` says of one instance's hold.
-type guardStatus struct {
-	State   string `json:"state"`
-	Held    bool   `json:"held"`
-	Guarded bool   `json:"guarded"`
-	Reason  string `json:"reason"`
-}
-
 // instanceHold runs `vipd status -o json` on d and returns instance web.
-func instanceHold(t *testing.T, d *testbed.Daemon) guardStatus {
+func instanceHold(t *testing.T, d *testbed.Daemon) instanceJSON {
 	t.Helper()
-	var s struct {
-		Instances []struct {
-			Name string `json:"name"`
-			guardStatus
-		} `json:"instances"`
-	}
-	vipdJSON(t, d.Socket, &s, "status")
-	for _, in := range s.Instances {
+	st := vipdStatus(t, d)
+	for _, in := range st.Instances {
 		if in.Name == "web" {
-			return in.guardStatus
+			return in
 		}
 	}
-	t.Fatalf("vipd status on %s: no instance web in %+v", d.Node.Name(), s.Instances)
-	return guardStatus{}
+	t.Fatalf("vipd status on %s: no instance web in %+v", d.Node.Name(), st.Instances)
+	return instanceJSON{}
 }
 
 // holderChange is a new set of VIP holders and when it was first seen.

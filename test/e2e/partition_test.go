@@ -40,23 +40,6 @@ func vipdMembers(t *testing.T, d *testbed.Daemon) []string {
 	return alive
 }
 
-// heldJSON is the part of `vipd status -o json` the hold tests read.
-type heldJSON struct {
-	Instances []struct {
-		Name   string `json:"name"`
-		State  string `json:"state"`
-		Held   bool   `json:"held"`
-		Reason string `json:"reason"`
-	} `json:"instances"`
-}
-
-func vipdHeld(t *testing.T, d *testbed.Daemon) heldJSON {
-	t.Helper()
-	var s heldJSON
-	vipdJSON(t, d.Socket, &s, "status")
-	return s
-}
-
 // names lists the gnodes' names, sorted.
 func names(nodes ...*gnode) []string {
 	var out []string
@@ -193,7 +176,7 @@ func TestGossipWrongKeyHeld(t *testing.T) {
 	// Long past the master-down interval in which n3 would have taken
 	// over: n1 is still the only holder.
 	testbed.StaySoleHolder(t, all, gossipVIP, "n1", masterDown(gossipAdvert, 250)+2*time.Second)
-	st := vipdHeld(t, bad.d)
+	st := vipdStatus(t, bad.d)
 	if len(st.Instances) != 1 || st.Instances[0].State != "INSTANCE_STATE_BACKUP" || !st.Instances[0].Held ||
 		!strings.Contains(st.Instances[0].Reason, "require_join") {
 		t.Errorf("n3's status %+v, want BACKUP, held, the reason naming require_join", st.Instances)

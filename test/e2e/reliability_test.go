@@ -26,18 +26,26 @@ import (
 // statusJSON is the part of `vipd status -o json` these tests read
 // (protojson: camelCase names, 64-bit counters as strings).
 type statusJSON struct {
-	Instances []struct {
-		Name              string `json:"name"`
-		State             string `json:"state"`
-		EffectivePriority int    `json:"effectivePriority"`
-		Since             string `json:"since"`
-		AdvertsSent       string `json:"advertsSent"`
-		AdvertsReceived   string `json:"advertsReceived"`
-	} `json:"instances"`
-	Drops []struct {
+	Instances []instanceJSON `json:"instances"`
+	Drops     []struct {
 		Reason string `json:"reason"`
 		Count  string `json:"count"`
 	} `json:"drops"`
+}
+
+// instanceJSON is one instance in `vipd status -o json`.
+type instanceJSON struct {
+	Name              string `json:"name"`
+	State             string `json:"state"`
+	EffectivePriority int    `json:"effectivePriority"`
+	Since             string `json:"since"`
+	AdvertsSent       string `json:"advertsSent"`
+	AdvertsReceived   string `json:"advertsReceived"`
+	// Held: something keeps the instance in BACKUP (require_join, the
+	// split-brain guard), Guarded when it is the guard, for Reason.
+	Held    bool   `json:"held"`
+	Guarded bool   `json:"guarded"`
+	Reason  string `json:"reason"`
 }
 
 // vipdStatus runs `vipd status -o json` against a daemon's socket, the way
