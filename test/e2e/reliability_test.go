@@ -74,6 +74,20 @@ func (s statusJSON) instance(t *testing.T, name string) (state string, prio int,
 	return
 }
 
+// startReliabilityPair starts a (priority 150) and b (100) with
+// reliabilityConfig, 500 ms adverts, and waits until a is the only holder
+// of vip4 (within its master-down interval + 2 s). It returns a's
+// configuration, to restart or reload it with, and both daemons.
+func startReliabilityPair(t *testing.T, p pair, preempt bool) (cfgA string, da, db *testbed.Daemon) {
+	t.Helper()
+	cfgA = reliabilityConfig("a", 150, "500ms", preempt, "")
+	start := time.Now()
+	da = testbed.StartVipd(t, p.a, cfgA, ".yaml")
+	db = testbed.StartVipd(t, p.b, reliabilityConfig("b", 100, "500ms", preempt, ""), ".yaml")
+	testbed.WaitSoleHolder(t, p.members, vip4, "a", start, masterDown(500*time.Millisecond, 150)+2*time.Second)
+	return cfgA, da, db
+}
+
 // reliabilityConfig is one node's YAML: instance web (multicast VRRPv3,
 // VIP vip4) tracking an exec check, so that a reload also has a check
 // runner to keep, plus extra instance text.
@@ -106,11 +120,7 @@ func TestReliabilityReloadStorm(t *testing.T) {
 	t.Parallel()
 	const interval = 500 * time.Millisecond
 	p := newPair(t, false)
-	cfgA := reliabilityConfig("a", 150, "500ms", true, "")
-	start := time.Now()
-	da := testbed.StartVipd(t, p.a, cfgA, ".yaml")
-	db := testbed.StartVipd(t, p.b, reliabilityConfig("b", 100, "500ms", true, ""), ".yaml")
-	testbed.WaitSoleHolder(t, p.members, vip4, "a", start, masterDown(interval, 150)+2*time.Second)
+	_, da, db := startReliabilityPair(t, p, true)
 	// Settle: b has heard a and counts from here.
 	testbed.StaySoleHolder(t, p.members, vip4, "a", interval)
 
@@ -238,11 +248,7 @@ func TestReliabilityBadReload(t *testing.T) {
 	requireTool(t, "curl")
 	const interval = 500 * time.Millisecond
 	p := newPair(t, false)
-	cfgA := reliabilityConfig("a", 150, "500ms", true, "")
-	start := time.Now()
-	da := testbed.StartVipd(t, p.a, cfgA, ".yaml")
-	testbed.StartVipd(t, p.b, reliabilityConfig("b", 100, "500ms", true, ""), ".yaml")
-	testbed.WaitSoleHolder(t, p.members, vip4, "a", start, masterDown(interval, 150)+2*time.Second)
+	_, da, _ := startReliabilityPair(t, p, true)
 	_, _, since, _, _ := vipdStatus(t, da).instance(t, "web")
 	trans := da.CountLog("state change")
 
@@ -329,11 +335,7 @@ func TestReliabilityCrashRestart(t *testing.T) {
 		t.Run(fmt.Sprintf("preempt=%t", preempt), func(t *testing.T) {
 			t.Parallel()
 			p := newPair(t, false)
-			cfgA := reliabilityConfig("a", 150, "500ms", preempt, "")
-			start := time.Now()
-			da := testbed.StartVipd(t, p.a, cfgA, ".yaml")
-			db := testbed.StartVipd(t, p.b, reliabilityConfig("b", 100, "500ms", preempt, ""), ".yaml")
-			testbed.WaitSoleHolder(t, p.members, vip4, "a", start, masterDown(interval, 150)+2*time.Second)
+			cfgA, da, db := startReliabilityPair(t, p, preempt)
 
 			da.Kill()
 			if !p.a.HasAddr(t, "eth0", vip4) {
