@@ -337,6 +337,44 @@ func WaitSoleHolder(tb testing.TB, members []Member, vip netip.Prefix, want stri
 	}
 }
 
+// BecameMaster reports whether the daemon has logged that one of its
+// instances became master: vipd's "state change ... to=MASTER",
+// keepalived's "Entering MASTER STATE". A Daemon is one process, so this
+// speaks of this process only, not of one that ran on the node before.
+func (d *Daemon) BecameMaster() bool {
+	if d.Kind == "keepalived" {
+		return d.LogContains("Entering MASTER STATE")
+	}
+	return d.CountLog("state change", "to=MASTER") > 0
+}
+
+// WaitRestartedSoleHolder is WaitSoleHolder for a node whose daemon was
+// killed (SIGKILL) and started again as d. The address the killed process
+// left bound stays on the interface until d removes it at start, so want
+// alone holding vip proves nothing by itself until d has become master:
+// it waits until both are true, within timeout of start, and returns how
+// long that took from start.
+func WaitRestartedSoleHolder(tb testing.TB, d *Daemon, members []Member, vip netip.Prefix, want string, start time.Time, timeout time.Duration) time.Duration {
+	tb.Helper()
+	deadline := start.Add(timeout)
+	master := false
+	var checked time.Time // the log is read at most every 5 ms
+	for {
+		if now := time.Now(); !master && now.Sub(checked) >= 5*time.Millisecond {
+			master, checked = d.BecameMaster(), now
+		}
+		h := Holders(tb, members, vip)
+		if master && len(h) == 1 && h[0] == want {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %v: %s holders are %v, want only %s; the restarted %s on %s logged becoming master: %t",
+				timeout, vip, h, want, d.Kind, d.Node.Name(), d.BecameMaster())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // StaySoleHolder checks that want remains the only holder of vip for the
 // whole of the next d: a stability property, so it looks all along the
 // window (every 2 ms, and once more when it has passed) rather than once

@@ -114,7 +114,7 @@ func TestThreeVipdNodes(t *testing.T) {
 			// The old master returns: it clears its stale VIP and preempts.
 			back := time.Now()
 			d[0] = testbed.StartVipd(t, nodes[0], cfgs[0], ext)
-			took = testbed.WaitSoleHolder(t, members, vip4, "n1", back, masterDown(interval, 250)+2*slack)
+			took = testbed.WaitRestartedSoleHolder(t, d[0], members, vip4, "n1", back, masterDown(interval, 250)+2*slack)
 			t.Logf("n1 back: preempted after %v", took)
 
 			// Graceful stop: priority-0 advert, so n2 waits only its skew

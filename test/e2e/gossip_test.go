@@ -758,8 +758,7 @@ func TestGossipOrders(t *testing.T) {
 	// its new process removes it at start: the holder that counts is the
 	// one that became master after the restart (require_join holds up to
 	// 3 s, then a master-down interval).
-	firstLogged(t, daemons(nodes[1]), restarted, 3*time.Second+masterDown(gossipAdvert, 250)+2*time.Second, "state change", "to=MASTER")
-	testbed.WaitSoleHolder(t, members, gossipVIP, "n2", restarted, 3*time.Second+masterDown(gossipAdvert, 250)+2*time.Second)
+	testbed.WaitRestartedSoleHolder(t, nodes[1].d, members, gossipVIP, "n2", restarted, 3*time.Second+masterDown(gossipAdvert, 250)+2*time.Second)
 	testbed.StaySoleHolder(t, members, gossipVIP, "n2", 2*gossipAdvert)
 	for _, g := range nodes {
 		if n := g.d.CountLog("order published cluster-wide"); n != 0 {

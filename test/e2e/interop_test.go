@@ -150,6 +150,7 @@ func interop(t *testing.T, v variant, higher string) {
 
 	// The crashed master comes back (finding its own VIP still bound from
 	// the crash) and preempts again, leaving a single holder.
+	back = time.Now()
 	d[higher] = run(higher)
-	testbed.WaitSoleHolder(t, members, vip, higher, time.Now(), masterDown(interval, hi)+3*time.Second)
+	testbed.WaitRestartedSoleHolder(t, d[higher], members, vip, higher, back, masterDown(interval, hi)+3*time.Second)
 }

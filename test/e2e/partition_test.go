@@ -253,16 +253,18 @@ func TestGossipJoinSelfTemplate(t *testing.T) {
 	seen := firstLogged(t, daemons(rest...), restarted, 10*time.Second, "gossip: member joined", nodeAttr("n1"))
 	t.Logf("n1 re-admitted after %v", checkWithin(t, "n1 re-admitted", restarted, seen, 10*time.Second))
 	// Not one moment alone as a second master: n2 keeps the VIP alone
-	// until n1, having joined, takes it back by VRRP.
+	// until n1, having joined, takes it back by VRRP (n1's new process
+	// has become master: its address from before the crash would look
+	// the same).
 	deadline := restarted.Add(10 * time.Second)
 	for {
 		h := testbed.Holders(t, members, gossipVIP)
-		if slices.Equal(h, []string{"n1"}) {
+		if slices.Equal(h, []string{"n1"}) && n1.d.BecameMaster() {
 			break
 		}
 		if len(h) > 1 {
 			// The hand-over's overlap is at most an advert in flight.
-			testbed.WaitSoleHolder(t, members, gossipVIP, "n1", time.Now(), slack)
+			testbed.WaitRestartedSoleHolder(t, n1.d, members, gossipVIP, "n1", time.Now(), slack)
 			break
 		}
 		if time.Now().After(deadline) {

@@ -162,6 +162,9 @@ func syncSplit(t *testing.T, vipdMaster bool) {
 	m = mark()
 	back := time.Now()
 	d["a"] = run("a")
+	// a's addresses from before the kill stay bound until its new
+	// process removes them: it is a's master state that counts.
+	testbed.WaitRestartedSoleHolder(t, d["a"], all[0], splitOut, "a", back, takeBack)
 	both("a", all, back, takeBack)
 	moved("a restarted", "b", "a", m, true)
 
