@@ -8,6 +8,7 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/inet"
+	"github.com/vipd/vipd/notify"
 )
 
 // Parse reads keepalived.conf syntax from data; path names the file
@@ -167,21 +168,13 @@ func (p *kaParser) skipToClose(open config.Pos) {
 // '}'. A stray '{' inside is ignored with a warning and does not nest, so
 // the next '}' ends the block, exactly as in keepalived.
 func (p *kaParser) block(open kaLine, field string, each func(kaLine)) {
-	p.openBrace(open, field)
-	for {
-		l, ok := p.next()
-		switch {
-		case !ok:
-			p.d.warn(open.pos, field, "block is missing its closing '}' (keepalived reads to the end of the file)")
-			return
-		case l.is("}"):
-			return
-		case l.is("{"):
+	p.lines(open, field, func(l kaLine) {
+		if l.is("{") {
 			p.d.warn(l.pos, field, "unexpected '{'; ignored, as keepalived does")
-		default:
-			each(l)
+			return
 		}
-	}
+		each(l)
+	})
 }
 
 // openBrace consumes the '{' that should follow a block keyword.
@@ -202,6 +195,12 @@ func (p *kaParser) valueBlock(open kaLine, field string, each func(kaLine)) {
 	if len(open.words) > 1 {
 		p.d.warn(open.pos, field, fmt.Sprintf("block %s has extra parameters %s ...; ignored", open.words[0], open.words[1]))
 	}
+	p.lines(open, field, each)
+}
+
+// lines reads the '{' after open, then hands each line to each up to the
+// next '}' (block and valueBlock).
+func (p *kaParser) lines(open kaLine, field string, each func(kaLine)) {
 	p.openBrace(open, field)
 	for {
 		l, ok := p.next()
@@ -380,26 +379,8 @@ func (p *kaParser) globalKeyword(l kaLine) {
 				g.version = uint8(v)
 			}
 		}
-	case "vrrp_garp_master_delay":
-		if v, ok := p.unsignedArg(l, field, 0, maxSecondsUint, true, "invalid; ignored"); ok {
-			g.garp.MasterDelay = time.Duration(v) * time.Second
-		}
-	case "vrrp_garp_master_repeat":
-		if v, ok := p.repeatArg(l, field); ok {
-			g.garp.MasterRepeat = v
-		}
-	case "vrrp_garp_master_refresh": // an invalid value resets it to 0
-		v, ok := p.unsignedArg(l, field, 0, 1<<32-1, true, "invalid; set to 0")
-		if ok || len(l.words) > 1 {
-			if !ok {
-				v = 0
-			}
-			g.garp.MasterRefresh = time.Duration(v) * time.Second
-		}
-	case "vrrp_garp_master_refresh_repeat":
-		if v, ok := p.repeatArg(l, field); ok {
-			g.garp.MasterRefreshRepeat = v
-		}
+	case "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat":
+		p.garpKeyword(l, field, strings.TrimPrefix(kw, "vrrp_"), &g.garp, "")
 	case "vrrp_garp_interval":
 		if d, ok := p.durationArg(l, field, 1, 1<<32-1, "invalid; ignored"); ok {
 			g.interval = d
@@ -409,13 +390,9 @@ func (p *kaParser) globalKeyword(l kaLine) {
 			g.naInterval = d
 		}
 	case "vrrp_min_garp": // vrrp_min_garp_handler: one GARP, no delay or refresh, unless set
-		on := true
-		if len(l.words) > 1 {
-			var ok bool
-			if on, ok = checkTrueFalse(l.words[1]); !ok {
-				p.d.warn(l.pos, field, fmt.Sprintf("invalid value %q; ignored", l.words[1]))
-				return
-			}
+		on, ok := p.optionalBool(l, field, "invalid value %q; ignored")
+		if !ok {
+			return
 		}
 		if on {
 			def := config.DefaultGARP()
@@ -439,7 +416,7 @@ func (p *kaParser) globalKeyword(l kaLine) {
 			p.d.warn(l.pos, field, "no script user name given; ignored, as keepalived does")
 			return
 		}
-		u := config.ScriptUser{User: l.words[1]}
+		u := notify.User{User: l.words[1]}
 		if len(l.words) > 2 {
 			u.Group = l.words[2]
 		}
@@ -452,13 +429,9 @@ func (p *kaParser) globalKeyword(l kaLine) {
 	case "vipd_fast_takeover":
 		// vipd's own keyword: keepalived 2.2.7 logs "Unknown keyword" and
 		// ignores it, so a file using it still runs under keepalived.
-		on := true
-		if len(l.words) > 1 {
-			var ok bool
-			if on, ok = checkTrueFalse(l.words[1]); !ok {
-				p.d.warn(l.pos, field, fmt.Sprintf("invalid value %q (true or false); ignored", l.words[1]))
-				return
-			}
+		on, ok := p.optionalBool(l, field, "invalid value %q (true or false); ignored")
+		if !ok {
+			return
 		}
 		p.cfg.FastTakeover = on
 		p.src.Set("vrrp.fast_takeover", l.pos, field)
@@ -567,6 +540,67 @@ func (p *kaParser) numberResult(l kaLine, field string, ok bool, msg, fail strin
 	return ok
 }
 
+// garpKeyword reads one garp_master_* setting into garp: an instance's
+// keyword, or the global default's (vrrp_ prefix removed), which
+// keepalived reads alike (vrrp_garp_delay_handler,
+// vrrp_garp_refresh_handler and their global twins). also ends the
+// warnings' words.
+func (p *kaParser) garpKeyword(l kaLine, field, kw string, garp *config.GARP, also string) {
+	switch kw {
+	case "garp_master_delay": // whole seconds
+		if v, ok := p.unsignedArg(l, field, 0, maxSecondsUint, true, "invalid; ignored"+also); ok {
+			garp.MasterDelay = time.Duration(v) * time.Second
+		}
+	case "garp_master_refresh": // an invalid value resets it to 0
+		v, ok := p.unsignedArg(l, field, 0, 1<<32-1, true, "invalid; set to 0"+also)
+		if ok || len(l.words) > 1 {
+			if !ok {
+				v = 0
+			}
+			garp.MasterRefresh = time.Duration(v) * time.Second
+		}
+	case "garp_master_repeat":
+		if v, ok := p.repeatArg(l, field); ok {
+			garp.MasterRepeat = v
+		}
+	case "garp_master_refresh_repeat":
+		if v, ok := p.repeatArg(l, field); ok {
+			garp.MasterRefreshRepeat = v
+		}
+	}
+}
+
+// optionalBool reads a switch that is on when written alone, or set by a
+// check_true_false word after it. An invalid word is warned about with
+// format (given the word) and ok is false: the line is ignored.
+func (p *kaParser) optionalBool(l kaLine, field, format string) (on, ok bool) {
+	if len(l.words) < 2 {
+		return true, true
+	}
+	if on, ok = checkTrueFalse(l.words[1]); !ok {
+		p.d.warn(l.pos, field, fmt.Sprintf(format, l.words[1]))
+	}
+	return on, ok
+}
+
+// blockName returns the name on a block's first line. A missing or
+// second name, or a name defined before (at the place earlier returns),
+// skips the whole block with a warning, as keepalived does.
+func (p *kaParser) blockName(l kaLine, kind string, earlier func(name string) (config.Pos, bool)) (string, bool) {
+	if len(l.words) != 2 {
+		p.d.warn(l.pos, kind, kind+" must have exactly one name; block skipped, as keepalived does")
+		p.skipBlock()
+		return "", false
+	}
+	name := l.words[1]
+	if at, ok := earlier(name); ok {
+		p.d.warn(l.pos, kind, fmt.Sprintf("%s %s is already defined at %v; block skipped, as keepalived does", kind, name, at))
+		p.skipBlock()
+		return "", false
+	}
+	return name, true
+}
+
 // repeatArg reads a garp repeat count: 0 is raised to 1 with a warning.
 func (p *kaParser) repeatArg(l kaLine, field string) (uint32, bool) {
 	v, ok := p.unsignedArg(l, field, 0, 1<<32-1, true, "invalid; ignored")
@@ -584,15 +618,13 @@ func (p *kaParser) repeatArg(l kaLine, field string) (uint32, bool) {
 
 func (p *kaParser) instance(l kaLine) {
 	// vrrp_handler: a nameless or duplicate instance is skipped with a message.
-	if len(l.words) != 2 {
-		p.d.warn(l.pos, "vrrp_instance", "vrrp_instance must have exactly one name; block skipped, as keepalived does")
-		p.skipBlock()
-		return
-	}
-	name := l.words[1]
-	if ki := p.byName[name]; ki != nil {
-		p.d.warn(l.pos, "vrrp_instance", fmt.Sprintf("vrrp_instance %s is already defined at %v; block skipped, as keepalived does", name, ki.inst.Pos))
-		p.skipBlock()
+	name, ok := p.blockName(l, "vrrp_instance", func(name string) (config.Pos, bool) {
+		if ki := p.byName[name]; ki != nil {
+			return ki.inst.Pos, true
+		}
+		return config.Pos{}, false
+	})
+	if !ok {
 		return
 	}
 	if len(p.kis) >= config.MaxInstances {
@@ -732,26 +764,8 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 			mark("virtual_ipaddress")
 		}
 		p.valueBlock(l, field, func(vl kaLine) { p.vip(ki, vl, field, kw == "virtual_ipaddress_excluded") })
-	case "garp_master_delay": // vrrp_garp_delay_handler: whole seconds
-		if v, ok := p.unsignedArg(l, field, 0, maxSecondsUint, true, "invalid; ignored, as keepalived does"); ok {
-			inst.GARP.MasterDelay = time.Duration(v) * time.Second
-		}
-	case "garp_master_refresh": // vrrp_garp_refresh_handler: invalid means 0
-		v, ok := p.unsignedArg(l, field, 0, 1<<32-1, true, "invalid; set to 0, as keepalived does")
-		if ok || len(l.words) > 1 {
-			if !ok {
-				v = 0
-			}
-			inst.GARP.MasterRefresh = time.Duration(v) * time.Second
-		}
-	case "garp_master_repeat":
-		if v, ok := p.repeatArg(l, field); ok {
-			inst.GARP.MasterRepeat = v
-		}
-	case "garp_master_refresh_repeat":
-		if v, ok := p.repeatArg(l, field); ok {
-			inst.GARP.MasterRefreshRepeat = v
-		}
+	case "garp_master_delay", "garp_master_refresh", "garp_master_repeat", "garp_master_refresh_repeat":
+		p.garpKeyword(l, field, kw, &inst.GARP, ", as keepalived does")
 	case "version": // vrrp_version_handler
 		mark("version")
 		s, ok := p.arg(l, field)
@@ -779,13 +793,9 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 		ki.family = inet.IPv6
 		ki.version = 3
 	case "strict_mode": // vrrp_strict_mode_handler
-		on := true
-		if len(l.words) > 1 {
-			var ok bool
-			if on, ok = checkTrueFalse(l.words[1]); !ok {
-				p.d.warn(l.pos, field, fmt.Sprintf("invalid strict_mode %q; ignored", l.words[1]))
-				return
-			}
+		on, ok := p.optionalBool(l, field, "invalid strict_mode %q; ignored")
+		if !ok {
+			return
 		}
 		ki.strict = &on
 	case "track_script", "track_interface", "track_file": // alloc_value_block

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
 )
 
@@ -63,7 +64,7 @@ func (p *kaParser) addCheck(c *config.Check, prefix string) {
 // newCheck returns a check with keepalived's vrrp_script defaults
 // (alloc_vrrp_script): every second, timeout the interval, rise and fall 1,
 // weight 0; and the record of where its settings are written.
-func newCheck(name string, pos config.Pos, kind config.CheckKind, prefix string) (*config.Check, *config.Source) {
+func newCheck(name string, pos config.Pos, kind checks.Kind, prefix string) (*config.Check, *config.Source) {
 	c := &config.Check{Config: checks.Config{Name: name, Kind: kind, Interval: time.Second, Timeout: time.Second,
 		Fall: 1, Rise: 1}, Pos: pos}
 	src := config.NewSource(prefix)
@@ -83,8 +84,8 @@ func (p *kaParser) vrrpScript(l kaLine) {
 	}
 	name := l.words[1]
 	prefix := "vrrp_script[" + name + "]"
-	c, src := newCheck(name, l.pos, config.CheckExec, prefix)
-	c.Exec = &config.ExecCheck{}
+	c, src := newCheck(name, l.pos, checks.KindExec, prefix)
+	c.Exec = &checks.ExecConfig{}
 	var timeout time.Duration
 	removed := false
 	p.block(l, prefix, func(kl kaLine) {
@@ -119,13 +120,7 @@ func (p *kaParser) vrrpScript(l kaLine) {
 			}
 			c.Weight = p.scriptWeight(kl, field, s)
 			src.Set("weight", kl.pos, kw)
-			if len(kl.words) > 2 {
-				if kl.words[2] == "reverse" {
-					c.WeightReverse = true
-				} else {
-					p.d.warn(kl.pos, field, fmt.Sprintf("unknown weight option %q; ignored, as keepalived does", kl.words[2]))
-				}
-			}
+			p.weightReverse(kl, field, c)
 		case "rise", "fall": // an invalid count means 1
 			v, ok := p.unsignedArg(kl, field, 1, math.MaxInt32, true, "invalid; 1 used, as keepalived does")
 			if !ok {
@@ -145,7 +140,7 @@ func (p *kaParser) vrrpScript(l kaLine) {
 				p.missing(kl, field)
 				return
 			}
-			u := config.ScriptUser{User: kl.words[1]}
+			u := notify.User{User: kl.words[1]}
 			if len(kl.words) > 2 {
 				u.Group = kl.words[2]
 			}
@@ -186,13 +181,13 @@ func (p *kaParser) vrrpScript(l kaLine) {
 // outside [-253, 253] and still stores it; vipd clamps it, which changes
 // nothing since priorities are clamped to 1-254 anyway.
 func (p *kaParser) scriptWeight(l kaLine, field, s string) int {
-	v, ok, msg := readInt(s, config.MinWeight, config.MaxWeight, true)
-	w := int(max(min(v, config.MaxWeight), config.MinWeight))
+	v, ok, msg := readInt(s, checks.MinWeight, checks.MaxWeight, true)
+	w := int(max(min(v, checks.MaxWeight), checks.MinWeight))
 	switch {
 	case ok && msg != "":
 		p.d.warn(l.pos, field, fmt.Sprintf("%s; %d used, as keepalived does", msg, w))
 	case !ok:
-		p.d.warn(l.pos, field, fmt.Sprintf("%s: weight must be in [%d, %d]; %d used", msg, config.MinWeight, config.MaxWeight, w))
+		p.d.warn(l.pos, field, fmt.Sprintf("%s: weight must be in [%d, %d]; %d used", msg, checks.MinWeight, checks.MaxWeight, w))
 	}
 	return w
 }
@@ -202,16 +197,16 @@ func (p *kaParser) scriptWeight(l kaLine, field, s string) int {
 // into the program and its arguments. With withUser, the third and fourth
 // words are the user and group (notify_script_init); otherwise extra words
 // are ignored, as keepalived does.
-func (p *kaParser) scriptLine(l kaLine, field string, withUser bool) ([]string, config.ScriptUser, bool) {
+func (p *kaParser) scriptLine(l kaLine, field string, withUser bool) ([]string, notify.User, bool) {
 	kw := l.words[0]
 	qe, err := config.SplitCommand(l.raw)
 	if err != nil {
 		p.d.warn(l.pos, field, fmt.Sprintf("cannot parse the %s line: %v; ignored, as keepalived does", kw, err))
-		return nil, config.ScriptUser{}, false
+		return nil, notify.User{}, false
 	}
 	if len(qe) < 2 {
 		p.d.warn(l.pos, field, fmt.Sprintf("%s has no script; ignored, as keepalived does", kw))
-		return nil, config.ScriptUser{}, false
+		return nil, notify.User{}, false
 	}
 	argv, err := config.SplitCommand(qe[1])
 	if err != nil || len(argv) == 0 || argv[0] == "" {
@@ -220,9 +215,9 @@ func (p *kaParser) scriptLine(l kaLine, field string, withUser bool) ([]string, 
 			why = err.Error()
 		}
 		p.d.warn(l.pos, field, fmt.Sprintf("cannot parse the script %q: %s; ignored, as keepalived does", qe[1], why))
-		return nil, config.ScriptUser{}, false
+		return nil, notify.User{}, false
 	}
-	var u config.ScriptUser
+	var u notify.User
 	switch {
 	case withUser && len(qe) > 2:
 		u.User = qe[2]
@@ -237,7 +232,7 @@ func (p *kaParser) scriptLine(l kaLine, field string, withUser bool) ([]string, 
 
 // lookupScriptUser checks that a script's user and group exist
 // (set_uid_gid), returning what is wrong or "".
-func (p *kaParser) lookupScriptUser(u config.ScriptUser) string {
+func (p *kaParser) lookupScriptUser(u notify.User) string {
 	sys := p.opts.Machine()
 	if _, _, err := sys.LookupUser(u.User); err != nil {
 		return fmt.Sprintf("cannot use script user %q: %v", u.User, config.ErrorText(err))
@@ -266,9 +261,9 @@ func (p *kaParser) trackFileDef(l kaLine) {
 	if kw == "vrrp_track_file" {
 		p.d.warn(l.pos, prefix, `"vrrp_track_file" is deprecated, use "track_file" (keepalived says the same)`)
 	}
-	c, src := newCheck(name, l.pos, config.CheckFile, prefix)
+	c, src := newCheck(name, l.pos, checks.KindFile, prefix)
 	c.Weight = 1 // keepalived's track_file default
-	c.File = &config.FileCheck{}
+	c.File = &checks.FileConfig{}
 	p.block(l, prefix, func(kl kaLine) {
 		fkw := kl.words[0]
 		field := prefix + "." + fkw
@@ -302,13 +297,7 @@ func (p *kaParser) trackFileDef(l kaLine) {
 			}
 			c.Weight = int(v)
 			src.Set("weight", kl.pos, fkw)
-			if len(kl.words) > 2 {
-				if kl.words[2] == "reverse" {
-					c.WeightReverse = true
-				} else {
-					p.d.warn(kl.pos, field, fmt.Sprintf("unknown weight option %q; ignored, as keepalived does", kl.words[2]))
-				}
-			}
+			p.weightReverse(kl, field, c)
 		case "init_file": // track_file_init_handler
 			value, overwrite := 0, false
 			for _, w := range kl.words[1:] {
@@ -454,8 +443,8 @@ func (p *kaParser) interfaceCheck(ifname string, pos config.Pos) *config.Check {
 	if c := p.sc.ifaces[ifname]; c != nil {
 		return c
 	}
-	c, _ := newCheck(p.interfaceCheckName(ifname), pos, config.CheckInterface, "track_interface["+ifname+"]")
-	c.Interface = &config.InterfaceCheck{Name: ifname}
+	c, _ := newCheck(p.interfaceCheckName(ifname), pos, checks.KindInterface, "track_interface["+ifname+"]")
+	c.Interface = &checks.InterfaceConfig{Name: ifname}
 	p.sc.ifaces[ifname] = c
 	p.sc.byName[c.Name] = c
 	p.sc.list = append(p.sc.list, c)
@@ -464,15 +453,15 @@ func (p *kaParser) interfaceCheck(ifname string, pos config.Pos) *config.Check {
 
 // kaNotifyEvents maps keepalived's notify keywords to events; sync groups
 // have all but notify_master_rx_lower_pri.
-var kaNotifyEvents = map[string]config.NotifyEvent{
-	"notify": config.NotifyAny, "notify_master": config.NotifyMaster, "notify_backup": config.NotifyBackup,
-	"notify_fault": config.NotifyFault, "notify_stop": config.NotifyStop,
-	"notify_master_rx_lower_pri": config.NotifyMasterRxLowerPri,
+var kaNotifyEvents = map[string]notify.Script{
+	"notify": notify.ScriptAny, "notify_master": notify.ScriptMaster, "notify_backup": notify.ScriptBackup,
+	"notify_fault": notify.ScriptFault, "notify_stop": notify.ScriptStop,
+	"notify_master_rx_lower_pri": notify.ScriptMasterRxLowerPri,
 }
 
 // notifyKeyword reads a notify script line of an instance or sync group
 // (vrrp_notify_*_handler, notify_script_init): "SCRIPT" [USER [GROUP]].
-func (p *kaParser) notifyKeyword(n *config.Notify, src *config.Source, l kaLine, field string) {
+func (p *kaParser) notifyKeyword(n *notify.Config, src *config.Source, l kaLine, field string) {
 	kw := l.words[0]
 	e := kaNotifyEvents[kw]
 	if n.Command(e) != nil {
@@ -489,7 +478,7 @@ func (p *kaParser) notifyKeyword(n *config.Notify, src *config.Source, l kaLine,
 			return
 		}
 		if n.RunAs == nil {
-			n.RunAs = map[config.NotifyEvent]config.ScriptUser{}
+			n.RunAs = map[notify.Script]notify.User{}
 		}
 		n.RunAs[e] = u
 		src.Set("notify."+string(e)+".user", l.pos, kw)
@@ -504,15 +493,13 @@ func (p *kaParser) notifyKeyword(n *config.Notify, src *config.Source, l kaLine,
 // syncGroup reads a vrrp_sync_group block (vrrp_sync_group_handler and
 // the group keywords).
 func (p *kaParser) syncGroup(l kaLine) {
-	if len(l.words) != 2 {
-		p.d.warn(l.pos, "vrrp_sync_group", "vrrp_sync_group must have exactly one name; block skipped, as keepalived does")
-		p.skipBlock()
-		return
-	}
-	name := l.words[1]
-	if g := p.groupByName[name]; g != nil {
-		p.d.warn(l.pos, "vrrp_sync_group", fmt.Sprintf("vrrp_sync_group %s is already defined at %v; block skipped, as keepalived does", name, g.sg.Pos))
-		p.skipBlock()
+	name, ok := p.blockName(l, "vrrp_sync_group", func(name string) (config.Pos, bool) {
+		if g := p.groupByName[name]; g != nil {
+			return g.sg.Pos, true
+		}
+		return config.Pos{}, false
+	})
+	if !ok {
 		return
 	}
 	prefix := "vrrp_sync_group[" + name + "]"
@@ -698,10 +685,10 @@ func (p *kaParser) completeTracking(ki *kaInstance) {
 		field := ki.prefix + "." + kaTrackKeyword(c)
 		switch {
 		case w == 0:
-		case c.Kind == config.CheckInterface && syncNoWeight:
+		case c.Kind == checks.KindInterface && syncNoWeight:
 			p.d.warn(t.Pos, field, fmt.Sprintf("ignoring the weight of %s due to %s, as keepalived does", kaTracked(c), why))
 			t.Weight, t.WeightReverse = ptr(0), false
-		case c.Kind == config.CheckFile && w == 1:
+		case c.Kind == checks.KindFile && w == 1:
 			p.d.warn(t.Pos, field, fmt.Sprintf("ignoring the weight of %s due to %s, as keepalived does (specify weight 0)", kaTracked(c), why))
 			t.Weight = ptr(0)
 		default:
@@ -764,9 +751,9 @@ func (p *kaParser) groupTracking() {
 // kaTrackKeyword is the keyword tracking a check of c's kind.
 func kaTrackKeyword(c *config.Check) string {
 	switch c.Kind {
-	case config.CheckInterface:
+	case checks.KindInterface:
 		return "track_interface"
-	case config.CheckFile:
+	case checks.KindFile:
 		return "track_file"
 	}
 	return "track_script"
@@ -775,9 +762,9 @@ func kaTrackKeyword(c *config.Check) string {
 // kaTracked names a tracked check in messages: "tracked script chk".
 func kaTracked(c *config.Check) string {
 	switch c.Kind {
-	case config.CheckInterface:
+	case checks.KindInterface:
 		return "tracked interface " + c.Interface.Name
-	case config.CheckFile:
+	case checks.KindFile:
 		return "tracked file " + c.Name
 	}
 	return "tracked script " + c.Name
@@ -791,6 +778,19 @@ func (p *kaParser) recordTrackFields(ki *kaInstance) {
 		}
 	}
 	if ki.inst.Notify.Timeout == 0 {
-		ki.inst.Notify.Timeout = config.DefaultNotifyTimeout
+		ki.inst.Notify.Timeout = notify.DefaultTimeout
+	}
+}
+
+// weightReverse reads the option after a weight (vrrp_script's and
+// track_file's): reverse, or a warning.
+func (p *kaParser) weightReverse(kl kaLine, field string, c *config.Check) {
+	if len(kl.words) <= 2 {
+		return
+	}
+	if kl.words[2] == "reverse" {
+		c.WeightReverse = true
+	} else {
+		p.d.warn(kl.pos, field, fmt.Sprintf("unknown weight option %q; ignored, as keepalived does", kl.words[2]))
 	}
 }
