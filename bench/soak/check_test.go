@@ -45,8 +45,8 @@ const (
 	kindLongPartition = "long partition"
 )
 
-// kinds is every disturbance, in the report's order; longKinds are only
-// in the long profile's deck.
+// kinds is every disturbance, in the report's order; longKinds are never
+// dealt from the deck (the long profile's schedule deals one per run).
 var (
 	kinds     = []string{kindKill, kindStop, kindRestart, kindLink, kindLoss, kindVRRPDrop, kindGossipDrop, kindPartition, kindLongPartition}
 	longKinds = []string{kindLongPartition}

@@ -5,10 +5,11 @@
 // seconds: kill -9 and restart, SIGSTOP/SIGCONT, graceful restart, link
 // down/up, packet loss, a protocol-112 drop between two nodes, a gossip
 // port drop between two nodes, and a partition of the two zones longer
-// than failure detection (16-22 s; in the long profile also one of 11-12
-// minutes, longer than the 10-minute peer expiry vipd once had). A sampler
-// reads every node's addresses over netlink every 20 ms; afterwards the
-// run is checked against the invariants:
+// than failure detection (16-22 s). The long profile also runs one
+// partition of 11-12 minutes per run, longer than gossip's 10-minute
+// expiries, at a random moment, and the usual disturbances the rest of
+// the time. A sampler reads every node's addresses over netlink every
+// 20 ms; afterwards the run is checked against the invariants:
 //
 //   - a VIP is unowned for at most the next holder's master-down interval
 //   - 500 ms;

@@ -101,6 +101,66 @@ type profile struct {
 	Window int `json:"window"`
 }
 
+// Long partitions: the long profile runs one per run, held for longer
+// than every 10-minute expiry gossip has had or has (the peer expiry vipd
+// once had; the age up to which a push/pull still carries a departed
+// member's last state), and ends it early enough in the disturbance phase
+// for the cluster to settle before the end (longPartitionMargin).
+const (
+	longPartitionMin    = 11 * time.Minute
+	longPartitionMax    = 12 * time.Minute
+	longPartitionMargin = 2 * time.Minute
+)
+
+// schedule deals the disturbances: the usual kinds from a deck shuffled
+// anew each time it runs out, so that every kind comes up as often as
+// the others; and, in the long profile, the one long partition when its
+// moment (longAt, drawn at random over the run) has come. A long
+// partition in the deck would come up three times in 30 minutes and
+// leave little time for the rest.
+type schedule struct {
+	rng    *rand.Rand
+	deck   []string
+	longAt time.Time // zero: no long partition (left) to deal
+	long   bool      // the profile has one
+}
+
+// newSchedule draws, for the long profile, when its long partition is
+// due: at a random moment from start on that leaves it the time to end
+// before the disturbance phase does. Other profiles draw nothing from
+// rng here, so a seed replays them as before.
+func newSchedule(rng *rand.Rand, p profile, start time.Time) *schedule {
+	s := &schedule{rng: rng}
+	if latest := p.Chaos - longPartitionMax - longPartitionMargin; p.Name == "long" && latest > 0 {
+		s.long = true
+		s.longAt = start.Add(time.Duration(rng.Int64N(int64(latest))))
+	}
+	return s
+}
+
+// next is the kind of the disturbance to apply at now.
+func (s *schedule) next(now time.Time) string {
+	if !s.longAt.IsZero() && !now.Before(s.longAt) {
+		s.longAt = time.Time{}
+		return kindLongPartition
+	}
+	if len(s.deck) == 0 {
+		s.deck = slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return slices.Contains(longKinds, k) })
+		s.rng.Shuffle(len(s.deck), func(i, j int) { s.deck[i], s.deck[j] = s.deck[j], s.deck[i] })
+	}
+	kind := s.deck[0]
+	s.deck = s.deck[1:]
+	return kind
+}
+
+// longPartitions is how many long partitions the run must have had.
+func (s *schedule) longPartitions() int {
+	if s.long {
+		return 1
+	}
+	return 0
+}
+
 // soakProfile reads VIPD_SOAK: "short" (what CI runs: about 3 minutes in
 // all), "long" (30 minutes of disturbances) or a Go duration.
 func soakProfile(tb testing.TB) profile {
@@ -230,17 +290,12 @@ func TestSoak(t *testing.T) {
 
 	chaosStart := time.Now()
 	chaosEnd := chaosStart.Add(p.Chaos)
-	var deck []string
+	plan := newSchedule(s.rng, p, chaosStart)
+	if !plan.longAt.IsZero() {
+		t.Logf("the long partition is due %v into the disturbances", plan.longAt.Sub(chaosStart).Round(time.Second))
+	}
 	for time.Until(chaosEnd) > 12*time.Second {
-		if len(deck) == 0 {
-			deck = slices.DeleteFunc(slices.Clone(kinds), func(k string) bool {
-				return p.Name != "long" && slices.Contains(longKinds, k)
-			})
-			s.rng.Shuffle(len(deck), func(i, j int) { deck[i], deck[j] = deck[j], deck[i] })
-		}
-		kind := deck[0]
-		deck = deck[1:]
-		d := s.disturb(kind)
+		d := s.disturb(plan.next(time.Now()))
 		s.dist = append(s.dist, d)
 		took, ok := s.settle(30 * time.Second)
 		if !ok {
@@ -281,6 +336,9 @@ func TestSoak(t *testing.T) {
 	}
 	for _, d := range s.dist {
 		r.Counts[d.Kind]++
+	}
+	if want := plan.longPartitions(); r.Counts[kindLongPartition] != want {
+		t.Errorf("the %s profile ran %d long partitions, want %d", p.Name, r.Counts[kindLongPartition], want)
 	}
 	for i := range s.dist {
 		s.dist[i].mask = maskOf(s.dist[i].Nodes)
@@ -658,10 +716,10 @@ func (s *soak) disturb(kind string) disturbance {
 	case kindPartition, kindLongPartition:
 		// Failure detection with these timings (local profile, 500 ms
 		// probes, 5 nodes) takes at most 13.4 s (gossip.DetectionTime);
-		// the long one outlasts the 10-minute peer expiry vipd once had.
+		// the long one outlasts gossip's 10-minute expiries.
 		hold := s.between(16*time.Second, 22*time.Second)
 		if kind == kindLongPartition {
-			hold = s.between(11*time.Minute, 12*time.Minute)
+			hold = s.between(longPartitionMin, longPartitionMax)
 		}
 		d.Detail = fmt.Sprintf("az1 | az2 for %v", hold.Round(time.Millisecond))
 		for _, o := range s.nodes[1:] {
