@@ -4,9 +4,11 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 	"github.com/vipd/vipd/config/internal/machine"
 )
 
@@ -47,4 +49,22 @@ func loadFile(path string, opts config.LoadOptions) (*config.Config, error) {
 		return config.ParseYAML(path, data, opts)
 	}
 	return Parse(path, data, opts)
+}
+
+// parseWarned parses conf as keepalived.conf on sys (host h1) and fails the
+// test unless it loads with exactly len(warns) warnings, one holding each
+// of warns.
+func parseWarned(t *testing.T, conf string, sys *fakeSys, warns []string) *config.Config {
+	t.Helper()
+	cfg, err := Parse(kc, []byte(conf), config.LoadOptions{Hostname: "h1", System: sys})
+	if err != nil {
+		t.Fatalf("Parse: %v\nwarnings:\n%s", err, configtest.Render(configtest.DiagnosticsOf(t, cfg, err).Warnings()))
+	}
+	for _, w := range warns {
+		configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, w)
+	}
+	if len(cfg.Warnings) != len(warns) {
+		t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(warns), configtest.Render(cfg.Warnings))
+	}
+	return cfg
 }

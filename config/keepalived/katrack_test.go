@@ -9,7 +9,7 @@ import (
 
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
-	"github.com/vipd/vipd/config/internal/configtest"
+	"github.com/vipd/vipd/notify"
 )
 
 // kaTrackConf puts body lines (starting at line 4) in instance VI_1 with
@@ -36,7 +36,7 @@ func TestKeepalivedTracking(t *testing.T) {
 			conf: chkScript + instanceConf("  virtual_ipaddress {", "    192.0.2.1", "  }"),
 			check: func(t *testing.T, c *config.Config) {
 				ch := c.Check("chk")
-				want := checks.Config{Name: "chk", Kind: config.CheckExec, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1}
+				want := checks.Config{Name: "chk", Kind: checks.KindExec, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1}
 				if ch == nil || ch.Name != want.Name || ch.Kind != want.Kind || ch.Interval != want.Interval || ch.Timeout != want.Timeout ||
 					ch.Fall != 1 || ch.Rise != 1 || ch.Weight != 0 || ch.WeightReverse || ch.InitFail ||
 					!slices.Equal(ch.Exec.Command, []string{"/usr/bin/true"}) || ch.Pos != (config.Pos{File: kc, Line: 1}) {
@@ -211,7 +211,7 @@ func TestKeepalivedTracking(t *testing.T) {
 					t.Fatalf("checks %v", c.Checks)
 				}
 				ch := c.Check("interface:eth1")
-				if ch == nil || ch.Kind != config.CheckInterface || ch.Interface.Name != "eth1" || ch.Weight != 0 || ch.Pos != (config.Pos{File: kc, Line: 5}) {
+				if ch == nil || ch.Kind != checks.KindInterface || ch.Interface.Name != "eth1" || ch.Weight != 0 || ch.Pos != (config.Pos{File: kc, Line: 5}) {
 					t.Errorf("interface:eth1 = %+v", ch)
 				}
 				a, b := c.Instances[0].Track, c.Instances[1].Track
@@ -234,7 +234,7 @@ func TestKeepalivedTracking(t *testing.T) {
 			},
 			check: func(t *testing.T, c *config.Config) {
 				f, g := c.Check("f"), c.Check("g")
-				if f == nil || f.Kind != config.CheckFile || f.Weight != 1 || f.File.Path != "/run/f" || *f.File.InitValue != 300 || !f.File.InitOverwrite {
+				if f == nil || f.Kind != checks.KindFile || f.Weight != 1 || f.File.Path != "/run/f" || *f.File.InitValue != 300 || !f.File.InitOverwrite {
 					t.Errorf("f = %+v %+v", f, f.File)
 				}
 				if g == nil || g.Weight != -2 || !g.WeightReverse || g.File.InitValue != nil {
@@ -265,7 +265,7 @@ func TestKeepalivedTracking(t *testing.T) {
 			conf:  chkScript + "track_file chk {\n  file /run/chk\n}\n",
 			warns: []string{kc + `:4: warning: track_file[chk]: another check has this name; vipd calls this one "file:chk"`},
 			check: func(t *testing.T, c *config.Config) {
-				if c.Check("file:chk") == nil || c.Check("chk").Kind != config.CheckExec {
+				if c.Check("file:chk") == nil || c.Check("chk").Kind != checks.KindExec {
 					t.Errorf("checks %v", c.Checks)
 				}
 			},
@@ -281,20 +281,20 @@ func TestKeepalivedTracking(t *testing.T) {
 				`  notify_master_rx_lower_pri /etc/keepalived/notify.sh`),
 			check: func(t *testing.T, c *config.Config) {
 				n := c.Instances[0].Notify
-				want := map[config.NotifyEvent][]string{
-					config.NotifyAny:              {"/etc/keepalived/notify.sh"},
-					config.NotifyMaster:           {"/etc/keepalived/notify.sh", "two words", "a b", "q"},
-					config.NotifyBackup:           {"/etc/keepalived/notify.sh", "backup"},
-					config.NotifyFault:            {"sh", "-c", "echo fault >> /tmp/log"},
-					config.NotifyStop:             {"/etc/keepalived/notify.sh", "stop"},
-					config.NotifyMasterRxLowerPri: {"/etc/keepalived/notify.sh"},
+				want := map[notify.Script][]string{
+					notify.ScriptAny:              {"/etc/keepalived/notify.sh"},
+					notify.ScriptMaster:           {"/etc/keepalived/notify.sh", "two words", "a b", "q"},
+					notify.ScriptBackup:           {"/etc/keepalived/notify.sh", "backup"},
+					notify.ScriptFault:            {"sh", "-c", "echo fault >> /tmp/log"},
+					notify.ScriptStop:             {"/etc/keepalived/notify.sh", "stop"},
+					notify.ScriptMasterRxLowerPri: {"/etc/keepalived/notify.sh"},
 				}
 				for e, w := range want {
 					if !slices.Equal(n.Command(e), w) {
 						t.Errorf("%s = %q, want %q", e, n.Command(e), w)
 					}
 				}
-				if n.User(config.NotifyBackup) != (config.ScriptUser{User: "bob", Group: "staff"}) || n.User(config.NotifyMaster) != (config.ScriptUser{}) || n.Timeout != config.DefaultNotifyTimeout {
+				if n.User(notify.ScriptBackup) != (notify.User{User: "bob", Group: "staff"}) || n.User(notify.ScriptMaster) != (notify.User{}) || n.Timeout != notify.DefaultTimeout {
 					t.Errorf("users %+v timeout %v", n.RunAs, n.Timeout)
 				}
 			},
@@ -374,17 +374,7 @@ func TestKeepalivedTracking(t *testing.T) {
 			if sys == nil {
 				sys = newFakeSys(1000, 1000)
 			}
-			cfg, err := Parse(kc, []byte(tc.conf), config.LoadOptions{Hostname: "h1", System: sys})
-			if err != nil {
-				t.Fatalf("ParseKeepalived: %v\nwarnings:\n%s", err, configtest.Render(configtest.DiagnosticsOf(t, cfg, err).Warnings()))
-			}
-			for _, w := range tc.warns {
-				configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, w)
-			}
-			if len(cfg.Warnings) != len(tc.warns) {
-				t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(tc.warns), configtest.Render(cfg.Warnings))
-			}
-			tc.check(t, cfg)
+			tc.check(t, parseWarned(t, tc.conf, sys, tc.warns))
 		})
 	}
 }
@@ -422,7 +412,7 @@ func TestKeepalivedSyncGroups(t *testing.T) {
 				if !slices.Equal(g.Instances, []string{"A", "B"}) || !slices.Equal(h.Instances, []string{"C"}) || g.Pos != (config.Pos{File: kc, Line: 22}) {
 					t.Errorf("members %v %v", g.Instances, h.Instances)
 				}
-				if !slices.Equal(g.Notify.Master, []string{"/etc/keepalived/notify.sh", "master"}) || len(g.Notify.Any) != 1 || g.Notify.Timeout != config.DefaultNotifyTimeout {
+				if !slices.Equal(g.Notify.Master, []string{"/etc/keepalived/notify.sh", "master"}) || len(g.Notify.Any) != 1 || g.Notify.Timeout != notify.DefaultTimeout {
 					t.Errorf("notify %+v", g.Notify)
 				}
 				if c.SyncGroupOf("C") != h || c.SyncGroupOf("ghost") != nil {
@@ -521,17 +511,7 @@ func TestKeepalivedSyncGroups(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Parse(kc, []byte(tc.conf), config.LoadOptions{Hostname: "h1", System: newFakeSys(1000, 1000)})
-			if err != nil {
-				t.Fatalf("ParseKeepalived: %v\nwarnings:\n%s", err, configtest.Render(configtest.DiagnosticsOf(t, cfg, err).Warnings()))
-			}
-			for _, w := range tc.warns {
-				configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, w)
-			}
-			if len(cfg.Warnings) != len(tc.warns) {
-				t.Errorf("%d warnings, want %d:\n%s", len(cfg.Warnings), len(tc.warns), configtest.Render(cfg.Warnings))
-			}
-			tc.check(t, cfg)
+			tc.check(t, parseWarned(t, tc.conf, newFakeSys(1000, 1000), tc.warns))
 		})
 	}
 }
