@@ -98,6 +98,70 @@ func TestParseSmapsRejectsGarbage(t *testing.T) {
 	}
 }
 
+// child is this test binary run again as the child TestMain drives,
+// answering a line on its stdin with one on its stdout.
+type child struct {
+	t   *testing.T
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+// startChild starts a child, killed when the test ends.
+func startChild(t *testing.T) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return &child{t: t, cmd: cmd, in: in, out: bufio.NewReader(outPipe)}
+}
+
+// say sends the child a command and returns its answer, trimmed.
+func (c *child) say(command string) string {
+	c.t.Helper()
+	if _, err := io.WriteString(c.in, command+"\n"); err != nil {
+		c.t.Fatal(err)
+	}
+	line, err := c.out.ReadString('\n')
+	if err != nil {
+		c.t.Fatalf("child answered %q to %s: %v", line, command, err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// step sends a command and fails the test unless the answer starts with
+// want; it returns the rest.
+func (c *child) step(command, want string) string {
+	c.t.Helper()
+	line := c.say(command)
+	if !strings.HasPrefix(line, want) {
+		c.t.Fatalf("child answered %q to %s, want %s", line, command, want)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, want))
+}
+
+// end closes the child's input, which ends it, and fails the test unless
+// it exits cleanly.
+func (c *child) end() {
+	c.t.Helper()
+	c.in.Close()
+	if err := c.cmd.Wait(); err != nil {
+		c.t.Fatalf("child: %v", err)
+	}
+}
+
 // TestReleaseUnmapsAndKeepsRunning runs this test binary again as a child
 // that releases its read-only image: watched from outside (reading its
 // smaps touches none of its pages), its mapped image shrinks, and it goes
@@ -106,100 +170,42 @@ func TestReleaseUnmapsAndKeepsRunning(t *testing.T) {
 	if os.Getenv(childEnv) == "1" {
 		t.Skip("the child's own run") // never reached: see TestMain
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := bufio.NewReader(outPipe)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	step := func(cmd, want string) string {
-		t.Helper()
-		if _, err := io.WriteString(in, cmd+"\n"); err != nil {
-			t.Fatal(err)
-		}
-		line, err := out.ReadString('\n')
-		if err != nil || !strings.HasPrefix(line, want) {
-			t.Fatalf("child answered %q (%v) to %s, want %s", line, err, cmd, want)
-		}
-		return strings.TrimSpace(strings.TrimPrefix(line, want))
-	}
-	step("work", "worked")
-	before := imageRss(t, cmd.Process.Pid)
-	stats := step("release", "released")
-	after := imageRss(t, cmd.Process.Pid)
+	c := startChild(t)
+	pid := c.cmd.Process.Pid
+	c.step("work", "worked")
+	_, before := imageSize(t, pid)
+	stats := c.step("release", "released")
+	_, after := imageSize(t, pid)
 	t.Logf("the child's read-only image mapped: %d kB before, %d kB after release (%s)", before>>10, after>>10, stats)
 	if after > before/3 {
 		t.Fatalf("the child's read-only image still has %d kB mapped after release, %d kB before", after>>10, before>>10)
 	}
-	step("work", "worked") // the code it runs faults back in
-	in.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("the child failed after release: %v", err)
-	}
+	c.step("work", "worked") // the code it runs faults back in
+	c.end()
 }
 
 // TestLockKeepsImageResident: Lock reads the whole read-only image in
 // (what no run has touched yet included), and Release then leaves it
 // alone, reporting the locked mappings.
 func TestLockKeepsImageResident(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := bufio.NewReader(outPipe)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	say := func(c string) string {
-		t.Helper()
-		if _, err := io.WriteString(in, c+"\n"); err != nil {
-			t.Fatal(err)
-		}
-		line, err := out.ReadString('\n')
-		if err != nil {
-			t.Fatalf("child: %v", err)
-		}
-		return strings.TrimSpace(line)
-	}
-	if r := say("lock"); !strings.HasPrefix(r, "locked") {
+	c := startChild(t)
+	pid := c.cmd.Process.Pid
+	if r := c.say("lock"); !strings.HasPrefix(r, "locked") {
 		// Only a lack of privilege may stop it, and not in CI (root).
 		if os.Geteuid() == 0 {
 			t.Fatalf("Lock: %s", r)
 		}
 		lab.SkipOrFail(t, "Lock needs CAP_IPC_LOCK or a large RLIMIT_MEMLOCK: %s", r)
 	}
-	size, rss := imageSize(t, cmd.Process.Pid)
+	size, rss := imageSize(t, pid)
 	if rss != size {
 		t.Fatalf("after Lock the read-only image has %d of %d kB mapped", rss>>10, size>>10)
 	}
-	if r := say("release-locked"); !strings.HasPrefix(r, "kept") {
-		t.Fatalf("child answered %q", r)
-	}
-	if _, rss := imageSize(t, cmd.Process.Pid); rss != size {
+	c.step("release-locked", "kept")
+	if _, rss := imageSize(t, pid); rss != size {
 		t.Fatalf("after Release of a locked image %d of %d kB stay mapped", rss>>10, size>>10)
 	}
-	in.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("child: %v", err)
-	}
+	c.end()
 }
 
 func TestParseSmapsLocked(t *testing.T) {
@@ -278,30 +284,4 @@ func imageSize(t *testing.T, pid int) (size, rss uint64) {
 		}
 	}
 	return size, rss
-}
-
-// imageRss sums the mapped bytes of a process's read-only mappings of its
-// executable.
-func imageRss(t *testing.T, pid int) uint64 {
-	t.Helper()
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	maps, err := parseSmaps(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n uint64
-	for _, m := range maps {
-		if m.path == exe && !m.writable {
-			n += m.rss
-		}
-	}
-	return n
 }
