@@ -13,17 +13,19 @@
 //     gossip agrees on cluster-wide): ParseOrder reads the
 //     one-name-per-line order file format, FromConfig turns an inline list
 //     into the same Order.
-//   - Watcher, which polls an order file through an injected clock and
-//     publishes a new Order whenever its content changes, keeping the last
-//     good one when the file goes away.
+//   - Watcher, which follows an order file through the kernel's file
+//     notifications (inotify, one instance for the process: inotify_linux.go)
+//     with a slow safety re-read on an injected clock, and publishes a new
+//     Order whenever its content changes, keeping the last good one when
+//     the file goes away. It polls only where notifications fail.
 //
 // It owns the settings that make a priority (config.go): an instance's
 // tracks (Track), its order (OrderConfig, its defaults and Validate's
 // rules). Package config decodes files into them and reports Validate's
 // problems at the lines they were written, and imports this package, not
 // the reverse. It depends on checks (for a check's settings: its kind and
-// weight), election/fsm (the owner's priority), internal/clock and the
-// standard library. It must not depend on the election runtime, the agent
+// weight), election/fsm (the owner's priority), internal/clock,
+// golang.org/x/sys/unix (inotify) and the standard library. It must not depend on the election runtime, the agent
 // or the checks runtime: check results come in as plain CheckState values,
 // and the caller feeds the Result to the state machine.
 package priority

@@ -40,8 +40,8 @@ func unknownNames(ps []Problem) []string {
 }
 
 // A listed name that is not a known node is reported with its line; a
-// change of the known set is published as a Recheck of the same list,
-// once per change, whether the names become known or unknown; and a set
+// change of the known set is published as a Recheck of the same list at
+// the next safety re-read, once per change, whether the names become known or unknown; and a set
 // that does not change publishes nothing.
 func TestWatcherReportsUnknownNodes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -50,7 +50,7 @@ func TestWatcherReportsUnknownNodes(t *testing.T) {
 		known := &knownSet{}
 		known.set("alpha", "BETA") // names compare case-insensitively
 		rec := newRecorder()
-		stop := startWatcher(t, WatcherConfig{Path: path, Node: "alpha", Known: known.get, OnUpdate: rec.onUpdate})
+		stop, fc := startWatcher(t, WatcherConfig{Path: path, Node: "alpha", Known: known.get, OnUpdate: rec.onUpdate})
 		defer stop()
 		synctest.Wait()
 		got := rec.drain()
@@ -66,14 +66,14 @@ func TestWatcherReportsUnknownNodes(t *testing.T) {
 			t.Fatalf("problems = %v, want ghost on line 3 unknown", first.Problems)
 		}
 
-		time.Sleep(10 * DefaultPollInterval)
+		time.Sleep(10 * DefaultRereadInterval)
 		synctest.Wait()
 		if more := rec.drain(); len(more) != 0 {
 			t.Fatalf("nothing changed, yet %d updates: %+v", len(more), more)
 		}
 
 		known.set("alpha", "beta", "ghost")
-		time.Sleep(DefaultPollInterval)
+		time.Sleep(DefaultRereadInterval)
 		synctest.Wait()
 		got = rec.drain()
 		if len(got) != 1 || !got[0].u.Recheck || got[0].u.Order != first.Order || len(unknownNames(got[0].u.Problems)) != 0 {
@@ -81,7 +81,7 @@ func TestWatcherReportsUnknownNodes(t *testing.T) {
 		}
 
 		known.set("alpha")
-		time.Sleep(DefaultPollInterval)
+		time.Sleep(DefaultRereadInterval)
 		synctest.Wait()
 		got = rec.drain()
 		if len(got) != 1 || !got[0].u.Recheck || !slices.Equal(unknownNames(got[0].u.Problems), []string{"beta", "ghost"}) {
@@ -90,6 +90,7 @@ func TestWatcherReportsUnknownNodes(t *testing.T) {
 
 		// An edit is a normal update, checked against the set as it is.
 		replaceAtomically(t, path, "alpha\nghost\n")
+		fc.notify()
 		time.Sleep(time.Second)
 		synctest.Wait()
 		got = rec.drain()
@@ -107,7 +108,7 @@ func TestWatcherWithoutKnownSet(t *testing.T) {
 		writeFile(t, path, "alpha\nghost\n")
 		for _, known := range []func() []string{nil, func() []string { return nil }} {
 			rec := newRecorder()
-			stop := startWatcher(t, WatcherConfig{Path: path, Node: "alpha", Known: known, OnUpdate: rec.onUpdate})
+			stop, _ := startWatcher(t, WatcherConfig{Path: path, Node: "alpha", Known: known, OnUpdate: rec.onUpdate})
 			synctest.Wait()
 			got := rec.drain()
 			stop()
@@ -125,7 +126,7 @@ func TestWatcherStaticListUnknownNodes(t *testing.T) {
 		known := &knownSet{}
 		known.set("cnh")
 		rec := newRecorder()
-		stop := startWatcher(t, WatcherConfig{Nodes: []string{"cnh", "#sby"}, Node: "cnh", Known: known.get, OnUpdate: rec.onUpdate})
+		stop, _ := startWatcher(t, WatcherConfig{Nodes: []string{"cnh", "#sby"}, Node: "cnh", Known: known.get, OnUpdate: rec.onUpdate})
 		defer stop()
 		synctest.Wait()
 		got := rec.drain()
@@ -133,7 +134,7 @@ func TestWatcherStaticListUnknownNodes(t *testing.T) {
 			t.Fatalf("updates %+v, want sby (item 2) unknown", got)
 		}
 		known.set("cnh", "sby")
-		time.Sleep(DefaultPollInterval)
+		time.Sleep(DefaultRereadInterval)
 		synctest.Wait()
 		got = rec.drain()
 		if len(got) != 1 || !got[0].u.Recheck || len(got[0].u.Problems) != 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -15,9 +16,17 @@ import (
 	"github.com/vipd/vipd/internal/clock"
 )
 
-// DefaultPollInterval is how often a Watcher looks at its order file. With
-// the periodic full read (every verifyEvery polls) an edit is seen within
-// a second whatever the filesystem.
+// DefaultRereadInterval is how often a Watcher reads its order file when
+// nothing told it to: the safety re-read, for filesystems whose changes the
+// kernel does not report (NFS edited from another host, some FUSE
+// filesystems) and for a link replaced somewhere up its path. The
+// kernel's notifications bring every other edit within settleDelay.
+const DefaultRereadInterval = 5 * time.Second
+
+// DefaultPollInterval is how often a Watcher looks at its order file when
+// the kernel's file notifications are not available (another system, or
+// the inotify limits reached): with a full read every verifyEvery polls an
+// edit is then seen within a second whatever the filesystem.
 const DefaultPollInterval = 250 * time.Millisecond
 
 // verifyEvery forces a full read every that many polls even when stat shows
@@ -25,6 +34,15 @@ const DefaultPollInterval = 250 * time.Millisecond
 // timestamp granularity (coarse on NFS, FAT, some kernels) changes no stat
 // field.
 const verifyEvery = 3
+
+// settleDelay is how long a Watcher waits after the last notification
+// before it reads, so that it reads a file written in several steps
+// (truncated, then written, then closed) once, complete; maxSettle bounds
+// the wait for a writer that never stops.
+const (
+	settleDelay = 100 * time.Millisecond
+	maxSettle   = time.Second
+)
 
 // MaxOrderFileSize bounds what is read from an order file; a larger file is
 // reported unreadable, so a mistaken path (a log, a device) cannot eat
@@ -59,28 +77,61 @@ type WatcherConfig struct {
 	Node string
 	// Known, if set, returns the names of the nodes that exist (the
 	// gossip members, say): listed names outside it are reported as
-	// ProblemUnknownNode. It is asked at every poll, so a change in the
-	// set is reported (Update.Recheck) even when the file stays the same.
-	// A nil result means no set to compare with: nothing is reported.
-	// It is called from Run's goroutine and must not block.
+	// ProblemUnknownNode. It is asked at every read, the safety re-reads
+	// included, so a change in the set is reported (Update.Recheck)
+	// within Interval even when the file stays the same. A nil result
+	// means no set to compare with: nothing is reported. It is called
+	// from Run's goroutine and must not block.
 	Known func() []string
-	// Clock drives polling; nil means clock.Real().
+	// Clock drives the re-reads and the settling; nil means clock.Real().
 	Clock clock.Clock
-	// Interval is the time between polls; 0 means DefaultPollInterval.
+	// Timers, if set, paces the safety re-reads instead of Clock's
+	// timers: the Scheduler the VRRP instances share, on the same clock,
+	// so that a re-read rides a wake-up it makes anyway (an advert)
+	// instead of costing one of its own.
+	Timers *clock.Scheduler
+	// Interval is the time between safety re-reads; 0 means
+	// DefaultRereadInterval. Without file notifications the Watcher
+	// polls every DefaultPollInterval instead (or Interval, if shorter).
 	Interval time.Duration
+	// Logger gets a warning when the file cannot be followed through the
+	// kernel's notifications; nil discards it.
+	Logger *slog.Logger
 	// OnUpdate is called from Run's goroutine with the first list and
 	// after every change of the file's content or readability. It must
 	// not block: hand the update over (to a channel with room, or under a
 	// short lock) and return.
 	OnUpdate func(Update)
+
+	// changes replaces openChanges (tests: file notifications inside a
+	// testing/synctest bubble, where a goroutine waiting on the kernel
+	// would never let the bubble's time move).
+	changes func(path string) (changeSource, error)
 }
 
-// Watcher follows an order file by polling it, so that editors that
-// replace a file by renaming a new one over it, and files on any
-// filesystem, are seen (inotify would lose the first and miss some of the
-// second). Run is its only goroutine.
+// Watcher follows an order file through the kernel's file notifications
+// (inotify) on the file and on its directory, so that an edit in place, an
+// editor's or configuration tool's rename of a new file over it, its
+// deletion and its creation are each read once, about settleDelay after
+// the last write; a slow safety re-read (Interval) catches what the
+// kernel does not report. Without notifications it polls. Run is its only
+// goroutine (the notifications' reader is shared by every Watcher of the
+// process and stops with the last).
 type Watcher struct {
 	cfg WatcherConfig
+}
+
+// changeSource tells a Watcher that its file may have changed.
+type changeSource interface {
+	// changes delivers a value after something happened to the file or
+	// its directory entry; several events may deliver one value.
+	changes() <-chan struct{}
+	// rearm follows the file the path names now (a new inode after a
+	// rename over it); the Watcher calls it before every read, so that
+	// nothing written after the read goes unnoticed.
+	rearm()
+	// close ends the notifications.
+	close()
 }
 
 // ErrNoCallback is returned by NewWatcher when WatcherConfig.OnUpdate is nil.
@@ -95,10 +146,16 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 		return nil, fmt.Errorf("priority: watcher interval %v is negative", cfg.Interval)
 	}
 	if cfg.Interval == 0 {
-		cfg.Interval = DefaultPollInterval
+		cfg.Interval = DefaultRereadInterval
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.changes == nil {
+		cfg.changes = openChanges
 	}
 	return &Watcher{cfg: cfg}, nil
 }
@@ -118,7 +175,7 @@ func sigOf(fi os.FileInfo) fileSig {
 	return s
 }
 
-// pollState is what Run remembers between polls.
+// pollState is what Run remembers between reads.
 type pollState struct {
 	sig       fileSig
 	haveSig   bool
@@ -131,11 +188,13 @@ type pollState struct {
 	polls     int
 }
 
-// Run publishes the first list, then polls the file until ctx is done, and
-// returns nil. For a static list it publishes once and waits for ctx.
+// Run publishes the first list, then follows the file until ctx is done,
+// and returns nil. For a static list it publishes once, and then only
+// rechecks the list against the known nodes (Known) at each Interval.
 func (w *Watcher) Run(ctx context.Context) error {
 	var st pollState
-	poll := w.poll
+	var src changeSource
+	gap := w.cfg.Interval
 	if w.cfg.Path == "" {
 		l, problems := FromConfig(w.cfg.Nodes)
 		st.last, st.parsed = &l, problems
@@ -144,21 +203,145 @@ func (w *Watcher) Run(ctx context.Context) error {
 			<-ctx.Done()
 			return nil
 		}
-		// Only the known nodes can change.
-		poll = func(st *pollState) { w.recheck(st) }
 	} else {
-		w.poll(&st)
+		var err error
+		if src, err = w.cfg.changes(w.cfg.Path); err != nil {
+			gap = min(gap, DefaultPollInterval)
+			w.cfg.Logger.Warn("order file not followed through file notifications: polling it", "file", w.cfg.Path, "every", gap, "err", err)
+			src = nil
+		} else {
+			defer src.close()
+			src.rearm()
+		}
+		w.poll(&st, src != nil)
 	}
-	t := w.cfg.Clock.NewTimer(w.cfg.Interval)
-	defer t.Stop()
+
+	pace := newPacer(w.cfg.Clock, w.cfg.Timers)
+	defer pace.stop()
+	var changes <-chan struct{}
+	if src != nil {
+		changes = src.changes()
+	}
+	settle := newPacer(w.cfg.Clock, nil)
+	defer settle.stop()
+	pending := false           // a notification not read yet
+	var pendingSince time.Time // the first such
 	for {
+		if !pending {
+			at := w.cfg.Clock.Now().Add(gap)
+			early := at
+			if src != nil || w.cfg.Path == "" {
+				// A safety re-read (or a static list's recheck) may come
+				// early, in the last quarter of its gap, with another
+				// alarm's wake-up; polling keeps its time.
+				early = at.Add(-gap / 4)
+			}
+			pace.set(early, at)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C():
-			poll(&st)
-			t.Reset(w.cfg.Interval)
+		case <-pace.timerC():
+		case <-pace.due:
+		case <-settle.timerC():
+		case <-changes:
+			// Read once the writes have stopped for settleDelay, or
+			// maxSettle after the first; the safety re-read stays set.
+			now := w.cfg.Clock.Now()
+			if !pending {
+				pending, pendingSince = true, now
+			}
+			at := now.Add(min(settleDelay, pendingSince.Add(maxSettle).Sub(now)))
+			settle.set(at, at)
+			continue
 		}
+		pending = false
+		settle.cancel()
+		if src != nil {
+			src.rearm()
+		}
+		if w.cfg.Path == "" {
+			w.recheck(&st)
+		} else {
+			w.poll(&st, src != nil)
+		}
+	}
+}
+
+// pacer is a deadline to wait on: a Timer of a Clock, or an Alarm of a
+// shared Scheduler.
+type pacer struct {
+	clk   clock.Clock
+	timer clock.Timer  // without a Scheduler; nil until first set
+	alarm *clock.Alarm // with one
+	due   chan struct{}
+}
+
+func newPacer(clk clock.Clock, s *clock.Scheduler) *pacer {
+	p := &pacer{clk: clk}
+	if s != nil {
+		p.due = make(chan struct{}, 1)
+		p.alarm = s.NewAlarm(func(time.Time) {
+			select {
+			case p.due <- struct{}{}:
+			default:
+			}
+		})
+	}
+	return p
+}
+
+// set arms the pacer for at, replacing what was set; an alarm may fire
+// from early on.
+func (p *pacer) set(early, at time.Time) {
+	p.cancel()
+	if p.alarm != nil {
+		p.alarm.SetWindow(early, at)
+		return
+	}
+	d := at.Sub(p.clk.Now())
+	if p.timer == nil {
+		p.timer = p.clk.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
+}
+
+// timerC is the timer's channel; nil (never ready) with an alarm or
+// before the first set.
+func (p *pacer) timerC() <-chan time.Time {
+	if p.timer == nil {
+		return nil
+	}
+	return p.timer.C()
+}
+
+// cancel disarms the pacer and drops an expiry not received yet (a Fake
+// timer keeps one that Stop came too late for).
+func (p *pacer) cancel() {
+	if p.alarm != nil {
+		p.alarm.Stop()
+		select {
+		case <-p.due:
+		default:
+		}
+		return
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+		select {
+		case <-p.timer.C():
+		default:
+		}
+	}
+}
+
+// stop releases the timer or the alarm.
+func (p *pacer) stop() {
+	if p.alarm != nil {
+		p.alarm.Close()
+	} else if p.timer != nil {
+		p.timer.Stop()
 	}
 }
 
@@ -200,8 +383,10 @@ func unknownKey(problems []Problem) string {
 	return strings.Join(names, "\x00")
 }
 
-// poll looks at the file once and publishes what changed.
-func (w *Watcher) poll(st *pollState) {
+// poll looks at the file once and publishes what changed. Unless full, it
+// reads the file only when stat shows a change, or every verifyEvery
+// polls (polling without notifications).
+func (w *Watcher) poll(st *pollState, full bool) {
 	st.polls++
 	fi, err := os.Stat(w.cfg.Path)
 	if err == nil && !fi.Mode().IsRegular() {
@@ -212,7 +397,7 @@ func (w *Watcher) poll(st *pollState) {
 		return
 	}
 	sig := sigOf(fi)
-	if st.haveSig && sig == st.sig && st.errText == "" && st.polls%verifyEvery != 0 {
+	if !full && st.haveSig && sig == st.sig && st.errText == "" && st.polls%verifyEvery != 0 {
 		w.recheck(st)
 		return
 	}
