@@ -475,17 +475,8 @@ func (s *soak) config(n *node) string {
 	fmt.Fprintf(&b, "  az: az%d\n  state_file: %s\n", n.az, filepath.Join(n.dir, "state.json"))
 	b.WriteString("instances:\n")
 	for v := range nVIPs {
-		fmt.Fprintf(&b, `  - name: %s
-    interface: eth0
-    vrid: %d
-    version: 3
-    advert_interval: %v
-    preempt: true
-    unicast: {source: %s}
-    peers: gossip
-    vips: [%s]
-    order: {nodes: [%s], reverse: %t}
-`, instanceNames[v], vrids[v], advert, n.addr, vips[v], strings.Join(nodeNames, ", "), v == 1)
+		b.WriteString(testbed.GossipInstanceYAML(instanceNames[v], vrids[v], advert, n.addr, vips[v]))
+		fmt.Fprintf(&b, "    order: {nodes: [%s], reverse: %t}\n", strings.Join(nodeNames, ", "), v == 1)
 	}
 	return b.String()
 }

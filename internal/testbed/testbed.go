@@ -509,6 +509,24 @@ func (d *Daemon) LogTimes(subs ...string) []time.Time {
 	return out
 }
 
+// GossipInstanceYAML is one item of a vipd.yaml's instances list: an
+// instance on eth0 whose unicast peers come from gossip (`peers: gossip`),
+// VRRPv3, preempting, sending from source, with vip as its one VIP. The
+// caller adds its priority or its order, indented as the other fields
+// (four spaces).
+func GossipInstanceYAML(name string, vrid int, advert time.Duration, source netip.Addr, vip netip.Prefix) string {
+	return fmt.Sprintf(`  - name: %s
+    interface: eth0
+    vrid: %d
+    version: 3
+    advert_interval: %v
+    preempt: true
+    unicast: {source: %s}
+    peers: gossip
+    vips: [%s]
+`, name, vrid, advert, source, vip)
+}
+
 // TwoAZ is a lab of two "availability zone" subnets, az1 198.51.100.0/24
 // and az2 203.0.113.0/24, each a switch, joined by a router node that holds
 // .254 in both. Nodes get the next free address of their zone on eth0 and

@@ -68,13 +68,8 @@ func (s statusJSON) dropCount(reason string) uint64 {
 // still takes a routed advert from its peer, as keepalived does.
 func TestBadInputRoutedAdvertToMulticastMaster(t *testing.T) {
 	t.Parallel()
-	lab.Require(t)
-	testbed.VipdBinary(t)
-	l := lab.New(t)
-	sw := l.Switch("sw")
-	a, x := l.Node("a"), l.Node("x")
-	l.Connect(a, sw, "eth0", "198.51.100.1/24", "2001:db8::1/64")
-	l.Connect(x, sw, "eth0", "198.51.100.2/24", "2001:db8::2/64")
+	nodes, members := segment(t, true, "a", "x")
+	a, x := nodes[0], nodes[1]
 	cfg := `node: {name: a}
 instances:
   - name: mc4
@@ -110,7 +105,7 @@ instances:
 `
 	start := time.Now()
 	da := testbed.StartVipd(t, a, cfg, ".yaml")
-	only := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}}
+	only := members[:1]
 	vips := []string{"198.51.100.110/24", "198.51.100.111/24", "2001:db8::110/64", "198.51.100.112/24"}
 	for _, v := range vips {
 		testbed.WaitSoleHolder(t, only, netip.MustParsePrefix(v), "a", start, masterDown(time.Second, 100)+2*time.Second)
@@ -227,13 +222,8 @@ func reloadRefused(t *testing.T, d *testbed.Daemon, want string) {
 // `vipd agent` started on a FIFO exits with status 1 at once.
 func TestBadInputReloadFIFOAndEmpty(t *testing.T) {
 	t.Parallel()
-	lab.Require(t)
-	bin := testbed.VipdBinary(t)
-	l := lab.New(t)
-	sw := l.Switch("sw")
-	a := l.Node("a")
-	l.Connect(a, sw, "eth0", "198.51.100.1/24")
-	only := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}}
+	nodes, only := segment(t, false, "a")
+	a, bin := nodes[0], testbed.VipdBinary(t)
 	cfg := func(extra string) string {
 		return "node: {name: a}\ninstances:\n  - name: web\n    interface: eth0\n    vrid: 71\n    priority: 150\n    advert_interval: 500ms\n    version: 3\n    vips: [198.51.100.120/24]\n" + extra
 	}

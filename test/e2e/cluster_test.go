@@ -51,16 +51,28 @@ func (n yamlNode) config(version int, interval string) string {
 
 // threeNodes builds a lab of three nodes on one segment.
 func threeNodes(t *testing.T) ([]*lab.Node, []testbed.Member) {
+	t.Helper()
+	return segment(t, false, "n1", "n2", "n3")
+}
+
+// segment builds a lab of one switch with a node for each name, the i-th
+// (from 1) at 198.51.100.i/24 on eth0, and with dual at 2001:db8::i/64
+// too; the members watch every node's eth0.
+func segment(t *testing.T, dual bool, names ...string) ([]*lab.Node, []testbed.Member) {
+	t.Helper()
 	lab.Require(t)
 	testbed.VipdBinary(t) // build before any clock starts
 	l := lab.New(t)
 	sw := l.Switch("sw")
 	var nodes []*lab.Node
 	var members []testbed.Member
-	for i := 1; i <= 3; i++ {
-		name := fmt.Sprintf("n%d", i)
+	for i, name := range names {
 		n := l.Node(name)
-		l.Connect(n, sw, "eth0", fmt.Sprintf("198.51.100.%d/24", i))
+		addrs := []string{fmt.Sprintf("198.51.100.%d/24", i+1)}
+		if dual {
+			addrs = append(addrs, fmt.Sprintf("2001:db8::%d/64", i+1))
+		}
+		l.Connect(n, sw, "eth0", addrs...)
 		nodes = append(nodes, n)
 		members = append(members, testbed.Member{Name: name, Node: n, Iface: "eth0"})
 	}

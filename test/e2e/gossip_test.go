@@ -104,17 +104,7 @@ func (g *gnode) config() string {
 	if !g.hasInstance() {
 		return b.String()
 	}
-	fmt.Fprintf(&b, `instances:
-  - name: web
-    interface: eth0
-    vrid: %d
-    version: 3
-    advert_interval: %v
-    preempt: true
-    unicast: {source: %s}
-    peers: gossip
-    vips: [%s]
-`, gossipVRID, gossipAdvert, g.addr, gossipVIP)
+	b.WriteString("instances:\n" + testbed.GossipInstanceYAML("web", gossipVRID, gossipAdvert, g.addr, gossipVIP))
 	if g.order {
 		fmt.Fprintf(&b, "    order: {file: %s}\n", g.orderFile())
 	} else {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/internal/testbed"
 )
 
@@ -83,14 +82,8 @@ func TestReload(t *testing.T) {
 // TestDualFamilyVIPs: an IPv4 instance may also hold an IPv6 VIP; it
 // follows the instance's state (adverts carry only the IPv4 one).
 func TestDualFamilyVIPs(t *testing.T) {
-	lab.Require(t)
-	testbed.VipdBinary(t)
-	l := lab.New(t)
-	sw := l.Switch("sw")
-	a, b := l.Node("a"), l.Node("b")
-	l.Connect(a, sw, "eth0", "198.51.100.1/24", "2001:db8::1/64")
-	l.Connect(b, sw, "eth0", "198.51.100.2/24", "2001:db8::2/64")
-	members := []testbed.Member{{Name: "a", Node: a, Iface: "eth0"}, {Name: "b", Node: b, Iface: "eth0"}}
+	nodes, members := segment(t, true, "a", "b")
+	a, b := nodes[0], nodes[1]
 	vip6 := netip.MustParsePrefix("2001:db8::100/64")
 	cfg := func(name, prio string) string {
 		return "node: {name: " + name + "}\ninstances:\n  - name: dns\n    interface: eth0\n    vrid: 53\n    priority: " + prio +
