@@ -59,6 +59,7 @@ type Agent struct {
 	reloads  chan reloadReq
 	calls    chan func()         // API work to run on Run's goroutine
 	commands chan gossip.Command // commands other nodes sent this one
+	wake     waker               // pokes from instances, checks, orders, cloud actions, gossip
 	stopped  chan struct{}       // closed when Run returns
 	events   *hub                // watch events for the API
 	link     atomic.Pointer[clusterLink]
@@ -135,6 +136,7 @@ func New(opts Options) *Agent {
 		reloads:    make(chan reloadReq),
 		calls:      make(chan func()),
 		commands:   make(chan gossip.Command, 16),
+		wake:       newWaker(),
 		stopped:    make(chan struct{}),
 		events:     newHub(),
 		loadConfig: opts.LoadConfig,
@@ -195,46 +197,51 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 	go func() { defer close(ndone); notifier.Run(nctx) }()
 	defer func() { nstop(); <-ndone }()
 
-	a.track = newTracking(a.log, a.clock, notifier)
-	a.track.timers = a.timers
-	a.track.events, a.track.node, a.track.metrics = a.events, cfg.Node.Name, a.metrics
 	var observeCloud func(string, string, time.Duration, error)
 	if a.metrics != nil {
 		observeCloud = a.metrics.ObserveCloudAction
 	}
-	a.cloud = newClouds(a.log, a.cloudObserver(observeCloud), a.track.poke)
+	a.cloud = newClouds(a.log, a.cloudObserver(observeCloud), a.wake.poke)
+	defer a.cloud.stop()
 	// A backup follows another node's master round (gossip), so that its
 	// view of the cloud is fresh for the next failover.
 	a.cloud.followPeers(a.events, cfg.Node.Name)
 	// A node drained before a restart stays drained: its instances start
 	// held in BACKUP.
-	if on, err := loadMaintenance(maintenanceFile(cfg)); err != nil {
+	maint, err := loadMaintenance(maintenanceFile(cfg))
+	if err != nil {
 		a.log.Error("cannot read the maintenance state", "err", err)
-	} else if on {
-		a.track.setMaintenance(true)
+	} else if maint {
 		a.log.Warn("starting in maintenance: every instance stays BACKUP until released", "file", maintenanceFile(cfg))
 	}
-	a.track.cloud = a.cloud
-	defer a.cloud.stop()
-	if a.metrics != nil {
-		a.metrics.SetSource(a.snapshot)
-	}
-	defer a.track.stop()
 
 	// Gossip first, so instances with `peers: gossip` find peers early.
 	var link *clusterLink
-	// The link's own due times (wake.go): an alarm of the instances'
-	// Scheduler that signals linkDue.
-	var linkAlarm *clock.Alarm
-	var linkDue chan struct{}
+	var members func() []gossip.Member
 	if cfg.Gossip != nil {
-		if link, err = newClusterLink(cfg, a.version, a.log, a.track.poke, a.events, a.command); err != nil {
+		if link, err = newClusterLink(cfg, a.version, a.log, a.wake.poke, a.events, a.command); err != nil {
 			return fmt.Errorf("gossip: %w", err)
 		}
 		link.metrics = a.metrics
 		link.c.SetQueryHandler(a.answerQuery) // other members read our history
 		a.link.Store(link)
-		a.track.gossipMembers = link.c.Members // order lists name members
+		members = link.c.Members // order lists name members
+	}
+	a.track = newTracking(trackingOptions{
+		Log: a.log, Clock: a.clock, Notifier: notifier, Wake: a.wake, Node: cfg.Node.Name,
+		Members: members, Cloud: a.cloud, Events: a.events, Metrics: a.metrics, Timers: a.timers,
+		Maintenance: maint,
+	})
+	if a.metrics != nil {
+		a.metrics.SetSource(a.snapshot)
+	}
+	defer a.track.stop()
+
+	// The link's own due times (wake.go): an alarm of the instances'
+	// Scheduler that signals linkDue.
+	var linkAlarm *clock.Alarm
+	var linkDue chan struct{}
+	if link != nil {
 		// Its own context: the agent's ends at SIGTERM, but the cluster
 		// must live on until the instances have stopped and it has said
 		// goodbye (Leave), not just vanish.
@@ -306,7 +313,7 @@ func (a *Agent) Run(ctx context.Context, cfg *config.Config) error {
 			f()
 		case cmd := <-a.commands:
 			a.execute(cmd)
-		case <-a.track.wake:
+		case <-a.wake:
 			sync()
 		case <-linkDue:
 			sync()
@@ -437,12 +444,13 @@ func (a *Agent) start(ic *config.Instance) error {
 		a.release(sock)
 		return err
 	}
-	init := a.track.initial(ic)
+	init, held := a.track.begin(ic)
 	inst.Prime(init.Priority, init.Fault, init.Reason, a.clock.Now())
-	if a.track.startHeld(ic.Name) {
+	if held {
 		inst.PrimeHold("maintenance", a.clock.Now())
 	}
 	if err := sock.demux.Register(ic.VRID, inst); err != nil {
+		a.track.forget(ic.Name)
 		a.release(sock)
 		return err
 	}

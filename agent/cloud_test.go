@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,7 @@ import (
 	"github.com/vipd/vipd/cloudmove/mototest"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election/fsm"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
+	"github.com/vipd/vipd/internal/lab"
 )
 
 // TestCloudBackupFollowsPeerMaster: the agent's cloud owners follow the
@@ -25,8 +24,8 @@ import (
 // interval is an hour here), so its next failover replaces the route
 // instead of creating it.
 func TestCloudBackupFollowsPeerMaster(t *testing.T) {
-	if _, err := mototest.Binary(); err != nil && os.Getenv("CI") != "true" {
-		t.Skipf("moto_server: %v", err)
+	if _, err := mototest.Binary(); err != nil {
+		lab.SkipOrFail(t, "moto_server: %v", err)
 	}
 	moto, err := mototest.Start()
 	if err != nil {
@@ -91,7 +90,7 @@ instances:
 		DestinationCidrBlock: aws.String("203.0.113.10/32"), NetworkInterfaceId: aws.String(na.ENIs[0].ENI)}); err != nil {
 		t.Fatal(err)
 	}
-	master := &vipdv1.InstanceEvent{Name: "VI_1", From: vipdv1.InstanceState_INSTANCE_STATE_BACKUP, To: vipdv1.InstanceState_INSTANCE_STATE_MASTER}
+	master := InstanceEvent{Name: "VI_1", From: fsm.Backup, To: fsm.Master}
 	events.instance("b", time.Now(), master) // this node's own: not a peer
 	events.instance("a", time.Now(), master)
 	waitUntil(t, "the backup to see a's route", func() bool { return strings.Contains(detail(), na.ENIs[0].ENI) })

@@ -17,19 +17,12 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election"
+	"github.com/vipd/vipd/internal/lab"
 )
 
 // childEnv marks the copy of the test binary that runs inside its own
 // network namespace.
 const childEnv = "VIPD_AGENT_FASTTAKEOVER_CHILD"
-
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // An agent run from a native configuration hands its instances the
 // configuration's fast_takeover: false when it says false, true when it
@@ -41,13 +34,8 @@ func TestFastTakeoverReachesInstances(t *testing.T) {
 		fastTakeoverChild(t, v)
 		return
 	}
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "needs root for a network namespace (euid %d)", os.Geteuid())
-	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		skipOrFail(t, "needs unshare: %v", err)
-	}
+	lab.RequireRoot(t) // for a network namespace
+	unshare := lab.RequireProgram(t, "unshare")
 	for _, tc := range []struct {
 		setting string // the vrrp section's fast_takeover line, "" for none
 		want    bool

@@ -19,7 +19,6 @@ import (
 	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/notify"
-	"github.com/vipd/vipd/priority"
 )
 
 // masterState is node's published state: MASTER of instance web (VRID 51,
@@ -33,7 +32,7 @@ func masterState(node string, src netip.Addr, prio uint8) gossip.NodeState {
 // guardView decides whom the guard acts on: the best better master not
 // heard here, unless a heard master outranks it; never a worse one.
 func TestGuardView(t *testing.T) {
-	ic := testInstance("web", 51, 100, config.Notify{})
+	ic := testInstance("web", 51, 100, notify.Config{})
 	self := rank{100, netip.MustParseAddr("203.0.113.2")}
 	a1 := netip.MustParseAddr("198.51.100.1")
 	a2 := netip.MustParseAddr("198.51.100.2")
@@ -123,16 +122,12 @@ var guardMaster = netip.MustParseAddr("198.51.100.9")
 func newGuardRig(t *testing.T) (*guardRig, func()) {
 	t.Helper()
 	quietLog := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ic := testInstance("web", 51, 100, config.Notify{})
+	ic := testInstance("web", 51, 100, notify.Config{})
 	cfg := baseConfig(ic)
 	n := notify.New(notify.Options{Log: quietLog})
 	ctx, cancel := context.WithCancel(context.Background())
 	go n.Run(ctx)
-	tr := newTracking(quietLog, clock.Real(), n)
-	tr.cfg, tr.checks = cfg, withImplicitChecks(cfg)
-	for name, c := range tr.checks {
-		tr.states[name] = priority.CheckState{Name: name, Kind: c.Kind, Healthy: true}
-	}
+	tr := testTracking(cfg, n)
 	g := &guardRig{t: t, tr: tr, poked: make(chan struct{}, 1)}
 	gc := config.DefaultGossip()
 	gc.ClusterName, gc.StateFile = "t", filepath.Join(t.TempDir(), "state.json")
@@ -162,7 +157,7 @@ func newGuardRig(t *testing.T) (*guardRig, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	init := tr.initial(ic)
+	init, _ := tr.begin(ic)
 	inst.Prime(init.Priority, init.Fault, init.Reason, time.Now())
 	g.r = &running{cfg: ic, inst: inst, done: make(chan struct{})}
 	g.run_ = map[string]*running{"web": g.r}

@@ -3,11 +3,13 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,27 +41,66 @@ func (s *syncBuffer) String() string {
 
 func (s *syncBuffer) count(sub string) int { return strings.Count(s.String(), sub) }
 
-func orderInstance(name string, vrid uint8, o *config.Order) *config.Instance {
-	ic := testInstance(name, vrid, 100, config.Notify{})
-	o.Priorities, o.Unhealthy = config.DefaultOrderPriorities(), config.UnhealthyLowest
+func orderInstance(name string, vrid uint8, o *priority.OrderConfig) *config.Instance {
+	ic := testInstance(name, vrid, 100, notify.Config{})
+	o.Priorities, o.Unhealthy = priority.DefaultPriorities(), priority.UnhealthyLowest
 	ic.Order = o
 	return ic
 }
 
-// startTracking configures a tracking for cfg as the agent does, with a
-// fake clock, and returns its log.
-func startTracking(t *testing.T, cfg *config.Config, members func() []gossip.Member) (*tracking, *clock.Fake, *syncBuffer) {
+// orderTestInterval is how often the tests' order watchers re-read their
+// orders: each re-read asks tracking which nodes are known.
+const orderTestInterval = 50 * time.Millisecond
+
+// startTracking configures a tracking for cfg as the agent does, on the
+// real clock with order watchers re-reading every orderTestInterval, and
+// returns its log. These tests run outside synctest bubbles: order files are
+// followed through inotify and interface checks through netlink, whose
+// readers never let a bubble's time move.
+func startTracking(t *testing.T, cfg *config.Config, members func() []gossip.Member) (*tracking, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
-	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
-	tr := newTracking(slog.New(slog.NewTextHandler(logs, nil)), clk, notify.New(notify.Options{}))
-	tr.gossipMembers = members
+	tr := newTracking(trackingOptions{Log: slog.New(slog.NewTextHandler(logs, nil)), Clock: clock.Real(),
+		Notifier: notify.New(notify.Options{}), Node: cfg.Node.Name, Members: members, OrderInterval: orderTestInterval})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); tr.stop() })
 	if err := tr.configure(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	return tr, clk, logs
+	return tr, logs
+}
+
+// members is a gossip membership the test changes, counting how often it
+// was asked: every read of an order asks once, so the count says that the
+// watchers have looked again.
+type members struct {
+	mu    sync.Mutex
+	names []string
+	asked atomic.Int64
+}
+
+func (m *members) set(names ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.names = names
+}
+
+func (m *members) list() []gossip.Member {
+	m.asked.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []gossip.Member
+	for _, n := range m.names {
+		out = append(out, gossip.Member{Name: n, Status: gossip.StatusAlive})
+	}
+	return out
+}
+
+// waitReads waits until the order watchers have read n more times.
+func (m *members) waitReads(t *testing.T, n int64) {
+	t.Helper()
+	want := m.asked.Load() + n
+	waitFor(t, fmt.Sprintf("%d more reads of the orders", n), func() bool { return m.asked.Load() >= want })
 }
 
 // With gossip, an order file's names are checked against the members: an
@@ -71,19 +112,10 @@ func TestOrderUnknownNodesAgainstGossipMembers(t *testing.T) {
 	if err := os.WriteFile(path, []byte("node-a\nnode-b\nghost\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := baseConfig(orderInstance("web", 51, &config.Order{File: path}))
-	var mu sync.Mutex
-	names := []string{"node-a", "node-b"}
-	members := func() []gossip.Member {
-		mu.Lock()
-		defer mu.Unlock()
-		var out []gossip.Member
-		for _, n := range names {
-			out = append(out, gossip.Member{Name: n, Status: gossip.StatusAlive})
-		}
-		return out
-	}
-	_, clk, logs := startTracking(t, cfg, members)
+	cfg := baseConfig(orderInstance("web", 51, &priority.OrderConfig{File: path}))
+	m := &members{}
+	m.set("node-a", "node-b")
+	_, logs := startTracking(t, cfg, m.list)
 	waitFor(t, "the unknown name logged", func() bool { return logs.count("unknown node ghost") == 1 })
 	if n := logs.count("unknown node node-b"); n != 0 {
 		t.Errorf("a member reported unknown: %s", logs)
@@ -92,30 +124,20 @@ func TestOrderUnknownNodesAgainstGossipMembers(t *testing.T) {
 		t.Errorf("not at warn: %s", logs)
 	}
 
-	mu.Lock()
-	names = append(names, "ghost")
-	mu.Unlock()
+	m.set("node-a", "node-b", "ghost")
 	waitFor(t, "the change logged", func() bool {
-		clk.Advance(250 * time.Millisecond)
 		return logs.count("every node the order lists is a known member now") == 1
 	})
-	mu.Lock()
-	names = []string{"node-a", "ghost"}
-	mu.Unlock()
-	waitFor(t, "node-b's departure logged", func() bool {
-		clk.Advance(250 * time.Millisecond)
-		return strings.Contains(logs.String(), "unknown=node-b")
-	})
-	for range 20 {
-		clk.Advance(250 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
+	m.set("node-a", "ghost")
+	waitFor(t, "node-b's departure logged", func() bool { return strings.Contains(logs.String(), "unknown=node-b") })
+	// Every read from now on could log it again: let several happen.
+	m.waitReads(t, 5)
 	if n := logs.count("order lists nodes that are not known members"); n != 1 {
 		t.Errorf("membership change logged %d times, want once:\n%s", n, logs)
 	}
 
 	alone := func() []gossip.Member { return []gossip.Member{{Name: "node-a", Status: gossip.StatusAlive}} }
-	_, _, logs = startTracking(t, cfg, alone)
+	_, logs = startTracking(t, cfg, alone)
 	waitFor(t, "the order loaded", func() bool { return logs.count("order loaded") == 1 })
 	if strings.Contains(logs.String(), "unknown node") {
 		t.Errorf("a node alone in its cluster reported unknown names:\n%s", logs)
@@ -130,16 +152,16 @@ func TestOrderUnknownNodesAgainstConfig(t *testing.T) {
 	if err := os.WriteFile(path, []byte("node-a\nnode-b\nghost\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := baseConfig(orderInstance("web", 51, &config.Order{File: path}),
-		orderInstance("db", 52, &config.Order{Nodes: []string{"node-b", "node-a"}}))
-	_, _, logs := startTracking(t, cfg, nil)
+	cfg := baseConfig(orderInstance("web", 51, &priority.OrderConfig{File: path}),
+		orderInstance("db", 52, &priority.OrderConfig{Nodes: []string{"node-b", "node-a"}}))
+	_, logs := startTracking(t, cfg, nil)
 	waitFor(t, "ghost logged unknown", func() bool { return logs.count("unknown node ghost") == 1 })
 	if strings.Contains(logs.String(), "unknown node node-b") {
 		t.Errorf("a configured node reported unknown:\n%s", logs)
 	}
 
-	alone := baseConfig(orderInstance("web", 51, &config.Order{File: path}))
-	_, _, logs = startTracking(t, alone, nil)
+	alone := baseConfig(orderInstance("web", 51, &priority.OrderConfig{File: path}))
+	_, logs = startTracking(t, alone, nil)
 	waitFor(t, "the order loaded", func() bool { return logs.count("order loaded") == 1 })
 	if strings.Contains(logs.String(), "unknown node") {
 		t.Errorf("names reported unknown with nothing to compare with:\n%s", logs)
@@ -159,16 +181,15 @@ func TestReconfigureRereadsOrders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := func(web *config.Order) *config.Config {
+	cfg := func(web *priority.OrderConfig) *config.Config {
 		return baseConfig(orderInstance("web", 51, web),
-			orderInstance("db", 52, &config.Order{Nodes: []string{"node-b", "node-a"}}))
+			orderInstance("db", 52, &priority.OrderConfig{Nodes: []string{"node-b", "node-a"}}))
 	}
-	tr, clk, logs := startTracking(t, cfg(&config.Order{File: fileA}), nil)
-	listOf := func(inst string) *priority.List {
-		tr.mu.Lock()
-		defer tr.mu.Unlock()
-		return tr.lists[inst]
-	}
+	// Gossip members, only to count the watchers' reads.
+	m := &members{}
+	m.set("node-a", "node-b", "node-c")
+	tr, logs := startTracking(t, cfg(&priority.OrderConfig{File: fileA}), m.list)
+	listOf := func(inst string) *priority.Order { return tr.view(inst).order }
 	digestOf := func(inst string) string {
 		if l := listOf(inst); l != nil {
 			return orderDigest(orderNodes(l))
@@ -181,7 +202,7 @@ func TestReconfigureRereadsOrders(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for i := range 20 {
-		if err := tr.configure(ctx, cfg(&config.Order{File: fileA})); err != nil {
+		if err := tr.configure(ctx, cfg(&priority.OrderConfig{File: fileA})); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the orders read again", func() bool { return logs.count("order loaded") == 2*(i+2) })
@@ -194,7 +215,7 @@ func TestReconfigureRereadsOrders(t *testing.T) {
 	}
 
 	// Another file: from now on only it counts.
-	if err := tr.configure(ctx, cfg(&config.Order{File: fileB})); err != nil {
+	if err := tr.configure(ctx, cfg(&priority.OrderConfig{File: fileB})); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "file b read", func() bool { return listOf("web").Source == fileB })
@@ -203,19 +224,15 @@ func TestReconfigureRereadsOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded := logs.count("order loaded")
-	for range 8 {
-		clk.Advance(priority.DefaultPollInterval)
-	}
-	// Then b is edited and its watcher reads the edit: the clock moved on
-	// for every watcher, so an old watcher of a still running would have
-	// read a's edit too (one more load, a's source).
+	// The watchers read again several times (each re-read asks for the
+	// members), then b is edited and its watcher reads the edit: an old
+	// watcher of a still running would have read a's edit by then (one
+	// more load, a's source).
+	m.waitReads(t, 8)
 	if err := os.WriteFile(fileB, []byte("node-a\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "file b's edit read", func() bool {
-		clk.Advance(priority.DefaultPollInterval)
-		return digestOf("web") != b
-	})
+	waitFor(t, "file b's edit read", func() bool { return digestOf("web") != b })
 	if n := logs.count("order loaded"); n != loaded+1 {
 		t.Errorf("an old watcher still reads: %d loads after the switch, want 1\n%s", n-loaded, logs)
 	}
@@ -224,7 +241,7 @@ func TestReconfigureRereadsOrders(t *testing.T) {
 	}
 
 	// web's order removed from the configuration: no local list is left.
-	plain := cfg(&config.Order{File: fileB})
+	plain := cfg(&priority.OrderConfig{File: fileB})
 	plain.Instances[0].Order = nil
 	if err := tr.configure(ctx, plain); err != nil {
 		t.Fatal(err)

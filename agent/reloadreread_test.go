@@ -10,6 +10,7 @@ import (
 
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/notify"
 )
 
 // A reload is not a first start: a file check re-created by a reload (its
@@ -23,7 +24,7 @@ func TestReloadKeepsTrackFileValue(t *testing.T) {
 	}
 	zero := 0
 	cfg := func(interval time.Duration) *config.Config {
-		c := baseConfig(testInstance("web", 51, 100, config.Notify{}, "weight"))
+		c := baseConfig(testInstance("web", 51, 100, notify.Config{}, "weight"))
 		c.Checks = []*config.Check{{Config: checks.Config{
 			Name: "weight", Kind: checks.KindFile, Interval: interval, Fall: 1, Rise: 1, Weight: 1,
 			File: &checks.FileConfig{Path: path, InitValue: &zero, InitOverwrite: true},
@@ -38,7 +39,7 @@ func TestReloadKeepsTrackFileValue(t *testing.T) {
 		return strings.TrimSpace(string(b))
 	}
 
-	tr, _, _ := startTracking(t, cfg(time.Second), nil)
+	tr, _ := startTracking(t, cfg(time.Second), nil)
 	if got := read(); got != "0" {
 		t.Fatalf("first start: the file holds %q, want the init value 0 (overwrite)", got)
 	}

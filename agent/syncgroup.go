@@ -10,24 +10,14 @@ import (
 
 // Sync groups: keepalived's vrrp_sync_group, members that must be MASTER on
 // the same node. tracking keeps each member's state (Transitioned) and
-// whether it yields to a better master elsewhere (YieldingChanged), holds
-// the others back meanwhile, and reports the group's own state.
-
-// startHeld reports whether a new instance must start held (the node is in
-// maintenance), and records it as told.
-func (t *tracking) startHeld(name string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	held := t.maint || t.joinHeld(name)
-	if held {
-		t.rec(name).held = true
-	}
-	return held
-}
+// whether it yields to a better master elsewhere (YieldingChanged) in the
+// member's record, holds the others back meanwhile, moves them to MASTER
+// with a member that becomes MASTER, and reports the group's own state.
+// Everything here is called with tracking.mu held.
 
 // heldBack reports whether another member of name's sync group yields to a
 // better master elsewhere: then name must not be master here either
-// (keepalived's sync groups move as one). Called with t.mu held.
+// (keepalived's sync groups move as one).
 func (t *tracking) heldBack(name string) bool {
 	g := t.cfg.SyncGroupOf(name)
 	if g == nil {
@@ -42,7 +32,7 @@ func (t *tracking) heldBack(name string) bool {
 }
 
 // groupState is MASTER when every member is, FAULT when any is, BACKUP
-// otherwise (and STOP when all stopped). Called with t.mu held.
+// otherwise (and STOP when all stopped).
 func (t *tracking) groupState(g *config.SyncGroup) string {
 	all := func(s fsm.State) bool {
 		for _, m := range g.Instances {
@@ -66,41 +56,42 @@ func (t *tracking) groupState(g *config.SyncGroup) string {
 	return fsm.Backup.String()
 }
 
-// YieldingChanged runs on the instance's goroutine: record and wake.
-func (t *tracking) YieldingChanged(inst *election.Instance, yielding bool) {
-	t.mu.Lock()
-	t.rec(inst.Name()).yielding = yielding
-	t.mu.Unlock()
-	t.poke()
-}
-
-// groupFollows is what a member's move to MASTER asks of the rest of its
-// group: each other member follows at once (fsm.Machine.Follow) instead of
-// waiting out a timer of its own, so that the group's addresses spend no
-// more than the time of a netlink call or two on different nodes. The zero
-// value is ready; guarded by tracking.mu.
-type groupFollows struct {
-	pending map[string]string // member to move → reason
+// groupMoved works out g's state after a member's transition (g nil: the
+// instance is in no group): state is the new one to notify, empty when it
+// did not change; prev the one notified before; master whether the whole
+// group is MASTER now.
+func (t *tracking) groupMoved(g *config.SyncGroup) (state, prev string, master bool) {
+	if g == nil {
+		return "", "", false
+	}
+	state = t.groupState(g)
+	master = state == fsm.Master.String()
+	prev = t.groups[g.Name]
+	if state == prev {
+		return "", prev, master
+	}
+	t.groups[g.Name] = state
+	return state, prev, master
 }
 
 // memberMoved records a member's transition for the group: only a BACKUP
-// yields, and a new MASTER asks the others to follow. Called from
-// Transitioned with t.mu held.
+// yields, and a new MASTER asks the others to follow: each other member
+// moves to MASTER at once (fsm.Machine.Follow) instead of waiting out a
+// timer of its own, so that the group's addresses spend no more than the
+// time of a netlink call or two on different nodes. Called from
+// Transitioned.
 func (t *tracking) memberMoved(name string, g *config.SyncGroup, to fsm.State) {
-	if to != fsm.Backup {
+	if r := t.insts[name]; r != nil && to != fsm.Backup {
 		// Said before the instance's own YieldingChanged arrives: apply
 		// may run in between, and must not hold the others back then.
-		t.rec(name).yielding = false
+		r.yielding = false
 	}
 	if g == nil || to != fsm.Master {
 		return
 	}
-	if t.follows.pending == nil {
-		t.follows.pending = map[string]string{}
-	}
 	for _, m := range g.Instances {
-		if m != name {
-			t.follows.pending[m] = fmt.Sprintf("sync group %s: %s became master", g.Name, name)
+		if r := t.insts[m]; r != nil && m != name {
+			r.follow = fmt.Sprintf("sync group %s: %s became master", g.Name, name)
 		}
 	}
 }
@@ -113,14 +104,17 @@ type follow struct {
 
 // takeFollows returns the pending follows of running members that are not
 // held (a held one waits for its release), and forgets them all. Called
-// from apply with t.mu held, after the holds were worked out.
+// from apply, after the holds were worked out.
 func (t *tracking) takeFollows(running map[string]*running) []follow {
 	var out []follow
-	for name, reason := range t.follows.pending {
-		if r, ok := running[name]; ok && !t.peek(name).held {
-			out = append(out, follow{r.inst, reason})
+	for name, rec := range t.insts {
+		if rec.follow == "" {
+			continue
 		}
-		delete(t.follows.pending, name)
+		if r, ok := running[name]; ok && !rec.held {
+			out = append(out, follow{r.inst, rec.follow})
+		}
+		rec.follow = ""
 	}
 	return out
 }

@@ -21,50 +21,85 @@ import (
 	"github.com/vipd/vipd/metrics"
 	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 )
 
 // tracking turns check results and order lists into each instance's
 // effective priority and fault state, keeps sync groups together, and tells
 // the notify scripts. Check runners, order watchers and instances report
-// into it from their own goroutines through the mutex-guarded maps and the
-// wake channel; the agent's goroutine does the recomputing and applying, so
-// nothing that reports ever blocks on an instance.
+// into it from their own goroutines through the mutex-guarded state and the
+// agent's waker; the agent's goroutine does the recomputing and applying,
+// so nothing that reports ever blocks on an instance.
+//
+// Its mutex is private to this file: the agent's other files (and the
+// tests) read and change tracking through the methods here, each taking
+// the lock itself. Helpers in syncgroup.go and joinwait.go are called with
+// it held.
 type tracking struct {
+	// Set by newTracking, never changed.
 	log      *slog.Logger
 	clock    clock.Clock
 	notifier *notify.Notifier
-
-	wake chan struct{}
-
-	mu      sync.Mutex
-	cfg     *config.Config
-	checks  map[string]*config.Check
-	states  map[string]priority.CheckState
-	lists   map[string]*priority.List // by instance name
-	shared  map[string]*priority.List // cluster-wide orders from gossip, by instance
-	insts   map[string]*instanceTrack // each instance's runtime record (rec, forget)
-	groups  map[string]string         // sync group → last notified state
-	follows groupFollows              // members to move to MASTER with their group
-	maint   bool                      // maintenance: every instance held in BACKUP
-	wait    string                    // why require_join holds the `peers: gossip` instances (joinwait.go)
-	checkSt map[string]checks.State   // each check's last state, for watch events
-
-	// Set once, before anything runs.
+	wake     waker
+	// node is this node's name for the agent's whole life: a reload does
+	// not rename a running node (see Agent.apply).
+	node string
 	// gossipMembers, when this node gossips, lists the cluster's members:
 	// the names order lists are checked against.
 	gossipMembers func() []gossip.Member
 	cloud         *clouds
 	events        *hub
-	node          string
 	metrics       *metrics.Metrics
 	// timers is the instances' Scheduler: check runners pace on it, so
 	// an interface check's safety re-read rides an advert's wake-up.
-	timers *clock.Scheduler
+	timers        *clock.Scheduler
+	orderInterval time.Duration
+
+	mu      sync.Mutex
+	cfg     *config.Config
+	checks  map[string]*config.Check
+	states  map[string]priority.CheckState
+	lists   map[string]*priority.Order // by instance name
+	shared  map[string]*priority.Order // cluster-wide orders from gossip, by instance
+	insts   map[string]*instanceTrack  // each running instance's record (begin, forget)
+	groups  map[string]string          // sync group → last notified state
+	maint   bool                       // maintenance: every instance held in BACKUP
+	wait    string                     // why require_join holds the `peers: gossip` instances (joinwait.go)
+	checkSt map[string]checks.State    // each check's last state, for watch events
 
 	// Owned by the agent's goroutine.
 	runners  map[string]*checkRun
 	watchers map[string]*watchRun // by instance name
+}
+
+// trackingOptions are what tracking is built with; only Log, Clock and
+// Notifier are required.
+type trackingOptions struct {
+	Log      *slog.Logger
+	Clock    clock.Clock
+	Notifier *notify.Notifier
+	// Wake is the agent loop's waker, poked whenever something changed;
+	// nil makes one of its own.
+	Wake waker
+	// Node is this node's name.
+	Node string
+	// Members lists the gossip cluster's members; nil when this node does
+	// not gossip.
+	Members func() []gossip.Member
+	// Cloud, if set, puts an instance whose cloud actions failed with
+	// on_failure: fault in FAULT, and hears of its transitions.
+	Cloud *clouds
+	// Events, if set, gets the instances' and checks' watch events.
+	Events *hub
+	// Metrics, if set, gets transitions and check runs.
+	Metrics *metrics.Metrics
+	// Timers is the instances' Scheduler, which check runners pace on;
+	// nil gives each runner timers of its own.
+	Timers *clock.Scheduler
+	// Maintenance starts the node drained (its maintenance file).
+	Maintenance bool
+	// OrderInterval is the time between the order watchers' safety
+	// re-reads; 0 means priority.DefaultRereadInterval.
+	OrderInterval time.Duration
 }
 
 // watchRun is one running order watcher.
@@ -87,37 +122,28 @@ type checkRun struct {
 	done   chan struct{}
 }
 
-// instanceTrack is what tracking knows of one instance while it runs: rec
-// creates it, forget drops it whole when the instance stops, so that no
-// part of an old run survives into the next. The order lists (lists,
-// shared, watchers) are not in it on purpose: an order belongs to the
-// configuration and the cluster, and must outlive an instance's restart at
-// a reload. Guarded by tracking.mu.
+// instanceTrack is what tracking knows of one instance while it runs:
+// begin creates it when the instance starts, forget drops it whole when the
+// instance stops, so that no part of an old run survives into the next.
+// Reports about an instance without a record (none are expected) are
+// dropped. The order lists (lists, shared, watchers) are not in it on
+// purpose: an order belongs to the configuration and the cluster, and must
+// outlive an instance's restart at a reload. Guarded by tracking.mu.
 type instanceTrack struct {
-	result   priority.Result // last computed (initial, apply)
+	result   priority.Result // last computed (begin, apply)
 	computed bool            // result holds a computation
 	applied  applied         // what the instance was told
 	state    fsm.State       // its state, as its last transition said (sync groups)
 	yielding bool            // sync group member yielding to a better master
 	held     bool            // what it was last told about holding
+	follow   string          // sync group: why it must follow a member to MASTER (syncgroup.go); empty when not
 	guard    string          // split-brain guard hold: why; empty when none
 	since    time.Time       // when it entered its state
 	reason   string          // why, as the last transition said
 }
 
-// rec returns name's record, creating it: the one place a record is made.
+// peek returns a copy of name's record, the zero record when it has none.
 // Called with t.mu held.
-func (t *tracking) rec(name string) *instanceTrack {
-	r := t.insts[name]
-	if r == nil {
-		r = &instanceTrack{}
-		t.insts[name] = r
-	}
-	return r
-}
-
-// peek returns a copy of name's record, the zero record when it has none,
-// without creating one. Called with t.mu held.
 func (t *tracking) peek(name string) instanceTrack {
 	if r := t.insts[name]; r != nil {
 		return *r
@@ -131,27 +157,28 @@ type applied struct {
 	reason string
 }
 
-func newTracking(log *slog.Logger, clk clock.Clock, n *notify.Notifier) *tracking {
+func newTracking(o trackingOptions) *tracking {
+	if o.Wake == nil {
+		o.Wake = newWaker()
+	}
 	return &tracking{
-		log: log, clock: clk, notifier: n,
-		wake:     make(chan struct{}, 1),
-		states:   map[string]priority.CheckState{},
-		lists:    map[string]*priority.List{},
-		shared:   map[string]*priority.List{},
-		insts:    map[string]*instanceTrack{},
-		groups:   map[string]string{},
-		checkSt:  map[string]checks.State{},
-		runners:  map[string]*checkRun{},
-		watchers: map[string]*watchRun{},
+		log: o.Log, clock: o.Clock, notifier: o.Notifier, wake: o.Wake, node: o.Node,
+		gossipMembers: o.Members, cloud: o.Cloud, events: o.Events, metrics: o.Metrics, timers: o.Timers,
+		orderInterval: o.OrderInterval,
+		maint:         o.Maintenance,
+		states:        map[string]priority.CheckState{},
+		lists:         map[string]*priority.Order{},
+		shared:        map[string]*priority.Order{},
+		insts:         map[string]*instanceTrack{},
+		groups:        map[string]string{},
+		checkSt:       map[string]checks.State{},
+		runners:       map[string]*checkRun{},
+		watchers:      map[string]*watchRun{},
 	}
 }
 
-func (t *tracking) poke() {
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
-}
+// poke wakes the agent's loop to recompute and apply.
+func (t *tracking) poke() { t.wake.poke() }
 
 // linkCheckInterval paces the implicit check of an instance's own
 // interface only while a rise or fall is under way (none: both are 1). It
@@ -206,14 +233,10 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 			t.mu.Unlock()
 		}
 	}
-	t.mu.Lock()
 	// A reload is not a first start: a file check's "init_file VALUE
 	// overwrite" must not reset a value an operator wrote (to move a VIP
 	// by hand, say) because the check was re-created.
-	reload := t.cfg != nil
-	t.cfg = cfg
-	t.checks = all
-	t.mu.Unlock()
+	reload := t.setConfig(cfg, all)
 
 	var errs []error
 	for name, c := range all {
@@ -262,7 +285,7 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 		}
 		name := ic.Name
 		w, err := priority.NewWatcher(priority.WatcherConfig{
-			Path: ic.Order.File, Nodes: ic.Order.Nodes, Node: cfg.Node.Name, Clock: t.clock,
+			Path: ic.Order.File, Nodes: ic.Order.Nodes, Node: t.node, Clock: t.clock, Interval: t.orderInterval,
 			Known:    t.knownNodes,
 			OnUpdate: func(u priority.Update) { t.orderChanged(name, u) },
 		})
@@ -280,6 +303,16 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 	}
 	t.poke()
 	return errors.Join(errs...)
+}
+
+// setConfig puts cfg in force, with all its checks (withImplicitChecks),
+// and reports whether a configuration was in force before: a reload.
+func (t *tracking) setConfig(cfg *config.Config, all map[string]*config.Check) (reload bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	reload = t.cfg != nil
+	t.cfg, t.checks = cfg, all
+	return reload
 }
 
 // awaitFirstResults waits until every check has finished its first run, or
@@ -344,9 +377,9 @@ func (t *tracking) checkChanged(s checks.Status) {
 	t.mu.Unlock()
 	t.poke()
 	if t.events != nil && (!known || prev != s.State) {
-		ce := &vipdv1.CheckEvent{Name: s.Name, Kind: checkKindProto(s.Kind), To: checkStateProto(s.State), Output: s.LastResult.Output}
+		ce := CheckEvent{Name: s.Name, Kind: s.Kind, From: gossip.UnknownCheckState, To: s.State, Output: s.LastResult.Output}
 		if known {
-			ce.From = checkStateProto(prev)
+			ce.From = prev
 		}
 		t.events.check(t.node, t.clock.Now(), ce)
 	}
@@ -382,7 +415,7 @@ func (t *tracking) knownNodes() []string {
 	if cfg == nil {
 		return nil
 	}
-	out := []string{cfg.Node.Name}
+	out := []string{t.node}
 	for _, ic := range cfg.Instances {
 		if ic.Order == nil {
 			continue
@@ -474,10 +507,10 @@ func (t *tracking) own(ic *config.Instance) priority.Result {
 			// An order set through the API (a failover, say) for an
 			// instance configured with plain priorities: the order's
 			// defaults apply from then on, on every node alike.
-			tracked.Order = &config.Order{Priorities: config.DefaultOrderPriorities(), Unhealthy: config.UnhealthyLowest}
+			tracked.Order = &priority.OrderConfig{Priorities: priority.DefaultPriorities(), Unhealthy: priority.UnhealthyLowest}
 		}
 	}
-	return priority.Compute(&tracked, t.checkSettings, t.states, t.cfg.Node.Name, list)
+	return priority.Compute(&tracked, t.checkSettings, t.states, t.node, list)
 }
 
 // checkSettings returns the settings of the check named name, nil if none
@@ -498,15 +531,17 @@ func (t *tracking) instance(name string) *config.Instance {
 	return nil
 }
 
-// initial is what a new instance starts with.
-func (t *tracking) initial(ic *config.Instance) priority.Result {
+// begin creates name's record as its instance starts, the one place a
+// record is made, and returns what the instance starts with: its priority
+// and fault state, and whether it starts held (the node is in maintenance,
+// or require_join holds it).
+func (t *tracking) begin(ic *config.Instance) (init priority.Result, held bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	res := t.compute(ic)
-	rec := t.rec(ic.Name)
-	rec.result, rec.computed = res, true
-	rec.applied = applied{res.Priority, res.Fault, res.Reason}
-	return res
+	held = t.maint || t.joinHeld(ic.Name)
+	t.insts[ic.Name] = &instanceTrack{result: res, computed: true, applied: applied{res.Priority, res.Fault, res.Reason}, held: held}
+	return res, held
 }
 
 // apply recomputes every running instance and tells those whose priority,
@@ -522,8 +557,11 @@ func (t *tracking) apply(running map[string]*running) {
 	quiet := map[*election.Instance]bool{} // the guard's hold alone: no priority-0 advert
 	t.mu.Lock()
 	for name, r := range running {
+		rec := t.insts[name]
+		if rec == nil {
+			continue // not begun: nothing to tell it yet
+		}
 		res := t.compute(r.cfg)
-		rec := t.rec(name)
 		rec.result, rec.computed = res, true
 		a := applied{res.Priority, res.Fault, res.Reason}
 		if a != rec.applied {
@@ -564,7 +602,8 @@ func (t *tracking) apply(running map[string]*running) {
 	}
 }
 
-// forget drops an instance's bookkeeping when it stops.
+// forget drops name's record when its instance has stopped, the one place
+// a record goes.
 func (t *tracking) forget(name string) {
 	t.mu.Lock()
 	delete(t.insts, name)
@@ -583,34 +622,20 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 	ic := inst.Config()
 	t.mu.Lock()
 	res := t.peek(ic.Name).result
-	node := ""
 	var group *config.SyncGroup
-	var groupState, groupPrev string
 	if t.cfg != nil {
-		node = t.cfg.Node.Name
 		group = t.cfg.SyncGroupOf(ic.Name)
 	}
-	rec := t.rec(ic.Name)
-	rec.state = to
-	t.memberMoved(ic.Name, group, to)
-	rec.since = t.clock.Now()
-	rec.reason = reason
-	groupMaster := false
-	if group != nil {
-		groupState = t.groupState(group)
-		groupMaster = groupState == fsm.Master.String()
-		groupPrev = t.groups[group.Name]
-		if groupState == groupPrev {
-			groupState = ""
-		} else {
-			t.groups[group.Name] = groupState
-		}
+	if rec := t.insts[ic.Name]; rec != nil {
+		rec.state, rec.since, rec.reason = to, t.clock.Now(), reason
 	}
+	t.memberMoved(ic.Name, group, to)
+	groupState, groupPrev, groupMaster := t.groupMoved(group)
 	// Queued under t.mu (Notify never blocks), so that the order of the
 	// events matches the order of the group states computed above: a
 	// member's transition is queued before any group event that counts
 	// it, and group events in the order of their states.
-	t.notifyTransition(inst, from, to, reason, res, node, group, groupState, groupPrev)
+	t.notifyTransition(inst, from, to, reason, res, group, groupState, groupPrev)
 	t.mu.Unlock()
 	t.poke() // gossip publishes the new state at once
 	if t.cloud != nil {
@@ -623,10 +648,9 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 		}
 	}
 	if t.events != nil {
-		t.events.instance(t.node, t.clock.Now(), &vipdv1.InstanceEvent{
-			Name: ic.Name, Vrid: uint32(ic.VRID), Family: familyProto(ic.Family),
-			From: stateProto(from), To: stateProto(to), Reason: reason,
-			Priority: uint32(inst.Priority()), MasterAddress: addrString(inst.Master()),
+		t.events.instance(t.node, t.clock.Now(), InstanceEvent{
+			Name: ic.Name, VRID: ic.VRID, Family: ic.Family, From: from, To: to, Reason: reason,
+			Priority: inst.Priority(), Master: inst.Master(),
 		})
 	}
 }
@@ -635,11 +659,11 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 // it changed its sync group's state (groupState not empty), the group's.
 // Called with t.mu held.
 func (t *tracking) notifyTransition(inst *election.Instance, from, to fsm.State, reason string, res priority.Result,
-	node string, group *config.SyncGroup, groupState, groupPrev string) {
+	group *config.SyncGroup, groupState, groupPrev string) {
 	ic := inst.Config()
 	ev := notify.Event{
 		Type: notify.TypeInstance, Name: ic.Name, State: to.String(), PrevState: from.String(),
-		Priority: inst.Priority(), Reason: reason, FailedChecks: res.FailedChecks, Node: node,
+		Priority: inst.Priority(), Reason: reason, FailedChecks: res.FailedChecks, Node: t.node,
 	}
 	if to == fsm.Fault && res.Reason != "" {
 		ev.Reason = res.Reason
@@ -673,10 +697,6 @@ func (t *tracking) Reasserted(inst *election.Instance, _ netip.Addr, prio uint8)
 	}
 	t.mu.Lock()
 	failed := t.peek(ic.Name).result.FailedChecks
-	node := ""
-	if t.cfg != nil {
-		node = t.cfg.Node.Name
-	}
 	t.mu.Unlock()
 	reason := fmt.Sprintf("advert with lower priority %d", prio)
 	if prio == 0 {
@@ -687,23 +707,34 @@ func (t *tracking) Reasserted(inst *election.Instance, _ netip.Addr, prio uint8)
 	t.notifier.Notify(ic.Notify, notify.Event{
 		Type: notify.TypeInstance, Name: ic.Name, State: fsm.Master.String(), PrevState: fsm.Master.String(),
 		Priority: inst.Priority(), RxLowerPri: true, Reason: reason,
-		FailedChecks: failed, Node: node,
+		FailedChecks: failed, Node: t.node,
 	})
+}
+
+// YieldingChanged runs on the instance's goroutine: record (a sync group
+// holds its other members back while one yields) and wake.
+func (t *tracking) YieldingChanged(inst *election.Instance, yielding bool) {
+	t.mu.Lock()
+	if rec := t.insts[inst.Name()]; rec != nil {
+		rec.yielding = yielding
+	}
+	t.mu.Unlock()
+	t.poke()
 }
 
 // The other files of the agent read and change tracking through the
 // methods below, each taking t.mu itself, so that the lock stays private to
-// tracking.go and syncgroup.go.
+// this file.
 
 // instanceView is a copy of what tracking holds for one instance, taken
 // under one lock.
 type instanceView struct {
 	instanceTrack
-	maint    bool           // the node is in maintenance
-	joinHeld bool           // require_join holds it
-	heldBack bool           // another member of its sync group yields
-	wait     string         // why require_join holds (joinwait.go)
-	order    *priority.List // the order in force: the cluster's, else this node's
+	maint    bool            // the node is in maintenance
+	joinHeld bool            // require_join holds it
+	heldBack bool            // another member of its sync group yields
+	wait     string          // why require_join holds (joinwait.go)
+	order    *priority.Order // the order in force: the cluster's, else this node's
 }
 
 // view returns name's instanceView.
@@ -767,10 +798,8 @@ func (t *tracking) guarded(name string) string {
 func (t *tracking) setGuard(name, why string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if why != "" {
-		t.rec(name).guard = why
-	} else if r := t.insts[name]; r != nil {
-		r.guard = ""
+	if r := t.insts[name]; r != nil {
+		r.guard = why
 	}
 }
 
@@ -790,7 +819,7 @@ func (t *tracking) guards() map[string]string {
 // localOrders returns a copy of the orders this node read, and for each
 // configured instance whether it has an order of its own (nil before the
 // first configuration).
-func (t *tracking) localOrders() (map[string]*priority.List, map[string]bool) {
+func (t *tracking) localOrders() (map[string]*priority.Order, map[string]bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	local := maps.Clone(t.lists)
@@ -812,7 +841,7 @@ func (t *tracking) hasShared(inst string) bool {
 }
 
 // setShared puts the cluster's order for inst in force.
-func (t *tracking) setShared(inst string, l *priority.List) {
+func (t *tracking) setShared(inst string, l *priority.Order) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.shared[inst] = l

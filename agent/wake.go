@@ -6,7 +6,7 @@ import (
 
 // What wakes the agent's goroutine: events, not a ticker. Instances,
 // check runners, order watchers, the cloud actions and the gossip cluster
-// poke it (tracking.poke) when something changed; API calls, reloads and
+// poke it (waker) when something changed; API calls, reloads and
 // commands arrive on channels. Without gossip nothing else wakes it. With
 // gossip, the cluster link also has due times of its own that no event
 // announces, and after each round its alarm is set for the earliest of
@@ -18,6 +18,21 @@ import (
 // thread too), and the due times that may come a little early are given
 // a window, so that they ride a wake-up the scheduler makes anyway for an
 // advert or a master-down deadline.
+
+// waker is the agent loop's doorbell: whatever changed something the loop
+// must act on pokes it. A poke never blocks, and pokes that come while one
+// is pending make one round.
+type waker chan struct{}
+
+func newWaker() waker { return make(waker, 1) }
+
+// poke rings the doorbell.
+func (w waker) poke() {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
+}
 
 // linkRecheck is the longest the link goes without a round: a safety net
 // for what changes without an event (the master address a backup

@@ -7,8 +7,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/vipd/vipd/config"
-	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/notify"
 )
 
@@ -20,10 +18,11 @@ import (
 func TestNextWake(t *testing.T) {
 	quietLog := slog.New(slog.NewTextHandler(io.Discard, nil))
 	now := time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC)
-	ic := testInstance("web", 51, 100, config.Notify{})
+	ic := testInstance("web", 51, 100, notify.Config{})
 	running := map[string]*running{"web": {cfg: ic}}
 	fresh := func() (*clusterLink, *tracking) {
-		tr := newTracking(quietLog, clock.Real(), notify.New(notify.Options{Log: quietLog}))
+		tr := testTracking(baseConfig(ic), notify.New(notify.Options{Log: quietLog}))
+		tr.begin(ic)
 		return &clusterLink{log: quietLog, guardSince: map[string]time.Time{}, guardCheck: map[string]time.Time{},
 			guardMiss: map[string]int{}, probes: map[string]*probe{}}, tr
 	}
@@ -41,15 +40,15 @@ func TestNextWake(t *testing.T) {
 		{"held: next ping, not the interval", func(l *clusterLink, tr *tracking) {
 			l.guardSince["web"] = now.Add(-time.Minute)
 			l.guardCheck["web"] = now.Add(2 * time.Second)
-			tr.rec("web").guard = "held"
+			tr.setGuard("web", "held")
 		}, exact(2 * time.Second)},
 		{"due passed: a ping to start", func(l *clusterLink, tr *tracking) {
 			l.guardCheck["web"] = now
-			tr.rec("web").guard = "held"
+			tr.setGuard("web", "held")
 		}, exact(syncInterval)},
 		{"due passed, ping in flight: its answer wakes", func(l *clusterLink, tr *tracking) {
 			l.guardCheck["web"] = now
-			tr.rec("web").guard = "held"
+			tr.setGuard("web", "held")
 			l.probes["n1"] = &probe{started: now}
 		}, idle},
 		{"an advert stops counting as heard", func(l *clusterLink, _ *tracking) {
