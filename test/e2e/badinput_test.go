@@ -103,15 +103,9 @@ instances:
     unicast: {source: 198.51.100.1, peers: [198.51.100.2]}
     vips: [198.51.100.112/24]
 `
-	start := time.Now()
-	da := testbed.StartVipd(t, a, cfg, ".yaml")
 	only := members[:1]
 	vips := []string{"198.51.100.110/24", "198.51.100.111/24", "2001:db8::110/64", "198.51.100.112/24"}
-	for _, v := range vips {
-		testbed.WaitSoleHolder(t, only, netip.MustParsePrefix(v), "a", start, masterDown(time.Second, 100)+2*time.Second)
-	}
-	before := vipdStatus(t, da)
-	trans := da.CountLog("state change")
+	da, before, trans := startMaster(t, only[0], cfg, vips...)
 
 	src4, dst4 := netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.1")
 	src6, dst6 := netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("2001:db8::1")

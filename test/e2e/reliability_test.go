@@ -88,6 +88,21 @@ func startReliabilityPair(t *testing.T, p pair, preempt bool) (cfgA string, da, 
 	return cfgA, da, db
 }
 
+// startMaster starts vipd with cfg on m's node, whose instances (priority
+// 100 or more, adverts every second or more often) hold vips, and waits
+// until m holds every one of them (within the master-down interval + 2 s
+// of the start). It returns the daemon, its status then, and how many
+// state changes it had logged, for the test to compare with later.
+func startMaster(t *testing.T, m testbed.Member, cfg string, vips ...string) (*testbed.Daemon, statusJSON, int) {
+	t.Helper()
+	start := time.Now()
+	d := testbed.StartVipd(t, m.Node, cfg, ".yaml")
+	for _, v := range vips {
+		testbed.WaitSoleHolder(t, []testbed.Member{m}, netip.MustParsePrefix(v), m.Name, start, masterDown(time.Second, 100)+2*time.Second)
+	}
+	return d, vipdStatus(t, d), d.CountLog("state change")
+}
+
 // reliabilityConfig is one node's YAML: instance web (multicast VRRPv3,
 // VIP vip4) tracking an exec check, so that a reload also has a check
 // runner to keep, plus extra instance text.
@@ -482,7 +497,7 @@ func sendRaw(t *testing.T, node *lab.Node, ifname string, dst netip.Addr, ttl in
 func TestReliabilityHostileAdverts(t *testing.T) {
 	t.Parallel()
 	p := newPair(t, false)
-	a, x := p.a, p.b // x plays the stranger, 198.51.100.2
+	x := p.b // plays the stranger, 198.51.100.2; a runs the daemon
 	cfg := `node: {name: a}
 instances:
   - name: mc
@@ -509,14 +524,7 @@ instances:
     unicast: {source: 198.51.100.1, peers: [198.51.100.3]}
     vips: [198.51.100.102/24]
 `
-	start := time.Now()
-	da := testbed.StartVipd(t, a, cfg, ".yaml")
-	only := p.members[:1]
-	for _, v := range []string{"198.51.100.100/24", "198.51.100.101/24", "198.51.100.102/24"} {
-		testbed.WaitSoleHolder(t, only, netip.MustParsePrefix(v), "a", start, masterDown(time.Second, 100)+2*time.Second)
-	}
-	before := vipdStatus(t, da)
-	trans := da.CountLog("state change")
+	da, before, trans := startMaster(t, p.members[0], cfg, "198.51.100.100/24", "198.51.100.101/24", "198.51.100.102/24")
 
 	src, mcast, uni := netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("224.0.0.18"), netip.MustParseAddr("198.51.100.1")
 	marshal := func(adv vrrp.Advert, dst netip.Addr) []byte {
