@@ -1,218 +1,119 @@
 package agent
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/internal/clock"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
+	"github.com/vipd/vipd/priority"
 )
 
-// Service is the agent's side of vipd's API (vipdv1.VipdServiceServer):
+// Service is the agent's side of vipd's API, in the agent's own types:
 // reads come from the agent's own state and its gossip view; commands are
 // carried out here or, for another node, sent to it through gossip (an
 // encrypted, authenticated channel every node already has), so no node
-// needs credentials for another's API.
+// needs credentials for another's API. The server (package server) turns
+// requests and answers into the API's protobuf and the errors (*Error)
+// into its status codes; nothing here knows the wire.
 type Service struct {
-	vipdv1.UnimplementedVipdServiceServer
 	a *Agent
 }
 
 // Service returns the API service of the agent.
 func (a *Agent) Service() *Service { return &Service{a: a} }
 
+// Caller says how a command arrived and who sent it, as far as the
+// connection tells; the history records it with the command.
+type Caller struct {
+	// Via is how: "grpc", "http" or "unix".
+	Via string
+	// Name is who: a client certificate's name, an address, "local user
+	// (unix socket)".
+	Name string
+}
+
 // confirmTimeout bounds how long a command forwarded to another node waits
 // for that node's gossip state to show it done.
 const confirmTimeout = 3 * time.Second
 
 // onLoop runs f on the agent's goroutine, which owns the instances, and
-// waits for it.
+// waits for it. Its errors are the context's, or an *Error when the agent
+// is stopping.
 func (a *Agent) onLoop(ctx context.Context, f func()) error {
 	done := make(chan struct{})
 	select {
 	case a.calls <- func() { defer close(done); f() }:
 	case <-ctx.Done():
-		return status.FromContextError(ctx.Err()).Err()
+		return ctx.Err()
 	case <-a.stopped:
-		return status.Error(codes.Unavailable, "the agent is stopping")
+		return reqErrorf(ErrorUnavailable, "the agent is stopping")
 	}
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return status.FromContextError(ctx.Err()).Err()
+		return ctx.Err()
 	}
 }
 
-// GetStatus returns this node's instances, checks and drop counters.
-func (s *Service) GetStatus(ctx context.Context, _ *vipdv1.GetStatusRequest) (*vipdv1.GetStatusResponse, error) {
-	a := s.a
-	var resp *vipdv1.GetStatusResponse
-	err := a.onLoop(ctx, func() { resp = a.status() })
-	return resp, err
-}
-
-// status runs on the agent's goroutine.
-func (a *Agent) status() *vipdv1.GetStatusResponse { return statusProto(a.nodeStatus()) }
-
-// statusProto converts the agent's status to the API's.
-func statusProto(s nodeStatus) *vipdv1.GetStatusResponse {
-	resp := &vipdv1.GetStatusResponse{
-		Node: s.node, Version: s.version, Maintenance: s.maintenance,
-		StartTime: timestamppb.New(s.started), Uptime: durationpb.New(s.now.Sub(s.started)),
-	}
-	for _, is := range s.instances {
-		ic := is.cfg
-		pi := &vipdv1.Instance{
-			Name: ic.Name, Vrid: uint32(ic.VRID), Family: familyProto(ic.Family), Interface: ic.Interface,
-			VrrpVersion: uint32(ic.Version), State: stateProto(is.state),
-			BasePriority: uint32(ic.Priority), EffectivePriority: uint32(is.priority),
-			MasterAddress: addrString(is.master), SourceAddress: addrString(is.source),
-			Reason: is.reason, Held: is.held, Guarded: is.guarded, SyncGroup: is.syncGroup,
-			AdvertInterval: durationpb.New(ic.AdvertInterval), AdvertsSent: is.sent, AdvertsReceived: is.received,
-		}
-		if !is.since.IsZero() {
-			pi.Since = timestamppb.New(is.since)
-		}
-		for _, v := range ic.VIPs {
-			pi.Vips = append(pi.Vips, v.Prefix.String())
-		}
-		for _, p := range is.peers {
-			pi.Peers = append(pi.Peers, p.String())
-		}
-		resp.Instances = append(resp.Instances, pi)
-	}
-	for _, st := range s.checks {
-		pc := &vipdv1.Check{
-			Name: st.Name, Kind: checkKindProto(st.Kind), State: checkStateProto(st.State), Healthy: st.Healthy,
-			Since: timestamppb.New(st.Since), LastOutput: st.LastResult.Output,
-			Runs: st.Runs, Failures: st.Failures, Value: int64(st.Value),
-		}
-		if !st.LastRun.IsZero() {
-			pc.LastRun = timestamppb.New(st.LastRun)
-			pc.LastDuration = durationpb.New(st.LastResult.Duration)
-		}
-		if st.LastResult.Err != nil {
-			pc.LastError = st.LastResult.Err.Error()
-		}
-		resp.Checks = append(resp.Checks, pc)
-	}
-	for reason, n := range s.drops {
-		resp.Drops = append(resp.Drops, &vipdv1.DropCount{Reason: reason.String(), Count: n})
-	}
-	slices.SortFunc(resp.Drops, func(x, y *vipdv1.DropCount) int { return cmp.Compare(x.Reason, y.Reason) })
-	for _, st := range s.cloud {
-		ca := &vipdv1.CloudAction{
-			Owner: st.owner, Name: st.Name, Kind: string(st.Kind), State: st.State, Detail: st.Detail,
-			Error: st.Error, Warnings: st.Warnings, Attempts: uint32(st.Attempts),
-		}
-		if st.Took > 0 {
-			ca.Took = durationpb.New(st.Took)
-		}
-		if !st.Since.IsZero() {
-			ca.Since = timestamppb.New(st.Since)
-		}
-		if !st.ErrorAt.IsZero() {
-			ca.ErrorAt = timestamppb.New(st.ErrorAt)
-		}
-		resp.CloudActions = append(resp.CloudActions, ca)
-	}
-	return resp
-}
-
-func checkKindProto(k config.CheckKind) vipdv1.CheckKind {
-	switch k {
-	case config.CheckExec:
-		return vipdv1.CheckKind_CHECK_KIND_EXEC
-	case config.CheckProcess:
-		return vipdv1.CheckKind_CHECK_KIND_PROCESS
-	case config.CheckTCP:
-		return vipdv1.CheckKind_CHECK_KIND_TCP
-	case config.CheckHTTP:
-		return vipdv1.CheckKind_CHECK_KIND_HTTP
-	case config.CheckDNS:
-		return vipdv1.CheckKind_CHECK_KIND_DNS
-	case config.CheckFile:
-		return vipdv1.CheckKind_CHECK_KIND_FILE
-	case config.CheckInterface:
-		return vipdv1.CheckKind_CHECK_KIND_INTERFACE
-	}
-	return vipdv1.CheckKind_CHECK_KIND_UNSPECIFIED
-}
-
-func addrString(a netip.Addr) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
-}
-
-// ListMembers returns the gossip members; without gossip, this node alone.
-func (s *Service) ListMembers(context.Context, *vipdv1.ListMembersRequest) (*vipdv1.ListMembersResponse, error) {
+// Members returns the gossip members; without gossip, this node alone
+// (with no gossip address).
+func (s *Service) Members() []gossip.Member {
 	l := s.a.link.Load()
 	if l == nil {
-		return &vipdv1.ListMembersResponse{Members: []*vipdv1.Member{s.a.selfMember()}}, nil
+		return []gossip.Member{s.a.selfMember()}
 	}
-	resp := &vipdv1.ListMembersResponse{}
-	for _, m := range l.c.Members() {
-		resp.Members = append(resp.Members, memberProto(m))
-	}
-	return resp, nil
+	return l.c.Members()
 }
 
-func (a *Agent) selfMember() *vipdv1.Member {
-	return &vipdv1.Member{Name: a.nodeName, Version: a.version, Status: vipdv1.MemberStatus_MEMBER_STATUS_ALIVE, Since: timestamppb.New(a.started)}
+func (a *Agent) selfMember() gossip.Member {
+	return gossip.Member{Name: a.nodeName, Meta: gossip.NodeMeta{Version: a.version}, Status: gossip.StatusAlive, Since: a.started}
 }
 
-// GetCluster returns every member with its published state, and the orders.
-func (s *Service) GetCluster(context.Context, *vipdv1.GetClusterRequest) (*vipdv1.GetClusterResponse, error) {
+// Cluster is the cluster as this node's gossip shows it.
+type Cluster struct {
+	// Name is the gossip cluster's name, empty without gossip.
+	Name string
+	// Node is this node's name.
+	Node string
+	// Nodes are the members, each with its published state.
+	Nodes []ClusterNode
+	// Orders are the cluster's orders, by instance.
+	Orders []priority.Order
+}
+
+// ClusterNode is one member and the state it published.
+type ClusterNode struct {
+	Member gossip.Member
+	// State is nil when the member published none (yet).
+	State *gossip.NodeState
+}
+
+// Cluster returns every member with its published state, and the orders.
+func (s *Service) Cluster() Cluster {
 	l := s.a.link.Load()
 	if l == nil {
-		return &vipdv1.GetClusterResponse{Node: s.a.nodeName, Nodes: []*vipdv1.ClusterNode{{Member: s.a.selfMember()}}}, nil
+		return Cluster{Node: s.a.nodeName, Nodes: []ClusterNode{{Member: s.a.selfMember()}}}
 	}
-	resp := &vipdv1.GetClusterResponse{Cluster: l.name, Node: l.c.Name()}
+	out := Cluster{Name: l.name, Node: l.c.Name()}
 	states := l.c.States()
 	for _, m := range l.c.Members() {
-		cn := &vipdv1.ClusterNode{Member: memberProto(m)}
+		cn := ClusterNode{Member: m}
 		if ns, ok := states[m.Name]; ok {
-			cn.Incarnation = ns.Incarnation
-			cn.Maintenance = ns.Maintenance
-			for _, in := range ns.Instances {
-				is := &vipdv1.InstanceSummary{
-					Name: in.Name, Vrid: uint32(in.VRID), Family: familyProto(in.Family), SourceAddress: addrString(in.Src),
-					State: stateProto(in.State), Priority: uint32(in.Priority), Reason: in.Reason, MasterAddress: addrString(in.Master),
-				}
-				if !in.Since.IsZero() {
-					is.Since = timestamppb.New(in.Since)
-				}
-				cn.Instances = append(cn.Instances, is)
-			}
-			for _, c := range ns.Checks {
-				cn.Checks = append(cn.Checks, &vipdv1.CheckSummary{
-					Name: c.Name, State: checkStateProto(c.State), Healthy: c.Healthy, Since: timestamppb.New(c.Since), Output: c.Output,
-				})
-			}
+			cn.State = &ns
 		}
-		resp.Nodes = append(resp.Nodes, cn)
+		out.Nodes = append(out.Nodes, cn)
 	}
 	orders := l.c.Orders()
 	for _, name := range slices.Sorted(mapsKeys(orders)) {
-		resp.Orders = append(resp.Orders, orderProto(orders[name]))
+		out.Orders = append(out.Orders, orders[name])
 	}
-	return resp, nil
+	return out
 }
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {
@@ -225,34 +126,40 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
-// Watch streams events until the client goes away or the agent stops.
-func (s *Service) Watch(req *vipdv1.WatchRequest, stream vipdv1.VipdService_WatchServer) error {
-	return grpcStatus(s.watch(req, stream))
+// WatchFilter says which events a watch wants.
+type WatchFilter struct {
+	// Types are the event types wanted; none means all but EventHistory,
+	// which repeats the others and comes only when asked for.
+	Types []EventType
+	// Instance keeps, of the events that name an instance, that
+	// instance's.
+	Instance string
+	// Cluster adds the other nodes' instance and check events.
+	Cluster bool
 }
 
-// watch is Watch, its errors the agent's.
-func (s *Service) watch(req *vipdv1.WatchRequest, stream vipdv1.VipdService_WatchServer) error {
+// Watch hands send the events f keeps until ctx ends (nil), the agent
+// stops or the watcher falls behind (an *Error), or send fails (its
+// error).
+func (s *Service) Watch(ctx context.Context, f WatchFilter, send func(Event) error) error {
 	w, cancel := s.a.events.subscribe()
 	defer cancel()
-	want := map[vipdv1.EventType]bool{}
-	for _, t := range req.GetTypes() {
-		if t == vipdv1.EventType_EVENT_TYPE_UNSPECIFIED {
-			return reqErrorf(errInvalid, "types: EVENT_TYPE_UNSPECIFIED is not an event type")
-		}
+	want := map[EventType]bool{}
+	for _, t := range f.Types {
 		want[t] = true
 	}
 	self := s.a.nodeName
 	for {
 		select {
-		case <-stream.Context().Done():
+		case <-ctx.Done():
 			return nil
 		case <-s.a.stopped:
-			return reqErrorf(errUnavailable, "the agent is stopping")
+			return reqErrorf(ErrorUnavailable, "the agent is stopping")
 		case <-w.behind:
-			return reqErrorf(errExhausted, "watcher fell more than %d events behind; call Watch again", watchBuffer)
+			return reqErrorf(ErrorExhausted, "watcher fell more than %d events behind; call Watch again", watchBuffer)
 		case ev := <-w.ch:
-			if keep(ev, req, want, self) {
-				if err := stream.Send(ev); err != nil {
+			if keep(ev, f, want, self) {
+				if err := send(ev); err != nil {
 					return err
 				}
 			}
@@ -260,34 +167,53 @@ func (s *Service) watch(req *vipdv1.WatchRequest, stream vipdv1.VipdService_Watc
 	}
 }
 
-// keep applies a WatchRequest's filters to one event.
-func keep(ev *vipdv1.WatchResponse, req *vipdv1.WatchRequest, want map[vipdv1.EventType]bool, self string) bool {
-	var kind vipdv1.EventType
+// keep applies a watch's filter to one event; want holds f.Types.
+func keep(ev Event, f WatchFilter, want map[EventType]bool, self string) bool {
+	kind := ev.Type()
 	var instance string
 	local := true
-	switch e := ev.Event.(type) {
-	case *vipdv1.WatchResponse_Instance:
-		kind, instance, local = vipdv1.EventType_EVENT_TYPE_INSTANCE, e.Instance.GetName(), ev.Node == self
-	case *vipdv1.WatchResponse_Check:
-		kind, local = vipdv1.EventType_EVENT_TYPE_CHECK, ev.Node == self
-	case *vipdv1.WatchResponse_Member:
-		kind = vipdv1.EventType_EVENT_TYPE_MEMBER
-	case *vipdv1.WatchResponse_Order:
-		kind, instance = vipdv1.EventType_EVENT_TYPE_ORDER, e.Order.GetOrder().GetInstance()
-	case *vipdv1.WatchResponse_History:
-		kind, instance = vipdv1.EventType_EVENT_TYPE_HISTORY, e.History.GetInstance()
+	switch {
+	case ev.Instance != nil:
+		instance, local = ev.Instance.Name, ev.Node == self
+	case ev.Check != nil:
+		local = ev.Node == self
+	case ev.Order != nil:
+		instance = ev.Order.Instance
+	case ev.History != nil:
+		instance = ev.History.Instance
 	}
 	switch {
-	case kind == vipdv1.EventType_EVENT_TYPE_HISTORY && !want[kind]:
+	case kind == EventHistory && !want[kind]:
 		return false // history repeats the other events: only on request
 	case len(want) > 0 && !want[kind]:
 		return false
-	case !local && !req.GetCluster():
+	case !local && !f.Cluster:
 		return false
-	case req.GetInstance() != "" && instance != "" && instance != req.GetInstance():
+	case f.Instance != "" && instance != "" && instance != f.Instance:
 		return false
 	}
 	return true
+}
+
+// FailoverRequest asks to move an instance's master role.
+type FailoverRequest struct {
+	// Instance is the instance to move (required).
+	Instance string
+	// Target is the node to make master; empty for the best node other
+	// than the current master.
+	Target string
+	// Caller is who asked (recorded in the history).
+	Caller Caller
+}
+
+// FailoverResult is what a failover did.
+type FailoverResult struct {
+	// Node is the new master.
+	Node string
+	// PreviousMaster is the master before, empty if there was none.
+	PreviousMaster string
+	// Forwarded is true when the resignation was sent to another node.
+	Forwarded bool
 }
 
 // Failover makes target_node (or, if empty, the best node other than the
@@ -295,23 +221,27 @@ func keep(ev *vipdv1.WatchResponse, req *vipdv1.WatchRequest, want map[vipdv1.Ev
 // with that node first, so the move sticks, and has the current master
 // resign (a priority-0 advert), so the new master takes over after its
 // skew time instead of a master-down interval, preempt or not.
-func (s *Service) Failover(ctx context.Context, req *vipdv1.FailoverRequest) (*vipdv1.FailoverResponse, error) {
-	p, forwarded, err := s.a.failover(ctx, req.GetInstance(), req.GetTargetNode())
-	if err != nil {
-		return nil, grpcStatus(err)
+// It is recorded in the history with its caller.
+func (s *Service) Failover(ctx context.Context, req FailoverRequest) (FailoverResult, error) {
+	asked := s.a.clock.Now() // the request comes before its effects
+	var res FailoverResult
+	p, forwarded, err := s.a.failover(ctx, req.Instance, req.Target)
+	if err == nil {
+		res = FailoverResult{Node: p.target, PreviousMaster: p.master, Forwarded: forwarded}
 	}
-	return &vipdv1.FailoverResponse{Node: p.target, PreviousMaster: p.master, Forwarded: forwarded}, nil
+	s.a.noteFailover(asked, req, res, err)
+	return res, err
 }
 
 // failover plans a failover (planFailover) and carries it out: it writes
 // the order and has the master resign, here or, forwarded, on its node.
 func (a *Agent) failover(ctx context.Context, instance, target string) (failoverPlan, bool, error) {
 	if instance == "" {
-		return failoverPlan{}, false, reqErrorf(errInvalid, "instance: required")
+		return failoverPlan{}, false, reqErrorf(ErrorInvalid, "instance: required")
 	}
 	l := a.link.Load()
 	if l == nil {
-		return failoverPlan{}, false, reqErrorf(errPrecondition, "failover needs the gossip cluster (a gossip section in the configuration)")
+		return failoverPlan{}, false, reqErrorf(ErrorPrecondition, "failover needs the gossip cluster (a gossip section in the configuration)")
 	}
 	p, err := planFailover(instance, target, failoverView{states: l.c.States(), members: l.c.Members(), orders: l.c.Orders()})
 	if err != nil || p.order == nil {
@@ -322,7 +252,7 @@ func (a *Agent) failover(ctx context.Context, instance, target string) (failover
 	case errors.Is(err, gossip.ErrPersist):
 		a.log.Warn("failover: order in effect but not saved", "instance", instance, "err", err)
 	case err != nil:
-		return failoverPlan{}, false, reqErrorf(errInternal, "failover: %v", err)
+		return failoverPlan{}, false, reqErrorf(ErrorInternal, "failover: %v", err)
 	}
 	a.log.Info("failover requested", "instance", instance, "to", p.target, "from", p.master, "order_version", entry.Version)
 	if p.master == "" {
@@ -334,7 +264,7 @@ func (a *Agent) failover(ctx context.Context, instance, target string) (failover
 		return p, false, err
 	}
 	if err := l.c.Send(gossip.Command{To: p.master, Kind: gossip.CommandResign, Instance: instance, Order: &entry}); err != nil {
-		return failoverPlan{}, false, reqErrorf(errUnavailable, "order written, but the master %s was not reached: %v", p.master, err)
+		return failoverPlan{}, false, reqErrorf(ErrorUnavailable, "order written, but the master %s was not reached: %v", p.master, err)
 	}
 	return p, true, nil
 }
@@ -360,46 +290,70 @@ func (a *Agent) resign(instance, reason string) {
 	}
 }
 
-// SetMaintenance drains or releases a node: here, or by a command to it.
-func (s *Service) SetMaintenance(ctx context.Context, req *vipdv1.SetMaintenanceRequest) (*vipdv1.SetMaintenanceResponse, error) {
-	resp, err := s.setMaintenance(ctx, req)
-	return resp, grpcStatus(err)
+// MaintenanceRequest asks to drain or release a node.
+type MaintenanceRequest struct {
+	// Node is the node (required): this one or another member.
+	Node string
+	// Enabled drains the node; false releases it.
+	Enabled bool
+	// Caller is who asked (recorded in the history).
+	Caller Caller
 }
 
-// setMaintenance is SetMaintenance, its errors the agent's.
-func (s *Service) setMaintenance(ctx context.Context, req *vipdv1.SetMaintenanceRequest) (*vipdv1.SetMaintenanceResponse, error) {
+// MaintenanceResult is what a maintenance request did.
+type MaintenanceResult struct {
+	Node    string
+	Enabled bool
+	// Forwarded is true when the command went to another node.
+	Forwarded bool
+	// HandedOver are the instances the node was master of and hands over
+	// (for another node, as gossip showed them before).
+	HandedOver []string
+}
+
+// SetMaintenance drains or releases a node: here, or by a command to it.
+// It is recorded in the history with its caller.
+func (s *Service) SetMaintenance(ctx context.Context, req MaintenanceRequest) (MaintenanceResult, error) {
+	asked := s.a.maintenanceAsked(req)
+	res, err := s.setMaintenance(ctx, req)
+	s.a.noteMaintenance(asked, req, err)
+	return res, err
+}
+
+// setMaintenance is SetMaintenance without the history.
+func (s *Service) setMaintenance(ctx context.Context, req MaintenanceRequest) (MaintenanceResult, error) {
 	a := s.a
-	node := req.GetNode()
+	node := req.Node
 	if node == "" {
-		return nil, reqErrorf(errInvalid, "node: required")
+		return MaintenanceResult{}, reqErrorf(ErrorInvalid, "node: required")
 	}
 	if node == a.nodeName {
 		var handed []string
 		err := a.onLoop(ctx, func() { handed = a.setMaintenance(req.Enabled, "API on "+a.nodeName) })
 		if err != nil {
-			return nil, err
+			return MaintenanceResult{}, err
 		}
-		return &vipdv1.SetMaintenanceResponse{Node: node, Enabled: req.Enabled, HandedOver: handed}, nil
+		return MaintenanceResult{Node: node, Enabled: req.Enabled, HandedOver: handed}, nil
 	}
 	l := a.link.Load()
 	if l == nil {
-		return nil, reqErrorf(errNotFound, "node %q: this node runs without gossip and knows no other node", node)
+		return MaintenanceResult{}, reqErrorf(ErrorNotFound, "node %q: this node runs without gossip and knows no other node", node)
 	}
 	before, ok := l.c.States()[node]
 	if !ok {
-		return nil, reqErrorf(errNotFound, "node %q: no such alive member", node)
+		return MaintenanceResult{}, reqErrorf(ErrorNotFound, "node %q: no such alive member", node)
 	}
 	if err := l.c.Send(gossip.Command{To: node, Kind: gossip.CommandMaintenance, Enabled: req.Enabled}); err != nil {
 		if errors.Is(err, gossip.ErrUnencrypted) {
-			return nil, reqErrorf(errPrecondition, "%s", err.Error())
+			return MaintenanceResult{}, reqErrorf(ErrorPrecondition, "%s", err.Error())
 		}
-		return nil, reqErrorf(errUnavailable, "%v", err)
+		return MaintenanceResult{}, reqErrorf(ErrorUnavailable, "%v", err)
 	}
-	resp := &vipdv1.SetMaintenanceResponse{Node: node, Enabled: req.Enabled, Forwarded: true}
+	res := MaintenanceResult{Node: node, Enabled: req.Enabled, Forwarded: true}
 	if req.Enabled {
 		for _, in := range before.Instances {
 			if in.State == fsm.Master {
-				resp.HandedOver = append(resp.HandedOver, in.Name)
+				res.HandedOver = append(res.HandedOver, in.Name)
 			}
 		}
 	}
@@ -407,13 +361,13 @@ func (s *Service) setMaintenance(ctx context.Context, req *vipdv1.SetMaintenance
 	deadline := a.clock.Now().Add(confirmTimeout)
 	for {
 		if ns, ok := l.c.States()[node]; ok && ns.Maintenance == req.Enabled {
-			return resp, nil
+			return res, nil
 		}
 		if a.clock.Now().After(deadline) {
-			return nil, reqErrorf(errDeadline, "node %s did not confirm maintenance %v within %v", node, req.Enabled, confirmTimeout)
+			return MaintenanceResult{}, reqErrorf(ErrorDeadline, "node %s did not confirm maintenance %v within %v", node, req.Enabled, confirmTimeout)
 		}
 		if !clock.Sleep(ctx, a.clock, 50*time.Millisecond) {
-			return nil, status.FromContextError(ctx.Err()).Err()
+			return MaintenanceResult{}, ctx.Err()
 		}
 	}
 }
@@ -445,70 +399,76 @@ func (a *Agent) setMaintenance(on bool, by string) []string {
 	return handed
 }
 
-// SetOrder writes an instance's order cluster-wide.
-func (s *Service) SetOrder(_ context.Context, req *vipdv1.SetOrderRequest) (*vipdv1.SetOrderResponse, error) {
-	resp, err := s.setOrder(req)
-	return resp, grpcStatus(err)
+// OrderRequest asks to write an instance's order cluster-wide.
+type OrderRequest struct {
+	// Instance is the instance (required).
+	Instance string
+	// Nodes are the order's nodes, at least one, names unique.
+	Nodes []priority.OrderNode
+	// ExpectedVersion, when not 0, is the version the current order must
+	// be at (a compare-and-set).
+	ExpectedVersion uint64
 }
 
-// setOrder is SetOrder, its errors the agent's.
-func (s *Service) setOrder(req *vipdv1.SetOrderRequest) (*vipdv1.SetOrderResponse, error) {
+// SetOrder writes an instance's order cluster-wide and returns it as
+// written.
+func (s *Service) SetOrder(req OrderRequest) (priority.Order, error) {
 	a := s.a
-	if req.GetInstance() == "" {
-		return nil, reqErrorf(errInvalid, "instance: required")
+	if req.Instance == "" {
+		return priority.Order{}, reqErrorf(ErrorInvalid, "instance: required")
 	}
-	if len(req.GetNodes()) == 0 {
-		return nil, reqErrorf(errInvalid, "nodes: at least one node")
+	if len(req.Nodes) == 0 {
+		return priority.Order{}, reqErrorf(ErrorInvalid, "nodes: at least one node")
 	}
 	seen := map[string]int{}
-	var nodes []gossip.OrderNode
 	for i, n := range req.Nodes {
-		if n.GetName() == "" {
-			return nil, reqErrorf(errInvalid, "nodes[%d].name: required", i)
+		if n.Name == "" {
+			return priority.Order{}, reqErrorf(ErrorInvalid, "nodes[%d].name: required", i)
 		}
 		if j, dup := seen[n.Name]; dup {
-			return nil, reqErrorf(errInvalid, "nodes[%d].name: %q is already nodes[%d]", i, n.Name, j)
+			return priority.Order{}, reqErrorf(ErrorInvalid, "nodes[%d].name: %q is already nodes[%d]", i, n.Name, j)
 		}
 		seen[n.Name] = i
-		nodes = append(nodes, gossip.OrderNode{Name: n.Name, Disabled: n.Disabled})
 	}
 	l := a.link.Load()
 	if l == nil {
-		return nil, reqErrorf(errPrecondition, "orders are cluster-wide: they need the gossip cluster (a gossip section in the configuration)")
+		return priority.Order{}, reqErrorf(ErrorPrecondition, "orders are cluster-wide: they need the gossip cluster (a gossip section in the configuration)")
 	}
 	if len(candidates(l.c.States(), req.Instance)) == 0 {
-		return nil, reqErrorf(errNotFound, "instance %q: no node of the cluster runs it", req.Instance)
+		return priority.Order{}, reqErrorf(ErrorNotFound, "instance %q: no node of the cluster runs it", req.Instance)
 	}
 	if req.ExpectedVersion != 0 {
 		if cur := l.c.Orders()[req.Instance]; cur.Version != req.ExpectedVersion {
-			return nil, reqErrorf(errPrecondition, "order of %s is at version %d, not %d", req.Instance, cur.Version, req.ExpectedVersion)
+			return priority.Order{}, reqErrorf(ErrorPrecondition, "order of %s is at version %d, not %d", req.Instance, cur.Version, req.ExpectedVersion)
 		}
 	}
-	entry, err := l.c.SetOrder(req.Instance, nodes)
+	entry, err := l.c.SetOrder(req.Instance, slices.Clone(req.Nodes))
 	switch {
 	case errors.Is(err, gossip.ErrPersist):
 		a.log.Warn("order in effect but not saved", "instance", req.Instance, "err", err)
 	case errors.Is(err, gossip.ErrInvalid):
-		return nil, reqErrorf(errInvalid, "%s", err.Error())
+		return priority.Order{}, reqErrorf(ErrorInvalid, "%s", err.Error())
 	case err != nil:
-		return nil, reqErrorf(errInternal, "%s", err.Error())
+		return priority.Order{}, reqErrorf(ErrorInternal, "%s", err.Error())
 	}
 	a.log.Info("order set through the API", "instance", req.Instance, "version", entry.Version)
-	return &vipdv1.SetOrderResponse{Order: orderProto(entry)}, nil
+	return entry, nil
 }
 
-// Reload re-reads the configuration through Options.LoadConfig and
-// applies it as SIGHUP does.
-func (s *Service) Reload(ctx context.Context, _ *vipdv1.ReloadRequest) (*vipdv1.ReloadResponse, error) {
-	resp, err := s.reload(ctx)
-	return resp, grpcStatus(err)
+// ReloadReport is what an API reload did: the instances it added,
+// removed and restarted, and the configuration's warnings.
+type ReloadReport struct {
+	ReloadResult
+	Warnings []string
 }
 
-// reload is Reload, its errors the agent's.
-func (s *Service) reload(ctx context.Context) (*vipdv1.ReloadResponse, error) {
+// ReloadFile re-reads the configuration through Options.LoadConfig and
+// applies it as SIGHUP does; the history records who asked.
+func (s *Service) ReloadFile(ctx context.Context, by Caller) (ReloadReport, error) {
+	s.a.reloadAsked(by)
 	a := s.a
 	if a.loadConfig == nil {
-		return nil, reqErrorf(errUnimplemented, "this agent was started without a configuration file to reload")
+		return ReloadReport{}, reqErrorf(ErrorUnimplemented, "this agent was started without a configuration file to reload")
 	}
 	// Logged as SIGHUP's reloads are: who changed the running
 	// configuration, and why it was refused, belongs in the node's log.
@@ -516,7 +476,7 @@ func (s *Service) reload(ctx context.Context) (*vipdv1.ReloadResponse, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		a.log.Error("configuration not reloaded (API request): keeping the running one", "err", err)
-		return nil, reqErrorf(errInvalid, "configuration not reloaded: %v", err)
+		return ReloadReport{}, reqErrorf(ErrorInvalid, "configuration not reloaded: %v", err)
 	}
 	for _, w := range cfg.Warnings {
 		a.log.Warn(w.String())
@@ -524,12 +484,13 @@ func (s *Service) reload(ctx context.Context) (*vipdv1.ReloadResponse, error) {
 	res, err := a.ReloadDiff(ctx, cfg)
 	if err != nil {
 		a.log.Error("reload incomplete (API request)", "err", err)
-		return nil, reqErrorf(errPrecondition, "reload: %v", err)
+		return ReloadReport{}, reqErrorf(ErrorPrecondition, "reload: %v", err)
 	}
 	a.log.Info("configuration reloaded (API request)", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
-	resp := &vipdv1.ReloadResponse{Added: res.Added, Removed: res.Removed, Changed: res.Changed}
+	rep := ReloadReport{ReloadResult: res}
 	for _, w := range cfg.Warnings {
-		resp.Warnings = append(resp.Warnings, w.String())
+		rep.Warnings = append(rep.Warnings, w.String())
 	}
-	return resp, nil
+	rep.Warnings = append(rep.Warnings, res.Warnings...) // settings the running node could not take
+	return rep, nil
 }

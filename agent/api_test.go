@@ -5,46 +5,65 @@ import (
 	"testing"
 
 	"github.com/vipd/vipd/gossip"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
+	"github.com/vipd/vipd/history"
+	"github.com/vipd/vipd/priority"
 )
 
 func TestWatchFilter(t *testing.T) {
-	inst := func(node, name string) *vipdv1.WatchResponse {
-		return &vipdv1.WatchResponse{Node: node, Event: &vipdv1.WatchResponse_Instance{Instance: &vipdv1.InstanceEvent{Name: name}}}
-	}
-	check := &vipdv1.WatchResponse{Node: "other", Event: &vipdv1.WatchResponse_Check{Check: &vipdv1.CheckEvent{Name: "dns"}}}
-	member := &vipdv1.WatchResponse{Node: "other", Event: &vipdv1.WatchResponse_Member{Member: &vipdv1.MemberEvent{}}}
-	order := &vipdv1.WatchResponse{Node: "other", Event: &vipdv1.WatchResponse_Order{Order: &vipdv1.OrderEvent{Order: &vipdv1.Order{Instance: "web"}}}}
+	inst := func(node, name string) Event { return Event{Node: node, Instance: &InstanceEvent{Name: name}} }
+	check := Event{Node: "other", Check: &CheckEvent{Name: "dns"}}
+	member := Event{Node: "other", Member: &MemberEvent{}}
+	order := Event{Node: "other", Order: &priority.Order{Instance: "web"}}
 	tests := []struct {
 		name  string
-		ev    *vipdv1.WatchResponse
-		req   *vipdv1.WatchRequest
-		types []vipdv1.EventType
+		ev    Event
+		f     WatchFilter
+		types []EventType
 		want  bool
 	}{
-		{"own transition, no filter", inst("me", "web"), &vipdv1.WatchRequest{}, nil, true},
-		{"other node's transition without cluster", inst("other", "web"), &vipdv1.WatchRequest{}, nil, false},
-		{"other node's transition with cluster", inst("other", "web"), &vipdv1.WatchRequest{Cluster: true}, nil, true},
-		{"other node's check without cluster", check, &vipdv1.WatchRequest{}, nil, false},
-		{"member events are cluster-wide", member, &vipdv1.WatchRequest{}, nil, true},
-		{"instance filter keeps the instance", inst("me", "web"), &vipdv1.WatchRequest{Instance: "web"}, nil, true},
-		{"instance filter drops another instance", inst("me", "db"), &vipdv1.WatchRequest{Instance: "web"}, nil, false},
-		{"instance filter keeps member events", member, &vipdv1.WatchRequest{Instance: "web"}, nil, true},
-		{"instance filter keeps that instance's order", order, &vipdv1.WatchRequest{Instance: "web"}, nil, true},
-		{"instance filter drops another order", order, &vipdv1.WatchRequest{Instance: "db"}, nil, false},
-		{"type filter", inst("me", "web"), &vipdv1.WatchRequest{}, []vipdv1.EventType{vipdv1.EventType_EVENT_TYPE_MEMBER}, false},
-		{"type filter match", member, &vipdv1.WatchRequest{}, []vipdv1.EventType{vipdv1.EventType_EVENT_TYPE_MEMBER}, true},
+		{"own transition, no filter", inst("me", "web"), WatchFilter{}, nil, true},
+		{"other node's transition without cluster", inst("other", "web"), WatchFilter{}, nil, false},
+		{"other node's transition with cluster", inst("other", "web"), WatchFilter{Cluster: true}, nil, true},
+		{"other node's check without cluster", check, WatchFilter{}, nil, false},
+		{"member events are cluster-wide", member, WatchFilter{}, nil, true},
+		{"instance filter keeps the instance", inst("me", "web"), WatchFilter{Instance: "web"}, nil, true},
+		{"instance filter drops another instance", inst("me", "db"), WatchFilter{Instance: "web"}, nil, false},
+		{"instance filter keeps member events", member, WatchFilter{Instance: "web"}, nil, true},
+		{"instance filter keeps that instance's order", order, WatchFilter{Instance: "web"}, nil, true},
+		{"instance filter drops another order", order, WatchFilter{Instance: "db"}, nil, false},
+		{"type filter", inst("me", "web"), WatchFilter{}, []EventType{EventMember}, false},
+		{"type filter match", member, WatchFilter{}, []EventType{EventMember}, true},
+		{"no type matches the zero type", member, WatchFilter{}, []EventType{0}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := map[vipdv1.EventType]bool{}
+			want := map[EventType]bool{}
 			for _, ty := range tt.types {
 				want[ty] = true
 			}
-			if got := keep(tt.ev, tt.req, want, "me"); got != tt.want {
+			if got := keep(tt.ev, tt.f, want, "me"); got != tt.want {
 				t.Errorf("keep = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// Each event says its type by the one field it sets.
+func TestEventType(t *testing.T) {
+	for _, c := range []struct {
+		ev   Event
+		want EventType
+	}{
+		{Event{Instance: &InstanceEvent{}}, EventInstance},
+		{Event{Check: &CheckEvent{}}, EventCheck},
+		{Event{Member: &MemberEvent{}}, EventMember},
+		{Event{Order: &priority.Order{}}, EventOrder},
+		{Event{History: &history.Event{}}, EventHistory},
+		{Event{Node: "n"}, 0},
+	} {
+		if got := c.ev.Type(); got != c.want {
+			t.Errorf("%+v: type %d, want %d", c.ev, got, c.want)
+		}
 	}
 }
 
@@ -80,7 +99,7 @@ func TestHubDropsSlowWatcher(t *testing.T) {
 	fast, cancelFast := h.subscribe()
 	defer cancelFast()
 	for i := range watchBuffer + 1 {
-		h.publish(&vipdv1.WatchResponse{Node: "n"})
+		h.publish(Event{Node: "n"})
 		if i < watchBuffer {
 			<-fast.ch
 		}

@@ -1,64 +1,40 @@
 package agent
 
-import (
-	"errors"
-	"fmt"
+import "fmt"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-)
+// ErrorKind says why an API request failed, in the agent's own terms. The
+// server maps each kind to its protocol's code in one place
+// (server/convert.go); the agent knows no protocol.
+type ErrorKind int
 
-// errKind says why an API request failed, in the agent's own terms;
-// grpcStatus is the one place that turns it into a gRPC code.
-type errKind int
-
+// The kinds of failed requests.
 const (
-	errInvalid       errKind = iota + 1 // the request itself is wrong
-	errNotFound                         // it names something that does not exist
-	errPrecondition                     // the cluster is not in a state that allows it
-	errUnavailable                      // a part it needs could not be reached
-	errInternal                         // something failed that the caller cannot fix
-	errDeadline                         // it did not complete in time
-	errExhausted                        // the caller fell too far behind
-	errUnimplemented                    // this agent cannot do it at all
+	ErrorInvalid       ErrorKind = iota + 1 // the request itself is wrong
+	ErrorNotFound                           // it names something that does not exist
+	ErrorPrecondition                       // the cluster is not in a state that allows it
+	ErrorUnavailable                        // a part it needs could not be reached
+	ErrorInternal                           // something failed that the caller cannot fix
+	ErrorDeadline                           // it did not complete in time
+	ErrorExhausted                          // the caller fell too far behind
+	ErrorUnimplemented                      // this agent cannot do it at all
 )
 
-// requestError is a failed request: its kind and the message for the caller.
-type requestError struct {
-	kind errKind
-	msg  string
+// ErrorKinds lists every ErrorKind, so that a mapping of them (the
+// server's) can be tested to cover each.
+var ErrorKinds = []ErrorKind{ErrorInvalid, ErrorNotFound, ErrorPrecondition, ErrorUnavailable,
+	ErrorInternal, ErrorDeadline, ErrorExhausted, ErrorUnimplemented}
+
+// Error is a failed API request: its kind and the message for the caller.
+// The Service's methods return an *Error, a context's error when the
+// caller's context ended, or what a Watch's send function returned.
+type Error struct {
+	Kind ErrorKind
+	Msg  string
 }
 
-func (e *requestError) Error() string { return e.msg }
+func (e *Error) Error() string { return e.Msg }
 
-// reqErrorf returns a requestError of kind with a formatted message.
-func reqErrorf(kind errKind, format string, args ...any) error {
-	return &requestError{kind: kind, msg: fmt.Sprintf(format, args...)}
-}
-
-// grpcStatus maps the agent's errors to gRPC status errors. Errors that
-// are not requestErrors (already a status, say) pass unchanged.
-func grpcStatus(err error) error {
-	var re *requestError
-	if !errors.As(err, &re) {
-		return err
-	}
-	code := codes.Internal
-	switch re.kind {
-	case errInvalid:
-		code = codes.InvalidArgument
-	case errNotFound:
-		code = codes.NotFound
-	case errPrecondition:
-		code = codes.FailedPrecondition
-	case errUnavailable:
-		code = codes.Unavailable
-	case errDeadline:
-		code = codes.DeadlineExceeded
-	case errExhausted:
-		code = codes.ResourceExhausted
-	case errUnimplemented:
-		code = codes.Unimplemented
-	}
-	return status.Error(code, re.msg)
+// reqErrorf returns an *Error of kind with a formatted message.
+func reqErrorf(kind ErrorKind, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
 }

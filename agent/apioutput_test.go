@@ -13,7 +13,6 @@ import (
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/notify"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 )
 
 // freePort returns a port free on 127.0.0.1 for both TCP and UDP just
@@ -39,8 +38,8 @@ func freePort(t *testing.T) int {
 
 // An exec check's output, bounded to its last checks.MaxOutput bytes (the
 // verdict at the end kept, the start dropped), is what the API shows in
-// GetStatus's checks; GetCluster shows, through gossip, the part gossip
-// carries.
+// the status's checks (GetStatus); the cluster view (GetCluster) shows,
+// through gossip, the part gossip carries.
 func TestExecCheckOutputReachesAPI(t *testing.T) {
 	port := freePort(t)
 	yaml := fmt.Sprintf(`node: { name: node-a }
@@ -59,7 +58,7 @@ checks:
 	}
 	a := New(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	a.cfg, a.nodeName = cfg, cfg.Node.Name
-	a.track = newTracking(a.log, a.clock, notify.New(notify.Options{}))
+	a.track = newTracking(trackingOptions{Log: a.log, Clock: a.clock, Notifier: notify.New(notify.Options{}), Node: cfg.Node.Name})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	defer a.track.stop()
@@ -80,18 +79,19 @@ checks:
 			t.Errorf("%s: the start of the output was kept, the end should be", where)
 		}
 	}
-	var pc *vipdv1.Check
-	for _, c := range a.status().Checks {
+	var pc *checks.Status
+	st := a.nodeStatus()
+	for i, c := range st.Checks {
 		if c.Name == "probe" {
-			pc = c
+			pc = &st.Checks[i]
 		}
 	}
 	if pc == nil {
-		t.Fatal("GetStatus lists no check probe")
+		t.Fatal("Status lists no check probe")
 	}
-	wantOutput("GetStatus", pc.LastOutput)
-	if pc.Healthy || !strings.Contains(pc.LastError, "3") {
-		t.Errorf("GetStatus: healthy %t, error %q; want failing with exit status 3", pc.Healthy, pc.LastError)
+	wantOutput("Status", pc.LastResult.Output)
+	if pc.Healthy || pc.LastResult.Err == nil || !strings.Contains(pc.LastResult.Err.Error(), "3") {
+		t.Errorf("Status: healthy %t, error %v; want failing with exit status 3", pc.Healthy, pc.LastResult.Err)
 	}
 
 	link, err := newClusterLink(cfg, "test", a.log, a.track.poke, a.events, a.command)
@@ -106,26 +106,27 @@ checks:
 	defer link.stop()
 	a.link.Store(link)
 	link.publish(a.track, a.running)
-	resp, err := a.Service().GetCluster(ctx, &vipdv1.GetClusterRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cs *vipdv1.CheckSummary
-	for _, n := range resp.Nodes {
-		for _, c := range n.Checks {
-			if n.Member.GetName() == "node-a" && c.Name == "probe" {
-				cs = c
+	cl := a.Service().Cluster()
+	var cs *gossip.CheckState
+	for _, n := range cl.Nodes {
+		if n.Member.Name != "node-a" || n.State == nil {
+			continue
+		}
+		for i, c := range n.State.Checks {
+			if c.Name == "probe" {
+				cs = &n.State.Checks[i]
 			}
 		}
 	}
 	if cs == nil {
-		t.Fatalf("GetCluster shows no check probe for node-a: %v", resp)
+		t.Fatalf("Cluster shows no check probe for node-a: %+v", cl)
 	}
 	// Gossip carries the last gossip.MaxCheckOutput bytes of it (SetLocal):
-	// the end of what GetStatus shows, with the verdict.
-	want := pc.LastOutput[len(pc.LastOutput)-gossip.MaxCheckOutput:]
+	// the end of what Status shows, with the verdict.
+	out := pc.LastResult.Output
+	want := out[len(out)-gossip.MaxCheckOutput:]
 	if cs.Output != want || !strings.Contains(cs.Output, "verdict: degraded") {
-		t.Errorf("GetCluster output ...%q,\nwant the last %d bytes of GetStatus's ...%q", cs.Output[max(0, len(cs.Output)-40):],
+		t.Errorf("Cluster output ...%q,\nwant the last %d bytes of Status's ...%q", cs.Output[max(0, len(cs.Output)-40):],
 			gossip.MaxCheckOutput, want[len(want)-40:])
 	}
 }

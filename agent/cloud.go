@@ -11,7 +11,6 @@ import (
 	"github.com/vipd/vipd/cloudmove"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election/fsm"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 )
 
 // cloudStopTimeout bounds how long a graceful stop waits for the cloud
@@ -233,9 +232,8 @@ func (c *clouds) watchPeers(ctx context.Context, w *watcher, self string) {
 		case <-w.behind:
 			return
 		case ev := <-w.ch:
-			ie := ev.GetInstance()
-			if ie != nil && ev.GetNode() != self && ie.GetTo() == vipdv1.InstanceState_INSTANCE_STATE_MASTER {
-				c.peerMaster(ie.GetName())
+			if ie := ev.Instance; ie != nil && ev.Node != self && ie.To == fsm.Master {
+				c.peerMaster(ie.Name)
 			}
 		}
 	}

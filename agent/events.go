@@ -1,34 +1,122 @@
 package agent
 
 import (
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
+	"github.com/vipd/vipd/history"
 	"github.com/vipd/vipd/inet"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
+	"github.com/vipd/vipd/priority"
 )
 
 // watchBuffer is how many events a watcher may fall behind before it is
 // cut off: a stuck client must not hold memory or slow the agent.
 const watchBuffer = 256
 
+// Event is one watch event: at Time, on Node, exactly one of Instance,
+// Check, Member, Order and History is set. The server turns it into the
+// API's WatchResponse.
+type Event struct {
+	Time time.Time
+	// Node is the node the event happened on: the instance's or check's
+	// node, the member that changed, an order's writer, the node that
+	// recorded a history event.
+	Node     string
+	Instance *InstanceEvent
+	Check    *CheckEvent
+	Member   *MemberEvent
+	Order    *priority.Order
+	History  *history.Event
+}
+
+// InstanceEvent is an instance's transition, this node's or, through
+// gossip, another's.
+type InstanceEvent struct {
+	Name   string
+	VRID   uint8
+	Family inet.Family
+	// From is gossip.UnknownState when the state before is not known (the
+	// first state seen of another node's instance); To is that too when
+	// another node sent a state word this version does not know.
+	From, To fsm.State
+	// Reason says why the transition happened.
+	Reason string
+	// Priority is the priority after the transition.
+	Priority uint8
+	// Master is the master as believed after the transition (the zero
+	// Addr when none is known).
+	Master netip.Addr
+}
+
+// CheckEvent is a check's change of verdict, this node's or another's.
+type CheckEvent struct {
+	Name string
+	// Kind is empty for another node's check (gossip does not carry it).
+	Kind checks.Kind
+	// From is gossip.UnknownCheckState when the state before is not known
+	// (the check's first verdict seen); To is that too for a word another
+	// node sent that this version does not know.
+	From, To checks.State
+	// Output is the check's last output.
+	Output string
+}
+
+// MemberEvent is a gossip member's change (status or metadata).
+type MemberEvent struct {
+	Member gossip.Member
+	// Previous is the status before, empty when the member is new.
+	Previous string
+}
+
+// EventType is the type of a watch event, as a watch filters them.
+type EventType uint8
+
+// The event types; the zero EventType is no type and matches no event.
+const (
+	EventInstance EventType = iota + 1
+	EventCheck
+	EventMember
+	EventOrder
+	EventHistory
+)
+
+// EventTypes lists every EventType, so that a mapping of them (the
+// server's) can be tested to cover each.
+var EventTypes = []EventType{EventInstance, EventCheck, EventMember, EventOrder, EventHistory}
+
+// Type is the event's type, 0 for an empty event.
+func (e Event) Type() EventType {
+	switch {
+	case e.Instance != nil:
+		return EventInstance
+	case e.Check != nil:
+		return EventCheck
+	case e.Member != nil:
+		return EventMember
+	case e.Order != nil:
+		return EventOrder
+	case e.History != nil:
+		return EventHistory
+	}
+	return 0
+}
+
 // hub fans events out to the API's watchers. Publishing never blocks: a
 // watcher whose buffer is full is dropped and told so.
 type hub struct {
 	mu   sync.Mutex
 	subs map[*watcher]struct{}
-	tap  atomic.Pointer[func(*vipdv1.WatchResponse)] // sees every event first (history.go)
+	tap  atomic.Pointer[func(Event)] // sees every event first (history.go)
 }
 
 // watcher is one Watch stream's subscription.
 type watcher struct {
-	ch     chan *vipdv1.WatchResponse
+	ch     chan Event
 	behind chan struct{} // closed when the watcher fell behind
 }
 
@@ -36,7 +124,7 @@ func newHub() *hub { return &hub{subs: map[*watcher]struct{}{}} }
 
 // subscribe adds a watcher; cancel removes it.
 func (h *hub) subscribe() (w *watcher, cancel func()) {
-	w = &watcher{ch: make(chan *vipdv1.WatchResponse, watchBuffer), behind: make(chan struct{})}
+	w = &watcher{ch: make(chan Event, watchBuffer), behind: make(chan struct{})}
 	h.mu.Lock()
 	h.subs[w] = struct{}{}
 	h.mu.Unlock()
@@ -47,7 +135,7 @@ func (h *hub) subscribe() (w *watcher, cancel func()) {
 	}
 }
 
-func (h *hub) publish(ev *vipdv1.WatchResponse) {
+func (h *hub) publish(ev Event) {
 	if tap := h.tap.Load(); tap != nil {
 		(*tap)(ev)
 	}
@@ -63,12 +151,22 @@ func (h *hub) publish(ev *vipdv1.WatchResponse) {
 	}
 }
 
-func (h *hub) instance(node string, at time.Time, ie *vipdv1.InstanceEvent) {
-	h.publish(&vipdv1.WatchResponse{Time: timestamppb.New(at), Node: node, Event: &vipdv1.WatchResponse_Instance{Instance: ie}})
+// setTap sets (or, with nil, clears) the function that sees every event
+// the hub publishes, before the watchers.
+func (h *hub) setTap(f func(Event)) {
+	if f == nil {
+		h.tap.Store(nil)
+		return
+	}
+	h.tap.Store(&f)
 }
 
-func (h *hub) check(node string, at time.Time, ce *vipdv1.CheckEvent) {
-	h.publish(&vipdv1.WatchResponse{Time: timestamppb.New(at), Node: node, Event: &vipdv1.WatchResponse_Check{Check: ce}})
+func (h *hub) instance(node string, at time.Time, ie InstanceEvent) {
+	h.publish(Event{Time: at, Node: node, Instance: &ie})
+}
+
+func (h *hub) check(node string, at time.Time, ce CheckEvent) {
+	h.publish(Event{Time: at, Node: node, Check: &ce})
 }
 
 // clusterEvents turns gossip's changes into watch events: membership and
@@ -103,16 +201,15 @@ func (e *clusterEvents) handle(ev gossip.Event) {
 			prev, known := e.members[m.Name]
 			e.members[m.Name] = m
 			e.mu.Unlock()
-			me := &vipdv1.MemberEvent{Member: memberProto(m)}
+			me := &MemberEvent{Member: m}
 			if known {
-				me.PreviousStatus = memberStatus(prev.Status)
+				me.Previous = prev.Status
 			}
-			e.hub.publish(&vipdv1.WatchResponse{Time: timestamppb.New(now), Node: m.Name, Event: &vipdv1.WatchResponse_Member{Member: me}})
+			e.hub.publish(Event{Time: now, Node: m.Name, Member: me})
 		}
 	case gossip.OrderUpdate:
 		if o, ok := e.c.Orders()[ev.Instance]; ok {
-			e.hub.publish(&vipdv1.WatchResponse{Time: timestamppb.New(now), Node: o.Origin,
-				Event: &vipdv1.WatchResponse_Order{Order: &vipdv1.OrderEvent{Order: orderProto(o)}}})
+			e.hub.publish(Event{Time: now, Node: o.Origin, Order: &o})
 		}
 	case gossip.StateUpdate:
 		if ev.Node == e.self {
@@ -141,12 +238,10 @@ func (e *clusterEvents) diff(now time.Time, prev, cur gossip.NodeState) {
 		if ok && was.State == in.State {
 			continue
 		}
-		ie := &vipdv1.InstanceEvent{
-			Name: in.Name, Vrid: uint32(in.VRID), Family: familyProto(in.Family),
-			To: stateProto(in.State), Reason: in.Reason, Priority: uint32(in.Priority), MasterAddress: addrString(in.Master),
-		}
+		ie := InstanceEvent{Name: in.Name, VRID: in.VRID, Family: in.Family, From: gossip.UnknownState, To: in.State,
+			Reason: in.Reason, Priority: in.Priority, Master: in.Master}
 		if ok {
-			ie.From = stateProto(was.State)
+			ie.From = was.State
 		}
 		e.hub.instance(cur.Node, now, ie)
 	}
@@ -159,30 +254,12 @@ func (e *clusterEvents) diff(now time.Time, prev, cur gossip.NodeState) {
 		if ok && was.State == c.State {
 			continue
 		}
-		ce := &vipdv1.CheckEvent{Name: c.Name, To: checkStateProto(c.State), Output: c.Output}
+		ce := CheckEvent{Name: c.Name, From: gossip.UnknownCheckState, To: c.State, Output: c.Output}
 		if ok {
-			ce.From = checkStateProto(was.State)
+			ce.From = was.State
 		}
 		e.hub.check(cur.Node, now, ce)
 	}
-}
-
-// stateProto maps an instance state (fsm's, or gossip's UnknownState) to
-// the API's enum.
-func stateProto(s fsm.State) vipdv1.InstanceState {
-	switch s {
-	case fsm.Init:
-		return vipdv1.InstanceState_INSTANCE_STATE_INIT
-	case fsm.Backup:
-		return vipdv1.InstanceState_INSTANCE_STATE_BACKUP
-	case fsm.Master:
-		return vipdv1.InstanceState_INSTANCE_STATE_MASTER
-	case fsm.Fault:
-		return vipdv1.InstanceState_INSTANCE_STATE_FAULT
-	case fsm.Stopped:
-		return vipdv1.InstanceState_INSTANCE_STATE_STOP
-	}
-	return vipdv1.InstanceState_INSTANCE_STATE_UNSPECIFIED
 }
 
 // wordState reads fsm's word for a state as a history reply carries it,
@@ -194,52 +271,9 @@ func wordState(w string) fsm.State {
 	return gossip.UnknownState
 }
 
-// checkStateProto maps a check state (checks', or gossip's
-// UnknownCheckState) to the API's enum.
-func checkStateProto(s checks.State) vipdv1.CheckState {
-	switch s {
-	case checks.StateInit:
-		return vipdv1.CheckState_CHECK_STATE_INIT
-	case checks.StateHealthy:
-		return vipdv1.CheckState_CHECK_STATE_HEALTHY
-	case checks.StateFailed:
-		return vipdv1.CheckState_CHECK_STATE_FAILED
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
 	}
-	return vipdv1.CheckState_CHECK_STATE_UNSPECIFIED
-}
-
-func familyProto(f inet.Family) vipdv1.AddressFamily {
-	if f == inet.IPv6 {
-		return vipdv1.AddressFamily_ADDRESS_FAMILY_IPV6
-	}
-	return vipdv1.AddressFamily_ADDRESS_FAMILY_IPV4
-}
-
-func memberStatus(s string) vipdv1.MemberStatus {
-	switch s {
-	case gossip.StatusAlive:
-		return vipdv1.MemberStatus_MEMBER_STATUS_ALIVE
-	case gossip.StatusSuspect:
-		return vipdv1.MemberStatus_MEMBER_STATUS_SUSPECT
-	case gossip.StatusDead:
-		return vipdv1.MemberStatus_MEMBER_STATUS_DEAD
-	case gossip.StatusLeft:
-		return vipdv1.MemberStatus_MEMBER_STATUS_LEFT
-	}
-	return vipdv1.MemberStatus_MEMBER_STATUS_UNSPECIFIED
-}
-
-func memberProto(m gossip.Member) *vipdv1.Member {
-	return &vipdv1.Member{
-		Name: m.Name, Address: m.Addr.String(), AvailabilityZone: m.Meta.AZ, Version: m.Meta.Version,
-		ApiAddress: m.Meta.APIAddr, Status: memberStatus(m.Status), Since: timestamppb.New(m.Since),
-	}
-}
-
-func orderProto(o gossip.OrderEntry) *vipdv1.Order {
-	out := &vipdv1.Order{Instance: o.Instance, Version: o.Version, Origin: o.Origin}
-	for _, n := range o.Nodes {
-		out.Nodes = append(out.Nodes, &vipdv1.OrderNode{Name: n.Name, Disabled: n.Disabled})
-	}
-	return out
+	return a.String()
 }

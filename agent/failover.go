@@ -6,6 +6,7 @@ import (
 
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
+	"github.com/vipd/vipd/priority"
 )
 
 // candidate is one node running an instance, as gossip shows it.
@@ -38,27 +39,27 @@ func candidates(states map[string]gossip.NodeState, instance string) []candidate
 type failoverView struct {
 	states  map[string]gossip.NodeState
 	members []gossip.Member
-	orders  map[string]gossip.OrderEntry
+	orders  map[string]priority.Order
 }
 
 // failoverPlan is what a failover does: write order (when not nil) so the
 // move sticks, and have master (when not empty) resign.
 type failoverPlan struct {
 	target string
-	master string             // the current master, empty if none
-	order  []gossip.OrderNode // nil: nothing to write, target already is master
+	master string               // the current master, empty if none
+	order  []priority.OrderNode // nil: nothing to write, target already is master
 }
 
 // planFailover works out a failover of instance to target (empty: the best
 // node other than the current master) from the cluster as v shows it. It
-// does nothing itself; its errors are requestErrors.
+// does nothing itself; its errors are *Errors.
 func planFailover(instance, target string, v failoverView) (failoverPlan, error) {
 	if instance == "" {
-		return failoverPlan{}, reqErrorf(errInvalid, "instance: required")
+		return failoverPlan{}, reqErrorf(ErrorInvalid, "instance: required")
 	}
 	cands := candidates(v.states, instance)
 	if len(cands) == 0 {
-		return failoverPlan{}, reqErrorf(errNotFound, "instance %q: no node of the cluster runs it", instance)
+		return failoverPlan{}, reqErrorf(ErrorNotFound, "instance %q: no node of the cluster runs it", instance)
 	}
 	var master *candidate
 	for i := range cands {
@@ -69,9 +70,9 @@ func planFailover(instance, target string, v failoverView) (failoverPlan, error)
 	usable := func(c *candidate) error {
 		switch {
 		case c.maint:
-			return reqErrorf(errPrecondition, "node %s is in maintenance", c.node)
+			return reqErrorf(ErrorPrecondition, "node %s is in maintenance", c.node)
 		case c.st.State == fsm.Fault:
-			return reqErrorf(errPrecondition, "node %s has instance %s in FAULT (%s)", c.node, instance, c.st.Reason)
+			return reqErrorf(ErrorPrecondition, "node %s has instance %s in FAULT (%s)", c.node, instance, c.st.Reason)
 		}
 		return nil
 	}
@@ -84,16 +85,16 @@ func planFailover(instance, target string, v failoverView) (failoverPlan, error)
 		}
 		if to == nil {
 			if !slices.ContainsFunc(v.members, func(m gossip.Member) bool { return m.Name == target && m.Status == gossip.StatusAlive }) {
-				return failoverPlan{}, reqErrorf(errNotFound, "node %q: no such alive member", target)
+				return failoverPlan{}, reqErrorf(ErrorNotFound, "node %q: no such alive member", target)
 			}
-			return failoverPlan{}, reqErrorf(errPrecondition, "node %s does not run instance %s", target, instance)
+			return failoverPlan{}, reqErrorf(ErrorPrecondition, "node %s does not run instance %s", target, instance)
 		}
 		if err := usable(to); err != nil {
 			return failoverPlan{}, err
 		}
 	} else {
 		if master == nil {
-			return failoverPlan{}, reqErrorf(errPrecondition, "instance %s has no master to move away from", instance)
+			return failoverPlan{}, reqErrorf(ErrorPrecondition, "instance %s has no master to move away from", instance)
 		}
 		for i := range cands {
 			if cands[i].node != master.node && usable(&cands[i]) == nil {
@@ -102,7 +103,7 @@ func planFailover(instance, target string, v failoverView) (failoverPlan, error)
 			}
 		}
 		if to == nil {
-			return failoverPlan{}, reqErrorf(errPrecondition, "instance %s: no other node can take over", instance)
+			return failoverPlan{}, reqErrorf(ErrorPrecondition, "instance %s: no other node can take over", instance)
 		}
 	}
 	p := failoverPlan{target: to.node}
@@ -114,7 +115,7 @@ func planFailover(instance, target string, v failoverView) (failoverPlan, error)
 	}
 	// The order: the target first, then the current order's other nodes
 	// (or the other candidates, best first).
-	p.order = []gossip.OrderNode{{Name: to.node}}
+	p.order = []priority.OrderNode{{Name: to.node}}
 	if cur, ok := v.orders[instance]; ok {
 		for _, n := range cur.Nodes {
 			if n.Name != to.node {
@@ -124,7 +125,7 @@ func planFailover(instance, target string, v failoverView) (failoverPlan, error)
 	} else {
 		for _, c := range cands {
 			if c.node != to.node {
-				p.order = append(p.order, gossip.OrderNode{Name: c.node})
+				p.order = append(p.order, priority.OrderNode{Name: c.node})
 			}
 		}
 	}

@@ -9,14 +9,13 @@ import (
 
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"github.com/vipd/vipd/history"
+	"github.com/vipd/vipd/priority"
 )
 
-// planFailover is pure: every refusal is a typed error whose gRPC code
-// grpcStatus picks, and a plan names the target, the master to resign and
-// the order to write.
+// planFailover is pure: every refusal is a typed error (*Error, whose
+// kind the server maps to a gRPC code), and a plan names the target, the
+// master to resign and the order to write.
 func TestPlanFailover(t *testing.T) {
 	in := func(prio uint8, st fsm.State) []gossip.InstanceState {
 		return []gossip.InstanceState{{Name: "web", Priority: prio, State: st, Reason: "check web failed"}}
@@ -32,39 +31,39 @@ func TestPlanFailover(t *testing.T) {
 	members := []gossip.Member{{Name: "a", Status: gossip.StatusAlive}, {Name: "x", Status: gossip.StatusAlive}, {Name: "gone", Status: gossip.StatusDead}}
 	v := failoverView{states: states, members: members}
 	noMaster := failoverView{states: map[string]gossip.NodeState{"b": states["b"], "c": states["c"]}}
-	ordered := failoverView{states: states, orders: map[string]gossip.OrderEntry{"web": {Nodes: []gossip.OrderNode{{Name: "c"}, {Name: "a"}, {Name: "b", Disabled: true}}}}}
+	ordered := failoverView{states: states, orders: map[string]priority.Order{"web": {Nodes: []priority.OrderNode{{Name: "c"}, {Name: "a"}, {Name: "b", Disabled: true}}}}}
 	tests := []struct {
 		name, inst, target string
 		v                  failoverView
-		code               codes.Code // OK: a plan
-		want               string     // target master order, or the error's message
+		kind               ErrorKind // 0: a plan
+		want               string    // target master order, or the error's message
 	}{
-		{"no instance", "", "", v, codes.InvalidArgument, "instance: required"},
-		{"nobody runs it", "db", "", v, codes.NotFound, `instance "db": no node of the cluster runs it`},
-		{"unknown target", "web", "gone", v, codes.NotFound, `node "gone": no such alive member`},
-		{"target without the instance", "web", "x", v, codes.FailedPrecondition, "node x does not run instance web"},
-		{"target in maintenance", "web", "m", v, codes.FailedPrecondition, "node m is in maintenance"},
-		{"target in fault", "web", "f", v, codes.FailedPrecondition, "node f has instance web in FAULT (check web failed)"},
-		{"no master, no target", "web", "", noMaster, codes.FailedPrecondition, "instance web has no master to move away from"},
+		{"no instance", "", "", v, ErrorInvalid, "instance: required"},
+		{"nobody runs it", "db", "", v, ErrorNotFound, `instance "db": no node of the cluster runs it`},
+		{"unknown target", "web", "gone", v, ErrorNotFound, `node "gone": no such alive member`},
+		{"target without the instance", "web", "x", v, ErrorPrecondition, "node x does not run instance web"},
+		{"target in maintenance", "web", "m", v, ErrorPrecondition, "node m is in maintenance"},
+		{"target in fault", "web", "f", v, ErrorPrecondition, "node f has instance web in FAULT (check web failed)"},
+		{"no master, no target", "web", "", noMaster, ErrorPrecondition, "instance web has no master to move away from"},
 		{"nobody else can take over", "web", "", failoverView{states: map[string]gossip.NodeState{"a": states["a"], "f": states["f"]}},
-			codes.FailedPrecondition, "instance web: no other node can take over"},
-		{"best other node", "web", "", v, codes.OK, "b a [b a m c f]"},
-		{"named target", "web", "c", v, codes.OK, "c a [c a b m f]"},
-		{"already master", "web", "a", v, codes.OK, "a a []"},
-		{"no master, named target", "web", "c", noMaster, codes.OK, "c  [c b]"},
-		{"current order kept after the target", "web", "b", ordered, codes.OK, "b a [b c a]"},
+			ErrorPrecondition, "instance web: no other node can take over"},
+		{"best other node", "web", "", v, 0, "b a [b a m c f]"},
+		{"named target", "web", "c", v, 0, "c a [c a b m f]"},
+		{"already master", "web", "a", v, 0, "a a []"},
+		{"no master, named target", "web", "c", noMaster, 0, "c  [c b]"},
+		{"current order kept after the target", "web", "b", ordered, 0, "b a [b c a]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := planFailover(tt.inst, tt.target, tt.v)
-			if got := status.Code(grpcStatus(err)); got != tt.code {
-				t.Fatalf("code %v (err %v), want %v", got, err, tt.code)
-			}
-			if err != nil {
-				var re *requestError
-				if !errors.As(err, &re) || err.Error() != tt.want {
-					t.Fatalf("err %#v, want a requestError %q", err, tt.want)
-				}
+			var ae *Error
+			switch {
+			case tt.kind == 0 && err != nil:
+				t.Fatalf("error %v, want a plan", err)
+			case tt.kind == 0:
+			case !errors.As(err, &ae) || ae.Kind != tt.kind || err.Error() != tt.want:
+				t.Fatalf("err %#v, want an *Error of kind %d: %q", err, tt.kind, tt.want)
+			default:
 				return
 			}
 			var names []string
@@ -76,31 +75,44 @@ func TestPlanFailover(t *testing.T) {
 			}
 		})
 	}
-	// Errors that are not the agent's pass unchanged.
-	st := status.Error(codes.Unavailable, "the agent is stopping")
-	if grpcStatus(st) != st || grpcStatus(nil) != nil {
-		t.Error("grpcStatus changed an error that is not a requestError")
-	}
 }
 
-// The handlers hand the agent's typed errors to gRPC through grpcStatus.
-func TestHandlersMapErrors(t *testing.T) {
-	s := &Service{a: &Agent{}}
+// The Service's commands refuse what they cannot do with typed errors,
+// before touching anything: a request without its instance, a failover
+// or an order without gossip, an order naming a node twice, a reload
+// without a file.
+func TestServiceErrorKinds(t *testing.T) {
+	s := New(Options{Log: discardLog}).Service()
 	ctx := context.Background()
-	_, err := s.Failover(ctx, &vipdv1.FailoverRequest{})
-	if status.Code(err) != codes.InvalidArgument {
-		t.Errorf("Failover without instance: %v, want InvalidArgument", err)
+	kindOf := func(err error) ErrorKind {
+		var ae *Error
+		if !errors.As(err, &ae) {
+			return 0
+		}
+		return ae.Kind
 	}
-	_, err = s.Failover(ctx, &vipdv1.FailoverRequest{Instance: "web"})
-	if status.Code(err) != codes.FailedPrecondition {
-		t.Errorf("Failover without gossip: %v, want FailedPrecondition", err)
+	_, err := s.Failover(ctx, FailoverRequest{})
+	if kindOf(err) != ErrorInvalid {
+		t.Errorf("Failover without instance: %v, want ErrorInvalid", err)
 	}
-	_, err = s.SetOrder(ctx, &vipdv1.SetOrderRequest{Instance: "web", Nodes: []*vipdv1.OrderNode{{Name: "a"}, {Name: "a"}}})
-	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), `nodes[1].name: "a" is already nodes[0]`) {
-		t.Errorf("SetOrder with a node twice: %v, want InvalidArgument naming the field", err)
+	_, err = s.Failover(ctx, FailoverRequest{Instance: "web"})
+	if kindOf(err) != ErrorPrecondition {
+		t.Errorf("Failover without gossip: %v, want ErrorPrecondition", err)
 	}
-	_, err = s.Reload(ctx, &vipdv1.ReloadRequest{})
-	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("Reload without a file: %v, want Unimplemented", err)
+	_, err = s.SetOrder(OrderRequest{Instance: "web", Nodes: []priority.OrderNode{{Name: "a"}, {Name: "a"}}})
+	if kindOf(err) != ErrorInvalid || !strings.Contains(err.Error(), `nodes[1].name: "a" is already nodes[0]`) {
+		t.Errorf("SetOrder with a node twice: %v, want ErrorInvalid naming the field", err)
+	}
+	_, err = s.ReloadFile(ctx, Caller{})
+	if kindOf(err) != ErrorUnimplemented {
+		t.Errorf("Reload without a file: %v, want ErrorUnimplemented", err)
+	}
+	_, err = s.ListEvents(ctx, EventQuery{Query: history.Query{Limit: history.MaxLimit + 1}})
+	if kindOf(err) != ErrorInvalid || err.Error() != fmt.Sprintf("limit: at most %d", history.MaxLimit) {
+		t.Errorf("ListEvents over the limit: %v, want ErrorInvalid", err)
+	}
+	_, err = s.Why(ctx, "")
+	if kindOf(err) != ErrorInvalid {
+		t.Errorf("Why without instance: %v, want ErrorInvalid", err)
 	}
 }

@@ -2,29 +2,23 @@ package agent
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
-
+	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/history"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
 )
 
 // This file feeds the node's event history (package history). Most events
 // come from the watch hub, which already sees every transition, check
 // verdict, membership and order change (tap); the rest from the few
-// places that know who asked for something: the API wrapper (API), the
+// places that know who asked for something: the API's commands (api.go), the
 // commands from other nodes (noteCommand), reloads, cloud actions and
 // the guard and maintenance state compared at every sync (observe).
 // Recording never waits on the disk: a transition costs a mutex and an
@@ -85,65 +79,70 @@ func (a *Agent) startHistory(cfg *config.Config) (stop func()) {
 // history events.
 func (h *nodeHistory) record(e history.Event) {
 	e = h.rec.Record(e)
-	h.hub.publish(&vipdv1.WatchResponse{Time: timestamppb.New(e.Time), Node: e.Node,
-		Event: &vipdv1.WatchResponse_History{History: historyProto(e)}})
+	h.hub.publish(Event{Time: e.Time, Node: e.Node, History: &e})
 }
 
 // tap turns the hub's events into history events. It runs on the
 // publisher's goroutine (an instance's, for a transition): cheap, no I/O.
 // Other nodes' transitions and checks, which the hub also relays, are
 // theirs to record.
-func (h *nodeHistory) tap(ev *vipdv1.WatchResponse) {
-	at := ev.GetTime().AsTime()
-	switch e := ev.Event.(type) {
-	case *vipdv1.WatchResponse_Instance:
+func (h *nodeHistory) tap(ev Event) {
+	at := ev.Time
+	switch {
+	case ev.Instance != nil:
 		if ev.Node != h.node {
 			return
 		}
-		ie := e.Instance
+		ie := ev.Instance
 		h.mu.Lock()
 		prev := h.prio[ie.Name]
 		h.prio[ie.Name] = int(ie.Priority)
 		h.mu.Unlock()
 		h.record(history.Event{Time: at, Kind: history.KindTransition, Instance: ie.Name, Reason: ie.Reason,
-			From: stateWord(ie.From), To: stateWord(ie.To), Priority: int(ie.Priority), PrevPriority: prev, Master: ie.MasterAddress})
+			From: stateWord(ie.From), To: stateWord(ie.To), Priority: int(ie.Priority), PrevPriority: prev, Master: addrString(ie.Master)})
 		if h.observe != nil {
 			h.observe(ie.Name, history.Cause(ie.Reason), at)
 		}
-	case *vipdv1.WatchResponse_Check:
+	case ev.Check != nil:
 		if ev.Node != h.node {
 			return
 		}
-		ce := e.Check
+		ce := ev.Check
 		h.record(history.Event{Time: at, Kind: history.KindCheck, Check: ce.Name,
 			From: checkWord(ce.From), To: checkWord(ce.To), Output: ce.Output})
-	case *vipdv1.WatchResponse_Member:
-		m := e.Member.GetMember()
-		if m.GetName() == h.node || e.Member.PreviousStatus == m.GetStatus() {
+	case ev.Member != nil:
+		m := ev.Member.Member
+		from, to := memberWord(ev.Member.Previous), memberWord(m.Status)
+		if m.Name == h.node || from == to {
 			return // a change of metadata only
 		}
-		var from string
-		if e.Member.PreviousStatus != vipdv1.MemberStatus_MEMBER_STATUS_UNSPECIFIED {
-			from = memberWord(e.Member.PreviousStatus)
+		detail := "member " + m.Name + " at " + addrPortString(m)
+		if m.Meta.AZ != "" {
+			detail += " in " + m.Meta.AZ
 		}
-		detail := "member " + m.GetName() + " at " + m.GetAddress()
-		if m.GetAvailabilityZone() != "" {
-			detail += " in " + m.GetAvailabilityZone()
-		}
-		h.record(history.Event{Time: at, Kind: history.KindMember, Origin: m.GetName(), From: from, To: memberWord(m.GetStatus()), Detail: detail})
-	case *vipdv1.WatchResponse_Order:
-		o := e.Order.GetOrder()
+		h.record(history.Event{Time: at, Kind: history.KindMember, Origin: m.Name, From: from, To: to, Detail: detail})
+	case ev.Order != nil:
+		o := ev.Order
 		var names []string
-		for _, n := range o.GetNodes() {
+		for _, n := range o.Nodes {
 			if n.Disabled {
 				names = append(names, n.Name+" (disabled)")
 			} else {
 				names = append(names, n.Name)
 			}
 		}
-		h.record(history.Event{Time: at, Kind: history.KindOrder, Instance: o.GetInstance(), Origin: o.GetOrigin(), Version: o.GetVersion(),
+		h.record(history.Event{Time: at, Kind: history.KindOrder, Instance: o.Instance, Origin: o.Origin, Version: o.Version,
 			Detail: strings.Join(names, ", ")})
 	}
+}
+
+// addrPortString is a member's gossip address, empty when it has none
+// (this node without gossip).
+func addrPortString(m gossip.Member) string {
+	if !m.Addr.IsValid() {
+		return ""
+	}
+	return m.Addr.String()
 }
 
 // observeHistory compares the split-brain guard's holds and the
@@ -318,160 +317,83 @@ func (a *Agent) cloudObserver(next func(owner, op string, d time.Duration, err e
 	}
 }
 
-// API returns the service to serve: Service, with the commands recorded
-// in the history with how they arrived and who asked.
-func (a *Agent) API() vipdv1.VipdServiceServer { return &recordingService{Service: a.Service()} }
-
-// recordingService records the API's commands, then runs them.
-type recordingService struct{ *Service }
-
-// Failover records a forced failover asked for here.
-func (s recordingService) Failover(ctx context.Context, req *vipdv1.FailoverRequest) (*vipdv1.FailoverResponse, error) {
-	asked := s.a.clock.Now() // the request comes before its effects
-	resp, err := s.Service.Failover(ctx, req)
-	if h := s.a.hist.Load(); h != nil {
-		via, caller := callerOf(ctx)
-		e := history.Event{Time: asked, Kind: history.KindFailover, Instance: req.GetInstance(), Origin: s.a.nodeName, Via: via, Caller: caller,
-			To: req.GetTargetNode(), Reason: "failover requested on " + s.a.nodeName}
-		if resp != nil {
-			e.From, e.To = resp.PreviousMaster, resp.Node
-			switch {
-			case resp.Forwarded:
-				e.Detail = "resign sent to " + resp.PreviousMaster
-			case resp.PreviousMaster == "":
-				e.Detail = "no master in this node's gossip view: the new order alone moves it"
-			}
-		}
-		if err != nil {
-			e.Error = err.Error()
-		}
-		h.record(e)
-	}
-	return resp, err
-}
-
-// SetMaintenance records who drained or released a node.
-func (s recordingService) SetMaintenance(ctx context.Context, req *vipdv1.SetMaintenanceRequest) (*vipdv1.SetMaintenanceResponse, error) {
-	h := s.a.hist.Load()
-	via, caller := callerOf(ctx)
-	by := "API (" + via + ", " + caller + ")"
-	local := req.GetNode() == s.a.nodeName
-	if h != nil && local {
-		h.mu.Lock()
-		h.maintBy = by
-		h.mu.Unlock()
-	}
-	asked := s.a.clock.Now()
-	resp, err := s.Service.SetMaintenance(ctx, req)
-	if h != nil && !local {
-		e := history.Event{Time: asked, Kind: history.KindMaintenance, Origin: s.a.nodeName, Via: via, Caller: caller, To: onOff(req.GetEnabled()),
-			Reason: "asked " + req.GetNode() + " to turn maintenance " + onOff(req.GetEnabled())}
-		if err != nil {
-			e.Error = err.Error()
-		}
-		h.record(e)
-	}
-	return resp, err
-}
-
-// Reload notes who asked for the reload it runs.
-func (s recordingService) Reload(ctx context.Context, req *vipdv1.ReloadRequest) (*vipdv1.ReloadResponse, error) {
-	if h := s.a.hist.Load(); h != nil {
-		via, caller := callerOf(ctx)
-		h.mu.Lock()
-		h.reloadBy = "API (" + via + ", " + caller + ")"
-		h.mu.Unlock()
-	}
-	return s.Service.Reload(ctx, req)
-}
-
-// callerOf says how a call arrived (grpc, http, unix) and who made it, as
-// far as the connection tells: a TLS client certificate's name, else the
-// peer's address (for HTTP, the address the gateway forwarded).
-func callerOf(ctx context.Context) (via, caller string) {
-	via, caller = "grpc", "unknown"
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.Addr == nil {
-		return via, caller
-	}
-	switch addr := p.Addr.String(); {
-	case p.Addr.Network() == "unix" || addr == "@" || addr == "":
-		// The socket is served through net/http, whose peer address for
-		// a unix socket is "@".
-		via, caller = "unix", "local user (unix socket)"
-	case p.Addr.Network() == "bufconn":
-		via = "http"
-		md, _ := metadata.FromIncomingContext(ctx)
-		if f := md.Get("x-forwarded-for"); len(f) > 0 && f[0] != "@" {
-			caller = f[0]
-		} else {
-			caller = "local user (unix socket)"
-		}
-	default:
-		caller = p.Addr.String()
-	}
-	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
-		caller = certName(ti.State.PeerCertificates[0]) + " (" + caller + ")"
-	}
-	return via, caller
-}
-
-func certName(c *x509.Certificate) string {
-	if c.Subject.CommonName != "" {
-		return c.Subject.CommonName
-	}
-	if len(c.DNSNames) > 0 {
-		return c.DNSNames[0]
-	}
-	return c.Subject.String()
-}
-
-// stateWord, checkWord and memberWord are the words history uses: the
-// VRRP states as keepalived writes them, check verdicts, gossip statuses.
-func stateWord(s vipdv1.InstanceState) string {
-	if s == vipdv1.InstanceState_INSTANCE_STATE_UNSPECIFIED {
-		return ""
-	}
-	return strings.TrimPrefix(s.String(), "INSTANCE_STATE_")
-}
-
-func checkWord(s vipdv1.CheckState) string {
-	if s == vipdv1.CheckState_CHECK_STATE_UNSPECIFIED {
-		return ""
-	}
-	return strings.TrimPrefix(s.String(), "CHECK_STATE_")
-}
-
-func memberWord(s vipdv1.MemberStatus) string {
-	if s == vipdv1.MemberStatus_MEMBER_STATUS_UNSPECIFIED {
-		return ""
-	}
-	return strings.ToLower(strings.TrimPrefix(s.String(), "MEMBER_STATUS_"))
-}
-
-// historyProto is an event as the API shows it.
-func historyProto(e history.Event) *vipdv1.HistoryEvent {
-	out := &vipdv1.HistoryEvent{
-		Node: e.Node, Seq: e.Seq, Time: timestamppb.New(e.Time), Kind: string(e.Kind), Instance: e.Instance,
-		Reason: e.Reason, From: e.From, To: e.To, Priority: uint32(max(e.Priority, 0)), PreviousPriority: uint32(max(e.PrevPriority, 0)),
-		Master: e.Master, Check: e.Check, Output: e.Output, Origin: e.Origin, Version: e.Version, Via: e.Via, Caller: e.Caller,
-		Error: e.Error, Detail: e.Detail,
-	}
-	if e.Kind == history.KindTransition {
-		out.Cause = history.Cause(e.Reason)
-	}
-	if e.Duration != 0 {
-		out.Duration = durationpb.New(e.Duration)
-	}
-	return out
-}
-
-// setTap sets (or, with nil, clears) the function that sees every event
-// the hub publishes, before the watchers.
-func (h *hub) setTap(f func(*vipdv1.WatchResponse)) {
-	if f == nil {
-		h.tap.Store(nil)
+// noteFailover records a forced failover asked for here: asked is when
+// the request came (before its effects), res what it did if err is nil.
+func (a *Agent) noteFailover(asked time.Time, req FailoverRequest, res FailoverResult, err error) {
+	h := a.hist.Load()
+	if h == nil {
 		return
 	}
-	h.tap.Store(&f)
+	e := history.Event{Time: asked, Kind: history.KindFailover, Instance: req.Instance, Origin: a.nodeName, Via: req.Caller.Via,
+		Caller: req.Caller.Name, To: req.Target, Reason: "failover requested on " + a.nodeName}
+	if err == nil {
+		e.From, e.To = res.PreviousMaster, res.Node
+		switch {
+		case res.Forwarded:
+			e.Detail = "resign sent to " + res.PreviousMaster
+		case res.PreviousMaster == "":
+			e.Detail = "no master in this node's gossip view: the new order alone moves it"
+		}
+	} else {
+		e.Error = err.Error()
+	}
+	h.record(e)
+}
+
+// maintenanceAsked notes who asks to drain or release this node, for the
+// event the next sync records (observeHistory); it returns when the
+// request came.
+func (a *Agent) maintenanceAsked(req MaintenanceRequest) time.Time {
+	if h := a.hist.Load(); h != nil && req.Node == a.nodeName {
+		h.mu.Lock()
+		h.maintBy = "API (" + req.Caller.Via + ", " + req.Caller.Name + ")"
+		h.mu.Unlock()
+	}
+	return a.clock.Now()
+}
+
+// noteMaintenance records a request to drain or release another node
+// (this node's own change is recorded when the sync sees it).
+func (a *Agent) noteMaintenance(asked time.Time, req MaintenanceRequest, err error) {
+	h := a.hist.Load()
+	if h == nil || req.Node == a.nodeName {
+		return
+	}
+	e := history.Event{Time: asked, Kind: history.KindMaintenance, Origin: a.nodeName, Via: req.Caller.Via, Caller: req.Caller.Name,
+		To: onOff(req.Enabled), Reason: "asked " + req.Node + " to turn maintenance " + onOff(req.Enabled)}
+	if err != nil {
+		e.Error = err.Error()
+	}
+	h.record(e)
+}
+
+// reloadAsked notes who asked for the reload about to run.
+func (a *Agent) reloadAsked(by Caller) {
+	if h := a.hist.Load(); h != nil {
+		h.mu.Lock()
+		h.reloadBy = "API (" + by.Via + ", " + by.Name + ")"
+		h.mu.Unlock()
+	}
+}
+
+// stateWord, checkWord and memberWord are the words history uses, which
+// its readers (and the API's events) carry: the VRRP states as keepalived
+// writes them, check verdicts in capitals, gossip statuses; empty for a
+// state not known. Spelled out here, not taken from String methods, so
+// that renaming a state elsewhere cannot change what is recorded.
+func stateWord(s fsm.State) string { return stateWords[s] }
+
+func checkWord(s checks.State) string { return checkWords[s] }
+
+var (
+	stateWords = map[fsm.State]string{fsm.Init: "INIT", fsm.Backup: "BACKUP", fsm.Master: "MASTER", fsm.Fault: "FAULT", fsm.Stopped: "STOP"}
+	checkWords = map[checks.State]string{checks.StateInit: "INIT", checks.StateHealthy: "HEALTHY", checks.StateFailed: "FAILED"}
+)
+
+func memberWord(s string) string {
+	switch s {
+	case gossip.StatusAlive, gossip.StatusSuspect, gossip.StatusDead, gossip.StatusLeft:
+		return s
+	}
+	return ""
 }

@@ -12,13 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/history"
-	vipdv1 "github.com/vipd/vipd/proto/vipd/v1"
+	"github.com/vipd/vipd/priority"
 )
 
 // This file answers ListEvents and Why for the whole cluster: it asks
@@ -207,82 +204,93 @@ func (a *Agent) gather(ctx context.Context, q historyRequest, local bool) ([]his
 	return answers, sides
 }
 
-// ListEvents returns the cluster's (or, with local, this node's) history.
-func (s *Service) ListEvents(ctx context.Context, req *vipdv1.ListEventsRequest) (*vipdv1.ListEventsResponse, error) {
-	resp, err := s.listEvents(ctx, req)
-	return resp, grpcStatus(err)
+// EventQuery asks for the cluster's (or one node's) history.
+type EventQuery struct {
+	history.Query
+	// Local asks this node's history only (so does Query.Node naming
+	// this node).
+	Local bool
 }
 
-// listEvents is ListEvents, its errors the agent's.
-func (s *Service) listEvents(ctx context.Context, req *vipdv1.ListEventsRequest) (*vipdv1.ListEventsResponse, error) {
-	q := history.Query{Instance: req.GetInstance(), Node: req.GetNode(), Limit: int(req.GetLimit())}
-	if req.Since != nil {
-		q.Since = req.Since.AsTime()
+// EventList is the merged history and, per node, how its part came.
+type EventList struct {
+	Events  []history.Event
+	Sources []history.NodeReport
+}
+
+// ListEvents returns the cluster's (or, with Local, this node's) history.
+func (s *Service) ListEvents(ctx context.Context, req EventQuery) (EventList, error) {
+	q := req.Query
+	if q.Limit > history.MaxLimit {
+		return EventList{}, reqErrorf(ErrorInvalid, "limit: at most %d", history.MaxLimit)
 	}
-	if req.Until != nil {
-		q.Until = req.Until.AsTime()
-	}
-	for _, k := range req.GetKind() {
-		kind, err := history.ParseKind(k)
-		if err != nil {
-			return nil, reqErrorf(errInvalid, "kind: %v", err)
-		}
-		q.Kinds = append(q.Kinds, kind)
-	}
-	if req.GetLimit() > history.MaxLimit {
-		return nil, reqErrorf(errInvalid, "limit: at most %d", history.MaxLimit)
-	}
-	local := req.GetLocal() || (q.Node == s.a.nodeName)
+	local := req.Local || (q.Node == s.a.nodeName)
 	answers, _ := s.a.gather(ctx, historyRequest{Events: &q}, local)
 	if q.Node != "" {
 		// Only that node's answer matters; the others return nothing.
 		answers = slices.DeleteFunc(answers, func(a history.Answer) bool { return a.Node != q.Node })
 		if len(answers) == 0 {
-			return nil, reqErrorf(errNotFound, "node %q: not a member", q.Node)
+			return EventList{}, reqErrorf(ErrorNotFound, "node %q: not a member", q.Node)
 		}
 	}
 	tl := history.Merge(answers, history.DefaultSkew)
-	return &vipdv1.ListEventsResponse{Events: eventsProto(tl.Events), Sources: sourcesProto(tl.Nodes)}, nil
-}
-
-func eventsProto(evs []history.Event) []*vipdv1.HistoryEvent {
-	out := make([]*vipdv1.HistoryEvent, 0, len(evs))
-	for _, e := range evs {
-		out = append(out, historyProto(e))
-	}
-	return out
-}
-
-func sourcesProto(nodes []history.NodeReport) []*vipdv1.EventSource {
-	var out []*vipdv1.EventSource
-	for _, n := range nodes {
-		out = append(out, &vipdv1.EventSource{Node: n.Node, Answered: n.Answered, Error: n.Error, Events: uint32(n.Events),
-			ClockOffset: durationpb.New(n.Offset), Skew: n.Skew})
-	}
-	return out
+	return EventList{Events: tl.Events, Sources: tl.Nodes}, nil
 }
 
 // chainLength is how many events Why shows.
 const chainLength = 25
 
-// Why explains who holds an instance and why.
-func (s *Service) Why(ctx context.Context, req *vipdv1.WhyRequest) (*vipdv1.WhyResponse, error) {
-	resp, err := s.why(ctx, req)
-	return resp, grpcStatus(err)
+// WhyResult explains who holds an instance and why.
+type WhyResult struct {
+	Instance string
+	// Holders are the nodes that are MASTER (more than one: split brain).
+	Holders []string
+	// Explanation is the answer in sentences.
+	Explanation []string
+	// Nodes are the nodes running the instance, ranked as VRRP elects.
+	Nodes []WhyNode
+	// Order is the instance's cluster-wide order, nil if none.
+	Order *priority.Order
+	// Chain are the events that led here, oldest first.
+	Chain []history.Event
+	// Sources say, per node, how its history came.
+	Sources []history.NodeReport
 }
 
-// why is Why, its errors the agent's.
-func (s *Service) why(ctx context.Context, req *vipdv1.WhyRequest) (*vipdv1.WhyResponse, error) {
+// WhyNode is one node's side of an instance.
+type WhyNode struct {
+	Node string
+	// Answered is false when the side is as gossip last showed it.
+	Answered bool
+	// State is gossip.UnknownState for a state word this version does
+	// not know.
+	State fsm.State
+	// Priority is the effective priority, BasePriority the configured
+	// one, OrderPlace the node's place in the order (1 first, 0 none).
+	Priority, BasePriority, OrderPlace int
+	FailedChecks                       []string
+	// PriorityNote says what moved the priority.
+	PriorityNote string
+	Fault        bool
+	Maintenance  bool
+	// Held says what holds the node in BACKUP, if anything.
+	Held string
+	// Reason says why the node is in its state, since Since.
+	Reason string
+	Since  time.Time
+}
+
+// Why explains who holds an instance and why.
+func (s *Service) Why(ctx context.Context, name string) (WhyResult, error) {
 	a := s.a
-	name := req.GetInstance()
 	if name == "" {
-		return nil, reqErrorf(errInvalid, "instance: required")
+		return WhyResult{}, reqErrorf(ErrorInvalid, "instance: required")
 	}
 	q := history.Query{Instance: name, Limit: 200, Since: a.clock.Now().Add(-7 * 24 * time.Hour),
 		Kinds: []history.Kind{history.KindTransition, history.KindPriority, history.KindFailover, history.KindOrder, history.KindGuard,
 			history.KindMaintenance, history.KindCheck, history.KindCloud, history.KindMember}}
 	answers, sides := a.gather(ctx, historyRequest{Events: &q, Explain: name}, false)
-	var order *gossip.OrderEntry
+	var order *priority.Order
 	var states map[string]gossip.NodeState
 	if l := a.link.Load(); l != nil {
 		states = l.c.States()
@@ -293,23 +301,20 @@ func (s *Service) why(ctx context.Context, req *vipdv1.WhyRequest) (*vipdv1.WhyR
 	sides = withGossipSides(sides, states, name)
 	sides = slices.DeleteFunc(sides, func(s *sideOf) bool { return !s.Running })
 	if len(sides) == 0 {
-		return nil, reqErrorf(errNotFound, "instance %q: no node runs it", name)
+		return WhyResult{}, reqErrorf(ErrorNotFound, "instance %q: no node runs it", name)
 	}
 	rankSides(sides)
 	tl := history.Merge(answers, history.DefaultSkew)
-	resp := &vipdv1.WhyResponse{Instance: name, Sources: sourcesProto(tl.Nodes)}
-	if order != nil {
-		resp.Order = orderProto(*order)
-	}
+	res := WhyResult{Instance: name, Sources: tl.Nodes, Order: order}
 	for _, sd := range sides {
 		if sd.State == fsm.Master.String() {
-			resp.Holders = append(resp.Holders, sd.Node)
+			res.Holders = append(res.Holders, sd.Node)
 		}
-		resp.Nodes = append(resp.Nodes, sideProto(sd))
+		res.Nodes = append(res.Nodes, sd.whyNode())
 	}
-	resp.Explanation = explain(name, sides, order)
-	resp.Chain = eventsProto(chain(tl.Events, sides))
-	return resp, nil
+	res.Explanation = explain(name, sides, order)
+	res.Chain = chain(tl.Events, sides)
+	return res, nil
 }
 
 // withGossipSides adds, for the nodes that did not answer, their side as
@@ -381,7 +386,7 @@ func cmpBool(x, y bool) int {
 
 // explain says, in sentences, who holds the instance and why that node
 // and not the next one. sides are ranked (rankSides).
-func explain(name string, sides []*sideOf, order *gossip.OrderEntry) []string {
+func explain(name string, sides []*sideOf, order *priority.Order) []string {
 	var out []string
 	var masters []*sideOf
 	for _, s := range sides {
@@ -540,14 +545,12 @@ func chain(evs []history.Event, sides []*sideOf) []history.Event {
 	return out
 }
 
-func sideProto(s *sideOf) *vipdv1.WhyNode {
-	out := &vipdv1.WhyNode{
-		Node: s.Node, Answered: s.answered, State: stateProto(wordState(s.State)), Priority: uint32(max(s.Priority, 0)),
-		BasePriority: uint32(max(s.Base, 0)), OrderPlace: uint32(max(s.OrderPlace, 0)), FailedChecks: s.FailedChecks,
-		PriorityNote: s.Note, Fault: s.Fault, Maintenance: s.Maintenance, Held: s.Held, Reason: s.Reason,
+// whyNode is the side as Why answers it; taken before explain, whose
+// describe clears a Note that the order place says again.
+func (s *sideOf) whyNode() WhyNode {
+	return WhyNode{
+		Node: s.Node, Answered: s.answered, State: wordState(s.State), Priority: s.Priority,
+		BasePriority: s.Base, OrderPlace: s.OrderPlace, FailedChecks: s.FailedChecks,
+		PriorityNote: s.Note, Fault: s.Fault, Maintenance: s.Maintenance, Held: s.Held, Reason: s.Reason, Since: s.Since,
 	}
-	if !s.Since.IsZero() {
-		out.Since = timestamppb.New(s.Since)
-	}
-	return out
 }

@@ -17,26 +17,26 @@ const scrapeTimeout = 2 * time.Second
 func (a *Agent) snapshot() metrics.Snapshot {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	var st nodeStatus
+	var st Status
 	if err := a.onLoop(ctx, func() { st = a.nodeStatus() }); err != nil {
 		return metrics.Snapshot{}
 	}
-	s := metrics.Snapshot{Maintenance: st.maintenance, Drops: map[string]uint64{}}
-	for _, in := range st.instances {
+	s := metrics.Snapshot{Maintenance: st.Maintenance, Drops: map[string]uint64{}}
+	for _, in := range st.Instances {
 		s.Instances = append(s.Instances, metrics.Instance{
-			Name: in.cfg.Name, VRID: in.cfg.VRID, Family: in.cfg.Family, State: in.state,
-			BasePriority: in.cfg.Priority, EffectivePriority: in.priority,
-			AdvertsSent: in.sent, AdvertsReceived: in.received, Guarded: in.guarded,
+			Name: in.Name, VRID: in.VRID, Family: in.Family, State: in.State,
+			BasePriority: in.BasePriority, EffectivePriority: in.Priority,
+			AdvertsSent: in.Sent, AdvertsReceived: in.Received, Guarded: in.Guarded,
 		})
 	}
-	for _, c := range st.checks {
+	for _, c := range st.Checks {
 		s.Checks = append(s.Checks, metrics.Check{Name: c.Name, Kind: string(c.Kind), Healthy: c.Healthy})
 	}
-	for reason, n := range st.drops {
+	for reason, n := range st.Drops {
 		s.Drops[reason.String()] = n
 	}
-	for _, ca := range st.cloud {
-		s.CloudActions = append(s.CloudActions, metrics.CloudAction{Owner: ca.owner, Action: cloudmove.Operation(ca.Kind, false), ErrorAt: ca.ErrorAt})
+	for _, ca := range st.Cloud {
+		s.CloudActions = append(s.CloudActions, metrics.CloudAction{Owner: ca.Owner, Action: cloudmove.Operation(ca.Kind, false), ErrorAt: ca.ErrorAt})
 	}
 	if l := a.link.Load(); l != nil {
 		g := &metrics.Gossip{HealthScore: l.c.HealthScore()}

@@ -17,8 +17,6 @@ package metrics
 
 import (
 	"net/http"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vipd/vipd/election/fsm"
+	"github.com/vipd/vipd/inet"
 )
 
 // BuildInfo describes the running binary, for vipd_build_info.
@@ -225,10 +224,26 @@ func (m *Metrics) ObserveAPIPanic(method string) {
 // so that a bug cannot grow the number of series.
 var States = []string{"init", "backup", "master", "fault", "stop"}
 
+// stateLabels and familyLabels spell out each label value, so that
+// renaming a state or a family (or its String) elsewhere cannot change a
+// series' name (metrics_test.go pins them).
+var (
+	stateLabels  = map[fsm.State]string{fsm.Init: "init", fsm.Backup: "backup", fsm.Master: "master", fsm.Fault: "fault", fsm.Stopped: "stop"}
+	familyLabels = map[inet.Family]string{inet.IPv4: "ipv4", inet.IPv6: "ipv6"}
+)
+
 func stateLabel(s fsm.State) string {
-	l := strings.ToLower(s.String())
-	if slices.Contains(States, l) {
+	if l, ok := stateLabels[s]; ok {
 		return l
 	}
 	return "unknown"
+}
+
+// familyLabel is the family label; the configuration allows no other
+// family than the two, which keep their words.
+func familyLabel(f inet.Family) string {
+	if l, ok := familyLabels[f]; ok {
+		return l
+	}
+	return f.Label()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -350,6 +351,28 @@ func TestCloudLabelsBounded(t *testing.T) {
 	} {
 		if !strings.Contains(text, line+"\n") {
 			t.Errorf("scrape lacks %s", line)
+		}
+	}
+}
+
+// The state and family labels are pinned value by value: renaming a state
+// or a family (or its String) elsewhere cannot change a series. Every
+// state fsm knows has its label, one of States; any other is "unknown".
+func TestStateAndFamilyLabels(t *testing.T) {
+	for s, want := range map[fsm.State]string{fsm.Init: "init", fsm.Backup: "backup", fsm.Master: "master", fsm.Fault: "fault",
+		fsm.Stopped: "stop", fsm.State(200): "unknown", fsm.State(255): "unknown"} {
+		if got := stateLabel(s); got != want {
+			t.Errorf("stateLabel(%d) = %q, want %q", s, got, want)
+		}
+	}
+	for s := range fsm.State(255) {
+		if _, known := fsm.ParseState(s.String()); known && !slices.Contains(States, stateLabel(s)) {
+			t.Errorf("fsm state %v has label %q, not one of States", s, stateLabel(s))
+		}
+	}
+	for f, want := range map[inet.Family]string{inet.IPv4: "ipv4", inet.IPv6: "ipv6"} {
+		if got := familyLabel(f); got != want {
+			t.Errorf("familyLabel(%v) = %q, want %q", f, got, want)
 		}
 	}
 }

@@ -159,7 +159,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 			continue // a duplicate would make the whole scrape fail
 		}
 		seen[in.Name] = true
-		l := []string{in.Name, strconv.Itoa(int(in.VRID)), in.Family.Label()}
+		l := []string{in.Name, strconv.Itoa(int(in.VRID)), familyLabel(in.Family)}
 		cur := stateLabel(in.State)
 		for _, st := range States {
 			gauge(descState, b(st == cur), append(l, st)...)

@@ -96,7 +96,7 @@ STOPPING=1 when a graceful stop begins.`,
 			if cmd.Flags().Changed("api-socket") {
 				cfg.API.Socket = apiSocket
 			}
-			api, err := server.New(cfg.API, a.API(), server.Options{Ready: a.Ready, Logger: log.With("component", "api"), Metrics: m.Handler(), Observer: m})
+			api, err := server.New(cfg.API, server.NewService(a.Service()), server.Options{Ready: a.Ready, Logger: log.With("component", "api"), Metrics: m.Handler(), Observer: m})
 			if err != nil {
 				return err
 			}
