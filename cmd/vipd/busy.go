@@ -10,9 +10,9 @@ import (
 	"github.com/vipd/vipd/internal/sched"
 )
 
-// threadSweep is how often threads the Go runtime started since the last
-// sweep are put under node.scheduling (see internal/sched: they start
-// under the normal policy). The runtime rarely starts one once running.
+// threadSweep is the shortest gap between two looks for threads the Go
+// runtime started since (see internal/sched: they start under the normal
+// policy, and sched.Threads.Run backs off to a minute while none come).
 const threadSweep = time.Second
 
 // busyGuard applies node.scheduling and node.lock_memory at start (see
@@ -21,8 +21,9 @@ const threadSweep = time.Second
 // refusing to start would leave the VIP with no agent at all.
 type busyGuard struct {
 	log     *slog.Logger
-	applied config.Node // the node settings applied at start
-	locked  bool        // memory is locked: start-up pages stay mapped
+	applied config.Node    // the node settings applied at start
+	locked  bool           // memory is locked: start-up pages stay mapped
+	threads *sched.Threads // the settings' sweep, nil when none runs
 	done    chan struct{}
 }
 
@@ -55,6 +56,7 @@ func startBusyGuard(ctx context.Context, log *slog.Logger, n config.Node) *busyG
 		close(g.done)
 		return g
 	}
+	g.threads = th
 	go func() {
 		defer close(g.done)
 		last := ""
@@ -72,8 +74,12 @@ func startBusyGuard(ctx context.Context, log *slog.Logger, n config.Node) *busyG
 func (g *busyGuard) wait() { <-g.done }
 
 // reloaded warns when a reloaded configuration changes the settings: they
-// are applied at start only.
+// are applied at start only. It also has the sweep look for new threads
+// every second again, as the reload may start some.
 func (g *busyGuard) reloaded(c *config.Config) {
+	if g.threads != nil {
+		g.threads.Kick() // a reload starts checks and scripts: threads may come
+	}
 	if c == nil {
 		return
 	}

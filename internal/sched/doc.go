@@ -17,10 +17,15 @@
 // notify scripts) start under the normal policy with nice 0, so a busy
 // script never runs at real-time priority. The flag also applies to the
 // runtime's own new threads (the kernel makes no difference between a new
-// thread and a new process there), which is why the periodic sweep exists;
-// the Go runtime creates threads rarely once the agent runs.
+// thread and a new process there), which is why Threads.Run looks for new
+// ones. Neither Linux nor Go says when a thread starts, but the runtime
+// counts its threads (runtime/metrics) and keeps those it started: Run
+// reads that count, every second while it grows (start-up, the first
+// scripts), then less and less often up to once a minute, and reads /proc
+// only when the count changed (or once a minute), so an agent whose
+// threads are all there costs one wake-up a minute for this.
 //
-// It imports internal/clock (the sweep's timer) and internal/exepages (the
+// It imports internal/clock (Run's timer) and internal/exepages (the
 // executable's mappings) and nothing else of vipd; config is translated by
 // cmd/vipd.
 package sched

@@ -24,6 +24,9 @@ func (*Threads) Apply() (int, error) { return 0, errUnsupported }
 // Run returns at once.
 func (*Threads) Run(context.Context, clock.Clock, time.Duration, func(error)) {}
 
+// Kick does nothing.
+func (*Threads) Kick() {}
+
 // Locked says what LockMemory locked.
 type Locked struct{ Executable uint64 }
 

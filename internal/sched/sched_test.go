@@ -11,10 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vipd/vipd/internal/clock"
@@ -251,5 +255,109 @@ func TestSweepCatchesNewThreads(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "ok" {
 		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// Run looks at the threads every period while the runtime's thread count
+// grows and for steadyLooks periods more, then less and less often
+// (reading /proc only at MaxSweepGap), and every period again as soon as
+// the count grows or Kick says threads may come. Each read of /proc is
+// seen here as a failure to list a missing task directory.
+func TestRunBacksOffWhileThreadsStay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th, err := NewThreads(Settings{Policy: Other, Nice: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		th.taskDir = filepath.Join(t.TempDir(), "missing")
+		var threads atomic.Uint64
+		threads.Store(5)
+		th.threads = threads.Load
+		start := time.Now()
+		var mu sync.Mutex
+		var reads []time.Duration // when /proc was read, since start
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			th.Run(ctx, clock.Real(), time.Second, func(error) {
+				mu.Lock()
+				defer mu.Unlock()
+				reads = append(reads, time.Since(start))
+			})
+		}()
+		readsSoFar := func() []time.Duration {
+			synctest.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(reads)
+		}
+		second := time.Second
+
+		// The first look reads /proc; steadyLooks more a period apart,
+		// then gaps that double (2, 4, 8, 16, 32 s), none of which read
+		// it, up to MaxSweepGap, which does.
+		time.Sleep(second)
+		if got := readsSoFar(); !slices.Equal(got, []time.Duration{second}) {
+			t.Fatalf("reads %v, want one after the period", got)
+		}
+		quiet := second + (steadyLooks+1)*second + (2+4+8+16+32)*second + MaxSweepGap
+		time.Sleep(quiet - second - time.Millisecond)
+		if got := readsSoFar(); len(got) != 1 {
+			t.Fatalf("reads %v while the count stayed, want none before %v", got, quiet)
+		}
+		time.Sleep(time.Millisecond)
+		if got := readsSoFar(); !slices.Equal(got, []time.Duration{second, quiet}) {
+			t.Fatalf("reads %v, want the safety read at %v", got, quiet)
+		}
+
+		// A new thread: read at the next look, then looks every period
+		// again (a second thread a period later is read then).
+		threads.Store(6)
+		time.Sleep(MaxSweepGap)
+		at := quiet + MaxSweepGap
+		if got := readsSoFar(); len(got) != 3 || got[2] != at {
+			t.Fatalf("reads %v, want one more at %v", got, at)
+		}
+		threads.Store(7)
+		time.Sleep(second)
+		at += second
+		if got := readsSoFar(); len(got) != 4 || got[3] != at {
+			t.Fatalf("reads %v, want one more at %v", got, at)
+		}
+
+		// Backed off again, Kick brings the looks back to every period.
+		time.Sleep((steadyLooks+1)*second + (2+4+8)*second + second/2)
+		at += (steadyLooks+1)*second + (2+4+8)*second + second/2
+		if got := readsSoFar(); len(got) != 4 {
+			t.Fatalf("reads %v while backing off, want none more", got)
+		}
+		threads.Store(8)
+		th.Kick()
+		time.Sleep(second)
+		if got := readsSoFar(); len(got) != 5 || got[4] != at+second {
+			t.Fatalf("reads %v after Kick, want one more at %v", got, at+second)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// The runtime's thread count is read without a system call and counts
+// the threads /proc lists.
+func TestThreadCount(t *testing.T) {
+	th, err := NewThreads(Settings{Policy: Other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := th.count()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Threads may start between the two reads; the runtime owns them all
+	// (no cgo).
+	if n == 0 || n > uint64(len(ents)) {
+		t.Errorf("runtime counts %d threads, /proc lists %d", n, len(ents))
 	}
 }

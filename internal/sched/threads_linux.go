@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"time"
 
@@ -19,6 +20,10 @@ type Threads struct {
 	attr unix.SchedAttr
 	// taskDir lists the threads; a test points it at another process.
 	taskDir string
+	// threads counts the process's threads; nil: the runtime's metric. A
+	// test replaces it.
+	threads func() uint64
+	kick    chan struct{} // Kick's word to Run
 }
 
 // NewThreads checks s and returns a Threads that applies it to this
@@ -42,7 +47,7 @@ func NewThreads(s Settings) (*Threads, error) {
 	default:
 		return nil, fmt.Errorf("sched: unknown policy %v", s.Policy)
 	}
-	return &Threads{s: s, attr: attr, taskDir: "/proc/self/task"}, nil
+	return &Threads{s: s, attr: attr, taskDir: "/proc/self/task", kick: make(chan struct{}, 1)}, nil
 }
 
 // Apply puts every thread that is not under the settings yet there, and
@@ -113,22 +118,94 @@ func (t *Threads) list() ([]int, error) {
 	return tids, nil
 }
 
-// Run applies the settings again every period until ctx ends, so that
-// threads the Go runtime starts later (they begin under the normal policy:
-// SCHED_RESET_ON_FORK) join within a period. onErr, if set, gets each
-// failure; a failure does not stop the sweeps.
+// MaxSweepGap is the longest Run waits between two looks at the
+// process's threads once their number has stopped changing.
+const MaxSweepGap = time.Minute
+
+// steadyLooks is how many looks in a row must find no new thread before
+// Run starts backing off: threads come in bursts a few seconds long (start-up,
+// the first runs of the check scripts, a reload).
+const steadyLooks = 10
+
+// Run puts threads the Go runtime starts later under the settings (they
+// begin under the normal policy: SCHED_RESET_ON_FORK) until ctx ends.
+// Linux says nothing when a thread of one's own process starts and Go
+// offers no hook, so Run looks: every period while threads come and for
+// steadyLooks periods after the last one, then at gaps that double up to
+// MaxSweepGap, and every period again as soon as the runtime's count of its
+// threads (runtime/metrics, read without a system call) has grown, or Kick
+// says threads may come. The runtime starts its threads at start-up and
+// in bursts of work (a script's fork and wait, a slow file read) and keeps
+// them; so a new thread joins within a period while threads come, and an
+// agent whose threads are all there wakes for this once a minute, not
+// once a period. /proc is read only when the count changed, or at
+// MaxSweepGap in case a thread ended and another started in between.
+// onErr, if set, gets each failure; a failure does not stop the sweeps.
 func (t *Threads) Run(ctx context.Context, clk clock.Clock, period time.Duration, onErr func(error)) {
-	tm := clk.NewTimer(period)
+	maxGap := max(period, MaxSweepGap)
+	gap := period
+	steady := 0
+	// The first look always reads /proc: threads may have started
+	// between the caller's Apply and now.
+	var seen uint64
+	tm := clk.NewTimer(gap)
 	defer tm.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-t.kick:
+			// Threads may come: look every period again.
+			steady, gap = 0, period
+			tm.Stop()
+			select { // a Fake timer may hold an expiry Stop came too late for
+			case <-tm.C():
+			default:
+			}
+			tm.Reset(gap)
+			continue
 		case <-tm.C():
 		}
-		if _, err := t.Apply(); err != nil && onErr != nil {
-			onErr(err)
+		n := t.count()
+		if n != seen || gap >= maxGap {
+			if _, err := t.Apply(); err != nil && onErr != nil {
+				onErr(err)
+			}
 		}
-		tm.Reset(period)
+		switch {
+		case n > seen:
+			steady, gap = 0, period
+		case steady < steadyLooks:
+			steady++
+		default:
+			gap = min(2*gap, maxGap)
+		}
+		seen = n
+		tm.Reset(gap)
 	}
 }
+
+// Kick tells Run that threads may start soon (a reload, say): it looks
+// every period again until they have stopped coming. It never blocks.
+func (t *Threads) Kick() {
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+}
+
+// count returns the number of threads the Go runtime owns now.
+func (t *Threads) count() uint64 {
+	if t.threads != nil {
+		return t.threads()
+	}
+	s := []metrics.Sample{{Name: threadsMetric}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+// threadsMetric is the runtime's count of its live threads.
+const threadsMetric = "/sched/threads/total:threads"
