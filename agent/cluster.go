@@ -199,9 +199,9 @@ func (l *clusterLink) syncOrders(t *tracking) {
 			continue
 		}
 		l.orders[inst] = orderKey{e.Version, e.Origin}
-		list := &priority.List{Source: fmt.Sprintf("cluster order (version %d from %s)", e.Version, e.Origin)}
+		list := &priority.Order{Source: fmt.Sprintf("cluster order (version %d from %s)", e.Version, e.Origin)}
 		for i, n := range e.Nodes {
-			list.Nodes = append(list.Nodes, priority.Entry{Name: n.Name, Disabled: n.Disabled, Line: i + 1})
+			list.Nodes = append(list.Nodes, priority.OrderNode{Name: n.Name, Disabled: n.Disabled, Line: i + 1})
 		}
 		t.setShared(inst, list)
 		l.log.Info("cluster order in effect", "instance", inst, "version", e.Version, "origin", e.Origin)

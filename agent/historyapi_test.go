@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vipd/vipd/gossip"
 	"github.com/vipd/vipd/history"
+	"github.com/vipd/vipd/priority"
 )
 
 func sides(s ...*sideOf) []*sideOf {
@@ -58,7 +58,7 @@ func TestWhyArithmetic(t *testing.T) {
 		has(t, lines, "n2: BACKUP, priority 50 (configured 150; check dns failed (weight -100): -100), failed checks: dns")
 	})
 	t.Run("order", func(t *testing.T) {
-		order := &gossip.OrderEntry{Instance: "dns", Version: 7, Origin: "n3", Nodes: []gossip.OrderNode{{Name: "n2"}, {Name: "n1"}, {Name: "n3", Disabled: true}}}
+		order := &priority.Order{Instance: "dns", Version: 7, Origin: "n3", Nodes: []priority.OrderNode{{Name: "n2"}, {Name: "n1"}, {Name: "n3", Disabled: true}}}
 		s := sides(
 			&sideOf{Node: "n1", State: "BACKUP", Priority: 200, OrderPlace: 2, Note: "node n1 is number 2 in order", Source: "198.51.100.1"},
 			&sideOf{Node: "n2", State: "MASTER", Priority: 250, OrderPlace: 1, Source: "198.51.100.2"},

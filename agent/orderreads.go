@@ -97,10 +97,10 @@ func loadOrderReads(path string, log *slog.Logger) *orderReads {
 }
 
 // orderNodes is how a local order is published.
-func orderNodes(l *priority.List) []gossip.OrderNode {
-	nodes := make([]gossip.OrderNode, 0, len(l.Nodes))
+func orderNodes(l *priority.Order) []priority.OrderNode {
+	nodes := make([]priority.OrderNode, 0, len(l.Nodes))
 	for _, e := range l.Nodes {
-		nodes = append(nodes, gossip.OrderNode{Name: e.Name, Disabled: e.Disabled})
+		nodes = append(nodes, priority.OrderNode{Name: e.Name, Disabled: e.Disabled})
 	}
 	return nodes
 }
@@ -109,7 +109,7 @@ func orderNodes(l *priority.List) []gossip.OrderNode {
 // and which are disabled. Comments, blank lines, where the list comes
 // from (file or configuration) do not count, so editing only those is not
 // an edit of the order.
-func orderDigest(nodes []gossip.OrderNode) string {
+func orderDigest(nodes []priority.OrderNode) string {
 	var b strings.Builder
 	for _, n := range nodes {
 		if n.Disabled {
@@ -196,15 +196,15 @@ func writeOrderReads(path string, read map[string]string) error {
 // orderCluster is what publishing local orders needs of the gossip
 // cluster (gossip.Cluster).
 type orderCluster interface {
-	Orders() map[string]gossip.OrderEntry
-	SetOrder(instance string, nodes []gossip.OrderNode) (gossip.OrderEntry, error)
+	Orders() map[string]priority.Order
+	SetOrder(instance string, nodes []priority.OrderNode) (priority.Order, error)
 }
 
 // publishOrders publishes the local orders that shouldPublish says to,
 // records every order judged as read, and returns the cluster's orders
 // with what it published. local maps an instance to its order as read
 // here. It runs on the agent's goroutine.
-func publishOrders(c orderCluster, reads *orderReads, local map[string]*priority.List, log *slog.Logger) map[string]gossip.OrderEntry {
+func publishOrders(c orderCluster, reads *orderReads, local map[string]*priority.Order, log *slog.Logger) map[string]priority.Order {
 	orders := c.Orders()
 	for inst, list := range local {
 		nodes := orderNodes(list)

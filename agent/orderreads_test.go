@@ -19,9 +19,9 @@ import (
 // blank lines and whether it comes from a file or the configuration do not
 // change it; the names, their order and the disabled marks do.
 func TestOrderDigest(t *testing.T) {
-	digest := func(l priority.List) string { return orderDigest(orderNodes(&l)) }
+	digest := func(l priority.Order) string { return orderDigest(orderNodes(&l)) }
 	inline, _ := priority.FromConfig([]string{"n1", "n2", "#n3"})
-	file, _ := priority.ParseList("/etc/vipd/order", []byte("## who is master\nn1\n\nn2   # the backup\n# n3\n"))
+	file, _ := priority.ParseOrder("/etc/vipd/order", []byte("## who is master\nn1\n\nn2   # the backup\n# n3\n"))
 	if digest(inline) != digest(file) {
 		t.Errorf("the same order inline and in a file has two digests")
 	}
@@ -171,14 +171,14 @@ func TestOrderReadsWriteFailure(t *testing.T) {
 // fakeOrders stands in for gossip.Cluster's orders: last writer wins by
 // version, as there.
 type fakeOrders struct {
-	orders map[string]gossip.OrderEntry
+	orders map[string]priority.Order
 	clock  uint64
 	sets   int
 	err    error // returned by SetOrder (with no change unless ErrPersist)
 }
 
-func (f *fakeOrders) Orders() map[string]gossip.OrderEntry {
-	out := map[string]gossip.OrderEntry{}
+func (f *fakeOrders) Orders() map[string]priority.Order {
+	out := map[string]priority.Order{}
 	for k, e := range f.orders {
 		e.Nodes = slices.Clone(e.Nodes)
 		out[k] = e
@@ -186,13 +186,13 @@ func (f *fakeOrders) Orders() map[string]gossip.OrderEntry {
 	return out
 }
 
-func (f *fakeOrders) SetOrder(inst string, nodes []gossip.OrderNode) (gossip.OrderEntry, error) {
+func (f *fakeOrders) SetOrder(inst string, nodes []priority.OrderNode) (priority.Order, error) {
 	f.sets++
 	if f.err != nil && !errors.Is(f.err, gossip.ErrPersist) {
-		return gossip.OrderEntry{}, f.err
+		return priority.Order{}, f.err
 	}
 	f.clock++
-	e := gossip.OrderEntry{Instance: inst, Nodes: slices.Clone(nodes), Version: f.clock, Origin: "n1"}
+	e := priority.Order{Instance: inst, Nodes: slices.Clone(nodes), Version: f.clock, Origin: "n1"}
 	f.orders[inst] = e
 	return e, f.err
 }
@@ -200,18 +200,18 @@ func (f *fakeOrders) SetOrder(inst string, nodes []gossip.OrderNode) (gossip.Ord
 // failover is `vipd failover` on another node: a newer order.
 func (f *fakeOrders) failover(inst string, names ...string) {
 	f.clock++
-	f.orders[inst] = gossip.OrderEntry{Instance: inst, Nodes: nodesOf(names...), Version: f.clock, Origin: "n3"}
+	f.orders[inst] = priority.Order{Instance: inst, Nodes: nodesOf(names...), Version: f.clock, Origin: "n3"}
 }
 
-func nodesOf(names ...string) []gossip.OrderNode {
-	var out []gossip.OrderNode
+func nodesOf(names ...string) []priority.OrderNode {
+	var out []priority.OrderNode
 	for _, n := range names {
-		out = append(out, gossip.OrderNode{Name: n})
+		out = append(out, priority.OrderNode{Name: n})
 	}
 	return out
 }
 
-func names(nodes []gossip.OrderNode) string {
+func names(nodes []priority.OrderNode) string {
 	var out []string
 	for _, n := range nodes {
 		out = append(out, n.Name)
@@ -226,19 +226,19 @@ func names(nodes []gossip.OrderNode) string {
 func TestPublishOrdersOnlyEdits(t *testing.T) {
 	for _, form := range []string{"inline", "file"} {
 		t.Run(form, func(t *testing.T) {
-			read := func(text string) map[string]*priority.List {
-				var l priority.List
+			read := func(text string) map[string]*priority.Order {
+				var l priority.Order
 				if form == "inline" {
 					l, _ = priority.FromConfig(strings.Fields(text))
 				} else {
-					l, _ = priority.ParseList("/o", []byte("## order\n"+strings.ReplaceAll(text, " ", "\n")+"\n"))
+					l, _ = priority.ParseOrder("/o", []byte("## order\n"+strings.ReplaceAll(text, " ", "\n")+"\n"))
 				}
-				return map[string]*priority.List{"web": &l}
+				return map[string]*priority.Order{"web": &l}
 			}
 			path := filepath.Join(t.TempDir(), "order-reads.json")
 			logs := &syncBuffer{}
 			log := slog.New(slog.NewTextHandler(logs, nil))
-			c := &fakeOrders{orders: map[string]gossip.OrderEntry{}}
+			c := &fakeOrders{orders: map[string]priority.Order{}}
 
 			// First start: the cluster has no order, this node's is published.
 			reads := loadOrderReads(path, log)
@@ -308,11 +308,11 @@ func TestPublishOrdersOnlyEdits(t *testing.T) {
 // still counts as published.
 func TestPublishOrdersFailures(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	list := func(names ...string) map[string]*priority.List {
+	list := func(names ...string) map[string]*priority.Order {
 		l, _ := priority.FromConfig(names)
-		return map[string]*priority.List{"web": &l}
+		return map[string]*priority.Order{"web": &l}
 	}
-	c := &fakeOrders{orders: map[string]gossip.OrderEntry{}}
+	c := &fakeOrders{orders: map[string]priority.Order{}}
 	reads := loadOrderReads("", log)
 	publishOrders(c, reads, list("n1", "n2"), log)
 	c.failover("web", "n2", "n1")

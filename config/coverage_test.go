@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
 )
 
@@ -55,9 +56,9 @@ var fieldContext = map[string]fieldCtx{
 	},
 	"Config.RunAs": { // notify.Config, config's Notify
 		why:     "a script's user is only kept for a script that is configured",
-		prepare: func(p reflect.Value) { p.Addr().Interface().(*Notify).Master = []string{"/bin/true"} },
+		prepare: func(p reflect.Value) { p.Addr().Interface().(*notify.Config).Master = []string{"/bin/true"} },
 		custom: func(f reflect.Value) {
-			f.Set(reflect.ValueOf(map[NotifyEvent]ScriptUser{NotifyMaster: {User: "nobody"}}))
+			f.Set(reflect.ValueOf(map[notify.Script]notify.User{notify.ScriptMaster: {User: "nobody"}}))
 		},
 	},
 }

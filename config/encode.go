@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vipd/vipd/notify"
 )
 
 // EncodeYAML renders c in the native format with every setting explicit, so
@@ -416,20 +418,20 @@ func vipText(p netip.Prefix) string {
 }
 
 // encodeNotify returns nil for no scripts and the default timeout.
-func encodeNotify(n *Notify) *yamlOutNotify {
-	if n.Empty() && n.Timeout == DefaultNotifyTimeout {
+func encodeNotify(n *notify.Config) *yamlOutNotify {
+	if n.Empty() && n.Timeout == notify.DefaultTimeout {
 		return nil
 	}
 	out := &yamlOutNotify{Timeout: n.Timeout.String()}
-	dst := map[NotifyEvent]*any{
-		NotifyAny: &out.Any, NotifyMaster: &out.Master, NotifyBackup: &out.Backup,
-		NotifyFault: &out.Fault, NotifyStop: &out.Stop, NotifyMasterRxLowerPri: &out.MasterRxLowerPri,
+	dst := map[notify.Script]*any{
+		notify.ScriptAny: &out.Any, notify.ScriptMaster: &out.Master, notify.ScriptBackup: &out.Backup,
+		notify.ScriptFault: &out.Fault, notify.ScriptStop: &out.Stop, notify.ScriptMasterRxLowerPri: &out.MasterRxLowerPri,
 	}
-	for _, e := range NotifyEvents() {
+	for _, e := range notify.Scripts() {
 		cmd := n.Command(e)
 		switch u := n.User(e); {
 		case cmd == nil:
-		case u != (ScriptUser{}):
+		case u != (notify.User{}):
 			*dst[e] = yamlOutScript{Command: cmd, User: u.User, Group: u.Group}
 		default:
 			*dst[e] = cmd

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/inet"
+	"github.com/vipd/vipd/notify"
+	"github.com/vipd/vipd/priority"
 )
 
 // Format says which syntax a configuration was read from.
@@ -187,9 +189,9 @@ type Instance struct {
 	Track []Track
 	// Order, when set, gives the priority from this node's place in an
 	// ordered list of node names instead of Priority.
-	Order *Order
+	Order *priority.OrderConfig
 	// Notify are the instance's state-change scripts.
-	Notify Notify
+	Notify notify.Config
 	// Cloud, when set, lists the cloud actions run while MASTER (native
 	// format only).
 	Cloud *Cloud
@@ -256,7 +258,7 @@ func DefaultInstance() *Instance {
 		InitialState:   StateBackup,
 		Preempt:        true,
 		GARP:           DefaultGARP(),
-		Notify:         Notify{Timeout: DefaultNotifyTimeout},
+		Notify:         notify.Config{Timeout: notify.DefaultTimeout},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/inet"
+	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
 )
 
@@ -163,24 +164,24 @@ func TestValidateCodeBuiltTracking(t *testing.T) {
 		want   string
 	}{
 		{"unknown kind", func(c *Config) { c.Checks[0].Kind = "ping" }, `checks[0].kind: "ping" is not a check kind`},
-		{"kind without its settings", func(c *Config) { c.Checks[0].Kind = CheckDNS }, "checks[0].dns: a dns check needs its dns settings and no other kind's"},
-		{"two kinds' settings", func(c *Config) { c.Checks[0].File = &FileCheck{Path: "/p"} }, "checks[0].tcp: a tcp check needs its tcp settings and no other kind's"},
+		{"kind without its settings", func(c *Config) { c.Checks[0].Kind = checks.KindDNS }, "checks[0].dns: a dns check needs its dns settings and no other kind's"},
+		{"two kinds' settings", func(c *Config) { c.Checks[0].File = &checks.FileConfig{Path: "/p"} }, "checks[0].tcp: a tcp check needs its tcp settings and no other kind's"},
 		{"zero fall", func(c *Config) { c.Checks[0].Fall = 0 }, "checks[0].fall: 0 must be at least 1"},
 		{"zero rise", func(c *Config) { c.Checks[0].Rise = 0 }, "checks[0].rise: 0 must be at least 1"},
 		{"track of nothing", func(c *Config) { c.Instances[0].Track[0].Check = "" }, "instances[0].track[0]: names no check"},
 		{"order priorities", func(c *Config) {
-			c.Instances[0].Order = &Order{Nodes: []string{"n"}, Priorities: []uint8{100, 100}, Unhealthy: UnhealthyFault}
+			c.Instances[0].Order = &priority.OrderConfig{Nodes: []string{"n"}, Priorities: []uint8{100, 100}, Unhealthy: priority.UnhealthyFault}
 		}, "instances[0].order.priorities: must decrease from first to last, but 100 follows 100"},
 		{"order without priorities", func(c *Config) {
-			c.Instances[0].Order = &Order{Nodes: []string{"n"}, Unhealthy: UnhealthyLowest}
+			c.Instances[0].Order = &priority.OrderConfig{Nodes: []string{"n"}, Unhealthy: priority.UnhealthyLowest}
 		}, "instances[0].order.priorities: must list at least one priority"},
 		{"order without unhealthy", func(c *Config) {
-			c.Instances[0].Order = &Order{File: "/o", Priorities: DefaultOrderPriorities()}
+			c.Instances[0].Order = &priority.OrderConfig{File: "/o", Priorities: priority.DefaultPriorities()}
 		}, `instances[0].order.unhealthy: "" is not lowest or fault`},
 		{"notify empty argv", func(c *Config) { c.Instances[0].Notify.Fault = []string{""} }, "instances[0].notify.fault: is empty"},
 		{"notify negative timeout", func(c *Config) { c.Instances[0].Notify.Timeout = -time.Second }, "instances[0].notify.timeout: -1s must be greater than 0"},
 		{"user of an unset script", func(c *Config) {
-			c.Instances[0].Notify.RunAs = map[NotifyEvent]ScriptUser{NotifyStop: {User: "bob"}}
+			c.Instances[0].Notify.RunAs = map[notify.Script]notify.User{notify.ScriptStop: {User: "bob"}}
 		}, "instances[0].notify.stop.user: a user for a script that is not set"},
 		{"group without name", func(c *Config) { c.SyncGroups[0].Name = "" }, "sync_groups[0].name: is required"},
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vipd/vipd/config/internal/machine"
+	"github.com/vipd/vipd/notify"
 )
 
 // This file is keepalived's script security (lib/notify.c,
@@ -185,7 +186,7 @@ func reversed(s []string) []string {
 type ScriptUse struct {
 	argv []string
 	// Own is the script's own user, if it names one.
-	Own ScriptUser
+	Own notify.User
 	// ownKey is the Source key of own.User ("exec.user", "notify.master.user").
 	ownKey string
 	src    *Source
@@ -217,13 +218,13 @@ func ScriptUses(c *Config) []ScriptUse {
 			src = NewSource("checks[" + fmt.Sprint(i) + "]")
 		}
 		uses = append(uses, ScriptUse{
-			argv: ch.Exec.Command, Own: ScriptUser{User: ch.Exec.User, Group: ch.Exec.Group}, ownKey: "exec.user",
+			argv: ch.Exec.Command, Own: notify.User{User: ch.Exec.User, Group: ch.Exec.Group}, ownKey: "exec.user",
 			src: src, key: "exec.command", def: ch.Pos, What: fmt.Sprintf("check %q", ch.Name),
 			disable: func() { ch.Exec.Command = nil },
 		})
 	}
-	notify := func(n *Notify, src *Source, def Pos, owner string) {
-		for _, e := range NotifyEvents() {
+	notify := func(n *notify.Config, src *Source, def Pos, owner string) {
+		for _, e := range notify.Scripts() {
 			if len(n.Command(e)) == 0 {
 				continue
 			}

@@ -27,38 +27,6 @@ type Check struct {
 	src *Source
 }
 
-// The kinds and their settings are package checks'; these names keep the
-// front ends' spelling of them.
-type (
-	// CheckKind is checks.Kind.
-	CheckKind = checks.Kind
-	// ExecCheck is checks.ExecConfig.
-	ExecCheck = checks.ExecConfig
-	// ProcessCheck is checks.ProcessConfig.
-	ProcessCheck = checks.ProcessConfig
-	// TCPCheck is checks.TCPConfig.
-	TCPCheck = checks.TCPConfig
-	// HTTPCheck is checks.HTTPConfig.
-	HTTPCheck = checks.HTTPConfig
-	// DNSCheck is checks.DNSConfig.
-	DNSCheck = checks.DNSConfig
-	// FileCheck is checks.FileConfig.
-	FileCheck = checks.FileConfig
-	// InterfaceCheck is checks.InterfaceConfig.
-	InterfaceCheck = checks.InterfaceConfig
-)
-
-// The check kinds, as package checks names them.
-const (
-	CheckExec      = checks.KindExec
-	CheckProcess   = checks.KindProcess
-	CheckTCP       = checks.KindTCP
-	CheckHTTP      = checks.KindHTTP
-	CheckDNS       = checks.KindDNS
-	CheckFile      = checks.KindFile
-	CheckInterface = checks.KindInterface
-)
-
 // Track is one instance's use of a check: package priority's settings
 // (priority.Track) and where they were written.
 type Track struct {
@@ -77,64 +45,6 @@ func (t Track) Effective(c *Check) (weight int, reverse bool) {
 	return t.Track.Effective(&c.Config)
 }
 
-// MinWeight and MaxWeight bound check and track weights: checks'
-// (checks.WeightRange widens them for file checks).
-const (
-	MinWeight = checks.MinWeight
-	MaxWeight = checks.MaxWeight
-)
-
-// An order's settings, defaults and rules are package priority's
-// (priority.OrderConfig); these names keep the front ends' spelling. Where
-// an order is written is in its instance's record (key "order").
-type (
-	// Order is priority.OrderConfig: an instance's N-way order. Only the
-	// native format has orders.
-	Order = priority.OrderConfig
-	// Unhealthy is priority.Unhealthy.
-	Unhealthy = priority.Unhealthy
-)
-
-// What an order does with an unhealthy node, as package priority names it.
-const (
-	UnhealthyLowest = priority.UnhealthyLowest
-	UnhealthyFault  = priority.UnhealthyFault
-)
-
-// DefaultOrderPriorities returns the priorities of the first positions of
-// an order when the configuration gives none: priority.DefaultPriorities.
-func DefaultOrderPriorities() []uint8 { return priority.DefaultPriorities() }
-
-// MinOrderPriority is the lowest priority of a healthy node in an order.
-const MinOrderPriority = priority.MinOrderPriority
-
-// Notify scripts' settings, their defaults and rules are package
-// notify's (notify.Config); these names keep the front ends' spelling.
-type (
-	// Notify is notify.Config: an instance's or a group's scripts.
-	Notify = notify.Config
-	// NotifyEvent is notify.Script: which of the scripts.
-	NotifyEvent = notify.Script
-	// ScriptUser is notify.User: who a script (or an exec check) runs as.
-	ScriptUser = notify.User
-)
-
-// DefaultNotifyTimeout bounds a notify script that sets no timeout.
-const DefaultNotifyTimeout = notify.DefaultTimeout
-
-// The notify scripts, as package notify names them.
-const (
-	NotifyAny              = notify.ScriptAny
-	NotifyMaster           = notify.ScriptMaster
-	NotifyBackup           = notify.ScriptBackup
-	NotifyFault            = notify.ScriptFault
-	NotifyStop             = notify.ScriptStop
-	NotifyMasterRxLowerPri = notify.ScriptMasterRxLowerPri
-)
-
-// NotifyEvents lists every script, in the order of the Notify fields.
-func NotifyEvents() []NotifyEvent { return notify.Scripts() }
-
 // SyncGroup makes instances change state together (keepalived's
 // vrrp_sync_group): when one leaves MASTER or enters FAULT, all do.
 // keepalived's tracking on a group (track_script and the like inside
@@ -149,7 +59,7 @@ type SyncGroup struct {
 	Instances []string
 	// Notify are the group's scripts (TYPE is GROUP). A group has no
 	// MasterRxLowerPri script.
-	Notify Notify
+	Notify notify.Config
 	// Cloud, when set, lists the cloud actions run while the group is
 	// MASTER (native format only).
 	Cloud *Cloud
@@ -182,7 +92,7 @@ func sameTracks(a, b []Track) bool {
 }
 
 // sameOrder compares orders.
-func sameOrder(a, b *Order) bool { return a.SameSettings(b) }
+func sameOrder(a, b *priority.OrderConfig) bool { return a.SameSettings(b) }
 
 // Check returns the check named name, or nil.
 func (c *Config) Check(name string) *Check {

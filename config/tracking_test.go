@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
 )
 
@@ -25,7 +26,7 @@ func TestOrderPriority(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := &Order{Priorities: tc.prios}
+			o := &priority.OrderConfig{Priorities: tc.prios}
 			if got := o.Priority(tc.pos); got != tc.want {
 				t.Errorf("Priority(%d) = %d, want %d", tc.pos, got, tc.want)
 			}
@@ -58,20 +59,20 @@ func TestTrackEffective(t *testing.T) {
 }
 
 func TestNotifyAccessors(t *testing.T) {
-	n := Notify{Master: []string{"/m"}, Stop: []string{"/s", "x"}, RunAs: map[NotifyEvent]ScriptUser{NotifyStop: {User: "bob"}}, Timeout: time.Second}
-	if got := n.Command(NotifyMaster); len(got) != 1 || got[0] != "/m" {
+	n := notify.Config{Master: []string{"/m"}, Stop: []string{"/s", "x"}, RunAs: map[notify.Script]notify.User{notify.ScriptStop: {User: "bob"}}, Timeout: time.Second}
+	if got := n.Command(notify.ScriptMaster); len(got) != 1 || got[0] != "/m" {
 		t.Errorf("Command(master) = %q", got)
 	}
-	if n.Command(NotifyAny) != nil || n.Command("bogus") != nil {
+	if n.Command(notify.ScriptAny) != nil || n.Command("bogus") != nil {
 		t.Error("unset or unknown events have commands")
 	}
-	if n.User(NotifyStop).User != "bob" || n.User(NotifyMaster) != (ScriptUser{}) {
+	if n.User(notify.ScriptStop).User != "bob" || n.User(notify.ScriptMaster) != (notify.User{}) {
 		t.Errorf("users: %+v", n.RunAs)
 	}
-	if NotifyAny.KeepalivedKeyword() != "notify" || NotifyMasterRxLowerPri.KeepalivedKeyword() != "notify_master_rx_lower_pri" {
+	if notify.ScriptAny.KeepalivedKeyword() != "notify" || notify.ScriptMasterRxLowerPri.KeepalivedKeyword() != "notify_master_rx_lower_pri" {
 		t.Error("keepalived keywords")
 	}
-	if n.Empty() || (Notify{}).Empty() != true {
+	if n.Empty() || (notify.Config{}).Empty() != true {
 		t.Error("Empty")
 	}
 }
@@ -81,7 +82,7 @@ func TestSameSettingsTracking(t *testing.T) {
 	base := func() *Instance {
 		i := baseInstance("a", "eth0", 1)
 		i.Track = []Track{{Track: priority.Track{Check: "c", Weight: ptr(-5)}, Pos: Pos{"x", 1}}}
-		i.Order = &Order{Nodes: []string{"n1", "n2"}, Priorities: DefaultOrderPriorities(), Unhealthy: UnhealthyLowest}
+		i.Order = &priority.OrderConfig{Nodes: []string{"n1", "n2"}, Priorities: priority.DefaultPriorities(), Unhealthy: priority.UnhealthyLowest}
 		i.Notify.Master = []string{"/m"}
 		return i
 	}
@@ -97,10 +98,10 @@ func TestSameSettingsTracking(t *testing.T) {
 		{"another check", func(i *Instance) { i.Track[0].Check = "d" }, false},
 		{"order nodes", func(i *Instance) { i.Order.Nodes = []string{"n2", "n1"} }, false},
 		{"order reverse", func(i *Instance) { i.Order.Reverse = true }, false},
-		{"order unhealthy", func(i *Instance) { i.Order.Unhealthy = UnhealthyFault }, false},
+		{"order unhealthy", func(i *Instance) { i.Order.Unhealthy = priority.UnhealthyFault }, false},
 		{"no order", func(i *Instance) { i.Order = nil }, false},
 		{"notify script", func(i *Instance) { i.Notify.Master = []string{"/m", "x"} }, false},
-		{"notify user", func(i *Instance) { i.Notify.RunAs = map[NotifyEvent]ScriptUser{NotifyMaster: {User: "bob"}} }, false},
+		{"notify user", func(i *Instance) { i.Notify.RunAs = map[notify.Script]notify.User{notify.ScriptMaster: {User: "bob"}} }, false},
 		{"notify timeout", func(i *Instance) { i.Notify.Timeout = time.Minute }, false},
 	}
 	for _, tc := range tests {
@@ -128,7 +129,7 @@ func TestCheckSameSettings(t *testing.T) {
 		{"interval", func(c *Check) { c.Interval = 2 * time.Second }, false},
 		{"init value", func(c *Check) { c.File.InitValue = ptr(1) }, false},
 		{"init value unset", func(c *Check) { c.File.InitValue = nil }, false},
-		{"other kind", func(c *Check) { c.Kind, c.File, c.TCP = CheckTCP, nil, &TCPCheck{Address: "h:1"} }, false},
+		{"other kind", func(c *Check) { c.Kind, c.File, c.TCP = checks.KindTCP, nil, &checks.TCPConfig{Address: "h:1"} }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -133,7 +133,7 @@ func (v *validator) order(inst *Instance, s *InstanceSource) {
 
 // notify reports the problems of a set of notify scripts; the rules are
 // package notify's (notify.Config.Validate).
-func (v *validator) notify(n *Notify, src *Source, def Pos, group bool) {
+func (v *validator) notify(n *notify.Config, src *Source, def Pos, group bool) {
 	err := n.Validate()
 	if group {
 		err = n.ValidateGroup()

@@ -11,6 +11,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/notify"
+	"github.com/vipd/vipd/priority"
 )
 
 // This file reads the native format's tracking settings: checks, tracks,
@@ -234,7 +236,7 @@ func (p *yamlParser) tracks(n *yaml.Node, path string, inst *Instance) {
 
 // order reads an instance's order.
 func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
-	o := &Order{}
+	o := &priority.OrderConfig{}
 	src := inst.src.more
 	src.Set("order", p.pos(k), "")
 	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
@@ -267,7 +269,7 @@ func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
 			o.Priorities = []uint8{}
 			listPath := path
 			p.sequence(v, path, func(n *yaml.Node, path string, _ int) {
-				if x := p.uint8In(n, path, MinOrderPriority, OwnerPriority-1); x != nil {
+				if x := p.uint8In(n, path, priority.MinOrderPriority, OwnerPriority-1); x != nil {
 					o.Priorities = append(o.Priorities, *x)
 				} else {
 					p.badFields[listPath] = true // not also "must list at least one"
@@ -277,8 +279,8 @@ func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
 		"unhealthy": func(k, v *yaml.Node, path string) {
 			src.Set("order.unhealthy", p.pos(k), "")
 			if s, ok := p.str(v, path); ok {
-				switch u := Unhealthy(strings.ToLower(s)); u {
-				case UnhealthyLowest, UnhealthyFault:
+				switch u := priority.Unhealthy(strings.ToLower(s)); u {
+				case priority.UnhealthyLowest, priority.UnhealthyFault:
 					o.Unhealthy = u
 				default:
 					p.fail(v, path, fmt.Sprintf("%q is not lowest or fault", s))
@@ -287,17 +289,17 @@ func (p *yamlParser) order(k, n *yaml.Node, path string, inst *Instance) {
 		},
 	})
 	if o.Priorities == nil {
-		o.Priorities = DefaultOrderPriorities()
+		o.Priorities = priority.DefaultPriorities()
 	}
 	if o.Unhealthy == "" {
-		o.Unhealthy = UnhealthyLowest
+		o.Unhealthy = priority.UnhealthyLowest
 	}
 	inst.Order = o
 }
 
 // notify reads a notify block: each script as a string, a list of words,
 // or {command, user, group}; and timeout.
-func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *Source) {
+func (p *yamlParser) notify(n *yaml.Node, path string, nt *notify.Config, src *Source) {
 	handlers := map[string]func(k, v *yaml.Node, path string){
 		"timeout": func(k, v *yaml.Node, path string) {
 			src.Set("notify.timeout", p.pos(k), "")
@@ -306,7 +308,7 @@ func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *Source) 
 			}
 		},
 	}
-	for _, e := range NotifyEvents() {
+	for _, e := range notify.Scripts() {
 		key := "notify." + string(e)
 		handlers[string(e)] = func(k, v *yaml.Node, path string) {
 			src.Set(key, p.pos(k), "")
@@ -315,7 +317,7 @@ func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *Source) 
 				nt.SetCommand(e, argv)
 				return
 			}
-			var u ScriptUser
+			var u notify.User
 			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
 				"command": func(k, v *yaml.Node, path string) { argv, _ := p.command(v, path); nt.SetCommand(e, argv) },
 				"user": func(k, v *yaml.Node, path string) {
@@ -330,9 +332,9 @@ func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *Source) 
 			if nt.Command(e) == nil && !p.badFields[path+".command"] {
 				p.fail(v, path+".command", "is required")
 			}
-			if u != (ScriptUser{}) {
+			if u != (notify.User{}) {
 				if nt.RunAs == nil {
-					nt.RunAs = map[NotifyEvent]ScriptUser{}
+					nt.RunAs = map[notify.Script]notify.User{}
 				}
 				nt.RunAs[e] = u
 			}
@@ -343,7 +345,7 @@ func (p *yamlParser) notify(n *yaml.Node, path string, nt *Notify, src *Source) 
 
 // syncGroup reads one entry of sync_groups.
 func (p *yamlParser) syncGroup(n *yaml.Node, path string) *SyncGroup {
-	g := &SyncGroup{Pos: p.pos(n), src: NewSource(path), Notify: Notify{Timeout: DefaultNotifyTimeout}}
+	g := &SyncGroup{Pos: p.pos(n), src: NewSource(path), Notify: notify.Config{Timeout: notify.DefaultTimeout}}
 	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
 		"name": func(k, v *yaml.Node, path string) { g.src.Set("name", p.pos(k), ""); g.Name, _ = p.str(v, path) },
 		"instances": func(k, v *yaml.Node, path string) {

@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/notify"
+	"github.com/vipd/vipd/priority"
 )
 
 func TestYAMLTracking(t *testing.T) {
@@ -63,11 +67,11 @@ sync_groups:
 		t.Fatalf("%d checks", len(cfg.Checks))
 	}
 	web := cfg.Check("web")
-	if web.Kind != CheckHTTP || web.Interval != 2*time.Second || web.Timeout != 2*time.Second || web.Fall != 3 || web.Rise != 1 ||
+	if web.Kind != checks.KindHTTP || web.Interval != 2*time.Second || web.Timeout != 2*time.Second || web.Fall != 3 || web.Rise != 1 ||
 		web.Weight != -30 || !slices.Equal(web.HTTP.ExpectStatus, []int{200, 204}) || !web.HTTP.InsecureSkipVerify || web.Pos.Line != 2 {
 		t.Errorf("web: %+v %+v", web, web.HTTP)
 	}
-	if d := cfg.Check("dns").DNS; *d != (DNSCheck{Server: "127.0.0.1", Name: "cam.ac.uk", Type: "TXT", Class: "IN", Protocol: "udp", ExpectRcode: "NOERROR", ExpectAnswer: "v=spf1"}) {
+	if d := cfg.Check("dns").DNS; *d != (checks.DNSConfig{Server: "127.0.0.1", Name: "cam.ac.uk", Type: "TXT", Class: "IN", Protocol: "udp", ExpectRcode: "NOERROR", ExpectAnswer: "v=spf1"}) {
 		t.Errorf("dns defaults: %+v", d)
 	}
 	if p := cfg.Check("port"); p.Timeout != 500*time.Millisecond || p.Interval != time.Second {
@@ -83,22 +87,22 @@ sync_groups:
 	if len(i.Track) != 3 || i.Track[0].Weight != nil || *i.Track[1].Weight != 10 || !i.Track[1].WeightReverse || *i.Track[2].Weight != 0 {
 		t.Errorf("tracks %+v", i.Track)
 	}
-	if o := i.Order; o.File != "/etc/vipd/order.txt" || !o.Reverse || !slices.Equal(o.Priorities, []uint8{200, 100}) || o.Unhealthy != UnhealthyFault || orderPos(i).Line != 29 {
+	if o := i.Order; o.File != "/etc/vipd/order.txt" || !o.Reverse || !slices.Equal(o.Priorities, []uint8{200, 100}) || o.Unhealthy != priority.UnhealthyFault || orderPos(i).Line != 29 {
 		t.Errorf("order %+v", o)
 	}
-	if o := cfg.Instances[1].Order; !slices.Equal(o.Nodes, []string{"a", "b", "c"}) || !slices.Equal(o.Priorities, DefaultOrderPriorities()) || o.Unhealthy != UnhealthyLowest {
+	if o := cfg.Instances[1].Order; !slices.Equal(o.Nodes, []string{"a", "b", "c"}) || !slices.Equal(o.Priorities, priority.DefaultPriorities()) || o.Unhealthy != priority.UnhealthyLowest {
 		t.Errorf("default order %+v", o)
 	}
 	n := i.Notify
 	if !slices.Equal(n.Any, []string{"/n.sh"}) || !slices.Equal(n.Stop, []string{"/n.sh", "stop", "two words"}) ||
-		!slices.Equal(n.Master, []string{"/n.sh", "master"}) || n.User(NotifyMaster).User != "bob" || n.Timeout != 3*time.Second {
+		!slices.Equal(n.Master, []string{"/n.sh", "master"}) || n.User(notify.ScriptMaster).User != "bob" || n.Timeout != 3*time.Second {
 		t.Errorf("notify %+v", n)
 	}
-	if cfg.Instances[1].Notify.Timeout != DefaultNotifyTimeout {
+	if cfg.Instances[1].Notify.Timeout != notify.DefaultTimeout {
 		t.Errorf("default notify timeout %v", cfg.Instances[1].Notify.Timeout)
 	}
 	g := cfg.SyncGroups[0]
-	if g.Name != "G" || !slices.Equal(g.Instances, []string{"VI_1", "VI_2"}) || len(g.Notify.Fault) != 1 || g.Notify.Timeout != DefaultNotifyTimeout {
+	if g.Name != "G" || !slices.Equal(g.Instances, []string{"VI_1", "VI_2"}) || len(g.Notify.Fault) != 1 || g.Notify.Timeout != notify.DefaultTimeout {
 		t.Errorf("group %+v", g)
 	}
 }

@@ -100,16 +100,10 @@ type NodeState struct {
 	Maintenance bool
 }
 
-// Orders are priority.Order values: the one type for an N-way order.
+// Orders are priority.Order values, the one type for an N-way order.
 // Gossip carries an order's Instance, its nodes' names and Disabled flags,
 // Version and Origin; concurrent writers are resolved by last writer wins
 // (newerOrder).
-type (
-	//go:fix inline
-	OrderNode = priority.OrderNode
-	//go:fix inline
-	OrderEntry = priority.Order
-)
 
 // newerOrder reports whether e wins over o under last writer wins: the
 // higher Version, then the higher Origin. Two different orders never tie

@@ -301,17 +301,3 @@ func (l *Order) Validate(self string, known []string) []Problem {
 	}
 	return out
 }
-
-// Temporary names for the refactoring's `go fix -inline`; removed once
-// every caller uses the new ones.
-type (
-	//go:fix inline
-	List = Order
-	//go:fix inline
-	Entry = OrderNode
-)
-
-// ParseList is ParseOrder.
-//
-//go:fix inline
-func ParseList(src string, data []byte) (Order, []Problem) { return ParseOrder(src, data) }

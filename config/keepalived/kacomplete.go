@@ -7,6 +7,7 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/inet"
+	"github.com/vipd/vipd/notify"
 )
 
 // complete derives each instance's defaults and applies keepalived's
@@ -37,7 +38,7 @@ func (p *kaParser) complete() {
 	}
 	for _, g := range p.cfg.SyncGroups {
 		if g.Notify.Timeout == 0 {
-			g.Notify.Timeout = config.DefaultNotifyTimeout
+			g.Notify.Timeout = notify.DefaultTimeout
 		}
 	}
 	p.vridConflicts()
