@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"crypto/ecdsa"
@@ -18,6 +18,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 // apiFiles writes a self-signed certificate and its key (mode 0600), a
@@ -72,7 +75,7 @@ func writeAPIFiles(t *testing.T) apiFiles {
 }
 
 func TestAPIDefaults(t *testing.T) {
-	want := DefaultAPI()
+	want := config.DefaultAPI()
 	if want.Socket != "/run/vipd/vipd.sock" || len(want.Listen) != 1 || want.Listen[0].String() != "127.0.0.1:9746" {
 		t.Fatalf("DefaultAPI() = %+v", want)
 	}
@@ -80,12 +83,12 @@ func TestAPIDefaults(t *testing.T) {
 		t.Errorf("defaults are remote (%v) or advertised (%q)", want.Remote(), want.AdvertiseAddr())
 	}
 
-	y, err := ParseYAML("d.yaml", []byte("node: {name: a}\n"), LoadOptions{Hostname: "h"})
+	y, err := config.ParseYAML("d.yaml", []byte("node: {name: a}\n"), config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// keepalived.conf input gets them too: config/keepalived's TestAPIDefaults.
-	for name, c := range map[string]*Config{"yaml": y, "DefaultConfig": DefaultConfig()} {
+	for name, c := range map[string]*config.Config{"yaml": y, "DefaultConfig": config.DefaultConfig()} {
 		if !c.API.SameSettings(&want) {
 			t.Errorf("%s: API %+v, want the defaults %+v", name, c.API, want)
 		}
@@ -103,43 +106,43 @@ api:
   public_read: true
 `
 	text = strings.NewReplacer("CERT", f.cert, "KEY", f.key, "CA", f.ca, "TOKEN", f.token).Replace(text)
-	cfg, err := ParseYAML("api.yaml", []byte(text), LoadOptions{Hostname: "h"})
+	cfg, err := config.ParseYAML("api.yaml", []byte(text), config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatalf("ParseYAML: %v", err)
 	}
-	want := API{
+	want := config.API{
 		Socket: "/run/vipd-test/api.sock",
 		Listen: []netip.AddrPort{
 			netip.MustParseAddrPort("127.0.0.1:9800"), netip.MustParseAddrPort("198.51.100.1:9746"),
 			netip.MustParseAddrPort("[2001:db8::1]:9746"),
 		},
-		TLS:        &APITLS{Cert: f.cert, Key: f.key, ClientCA: f.ca},
+		TLS:        &config.APITLS{Cert: f.cert, Key: f.key, ClientCA: f.ca},
 		TokenFile:  f.token,
 		PublicRead: true,
 	}
 	if !cfg.API.SameSettings(&want) {
 		t.Errorf("API:\n got %+v %+v\nwant %+v %+v", cfg.API, cfg.API.TLS, want, want.TLS)
 	}
-	if cfg.API.Pos != (Pos{File: "api.yaml", Line: 2}) {
+	if cfg.API.Pos != (config.Pos{File: "api.yaml", Line: 2}) {
 		t.Errorf("api at %v, want api.yaml:2", cfg.API.Pos)
 	}
 	if !cfg.API.Remote() || cfg.API.AdvertiseAddr() != "198.51.100.1:9746" {
 		t.Errorf("Remote %v, AdvertiseAddr %q; want true, 198.51.100.1:9746", cfg.API.Remote(), cfg.API.AdvertiseAddr())
 	}
-	tok, err := ReadAPIToken(f.token)
+	tok, err := config.ReadAPIToken(f.token)
 	if err != nil || tok != "0123456789abcdef0123456789abcdef" {
 		t.Errorf("ReadAPIToken = %q, %v", tok, err)
 	}
 
 	// Explicitly empty: no socket, no TCP; an advertise address wins.
-	off, err := ParseYAML("off.yaml", []byte("api: {socket: \"\", listen: []}\n"), LoadOptions{Hostname: "h"})
+	off, err := config.ParseYAML("off.yaml", []byte("api: {socket: \"\", listen: []}\n"), config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if off.API.Socket != "" || len(off.API.Listen) != 0 {
 		t.Errorf("api off: %+v", off.API)
 	}
-	a := API{Listen: []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:9746")}, Advertise: "lb1.example.org:9746"}
+	a := config.API{Listen: []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:9746")}, Advertise: "lb1.example.org:9746"}
 	if got := a.AdvertiseAddr(); got != "lb1.example.org:9746" {
 		t.Errorf("AdvertiseAddr = %q", got)
 	}
@@ -244,17 +247,17 @@ func TestAPIErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML("a.yaml", []byte(r.Replace(tc.text)), LoadOptions{Hostname: "h"})
-			ds := diagnosticsOf(t, cfg, err)
+			cfg, err := config.ParseYAML("a.yaml", []byte(r.Replace(tc.text)), config.LoadOptions{Hostname: "h"})
+			ds := configtest.DiagnosticsOf(t, cfg, err)
 			var got []string
 			for _, d := range ds {
 				got = append(got, d.String())
 			}
 			if err == nil {
-				t.Fatalf("loaded without errors; diagnostics:\n%s", render(ds))
+				t.Fatalf("loaded without errors; diagnostics:\n%s", configtest.Render(ds))
 			}
 			if len(got) != len(tc.want) {
-				t.Fatalf("got %d diagnostics, want %d:\n%s", len(got), len(tc.want), render(ds))
+				t.Fatalf("got %d diagnostics, want %d:\n%s", len(got), len(tc.want), configtest.Render(ds))
 			}
 			for i, re := range tc.want {
 				if !regexp.MustCompile(re).MatchString(got[i]) {
@@ -269,8 +272,8 @@ func TestAPIErrors(t *testing.T) {
 // position where no line is known.
 func TestValidateAPIInCode(t *testing.T) {
 	f := writeAPIFiles(t)
-	c := DefaultConfig()
-	c.API.Pos = Pos{File: "code", Line: 9}
+	c := config.DefaultConfig()
+	c.API.Pos = config.Pos{File: "code", Line: 9}
 	c.API.Listen = append(c.API.Listen, netip.MustParseAddrPort("198.51.100.1:9746"))
 	var got []string
 	for _, d := range c.Validate(nil) {
@@ -283,10 +286,10 @@ func TestValidateAPIInCode(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("diagnostics:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	c.API.TLS = &APITLS{Cert: f.cert, Key: f.key}
+	c.API.TLS = &config.APITLS{Cert: f.cert, Key: f.key}
 	c.API.TokenFile = f.token
 	if ds := c.Validate(nil); len(ds) != 0 {
-		t.Errorf("valid section: %s", render(ds))
+		t.Errorf("valid section: %s", configtest.Render(ds))
 	}
 	other := c.API
 	other.PublicRead = true
@@ -315,7 +318,7 @@ func TestAPIReadAccess(t *testing.T) {
 			"a.yaml:3: warning: api.public_read: false has no effect without token_file or read_token_file: reads over TCP are open when there is no token to ask for (commands over TCP are refused)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML("a.yaml", []byte("node: {name: a}\n"+r.Replace(tc.api)), LoadOptions{Hostname: "h"})
+			cfg, err := config.ParseYAML("a.yaml", []byte("node: {name: a}\n"+r.Replace(tc.api)), config.LoadOptions{Hostname: "h"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -333,7 +336,7 @@ func TestAPIReadAccess(t *testing.T) {
 				t.Errorf("read_token_file = %q, want %q", cfg.API.ReadTokenFile, f.readToken)
 			}
 			// config print writes public_read as it acts.
-			out, err := EncodeYAML(cfg)
+			out, err := config.EncodeYAML(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -344,7 +347,7 @@ func TestAPIReadAccess(t *testing.T) {
 	}
 	// The effective rule is what compares: an unset public_read without
 	// tokens is the same setting as public_read: true.
-	a, b := DefaultAPI(), DefaultAPI()
+	a, b := config.DefaultAPI(), config.DefaultAPI()
 	b.PublicRead = true
 	if !a.SameSettings(&b) {
 		t.Error("public_read true and unset differ without any token")

@@ -1,10 +1,12 @@
-package config
+package config_test
 
 import (
 	"bytes"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vipd/vipd/config"
 )
 
 // A keepalived.conf may give a script an argument that is not UTF-8 (a
@@ -14,7 +16,7 @@ import (
 // the round trip changing the command).
 func TestNonUTF8StringRoundTrip(t *testing.T) {
 	const text = "checks:\n- name: c\n  exec: {command: [sh, !!binary xA==]}\n"
-	cfg, err := ParseYAML("b.yaml", []byte(text), LoadOptions{Hostname: "h", System: rootSys()})
+	cfg, err := config.ParseYAML("b.yaml", []byte(text), config.LoadOptions{Hostname: "h", System: rootSys()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,14 +24,14 @@ func TestNonUTF8StringRoundTrip(t *testing.T) {
 	if got := cfg.Checks[0].Exec.Command; !slices.Equal(got, want) {
 		t.Fatalf("command %q, want %q", got, want)
 	}
-	out, err := EncodeYAML(cfg)
+	out, err := config.EncodeYAML(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(out, []byte("!!binary")) {
 		t.Fatalf("the encoding does not mark the bytes as binary:\n%s", out)
 	}
-	again, err := ParseYAML("again.yaml", out, LoadOptions{Hostname: "h", System: rootSys()})
+	again, err := config.ParseYAML("again.yaml", out, config.LoadOptions{Hostname: "h", System: rootSys()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +41,8 @@ func TestNonUTF8StringRoundTrip(t *testing.T) {
 }
 
 func TestBadBinaryString(t *testing.T) {
-	_, err := ParseYAML("b.yaml", []byte("checks:\n- name: c\n  exec: {command: [sh, !!binary \"%%%\"]}\n"),
-		LoadOptions{Hostname: "h", System: rootSys()})
+	_, err := config.ParseYAML("b.yaml", []byte("checks:\n- name: c\n  exec: {command: [sh, !!binary \"%%%\"]}\n"),
+		config.LoadOptions{Hostname: "h", System: rootSys()})
 	if err == nil || !strings.Contains(err.Error(), "b.yaml:3") || !strings.Contains(err.Error(), "!!binary") {
 		t.Fatalf("err = %v, want b.yaml:3 and the bad !!binary named", err)
 	}

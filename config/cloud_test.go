@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"net/netip"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/cloudmove"
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 const cloudYAML = `instances:
@@ -43,7 +45,7 @@ sync_groups:
 `
 
 func TestCloudYAML(t *testing.T) {
-	cfg, err := ParseYAML("c.yaml", []byte(cloudYAML), LoadOptions{Hostname: "n1"})
+	cfg, err := config.ParseYAML("c.yaml", []byte(cloudYAML), config.LoadOptions{Hostname: "n1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func TestCloudYAML(t *testing.T) {
 		c.ReconcileInterval != 10*time.Second || c.CallTimeout != cloudmove.DefaultCallTimeout || c.RetryBudget != cloudmove.DefaultRetryBudget {
 		t.Fatalf("section: %+v", c)
 	}
-	if c.Pos != (Pos{File: "c.yaml", Line: 6}) {
+	if c.Pos != (config.Pos{File: "c.yaml", Line: 6}) {
 		t.Errorf("pos %v", c.Pos)
 	}
 	if len(c.Actions) != 4 {
@@ -122,7 +124,7 @@ func TestCloudYAMLErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := "instances:\n  - name: VI_1\n    interface: eth0\n    vrid: 1\n    vips: [198.51.100.10]\n    cloud:\n      " + tc.cloud + "\n"
-			_, err := ParseYAML("c.yaml", []byte(doc), LoadOptions{Hostname: "n1"})
+			_, err := config.ParseYAML("c.yaml", []byte(doc), config.LoadOptions{Hostname: "n1"})
 			if err == nil {
 				t.Fatalf("no error for:\n%s", doc)
 			}
@@ -135,7 +137,7 @@ func TestCloudYAMLErrors(t *testing.T) {
 
 func TestCloudDefaultAddressesNeedIPv4VIP(t *testing.T) {
 	doc := "instances:\n  - name: VI_1\n    interface: eth0\n    vrid: 1\n    vips: [\"2001:db8::1/64\"]\n    cloud:\n      actions: [{secondary_ip: {}}]\n"
-	_, err := ParseYAML("c.yaml", []byte(doc), LoadOptions{Hostname: "n1"})
+	_, err := config.ParseYAML("c.yaml", []byte(doc), config.LoadOptions{Hostname: "n1"})
 	if err == nil || !strings.Contains(err.Error(), "c.yaml:7: instances[0].cloud.actions[0].secondary_ip.addresses: is required: the instance has no IPv4 VIP") {
 		t.Fatalf("got %v", err)
 	}
@@ -143,14 +145,14 @@ func TestCloudDefaultAddressesNeedIPv4VIP(t *testing.T) {
 
 // A section built in code is held to the same rules.
 func TestCloudValidateCode(t *testing.T) {
-	cfg := DefaultConfig()
-	inst := baseInstance("VI_1", "eth0", 1)
-	inst.VIPs = []VIP{vip("198.51.100.10/32", "eth0")}
-	inst.Cloud = DefaultCloud()
+	cfg := config.DefaultConfig()
+	inst := configtest.Instance("VI_1", "eth0", 1)
+	inst.VIPs = []config.VIP{configtest.VIP("198.51.100.10/32", "eth0")}
+	inst.Cloud = config.DefaultCloud()
 	inst.Cloud.Actions = []*cloudmove.ActionConfig{{Kind: cloudmove.KindRoute, Route: &cloudmove.RouteConfig{Destination: netip.MustParsePrefix("203.0.113.1/32")}},
 		{Kind: cloudmove.KindEBS, SecondaryIP: &cloudmove.SecondaryIPConfig{}}}
-	cfg.Instances = []*Instance{inst}
+	cfg.Instances = []*config.Instance{inst}
 	ds := cfg.Validate(nil)
-	requireDiag(t, ds, SeverityError, "instances[0].cloud.actions[0].route.route_tables: is required")
-	requireDiag(t, ds, SeverityError, "instances[0].cloud.actions[1]: a ebs action needs its ebs settings")
+	configtest.RequireDiag(t, ds, config.SeverityError, "instances[0].cloud.actions[0].route.route_tables: is required")
+	configtest.RequireDiag(t, ds, config.SeverityError, "instances[0].cloud.actions[1]: a ebs action needs its ebs settings")
 }

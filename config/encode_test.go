@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"net/netip"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/cloudmove"
+	"github.com/vipd/vipd/config"
 )
 
 // fullAPICloudYAML sets every key of the api section and of cloud sections
@@ -62,11 +63,11 @@ sync_groups:
         - route: {destination: 203.0.113.32/28, route_tables: [rtb-89abcdef]}
 `
 
-func loadFullAPICloud(t *testing.T) *Config {
+func loadFullAPICloud(t *testing.T) *config.Config {
 	t.Helper()
 	f := writeAPIFiles(t)
 	text := strings.NewReplacer("CERT", f.cert, "KEY", f.key, "CA", f.ca, "READTOKEN", f.readToken, "TOKEN", f.token).Replace(fullAPICloudYAML)
-	cfg, err := ParseYAML("full.yaml", []byte(text), LoadOptions{Hostname: "h"})
+	cfg, err := config.ParseYAML("full.yaml", []byte(text), config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatalf("ParseYAML: %v", err)
 	}
@@ -77,7 +78,7 @@ func loadFullAPICloud(t *testing.T) *Config {
 func TestEncodeYAMLAPIAndCloud(t *testing.T) {
 	cfg := loadFullAPICloud(t)
 	// The input really sets what the test claims: none of it is a default.
-	if cfg.API.SameSettings(ptr(DefaultAPI())) || cfg.API.TLS == nil || cfg.API.TLS.ClientCA == "" || !cfg.API.PublicRead {
+	if cfg.API.SameSettings(ptr(config.DefaultAPI())) || cfg.API.TLS == nil || cfg.API.TLS.ClientCA == "" || !cfg.API.PublicRead {
 		t.Fatalf("api not loaded as written: %+v", cfg.API)
 	}
 	c := cfg.Instances[0].Cloud
@@ -85,11 +86,11 @@ func TestEncodeYAMLAPIAndCloud(t *testing.T) {
 		c.Actions[6].EBS.ForceDetachAfter != cloudmove.DefaultForceDetachAfter || cfg.SyncGroups[0].Cloud == nil {
 		t.Fatalf("cloud not loaded as written: %+v", c)
 	}
-	out, err := EncodeYAML(cfg)
+	out, err := config.EncodeYAML(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := ParseYAML("encoded.yaml", out, LoadOptions{Hostname: "other"})
+	again, err := config.ParseYAML("encoded.yaml", out, config.LoadOptions{Hostname: "other"})
 	if err != nil {
 		t.Fatalf("encoded YAML does not load: %v\n%s", err, out)
 	}
@@ -114,7 +115,7 @@ func TestEncodeYAMLAPIAndCloud(t *testing.T) {
 	}
 	// Encoding is stable: the encoding of the reloaded configuration is the
 	// same text.
-	if out2, err := EncodeYAML(again); err != nil || string(out2) != string(out) {
+	if out2, err := config.EncodeYAML(again); err != nil || string(out2) != string(out) {
 		t.Errorf("second encoding differs (%v):\n%s\n--- first:\n%s", err, out2, out)
 	}
 }
@@ -126,15 +127,15 @@ func TestEncodeYAMLOrder(t *testing.T) {
 		"    order: {nodes: [n1, n2, n3], reverse: true, priorities: [200, 100, 50], unhealthy: fault}\n" +
 		"    vips: [198.51.100.10/24]\n  - name: VI_2\n    interface: eth0\n    vrid: 2\n    priority: 120\n" +
 		"    vips: [198.51.100.20/24]\n"
-	cfg, err := ParseYAML("order.yaml", []byte(src), LoadOptions{Hostname: "h"})
+	cfg, err := config.ParseYAML("order.yaml", []byte(src), config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := EncodeYAML(cfg)
+	out, err := config.EncodeYAML(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := ParseYAML("encoded.yaml", out, LoadOptions{Hostname: "h"})
+	again, err := config.ParseYAML("encoded.yaml", out, config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatalf("encoded YAML does not load: %v\n%s", err, out)
 	}
@@ -148,18 +149,18 @@ func TestEncodeYAMLOrder(t *testing.T) {
 
 // An api section that turns everything off ("" socket, no TCP) stays off.
 func TestEncodeYAMLAPIOff(t *testing.T) {
-	cfg, err := ParseYAML("off.yaml", []byte("node: {name: a}\napi: {socket: \"\", listen: []}\n"), LoadOptions{Hostname: "h"})
+	cfg, err := config.ParseYAML("off.yaml", []byte("node: {name: a}\napi: {socket: \"\", listen: []}\n"), config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := EncodeYAML(cfg)
+	out, err := config.EncodeYAML(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(out), "api:\n  socket: \"\"\n  listen: []\n") {
 		t.Errorf("api off not written as such:\n%s", out)
 	}
-	again, err := ParseYAML("encoded.yaml", out, LoadOptions{Hostname: "h"})
+	again, err := config.ParseYAML("encoded.yaml", out, config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -173,50 +174,50 @@ func TestEncodeYAMLAPIOff(t *testing.T) {
 // and nothing but positions may make two equal sections differ.
 func TestSameSettingsCloud(t *testing.T) {
 	a := loadFullAPICloud(t)
-	mutations := map[string]func(c *Config){
-		"section removed":    func(c *Config) { c.Instances[0].Cloud = nil },
-		"section added":      func(c *Config) { c.Instances[1].Cloud = DefaultCloud() },
-		"region":             func(c *Config) { c.Instances[0].Cloud.Region = "eu-west-2" },
-		"endpoint":           func(c *Config) { c.Instances[0].Cloud.Endpoint = "" },
-		"on_failure":         func(c *Config) { c.Instances[0].Cloud.OnFailure = cloudmove.Stay },
-		"reconcile_interval": func(c *Config) { c.Instances[0].Cloud.ReconcileInterval = time.Minute },
-		"refresh_interval":   func(c *Config) { c.Instances[0].Cloud.RefreshInterval = time.Minute },
-		"call_timeout":       func(c *Config) { c.Instances[0].Cloud.CallTimeout = time.Second },
-		"retry_budget":       func(c *Config) { c.Instances[0].Cloud.RetryBudget = time.Minute },
-		"fault_hold":         func(c *Config) { c.Instances[0].Cloud.FaultHold = time.Second },
-		"action removed":     func(c *Config) { c.Instances[0].Cloud.Actions = c.Instances[0].Cloud.Actions[1:] },
-		"secondary_ip.interface": func(c *Config) {
+	mutations := map[string]func(c *config.Config){
+		"section removed":    func(c *config.Config) { c.Instances[0].Cloud = nil },
+		"section added":      func(c *config.Config) { c.Instances[1].Cloud = config.DefaultCloud() },
+		"region":             func(c *config.Config) { c.Instances[0].Cloud.Region = "eu-west-2" },
+		"endpoint":           func(c *config.Config) { c.Instances[0].Cloud.Endpoint = "" },
+		"on_failure":         func(c *config.Config) { c.Instances[0].Cloud.OnFailure = cloudmove.Stay },
+		"reconcile_interval": func(c *config.Config) { c.Instances[0].Cloud.ReconcileInterval = time.Minute },
+		"refresh_interval":   func(c *config.Config) { c.Instances[0].Cloud.RefreshInterval = time.Minute },
+		"call_timeout":       func(c *config.Config) { c.Instances[0].Cloud.CallTimeout = time.Second },
+		"retry_budget":       func(c *config.Config) { c.Instances[0].Cloud.RetryBudget = time.Minute },
+		"fault_hold":         func(c *config.Config) { c.Instances[0].Cloud.FaultHold = time.Second },
+		"action removed":     func(c *config.Config) { c.Instances[0].Cloud.Actions = c.Instances[0].Cloud.Actions[1:] },
+		"secondary_ip.interface": func(c *config.Config) {
 			c.Instances[0].Cloud.Actions[0].SecondaryIP.Interface = "eth0"
 		},
-		"secondary_ip.eni": func(c *Config) { c.Instances[0].Cloud.Actions[0].SecondaryIP.ENI = "" },
-		"secondary_ip.addresses": func(c *Config) {
+		"secondary_ip.eni": func(c *config.Config) { c.Instances[0].Cloud.Actions[0].SecondaryIP.ENI = "" },
+		"secondary_ip.addresses": func(c *config.Config) {
 			c.Instances[0].Cloud.Actions[0].SecondaryIP.Addresses[1] = netip.MustParseAddr("198.51.100.13")
 		},
-		"elastic_ip.allocation_id": func(c *Config) {
+		"elastic_ip.allocation_id": func(c *config.Config) {
 			c.Instances[0].Cloud.Actions[1].ElasticIP.AllocationID = "eipalloc-0123456789abcdef9"
 		},
-		"elastic_ip.private_ip": func(c *Config) { c.Instances[0].Cloud.Actions[1].ElasticIP.PrivateIP = netip.Addr{} },
-		"elastic_ip.interface":  func(c *Config) { c.Instances[0].Cloud.Actions[1].ElasticIP.Interface = "" },
-		"elastic_ip.eni":        func(c *Config) { c.Instances[0].Cloud.Actions[1].ElasticIP.ENI = "" },
-		"elastic_ip.public_ip": func(c *Config) {
+		"elastic_ip.private_ip": func(c *config.Config) { c.Instances[0].Cloud.Actions[1].ElasticIP.PrivateIP = netip.Addr{} },
+		"elastic_ip.interface":  func(c *config.Config) { c.Instances[0].Cloud.Actions[1].ElasticIP.Interface = "" },
+		"elastic_ip.eni":        func(c *config.Config) { c.Instances[0].Cloud.Actions[1].ElasticIP.ENI = "" },
+		"elastic_ip.public_ip": func(c *config.Config) {
 			c.Instances[0].Cloud.Actions[2].ElasticIP.PublicIP = netip.MustParseAddr("203.0.113.98")
 		},
-		"route.destination": func(c *Config) {
+		"route.destination": func(c *config.Config) {
 			c.Instances[0].Cloud.Actions[3].Route.Destination = netip.MustParsePrefix("203.0.113.11/32")
 		},
-		"route.subnet_tags":  func(c *Config) { c.Instances[0].Cloud.Actions[3].Route.SubnetTags["Network"] = "public" },
-		"route.include_main": func(c *Config) { c.Instances[0].Cloud.Actions[3].Route.IncludeMain = false },
-		"route.interface":    func(c *Config) { c.Instances[0].Cloud.Actions[3].Route.Interface = "eth0" },
-		"route.eni":          func(c *Config) { c.Instances[0].Cloud.Actions[3].Route.ENI = "" },
-		"route.route_tables": func(c *Config) { c.Instances[0].Cloud.Actions[4].Route.RouteTables[1] = "rtb-76543210" },
-		"ebs.volume_id":      func(c *Config) { c.Instances[0].Cloud.Actions[5].EBS.VolumeID = "vol-01234567" },
-		"ebs.device":         func(c *Config) { c.Instances[0].Cloud.Actions[5].EBS.Device = "/dev/xvdg" },
-		"ebs.mount":          func(c *Config) { c.Instances[0].Cloud.Actions[5].EBS.Mount = "/srv/other" },
-		"ebs.fstype":         func(c *Config) { c.Instances[0].Cloud.Actions[5].EBS.FSType = "xfs" },
-		"ebs.force_detach_after": func(c *Config) {
+		"route.subnet_tags":  func(c *config.Config) { c.Instances[0].Cloud.Actions[3].Route.SubnetTags["Network"] = "public" },
+		"route.include_main": func(c *config.Config) { c.Instances[0].Cloud.Actions[3].Route.IncludeMain = false },
+		"route.interface":    func(c *config.Config) { c.Instances[0].Cloud.Actions[3].Route.Interface = "eth0" },
+		"route.eni":          func(c *config.Config) { c.Instances[0].Cloud.Actions[3].Route.ENI = "" },
+		"route.route_tables": func(c *config.Config) { c.Instances[0].Cloud.Actions[4].Route.RouteTables[1] = "rtb-76543210" },
+		"ebs.volume_id":      func(c *config.Config) { c.Instances[0].Cloud.Actions[5].EBS.VolumeID = "vol-01234567" },
+		"ebs.device":         func(c *config.Config) { c.Instances[0].Cloud.Actions[5].EBS.Device = "/dev/xvdg" },
+		"ebs.mount":          func(c *config.Config) { c.Instances[0].Cloud.Actions[5].EBS.Mount = "/srv/other" },
+		"ebs.fstype":         func(c *config.Config) { c.Instances[0].Cloud.Actions[5].EBS.FSType = "xfs" },
+		"ebs.force_detach_after": func(c *config.Config) {
 			c.Instances[0].Cloud.Actions[5].EBS.ForceDetachAfter = time.Minute
 		},
-		"action kind": func(c *Config) {
+		"action kind": func(c *config.Config) {
 			c.Instances[0].Cloud.Actions[6] = &cloudmove.ActionConfig{Kind: cloudmove.KindSecondaryIP, SecondaryIP: &cloudmove.SecondaryIPConfig{}}
 		},
 	}
@@ -237,11 +238,11 @@ func TestSameSettingsCloud(t *testing.T) {
 			}
 		})
 	}
-	for name, mutate := range map[string]func(g *SyncGroup){
-		"removed":     func(g *SyncGroup) { g.Cloud = nil },
-		"on_failure":  func(g *SyncGroup) { g.Cloud.OnFailure = cloudmove.Fault },
-		"action":      func(g *SyncGroup) { g.Cloud.Actions[1].Route.RouteTables = []string{"rtb-89abcdee"} },
-		"action kind": func(g *SyncGroup) { g.Cloud.Actions = g.Cloud.Actions[:1] },
+	for name, mutate := range map[string]func(g *config.SyncGroup){
+		"removed":     func(g *config.SyncGroup) { g.Cloud = nil },
+		"on_failure":  func(g *config.SyncGroup) { g.Cloud.OnFailure = cloudmove.Fault },
+		"action":      func(g *config.SyncGroup) { g.Cloud.Actions[1].Route.RouteTables = []string{"rtb-89abcdee"} },
+		"action kind": func(g *config.SyncGroup) { g.Cloud.Actions = g.Cloud.Actions[:1] },
 	} {
 		t.Run("sync group "+name, func(t *testing.T) {
 			b := loadFullAPICloud(t)
@@ -256,9 +257,9 @@ func TestSameSettingsCloud(t *testing.T) {
 	}
 	// Positions aside, two loads are the same.
 	b := loadFullAPICloud(t)
-	b.Instances[0].Cloud.Pos = Pos{File: "elsewhere", Line: 99}
-	b.Instances[0].Cloud.src.Set("actions[0]", Pos{File: "elsewhere", Line: 100}, "") // an action's position
-	b.SyncGroups[0].Cloud.Pos = Pos{}
+	b.Instances[0].Cloud.Pos = config.Pos{File: "elsewhere", Line: 99}
+	config.SetCloudSource(b.Instances[0].Cloud, "actions[0]", config.Pos{File: "elsewhere", Line: 100}) // an action's position
+	b.SyncGroups[0].Cloud.Pos = config.Pos{}
 	if !a.Instances[0].SameSettings(b.Instances[0]) || !a.SyncGroups[0].SameSettings(b.SyncGroups[0]) {
 		t.Errorf("equal cloud sections differ: %v", a.Differences(b))
 	}

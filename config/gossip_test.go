@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 	"github.com/vipd/vipd/inet"
 )
 
@@ -20,14 +22,14 @@ const (
 )
 
 func TestLoadGossipYAML(t *testing.T) {
-	cfg, err := loadYAML("testdata/gossip.yaml", LoadOptions{Hostname: "unused"})
+	cfg, err := loadYAML("testdata/gossip.yaml", config.LoadOptions{Hostname: "unused"})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	if len(cfg.Warnings) != 0 {
-		t.Errorf("unexpected warnings:\n%s", render(cfg.Warnings))
+		t.Errorf("unexpected warnings:\n%s", configtest.Render(cfg.Warnings))
 	}
-	want := &Gossip{
+	want := &config.Gossip{
 		ClusterName:   "prod-dns",
 		BindAddr:      mustAddr("198.51.100.1"),
 		BindPort:      7947,
@@ -36,8 +38,8 @@ func TestLoadGossipYAML(t *testing.T) {
 		Join:          []string{"lb2.example.org", "198.51.100.3:7947", "[2001:db8::4]:7947"},
 		Keys:          []string{key32, key16},
 		KeyFile:       "/etc/vipd/gossip.keys",
-		Profile:       GossipProfileWAN,
-		Timings: GossipTimings{ProbeInterval: 2 * time.Second, ProbeTimeout: time.Second, SuspicionMult: 5,
+		Profile:       config.GossipProfileWAN,
+		Timings: config.GossipTimings{ProbeInterval: 2 * time.Second, ProbeTimeout: time.Second, SuspicionMult: 5,
 			GossipInterval: 300 * time.Millisecond, PushPullInterval: 45 * time.Second, RetransmitMult: 3},
 		AZ:        "eu-west-1a",
 		StateFile: "/var/lib/vipd/cluster.json",
@@ -48,22 +50,22 @@ func TestLoadGossipYAML(t *testing.T) {
 	if !cfg.Gossip.SameSettings(want) {
 		t.Errorf("gossip:\n got %+v\nwant %+v", *cfg.Gossip, *want)
 	}
-	if got := cfg.Gossip.Pos; got != (Pos{File: "testdata/gossip.yaml", Line: 4}) {
+	if got := cfg.Gossip.Pos; got != (config.Pos{File: "testdata/gossip.yaml", Line: 4}) {
 		t.Errorf("gossip at %v, want testdata/gossip.yaml:4", got)
 	}
 
-	dns := baseInstance("VI_DNS", "eth0", 51)
+	dns := configtest.Instance("VI_DNS", "eth0", 51)
 	dns.Priority = 150
 	dns.UnicastSource = mustAddr("198.51.100.1")
 	dns.UnicastPeers = []netip.Addr{mustAddr("198.51.100.2")}
 	dns.PeersFromGossip = true
-	dns.VIPs = []VIP{vip("198.51.100.100/24", "eth0")}
-	v6 := baseInstance("VI_V6", "eth0", 52)
+	dns.VIPs = []config.VIP{configtest.VIP("198.51.100.100/24", "eth0")}
+	v6 := configtest.Instance("VI_V6", "eth0", 52)
 	v6.Family, v6.Version = inet.IPv6, 3
 	v6.UnicastSource = mustAddr("2001:db8::1")
 	v6.PeersFromGossip = true
-	v6.VIPs = []VIP{vip("2001:db8::52/64", "eth0")}
-	sameInstances(t, cfg.Instances, []*Instance{dns, v6})
+	v6.VIPs = []config.VIP{configtest.VIP("2001:db8::52/64", "eth0")}
+	configtest.SameInstances(t, cfg.Instances, []*config.Instance{dns, v6})
 	for _, inst := range cfg.Instances {
 		if inst.Multicast() {
 			t.Errorf("%s: Multicast() with peers: gossip", inst.Name)
@@ -75,57 +77,59 @@ func TestGossipYAMLDefaults(t *testing.T) {
 	tests := []struct {
 		name     string
 		yaml     string
-		want     func(g *Gossip)
+		want     func(g *config.Gossip)
 		wantWarn string // exact, "" for none
 	}{
 		{
 			name: "keys only: every default filled in",
 			yaml: "gossip:\n  cluster_name: c\n  keys: [" + key16 + "]\n",
-			want: func(g *Gossip) { g.Keys = []string{key16} },
+			want: func(g *config.Gossip) { g.Keys = []string{key16} },
 		},
 		{
 			name: "key file only is encrypted",
 			yaml: "gossip: {cluster_name: c, key_file: /etc/vipd/keys}\n",
-			want: func(g *Gossip) { g.KeyFile = "/etc/vipd/keys" },
+			want: func(g *config.Gossip) { g.KeyFile = "/etc/vipd/keys" },
 		},
 		{
 			name:     "no key at all warns",
 			yaml:     "node: {name: n}\ngossip:\n  cluster_name: c\n",
-			want:     func(g *Gossip) {},
+			want:     func(g *config.Gossip) {},
 			wantWarn: "/etc/vipd.yaml:2: warning: gossip: gossip is not encrypted",
 		},
 		{
 			name:     "an empty key list is no key",
 			yaml:     "gossip: {cluster_name: c, keys: []}\n",
-			want:     func(g *Gossip) { g.Keys = nil },
+			want:     func(g *config.Gossip) { g.Keys = nil },
 			wantWarn: "/etc/vipd.yaml:1: warning: gossip: gossip is not encrypted",
 		},
 		{
 			name: "bind port alone keeps the address; advertise port alone is just the port",
 			yaml: "gossip: {cluster_name: c, keys: [" + key24 + "], bind: {port: 8000}, advertise: {port: 9000}}\n",
-			want: func(g *Gossip) { g.Keys, g.BindPort, g.AdvertisePort = []string{key24}, 8000, 9000 },
+			want: func(g *config.Gossip) { g.Keys, g.BindPort, g.AdvertisePort = []string{key24}, 8000, 9000 },
 		},
 		{
 			name: "profile is case-insensitive, single timing overrides",
 			yaml: "gossip: {cluster_name: c, keys: [" + key16 + "], profile: LOCAL, timings: {probe_interval: 3s}}\n",
-			want: func(g *Gossip) {
-				g.Keys, g.Profile, g.Timings.ProbeInterval = []string{key16}, GossipProfileLocal, 3*time.Second
+			want: func(g *config.Gossip) {
+				g.Keys, g.Profile, g.Timings.ProbeInterval = []string{key16}, config.GossipProfileLocal, 3*time.Second
 			},
 		},
 		{
 			name: "a join list makes require_join the default",
 			yaml: "gossip: {cluster_name: c, keys: [" + key16 + "], join: [198.51.100.2]}\n",
-			want: func(g *Gossip) { g.Keys, g.Join, g.RequireJoin = []string{key16}, []string{"198.51.100.2"}, true },
+			want: func(g *config.Gossip) {
+				g.Keys, g.Join, g.RequireJoin = []string{key16}, []string{"198.51.100.2"}, true
+			},
 		},
 		{
 			name: "require_join may be turned off",
 			yaml: "gossip: {cluster_name: c, keys: [" + key16 + "], join: [198.51.100.2], require_join: false}\n",
-			want: func(g *Gossip) { g.Keys, g.Join = []string{key16}, []string{"198.51.100.2"} },
+			want: func(g *config.Gossip) { g.Keys, g.Join = []string{key16}, []string{"198.51.100.2"} },
 		},
 		{
 			name: "require_join with a timeout, reconnect settings",
 			yaml: "gossip: {cluster_name: c, keys: [" + key16 + "], require_join: true, require_join_timeout: 2m, reconnect_interval: 3s, reconnect_timeout: 1h}\n",
-			want: func(g *Gossip) {
+			want: func(g *config.Gossip) {
 				g.Keys, g.RequireJoin, g.RequireJoinTimeout = []string{key16}, true, 2*time.Minute
 				g.ReconnectInterval, g.ReconnectTimeout = 3*time.Second, time.Hour
 			},
@@ -133,7 +137,7 @@ func TestGossipYAMLDefaults(t *testing.T) {
 		{
 			name: "a join list naming only this node warns at the join key",
 			yaml: "gossip:\n  cluster_name: c\n  keys: [" + key16 + "]\n  bind: {address: 198.51.100.1}\n  join: [198.51.100.1, \"198.51.100.1:7946\"]\n",
-			want: func(g *Gossip) {
+			want: func(g *config.Gossip) {
 				g.Keys, g.BindAddr, g.Join, g.RequireJoin = []string{key16}, mustAddr("198.51.100.1"), []string{"198.51.100.1", "198.51.100.1:7946"}, true
 			},
 			wantWarn: "/etc/vipd.yaml:5: warning: gossip.join: names only this node",
@@ -141,23 +145,23 @@ func TestGossipYAMLDefaults(t *testing.T) {
 		{
 			name: "this node and another in the join list: no warning",
 			yaml: "gossip:\n  cluster_name: c\n  keys: [" + key16 + "]\n  bind: {address: 198.51.100.1}\n  join: [198.51.100.1, 198.51.100.2]\n",
-			want: func(g *Gossip) {
+			want: func(g *config.Gossip) {
 				g.Keys, g.BindAddr, g.Join, g.RequireJoin = []string{key16}, mustAddr("198.51.100.1"), []string{"198.51.100.1", "198.51.100.2"}, true
 			},
 		},
 		{
 			name: "IPv6 bind",
 			yaml: "gossip: {cluster_name: c, keys: [" + key16 + "], bind: {address: \"::\"}}\n",
-			want: func(g *Gossip) { g.Keys, g.BindAddr = []string{key16}, netip.IPv6Unspecified() },
+			want: func(g *config.Gossip) { g.Keys, g.BindAddr = []string{key16}, netip.IPv6Unspecified() },
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML("/etc/vipd.yaml", []byte(tc.yaml), LoadOptions{Hostname: "h"})
+			cfg, err := config.ParseYAML("/etc/vipd.yaml", []byte(tc.yaml), config.LoadOptions{Hostname: "h"})
 			if err != nil {
 				t.Fatalf("ParseYAML: %v", err)
 			}
-			want := DefaultGossip()
+			want := config.DefaultGossip()
 			want.ClusterName = "c"
 			tc.want(want)
 			if !cfg.Gossip.SameSettings(want) {
@@ -165,15 +169,15 @@ func TestGossipYAMLDefaults(t *testing.T) {
 			}
 			switch {
 			case tc.wantWarn == "" && len(cfg.Warnings) != 0:
-				t.Errorf("unexpected warnings:\n%s", render(cfg.Warnings))
+				t.Errorf("unexpected warnings:\n%s", configtest.Render(cfg.Warnings))
 			case tc.wantWarn != "":
 				if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0].String(), tc.wantWarn) {
-					t.Errorf("warnings:\n%swant one starting %q", render(cfg.Warnings), tc.wantWarn)
+					t.Errorf("warnings:\n%swant one starting %q", configtest.Render(cfg.Warnings), tc.wantWarn)
 				}
 			}
 		})
 	}
-	cfg, err := ParseYAML("x.yaml", []byte("node: {name: n}\n"), LoadOptions{})
+	cfg, err := config.ParseYAML("x.yaml", []byte("node: {name: n}\n"), config.LoadOptions{})
 	if err != nil || cfg.Gossip != nil {
 		t.Errorf("no gossip section: Gossip = %+v, err %v", cfg.Gossip, err)
 	}
@@ -292,13 +296,13 @@ func TestGossipYAMLErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML("/etc/vipd.yaml", []byte(tc.yaml), LoadOptions{Hostname: "h"})
+			cfg, err := config.ParseYAML("/etc/vipd.yaml", []byte(tc.yaml), config.LoadOptions{Hostname: "h"})
 			if err == nil {
 				t.Fatalf("no error; gossip %+v", cfg.Gossip)
 			}
-			ds := diagnosticsOf(t, cfg, err).Errors()
+			ds := configtest.DiagnosticsOf(t, cfg, err).Errors()
 			if len(ds) != 1 || ds[0].String() != tc.want {
-				t.Errorf("errors:\n%swant exactly:\n  %s", render(ds), tc.want)
+				t.Errorf("errors:\n%swant exactly:\n  %s", configtest.Render(ds), tc.want)
 			}
 		})
 	}
@@ -308,10 +312,10 @@ func TestGossipYAMLErrors(t *testing.T) {
 func TestGossipKeyNotInDiagnostics(t *testing.T) {
 	const secret = "c2VjcmV0LXRvby1zaHJ0" // 15 bytes
 	in := "gossip:\n  cluster_name: c\n  keys: [" + secret + ", \"" + secret + "!\"]\n"
-	_, err := ParseYAML("k.yaml", []byte(in), LoadOptions{Hostname: "h"})
-	ds := diagnosticsOf(t, nil, err)
+	_, err := config.ParseYAML("k.yaml", []byte(in), config.LoadOptions{Hostname: "h"})
+	ds := configtest.DiagnosticsOf(t, nil, err)
 	if len(ds.Errors()) != 2 {
-		t.Fatalf("want two errors, got:\n%s", render(ds))
+		t.Fatalf("want two errors, got:\n%s", configtest.Render(ds))
 	}
 	for _, d := range ds {
 		if strings.Contains(d.String(), secret[:8]) {
@@ -338,14 +342,14 @@ func TestDecodeGossipKey(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := DecodeGossipKey(tc.in)
+			k, err := config.DecodeGossipKey(tc.in)
 			if tc.wantErr == "" {
 				if err != nil || len(k) != tc.wantLen {
 					t.Fatalf("got %d bytes, %v; want %d bytes", len(k), err, tc.wantLen)
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrGossipKey) {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, config.ErrGossipKey) {
 				t.Fatalf("error %v, want one wrapping ErrGossipKey containing %q", err, tc.wantErr)
 			}
 		})
@@ -358,7 +362,7 @@ func TestCheckJoin(t *testing.T) {
 		"198.51.100.3", "198.51.100.3:1", "2001:db8::4", "[2001:db8::4]", "[2001:db8::4]:65535", "host.local:07946",
 	}
 	for _, s := range good {
-		if msg := checkJoin(s); msg != "" {
+		if msg := config.CheckJoin(s); msg != "" {
 			t.Errorf("checkJoin(%q) = %q, want fine", s, msg)
 		}
 	}
@@ -380,7 +384,7 @@ func TestCheckJoin(t *testing.T) {
 		strings.Repeat("a.", 127) + "org": "is not an IP address or DNS name",
 	}
 	for s, want := range bad {
-		if msg := checkJoin(s); !strings.Contains(msg, want) {
+		if msg := config.CheckJoin(s); !strings.Contains(msg, want) {
 			t.Errorf("checkJoin(%q) = %q, want it to say %q", s, msg, want)
 		}
 	}
@@ -392,13 +396,13 @@ func TestGossipProfileTimingsMatchMemberlist(t *testing.T) {
 		profile string
 		ml      *memberlist.Config
 	}{
-		{GossipProfileLAN, memberlist.DefaultLANConfig()},
-		{GossipProfileWAN, memberlist.DefaultWANConfig()},
-		{GossipProfileLocal, memberlist.DefaultLocalConfig()},
+		{config.GossipProfileLAN, memberlist.DefaultLANConfig()},
+		{config.GossipProfileWAN, memberlist.DefaultWANConfig()},
+		{config.GossipProfileLocal, memberlist.DefaultLocalConfig()},
 	} {
 		t.Run(tc.profile, func(t *testing.T) {
-			got, ok := GossipProfileTimings(tc.profile)
-			want := GossipTimings{
+			got, ok := config.GossipProfileTimings(tc.profile)
+			want := config.GossipTimings{
 				ProbeInterval: tc.ml.ProbeInterval, ProbeTimeout: tc.ml.ProbeTimeout, SuspicionMult: tc.ml.SuspicionMult,
 				GossipInterval: tc.ml.GossipInterval, PushPullInterval: tc.ml.PushPullInterval, RetransmitMult: tc.ml.RetransmitMult,
 			}
@@ -407,28 +411,28 @@ func TestGossipProfileTimingsMatchMemberlist(t *testing.T) {
 			}
 		})
 	}
-	if _, ok := GossipProfileTimings("LAN"); ok {
+	if _, ok := config.GossipProfileTimings("LAN"); ok {
 		t.Error("profile names are lower case in the model")
 	}
-	if GossipProfiles()[0] != DefaultGossipProfile {
+	if config.GossipProfiles()[0] != config.DefaultGossipProfile {
 		t.Error("GossipProfiles does not list the default first")
 	}
 }
 
 func TestGossipEffectiveTimings(t *testing.T) {
-	lan, _ := GossipProfileTimings(GossipProfileLAN)
-	wan, _ := GossipProfileTimings(GossipProfileWAN)
+	lan, _ := config.GossipProfileTimings(config.GossipProfileLAN)
+	wan, _ := config.GossipProfileTimings(config.GossipProfileWAN)
 	tests := []struct {
 		name string
-		g    Gossip
-		want GossipTimings
+		g    config.Gossip
+		want config.GossipTimings
 	}{
-		{"profile alone", Gossip{Profile: GossipProfileWAN}, wan},
-		{"unknown profile falls back to the default", Gossip{Profile: "x"}, lan},
-		{"overrides win field by field", Gossip{Profile: GossipProfileWAN, Timings: GossipTimings{ProbeTimeout: time.Second, RetransmitMult: 9}},
-			GossipTimings{ProbeInterval: wan.ProbeInterval, ProbeTimeout: time.Second, SuspicionMult: wan.SuspicionMult,
+		{"profile alone", config.Gossip{Profile: config.GossipProfileWAN}, wan},
+		{"unknown profile falls back to the default", config.Gossip{Profile: "x"}, lan},
+		{"overrides win field by field", config.Gossip{Profile: config.GossipProfileWAN, Timings: config.GossipTimings{ProbeTimeout: time.Second, RetransmitMult: 9}},
+			config.GossipTimings{ProbeInterval: wan.ProbeInterval, ProbeTimeout: time.Second, SuspicionMult: wan.SuspicionMult,
 				GossipInterval: wan.GossipInterval, PushPullInterval: wan.PushPullInterval, RetransmitMult: 9}},
-		{"every field overridden", Gossip{Profile: GossipProfileLAN, Timings: GossipTimings{1, 2, 3, 4, 5, 6}}, GossipTimings{1, 2, 3, 4, 5, 6}},
+		{"every field overridden", config.Gossip{Profile: config.GossipProfileLAN, Timings: config.GossipTimings{1, 2, 3, 4, 5, 6}}, config.GossipTimings{1, 2, 3, 4, 5, 6}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -440,30 +444,30 @@ func TestGossipEffectiveTimings(t *testing.T) {
 }
 
 func TestGossipSameSettings(t *testing.T) {
-	base := func() *Gossip {
-		g := DefaultGossip()
+	base := func() *config.Gossip {
+		g := config.DefaultGossip()
 		g.ClusterName, g.Keys, g.Join = "c", []string{key16}, []string{"lb2"}
 		return g
 	}
 	tests := []struct {
 		name   string
-		change func(g *Gossip)
+		change func(g *config.Gossip)
 		same   bool
 	}{
-		{"identical", func(g *Gossip) {}, true},
-		{"position only", func(g *Gossip) { g.Pos = Pos{File: "x", Line: 9} }, true},
-		{"cluster name", func(g *Gossip) { g.ClusterName = "d" }, false},
-		{"bind address", func(g *Gossip) { g.BindAddr = mustAddr("198.51.100.1") }, false},
-		{"bind port", func(g *Gossip) { g.BindPort++ }, false},
-		{"advertise address", func(g *Gossip) { g.AdvertiseAddr = mustAddr("198.51.100.1") }, false},
-		{"advertise port", func(g *Gossip) { g.AdvertisePort = 1 }, false},
-		{"join", func(g *Gossip) { g.Join = append(g.Join, "lb3") }, false},
-		{"key order", func(g *Gossip) { g.Keys = []string{key32, key16} }, false},
-		{"key file", func(g *Gossip) { g.KeyFile = "/k" }, false},
-		{"profile", func(g *Gossip) { g.Profile = GossipProfileWAN }, false},
-		{"timing", func(g *Gossip) { g.Timings.RetransmitMult = 2 }, false},
-		{"az", func(g *Gossip) { g.AZ = "a" }, false},
-		{"state file", func(g *Gossip) { g.StateFile = "/s" }, false},
+		{"identical", func(g *config.Gossip) {}, true},
+		{"position only", func(g *config.Gossip) { g.Pos = config.Pos{File: "x", Line: 9} }, true},
+		{"cluster name", func(g *config.Gossip) { g.ClusterName = "d" }, false},
+		{"bind address", func(g *config.Gossip) { g.BindAddr = mustAddr("198.51.100.1") }, false},
+		{"bind port", func(g *config.Gossip) { g.BindPort++ }, false},
+		{"advertise address", func(g *config.Gossip) { g.AdvertiseAddr = mustAddr("198.51.100.1") }, false},
+		{"advertise port", func(g *config.Gossip) { g.AdvertisePort = 1 }, false},
+		{"join", func(g *config.Gossip) { g.Join = append(g.Join, "lb3") }, false},
+		{"key order", func(g *config.Gossip) { g.Keys = []string{key32, key16} }, false},
+		{"key file", func(g *config.Gossip) { g.KeyFile = "/k" }, false},
+		{"profile", func(g *config.Gossip) { g.Profile = config.GossipProfileWAN }, false},
+		{"timing", func(g *config.Gossip) { g.Timings.RetransmitMult = 2 }, false},
+		{"az", func(g *config.Gossip) { g.AZ = "a" }, false},
+		{"state file", func(g *config.Gossip) { g.StateFile = "/s" }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -477,7 +481,7 @@ func TestGossipSameSettings(t *testing.T) {
 			}
 		})
 	}
-	var none *Gossip
+	var none *config.Gossip
 	if !none.SameSettings(nil) || none.SameSettings(base()) || base().SameSettings(nil) {
 		t.Error("nil handling")
 	}
@@ -497,12 +501,12 @@ func TestInstancePeersFromGossip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			i := baseInstance("a", "eth0", 1)
+			i := configtest.Instance("a", "eth0", 1)
 			i.UnicastPeers, i.PeersFromGossip = tc.peers, tc.gossip
 			if got := i.Multicast(); got != tc.multicast {
 				t.Errorf("Multicast() = %v, want %v", got, tc.multicast)
 			}
-			o := baseInstance("a", "eth0", 1)
+			o := configtest.Instance("a", "eth0", 1)
 			o.UnicastPeers, o.PeersFromGossip = tc.peers, !tc.gossip
 			if i.SameSettings(o) {
 				t.Error("SameSettings ignores PeersFromGossip")
@@ -520,32 +524,32 @@ func TestInstancePeersFromGossip(t *testing.T) {
 func TestGossipPeersSkipMulticastRules(t *testing.T) {
 	in := "gossip: {cluster_name: c, keys: [" + key16 + "]}\n" +
 		"instances:\n- {name: a, interface: eth0, vrid: 1, peers: gossip, vips: [\"2001:db8::1\"]}\n"
-	cfg, err := ParseYAML("g.yaml", []byte(in), LoadOptions{Hostname: "h"})
+	cfg, err := config.ParseYAML("g.yaml", []byte(in), config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.Warnings) != 0 {
-		t.Errorf("unexpected warnings:\n%s", render(cfg.Warnings))
+		t.Errorf("unexpected warnings:\n%s", configtest.Render(cfg.Warnings))
 	}
 	multicast := strings.Replace(in, "peers: gossip, ", "", 1)
-	mcfg, err := ParseYAML("g.yaml", []byte(multicast), LoadOptions{Hostname: "h"})
+	mcfg, err := config.ParseYAML("g.yaml", []byte(multicast), config.LoadOptions{Hostname: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	requireDiag(t, mcfg.Warnings, SeverityWarning, "should be link-local")
+	configtest.RequireDiag(t, mcfg.Warnings, config.SeverityWarning, "should be link-local")
 }
 
 // Sections built in code are held to the same rules, pointing at the
 // section's position with the native field names.
 func TestGossipValidateBuiltInCode(t *testing.T) {
-	pos := Pos{File: "code", Line: 7}
+	pos := config.Pos{File: "code", Line: 7}
 	tests := []struct {
 		name   string
-		change func(c *Config)
+		change func(c *config.Config)
 		want   []string // every diagnostic, rendered
 	}{
-		{"defaults with a name and key are fine", func(c *Config) {}, nil},
-		{"zero value section", func(c *Config) { c.Gossip = &Gossip{Pos: pos} }, []string{
+		{"defaults with a name and key are fine", func(c *config.Config) {}, nil},
+		{"zero value section", func(c *config.Config) { c.Gossip = &config.Gossip{Pos: pos} }, []string{
 			"code:7: gossip.cluster_name: is required (it keeps clusters from merging)",
 			"code:7: gossip.bind.address: is required (0.0.0.0 for every address)",
 			"code:7: gossip.bind.port: 0 is out of range 1-65535",
@@ -553,33 +557,33 @@ func TestGossipValidateBuiltInCode(t *testing.T) {
 			"code:7: gossip.state_file: is required (default /var/lib/vipd/state.json)",
 			"code:7: warning: gossip: gossip is not encrypted: no keys and no key_file, so anyone who reaches the gossip port can read the cluster's state and join it",
 		}},
-		{"negative timings and ports", func(c *Config) {
-			c.Gossip.Timings = GossipTimings{ProbeInterval: -1, SuspicionMult: -2}
+		{"negative timings and ports", func(c *config.Config) {
+			c.Gossip.Timings = config.GossipTimings{ProbeInterval: -1, SuspicionMult: -2}
 			c.Gossip.AdvertisePort = 70000
 		}, []string{
 			"code:7: gossip.advertise.port: 70000 is out of range 1-65535",
 			"code:7: gossip.timings.probe_interval: must be greater than 0",
 			"code:7: gossip.timings.suspicion_mult: must be greater than 0",
 		}},
-		{"zoned addresses", func(c *Config) {
+		{"zoned addresses", func(c *config.Config) {
 			c.Gossip.BindAddr = mustAddr("fe80::1%eth0")
 			c.Gossip.AdvertiseAddr = mustAddr("fe80::2%eth0")
 		}, []string{
 			"code:7: gossip.bind.address: fe80::1%eth0: zones are not supported",
 			"code:7: gossip.advertise.address: fe80::2%eth0: zones are not supported",
 		}},
-		{"peers from gossip without gossip", func(c *Config) {
+		{"peers from gossip without gossip", func(c *config.Config) {
 			c.Gossip = nil
-			i := baseInstance("a", "eth0", 1)
-			i.Pos, i.PeersFromGossip = Pos{File: "code", Line: 3}, true
-			i.VIPs = []VIP{vip("198.51.100.1/32", "eth0")}
-			c.Instances = []*Instance{i}
+			i := configtest.Instance("a", "eth0", 1)
+			i.Pos, i.PeersFromGossip = config.Pos{File: "code", Line: 3}, true
+			i.VIPs = []config.VIP{configtest.VIP("198.51.100.1/32", "eth0")}
+			c.Instances = []*config.Instance{i}
 		}, []string{"code:3: instances[0].peers: peers: gossip needs a top-level gossip section"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
-			c.Gossip = DefaultGossip()
+			c := config.DefaultConfig()
+			c.Gossip = config.DefaultGossip()
 			c.Gossip.Pos, c.Gossip.ClusterName, c.Gossip.Keys = pos, "c", []string{key16}
 			tc.change(c)
 			var got []string
@@ -596,22 +600,22 @@ func TestGossipValidateBuiltInCode(t *testing.T) {
 func TestEncodeYAMLGossip(t *testing.T) {
 	tests := []struct {
 		name    string
-		gossip  func() *Gossip
+		gossip  func() *config.Gossip
 		peers   bool
 		want    []string
 		wantNot []string
 	}{
 		{
 			name:   "defaults: no advertise, no timings",
-			gossip: func() *Gossip { g := DefaultGossip(); g.ClusterName = "c"; return g },
+			gossip: func() *config.Gossip { g := config.DefaultGossip(); g.ClusterName = "c"; return g },
 			want: []string{"gossip:\n  cluster_name: c\n  bind:\n    address: 0.0.0.0\n    port: 7946\n  profile: lan\n  state_file: /var/lib/vipd/state.json\n",
 				"  reconnect_interval: 10s\n  reconnect_timeout: 24h0m0s\n  require_join: false\n"},
 			wantNot: []string{"advertise", "timings", "  join", "keys", "key_file", "az:", "peers:", "require_join_timeout"},
 		},
 		{
 			name: "overrides only in timings, gossip peers",
-			gossip: func() *Gossip {
-				g := DefaultGossip()
+			gossip: func() *config.Gossip {
+				g := config.DefaultGossip()
 				g.ClusterName, g.AdvertisePort, g.Timings.SuspicionMult = "c", 9000, 7
 				return g
 			},
@@ -623,15 +627,15 @@ func TestEncodeYAMLGossip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
+			c := config.DefaultConfig()
 			if tc.gossip != nil {
 				c.Gossip = tc.gossip()
 			}
-			i := baseInstance("a", "eth0", 1)
+			i := configtest.Instance("a", "eth0", 1)
 			i.PeersFromGossip = tc.peers
-			i.VIPs = []VIP{vip("198.51.100.1/32", "eth0")}
-			c.Instances = []*Instance{i}
-			out, err := EncodeYAML(c)
+			i.VIPs = []config.VIP{configtest.VIP("198.51.100.1/32", "eth0")}
+			c.Instances = []*config.Instance{i}
+			out, err := config.EncodeYAML(c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -645,11 +649,11 @@ func TestEncodeYAMLGossip(t *testing.T) {
 					t.Errorf("output has %q:\n%s", w, out)
 				}
 			}
-			again, err := ParseYAML("e.yaml", out, LoadOptions{Hostname: "h"})
+			again, err := config.ParseYAML("e.yaml", out, config.LoadOptions{Hostname: "h"})
 			if err != nil {
 				t.Fatalf("output does not load: %v\n%s", err, out)
 			}
-			sameConfig(t, again, c)
+			configtest.SameConfig(t, again, c)
 		})
 	}
 }

@@ -1,10 +1,12 @@
-package config
+package config_test
 
 import (
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/config"
 )
 
 // TestCountYAMLInstances: the count made before parsing agrees with the
@@ -27,8 +29,8 @@ func TestCountYAMLInstances(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n, _ := countYAMLInstances([]byte(c.text))
-			cfg, err := ParseYAML("c.yaml", []byte(c.text), LoadOptions{Hostname: "h"})
+			n, _ := config.CountYAMLInstances([]byte(c.text))
+			cfg, err := config.ParseYAML("c.yaml", []byte(c.text), config.LoadOptions{Hostname: "h"})
 			if err != nil {
 				t.Fatalf("the file does not load: %v", err)
 			}
@@ -46,7 +48,7 @@ func TestCountYAMLInstances(t *testing.T) {
 	}
 	b.WriteString("]\n")
 	start := time.Now()
-	_, err := ParseYAML("flow.yaml", []byte(b.String()), LoadOptions{Hostname: "h"})
+	_, err := config.ParseYAML("flow.yaml", []byte(b.String()), config.LoadOptions{Hostname: "h"})
 	if took := time.Since(start); err == nil || err.Error() != "flow.yaml:10002: instances: the configuration has 100000 instances; vipd supports at most 10000 (MaxInstances)" || took > 5*time.Second {
 		t.Fatalf("flow list of 100 000: %v after %v", err, took)
 	}

@@ -1,29 +1,32 @@
-package config
+package config_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 )
 
 func TestProcessYAML(t *testing.T) {
 	tests := []struct {
 		name string
 		text string
-		want Node
+		want config.Node
 	}{
-		{"defaults", "node: {name: a}\n", Node{Name: "a"}},
+		{"defaults", "node: {name: a}\n", config.Node{Name: "a"}},
 		{"rr", "node:\n  name: a\n  scheduling: {policy: rr, priority: 50}\n  lock_memory: true\n",
-			Node{Name: "a", Scheduling: Scheduling{Policy: SchedRR, Priority: 50}, LockMemory: true}},
+			config.Node{Name: "a", Scheduling: config.Scheduling{Policy: config.SchedRR, Priority: 50}, LockMemory: true}},
 		{"fifo upper case", "node:\n  name: a\n  scheduling: {policy: FIFO, priority: 99}\n",
-			Node{Name: "a", Scheduling: Scheduling{Policy: SchedFIFO, Priority: 99}}},
+			config.Node{Name: "a", Scheduling: config.Scheduling{Policy: config.SchedFIFO, Priority: 99}}},
 		{"nice", "node:\n  name: a\n  scheduling: {nice: -20}\n",
-			Node{Name: "a", Scheduling: Scheduling{Nice: -20}}},
+			config.Node{Name: "a", Scheduling: config.Scheduling{Nice: -20}}},
 		{"other spelled out", "node:\n  name: a\n  scheduling: {policy: other, nice: 19}\n  lock_memory: false\n",
-			Node{Name: "a", Scheduling: Scheduling{Nice: 19}}},
+			config.Node{Name: "a", Scheduling: config.Scheduling{Nice: 19}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := ParseYAML("p.yaml", []byte(tt.text), LoadOptions{Hostname: "h"})
+			cfg, err := config.ParseYAML("p.yaml", []byte(tt.text), config.LoadOptions{Hostname: "h"})
 			if err != nil {
 				t.Fatalf("ParseYAML: %v", err)
 			}
@@ -31,11 +34,11 @@ func TestProcessYAML(t *testing.T) {
 				t.Errorf("node = %+v, want %+v", cfg.Node, tt.want)
 			}
 			// config print writes what loads back the same.
-			out, err := EncodeYAML(cfg)
+			out, err := config.EncodeYAML(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := ParseYAML("again.yaml", out, LoadOptions{Hostname: "h"})
+			again, err := config.ParseYAML("again.yaml", out, config.LoadOptions{Hostname: "h"})
 			if err != nil {
 				t.Fatalf("encoded output does not load: %v\n%s", err, out)
 			}
@@ -64,14 +67,14 @@ func TestProcessYAMLErrors(t *testing.T) {
 		{"node:\n  lock_memory: maybe\n", "p.yaml:2: node.lock_memory:"},
 	}
 	for _, tt := range tests {
-		cfg, err := ParseYAML("p.yaml", []byte(tt.text), LoadOptions{Hostname: "h"})
+		cfg, err := config.ParseYAML("p.yaml", []byte(tt.text), config.LoadOptions{Hostname: "h"})
 		if err == nil {
 			t.Errorf("%q: loaded (%+v), want an error", tt.text, cfg.Node)
 			continue
 		}
-		ds := diagnosticsOf(t, cfg, err)
+		ds := configtest.DiagnosticsOf(t, cfg, err)
 		if len(ds) != 1 || !strings.HasPrefix(ds[0].String(), tt.want) {
-			t.Errorf("%q: got\n%swant one error starting %q", tt.text, render(ds), tt.want)
+			t.Errorf("%q: got\n%swant one error starting %q", tt.text, configtest.Render(ds), tt.want)
 		}
 	}
 }
@@ -79,23 +82,23 @@ func TestProcessYAMLErrors(t *testing.T) {
 // TestProcessValidate: a configuration built in code is held to the same
 // rules, with the file named.
 func TestProcessValidate(t *testing.T) {
-	for _, s := range []Scheduling{
-		{Policy: SchedRR}, {Policy: SchedFIFO, Priority: 100}, {Policy: "batch"},
-		{Priority: 3}, {Nice: 20}, {Policy: SchedRR, Priority: 1, Nice: 1},
+	for _, s := range []config.Scheduling{
+		{Policy: config.SchedRR}, {Policy: config.SchedFIFO, Priority: 100}, {Policy: "batch"},
+		{Priority: 3}, {Nice: 20}, {Policy: config.SchedRR, Priority: 1, Nice: 1},
 	} {
-		c := DefaultConfig()
+		c := config.DefaultConfig()
 		c.Path = "built.yaml"
 		c.Node.Scheduling = s
 		ds := c.Validate(nil)
 		if len(ds) != 1 || !strings.HasPrefix(ds[0].String(), "built.yaml: node.scheduling.") {
-			t.Errorf("%+v: got\n%swant one error on node.scheduling", s, render(ds))
+			t.Errorf("%+v: got\n%swant one error on node.scheduling", s, configtest.Render(ds))
 		}
 	}
-	for _, s := range []Scheduling{{}, {Policy: SchedOther, Nice: -20}, {Policy: SchedRR, Priority: 99}, {Policy: SchedFIFO, Priority: 1}} {
-		c := DefaultConfig()
+	for _, s := range []config.Scheduling{{}, {Policy: config.SchedOther, Nice: -20}, {Policy: config.SchedRR, Priority: 99}, {Policy: config.SchedFIFO, Priority: 1}} {
+		c := config.DefaultConfig()
 		c.Node.Scheduling = s
 		if ds := c.Validate(nil); len(ds) != 0 {
-			t.Errorf("%+v: unexpected\n%s", s, render(ds))
+			t.Errorf("%+v: unexpected\n%s", s, configtest.Render(ds))
 		}
 	}
 }

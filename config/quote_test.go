@@ -1,9 +1,11 @@
-package config
+package config_test
 
 import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vipd/vipd/config"
 )
 
 func TestSplitQuotedEscaped(t *testing.T) {
@@ -35,7 +37,7 @@ func TestSplitQuotedEscaped(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := SplitCommand(tc.in)
+			got, err := config.SplitCommand(tc.in)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one containing %q (words %q)", err, tc.wantErr, got)

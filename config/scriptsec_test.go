@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"io/fs"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 	"github.com/vipd/vipd/config/internal/machine"
 	"github.com/vipd/vipd/internal/lab"
 )
@@ -82,20 +84,20 @@ func TestScriptSecurityYAML(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML(f, []byte(tc.yaml), LoadOptions{Hostname: "h", System: tc.sys})
+			cfg, err := config.ParseYAML(f, []byte(tc.yaml), config.LoadOptions{Hostname: "h", System: tc.sys})
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
 				}
 				if len(cfg.Warnings) != 0 {
-					t.Errorf("warnings:\n%s", render(cfg.Warnings))
+					t.Errorf("warnings:\n%s", configtest.Render(cfg.Warnings))
 				}
 				return
 			}
 			if err == nil {
 				t.Fatal("loaded")
 			}
-			requireDiag(t, diagnosticsOf(t, cfg, err), SeverityError, tc.want)
+			configtest.RequireDiag(t, configtest.DiagnosticsOf(t, cfg, err), config.SeverityError, tc.want)
 		})
 	}
 }
@@ -132,7 +134,7 @@ func TestScriptSecurityRealFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	load := func(path string) error {
-		_, err := ParseYAML("r.yaml", []byte("checks:\n- name: c\n  exec: {command: [\""+path+"\"]}\n"), LoadOptions{Hostname: "h", System: sys})
+		_, err := config.ParseYAML("r.yaml", []byte("checks:\n- name: c\n  exec: {command: [\""+path+"\"]}\n"), config.LoadOptions{Hostname: "h", System: sys})
 		return err
 	}
 	if err := load(script); err != nil {

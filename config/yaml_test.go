@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"net/netip"
@@ -6,52 +6,54 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 	"github.com/vipd/vipd/inet"
 )
 
 func TestLoadGoodYAML(t *testing.T) {
-	cfg, err := loadYAML("testdata/good.yaml", LoadOptions{Hostname: "unused"})
+	cfg, err := loadYAML("testdata/good.yaml", config.LoadOptions{Hostname: "unused"})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if cfg.Format != FormatYAML || cfg.Path != "testdata/good.yaml" || cfg.Node.Name != "n1" {
+	if cfg.Format != config.FormatYAML || cfg.Path != "testdata/good.yaml" || cfg.Node.Name != "n1" {
 		t.Errorf("got format %v path %q node %q", cfg.Format, cfg.Path, cfg.Node.Name)
 	}
 	if len(cfg.Warnings) != 0 {
-		t.Errorf("unexpected warnings:\n%s", render(cfg.Warnings))
+		t.Errorf("unexpected warnings:\n%s", configtest.Render(cfg.Warnings))
 	}
-	global := GARP{MasterDelay: 2 * time.Second, MasterRepeat: 3, MasterRefresh: time.Minute,
+	global := config.GARP{MasterDelay: 2 * time.Second, MasterRepeat: 3, MasterRefresh: time.Minute,
 		MasterRefreshRepeat: 2, Interval: 10 * time.Millisecond, NAInterval: 20 * time.Millisecond}
 
-	vi1 := baseInstance("VI_1", "veth0", 51)
+	vi1 := configtest.Instance("VI_1", "veth0", 51)
 	vi1.Version, vi1.Priority, vi1.PreemptDelay = 2, 150, 30*time.Second
 	vi1.UnicastSource = mustAddr("198.51.100.1")
 	vi1.UnicastPeers = []netip.Addr{mustAddr("198.51.100.2"), mustAddr("198.51.100.3")}
 	vi1.AuthPass = "s3cret"
-	vi1.VIPs = []VIP{
-		vip("198.51.100.100/24", "veth0"),
+	vi1.VIPs = []config.VIP{
+		configtest.VIP("198.51.100.100/24", "veth0"),
 		{Prefix: mustPrefix("198.51.100.101/24"), Interface: "veth0", Label: "veth0:vip"},
-		vip("203.0.113.7/32", "veth1"),
+		configtest.VIP("203.0.113.7/32", "veth1"),
 		{Prefix: mustPrefix("198.51.100.200/32"), Interface: "veth0", Excluded: true},
-		vip("2001:db8::100/64", "veth0"),
+		configtest.VIP("2001:db8::100/64", "veth0"),
 	}
 	vi1.GARP = global
 	vi1.GARP.MasterDelay = time.Second
 
-	vi6 := baseInstance("VI_6", "veth1", 52)
-	vi6.Family, vi6.Version, vi6.Priority, vi6.InitialState = inet.IPv6, 3, 255, StateMaster
+	vi6 := configtest.Instance("VI_6", "veth1", 52)
+	vi6.Family, vi6.Version, vi6.Priority, vi6.InitialState = inet.IPv6, 3, 255, config.StateMaster
 	vi6.AdvertInterval = 500 * time.Millisecond
-	vi6.VIPs = []VIP{vip("fe80::52/128", "veth1"), vip("2001:db8:1::52/64", "veth1")}
+	vi6.VIPs = []config.VIP{configtest.VIP("fe80::52/128", "veth1"), configtest.VIP("2001:db8:1::52/64", "veth1")}
 	vi6.GARP = global
 
-	vi7 := baseInstance("VI_7", "veth1", 52)
+	vi7 := configtest.Instance("VI_7", "veth1", 52)
 	vi7.Version, vi7.Preempt = 2, false
-	vi7.VIPs = []VIP{vip("203.0.113.52/32", "veth1")}
+	vi7.VIPs = []config.VIP{configtest.VIP("203.0.113.52/32", "veth1")}
 	vi7.GARP = global
 
-	sameInstances(t, cfg.Instances, []*Instance{vi1, vi6, vi7})
+	configtest.SameInstances(t, cfg.Instances, []*config.Instance{vi1, vi6, vi7})
 
-	if got := cfg.Instances[0].VIPs[1].Pos; got != (Pos{File: "testdata/good.yaml", Line: 30}) {
+	if got := cfg.Instances[0].VIPs[1].Pos; got != (config.Pos{File: "testdata/good.yaml", Line: 30}) {
 		t.Errorf("VIP position = %v, want testdata/good.yaml:30", got)
 	}
 	if got := cfg.Instances[2].Pos.Line; got != 43 {
@@ -78,81 +80,81 @@ func TestYAMLDefaults(t *testing.T) {
 	tests := []struct {
 		name string
 		yaml string
-		want func() *Instance
+		want func() *config.Instance
 	}{
 		{
 			name: "minimal IPv4 instance gets keepalived's defaults",
 			yaml: "instances:\n- {name: a, interface: eth0, vrid: 1, vips: [192.0.2.1]}\n",
-			want: func() *Instance {
-				i := baseInstance("a", "eth0", 1)
-				i.VIPs = []VIP{vip("192.0.2.1/32", "eth0")}
+			want: func() *config.Instance {
+				i := configtest.Instance("a", "eth0", 1)
+				i.VIPs = []config.VIP{configtest.VIP("192.0.2.1/32", "eth0")}
 				return i
 			},
 		},
 		{
 			name: "IPv6 defaults to version 3 even when vrrp.version is 2",
 			yaml: "vrrp: {version: 2}\ninstances:\n- {name: a, interface: eth0, vrid: 1, vips: [\"fe80::1\"]}\n",
-			want: func() *Instance {
-				i := baseInstance("a", "eth0", 1)
+			want: func() *config.Instance {
+				i := configtest.Instance("a", "eth0", 1)
 				i.Family, i.Version = inet.IPv6, 3
-				i.VIPs = []VIP{vip("fe80::1/128", "eth0")}
+				i.VIPs = []config.VIP{configtest.VIP("fe80::1/128", "eth0")}
 				return i
 			},
 		},
 		{
 			name: "state master without priority means priority 255",
 			yaml: "instances:\n- {name: a, interface: eth0, vrid: 1, state: MASTER, vips: [192.0.2.1]}\n",
-			want: func() *Instance {
-				i := baseInstance("a", "eth0", 1)
-				i.Priority, i.InitialState = 255, StateMaster
-				i.VIPs = []VIP{vip("192.0.2.1/32", "eth0")}
+			want: func() *config.Instance {
+				i := configtest.Instance("a", "eth0", 1)
+				i.Priority, i.InitialState = 255, config.StateMaster
+				i.VIPs = []config.VIP{configtest.VIP("192.0.2.1/32", "eth0")}
 				return i
 			},
 		},
 		{
 			name: "priority 255 without state means MASTER",
 			yaml: "instances:\n- {name: a, interface: eth0, vrid: 1, priority: 255, vips: [192.0.2.1]}\n",
-			want: func() *Instance {
-				i := baseInstance("a", "eth0", 1)
-				i.Priority, i.InitialState = 255, StateMaster
-				i.VIPs = []VIP{vip("192.0.2.1/32", "eth0")}
+			want: func() *config.Instance {
+				i := configtest.Instance("a", "eth0", 1)
+				i.Priority, i.InitialState = 255, config.StateMaster
+				i.VIPs = []config.VIP{configtest.VIP("192.0.2.1/32", "eth0")}
 				return i
 			},
 		},
 		{
 			name: "family comes from the unicast source before the VIPs",
 			yaml: "instances:\n- {name: a, interface: eth0, vrid: 1, unicast: {source: \"2001:db8::1\", peers: [\"2001:db8::2\"]}, vips: [192.0.2.1, \"2001:db8::9\"]}\n",
-			want: func() *Instance {
-				i := baseInstance("a", "eth0", 1)
+			want: func() *config.Instance {
+				i := configtest.Instance("a", "eth0", 1)
 				i.Family, i.Version = inet.IPv6, 3
 				i.UnicastSource = mustAddr("2001:db8::1")
 				i.UnicastPeers = []netip.Addr{mustAddr("2001:db8::2")}
-				i.VIPs = []VIP{vip("192.0.2.1/32", "eth0"), vip("2001:db8::9/128", "eth0")}
+				i.VIPs = []config.VIP{configtest.VIP("192.0.2.1/32", "eth0"), configtest.VIP("2001:db8::9/128", "eth0")}
 				return i
 			},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML("/etc/vipd.yaml", []byte(tc.yaml), LoadOptions{Hostname: "h.example.org"})
+			cfg, err := config.ParseYAML("/etc/vipd.yaml", []byte(tc.yaml), config.LoadOptions{Hostname: "h.example.org"})
 			if err != nil {
 				t.Fatalf("ParseYAML: %v", err)
 			}
 			if cfg.Node.Name != "h.example.org" {
 				t.Errorf("node name %q, want the host name", cfg.Node.Name)
 			}
-			sameInstances(t, cfg.Instances, []*Instance{tc.want()})
+			configtest.SameInstances(t, cfg.Instances, []*config.Instance{tc.want()})
 		})
 	}
 }
 
 func TestYAMLErrors(t *testing.T) {
 	const head = "instances:\n- name: VI_1\n  interface: veth0\n" // lines 1-3
-	host := fakeHost{"veth0": {mustPrefix("198.51.100.1/24")}}
+	host := configtest.FakeHost{"veth0": {mustPrefix("198.51.100.1/24")}}
 	tests := []struct {
 		name string
 		yaml string
-		host Host
+		host config.Host
 		want []string // each must appear in some error
 	}{
 		{"vrid out of range", head + "  vrid: 300\n  vips: [198.51.100.100]\n", nil,
@@ -248,19 +250,19 @@ func TestYAMLErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML("/etc/vipd.yaml", []byte(tc.yaml), LoadOptions{Host: tc.host, Hostname: "h"})
+			cfg, err := config.ParseYAML("/etc/vipd.yaml", []byte(tc.yaml), config.LoadOptions{Host: tc.host, Hostname: "h"})
 			if err == nil {
 				t.Fatalf("no error; instances %v", cfg.Instances)
 			}
 			if cfg != nil {
 				t.Error("a failed load returned a Config")
 			}
-			ds := diagnosticsOf(t, cfg, err)
+			ds := configtest.DiagnosticsOf(t, cfg, err)
 			for _, w := range tc.want {
-				requireDiag(t, ds, SeverityError, w)
+				configtest.RequireDiag(t, ds, config.SeverityError, w)
 			}
 			if len(ds.Warnings()) != 0 {
-				t.Errorf("the native format should give errors only, got warnings:\n%s", render(ds.Warnings()))
+				t.Errorf("the native format should give errors only, got warnings:\n%s", configtest.Render(ds.Warnings()))
 			}
 			if !strings.Contains(err.Error(), tc.want[0]) {
 				t.Errorf("Error() = %q does not mention %q", err.Error(), tc.want[0])
@@ -284,8 +286,8 @@ func hex4(n int) string {
 
 func TestYAMLBadValueReportedOnce(t *testing.T) {
 	// A vrid that fails to parse must not also be reported as missing.
-	_, err := ParseYAML("x.yaml", []byte("instances:\n- {name: a, interface: e, vrid: 0, vips: [192.0.2.1]}\n"), LoadOptions{Hostname: "h"})
-	ds := diagnosticsOf(t, nil, err)
+	_, err := config.ParseYAML("x.yaml", []byte("instances:\n- {name: a, interface: e, vrid: 0, vips: [192.0.2.1]}\n"), config.LoadOptions{Hostname: "h"})
+	ds := configtest.DiagnosticsOf(t, nil, err)
 	n := 0
 	for _, d := range ds {
 		if d.Field == "instances[0].vrid" {
@@ -293,13 +295,13 @@ func TestYAMLBadValueReportedOnce(t *testing.T) {
 		}
 	}
 	if n != 1 {
-		t.Errorf("vrid reported %d times, want once:\n%s", n, render(ds))
+		t.Errorf("vrid reported %d times, want once:\n%s", n, configtest.Render(ds))
 	}
 }
 
 func TestYAMLEmpty(t *testing.T) {
 	for _, in := range []string{"", "# nothing\n", "instances: []\n"} {
-		cfg, err := ParseYAML("e.yaml", []byte(in), LoadOptions{Hostname: "h"})
+		cfg, err := config.ParseYAML("e.yaml", []byte(in), config.LoadOptions{Hostname: "h"})
 		if err != nil {
 			t.Fatalf("%q: %v", in, err)
 		}
@@ -313,27 +315,27 @@ func TestYAMLOwnerCheck(t *testing.T) {
 	in := "instances:\n- {name: a, interface: veth0, vrid: 1, priority: 255, vips: [198.51.100.1]}\n"
 	tests := []struct {
 		name    string
-		host    Host
+		host    config.Host
 		wantErr string
 		wantWrn string
 	}{
 		{name: "no host: not checked", host: nil},
-		{name: "owner", host: fakeHost{"veth0": {mustPrefix("198.51.100.1/24")}}},
-		{name: "not owner", host: fakeHost{"veth0": {mustPrefix("198.51.100.2/24")}}, wantErr: "255 is reserved for the address owner"},
-		{name: "interface unknown", host: fakeHost{}, wantWrn: "cannot check that this node owns the VIPs of priority 255: no interface veth0"},
+		{name: "owner", host: configtest.FakeHost{"veth0": {mustPrefix("198.51.100.1/24")}}},
+		{name: "not owner", host: configtest.FakeHost{"veth0": {mustPrefix("198.51.100.2/24")}}, wantErr: "255 is reserved for the address owner"},
+		{name: "interface unknown", host: configtest.FakeHost{}, wantWrn: "cannot check that this node owns the VIPs of priority 255: no interface veth0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML("o.yaml", []byte(in), LoadOptions{Host: tc.host, Hostname: "h"})
+			cfg, err := config.ParseYAML("o.yaml", []byte(in), config.LoadOptions{Host: tc.host, Hostname: "h"})
 			switch {
 			case tc.wantErr != "":
-				requireDiag(t, diagnosticsOf(t, cfg, err), SeverityError, tc.wantErr)
+				configtest.RequireDiag(t, configtest.DiagnosticsOf(t, cfg, err), config.SeverityError, tc.wantErr)
 			case err != nil:
 				t.Fatalf("unexpected error: %v", err)
 			case tc.wantWrn != "":
-				requireDiag(t, cfg.Warnings, SeverityWarning, tc.wantWrn)
+				configtest.RequireDiag(t, cfg.Warnings, config.SeverityWarning, tc.wantWrn)
 			case len(cfg.Warnings) != 0:
-				t.Errorf("unexpected warnings:\n%s", render(cfg.Warnings))
+				t.Errorf("unexpected warnings:\n%s", configtest.Render(cfg.Warnings))
 			}
 		})
 	}

@@ -15,18 +15,6 @@ import (
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 func mustAddr(s string) netip.Addr     { return netip.MustParseAddr(s) }
 
-// baseInstance returns keepalived's defaults for an instance, with the
-// fields every test sets filled in.
-func baseInstance(name, ifname string, vrid uint8) *config.Instance {
-	i := config.DefaultInstance()
-	i.Name, i.Interface, i.VRID = name, ifname, vrid
-	return i
-}
-
-func vip(prefix, ifname string) config.VIP {
-	return config.VIP{Prefix: mustPrefix(prefix), Interface: ifname}
-}
-
 func sec(n float64) time.Duration { return time.Duration(n * float64(time.Second)) }
 
 // The made-up machine of the script checks, under the names these tests

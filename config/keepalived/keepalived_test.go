@@ -15,24 +15,24 @@ import (
 const kc = "/etc/keepalived/keepalived.conf"
 
 func TestLoadGoldenKeepalived(t *testing.T) {
-	v2 := baseInstance("VI_1", "eth0", 51)
+	v2 := configtest.Instance("VI_1", "eth0", 51)
 	v2.Priority = 150
 	v2.UnicastSource = mustAddr("192.0.2.1")
 	v2.UnicastPeers = []netip.Addr{mustAddr("192.0.2.2")}
 	v2.AuthPass = "s3cret"
-	v2.VIPs = []config.VIP{vip("192.0.2.100/24", "eth0")}
+	v2.VIPs = []config.VIP{configtest.VIP("192.0.2.100/24", "eth0")}
 
-	v3 := baseInstance("VI_6", "eth0", 52)
+	v3 := configtest.Instance("VI_6", "eth0", 52)
 	v3.Version, v3.Priority, v3.AdvertInterval = 3, 150, 500*time.Millisecond
 	v3.UnicastSource = mustAddr("192.0.2.1")
 	v3.UnicastPeers = []netip.Addr{mustAddr("192.0.2.2")}
-	v3.VIPs = []config.VIP{vip("192.0.2.101/24", "eth0")}
+	v3.VIPs = []config.VIP{configtest.VIP("192.0.2.101/24", "eth0")}
 
-	v6 := baseInstance("VI_V6", "eth0", 53)
+	v6 := configtest.Instance("VI_V6", "eth0", 53)
 	v6.Family, v6.Version, v6.Priority = inet.IPv6, 3, 150
 	v6.UnicastSource = mustAddr("2001:db8::1")
 	v6.UnicastPeers = []netip.Addr{mustAddr("2001:db8::2")}
-	v6.VIPs = []config.VIP{vip("2001:db8::100/64", "eth0")}
+	v6.VIPs = []config.VIP{configtest.VIP("2001:db8::100/64", "eth0")}
 
 	tests := []struct {
 		file string

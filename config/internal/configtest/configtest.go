@@ -86,6 +86,19 @@ func warned(ws config.Diagnostics, msg string) bool {
 	return false
 }
 
+// Instance returns keepalived's defaults for an instance, with the fields
+// every test sets filled in.
+func Instance(name, ifname string, vrid uint8) *config.Instance {
+	i := config.DefaultInstance()
+	i.Name, i.Interface, i.VRID = name, ifname, vrid
+	return i
+}
+
+// VIP returns the virtual address prefix on ifname.
+func VIP(prefix, ifname string) config.VIP {
+	return config.VIP{Prefix: netip.MustParsePrefix(prefix), Interface: ifname}
+}
+
 // FakeHost is a config.Host with fixed interface addresses.
 type FakeHost map[string][]netip.Prefix
 
