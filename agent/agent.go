@@ -118,6 +118,9 @@ type ReloadResult struct {
 	// Added are the instances started, Removed those stopped, Changed
 	// those restarted with a new configuration; all others kept running.
 	Added, Removed, Changed []string
+	// Warnings name the settings the reload changed but could not apply
+	// to the running node, and what applies them (a restart).
+	Warnings []string
 }
 
 // New returns an agent; Run starts it.
@@ -369,6 +372,10 @@ func (a *Agent) execute(cmd gossip.Command) {
 func (a *Agent) apply(cfg *config.Config) (ReloadResult, error) {
 	var res ReloadResult
 	var errs []error
+	prev := a.cfg // nil at the start
+	if prev != nil {
+		cfg, res.Warnings = a.keepName(cfg)
+	}
 	if err := a.track.configure(context.Background(), cfg); err != nil {
 		errs = append(errs, err)
 	}
@@ -392,6 +399,15 @@ func (a *Agent) apply(cfg *config.Config) (ReloadResult, error) {
 			}
 		}
 	}
+	if prev != nil && prev.FastTakeover != cfg.FastTakeover {
+		// The instances kept running read it at each advert and priority
+		// change: it applies to them from the next one on (those started
+		// below get it at their start).
+		for _, r := range a.running {
+			r.inst.SetFastTakeover(cfg.FastTakeover)
+		}
+		a.log.Info("vrrp.fast_takeover reloaded: applied to the running instances", "fast_takeover", cfg.FastTakeover, "running", len(a.running))
+	}
 	for _, ic := range cfg.Instances {
 		if _, ok := a.running[ic.Name]; ok {
 			continue
@@ -407,6 +423,22 @@ func (a *Agent) apply(cfg *config.Config) (ReloadResult, error) {
 	}
 	slices.Sort(res.Removed)
 	return res, errors.Join(errs...)
+}
+
+// keepName returns cfg with the name this node runs under, and a warning
+// when cfg names it otherwise: node.name is the node's identity (its name
+// in the gossip cluster, in its history and watch events, its place in
+// order lists), which a running node cannot change without confusing its
+// peers. A new name applies at the next start.
+func (a *Agent) keepName(cfg *config.Config) (*config.Config, []string) {
+	if cfg.Node.Name == a.nodeName {
+		return cfg, nil
+	}
+	w := fmt.Sprintf("node.name changed from %q to %q: not applied, a running node keeps its name; restart vipd to rename it", a.nodeName, cfg.Node.Name)
+	a.log.Warn(w)
+	kept := *cfg
+	kept.Node.Name = a.nodeName
+	return &kept, []string{w}
 }
 
 func (a *Agent) start(ic *config.Instance) error {

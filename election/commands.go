@@ -137,6 +137,21 @@ func (i *Instance) Reannounce(from netip.Addr) {
 	})
 }
 
+// SetFastTakeover turns fast takeover (Deps.FastTakeover) on or off from
+// the next advert or priority change on: a reload that changes
+// vrrp.fast_takeover reaches running instances without restarting them.
+func (i *Instance) SetFastTakeover(on bool) {
+	i.do(func(time.Time) []fsm.Action { i.m.SetFastTakeover(on); return nil })
+}
+
+// FastTakeover reports whether fast takeover is on; false once the
+// instance has stopped.
+func (i *Instance) FastTakeover() bool {
+	on := false
+	i.do(func(time.Time) []fsm.Action { on = i.m.FastTakeover(); return nil })
+	return on
+}
+
 // SetFault puts the instance into FAULT (true) or takes it out (false).
 func (i *Instance) SetFault(fault bool, reason string) {
 	i.do(func(now time.Time) []fsm.Action { return i.m.SetFault(fault, reason, now) })

@@ -107,6 +107,15 @@ func AdvertSlack(interval time.Duration) time.Duration { return interval / 8 }
 // Priority returns the effective priority.
 func (m *Machine) Priority() uint8 { return m.prio }
 
+// FastTakeover reports whether Params.FastTakeover is on.
+func (m *Machine) FastTakeover() bool { return m.p.FastTakeover }
+
+// SetFastTakeover turns Params.FastTakeover on or off, as a reload asks.
+// The setting is read at each advert received and each priority change, so
+// it applies from the next one on; a takeover already brought forward
+// stays so.
+func (m *Machine) SetFastTakeover(on bool) { m.p.FastTakeover = on }
+
 // MasterAdvertInterval returns Master_Adver_Interval: in a v3 backup the
 // interval learned from the master's adverts, otherwise our own.
 func (m *Machine) MasterAdvertInterval() time.Duration { return m.mai }
