@@ -227,38 +227,38 @@ func (e *clusterEvents) handle(ev gossip.Event) {
 	}
 }
 
-// diff publishes what changed between two states of another node.
+// diff publishes what changed between two states of another node: the
+// instances and checks that are new or changed state.
 func (e *clusterEvents) diff(now time.Time, prev, cur gossip.NodeState) {
-	old := map[string]gossip.InstanceState{}
-	for _, in := range prev.Instances {
-		old[in.Name] = in
+	changes(prev.Instances, cur.Instances, func(in gossip.InstanceState) (string, fsm.State) { return in.Name, in.State }, gossip.UnknownState,
+		func(in gossip.InstanceState, from fsm.State) {
+			e.hub.instance(cur.Node, now, InstanceEvent{Name: in.Name, VRID: in.VRID, Family: in.Family, From: from, To: in.State,
+				Reason: in.Reason, Priority: in.Priority, Master: in.Master})
+		})
+	changes(prev.Checks, cur.Checks, func(c gossip.CheckState) (string, checks.State) { return c.Name, c.State }, gossip.UnknownCheckState,
+		func(c gossip.CheckState, from checks.State) {
+			e.hub.check(cur.Node, now, CheckEvent{Name: c.Name, From: from, To: c.State, Output: c.Output})
+		})
+}
+
+// changes calls changed for each item of cur that is new in it (with
+// unknown as the state before) or whose state differs from the item of
+// the same name in prev (with that item's state).
+func changes[T any, S comparable](prev, cur []T, key func(T) (string, S), unknown S, changed func(T, S)) {
+	before := make(map[string]S, len(prev))
+	for _, x := range prev {
+		name, st := key(x)
+		before[name] = st
 	}
-	for _, in := range cur.Instances {
-		was, ok := old[in.Name]
-		if ok && was.State == in.State {
-			continue
+	for _, x := range cur {
+		name, st := key(x)
+		was, ok := before[name]
+		switch {
+		case !ok:
+			changed(x, unknown)
+		case was != st:
+			changed(x, was)
 		}
-		ie := InstanceEvent{Name: in.Name, VRID: in.VRID, Family: in.Family, From: gossip.UnknownState, To: in.State,
-			Reason: in.Reason, Priority: in.Priority, Master: in.Master}
-		if ok {
-			ie.From = was.State
-		}
-		e.hub.instance(cur.Node, now, ie)
-	}
-	oldChecks := map[string]gossip.CheckState{}
-	for _, c := range prev.Checks {
-		oldChecks[c.Name] = c
-	}
-	for _, c := range cur.Checks {
-		was, ok := oldChecks[c.Name]
-		if ok && was.State == c.State {
-			continue
-		}
-		ce := CheckEvent{Name: c.Name, From: gossip.UnknownCheckState, To: c.State, Output: c.Output}
-		if ok {
-			ce.From = was.State
-		}
-		e.hub.check(cur.Node, now, ce)
 	}
 }
 
