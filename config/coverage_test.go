@@ -54,7 +54,7 @@ var fieldContext = map[string]fieldCtx{
 		why:     "without any token file reads are open whatever public_read says (API.ReadsOpen)",
 		prepare: func(p reflect.Value) { p.Addr().Interface().(*API).TokenFile = "/etc/vipd/token" },
 	},
-	"Config.RunAs": { // notify.Config, config's Notify
+	"Config.RunAs": { // notify.Config
 		why:     "a script's user is only kept for a script that is configured",
 		prepare: func(p reflect.Value) { p.Addr().Interface().(*notify.Config).Master = []string{"/bin/true"} },
 		custom: func(f reflect.Value) {

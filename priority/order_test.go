@@ -21,7 +21,7 @@ func problemsAt(ps []Problem) []problemAt {
 	return out
 }
 
-func TestParseList(t *testing.T) {
+func TestParseOrder(t *testing.T) {
 	tests := []struct {
 		name     string
 		data     string
@@ -114,7 +114,7 @@ func TestParseList(t *testing.T) {
 	}
 }
 
-func TestParseListDigest(t *testing.T) {
+func TestParseOrderDigest(t *testing.T) {
 	a, _ := ParseOrder("a", []byte("cnh\nsby\n"))
 	b, _ := ParseOrder("b", []byte("cnh\nsby\n"))
 	c, _ := ParseOrder("a", []byte("sby\ncnh\n"))
