@@ -248,7 +248,7 @@ func TestRecorderNeverWaitsOnDisk(t *testing.T) {
 		r2 := NewRecorder("n1", l, clk, nil)
 		got, err := r2.Query(Query{Limit: MaxLimit})
 		if err != nil || len(got) != memoryEvents || got[0].Seq != 11 {
-			t.Fatalf("after restart: %d events from %v, err %v", len(got), got[0].Seq, err)
+			t.Fatalf("after restart: %d events (want %d from seq 11), err %v", len(got), memoryEvents, err)
 		}
 		if e := r2.Record(Event{Kind: KindReload}); e.Seq != memoryEvents+11 {
 			t.Fatalf("seq after restart = %d", e.Seq)
