@@ -12,7 +12,7 @@ import (
 // scrapeTimeout bounds how long a scrape waits for the agent's goroutine.
 const scrapeTimeout = 2 * time.Second
 
-// snapshot is the metrics source: the same consistent view as GetStatus,
+// snapshot is the metrics source: the same consistent view as Status,
 // plus the gossip membership counts.
 func (a *Agent) snapshot() metrics.Snapshot {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)

@@ -28,7 +28,10 @@
 // a connection cap per listener, so that slow or many clients on one
 // listener cannot hold the API.
 //
-// The package serves whatever vipdv1.VipdServiceServer it is given (the
-// agent's); it knows nothing of VRRP or gossip and depends only on config,
-// the generated API and the gRPC/gateway libraries.
+// The package serves whatever vipdv1.VipdServiceServer it is given. The
+// agent's is NewService (service.go): it reads each request into the
+// agent's types, calls agent.Service and converts the answer; convert.go
+// is the one place where the agent's types become protobuf (enums by
+// tables, value by value) and the agent's error kinds become gRPC codes.
+// Nothing else here knows VRRP or gossip; the agent knows no protobuf.
 package server
