@@ -1,10 +1,12 @@
-package config
+package config_test
 
 import (
 	"testing"
 	"time"
 
 	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
 )
@@ -35,18 +37,18 @@ func TestOrderPriority(t *testing.T) {
 }
 
 func TestTrackEffective(t *testing.T) {
-	c := &Check{Config: checks.Config{Name: "c", Weight: -20, WeightReverse: true}}
+	c := &config.Check{Config: checks.Config{Name: "c", Weight: -20, WeightReverse: true}}
 	tests := []struct {
 		name    string
-		track   Track
-		check   *Check
+		track   config.Track
+		check   *config.Check
 		weight  int
 		reverse bool
 	}{
-		{"the check's weight and reverse", Track{Track: priority.Track{Check: "c"}}, c, -20, true},
-		{"own weight, own reverse", Track{Track: priority.Track{Check: "c", Weight: ptr(5)}}, c, 5, false},
-		{"own weight 0 means FAULT", Track{Track: priority.Track{Check: "c", Weight: ptr(0), WeightReverse: true}}, c, 0, true},
-		{"unknown check", Track{Track: priority.Track{Check: "x"}}, nil, 0, false},
+		{"the check's weight and reverse", config.Track{Track: priority.Track{Check: "c"}}, c, -20, true},
+		{"own weight, own reverse", config.Track{Track: priority.Track{Check: "c", Weight: ptr(5)}}, c, 5, false},
+		{"own weight 0 means FAULT", config.Track{Track: priority.Track{Check: "c", Weight: ptr(0), WeightReverse: true}}, c, 0, true},
+		{"unknown check", config.Track{Track: priority.Track{Check: "x"}}, nil, 0, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,30 +81,32 @@ func TestNotifyAccessors(t *testing.T) {
 
 // SameSettings decides what a reload restarts: every setting must count.
 func TestSameSettingsTracking(t *testing.T) {
-	base := func() *Instance {
-		i := baseInstance("a", "eth0", 1)
-		i.Track = []Track{{Track: priority.Track{Check: "c", Weight: ptr(-5)}, Pos: Pos{"x", 1}}}
+	base := func() *config.Instance {
+		i := configtest.Instance("a", "eth0", 1)
+		i.Track = []config.Track{{Track: priority.Track{Check: "c", Weight: ptr(-5)}, Pos: config.Pos{"x", 1}}}
 		i.Order = &priority.OrderConfig{Nodes: []string{"n1", "n2"}, Priorities: priority.DefaultPriorities(), Unhealthy: priority.UnhealthyLowest}
 		i.Notify.Master = []string{"/m"}
 		return i
 	}
 	tests := []struct {
 		name   string
-		change func(*Instance)
+		change func(*config.Instance)
 		same   bool
 	}{
-		{"positions do not count", func(i *Instance) { i.Track[0].Pos = Pos{"y", 9}; i.Pos = Pos{"y", 2} }, true},
-		{"track weight", func(i *Instance) { i.Track[0].Weight = ptr(-6) }, false},
-		{"track weight unset", func(i *Instance) { i.Track[0].Weight = nil }, false},
-		{"track reverse", func(i *Instance) { i.Track[0].WeightReverse = true }, false},
-		{"another check", func(i *Instance) { i.Track[0].Check = "d" }, false},
-		{"order nodes", func(i *Instance) { i.Order.Nodes = []string{"n2", "n1"} }, false},
-		{"order reverse", func(i *Instance) { i.Order.Reverse = true }, false},
-		{"order unhealthy", func(i *Instance) { i.Order.Unhealthy = priority.UnhealthyFault }, false},
-		{"no order", func(i *Instance) { i.Order = nil }, false},
-		{"notify script", func(i *Instance) { i.Notify.Master = []string{"/m", "x"} }, false},
-		{"notify user", func(i *Instance) { i.Notify.RunAs = map[notify.Script]notify.User{notify.ScriptMaster: {User: "bob"}} }, false},
-		{"notify timeout", func(i *Instance) { i.Notify.Timeout = time.Minute }, false},
+		{"positions do not count", func(i *config.Instance) { i.Track[0].Pos = config.Pos{"y", 9}; i.Pos = config.Pos{"y", 2} }, true},
+		{"track weight", func(i *config.Instance) { i.Track[0].Weight = ptr(-6) }, false},
+		{"track weight unset", func(i *config.Instance) { i.Track[0].Weight = nil }, false},
+		{"track reverse", func(i *config.Instance) { i.Track[0].WeightReverse = true }, false},
+		{"another check", func(i *config.Instance) { i.Track[0].Check = "d" }, false},
+		{"order nodes", func(i *config.Instance) { i.Order.Nodes = []string{"n2", "n1"} }, false},
+		{"order reverse", func(i *config.Instance) { i.Order.Reverse = true }, false},
+		{"order unhealthy", func(i *config.Instance) { i.Order.Unhealthy = priority.UnhealthyFault }, false},
+		{"no order", func(i *config.Instance) { i.Order = nil }, false},
+		{"notify script", func(i *config.Instance) { i.Notify.Master = []string{"/m", "x"} }, false},
+		{"notify user", func(i *config.Instance) {
+			i.Notify.RunAs = map[notify.Script]notify.User{notify.ScriptMaster: {User: "bob"}}
+		}, false},
+		{"notify timeout", func(i *config.Instance) { i.Notify.Timeout = time.Minute }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,20 +120,20 @@ func TestSameSettingsTracking(t *testing.T) {
 }
 
 func TestCheckSameSettings(t *testing.T) {
-	base := func() *Check {
-		return &Check{Config: checks.Config{Name: "c", Kind: checks.KindFile, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1,
+	base := func() *config.Check {
+		return &config.Check{Config: checks.Config{Name: "c", Kind: checks.KindFile, Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1,
 			File: &checks.FileConfig{Path: "/p", InitValue: ptr(0)}}}
 	}
 	tests := []struct {
 		name   string
-		change func(*Check)
+		change func(*config.Check)
 		same   bool
 	}{
-		{"position", func(c *Check) { c.Pos = Pos{"z", 3} }, true},
-		{"interval", func(c *Check) { c.Interval = 2 * time.Second }, false},
-		{"init value", func(c *Check) { c.File.InitValue = ptr(1) }, false},
-		{"init value unset", func(c *Check) { c.File.InitValue = nil }, false},
-		{"other kind", func(c *Check) { c.Kind, c.File, c.TCP = checks.KindTCP, nil, &checks.TCPConfig{Address: "h:1"} }, false},
+		{"position", func(c *config.Check) { c.Pos = config.Pos{"z", 3} }, true},
+		{"interval", func(c *config.Check) { c.Interval = 2 * time.Second }, false},
+		{"init value", func(c *config.Check) { c.File.InitValue = ptr(1) }, false},
+		{"init value unset", func(c *config.Check) { c.File.InitValue = nil }, false},
+		{"other kind", func(c *config.Check) { c.Kind, c.File, c.TCP = checks.KindTCP, nil, &checks.TCPConfig{Address: "h:1"} }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

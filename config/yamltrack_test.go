@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"slices"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/config/internal/configtest"
 	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
 )
@@ -56,7 +58,7 @@ sync_groups:
     instances: [VI_1, VI_2]
     notify: { fault: /g.sh }
 `
-	cfg, err := ParseYAML("/etc/vipd/vipd.yaml", []byte(in), LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
+	cfg, err := config.ParseYAML("/etc/vipd/vipd.yaml", []byte(in), config.LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ sync_groups:
 	if len(i.Track) != 3 || i.Track[0].Weight != nil || *i.Track[1].Weight != 10 || !i.Track[1].WeightReverse || *i.Track[2].Weight != 0 {
 		t.Errorf("tracks %+v", i.Track)
 	}
-	if o := i.Order; o.File != "/etc/vipd/order.txt" || !o.Reverse || !slices.Equal(o.Priorities, []uint8{200, 100}) || o.Unhealthy != priority.UnhealthyFault || orderPos(i).Line != 29 {
+	if o := i.Order; o.File != "/etc/vipd/order.txt" || !o.Reverse || !slices.Equal(o.Priorities, []uint8{200, 100}) || o.Unhealthy != priority.UnhealthyFault || config.OrderPos(i).Line != 29 {
 		t.Errorf("order %+v", o)
 	}
 	if o := cfg.Instances[1].Order; !slices.Equal(o.Nodes, []string{"a", "b", "c"}) || !slices.Equal(o.Priorities, priority.DefaultPriorities()) || o.Unhealthy != priority.UnhealthyLowest {
@@ -109,11 +111,11 @@ sync_groups:
 
 func TestYAMLGlobalTrackingSettings(t *testing.T) {
 	in := "vrrp: { fast_takeover: false }\nscripts: { security: false, user: nobody, group: nogroup }\n"
-	cfg, err := ParseYAML("g.yaml", []byte(in), LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
+	cfg, err := config.ParseYAML("g.yaml", []byte(in), config.LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.FastTakeover || cfg.Scripts != (ScriptSecurity{User: "nobody", Group: "nogroup"}) {
+	if cfg.FastTakeover || cfg.Scripts != (config.ScriptSecurity{User: "nobody", Group: "nogroup"}) {
 		t.Errorf("fast takeover %v scripts %+v", cfg.FastTakeover, cfg.Scripts)
 	}
 }
@@ -205,14 +207,14 @@ func TestYAMLTrackingErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseYAML(f, []byte(tc.yaml), LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
+			cfg, err := config.ParseYAML(f, []byte(tc.yaml), config.LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
 			if err == nil {
 				t.Fatalf("no error; checks %v", cfg.Checks)
 			}
-			ds := diagnosticsOf(t, cfg, err)
-			requireDiag(t, ds, SeverityError, tc.want)
+			ds := configtest.DiagnosticsOf(t, cfg, err)
+			configtest.RequireDiag(t, ds, config.SeverityError, tc.want)
 			if len(ds.Warnings()) != 0 {
-				t.Errorf("warnings in the native format:\n%s", render(ds.Warnings()))
+				t.Errorf("warnings in the native format:\n%s", configtest.Render(ds.Warnings()))
 			}
 		})
 	}
@@ -221,8 +223,8 @@ func TestYAMLTrackingErrors(t *testing.T) {
 // A value that fails to parse is reported once, not again by validation.
 func TestYAMLTrackingBadValueReportedOnce(t *testing.T) {
 	in := "checks:\n- name: c\n  interval: soon\n  tcp: {address: \"h:1\"}\ninstances:\n- {name: a, interface: e, vrid: 1, vips: [192.0.2.1], order: {nodes: [a], priorities: [300]}}\n"
-	_, err := ParseYAML("x.yaml", []byte(in), LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
-	ds := diagnosticsOf(t, nil, err)
+	_, err := config.ParseYAML("x.yaml", []byte(in), config.LoadOptions{Hostname: "h", System: newFakeSys(1000, 1000)})
+	ds := configtest.DiagnosticsOf(t, nil, err)
 	for _, field := range []string{"checks[0].interval", "instances[0].order.priorities[0]"} {
 		n := 0
 		for _, d := range ds {
@@ -231,13 +233,7 @@ func TestYAMLTrackingBadValueReportedOnce(t *testing.T) {
 			}
 		}
 		if n != 1 {
-			t.Errorf("%s reported %d times, want once:\n%s", field, n, render(ds))
+			t.Errorf("%s reported %d times, want once:\n%s", field, n, configtest.Render(ds))
 		}
 	}
-}
-
-// orderPos is where inst's order is written.
-func orderPos(inst *Instance) Pos {
-	pos, _ := inst.src.more.at("order", Pos{})
-	return pos
 }
