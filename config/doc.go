@@ -23,7 +23,10 @@
 //
 // This package only reads files, file metadata and the user database (for
 // script checks) and, optionally, asks a Host about interface addresses.
-// It must not depend on the agent, the election code, notify or the command
-// line (they depend on it, not the reverse), nor on its front ends, and it
-// never opens sockets, runs scripts or changes the system.
+// It takes the settings types of the runtime packages that own them
+// (checks, priority, notify, cloudmove, history) and election/fsm's State
+// for an instance's initial state, but must not depend on the agent, the
+// election runtime or the command line (they depend on it, not the
+// reverse), nor on its front ends, and it never opens sockets, runs
+// scripts or changes the system.
 package config

@@ -344,7 +344,7 @@ func encodeInstance(i *Instance) yamlOutInstance {
 	o := yamlOutInstance{
 		Name: i.Name, Interface: i.Interface, VRID: i.VRID,
 		Family: i.Family.Label(), Version: i.Version,
-		AdvertInterval: i.AdvertInterval.String(), State: strings.ToLower(i.InitialState),
+		AdvertInterval: i.AdvertInterval.String(), State: strings.ToLower(i.InitialState.String()),
 		Preempt: i.Preempt,
 		GARP: yamlOutGARP{
 			MasterDelay: i.GARP.MasterDelay.String(), MasterRepeat: i.GARP.MasterRepeat,

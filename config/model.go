@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
@@ -32,12 +33,6 @@ func (f Format) String() string {
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"
 }
-
-// Initial states, spelled as keepalived's "state" keyword takes them.
-const (
-	StateMaster = "MASTER"
-	StateBackup = "BACKUP"
-)
 
 // Defaults, all taken from keepalived 2.2.7 (vrrp.h, global_data.c).
 const (
@@ -148,8 +143,9 @@ type Instance struct {
 	// AdvertInterval is the advertisement interval: whole seconds 1-255 s for
 	// VRRPv2, a multiple of 10 ms in 10 ms-40.95 s for VRRPv3.
 	AdvertInterval time.Duration
-	// InitialState is StateMaster or StateBackup (keepalived's wantstate).
-	InitialState string
+	// InitialState is fsm.Master or fsm.Backup (keepalived's wantstate;
+	// the "state" keyword spells it as fsm.State's String does).
+	InitialState fsm.State
 	// Preempt lets a higher-priority backup take over from a lower master
 	// (keepalived's nopreempt clears it).
 	Preempt bool
@@ -255,7 +251,7 @@ func DefaultInstance() *Instance {
 		Version:        DefaultVersion,
 		Priority:       DefaultPriority,
 		AdvertInterval: DefaultAdvertInterval,
-		InitialState:   StateBackup,
+		InitialState:   fsm.Backup,
 		Preempt:        true,
 		GARP:           DefaultGARP(),
 		Notify:         notify.Config{Timeout: notify.DefaultTimeout},

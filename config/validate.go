@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 )
 
@@ -114,7 +115,7 @@ func (v *validator) instance(inst *Instance, s *InstanceSource) {
 		pos, f := at(fPriority)
 		v.d.err(pos, f, "0 is out of range 1-255")
 	}
-	if inst.InitialState != StateMaster && inst.InitialState != StateBackup {
+	if inst.InitialState != fsm.Master && inst.InitialState != fsm.Backup {
 		pos, f := at(fState)
 		v.d.err(pos, f, fmt.Sprintf("%q is not MASTER or BACKUP", inst.InitialState))
 	}
@@ -145,14 +146,14 @@ func (v *validator) preempt(inst *Instance, at func(field) (Pos, string)) {
 	// them with keepalived's warnings.
 	if !inst.Preempt {
 		pos, f := at(fPreempt)
-		if inst.InitialState == StateMaster {
+		if inst.InitialState == fsm.Master {
 			v.d.err(pos, f, "preempt must be on with initial state MASTER (keepalived clears nopreempt)")
 		}
 		if inst.Priority == OwnerPriority {
 			v.d.err(pos, f, "preempt must be on with priority 255 (keepalived clears nopreempt)")
 		}
 	}
-	if inst.PreemptDelay > 0 && (!inst.Preempt || inst.InitialState == StateMaster) {
+	if inst.PreemptDelay > 0 && (!inst.Preempt || inst.InitialState == fsm.Master) {
 		pos, f := at(fPreemptDelay)
 		v.d.err(pos, f, "a preempt delay needs preempt on and initial state BACKUP")
 	}

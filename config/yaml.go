@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 )
 
@@ -59,7 +60,7 @@ type yamlInstance struct {
 	family   *inet.Family
 	version  *uint8
 	priority *uint8
-	state    *string
+	state    *fsm.State
 	preempt  *bool
 	garp     yamlGARP
 }
@@ -170,25 +171,25 @@ func (yi *yamlInstance) resolve(globalVersion *uint8, global *yamlGARP) *Instanc
 	default:
 		inst.Version = DefaultVersion
 	}
-	state := ""
+	state := fsm.Init // not set
 	if yi.state != nil {
 		state = *yi.state
 	}
 	switch {
 	case yi.priority != nil:
 		inst.Priority = *yi.priority
-	case state == StateMaster:
+	case state == fsm.Master:
 		inst.Priority = OwnerPriority
 	default:
 		inst.Priority = DefaultPriority
 	}
 	switch {
-	case state != "":
+	case state != fsm.Init:
 		inst.InitialState = state
 	case inst.Priority == OwnerPriority:
-		inst.InitialState = StateMaster
+		inst.InitialState = fsm.Master
 	default:
-		inst.InitialState = StateBackup
+		inst.InitialState = fsm.Backup
 	}
 	if yi.preempt != nil {
 		inst.Preempt = *yi.preempt
@@ -262,9 +263,9 @@ func (p *yamlParser) instance(n *yaml.Node, path string, idx int) *yamlInstance 
 		"state": func(k, v *yaml.Node, path string) {
 			mark(fState, k)
 			if s, ok := p.str(v, path); ok {
-				switch strings.ToUpper(s) {
-				case StateMaster, StateBackup:
-					yi.state = ptr(strings.ToUpper(s))
+				switch st, _ := fsm.ParseState(strings.ToUpper(s)); st {
+				case fsm.Master, fsm.Backup:
+					yi.state = ptr(st)
 				default:
 					p.fail(v, path, fmt.Sprintf("%q is not master or backup", s))
 				}

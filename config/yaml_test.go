@@ -8,6 +8,7 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/config/internal/configtest"
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 )
 
@@ -41,7 +42,7 @@ func TestLoadGoodYAML(t *testing.T) {
 	vi1.GARP.MasterDelay = time.Second
 
 	vi6 := configtest.Instance("VI_6", "veth1", 52)
-	vi6.Family, vi6.Version, vi6.Priority, vi6.InitialState = inet.IPv6, 3, 255, config.StateMaster
+	vi6.Family, vi6.Version, vi6.Priority, vi6.InitialState = inet.IPv6, 3, 255, fsm.Master
 	vi6.AdvertInterval = 500 * time.Millisecond
 	vi6.VIPs = []config.VIP{configtest.VIP("fe80::52/128", "veth1"), configtest.VIP("2001:db8:1::52/64", "veth1")}
 	vi6.GARP = global
@@ -106,7 +107,7 @@ func TestYAMLDefaults(t *testing.T) {
 			yaml: "instances:\n- {name: a, interface: eth0, vrid: 1, state: MASTER, vips: [192.0.2.1]}\n",
 			want: func() *config.Instance {
 				i := configtest.Instance("a", "eth0", 1)
-				i.Priority, i.InitialState = 255, config.StateMaster
+				i.Priority, i.InitialState = 255, fsm.Master
 				i.VIPs = []config.VIP{configtest.VIP("192.0.2.1/32", "eth0")}
 				return i
 			},
@@ -116,7 +117,7 @@ func TestYAMLDefaults(t *testing.T) {
 			yaml: "instances:\n- {name: a, interface: eth0, vrid: 1, priority: 255, vips: [192.0.2.1]}\n",
 			want: func() *config.Instance {
 				i := configtest.Instance("a", "eth0", 1)
-				i.Priority, i.InitialState = 255, config.StateMaster
+				i.Priority, i.InitialState = 255, fsm.Master
 				i.VIPs = []config.VIP{configtest.VIP("192.0.2.1/32", "eth0")}
 				return i
 			},

@@ -174,7 +174,7 @@ func NewInstance(cfg *config.Instance, src netip.Addr, send Sender, deps Deps) (
 		AdvertInterval: cfg.AdvertInterval,
 		Preempt:        cfg.Preempt,
 		PreemptDelay:   cfg.PreemptDelay,
-		StartMaster:    cfg.InitialState == "MASTER",
+		StartMaster:    cfg.InitialState == fsm.Master,
 		Self:           src,
 		FastTakeover:   deps.FastTakeover,
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/config/internal/configtest"
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 )
 
@@ -43,7 +44,7 @@ func TestSameClusterInBothFormats(t *testing.T) {
 		t.Errorf("VI_DNS: %s", configtest.Dump(dns))
 	}
 	v6 := fromKA.Instances[1]
-	if v6.Family != inet.IPv6 || v6.Version != 3 || v6.InitialState != config.StateMaster || v6.AdvertInterval.Milliseconds() != 250 {
+	if v6.Family != inet.IPv6 || v6.Version != 3 || v6.InitialState != fsm.Master || v6.AdvertInterval.Milliseconds() != 250 {
 		t.Errorf("VI_V6: %s", configtest.Dump(v6))
 	}
 	if fromKA.Instances[2].Preempt {

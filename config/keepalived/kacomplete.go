@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 	"github.com/vipd/vipd/notify"
 )
@@ -50,7 +51,7 @@ func (p *kaParser) mixedOwners() {
 	for _, g := range p.groups {
 		owners := 0
 		for _, name := range g.sg.Instances {
-			if ki := p.byName[name]; ki != nil && ki.inst.Priority == config.OwnerPriority && ki.inst.InitialState == config.StateMaster {
+			if ki := p.byName[name]; ki != nil && ki.inst.Priority == config.OwnerPriority && ki.inst.InitialState == fsm.Master {
 				owners++
 			}
 		}
@@ -125,21 +126,21 @@ func (p *kaParser) completeInstance(ki *kaInstance) {
 	// No priority: derived from the state; no state: derived from priority.
 	if ki.priority == 0 {
 		ki.priority = config.DefaultPriority
-		if ki.state == config.StateMaster {
+		if ki.state == fsm.Master {
 			ki.priority = config.OwnerPriority
 		}
 	}
 	owner := ki.priority == config.OwnerPriority
 	switch {
-	case ki.state == "":
-		ki.state = config.StateBackup
+	case ki.state == fsm.Init:
+		ki.state = fsm.Backup
 		if owner {
-			ki.state = config.StateMaster
+			ki.state = fsm.Master
 		}
-	case strict && (ki.state == config.StateMaster) != owner:
-		want := config.StateBackup
+	case strict && (ki.state == fsm.Master) != owner:
+		want := fsm.Backup
 		if owner {
-			want = config.StateMaster
+			want = fsm.Master
 		}
 		warn("state", fmt.Sprintf("state MASTER must match being address owner (priority 255) in strict mode; %s used, as keepalived does", want))
 		ki.state = want
@@ -228,7 +229,7 @@ func (p *kaParser) completePreempt(ki *kaInstance, strict bool, warn func(keywor
 		warn("nopreempt", "nopreempt is incompatible with priority 255; cleared, as keepalived does")
 		ki.nopreempt = false
 	}
-	if ki.state == config.StateMaster {
+	if ki.state == fsm.Master {
 		if ki.nopreempt {
 			warn("nopreempt", "nopreempt does not work with initial state MASTER; cleared, as keepalived does")
 			ki.nopreempt = false

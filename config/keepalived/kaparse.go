@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 	"github.com/vipd/vipd/notify"
 )
@@ -53,9 +54,9 @@ type kaInstance struct {
 	inst     *config.Instance
 	src      *config.InstanceSource
 	prefix   string
-	version  uint8  // 0 = not set
-	priority uint8  // 0 = not set
-	state    string // "" = not set
+	version  uint8     // 0 = not set
+	priority uint8     // 0 = not set
+	state    fsm.State // fsm.Init = not set
 	// family is set by the first address seen (source, peer, VIP, multicast
 	// destination), as keepalived does.
 	family            inet.Family
@@ -673,15 +674,15 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 		s, ok := p.arg(l, field)
 		switch {
 		case !ok:
-		case s == config.StateMaster:
-			ki.state = config.StateMaster
-		case s == config.StateBackup && ki.state == config.StateMaster:
+		case s == fsm.Master.String():
+			ki.state = fsm.Master
+		case s == fsm.Backup.String() && ki.state == fsm.Master:
 			p.d.warn(l.pos, field, "state previously set as MASTER; BACKUP ignored, as keepalived does")
-		case s == config.StateBackup:
-			ki.state = config.StateBackup
+		case s == fsm.Backup.String():
+			ki.state = fsm.Backup
 		default:
 			p.d.warn(l.pos, field, fmt.Sprintf("unknown state %q; BACKUP used, as keepalived does", s))
-			ki.state = config.StateBackup
+			ki.state = fsm.Backup
 		}
 	case "interface": // vrrp_int_handler
 		mark("interface")

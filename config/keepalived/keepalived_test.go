@@ -9,6 +9,7 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/config/internal/configtest"
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 )
 
@@ -118,7 +119,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			},
 			check: func(t *testing.T, c *config.Config) {
 				i := c.Instances[0]
-				if !i.Preempt || i.PreemptDelay != 0 || i.InitialState != config.StateMaster || i.Priority != 100 {
+				if !i.Preempt || i.PreemptDelay != 0 || i.InitialState != fsm.Master || i.Priority != 100 {
 					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
@@ -129,7 +130,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			warns: []string{kc + ":6: warning: vrrp_instance[VI_1].nopreempt: nopreempt is incompatible with priority 255; cleared"},
 			check: func(t *testing.T, c *config.Config) {
 				i := c.Instances[0]
-				if !i.Preempt || i.InitialState != config.StateBackup {
+				if !i.Preempt || i.InitialState != fsm.Backup {
 					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
@@ -199,7 +200,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			opts:  config.LoadOptions{Host: configtest.FakeHost{"eth0": {mustPrefix("192.0.2.9/24")}}},
 			warns: []string{kc + ":4: warning: vrrp_instance[VI_1].priority: 255 is reserved for the address owner, but 192.0.2.1 is not an address of eth0; keepalived does not check this and runs with 255"},
 			check: func(t *testing.T, c *config.Config) {
-				if i := c.Instances[0]; i.Priority != 255 || i.InitialState != config.StateMaster {
+				if i := c.Instances[0]; i.Priority != 255 || i.InitialState != fsm.Master {
 					t.Errorf("got %s", configtest.Dump(i))
 				}
 			},
@@ -225,13 +226,13 @@ func TestKeepalivedLeniency(t *testing.T) {
 			name:  "BACKUP after MASTER is ignored",
 			conf:  withVIP("  state MASTER", "  state BACKUP", "  priority 100"),
 			warns: []string{kc + ":5: warning: vrrp_instance[VI_1].state: state previously set as MASTER; BACKUP ignored"},
-			check: func(t *testing.T, c *config.Config) { wantField(t, c.Instances[0].InitialState, config.StateMaster) },
+			check: func(t *testing.T, c *config.Config) { wantField(t, c.Instances[0].InitialState, fsm.Master) },
 		},
 		{
 			name:  "unknown state means BACKUP",
 			conf:  withVIP("  state master"),
 			warns: []string{`unknown state "master"; BACKUP used`},
-			check: func(t *testing.T, c *config.Config) { wantField(t, c.Instances[0].InitialState, config.StateBackup) },
+			check: func(t *testing.T, c *config.Config) { wantField(t, c.Instances[0].InitialState, fsm.Backup) },
 		},
 		{
 			name:  "VIP of the other family is kept with a warning",
@@ -417,7 +418,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			opts: config.LoadOptions{ConfigID: "h1"},
 			check: func(t *testing.T, c *config.Config) {
 				i := c.Instances[0]
-				if i.Interface != "eth1" || i.VRID != 61 || i.InitialState != config.StateMaster || !i.Preempt ||
+				if i.Interface != "eth1" || i.VRID != 61 || i.InitialState != fsm.Master || !i.Preempt ||
 					i.Priority != 90 || i.AdvertInterval != 2*time.Second || i.VIPs[0].Interface != "eth1" {
 					t.Errorf("got %s", configtest.Dump(i))
 				}
@@ -464,7 +465,7 @@ func TestKeepalivedLeniency(t *testing.T) {
 			name:  "strict mode makes state follow priority",
 			conf:  "global_defs {\n  vrrp_strict\n}\n" + withVIP("  state MASTER", "  priority 100"),
 			warns: []string{kc + ":7: warning: vrrp_instance[VI_1].state: state MASTER must match being address owner (priority 255) in strict mode; BACKUP used"},
-			check: func(t *testing.T, c *config.Config) { wantField(t, c.Instances[0].InitialState, config.StateBackup) },
+			check: func(t *testing.T, c *config.Config) { wantField(t, c.Instances[0].InitialState, fsm.Backup) },
 		},
 		{
 			name:  "missing closing brace",
