@@ -34,6 +34,13 @@ func probe(t *testing.T, c *Config, timeout time.Duration) Result {
 	return p.Probe(ctx)
 }
 
+// probeLate builds c's prober and runs it once with a deadline already
+// over, as a probe sees it when its timeout struck.
+func probeLate(t *testing.T, c *Config) Result {
+	t.Helper()
+	return probe(t, c, -time.Second)
+}
+
 // wantResult checks a result's verdict and, when errHas is set, that its
 // error mentions it.
 func wantResult(t *testing.T, r Result, ok bool, errHas string) {

@@ -68,13 +68,7 @@ func TestIfaceProbe(t *testing.T) {
 }
 
 func TestIfaceProbeDeadlinePassed(t *testing.T) {
-	p, err := NewProber(ifaceCheck("lo"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := contextWithDeadlinePassed()
-	defer cancel()
-	wantResult(t, p.Probe(ctx), false, "timed out")
+	wantResult(t, probeLate(t, ifaceCheck("lo")), false, "timed out")
 }
 
 func TestIfaceConfigErrors(t *testing.T) {

@@ -126,14 +126,7 @@ func TestProcessProbe(t *testing.T) {
 }
 
 func TestProcessProbeHonoursContext(t *testing.T) {
-	p, err := NewProber(processCheck(uniqueName("vipdnone"), ""), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := contextWithDeadlinePassed()
-	defer cancel()
-	r := p.Probe(ctx)
-	wantResult(t, r, false, "timed out")
+	wantResult(t, probeLate(t, processCheck(uniqueName("vipdnone"), "")), false, "timed out")
 }
 
 func TestProcessConfigErrors(t *testing.T) {

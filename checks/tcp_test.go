@@ -82,14 +82,7 @@ func TestTCPProbe(t *testing.T) {
 
 func TestTCPProbeDeadlinePassed(t *testing.T) {
 	l, _ := listener(t)
-	p, err := NewProber(tcpCheck(l.Addr().String()), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := contextWithDeadlinePassed()
-	defer cancel()
-	r := p.Probe(ctx)
-	wantResult(t, r, false, "timed out")
+	wantResult(t, probeLate(t, tcpCheck(l.Addr().String())), false, "timed out")
 }
 
 // TestTCPProbeTimeout connects, inside a namespace, to an address of a

@@ -34,6 +34,35 @@ func holdWriter(t *testing.T, path string) *os.File {
 	return f
 }
 
+// fifoTimeout is the probes' timeout on a FIFO nobody writes.
+const fifoTimeout = 300 * time.Millisecond
+
+// silentFIFO builds the prober check(path) makes for a FIFO at path whose
+// writer has written nothing yet, and shows that a probe then waits until
+// its timeout and fails with ErrTimeout. It returns the prober and the
+// writer.
+func silentFIFO(t *testing.T, check func(path string) *Config) (Prober, *os.File) {
+	t.Helper()
+	path := mkfifo(t)
+	w := holdWriter(t, path)
+	p, err := NewProber(check(path), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, d := probeBounded(t, p, fifoTimeout, nil)
+	wantTimeout(t, r, d, fifoTimeout)
+	return p, w
+}
+
+// writeSoon writes s to w a moment after the probe about to start has
+// begun to wait.
+func writeSoon(w *os.File, s string) {
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		w.WriteString(s)
+	}()
+}
+
 // probeBounded runs p under timeout in a goroutine and fails the test if
 // it has not returned well after the timeout: a probe that ignores its
 // context must fail the test, not hang it. unblock, if set, runs then to
@@ -77,27 +106,15 @@ func wantTimeout(t *testing.T, r Result, d, timeout time.Duration) {
 // value until its timeout, then fails with ErrTimeout keeping the last
 // value; data that arrives while it waits is read at once.
 func TestFileProbeTimeout(t *testing.T) {
-	path := mkfifo(t)
-	w := holdWriter(t, path)
-	p, err := NewProber(fileCheck(path, 0), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const timeout = 300 * time.Millisecond
-	r, d := probeBounded(t, p, timeout, nil)
-	wantTimeout(t, r, d, timeout)
-
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		w.WriteString("7\n")
-	}()
-	r, d = probeBounded(t, p, 5*time.Second, nil)
+	p, w := silentFIFO(t, func(path string) *Config { return fileCheck(path, 0) })
+	writeSoon(w, "7\n")
+	r, d := probeBounded(t, p, 5*time.Second, nil)
 	if r.Value != 7 || errors.Is(r.Err, ErrTimeout) || d > 2*time.Second {
 		t.Fatalf("value %d err %v after %v, want 7 as soon as written", r.Value, r.Err, d)
 	}
 
-	r, d = probeBounded(t, p, timeout, nil)
-	wantTimeout(t, r, d, timeout)
+	r, d = probeBounded(t, p, fifoTimeout, nil)
+	wantTimeout(t, r, d, fifoTimeout)
 	if r.Value != 7 {
 		t.Errorf("value after a timeout %d, want the last one, 7", r.Value)
 	}
@@ -122,13 +139,7 @@ func TestFileProbeDeadlinePassed(t *testing.T) {
 	if err := os.WriteFile(path, []byte("5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProber(fileCheck(path, 0), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := contextWithDeadlinePassed()
-	defer cancel()
-	if r := p.Probe(ctx); !errors.Is(r.Err, ErrTimeout) || r.Value != 0 {
+	if r := probeLate(t, fileCheck(path, 0)); !errors.Is(r.Err, ErrTimeout) || r.Value != 0 {
 		t.Fatalf("value %d err %v, want a timeout keeping the previous value 0", r.Value, r.Err)
 	}
 }
@@ -156,21 +167,9 @@ func TestProcessPIDFileFIFOWithoutWriter(t *testing.T) {
 // A pid file FIFO with a silent writer makes the check wait until its
 // timeout, then fail with ErrTimeout; a pid written meanwhile is used.
 func TestProcessPIDFileTimeout(t *testing.T) {
-	path := mkfifo(t)
-	w := holdWriter(t, path)
-	p, err := NewProber(processCheck("", path), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const timeout = 300 * time.Millisecond
-	r, d := probeBounded(t, p, timeout, nil)
-	wantTimeout(t, r, d, timeout)
-
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		w.WriteString(strconv.Itoa(os.Getpid()) + "\n")
-	}()
-	r, _ = probeBounded(t, p, 5*time.Second, nil)
+	p, w := silentFIFO(t, func(path string) *Config { return processCheck("", path) })
+	writeSoon(w, strconv.Itoa(os.Getpid())+"\n")
+	r, _ := probeBounded(t, p, 5*time.Second, nil)
 	if !r.OK {
 		t.Fatalf("err %v, want this test's own pid alive", r.Err)
 	}
