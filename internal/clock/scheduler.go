@@ -13,11 +13,17 @@ import (
 // deadline, where a timer of their own each would cost a descriptor, a
 // goroutine and a channel hand-off per expiry.
 //
-// Moving an alarm later leaves the timer alone: the timer wakes at the
-// earlier time, finds nothing due and re-arms for whatever is first then.
-// A VRRP backup's master-down deadline moves later with every advert, so
-// this saves a timer syscall per advert received without changing when an
-// alarm fires: never before its deadline, unless it was given a window.
+// Moving an alarm later mostly leaves the timer alone: a VRRP backup's
+// master-down deadline moves later with every advert, and a timer system
+// call for each would be most of the cost of receiving one at a hundred
+// instances. The timer is moved only when it would otherwise wake for
+// nothing before the next move can be expected to put it right (its
+// wake-up is nearer than the time since the last move): a backup at 1 s
+// adverts then re-arms it every third advert instead of waking for
+// nothing every third second (a thread woken, a pass of the runtime's
+// scheduler), and one with moves every millisecond about as rarely as it
+// used to wake. Either way an alarm fires when it did: never before its
+// deadline, unless it was given a window.
 //
 // An alarm set with a window (SetWindow) may fire early, from the window's
 // start, when the timer wakes for another alarm anyway: the pass over due
@@ -43,6 +49,8 @@ type Scheduler struct {
 	wErr    error     // why w is not precise, when clk offers precise timers
 	wakeAt  time.Time // when w will wake; zero when not armed
 	running bool      // a pass over due alarms is under way: it re-arms at its end
+	moved   time.Time // when an alarm was last set: moves to come are expected as often
+	wasted  int       // passes that found nothing to do (tests)
 	firing  *Alarm    // whose function runs now, outside mu
 	ride    []*Alarm  // fire's list of alarms in their window, reused
 }
@@ -114,10 +122,19 @@ func (a *Alarm) SetWindow(early, at time.Time) {
 		heap.Fix(&s.q, a.idx)
 	}
 	// The timer never wakes later than the first deadline (wakeAt is at or
-	// before every queued one), so only an earlier deadline re-arms it. A
-	// pass under way re-arms once it is done.
-	if !s.running && (s.wakeAt.IsZero() || at.Before(s.wakeAt)) {
+	// before every queued one), so an earlier deadline re-arms it. A later
+	// one re-arms it only when the timer would wake for nothing before the
+	// next move, going by the time since the last. A pass under way
+	// re-arms once it is done.
+	now := s.clk.Now()
+	since := now.Sub(s.moved)
+	s.moved = now
+	switch {
+	case s.running:
+	case s.wakeAt.IsZero() || at.Before(s.wakeAt):
 		s.armLocked(at)
+	case s.wakeAt.Before(s.q[0].at) && s.wakeAt.Sub(now) <= since:
+		s.armLocked(s.q[0].at)
 	}
 }
 
@@ -173,11 +190,13 @@ func (s *Scheduler) fire(w waker) {
 	}
 	s.running = true
 	s.wakeAt = time.Time{} // a one-shot timer that fired is disarmed
+	ran := false
 	for len(s.q) > 0 {
 		now := s.clk.Now()
 		if s.q[0].at.After(now) {
 			break
 		}
+		ran = true
 		if !s.call(w, heap.Pop(&s.q).(*Alarm), now) {
 			return
 		}
@@ -199,9 +218,13 @@ func (s *Scheduler) fire(w waker) {
 			continue
 		}
 		heap.Remove(&s.q, a.idx)
+		ran = true
 		if !s.call(w, a, now) {
 			return
 		}
+	}
+	if !ran {
+		s.wasted++
 	}
 	s.running = false
 	if len(s.q) > 0 {

@@ -111,8 +111,9 @@ func (t countingTimer) Reset(d time.Duration) bool {
 }
 
 // TestSchedulerMoveLaterIsLazy: moving an alarm later, as a backup does
-// with every advert, does not re-arm the timer, yet the alarm fires at its
-// last deadline and not before.
+// with every advert, does not re-arm the timer while the timer's wake-up
+// is farther off than the moves' spacing, yet the alarm fires at its last
+// deadline and not before.
 func TestSchedulerMoveLaterIsLazy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := &countingClock{Clock: Real()}
@@ -123,12 +124,12 @@ func TestSchedulerMoveLaterIsLazy(t *testing.T) {
 		start := time.Now()
 		a.Set(start.Add(time.Second))
 		base := clk.armed() // NewTimer, and the first Set
-		for range 9 {
+		for range 8 { // the last at 800 ms: the timer's wake-up is 200 ms off
 			time.Sleep(100 * time.Millisecond)
 			a.Set(time.Now().Add(time.Second))
 		}
 		if n := clk.armed() - base; n != 0 {
-			t.Fatalf("moving the alarm later 9 times re-armed the timer %d times, want 0", n)
+			t.Fatalf("moving the alarm later 8 times re-armed the timer %d times, want 0", n)
 		}
 		last := time.Now()
 		time.Sleep(time.Second - time.Nanosecond)
@@ -148,6 +149,59 @@ func TestSchedulerMoveLaterIsLazy(t *testing.T) {
 			t.Fatalf("fired %v, want once at %v", got, last.Add(time.Second).Sub(start))
 		}
 	})
+}
+
+// TestSchedulerMoveLaterSavesWakeups: a backup's master-down deadline,
+// 3.6 s ahead and moved by an advert every second, never has the timer
+// wake for nothing: it is re-armed every third advert instead, when its
+// wake-up would come before the next one. Moved every millisecond (many
+// instances), it is re-armed about as rarely as it used to wake for
+// nothing. Either way the alarm fires at its last deadline.
+func TestSchedulerMoveLaterSavesWakeups(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		every, lead time.Duration
+		moves       int
+		maxArms     int
+	}{
+		{"1 s adverts", time.Second, 3600 * time.Millisecond, 30, 30/3 + 1},
+		{"1 ms moves", time.Millisecond, 360 * time.Millisecond, 1000, 1000/360 + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				clk := &countingClock{Clock: Real()}
+				s := NewScheduler(clk)
+				var f firings
+				a := s.NewAlarm(f.fn("a"))
+				defer a.Close()
+				a.Set(time.Now().Add(tc.lead))
+				base := clk.armed()
+				for range tc.moves {
+					time.Sleep(tc.every)
+					a.Set(time.Now().Add(tc.lead))
+				}
+				synctest.Wait()
+				s.mu.Lock()
+				wasted := s.wasted
+				s.mu.Unlock()
+				if wasted != 0 {
+					t.Errorf("the timer woke %d times for nothing", wasted)
+				}
+				if n := clk.armed() - base; n > tc.maxArms {
+					t.Errorf("%d moves re-armed the timer %d times, want at most %d", tc.moves, n, tc.maxArms)
+				}
+				if got := f.take(); len(got) != 0 {
+					t.Fatalf("fired early: %v", got)
+				}
+				last := time.Now()
+				time.Sleep(tc.lead)
+				synctest.Wait()
+				if got := f.take(); len(got) != 1 || !got[0].at.Equal(last.Add(tc.lead)) {
+					t.Fatalf("fired %v, want once at the last deadline", got)
+				}
+			})
+		})
+	}
 }
 
 func TestSchedulerMoveEarlierAndStop(t *testing.T) {
