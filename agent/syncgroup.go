@@ -33,7 +33,7 @@ func (t *tracking) heldBack(name string) bool {
 
 // groupState is MASTER when every member is, FAULT when any is, BACKUP
 // otherwise (and STOP when all stopped).
-func (t *tracking) groupState(g *config.SyncGroup) string {
+func (t *tracking) groupState(g *config.SyncGroup) fsm.State {
 	all := func(s fsm.State) bool {
 		for _, m := range g.Instances {
 			if t.peek(m).state != s {
@@ -44,31 +44,31 @@ func (t *tracking) groupState(g *config.SyncGroup) string {
 	}
 	for _, m := range g.Instances {
 		if t.peek(m).state == fsm.Fault {
-			return fsm.Fault.String()
+			return fsm.Fault
 		}
 	}
 	switch {
 	case all(fsm.Master):
-		return fsm.Master.String()
+		return fsm.Master
 	case all(fsm.Stopped):
-		return fsm.Stopped.String()
+		return fsm.Stopped
 	}
-	return fsm.Backup.String()
+	return fsm.Backup
 }
 
 // groupMoved works out g's state after a member's transition (g nil: the
-// instance is in no group): state is the new one to notify, empty when it
-// did not change; prev the one notified before; master whether the whole
-// group is MASTER now.
-func (t *tracking) groupMoved(g *config.SyncGroup) (state, prev string, master bool) {
+// instance is in no group): state is the new one to notify, fsm.Init when
+// it did not change; prev the one notified before (fsm.Init: none yet);
+// master whether the whole group is MASTER now.
+func (t *tracking) groupMoved(g *config.SyncGroup) (state, prev fsm.State, master bool) {
 	if g == nil {
-		return "", "", false
+		return fsm.Init, fsm.Init, false
 	}
 	state = t.groupState(g)
-	master = state == fsm.Master.String()
+	master = state == fsm.Master
 	prev = t.groups[g.Name]
 	if state == prev {
-		return "", prev, master
+		return fsm.Init, prev, master
 	}
 	t.groups[g.Name] = state
 	return state, prev, master

@@ -61,7 +61,7 @@ type tracking struct {
 	lists   map[string]*priority.Order // by instance name
 	shared  map[string]*priority.Order // cluster-wide orders from gossip, by instance
 	insts   map[string]*instanceTrack  // each running instance's record (begin, forget)
-	groups  map[string]string          // sync group → last notified state
+	groups  map[string]fsm.State       // sync group → last notified state
 	maint   bool                       // maintenance: every instance held in BACKUP
 	wait    string                     // why require_join holds the `peers: gossip` instances (joinwait.go)
 	checkSt map[string]checks.State    // each check's last state, for watch events
@@ -170,7 +170,7 @@ func newTracking(o trackingOptions) *tracking {
 		lists:         map[string]*priority.Order{},
 		shared:        map[string]*priority.Order{},
 		insts:         map[string]*instanceTrack{},
-		groups:        map[string]string{},
+		groups:        map[string]fsm.State{},
 		checkSt:       map[string]checks.State{},
 		runners:       map[string]*checkRun{},
 		watchers:      map[string]*watchRun{},
@@ -656,27 +656,24 @@ func (t *tracking) Transitioned(inst *election.Instance, from, to fsm.State, rea
 }
 
 // notifyTransition queues the scripts of an instance's transition and, when
-// it changed its sync group's state (groupState not empty), the group's.
+// it changed its sync group's state (groupState not fsm.Init), the group's.
 // Called with t.mu held.
 func (t *tracking) notifyTransition(inst *election.Instance, from, to fsm.State, reason string, res priority.Result,
-	group *config.SyncGroup, groupState, groupPrev string) {
+	group *config.SyncGroup, groupState, groupPrev fsm.State) {
 	ic := inst.Config()
 	ev := notify.Event{
-		Type: notify.TypeInstance, Name: ic.Name, State: to.String(), PrevState: from.String(),
+		Type: notify.TypeInstance, Name: ic.Name, State: to, PrevState: from,
 		Priority: inst.Priority(), Reason: reason, FailedChecks: res.FailedChecks, Node: t.node,
 	}
 	if to == fsm.Fault && res.Reason != "" {
 		ev.Reason = res.Reason
 	}
 	t.notifier.Notify(ic.Notify, ev)
-	if groupState == "" {
+	if groupState == fsm.Init {
 		return
 	}
 	gev := ev
-	gev.Type, gev.Name, gev.State, gev.PrevState = notify.TypeGroup, group.Name, groupState, groupPrev
-	if groupPrev == "" {
-		gev.PrevState = fsm.Init.String()
-	}
+	gev.Type, gev.Name, gev.State, gev.PrevState = notify.TypeGroup, group.Name, groupState, groupPrev // fsm.Init before the first
 	// keepalived runs a group's notify after the instance notify of the
 	// transition that changed the group (and at shutdown every instance's
 	// STOP before the groups'): the group's scripts wait for the members'
@@ -705,7 +702,7 @@ func (t *tracking) Reasserted(inst *election.Instance, _ netip.Addr, prio uint8)
 		reason = "another node acted as master (seen through gossip)"
 	}
 	t.notifier.Notify(ic.Notify, notify.Event{
-		Type: notify.TypeInstance, Name: ic.Name, State: fsm.Master.String(), PrevState: fsm.Master.String(),
+		Type: notify.TypeInstance, Name: ic.Name, State: fsm.Master, PrevState: fsm.Master,
 		Priority: inst.Priority(), RxLowerPri: true, Reason: reason,
 		FailedChecks: failed, Node: t.node,
 	})

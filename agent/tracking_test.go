@@ -495,7 +495,7 @@ func TestGroupStateAndHeldBack(t *testing.T) {
 		for name, s := range map[string]fsm.State{"a": tt.a, "b": tt.b, "c": tt.c} {
 			tr.Transitioned(insts[name], tr.view(name).state, s, "test")
 		}
-		if got := tr.groupState(g); got != tt.want {
+		if got := tr.groupState(g); got.String() != tt.want {
 			t.Errorf("groupState(%v %v %v) = %s, want %s", tt.a, tt.b, tt.c, got, tt.want)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/vipd/vipd/election/fsm"
 )
 
 // A group's scripts wait for those of its members' events queued before
@@ -17,13 +19,13 @@ func TestNotifyAfterWaitsForMembers(t *testing.T) {
 		inst := Config{Master: []string{"/inst.sh"}}
 		grp := Config{Master: []string{"/group.sh"}}
 		other := Config{Master: []string{"/other.sh"}}
-		h.n.Notify(inst, Event{Name: "A", State: "MASTER"})
-		h.n.Notify(inst, Event{Name: "B", State: "MASTER"})
-		h.n.NotifyAfter(grp, Event{Type: TypeGroup, Name: "G", State: "MASTER"},
+		h.n.Notify(inst, Event{Name: "A", State: fsm.Master})
+		h.n.Notify(inst, Event{Name: "B", State: fsm.Master})
+		h.n.NotifyAfter(grp, Event{Type: TypeGroup, Name: "G", State: fsm.Master},
 			Source{TypeInstance, "A"}, Source{"", "B"}, Source{TypeInstance, "idle"})
-		h.n.Notify(other, Event{Name: "C", State: "MASTER"})
+		h.n.Notify(other, Event{Name: "C", State: fsm.Master})
 		// Queued after the group event: the group must not wait for it.
-		h.n.Notify(inst, Event{Name: "A", State: "BACKUP"})
+		h.n.Notify(inst, Event{Name: "A", State: fsm.Backup})
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		h.stop()
@@ -57,8 +59,8 @@ func TestNotifyAfterDrainTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeRunner{behave: sleepFor(time.Hour)}
 		h := start(Options{DrainTimeout: 5 * time.Second}, f)
-		h.n.Notify(Config{Stop: []string{"/inst.sh"}}, Event{Name: "A", State: "STOP"})
-		h.n.NotifyAfter(Config{Stop: []string{"/group.sh"}}, Event{Type: TypeGroup, Name: "G", State: "STOP"},
+		h.n.Notify(Config{Stop: []string{"/inst.sh"}}, Event{Name: "A", State: fsm.Stopped})
+		h.n.NotifyAfter(Config{Stop: []string{"/group.sh"}}, Event{Type: TypeGroup, Name: "G", State: fsm.Stopped},
 			Source{TypeInstance, "A"})
 		synctest.Wait()
 		h.stop()

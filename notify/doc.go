@@ -12,6 +12,7 @@
 // It owns the scripts' settings and their rules (Config, config.go):
 // package config decodes files into a Config and reports Validate's
 // problems at the lines they were written, and imports this package, not
-// the reverse. It depends on internal/proc only; it must not depend on the
-// election, agent or any package above them.
+// the reverse. It depends on internal/proc and election/fsm (an event's
+// states are fsm.State) only; it must not depend on the election runtime,
+// the agent or any package above them.
 package notify

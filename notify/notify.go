@@ -13,13 +13,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/internal/proc"
 )
 
-// Event types, the TYPE argument of notify.
+// Type says what an event is about; its value is the TYPE argument of
+// notify and VIPD_TYPE.
+type Type string
+
+// Event types.
 const (
-	TypeInstance = "INSTANCE"
-	TypeGroup    = "GROUP"
+	TypeInstance Type = "INSTANCE"
+	TypeGroup    Type = "GROUP"
 )
 
 // Defaults for zero Options fields and a zero Config.Timeout.
@@ -36,14 +41,15 @@ const (
 // advert.
 type Event struct {
 	// Type is TypeInstance or TypeGroup; empty means TypeInstance.
-	Type string
+	Type Type
 	// Name is the instance's or group's name.
 	Name string
-	// State is the new state: "MASTER", "BACKUP", "FAULT" or "STOP"
-	// (fsm.State's String). For RxLowerPri it is the current state.
-	State string
-	// PrevState is the state left, for VIPD_PREV_STATE.
-	PrevState string
+	// State is the new state: fsm.Master, Backup, Fault or Stopped; scripts
+	// get its String ("MASTER", "BACKUP", "FAULT", "STOP"). For RxLowerPri
+	// it is the current state.
+	State fsm.State
+	// PrevState is the state left, for VIPD_PREV_STATE (fsm.Init: none).
+	PrevState fsm.State
 	// Priority is the effective priority. The notify script of a group
 	// gets 0 as its PRIORITY argument whatever this says, as keepalived
 	// passes 0 for groups; VIPD_PRIORITY carries this value.
@@ -126,7 +132,10 @@ const (
 
 // Source identifies a stream of events whose scripts run in order: an
 // instance or a sync group (Event.Type and Event.Name).
-type Source struct{ Type, Name string }
+type Source struct {
+	Type Type
+	Name string
+}
 
 // queue is one source's pending events; busy while a worker owns it.
 type queue struct {
@@ -355,7 +364,7 @@ func (n *Notifier) runJob(ctx context.Context, j job) {
 		if ev.Type == TypeGroup {
 			prio = "0"
 		}
-		argv := append(slices.Clip(s.Any), ev.Type, ev.Name, ev.State, prio)
+		argv := append(slices.Clip(s.Any), string(ev.Type), ev.Name, ev.State.String(), prio)
 		n.runScript(ctx, s, ScriptAny, argv, env, ev)
 	}
 }
@@ -365,7 +374,7 @@ func (n *Notifier) runScript(ctx context.Context, s *Config, e Script, argv, env
 	hook := e.KeepalivedKeyword()
 	if ctx.Err() != nil {
 		// The drain timed out between an event's two scripts.
-		n.log.Warn("notify: script not run: drain timeout", "type", ev.Type, "name", ev.Name, "state", ev.State, "script", hook)
+		n.log.Warn("notify: script not run: drain timeout", "type", string(ev.Type), "name", ev.Name, "state", ev.State.String(), "script", hook)
 		return
 	}
 	timeout := s.Timeout
@@ -377,7 +386,7 @@ func (n *Notifier) runScript(ctx context.Context, s *Config, e Script, argv, env
 	usr, grp := n.runAs(s, e)
 	r := n.run(ctx, proc.Spec{Argv: argv, Env: env, User: usr, Group: grp})
 	n.runs.Add(1)
-	attrs := []any{"type", ev.Type, "name", ev.Name, "state", ev.State, "script", hook, "argv", argv,
+	attrs := []any{"type", string(ev.Type), "name", ev.Name, "state", ev.State.String(), "script", hook, "argv", argv,
 		"exit", r.ExitCode, "duration", r.Duration}
 	switch {
 	case r.TimedOut:
@@ -419,7 +428,7 @@ func (n *Notifier) runAs(s *Config, e Script) (usr, grp string) {
 
 func (n *Notifier) drop(ev Event, why string) {
 	n.dropped.Add(1)
-	n.log.Warn("notify: event dropped", "why", why, "type", ev.Type, "name", ev.Name, "state", ev.State,
+	n.log.Warn("notify: event dropped", "why", why, "type", string(ev.Type), "name", ev.Name, "state", ev.State.String(),
 		"rx_lower_pri", ev.RxLowerPri)
 }
 
@@ -428,10 +437,10 @@ func (n *Notifier) drop(ev Event, why string) {
 func (n *Notifier) env(ev Event) []string {
 	return []string{
 		"PATH=" + n.path,
-		"VIPD_TYPE=" + clean(ev.Type),
+		"VIPD_TYPE=" + clean(string(ev.Type)),
 		"VIPD_NAME=" + clean(ev.Name),
-		"VIPD_STATE=" + clean(ev.State),
-		"VIPD_PREV_STATE=" + clean(ev.PrevState),
+		"VIPD_STATE=" + ev.State.String(),
+		"VIPD_PREV_STATE=" + ev.PrevState.String(),
 		"VIPD_PRIORITY=" + strconv.Itoa(int(ev.Priority)),
 		"VIPD_REASON=" + clean(ev.Reason),
 		"VIPD_FAILED_CHECKS=" + clean(strings.Join(ev.FailedChecks, ",")),
@@ -444,16 +453,16 @@ func (n *Notifier) env(ev Event) []string {
 func clean(s string) string { return strings.ReplaceAll(s, "\x00", "") }
 
 // stateEvent returns the script event of entering state; states without
-// a script of their own (INIT, unknown ones) have none.
-func stateEvent(state string) (Script, bool) {
+// a script of their own (Init, unknown ones) have none.
+func stateEvent(state fsm.State) (Script, bool) {
 	switch state {
-	case "MASTER":
+	case fsm.Master:
 		return ScriptMaster, true
-	case "BACKUP":
+	case fsm.Backup:
 		return ScriptBackup, true
-	case "FAULT":
+	case fsm.Fault:
 		return ScriptFault, true
-	case "STOP":
+	case fsm.Stopped:
 		return ScriptStop, true
 	}
 	return "", false

@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/internal/proc"
 )
 
@@ -102,7 +103,7 @@ var (
 )
 
 func TestScriptsAndArguments(t *testing.T) {
-	ev := func(typ, name, state string, prio uint8) Event {
+	ev := func(typ Type, name string, state fsm.State, prio uint8) Event {
 		return Event{Type: typ, Name: name, State: state, Priority: prio}
 	}
 	tests := []struct {
@@ -111,30 +112,30 @@ func TestScriptsAndArguments(t *testing.T) {
 		ev      Event
 		want    [][]string
 	}{
-		{"master: state script as-is, then notify with TYPE NAME STATE PRIORITY", scriptsAll, ev("INSTANCE", "VI_1", "MASTER", 100),
+		{"master: state script as-is, then notify with TYPE NAME STATE PRIORITY", scriptsAll, ev("INSTANCE", "VI_1", fsm.Master, 100),
 			[][]string{{"/etc/vipd/master.sh"}, {"/etc/vipd/notify.sh", "--all", "INSTANCE", "VI_1", "MASTER", "100"}}},
-		{"backup keeps its own configured arguments", scriptsAll, ev("INSTANCE", "VI_1", "BACKUP", 90),
+		{"backup keeps its own configured arguments", scriptsAll, ev("INSTANCE", "VI_1", fsm.Backup, 90),
 			[][]string{{"/etc/vipd/backup.sh", "b"}, {"/etc/vipd/notify.sh", "--all", "INSTANCE", "VI_1", "BACKUP", "90"}}},
-		{"fault", scriptsAll, ev("INSTANCE", "VI_1", "FAULT", 1),
+		{"fault", scriptsAll, ev("INSTANCE", "VI_1", fsm.Fault, 1),
 			[][]string{{"/etc/vipd/fault.sh"}, {"/etc/vipd/notify.sh", "--all", "INSTANCE", "VI_1", "FAULT", "1"}}},
-		{"stop", scriptsAll, ev("INSTANCE", "VI_1", "STOP", 255),
+		{"stop", scriptsAll, ev("INSTANCE", "VI_1", fsm.Stopped, 255),
 			[][]string{{"/etc/vipd/stop.sh"}, {"/etc/vipd/notify.sh", "--all", "INSTANCE", "VI_1", "STOP", "255"}}},
-		{"empty type means INSTANCE", onlyAny, ev("", "VI_2", "BACKUP", 50),
+		{"empty type means INSTANCE", onlyAny, ev("", "VI_2", fsm.Backup, 50),
 			[][]string{{"/n.sh", "INSTANCE", "VI_2", "BACKUP", "50"}}},
-		{"group: notify gets priority 0 as in keepalived", scriptsAll, ev("GROUP", "G1", "MASTER", 100),
+		{"group: notify gets priority 0 as in keepalived", scriptsAll, ev("GROUP", "G1", fsm.Master, 100),
 			[][]string{{"/etc/vipd/master.sh"}, {"/etc/vipd/notify.sh", "--all", "GROUP", "G1", "MASTER", "0"}}},
-		{"only the state script configured", Config{Master: []string{"/m.sh"}}, ev("INSTANCE", "VI_1", "MASTER", 100),
+		{"only the state script configured", Config{Master: []string{"/m.sh"}}, ev("INSTANCE", "VI_1", fsm.Master, 100),
 			[][]string{{"/m.sh"}}},
-		{"no script for this state and no notify: nothing", Config{Master: []string{"/m.sh"}}, ev("INSTANCE", "VI_1", "BACKUP", 100),
+		{"no script for this state and no notify: nothing", Config{Master: []string{"/m.sh"}}, ev("INSTANCE", "VI_1", fsm.Backup, 100),
 			nil},
-		{"unknown state runs only notify", scriptsAll, ev("INSTANCE", "VI_1", "INIT", 100),
+		{"unknown state runs only notify", scriptsAll, ev("INSTANCE", "VI_1", fsm.Init, 100),
 			[][]string{{"/etc/vipd/notify.sh", "--all", "INSTANCE", "VI_1", "INIT", "100"}}},
 		{"rx lower priority runs only its script, no added arguments", scriptsAll,
-			Event{Type: "INSTANCE", Name: "VI_1", State: "MASTER", Priority: 100, RxLowerPri: true},
+			Event{Type: "INSTANCE", Name: "VI_1", State: fsm.Master, Priority: 100, RxLowerPri: true},
 			[][]string{{"/etc/vipd/rxlow.sh", "x"}}},
 		{"rx lower priority without its script: nothing", onlyAny,
-			Event{Type: "INSTANCE", Name: "VI_1", State: "MASTER", Priority: 100, RxLowerPri: true}, nil},
-		{"empty argv counts as not configured", Config{Any: []string{}, Master: []string{}}, ev("INSTANCE", "VI_1", "MASTER", 100),
+			Event{Type: "INSTANCE", Name: "VI_1", State: fsm.Master, Priority: 100, RxLowerPri: true}, nil},
+		{"empty argv counts as not configured", Config{Any: []string{}, Master: []string{}}, ev("INSTANCE", "VI_1", fsm.Master, 100),
 			nil},
 	}
 	for _, tc := range tests {
@@ -165,7 +166,7 @@ func TestEnvironmentUserAndTimeout(t *testing.T) {
 	}{
 		{
 			name:        "instance with failed checks and default timeout",
-			ev:          Event{Type: "INSTANCE", Name: "VI_1", State: "BACKUP", PrevState: "MASTER", Priority: 95, Reason: "check dns failed", FailedChecks: []string{"dns", "http"}, Node: "cnh"},
+			ev:          Event{Type: "INSTANCE", Name: "VI_1", State: fsm.Backup, PrevState: fsm.Master, Priority: 95, Reason: "check dns failed", FailedChecks: []string{"dns", "http"}, Node: "cnh"},
 			wantTimeout: DefaultTimeout,
 			wantEnv: []string{"PATH=/test/bin", "VIPD_TYPE=INSTANCE", "VIPD_NAME=VI_1", "VIPD_STATE=BACKUP", "VIPD_PREV_STATE=MASTER",
 				"VIPD_PRIORITY=95", "VIPD_REASON=check dns failed", "VIPD_FAILED_CHECKS=dns,http", "VIPD_NODE=cnh"},
@@ -173,7 +174,7 @@ func TestEnvironmentUserAndTimeout(t *testing.T) {
 		{
 			name:        "group, no checks, configured timeout, NUL bytes removed",
 			timeout:     3 * time.Second,
-			ev:          Event{Type: "GROUP", Name: "G", State: "MASTER", PrevState: "BACKUP", Priority: 0, Reason: "a\x00b", Node: "n1"},
+			ev:          Event{Type: "GROUP", Name: "G", State: fsm.Master, PrevState: fsm.Backup, Priority: 0, Reason: "a\x00b", Node: "n1"},
 			wantTimeout: 3 * time.Second,
 			wantEnv: []string{"PATH=/test/bin", "VIPD_TYPE=GROUP", "VIPD_NAME=G", "VIPD_STATE=MASTER", "VIPD_PREV_STATE=BACKUP",
 				"VIPD_PRIORITY=0", "VIPD_REASON=ab", "VIPD_FAILED_CHECKS=", "VIPD_NODE=n1"},
@@ -213,8 +214,8 @@ func TestOrderAndParallelism(t *testing.T) {
 		const perSource, scriptTime = 25, time.Second
 		h := start(Options{}, &fakeRunner{behave: sleepFor(scriptTime)})
 		begin := time.Now()
-		states := []string{"MASTER", "BACKUP", "FAULT"}
-		stateScripts := map[string]string{"MASTER": scriptsAll.Master[0], "BACKUP": scriptsAll.Backup[0], "FAULT": scriptsAll.Fault[0]}
+		states := []fsm.State{fsm.Master, fsm.Backup, fsm.Fault}
+		stateScripts := map[fsm.State]string{fsm.Master: scriptsAll.Master[0], fsm.Backup: scriptsAll.Backup[0], fsm.Fault: scriptsAll.Fault[0]}
 		for i := range perSource {
 			for _, name := range []string{"A", "B"} {
 				h.n.Notify(scriptsAll, Event{Name: name, State: states[i%3], Priority: uint8(i + 1)})
@@ -305,10 +306,10 @@ func TestQueueOverflow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				h := start(Options{QueueLen: tc.queueLen}, &fakeRunner{behave: sleepFor(time.Hour)})
-				h.n.Notify(onlyAny, Event{Name: "A", State: "MASTER", Priority: 0})
+				h.n.Notify(onlyAny, Event{Name: "A", State: fsm.Master, Priority: 0})
 				synctest.Wait() // the first event is running, the queue empty
 				for i := 1; i < tc.events; i++ {
-					h.n.Notify(onlyAny, Event{Name: "A", State: "MASTER", Priority: uint8(i)})
+					h.n.Notify(onlyAny, Event{Name: "A", State: fsm.Master, Priority: uint8(i)})
 				}
 				if got := h.n.Dropped(); got != tc.dropped {
 					t.Fatalf("Dropped() = %d, want %d", got, tc.dropped)
@@ -335,8 +336,8 @@ func TestLifecycle(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := &fakeRunner{}
 			n := New(Options{run: f.run})
-			n.Notify(onlyAny, Event{Name: "A", State: "MASTER", Priority: 1})
-			n.Notify(onlyAny, Event{Name: "B", State: "MASTER", Priority: 2})
+			n.Notify(onlyAny, Event{Name: "A", State: fsm.Master, Priority: 1})
+			n.Notify(onlyAny, Event{Name: "B", State: fsm.Master, Priority: 2})
 			synctest.Wait()
 			if len(f.argvs()) != 0 {
 				t.Fatalf("scripts ran before Run: %q", f.argvs())
@@ -356,7 +357,7 @@ func TestLifecycle(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := start(Options{}, &fakeRunner{})
 			h.stop()
-			h.n.Notify(onlyAny, Event{Name: "A", State: "MASTER"})
+			h.n.Notify(onlyAny, Event{Name: "A", State: fsm.Master})
 			synctest.Wait()
 			if st := h.n.Stats(); st.Runs != 0 || st.Dropped != 1 {
 				t.Fatalf("Stats %+v, want 0 runs 1 dropped", st)
@@ -375,7 +376,7 @@ func TestLifecycle(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := start(Options{}, &fakeRunner{behave: sleepFor(2 * time.Second)})
 			for i := range 3 {
-				h.n.Notify(onlyAny, Event{Name: "A", State: "STOP", Priority: uint8(i)})
+				h.n.Notify(onlyAny, Event{Name: "A", State: fsm.Stopped, Priority: uint8(i)})
 			}
 			begin := time.Now()
 			h.stop()
@@ -391,7 +392,7 @@ func TestLifecycle(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := start(Options{DrainTimeout: 5 * time.Second}, &fakeRunner{behave: sleepFor(time.Hour)})
 			for i := range 3 {
-				h.n.Notify(scriptsAll, Event{Name: "A", State: "STOP", Priority: uint8(i)})
+				h.n.Notify(scriptsAll, Event{Name: "A", State: fsm.Stopped, Priority: uint8(i)})
 			}
 			synctest.Wait()
 			begin := time.Now()
@@ -429,9 +430,9 @@ func TestHungScriptTimesOut(t *testing.T) {
 			seenMu.Unlock()
 		}}, f)
 		scripts := Config{Master: []string{"/hang.sh"}, Backup: []string{"/fail.sh"}, Fault: []string{"/ok.sh"}, Timeout: 2 * time.Second}
-		h.n.Notify(scripts, Event{Name: "A", State: "MASTER"})
-		h.n.Notify(scripts, Event{Name: "A", State: "BACKUP"})
-		h.n.Notify(scripts, Event{Name: "A", State: "FAULT"})
+		h.n.Notify(scripts, Event{Name: "A", State: fsm.Master})
+		h.n.Notify(scripts, Event{Name: "A", State: fsm.Backup})
+		h.n.Notify(scripts, Event{Name: "A", State: fsm.Fault})
 		time.Sleep(2*time.Second - time.Nanosecond)
 		synctest.Wait()
 		if got := len(h.f.argvs()); got != 0 {
@@ -466,7 +467,7 @@ func TestConcurrentNotify(t *testing.T) {
 		for g := range 8 {
 			wg.Go(func() {
 				for i := range 50 {
-					h.n.Notify(onlyAny, Event{Name: fmt.Sprint("src", g%3), State: "BACKUP", Priority: uint8(i)})
+					h.n.Notify(onlyAny, Event{Name: fmt.Sprint("src", g%3), State: fsm.Backup, Priority: uint8(i)})
 				}
 			})
 		}
@@ -502,18 +503,18 @@ func TestScriptUsers(t *testing.T) {
 		want    map[string]who // argv[0] → who ran it
 	}{
 		{"own user with its primary group, not the global group", Options{User: "glob", Group: "gg"}, scripts,
-			Event{Name: "VI_1", State: "MASTER"}, map[string]who{"/m.sh": {"alice", ""}, "/n.sh": {"bob", "staff"}}},
+			Event{Name: "VI_1", State: fsm.Master}, map[string]who{"/m.sh": {"alice", ""}, "/n.sh": {"bob", "staff"}}},
 		{"script without its own user runs as the global one", Options{User: "glob", Group: "gg"}, scripts,
-			Event{Name: "VI_1", State: "BACKUP"}, map[string]who{"/b.sh": {"glob", "gg"}, "/n.sh": {"bob", "staff"}}},
+			Event{Name: "VI_1", State: fsm.Backup}, map[string]who{"/b.sh": {"glob", "gg"}, "/n.sh": {"bob", "staff"}}},
 		{"no global user: vipd's own", Options{}, scripts,
-			Event{Name: "VI_1", State: "BACKUP"}, map[string]who{"/b.sh": {"", ""}, "/n.sh": {"bob", "staff"}}},
+			Event{Name: "VI_1", State: fsm.Backup}, map[string]who{"/b.sh": {"", ""}, "/n.sh": {"bob", "staff"}}},
 		{"rx lower priority has its own user", Options{User: "glob"}, scripts,
-			Event{Name: "VI_1", State: "MASTER", RxLowerPri: true}, map[string]who{"/rx.sh": {"carol", "ops"}}},
+			Event{Name: "VI_1", State: fsm.Master, RxLowerPri: true}, map[string]who{"/rx.sh": {"carol", "ops"}}},
 		{"an entry without a user means the default", Options{User: "glob"},
 			Config{Fault: []string{"/f.sh"}, RunAs: map[Script]User{ScriptFault: {}}},
-			Event{Name: "VI_1", State: "FAULT"}, map[string]who{"/f.sh": {"glob", ""}}},
+			Event{Name: "VI_1", State: fsm.Fault}, map[string]who{"/f.sh": {"glob", ""}}},
 		{"group scripts too", Options{}, scripts,
-			Event{Type: TypeGroup, Name: "G", State: "MASTER"}, map[string]who{"/m.sh": {"alice", ""}, "/n.sh": {"bob", "staff"}}},
+			Event{Type: TypeGroup, Name: "G", State: fsm.Master}, map[string]who{"/m.sh": {"alice", ""}, "/n.sh": {"bob", "staff"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -542,7 +543,7 @@ func TestScriptUsersAreCopied(t *testing.T) {
 		n := New(Options{run: f.run})
 		scripts := Config{Master: []string{"/m.sh"},
 			RunAs: map[Script]User{ScriptMaster: {User: "alice"}}}
-		n.Notify(scripts, Event{Name: "VI_1", State: "MASTER"}) // queued: Run has not started
+		n.Notify(scripts, Event{Name: "VI_1", State: fsm.Master}) // queued: Run has not started
 		scripts.RunAs[ScriptMaster] = User{User: "mallory"}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})

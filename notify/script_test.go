@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/internal/lab"
 )
 
@@ -74,7 +75,7 @@ func TestRealArgumentsAndEnvironment(t *testing.T) {
 		return []string{"PATH=" + os.Getenv("PATH"), "VIPD_FAILED_CHECKS=dns,http", "VIPD_NAME=" + name, "VIPD_NODE=cnh",
 			"VIPD_PREV_STATE=BACKUP", "VIPD_PRIORITY=" + prio, "VIPD_REASON=master down timer expired", "VIPD_STATE=" + state, "VIPD_TYPE=" + typ}
 	}
-	ev := Event{Name: "VI_1", State: "MASTER", PrevState: "BACKUP", Priority: 100, Reason: "master down timer expired",
+	ev := Event{Name: "VI_1", State: fsm.Master, PrevState: fsm.Backup, Priority: 100, Reason: "master down timer expired",
 		FailedChecks: []string{"dns", "http"}, Node: "cnh"}
 	group := ev
 	group.Type, group.Name = TypeGroup, "G1"
@@ -135,7 +136,8 @@ func TestRealOrderUnderBurst(t *testing.T) {
 	logSh := writeScript(t, dir, "log.sh", `f=$1; shift; echo "$VIPD_PRIORITY $*" >> "$f"`)
 	const perSource = 30
 	names := []string{"A", "B", "C"}
-	states := []string{"MASTER", "BACKUP", "FAULT"}
+	states := []fsm.State{fsm.Master, fsm.Backup, fsm.Fault}
+	words := []string{"MASTER", "BACKUP", "FAULT"} // what the scripts must get
 	n := runReal(t, Options{}, func(n *Notifier) {
 		for i := range perSource {
 			for _, name := range names {
@@ -154,7 +156,7 @@ func TestRealOrderUnderBurst(t *testing.T) {
 	for _, name := range names {
 		var want []string
 		for i := range perSource {
-			p, st := strconv.Itoa(i+1), states[i%3]
+			p, st := strconv.Itoa(i+1), words[i%3]
 			want = append(want, p+" "+strings.ToLower(st), fmt.Sprintf("%s notify INSTANCE %s %s %s", p, name, st, p))
 		}
 		if got := readLines(t, filepath.Join(dir, name+".log")); !reflect.DeepEqual(got, want) {
@@ -184,8 +186,8 @@ func TestRealHungScriptKilled(t *testing.T) {
 	}
 	begin := time.Now()
 	n := runReal(t, Options{}, func(n *Notifier) {
-		n.Notify(scripts, Event{Name: "VI_1", State: "MASTER", Priority: 100})
-		n.Notify(scripts, Event{Name: "VI_1", State: "BACKUP", Priority: 100})
+		n.Notify(scripts, Event{Name: "VI_1", State: fsm.Master, Priority: 100})
+		n.Notify(scripts, Event{Name: "VI_1", State: fsm.Backup, Priority: 100})
 	})
 	if elapsed := time.Since(begin); elapsed > 10*time.Second {
 		t.Fatalf("took %v: the hung script was not killed at its 300ms timeout", elapsed)
@@ -244,7 +246,7 @@ func TestRealScriptUsers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			n := runReal(t, tc.opts, func(n *Notifier) {
-				n.Notify(tc.scripts, Event{Name: "VI_1", State: "MASTER", Priority: 100})
+				n.Notify(tc.scripts, Event{Name: "VI_1", State: fsm.Master, Priority: 100})
 			})
 			if st := n.Stats(); st.Runs != 2 || st.Failures != 0 {
 				t.Fatalf("Stats %+v, want 2 runs, each as its expected user", st)
