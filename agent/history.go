@@ -87,7 +87,7 @@ func (h *nodeHistory) record(e history.Event) {
 // Other nodes' transitions and checks, which the hub also relays, are
 // theirs to record.
 func (h *nodeHistory) tap(ev Event) {
-	at := ev.Time
+	at := ev.Time.Round(0).UTC() // an instant, as the log and the API keep it
 	switch {
 	case ev.Instance != nil:
 		if ev.Node != h.node {

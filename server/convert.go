@@ -51,21 +51,6 @@ var (
 		gossip.StatusAlive: vipdv1.MemberStatus_MEMBER_STATUS_ALIVE, gossip.StatusSuspect: vipdv1.MemberStatus_MEMBER_STATUS_SUSPECT,
 		gossip.StatusDead: vipdv1.MemberStatus_MEMBER_STATUS_DEAD, gossip.StatusLeft: vipdv1.MemberStatus_MEMBER_STATUS_LEFT,
 	}
-	// eventTypes reads a WatchRequest's types; an unknown value reads as
-	// the zero agent.EventType, which matches no event.
-	eventTypes = map[vipdv1.EventType]agent.EventType{
-		vipdv1.EventType_EVENT_TYPE_INSTANCE: agent.EventInstance, vipdv1.EventType_EVENT_TYPE_CHECK: agent.EventCheck,
-		vipdv1.EventType_EVENT_TYPE_MEMBER: agent.EventMember, vipdv1.EventType_EVENT_TYPE_ORDER: agent.EventOrder,
-		vipdv1.EventType_EVENT_TYPE_HISTORY: agent.EventHistory,
-	}
-	// errorCodes maps the agent's error kinds; a kind missing here is
-	// Internal.
-	errorCodes = map[agent.ErrorKind]codes.Code{
-		agent.ErrorInvalid: codes.InvalidArgument, agent.ErrorNotFound: codes.NotFound,
-		agent.ErrorPrecondition: codes.FailedPrecondition, agent.ErrorUnavailable: codes.Unavailable,
-		agent.ErrorInternal: codes.Internal, agent.ErrorDeadline: codes.DeadlineExceeded,
-		agent.ErrorExhausted: codes.ResourceExhausted, agent.ErrorUnimplemented: codes.Unimplemented,
-	}
 )
 
 // familyOf is the API's family: IPv6, or IPv4 for anything else (the
@@ -75,6 +60,15 @@ func familyOf(f inet.Family) vipdv1.AddressFamily {
 		return vipdv1.AddressFamily_ADDRESS_FAMILY_IPV6
 	}
 	return vipdv1.AddressFamily_ADDRESS_FAMILY_IPV4
+}
+
+// errorCodes maps the agent's error kinds to gRPC codes; a kind missing
+// here is Internal.
+var errorCodes = map[agent.ErrorKind]codes.Code{
+	agent.ErrorInvalid: codes.InvalidArgument, agent.ErrorNotFound: codes.NotFound,
+	agent.ErrorPrecondition: codes.FailedPrecondition, agent.ErrorUnavailable: codes.Unavailable,
+	agent.ErrorInternal: codes.Internal, agent.ErrorDeadline: codes.DeadlineExceeded,
+	agent.ErrorExhausted: codes.ResourceExhausted, agent.ErrorUnimplemented: codes.Unimplemented,
 }
 
 // grpcError maps the agent's errors to gRPC status errors: an
@@ -231,6 +225,14 @@ func order(o priority.Order) *vipdv1.Order {
 		out.Nodes = append(out.Nodes, &vipdv1.OrderNode{Name: n.Name, Disabled: n.Disabled})
 	}
 	return out
+}
+
+// eventTypes reads a WatchRequest's types; an unknown value reads as the
+// zero agent.EventType, which matches no event.
+var eventTypes = map[vipdv1.EventType]agent.EventType{
+	vipdv1.EventType_EVENT_TYPE_INSTANCE: agent.EventInstance, vipdv1.EventType_EVENT_TYPE_CHECK: agent.EventCheck,
+	vipdv1.EventType_EVENT_TYPE_MEMBER: agent.EventMember, vipdv1.EventType_EVENT_TYPE_ORDER: agent.EventOrder,
+	vipdv1.EventType_EVENT_TYPE_HISTORY: agent.EventHistory,
 }
 
 // watchFilter reads a WatchRequest.
