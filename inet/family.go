@@ -1,7 +1,7 @@
 // Package inet holds the address family, the one notion of "IPv4 or IPv6"
 // that the configuration, the VRRP sockets, gossip and the metrics share.
 // It imports nothing of vipd, so every package can use it without a cycle;
-// the API's AddressFamily stays at the protobuf edge (server, agent).
+// the API's AddressFamily stays at the protobuf edge (server/convert.go).
 package inet
 
 import (
