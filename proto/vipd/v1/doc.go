@@ -11,7 +11,8 @@
 // The package depends only on protobuf, gRPC and grpc-gateway, never on
 // other vipd packages: the API server (the one place that converts the
 // agent's types to it) and the CLI import it, not the other way round;
-// the agent does not import it at all. Connect the gateway to the gRPC server through a
-// client (RegisterVipdServiceHandlerClient or RegisterVipdServiceHandler):
-// RegisterVipdServiceHandlerServer cannot serve the streaming Watch.
+// the agent does not import it at all. Connect the gateway to the gRPC
+// server through a client (RegisterVipdServiceHandlerClient or
+// RegisterVipdServiceHandler): RegisterVipdServiceHandlerServer cannot
+// serve the streaming Watch.
 package vipdv1
