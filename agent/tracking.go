@@ -286,6 +286,8 @@ func (t *tracking) configure(ctx context.Context, cfg *config.Config) error {
 		name := ic.Name
 		w, err := priority.NewWatcher(priority.WatcherConfig{
 			Path: ic.Order.File, Nodes: ic.Order.Nodes, Node: t.node, Clock: t.clock, Interval: t.orderInterval,
+			// The safety re-read rides an advert's wake-up, like the checks'.
+			Timers: t.timers, Logger: t.log,
 			Known:    t.knownNodes,
 			OnUpdate: func(u priority.Update) { t.orderChanged(name, u) },
 		})
