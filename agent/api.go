@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -110,20 +111,10 @@ func (s *Service) Cluster() Cluster {
 		out.Nodes = append(out.Nodes, cn)
 	}
 	orders := l.c.Orders()
-	for _, name := range slices.Sorted(mapsKeys(orders)) {
+	for _, name := range slices.Sorted(maps.Keys(orders)) {
 		out.Orders = append(out.Orders, orders[name])
 	}
 	return out
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // WatchFilter says which events a watch wants.
