@@ -68,7 +68,7 @@ func (l *Order) Find(name string) (index int, e OrderNode, ok bool) {
 	return -1, OrderNode{}, false
 }
 
-// where names a place in the list for people: "order file PATH:LINE" or
+// where names a place in the order for people: "order file PATH:LINE" or
 // "configured order, item N".
 func (l *Order) where(line int) string {
 	if l.Source == ConfigSource {
@@ -83,10 +83,10 @@ func (l *Order) where(line int) string {
 	return "order file " + l.Source
 }
 
-// ProblemKind says what is wrong in an order list.
+// ProblemKind says what is wrong in an order.
 type ProblemKind int
 
-// The problems an order list can have. None is fatal: the offending line is
+// The problems an order can have. None is fatal: the offending line is
 // left out (or, for the last two, only reported) and the rest is used.
 const (
 	// ProblemInvalidName is a line whose word is not a valid node name.
@@ -95,12 +95,12 @@ const (
 	ProblemSeveralNames
 	// ProblemDuplicate is a node listed again; the first listing counts.
 	ProblemDuplicate
-	// ProblemSelfMissing says this node is not in the list at all.
+	// ProblemSelfMissing says this node is not in the order at all.
 	ProblemSelfMissing
 	// ProblemUnknownNode is a listed name that is not a known node.
 	ProblemUnknownNode
 	// ProblemUnreadable says the order file could not be read; the last
-	// good list stays in force.
+	// good order stays in force.
 	ProblemUnreadable
 )
 
@@ -123,13 +123,13 @@ func (k ProblemKind) String() string {
 	return "ProblemKind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// Problem is one thing wrong with an order list. It is an error so callers
-// can log or wrap it, but it never stops the list from being used.
+// Problem is one thing wrong with an order. It is an error so callers
+// can log or wrap it, but it never stops the order from being used.
 type Problem struct {
 	Kind ProblemKind
 	// Source is the order file's path or ConfigSource.
 	Source string
-	// Line is the 1-based line (or configured item); 0 for the list as a
+	// Line is the 1-based line (or configured item); 0 for the order as a
 	// whole.
 	Line int
 	// Name is the node name concerned, if any.
@@ -185,7 +185,7 @@ func isAlnum(c byte) bool {
 //
 // So a one-word comment reads as a disabled node; write it with "##".
 // Lines that are not valid (several names, a bad name, a node listed twice)
-// are left out and reported; the rest of the list is still used.
+// are left out and reported; the rest of the order is still used.
 func ParseOrder(src string, data []byte) (Order, []Problem) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // editors on other systems add a BOM
 	sum := sha256.Sum256(data)
@@ -268,9 +268,9 @@ func (p *orderParser) line(n int, raw string, strict bool) {
 	p.order.Nodes = append(p.order.Nodes, OrderNode{Name: name, Disabled: disabled, Line: n})
 }
 
-// Validate reports what is wrong with the list for this node: self (this
+// Validate reports what is wrong with the order for this node: self (this
 // node's name) missing, and, when known is not nil, listed names that are
-// not among the known nodes. Neither stops the list from being used.
+// not among the known nodes. Neither stops the order from being used.
 func (l *Order) Validate(self string, known []string) []Problem {
 	var out []Problem
 	if self != "" {
