@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +34,7 @@ type notifier struct {
 	f    *os.File // non-blocking: a read waits in the runtime's poller, without a thread
 	fd   int
 	done chan struct{} // closed when the reading goroutine has ended
+	dead atomic.Bool   // its reading failed: new subscribers get a new one
 
 	mu    sync.Mutex
 	users int
@@ -59,7 +61,7 @@ type inotifySub struct {
 func openChanges(path string) (changeSource, error) {
 	notifierMu.Lock()
 	defer notifierMu.Unlock()
-	if shared == nil {
+	if shared == nil || shared.dead.Load() {
 		n, err := openNotifier()
 		if err != nil {
 			return nil, err
@@ -97,8 +99,10 @@ func (n *notifier) read() {
 				return
 			}
 			// Not expected of an inotify descriptor; say "something may
-			// have changed" to everyone rather than spin or go deaf: the
-			// safety re-reads go on regardless.
+			// have changed" to everyone rather than spin, and leave the
+			// subscribers to their safety re-reads (new ones get a new
+			// notifier).
+			n.dead.Store(true)
 			n.broadcast()
 			return
 		}
@@ -231,7 +235,7 @@ func (s *inotifySub) close() {
 	n.users--
 	last := n.users == 0
 	n.mu.Unlock()
-	if last {
+	if last && shared == n {
 		shared = nil
 	}
 	notifierMu.Unlock()
