@@ -2,12 +2,13 @@ package gossip
 
 import (
 	"errors"
-	"github.com/vipd/vipd/priority"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/vipd/vipd/priority"
 )
 
 func TestStateFileRoundTrip(t *testing.T) {
@@ -48,6 +49,61 @@ func TestStateFileRoundTrip(t *testing.T) {
 	}
 	if got, _ := readStateFile(path); got.orders["testdns0"].Version != 10 || len(got.members) != 0 {
 		t.Errorf("after overwrite read %+v", got)
+	}
+}
+
+// The state file's bytes are a file format: a node upgraded in place
+// reads what the old version wrote, and the reverse. Orders are written
+// from priority.Order through the file's own structs; this pins what that
+// gives, field order and omitted fields included.
+func TestStateFileBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	orders := map[string]priority.Order{
+		"vi": {Instance: "vi", Nodes: []priority.OrderNode{{Name: "b", Line: 3}, {Name: "a", Disabled: true}},
+			Version: 9, Origin: "a", Source: "not saved", Digest: "not saved"},
+	}
+	members := []savedMember{{Name: "b", Addr: netip.MustParseAddrPort("198.51.100.2:7946")}}
+	if err := writeStateFile(path, orders, members); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{
+  "version": 1,
+  "orders": [
+    {
+      "instance": "vi",
+      "nodes": [
+        {
+          "name": "b"
+        },
+        {
+          "name": "a",
+          "disabled": true
+        }
+      ],
+      "version": 9,
+      "origin": "a"
+    }
+  ],
+  "members": [
+    {
+      "name": "b",
+      "addr": "198.51.100.2:7946"
+    }
+  ]
+}
+`
+	if string(got) != want {
+		t.Errorf("state file:\n%s\nwant:\n%s", got, want)
+	}
+	if err := writeStateFile(path, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "{\n  \"version\": 1,\n  \"orders\": null\n}\n" {
+		t.Errorf("empty state file: %q", got)
 	}
 }
 
