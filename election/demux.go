@@ -147,6 +147,13 @@ func (d *Demux) Run() error {
 		// mismatch pass), so adv.Addrs can be reused for the next packet.
 		a := adv
 		a.Addrs = nil
-		route(list, p.Src, p.Dst).deliverNow(a, p.Src, p.Dst, p.HopLimit)
+		in := route(list, p.Src, p.Dst)
+		in.deliverNow(a, p.Src, p.Dst, p.HopLimit)
+		// Awake anyway: alarms in their windows (a check's safety
+		// re-read) ride this wake-up. A backup's timer has nothing else
+		// to wake for while adverts come.
+		if t := in.deps.Timers; t != nil {
+			t.Ride()
+		}
 	}
 }

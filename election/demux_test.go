@@ -190,10 +190,11 @@ func TestBackupsOnDemuxAndSharedTimers(t *testing.T) {
 		if got := insts[0].State(); got != fsm.Backup {
 			t.Fatalf("vr51 state %v while its master still advertised, want BACKUP", got)
 		}
-		// Lazy master-down re-arms: the timer wakes at most once per
-		// master-down interval while adverts come, not once per advert (42
-		// of them here).
-		if arms := clk.arms.Load() - armsBefore; arms > 12 {
+		// Lazy master-down re-arms: the timer is re-armed about once per
+		// master-down interval while adverts come (when its wake-up would
+		// otherwise come before the next advert: every second or third),
+		// not once per advert (42 of them here).
+		if arms := clk.arms.Load() - armsBefore; arms > 16 {
 			t.Fatalf("the shared timer was armed %d times for 42 adverts in 21 s, want a handful", arms)
 		}
 		for _, inst := range insts {

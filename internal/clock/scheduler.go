@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,9 +51,12 @@ type Scheduler struct {
 	wakeAt  time.Time // when w will wake; zero when not armed
 	running bool      // a pass over due alarms is under way: it re-arms at its end
 	moved   time.Time // when an alarm was last set: moves to come are expected as often
-	wasted  int       // passes that found nothing to do (tests)
-	firing  *Alarm    // whose function runs now, outside mu
-	ride    []*Alarm  // fire's list of alarms in their window, reused
+	// nextRide is when Ride may look again (Unix ns): read without mu,
+	// so that a call for every packet costs a clock read.
+	nextRide atomic.Int64
+	wasted   int      // passes that found nothing to do (tests)
+	firing   *Alarm   // whose function runs now, outside mu
+	ride     []*Alarm // fire's list of alarms in their window, reused
 }
 
 // NewScheduler returns a scheduler on c. It starts nothing until the first
@@ -64,9 +68,9 @@ func NewScheduler(c Clock) *Scheduler {
 }
 
 // Alarm is one deadline of a Scheduler. Its function runs on the
-// scheduler's goroutine, one alarm at a time: a slow function delays every
-// other alarm of the scheduler, so it should do little and must not wait
-// for another alarm to fire.
+// scheduler's goroutine (or a Ride caller's), one alarm at a time: a slow
+// function delays every other alarm of the scheduler, so it should do
+// little and must not wait for another alarm to fire.
 type Alarm struct {
 	s         *Scheduler
 	fn        func(now time.Time)
@@ -178,6 +182,44 @@ func (a *Alarm) Close() {
 	}
 }
 
+// rideGap is the least time between two of Ride's looks at the alarms: a
+// caller may call it for every packet it reads.
+const rideGap = 500 * time.Millisecond
+
+// Ride runs, on the caller's goroutine, the alarms that are due or whose
+// windows have begun, as the timer's next pass would, for a caller that is
+// awake anyway: the demux, having read an advert. An alarm with a window
+// (an interface check's safety re-read) then rides that wake-up instead
+// of costing the timer one of its own, where no other alarm fires (a
+// backup's master-down deadline never comes while adverts do). It looks at
+// most every rideGap, and not while a pass is under way. The functions run
+// one at a time with those of the timer's passes, as ever.
+func (s *Scheduler) Ride() {
+	now := s.clk.Now()
+	if now.UnixNano() < s.nextRide.Load() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running || s.w == nil {
+		return
+	}
+	s.nextRide.Store(now.Add(rideGap).UnixNano())
+	w := s.w
+	s.running = true
+	ran, ok := s.runWindows(w, now)
+	if !ok {
+		return
+	}
+	s.running = false
+	s.idle.Broadcast() // a pass of the timer may wait for this one
+	// An alarm that rode may have been what the timer was set for; and
+	// one that was set meanwhile left the timer to this pass.
+	if ran && len(s.q) > 0 && !s.wakeAt.Equal(s.q[0].at) {
+		s.armLocked(s.q[0].at)
+	}
+}
+
 // fire runs every alarm that is due, in deadline order, then those whose
 // windows have begun, likewise, and arms the timer for the first deadline
 // left. The waker calls it when its timer expires; a waker that was
@@ -185,6 +227,9 @@ func (a *Alarm) Close() {
 func (s *Scheduler) fire(w waker) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for s.running && s.w == w { // a Ride under way
+		s.idle.Wait()
+	}
 	if s.w != w {
 		return
 	}
@@ -201,10 +246,26 @@ func (s *Scheduler) fire(w waker) {
 			return
 		}
 	}
+	rode, ok := s.runWindows(w, s.clk.Now())
+	if !ok {
+		return
+	}
+	if !ran && !rode {
+		s.wasted++
+	}
+	s.running = false
+	if len(s.q) > 0 {
+		s.armLocked(s.q[0].at)
+	}
+}
+
+// runWindows runs, in deadline order, the alarms whose windows have begun
+// by now; s.mu is held and s.running set. It reports whether it ran any,
+// and false for ok if the last alarm closed meanwhile (the pass is over).
+func (s *Scheduler) runWindows(w waker, now time.Time) (ran, ok bool) {
 	// The heap is in deadline order, so an alarm in its window may sit
 	// behind one that is not: look at them all. A function may have set
 	// or stopped another alarm meanwhile, hence the check before each.
-	now := s.clk.Now()
 	s.ride = s.ride[:0]
 	for _, a := range s.q {
 		if !a.early.After(now) {
@@ -220,16 +281,11 @@ func (s *Scheduler) fire(w waker) {
 		heap.Remove(&s.q, a.idx)
 		ran = true
 		if !s.call(w, a, now) {
-			return
+			clear(s.ride[k:])
+			return ran, false
 		}
 	}
-	if !ran {
-		s.wasted++
-	}
-	s.running = false
-	if len(s.q) > 0 {
-		s.armLocked(s.q[0].at)
-	}
+	return ran, true
 }
 
 // call runs a's function, which was taken off the queue, without s.mu; it

@@ -124,7 +124,8 @@ func TestSchedulerMoveLaterIsLazy(t *testing.T) {
 		start := time.Now()
 		a.Set(start.Add(time.Second))
 		base := clk.armed() // NewTimer, and the first Set
-		for range 8 { // the last at 800 ms: the timer's wake-up is 200 ms off
+		// The last move at 800 ms: the timer's wake-up is 200 ms off.
+		for range 8 {
 			time.Sleep(100 * time.Millisecond)
 			a.Set(time.Now().Add(time.Second))
 		}
@@ -362,6 +363,55 @@ func TestSchedulerWindowRidesAlong(t *testing.T) {
 		}
 		for _, a := range []*Alarm{due, inWindow, notYet, plain} {
 			a.Close()
+		}
+	})
+}
+
+// TestSchedulerRide: a caller awake anyway runs the alarms whose windows
+// have begun (and no other), so that the timer does not wake for them;
+// it looks at most every rideGap.
+func TestSchedulerRide(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewScheduler(Real())
+		var f firings
+		start := time.Now()
+		at := func(d time.Duration) time.Time { return start.Add(d) }
+		window := s.NewAlarm(f.fn("window"))
+		defer window.Close()
+		later := s.NewAlarm(f.fn("later"))
+		defer later.Close()
+		window.SetWindow(at(8*time.Second), at(10*time.Second))
+		later.SetWindow(at(8600*time.Millisecond), at(20*time.Second))
+
+		time.Sleep(7 * time.Second)
+		s.Ride()
+		if got := f.take(); len(got) != 0 {
+			t.Fatalf("rode %v before any window began", got)
+		}
+		time.Sleep(1500 * time.Millisecond) // 8.5 s: window's has begun
+		s.Ride()
+		if got := f.take(); len(got) != 1 || got[0].name != "window" || !got[0].at.Equal(at(8500*time.Millisecond)) {
+			t.Fatalf("rode %v, want window at 8.5s", got)
+		}
+		time.Sleep(rideGap / 2) // later's window begins meanwhile
+		s.Ride()
+		if got := f.take(); len(got) != 0 {
+			t.Fatalf("rode %v within rideGap of the last look", got)
+		}
+		// The timer, set for window's deadline, was moved to later's: it
+		// does not wake at 10 s for nothing.
+		time.Sleep(time.Until(at(10*time.Second)) + time.Millisecond)
+		synctest.Wait()
+		s.mu.Lock()
+		wasted := s.wasted
+		s.mu.Unlock()
+		if got := f.take(); len(got) != 0 || wasted != 0 {
+			t.Fatalf("by 10 s fired %v and woke %d times for nothing", got, wasted)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if got := f.take(); len(got) != 1 || got[0].name != "later" || !got[0].at.Equal(at(20*time.Second)) {
+			t.Fatalf("fired %v, want later at its deadline", got)
 		}
 	})
 }
