@@ -268,6 +268,20 @@ func (p *kaParser) unknown(l kaLine, field string) {
 	p.d.warn(l.pos, field, fmt.Sprintf("unknown keyword %q; line ignored, as keepalived does", l.words[0]))
 }
 
+// other reads a keyword a section has no case of its own for: one vipd
+// does not support yet (in unsupported), one of keepalived's own settings
+// that changes nothing vipd does (in harmless), or an unknown one.
+func (p *kaParser) other(l kaLine, field string, unsupported, harmless map[string]bool) {
+	switch kw := l.words[0]; {
+	case unsupported[kw]:
+		p.unsupported(l, field)
+	case harmless[kw]:
+		p.harmless(l, field)
+	default:
+		p.unknown(l, field)
+	}
+}
+
 // --- top level ---
 
 var (
@@ -309,12 +323,8 @@ func (p *kaParser) parse() {
 			p.trackFileDef(l)
 		case kw == "vrrp_sync_group":
 			p.syncGroup(l)
-		case kaRootUnsupported[kw]:
-			p.unsupported(l, kw)
-		case kaRootHarmless[kw]:
-			p.harmless(l, kw)
 		default:
-			p.unknown(l, kw)
+			p.other(l, kw, kaRootUnsupported, kaRootHarmless)
 		}
 	}
 	if p.cfg.Node.Name == "" {
@@ -439,14 +449,8 @@ func (p *kaParser) globalKeyword(l kaLine) {
 	case "include_check":
 		p.includeCheck(l, field)
 	default:
-		switch {
-		case p.processKeyword(l, field): // vrrp_rt_priority, vrrp_priority, vrrp_no_swap
-		case kaGlobalUnsupported[kw]:
-			p.unsupported(l, field)
-		case kaGlobalHarmless[kw]:
-			p.harmless(l, field)
-		default:
-			p.unknown(l, field)
+		if !p.processKeyword(l, field) { // vrrp_rt_priority, vrrp_priority, vrrp_no_swap
+			p.other(l, field, kaGlobalUnsupported, kaGlobalHarmless)
 		}
 	}
 }
@@ -815,11 +819,7 @@ func (p *kaParser) instanceKeyword(ki *kaInstance, l kaLine) {
 		}
 		p.unsupported(l, field)
 	default:
-		if kaInstanceUnsupported[kw] {
-			p.unsupported(l, field)
-		} else {
-			p.unknown(l, field)
-		}
+		p.other(l, field, kaInstanceUnsupported, nil)
 	}
 }
 
