@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -78,4 +79,58 @@ func TestIfaceConfigErrors(t *testing.T) {
 		})
 	}
 	wantConfigError(t, &Config{Name: "i", Kind: KindInterface}, "interface")
+}
+
+// TestIfaceProbeWatchedReusesRead: while watched, a probe that finds the
+// link's flags as they were answers with the last full read (one ioctl
+// instead of the link's netlink message); a change of the flags, or the
+// link going away, reads it in full again.
+func TestIfaceProbeWatchedReusesRead(t *testing.T) {
+	l := lab.New(t)
+	n := l.Node("reuse")
+	n.Run(t, "ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+	n.SetLink(t, "v1", true)
+	n.SetLink(t, "v0", true)
+	pr, err := NewProber(ifaceCheck("v0"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pr.(*ifaceProber)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if err := n.Do(func() error { _, err := p.Watch(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	probe := func() Result {
+		t.Helper()
+		var r Result
+		if err := n.Do(func() error { r = p.Probe(t.Context()); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var r Result
+	eventually(t, 5*time.Second, "v0 up with carrier", func() bool { r = probe(); return r.OK })
+	if !strings.HasPrefix(r.Output, "v0: state up") {
+		t.Fatalf("full read's output %q", r.Output)
+	}
+	// Mark the stored read: a probe with the same flags returns it.
+	p.mu.Lock()
+	p.last.Output = "stored"
+	p.mu.Unlock()
+	if r := probe(); !r.OK || r.Output != "stored" {
+		t.Fatalf("same flags: %+v, want the stored read", r)
+	}
+	// New flags: a full read again.
+	n.SetLink(t, "v0", false)
+	if r := probe(); r.OK || r.Output == "stored" || !strings.Contains(r.Err.Error(), "is down") {
+		t.Fatalf("after set down: %+v, want a full read saying down", r)
+	}
+	n.Run(t, "ip", "link", "del", "v0")
+	if r := probe(); r.OK || !strings.Contains(r.Err.Error(), "does not exist") {
+		t.Fatalf("after deletion: %+v, want does not exist", r)
+	}
+	if r := probe(); r.OK || !strings.Contains(r.Err.Error(), "does not exist") {
+		t.Fatalf("still deleted: %+v, want does not exist", r)
+	}
 }

@@ -95,6 +95,27 @@ func (q *linkQuery) byName(name string) (netlink.Link, error) {
 	return nil, errNoReply
 }
 
+// flags returns the link's flags (IFF_UP, IFF_RUNNING...: the ones
+// RTM_NEWLINK carries, to 16 bits) through SIOCGIFFLAGS on the same
+// socket: one raw system call, with no message for the kernel to fill
+// (a link's message carries its statistics and every attribute) nor for
+// us to parse. errNoLink when there is no such link.
+func (q *linkQuery) flags(name string) (uint16, error) {
+	var ifr [unix.IFNAMSIZ + 24]byte // struct ifreq: the name, then a union
+	if len(name) >= unix.IFNAMSIZ {
+		return 0, errNoLink
+	}
+	copy(ifr[:], name)
+	_, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(q.fd), unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&ifr[0])))
+	switch {
+	case e == unix.ENODEV:
+		return 0, errNoLink
+	case e != 0:
+		return 0, fmt.Errorf("SIOCGIFFLAGS: %w", e)
+	}
+	return binary.NativeEndian.Uint16(ifr[unix.IFNAMSIZ:]), nil
+}
+
 // request builds RTM_GETLINK for name: a header, an ifinfomsg and the
 // IFLA_IFNAME attribute.
 func (q *linkQuery) request(name string) []byte {

@@ -44,6 +44,15 @@ func TestLinkQuery(t *testing.T) {
 			t.Errorf("%s: %s #%d flags %#x %v, the library says %s #%d flags %#x %v", what,
 				g.Name, g.Index, g.RawFlags, g.OperState, w.Name, w.Index, w.RawFlags, w.OperState)
 		}
+		// The ioctl's flags are the message's, to 16 bits.
+		var f uint16
+		var fErr error
+		if err := n.Do(func() error { f, fErr = q.flags(name); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if fErr != nil || uint32(f) != w.RawFlags&0xffff {
+			t.Errorf("%s: SIOCGIFFLAGS %#x (%v), the message's flags %#x", what, f, fErr, w.RawFlags)
+		}
 	}
 	same("lo", "lo")
 	same("v0 down", "v0")
@@ -54,6 +63,9 @@ func TestLinkQuery(t *testing.T) {
 		_, err := q.byName("nope0")
 		if !errors.Is(err, errNoLink) {
 			t.Errorf("missing link: %v, want errNoLink", err)
+		}
+		if _, err := q.flags("nope0"); !errors.Is(err, errNoLink) {
+			t.Errorf("missing link's flags: %v, want errNoLink", err)
 		}
 		// A question whose reply nobody read: the next answer is ours.
 		q.seq++
