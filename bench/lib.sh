@@ -2,8 +2,15 @@
 # raw samples go, and the benchmark run with the host's load around it.
 
 # bench_out sets $out, the JSON-lines file the benchmark writes its samples
-# to: VIPD_BENCH_JSON when set (kept), else a temporary file.
+# to: VIPD_BENCH_JSON when set (kept), else a temporary file; and pins
+# VIPD_BENCH_COMMIT, the commit measured.
 bench_out() {
+	# The commit is the one the binaries are built from, now: the tree may
+	# move on while a long benchmark runs (benchdoc.commit reads this).
+	if [[ -z ${VIPD_BENCH_COMMIT:-} ]] && VIPD_BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null); then
+		git diff --quiet HEAD -- '*.go' go.mod go.sum || VIPD_BENCH_COMMIT+=" with local changes"
+		export VIPD_BENCH_COMMIT
+	fi
 	if [[ -n ${VIPD_BENCH_JSON:-} ]]; then
 		out=$VIPD_BENCH_JSON
 		: >"$out"

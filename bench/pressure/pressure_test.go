@@ -20,15 +20,16 @@ import (
 
 // Settings, from the environment (run.sh documents them).
 const (
-	envDuration = "VIPD_PRESSURE_DURATION" // measured time per cell (5m)
-	envStress   = "VIPD_PRESSURE_STRESS"   // "cpu,memory"
-	envDaemons  = "VIPD_PRESSURE_DAEMONS"  // "vipd,vipd+opts,keepalived,keepalived+opts"
-	envCPUs     = "VIPD_PRESSURE_CPUS"     // the master's CPUs (the last one)
-	envHogs     = "VIPD_PRESSURE_HOGS"     // busy loops per master CPU (1)
-	envMemMB    = "VIPD_PRESSURE_MEM_MB"   // the memory cgroup's limit (256)
-	envReadMBs  = "VIPD_PRESSURE_READ_MBS" // the memory hog's file reading rate (100)
-	envAnonPct  = "VIPD_PRESSURE_ANON_PCT" // the hog's anonymous memory, % of the limit (70)
-	envLogs     = "VIPD_PRESSURE_LOGS"     // a directory: keep both daemons' logs of each cell there
+	envDuration = "VIPD_PRESSURE_DURATION"        // measured time per cell (5m)
+	envStress   = "VIPD_PRESSURE_STRESS"          // "cpu,memory"
+	envDaemons  = "VIPD_PRESSURE_DAEMONS"         // "vipd,vipd+opts,keepalived,keepalived+opts"
+	envCPUs     = "VIPD_PRESSURE_CPUS"            // the master's CPUs (the last one)
+	envHogs     = "VIPD_PRESSURE_HOGS"            // busy loops per master CPU (1)
+	envMemMB    = "VIPD_PRESSURE_MEM_MB"          // the memory cgroup's limit (256)
+	envReadMBs  = "VIPD_PRESSURE_READ_MBS"        // the memory hog's file reading rate (100)
+	envAnonPct  = "VIPD_PRESSURE_ANON_PCT"        // the hog's anonymous memory, % of the limit (70)
+	envLogs     = "VIPD_PRESSURE_LOGS"            // a directory: keep both daemons' logs of each cell there
+	envKaRTTime = "VIPD_PRESSURE_KA_RLIMIT_RTIME" // µs: keepalived.conf's vrrp_rlimit_rttime with the protections (keepalived's default if unset)
 )
 
 // interval is the advert interval of every cell.
@@ -53,6 +54,13 @@ func conf(router string, prio int, self, peer netip.Addr, opts bool) string {
 	extra := ""
 	if opts {
 		extra = fmt.Sprintf("  vrrp_rt_priority %d\n  vrrp_no_swap\n", rtPriority)
+		// keepalived bounds a real-time process's CPU time between
+		// blocking calls (RLIMIT_RTTIME, 10 ms by default) and SIGKILLs its
+		// VRRP child beyond it, which it did here on entering MASTER; an
+		// operator who sees "has rlimit_rttime been exceeded?" raises it.
+		if us := os.Getenv(envKaRTTime); us != "" {
+			extra += "  vrrp_rlimit_rttime " + us + "\n"
+		}
 	}
 	return fmt.Sprintf(`global_defs {
   router_id %s
@@ -259,8 +267,16 @@ func (c *cell) run() (record, error) {
 	}
 	if d := os.Getenv(envLogs); d != "" {
 		base := filepath.Join(d, c.stress+"-"+c.daemon)
-		_ = os.WriteFile(base+"-master.log", []byte(master.Output()), 0o644)
-		_ = os.WriteFile(base+"-backup.log", []byte(backup.Output()), 0o644)
+		err := os.MkdirAll(d, 0o755)
+		if err == nil {
+			err = os.WriteFile(base+"-master.log", []byte(master.Output()), 0o644)
+		}
+		if err == nil {
+			err = os.WriteFile(base+"-backup.log", []byte(backup.Output()), 0o644)
+		}
+		if err != nil {
+			return r, fmt.Errorf("keeping the logs (%s): %w", envLogs, err)
+		}
 	}
 	if r.Adverts == 0 {
 		return r, fmt.Errorf("no advert from the master during the stress\n%s", master.Output())

@@ -12,6 +12,8 @@
 # reading rate, 100), VIPD_PRESSURE_STRESS (cpu,memory),
 # VIPD_PRESSURE_DAEMONS (vipd,vipd+opts,keepalived,keepalived+opts),
 # VIPD_PRESSURE_LOGS (a directory for the daemons' logs),
+# VIPD_PRESSURE_KA_RLIMIT_RTIME (µs: keepalived.conf vrrp_rlimit_rttime with
+# the protections; keepalived kills its own real-time VRRP child beyond it),
 # VIPD_PRESSURE_NOTE (a sentence printed above the table), VIPD_BENCH_JSON
 # (keep the raw records). VIPD_PRESSURE_NODOC=1 only prints the table.
 # A smoke test: VIPD_PRESSURE_NODOC=1 ./bench/pressure/run.sh 5
