@@ -446,20 +446,15 @@ func (s *Service) SetOrder(req OrderRequest) (priority.Order, error) {
 	return entry, nil
 }
 
-// ReloadReport is what an API reload did: the instances it added,
-// removed and restarted, and the configuration's warnings.
-type ReloadReport struct {
-	ReloadResult
-	Warnings []string
-}
-
 // ReloadFile re-reads the configuration through Options.LoadConfig and
 // applies it as SIGHUP does; the history records who asked.
-func (s *Service) ReloadFile(ctx context.Context, by Caller) (ReloadReport, error) {
+// Its Warnings are the configuration's own, then the settings the
+// running node could not take.
+func (s *Service) ReloadFile(ctx context.Context, by Caller) (ReloadResult, error) {
 	s.a.reloadAsked(by)
 	a := s.a
 	if a.loadConfig == nil {
-		return ReloadReport{}, reqErrorf(ErrorUnimplemented, "this agent was started without a configuration file to reload")
+		return ReloadResult{}, reqErrorf(ErrorUnimplemented, "this agent was started without a configuration file to reload")
 	}
 	// Logged as SIGHUP's reloads are: who changed the running
 	// configuration, and why it was refused, belongs in the node's log.
@@ -467,7 +462,7 @@ func (s *Service) ReloadFile(ctx context.Context, by Caller) (ReloadReport, erro
 	cfg, err := a.loadConfig()
 	if err != nil {
 		a.log.Error("configuration not reloaded (API request): keeping the running one", "err", err)
-		return ReloadReport{}, reqErrorf(ErrorInvalid, "configuration not reloaded: %v", err)
+		return ReloadResult{}, reqErrorf(ErrorInvalid, "configuration not reloaded: %v", err)
 	}
 	for _, w := range cfg.Warnings {
 		a.log.Warn(w.String())
@@ -475,13 +470,13 @@ func (s *Service) ReloadFile(ctx context.Context, by Caller) (ReloadReport, erro
 	res, err := a.ReloadDiff(ctx, cfg)
 	if err != nil {
 		a.log.Error("reload incomplete (API request)", "err", err)
-		return ReloadReport{}, reqErrorf(ErrorPrecondition, "reload: %v", err)
+		return ReloadResult{}, reqErrorf(ErrorPrecondition, "reload: %v", err)
 	}
 	a.log.Info("configuration reloaded (API request)", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
-	rep := ReloadReport{ReloadResult: res}
+	warnings := make([]string, 0, len(cfg.Warnings)+len(res.Warnings))
 	for _, w := range cfg.Warnings {
-		rep.Warnings = append(rep.Warnings, w.String())
+		warnings = append(warnings, w.String())
 	}
-	rep.Warnings = append(rep.Warnings, res.Warnings...) // settings the running node could not take
-	return rep, nil
+	res.Warnings = append(warnings, res.Warnings...)
+	return res, nil
 }
