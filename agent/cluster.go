@@ -199,7 +199,8 @@ func (l *clusterLink) syncOrders(t *tracking) {
 			continue
 		}
 		l.orders[inst] = orderKey{e.Version, e.Origin}
-		list := &priority.Order{Source: fmt.Sprintf("cluster order (version %d from %s)", e.Version, e.Origin)}
+		list := &priority.Order{Instance: inst, Version: e.Version, Origin: e.Origin,
+			Source: fmt.Sprintf("cluster order (version %d from %s)", e.Version, e.Origin)}
 		for i, n := range e.Nodes {
 			list.Nodes = append(list.Nodes, priority.OrderNode{Name: n.Name, Disabled: n.Disabled, Line: i + 1})
 		}

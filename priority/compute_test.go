@@ -433,6 +433,9 @@ func TestComputeOrder(t *testing.T) {
 	three := parse("cnh\nsby\nwcdc\n")
 	oneOff := parse("cnh\n#sby\nwcdc\n")
 	seven := parse("n1\nn2\nn3\nn4\nn5\nn6\nn7\n")
+	// As the agent holds an order agreed through gossip.
+	cluster := &Order{Instance: "web", Version: 4, Origin: "sby", Source: "cluster order (version 4 from sby)",
+		Nodes: []OrderNode{{Name: "sby", Line: 1}, {Name: "cnh", Line: 2, Disabled: true}, {Name: "wcdc", Line: 3}}}
 	file := OrderConfig{File: path}
 	rev := OrderConfig{File: path, Reverse: true}
 	fault := OrderConfig{File: path, Unhealthy: UnhealthyFault}
@@ -476,6 +479,16 @@ func TestComputeOrder(t *testing.T) {
 			name: "reverse makes the first node last",
 			inst: orderInst(rev), node: "cnh", list: three,
 			want: Result{Priority: 150, Reason: "node cnh is number 3 in order file /etc/vipd/order:1 counting from the end"},
+		},
+		{
+			name: "a cluster-wide order is named by its version and origin, not as a file",
+			inst: orderInst(file), node: "wcdc", list: cluster,
+			want: Result{Priority: 150, Reason: "node wcdc is number 3 in cluster order (version 4 from sby)"},
+		},
+		{
+			name: "disabled in a cluster-wide order",
+			inst: orderInst(file), node: "cnh", list: cluster,
+			want: Result{Priority: 1, Reason: "node cnh disabled in cluster order (version 4 from sby)"},
 		},
 		{
 			name: "disabled node drops to priority 1",

@@ -68,9 +68,13 @@ func (l *Order) Find(name string) (index int, e OrderNode, ok bool) {
 	return -1, OrderNode{}, false
 }
 
-// where names a place in the order for people: "order file PATH:LINE" or
-// "configured order, item N".
+// where names a place in the order for people: "order file PATH:LINE",
+// "configured order, item N", or a cluster-wide order's Source (its
+// version and origin: its lines are nobody's file).
 func (l *Order) where(line int) string {
+	if l.Version > 0 {
+		return l.Source
+	}
 	if l.Source == ConfigSource {
 		if line > 0 {
 			return "configured order, item " + strconv.Itoa(line)
