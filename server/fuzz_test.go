@@ -134,7 +134,7 @@ func FuzzHTTPJSON(f *testing.F) {
 			f.Error("Run did not return")
 		}
 	})
-	h := s.handler(originLocal)
+	h := s.handler(originLocal, false)
 
 	f.Fuzz(func(t *testing.T, route uint8, data []byte) {
 		var req *http.Request

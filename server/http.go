@@ -7,7 +7,9 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -30,10 +32,19 @@ const maxBody = 1 << 20
 // Before either, a command a browser sends for a page of another site is
 // refused (CSRF: a page can make the browser POST to 127.0.0.1), and the
 // request's body gets BodyTimeout to arrive, so that a client sending a
-// byte at a time does not hold its connection for ever.
-func (s *Server) handler(o origin) http.Handler {
+// byte at a time does not hold its connection for ever. With checkHost
+// (a plain-text TCP listener: loopback), a request must name the host by
+// an address or as localhost (hostCheck).
+func (s *Server) handler(o origin, checkHost bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(withOrigin(r.Context(), o))
+		if checkHost {
+			if err := hostCheck(r.Host); err != nil {
+				s.observe("http", status.Code(err), 0)
+				s.httpError(w, r, err)
+				return
+			}
+		}
 		// For HTTP/2 the deadline is the stream's and ends only its body
 		// (a Watch stream, whose body ended, is not cut); for HTTP/1 it is
 		// the connection's, cleared by readBody once the body is in.
@@ -71,6 +82,34 @@ func (s *Server) browserCheck(r *http.Request) error {
 		return status.Error(codes.PermissionDenied, "cross-origin request refused: vipd takes no commands from web pages ("+err.Error()+")")
 	}
 	return nil
+}
+
+// hostCheck refuses a request to a loopback listener that names its host
+// by a DNS name other than localhost. A web page can make the browser on
+// this host send such a request by DNS rebinding: its own name, soon
+// re-resolved to 127.0.0.1, makes the API the page's own origin, and its
+// script could then read whatever reads are open (status, members,
+// metrics). A browser sends the name the page used; curl, Prometheus,
+// grpcurl and vipd's own client send the address they were given, or
+// localhost, which no page can rebind (RFC 6761 keeps it on loopback).
+// TLS listeners need no such check: a rebound name fails the handshake.
+func hostCheck(host string) error {
+	if host == "" { // HTTP/1.0 without Host: no browser sends that
+		return nil
+	}
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+	}
+	name = strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
+	if _, err := netip.ParseAddr(name); err == nil {
+		return nil
+	}
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return nil
+	}
+	return status.Errorf(codes.PermissionDenied, "host %q refused: this listener answers to an IP address or localhost only (a DNS name here is how a web page reaches a loopback API: DNS rebinding)", host)
 }
 
 // routes are the HTTP endpoints.

@@ -127,7 +127,7 @@ func TestSlowClientsCutOff(t *testing.T) {
 		return string(out), took
 	}
 
-	_, took := trickle("tcp", r.tcp, "GET /healthz HTTP/1.1\r\nHost: vipd\r\nX-Slow: ")
+	_, took := trickle("tcp", r.tcp, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
 	// The server's clock starts a little before the test's: a tenth of
 	// slack below.
 	const least = timeout * 9 / 10
@@ -235,7 +235,7 @@ func TestConnectionLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: vipd\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	// The server is serving (a command over the socket, sent after the

@@ -364,7 +364,7 @@ func (s *Server) httpServer(o origin, useTLS bool) *http.Server {
 		p.SetUnencryptedHTTP2(true)
 	}
 	srv := &http.Server{
-		Handler:           s.handler(o),
+		Handler:           s.handler(o, o == originTCP && !useTLS),
 		Protocols:         &p,
 		ReadHeaderTimeout: s.limits.HeaderTimeout,
 		IdleTimeout:       s.limits.IdleTimeout,
