@@ -9,6 +9,7 @@ package checks
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ type kindDef struct {
 	same func(a, b *Config) bool
 	// prober builds the prober.
 	prober func(c *Config, opts Options) (Prober, error)
+	// defaults, if set, fills in the settings a front end left empty
+	// (FinishSettings).
+	defaults func(c *Config)
 }
 
 // kinds registers every kind, in the order messages list them. A new kind
@@ -137,14 +141,70 @@ type Config struct {
 	// InitFail starts the check failed instead of healthy.
 	InitFail bool
 
-	// Exactly one of these is set, the one Kind names.
-	Exec      *ExecConfig
-	Process   *ProcessConfig
-	TCP       *TCPConfig
-	HTTP      *HTTPConfig
-	DNS       *DNSConfig
-	File      *FileConfig
-	Interface *InterfaceConfig
+	// Exactly one of these is set, the one Kind names. Each is tagged
+	// with its kind, which is how NewSettings and Settings find it.
+	Exec      *ExecConfig      `kind:"exec"`
+	Process   *ProcessConfig   `kind:"process"`
+	TCP       *TCPConfig       `kind:"tcp"`
+	HTTP      *HTTPConfig      `kind:"http"`
+	DNS       *DNSConfig       `kind:"dns"`
+	File      *FileConfig      `kind:"file"`
+	Interface *InterfaceConfig `kind:"interface"`
+}
+
+// kindFields maps each kind to the index of its field in Config, the
+// field tagged `kind:"K"`.
+var kindFields = func() map[Kind]int {
+	m := map[Kind]int{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if k, ok := t.Field(i).Tag.Lookup("kind"); ok {
+			m[Kind(k)] = i
+		}
+	}
+	return m
+}()
+
+// NewSettings makes k c's kind, gives c new, empty settings of that kind
+// and returns them (a *DNSConfig for KindDNS) for a front end to fill; nil
+// if k is not a registered kind. A settings type's fields say how the
+// native format spells and reads them with struct tags: `yaml:"key"`
+// (",omitempty" when a zero value is not written back, ",inline" for an
+// embedded struct whose keys sit beside the others) and `vipd:"..."`
+// options (package config's yamlkind.go lists them). Once the front end
+// has filled them, FinishSettings gives what it left empty its default.
+func (c *Config) NewSettings(k Kind) any {
+	i, ok := kindFields[k]
+	if !ok || kindOf(k) == nil {
+		return nil
+	}
+	f := reflect.ValueOf(c).Elem().Field(i)
+	v := reflect.New(f.Type().Elem())
+	f.Set(v)
+	c.Kind = k
+	return v.Interface()
+}
+
+// SettingsOf returns c's settings of kind k (a *DNSConfig for KindDNS),
+// or nil if c has none of that kind.
+func (c *Config) SettingsOf(k Kind) any {
+	i, ok := kindFields[k]
+	if !ok {
+		return nil
+	}
+	f := reflect.ValueOf(c).Elem().Field(i)
+	if f.IsNil() {
+		return nil
+	}
+	return f.Interface()
+}
+
+// FinishSettings gives the settings of c's kind that a front end left
+// empty their defaults (DefaultDNSConfig), where the kind has any.
+func (c *Config) FinishSettings() {
+	if k := kindOf(c.Kind); k != nil && k.defaults != nil && k.settings(c) {
+		k.defaults(c)
+	}
 }
 
 // DefaultConfig returns the settings of a check that gives none but its

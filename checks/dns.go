@@ -46,17 +46,19 @@ type dnsProber struct {
 // case.
 type DNSConfig struct {
 	// Server is host, host:port, IPv6 or [IPv6]:port; port 53 if omitted.
-	Server string
+	Server string `yaml:"server"`
 	// Name, Type ("A", "TXT", ...; default A) and Class (default IN) of
 	// the question.
-	Name, Type, Class string
+	Name  string `yaml:"name"`
+	Type  string `yaml:"type"`
+	Class string `yaml:"class"`
 	// Protocol is "udp" (default) or "tcp".
-	Protocol string
+	Protocol string `yaml:"protocol"`
 	// ExpectRcode is the expected response code (default NOERROR).
-	ExpectRcode string
+	ExpectRcode string `yaml:"expect_rcode"`
 	// ExpectAnswer, when not empty, is a regular expression that some
 	// answer record's data (as `dig +short` prints it) must match.
-	ExpectAnswer string
+	ExpectAnswer string `yaml:"expect_answer,omitempty"`
 }
 
 // DefaultDNSConfig returns d with its defaults filled in and its names
@@ -86,6 +88,7 @@ var dnsKind = kindDef{
 	prober: func(c *Config, _ Options) (Prober, error) {
 		return c.DNS.compile(func(string, string) {}), nil
 	},
+	defaults: func(c *Config) { *c.DNS = DefaultDNSConfig(*c.DNS) },
 }
 
 // compile reads the settings into a prober, reporting each problem

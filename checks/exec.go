@@ -44,11 +44,12 @@ type execProber struct {
 type ExecConfig struct {
 	// Command is the program and its arguments, run without a shell (give
 	// "sh", "-c", "..." to use one).
-	Command []string
+	Command []string `yaml:"command" vipd:"command"`
 	// User and Group run the program unprivileged (keepalived's "user"
 	// keyword); empty User means Options.User and Options.Group. Group
 	// empty means the user's primary group.
-	User, Group string
+	User  string `yaml:"user,omitempty"`
+	Group string `yaml:"group,omitempty"`
 }
 
 var execKind = kindDef{

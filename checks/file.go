@@ -48,14 +48,14 @@ type fileProber struct {
 // weight, and with weight 0 a non-zero number means FAULT.
 type FileConfig struct {
 	// Path is the file holding the number (a missing file reads as 0).
-	Path string
+	Path string `yaml:"path"`
 	// InitValue is written to Path at start if it does not exist
 	// (keepalived's init_file); nil means leave it.
-	InitValue *int
+	InitValue *int `yaml:"init_value,omitempty"`
 	// InitOverwrite writes InitValue even over an existing file
 	// (keepalived's "init_file VALUE overwrite"); only on a first start,
 	// not on reload.
-	InitOverwrite bool
+	InitOverwrite bool `yaml:"init_overwrite,omitempty"`
 }
 
 var fileKind = kindDef{

@@ -36,14 +36,14 @@ type httpProber struct {
 // and, if set, a body matching BodyRegexp.
 type HTTPConfig struct {
 	// URL is the http:// or https:// address to GET.
-	URL string
+	URL string `yaml:"url"`
 	// ExpectStatus lists the acceptable status codes; empty means 200-399.
-	ExpectStatus []int
+	ExpectStatus []int `yaml:"expect_status,omitempty" vipd:"range=100..599"`
 	// BodyRegexp, when not empty, must match the (bounded) body.
-	BodyRegexp string
+	BodyRegexp string `yaml:"body_regexp,omitempty"`
 	// InsecureSkipVerify disables TLS certificate checks (self-signed
 	// health endpoints).
-	InsecureSkipVerify bool
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty"`
 }
 
 var httpKind = kindDef{

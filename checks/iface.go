@@ -47,7 +47,7 @@ const noLinkKey = 1 << 16
 // InterfaceConfig fails while the interface's link is down.
 type InterfaceConfig struct {
 	// Name is the interface watched.
-	Name string
+	Name string `yaml:"name"`
 }
 
 var interfaceKind = kindDef{

@@ -35,9 +35,9 @@ type processProber struct {
 type ProcessConfig struct {
 	// Name matches the process name (/proc/PID/comm, or argv[0]'s base
 	// name), like `killall -0 NAME`.
-	Name string
+	Name string `yaml:"name,omitempty"`
 	// PIDFile, if set, names a file holding the pid to look for.
-	PIDFile string
+	PIDFile string `yaml:"pidfile,omitempty"`
 }
 
 var processKind = kindDef{

@@ -18,7 +18,7 @@ type tcpProber struct {
 // TCPConfig is healthy when a TCP connection to Address succeeds.
 type TCPConfig struct {
 	// Address is host:port, the port a number.
-	Address string
+	Address string `yaml:"address"`
 }
 
 var tcpKind = kindDef{

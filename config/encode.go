@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/notify"
 )
 
@@ -168,63 +169,17 @@ type yamlOutScripts struct {
 }
 
 type yamlOutCheck struct {
-	Name          string            `yaml:"name"`
-	Interval      string            `yaml:"interval"`
-	Timeout       string            `yaml:"timeout"`
-	Fall          int               `yaml:"fall"`
-	Rise          int               `yaml:"rise"`
-	Weight        int               `yaml:"weight"`
-	WeightReverse bool              `yaml:"weight_reverse,omitempty"`
-	InitFail      bool              `yaml:"init_fail,omitempty"`
-	Exec          *yamlOutExec      `yaml:"exec,omitempty"`
-	Process       *yamlOutProcess   `yaml:"process,omitempty"`
-	TCP           *yamlOutTCP       `yaml:"tcp,omitempty"`
-	HTTP          *yamlOutHTTP      `yaml:"http,omitempty"`
-	DNS           *yamlOutDNS       `yaml:"dns,omitempty"`
-	File          *yamlOutFile      `yaml:"file,omitempty"`
-	Interface     *yamlOutInterface `yaml:"interface,omitempty"`
-}
-
-type yamlOutExec struct {
-	Command []string `yaml:"command"`
-	User    string   `yaml:"user,omitempty"`
-	Group   string   `yaml:"group,omitempty"`
-}
-
-type yamlOutProcess struct {
-	Name    string `yaml:"name,omitempty"`
-	PIDFile string `yaml:"pidfile,omitempty"`
-}
-
-type yamlOutTCP struct {
-	Address string `yaml:"address"`
-}
-
-type yamlOutHTTP struct {
-	URL                string `yaml:"url"`
-	ExpectStatus       []int  `yaml:"expect_status,omitempty"`
-	BodyRegexp         string `yaml:"body_regexp,omitempty"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty"`
-}
-
-type yamlOutDNS struct {
-	Server       string `yaml:"server"`
-	Name         string `yaml:"name"`
-	Type         string `yaml:"type"`
-	Class        string `yaml:"class"`
-	Protocol     string `yaml:"protocol"`
-	ExpectRcode  string `yaml:"expect_rcode"`
-	ExpectAnswer string `yaml:"expect_answer,omitempty"`
-}
-
-type yamlOutFile struct {
-	Path          string `yaml:"path"`
-	InitValue     *int   `yaml:"init_value,omitempty"`
-	InitOverwrite bool   `yaml:"init_overwrite,omitempty"`
-}
-
-type yamlOutInterface struct {
-	Name string `yaml:"name"`
+	Name          string `yaml:"name"`
+	Interval      string `yaml:"interval"`
+	Timeout       string `yaml:"timeout"`
+	Fall          int    `yaml:"fall"`
+	Rise          int    `yaml:"rise"`
+	Weight        int    `yaml:"weight"`
+	WeightReverse bool   `yaml:"weight_reverse,omitempty"`
+	InitFail      bool   `yaml:"init_fail,omitempty"`
+	// Kind holds the one kind's block, keyed by the kind, as
+	// encodeSettings writes its settings.
+	Kind map[string]*yaml.Node `yaml:",inline"`
 }
 
 type yamlOutTrack struct {
@@ -445,23 +400,13 @@ func encodeCheck(c *Check) yamlOutCheck {
 		Name: c.Name, Interval: c.Interval.String(), Timeout: c.Timeout.String(),
 		Fall: c.Fall, Rise: c.Rise, Weight: c.Weight, WeightReverse: c.WeightReverse, InitFail: c.InitFail,
 	}
-	switch {
-	case c.Exec != nil:
-		o.Exec = &yamlOutExec{c.Exec.Command, c.Exec.User, c.Exec.Group}
-	case c.Process != nil:
-		o.Process = &yamlOutProcess{c.Process.Name, c.Process.PIDFile}
-	case c.TCP != nil:
-		o.TCP = &yamlOutTCP{c.TCP.Address}
-	case c.HTTP != nil:
-		h := c.HTTP
-		o.HTTP = &yamlOutHTTP{h.URL, h.ExpectStatus, h.BodyRegexp, h.InsecureSkipVerify}
-	case c.DNS != nil:
-		d := c.DNS
-		o.DNS = &yamlOutDNS{d.Server, d.Name, d.Type, d.Class, d.Protocol, d.ExpectRcode, d.ExpectAnswer}
-	case c.File != nil:
-		o.File = &yamlOutFile{c.File.Path, c.File.InitValue, c.File.InitOverwrite}
-	case c.Interface != nil:
-		o.Interface = &yamlOutInterface{c.Interface.Name}
+	// The first kind with settings, whatever Kind says: a valid check
+	// has just that one.
+	for _, k := range checks.Kinds() {
+		if st := c.SettingsOf(k); st != nil {
+			o.Kind = map[string]*yaml.Node{string(k): encodeSettings(st)}
+			break
+		}
 	}
 	return o
 }

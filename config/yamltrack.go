@@ -24,18 +24,7 @@ func (p *yamlParser) check(n *yaml.Node, path string) *Check {
 	c := &Check{Config: checks.DefaultConfig("", ""), Pos: p.pos(n), src: NewSource(path)}
 	var timeout *time.Duration
 	mark := func(key string, k *yaml.Node) { c.src.Set(key, p.pos(k), "") }
-	kind := func(kd checks.Kind, read func(v *yaml.Node, path string)) func(k, v *yaml.Node, path string) {
-		return func(k, v *yaml.Node, path string) {
-			mark(string(kd), k)
-			if c.Kind != "" {
-				p.fail(k, path, fmt.Sprintf("a check has exactly one kind, and this one is already %s", c.Kind))
-				return
-			}
-			c.Kind = kd
-			read(v, path)
-		}
-	}
-	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
+	keys := map[string]func(k, v *yaml.Node, path string){
 		"name": func(k, v *yaml.Node, path string) { mark("name", k); c.Name, _ = p.str(v, path) },
 		"interval": func(k, v *yaml.Node, path string) {
 			mark("interval", k)
@@ -69,86 +58,26 @@ func (p *yamlParser) check(n *yaml.Node, path string) *Check {
 		},
 		"weight_reverse": func(k, v *yaml.Node, path string) { c.WeightReverse, _ = p.boolean(v, path) },
 		"init_fail":      func(k, v *yaml.Node, path string) { c.InitFail, _ = p.boolean(v, path) },
-		"exec": kind(checks.KindExec, func(v *yaml.Node, path string) {
-			c.Exec = &checks.ExecConfig{}
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
-				"command": func(k, v *yaml.Node, path string) {
-					mark("exec.command", k)
-					c.Exec.Command, _ = p.command(v, path)
-				},
-				"user":  func(k, v *yaml.Node, path string) { mark("exec.user", k); c.Exec.User, _ = p.str(v, path) },
-				"group": func(k, v *yaml.Node, path string) { mark("exec.group", k); c.Exec.Group, _ = p.str(v, path) },
-			})
-		}),
-		"process": kind(checks.KindProcess, func(v *yaml.Node, path string) {
-			c.Process = &checks.ProcessConfig{}
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
-				"name":    func(k, v *yaml.Node, path string) { mark("process.name", k); c.Process.Name, _ = p.str(v, path) },
-				"pidfile": func(k, v *yaml.Node, path string) { mark("process.pidfile", k); c.Process.PIDFile, _ = p.str(v, path) },
-			})
-		}),
-		"tcp": kind(checks.KindTCP, func(v *yaml.Node, path string) {
-			c.TCP = &checks.TCPConfig{}
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
-				"address": func(k, v *yaml.Node, path string) { mark("tcp.address", k); c.TCP.Address, _ = p.str(v, path) },
-			})
-		}),
-		"http": kind(checks.KindHTTP, func(v *yaml.Node, path string) {
-			c.HTTP = &checks.HTTPConfig{}
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
-				"url": func(k, v *yaml.Node, path string) { mark("http.url", k); c.HTTP.URL, _ = p.str(v, path) },
-				"expect_status": func(k, v *yaml.Node, path string) {
-					mark("http.expect_status", k)
-					p.sequence(v, path, func(n *yaml.Node, path string, _ int) {
-						if x, ok := p.integer(n, path, 100, 599); ok {
-							c.HTTP.ExpectStatus = append(c.HTTP.ExpectStatus, int(x))
-						}
-					})
-				},
-				"body_regexp": func(k, v *yaml.Node, path string) {
-					mark("http.body_regexp", k)
-					c.HTTP.BodyRegexp, _ = p.str(v, path)
-				},
-				"insecure_skip_verify": func(k, v *yaml.Node, path string) { c.HTTP.InsecureSkipVerify, _ = p.boolean(v, path) },
-			})
-		}),
-		"dns": kind(checks.KindDNS, func(v *yaml.Node, path string) {
-			c.DNS = &checks.DNSConfig{}
-			d := c.DNS
-			field := func(key string, dst *string) func(k, v *yaml.Node, path string) {
-				return func(k, v *yaml.Node, path string) { mark("dns."+key, k); *dst, _ = p.str(v, path) }
+	}
+	// Each kind's block is read from the tags of its settings type
+	// (yamlkind.go): no kind has code here.
+	for _, kd := range checks.Kinds() {
+		keys[string(kd)] = func(k, v *yaml.Node, path string) {
+			mark(string(kd), k)
+			if c.Kind != "" {
+				p.fail(k, path, fmt.Sprintf("a check has exactly one kind, and this one is already %s", c.Kind))
+				return
 			}
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
-				"server":        field("server", &d.Server),
-				"name":          field("name", &d.Name),
-				"type":          field("type", &d.Type),
-				"class":         field("class", &d.Class),
-				"protocol":      field("protocol", &d.Protocol),
-				"expect_rcode":  field("expect_rcode", &d.ExpectRcode),
-				"expect_answer": field("expect_answer", &d.ExpectAnswer),
+			p.kindSettings(v, path, c.NewSettings(kd), func(key string, n *yaml.Node, name string) {
+				if name != "" {
+					name = string(kd) + "." + name
+				}
+				c.src.Set(string(kd)+"."+key, p.pos(n), name)
 			})
-			*d = checks.DefaultDNSConfig(*d)
-		}),
-		"file": kind(checks.KindFile, func(v *yaml.Node, path string) {
-			c.File = &checks.FileConfig{}
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
-				"path": func(k, v *yaml.Node, path string) { mark("file.path", k); c.File.Path, _ = p.str(v, path) },
-				"init_value": func(k, v *yaml.Node, path string) {
-					mark("file.init_value", k)
-					if x, ok := p.integer(v, path, math.MinInt32, math.MaxInt32); ok {
-						c.File.InitValue = ptr(int(x))
-					}
-				},
-				"init_overwrite": func(k, v *yaml.Node, path string) { c.File.InitOverwrite, _ = p.boolean(v, path) },
-			})
-		}),
-		"interface": kind(checks.KindInterface, func(v *yaml.Node, path string) {
-			c.Interface = &checks.InterfaceConfig{}
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
-				"name": func(k, v *yaml.Node, path string) { mark("interface.name", k); c.Interface.Name, _ = p.str(v, path) },
-			})
-		}),
-	})
+			c.FinishSettings()
+		}
+	}
+	p.mappingKeys(n, path, keys)
 	if n.Kind == yaml.MappingNode && c.Kind == "" {
 		kinds := checks.Kinds()
 		names := make([]string, len(kinds))
