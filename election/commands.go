@@ -168,5 +168,6 @@ func (i *Instance) do(f func(time.Time) []fsm.Action) {
 		i.mu.Unlock()
 		return
 	}
-	i.finish(f(i.deps.Clock.Now()), true)
+	i.now = i.deps.Clock.Now()
+	i.finish(f(i.now), true)
 }

@@ -104,8 +104,11 @@ type Instance struct {
 	alarmAt time.Time    // what alarm is set to; zero when unset
 	// alarmEarly is when alarm may fire with another instance's
 	alarmEarly time.Time
-	stopped    bool // Run has shut the machine down
-	buf        []byte
+	// now is when the machine was last told the time: syncAlarm passes it
+	// on, which spares the scheduler a clock reading per advert.
+	now     time.Time
+	stopped bool // Run has shut the machine down
+	buf     []byte
 
 	in      chan *received // adverts for the goroutine of Run (pointers: the queue is rarely used, its buffer is always there)
 	queued  atomic.Int32   // adverts sent on in and not yet handled
@@ -235,6 +238,8 @@ func (i *Instance) finish(acts []fsm.Action, inline bool) {
 		go func() {
 			defer i.slow.Done()
 			i.exec(acts) // valid until the machine's next call: not before Unlock
+			// The actions took a while: the alarm is set from the time now.
+			i.now = i.deps.Clock.Now()
 			i.syncAlarm()
 			i.mu.Unlock()
 		}()
@@ -291,7 +296,8 @@ func (i *Instance) Run(ctx context.Context) error {
 	if i.cfg.Priority != 255 {
 		i.releaseVIPs()
 	}
-	i.exec(i.m.Start(clk.Now()))
+	i.now = clk.Now()
+	i.exec(i.m.Start(i.now))
 	i.syncAlarm()
 	i.mu.Unlock()
 	close(i.started)
@@ -347,11 +353,12 @@ func (i *Instance) ticked(inline bool) {
 		i.mu.Unlock()
 		return
 	}
-	i.finish(i.m.Tick(i.deps.Clock.Now()), inline)
+	i.now = i.deps.Clock.Now()
+	i.finish(i.m.Tick(i.now), inline)
 }
 
 // syncAlarm sets the alarm to the machine's deadline, if that changed;
-// i.mu must be held.
+// i.mu must be held, and i.now the time the machine last had.
 func (i *Instance) syncAlarm() {
 	at, ok := i.m.Deadline()
 	if !ok {
@@ -364,7 +371,7 @@ func (i *Instance) syncAlarm() {
 	// A master's adverts may leave a little early, with other instances'
 	// (fsm.AdvertSlack): fewer wake-ups here and at every backup.
 	if early := i.m.Earliest(); !at.Equal(i.alarmAt) || !early.Equal(i.alarmEarly) {
-		i.alarm.SetWindow(early, at)
+		i.alarm.SetWindowAt(early, at, i.now)
 		i.alarmAt, i.alarmEarly = at, early
 	}
 }

@@ -97,6 +97,7 @@ func (i *Instance) receive(r received) []fsm.Action {
 	}
 	i.rcvd.Add(1)
 	now := i.deps.Clock.Now()
+	i.now = now
 	i.noteHeard(r.src.Unmap(), now)
 	return i.m.Receive(fsm.Advert{Priority: a.Priority, Interval: a.Interval, Src: r.src}, now)
 }

@@ -51,12 +51,13 @@ type Scheduler struct {
 	wakeAt  time.Time // when w will wake; zero when not armed
 	running bool      // a pass over due alarms is under way: it re-arms at its end
 	moved   time.Time // when an alarm was last set: moves to come are expected as often
-	// nextRide is when Ride may look again (Unix ns): read without mu,
-	// so that a call for every packet costs a clock read.
-	nextRide atomic.Int64
-	wasted   int      // passes that found nothing to do (tests)
-	firing   *Alarm   // whose function runs now, outside mu
-	ride     []*Alarm // fire's list of alarms in their window, reused
+	// nextRide is when Ride may look again, and lastNow the time of the
+	// last move or pass (Unix ns): read without mu, so that a call of Ride
+	// for every packet costs two atomic loads.
+	nextRide, lastNow atomic.Int64
+	wasted            int      // passes that found nothing to do (tests)
+	firing            *Alarm   // whose function runs now, outside mu
+	ride              []*Alarm // fire's list of alarms in their window, reused
 }
 
 // NewScheduler returns a scheduler on c. It starts nothing until the first
@@ -106,7 +107,12 @@ func (a *Alarm) Set(at time.Time) { a.SetWindow(at, at) }
 // SetWindow makes the alarm fire at at, or from early on if the timer
 // wakes for another alarm by then; early after at counts as at. It
 // replaces a deadline set before and does nothing after Close.
-func (a *Alarm) SetWindow(early, at time.Time) {
+func (a *Alarm) SetWindow(early, at time.Time) { a.SetWindowAt(early, at, a.s.clk.Now()) }
+
+// SetWindowAt is SetWindow for a caller that has just read the clock: now
+// is the current time on the scheduler's clock (a received advert's), and
+// spares a second reading, per advert on a backup.
+func (a *Alarm) SetWindowAt(early, at, now time.Time) {
 	s := a.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,9 +136,9 @@ func (a *Alarm) SetWindow(early, at time.Time) {
 	// one re-arms it only when the timer would wake for nothing before the
 	// next move, going by the time since the last. A pass under way
 	// re-arms once it is done.
-	now := s.clk.Now()
 	since := now.Sub(s.moved)
 	s.moved = now
+	s.lastNow.Store(now.UnixNano())
 	switch {
 	case s.running:
 	case s.wakeAt.IsZero() || at.Before(s.wakeAt):
@@ -194,11 +200,17 @@ const rideGap = 500 * time.Millisecond
 // backup's master-down deadline never comes while adverts do). It looks at
 // most every rideGap, and not while a pass is under way. The functions run
 // one at a time with those of the timer's passes, as ever.
+//
+// It reads no clock: "now" is the time of the last move or pass, which for
+// the demux is the advert just handled (an advert that moved nothing
+// leaves an older time, which at worst lets a window's alarm wait for the
+// next advert).
 func (s *Scheduler) Ride() {
-	now := s.clk.Now()
-	if now.UnixNano() < s.nextRide.Load() {
+	ns := s.lastNow.Load()
+	if ns < s.nextRide.Load() {
 		return
 	}
+	now := time.Unix(0, ns)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.running || s.w == nil {
@@ -238,6 +250,7 @@ func (s *Scheduler) fire(w waker) {
 	ran := false
 	for len(s.q) > 0 {
 		now := s.clk.Now()
+		s.lastNow.Store(now.UnixNano())
 		if s.q[0].at.After(now) {
 			break
 		}

@@ -367,9 +367,10 @@ func TestSchedulerWindowRidesAlong(t *testing.T) {
 	})
 }
 
-// TestSchedulerRide: a caller awake anyway runs the alarms whose windows
-// have begun (and no other), so that the timer does not wake for them;
-// it looks at most every rideGap.
+// TestSchedulerRide: a caller awake anyway (a backup's demux, which has
+// just moved its master-down alarm later) runs the alarms whose windows
+// have begun by then (and no other), so that the timer does not wake for
+// them; it looks at most every rideGap.
 func TestSchedulerRide(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := NewScheduler(Real())
@@ -380,21 +381,28 @@ func TestSchedulerRide(t *testing.T) {
 		defer window.Close()
 		later := s.NewAlarm(f.fn("later"))
 		defer later.Close()
+		down := s.NewAlarm(f.fn("down")) // a master-down deadline, far off
+		defer down.Close()
 		window.SetWindow(at(8*time.Second), at(10*time.Second))
 		later.SetWindow(at(8600*time.Millisecond), at(20*time.Second))
+		advert := func() {
+			now := time.Now()
+			down.SetWindowAt(now.Add(time.Hour), now.Add(time.Hour), now)
+			s.Ride()
+		}
 
 		time.Sleep(7 * time.Second)
-		s.Ride()
+		advert()
 		if got := f.take(); len(got) != 0 {
 			t.Fatalf("rode %v before any window began", got)
 		}
 		time.Sleep(1500 * time.Millisecond) // 8.5 s: window's has begun
-		s.Ride()
+		advert()
 		if got := f.take(); len(got) != 1 || got[0].name != "window" || !got[0].at.Equal(at(8500*time.Millisecond)) {
 			t.Fatalf("rode %v, want window at 8.5s", got)
 		}
 		time.Sleep(rideGap / 2) // later's window begins meanwhile
-		s.Ride()
+		advert()
 		if got := f.take(); len(got) != 0 {
 			t.Fatalf("rode %v within rideGap of the last look", got)
 		}
