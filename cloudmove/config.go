@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -126,9 +127,10 @@ func (c *Config) SameSettings(o *Config) bool {
 type Kind string
 
 // The action kinds, spelled as the native format's keys. A new kind adds
-// its constant here and in Kinds, its field in ActionConfig and a line in
-// ActionConfig.blocks, and a file of its own whose settings type is a
-// kindConfig (the front end in package config reads its keys).
+// its constant here and in Kinds, its field in ActionConfig tagged with
+// the kind, and a file of its own whose settings type is a kindConfig
+// with tagged fields (the front end in package config reads and writes
+// its keys from those tags).
 const (
 	KindSecondaryIP Kind = "secondary_ip"
 	KindElasticIP   Kind = "elastic_ip"
@@ -144,11 +146,72 @@ func Kinds() []Kind {
 // ActionConfig is one action; exactly one of the kind fields is set, the
 // one Kind names.
 type ActionConfig struct {
-	Kind        Kind
-	SecondaryIP *SecondaryIPConfig
-	ElasticIP   *ElasticIPConfig
-	Route       *RouteConfig
-	EBS         *VolumeConfig
+	Kind Kind
+	// Each kind's field is tagged with the kind: that is how blocks,
+	// NewSettings and SettingsOf find it.
+	SecondaryIP *SecondaryIPConfig `kind:"secondary_ip"`
+	ElasticIP   *ElasticIPConfig   `kind:"elastic_ip"`
+	Route       *RouteConfig       `kind:"route"`
+	EBS         *VolumeConfig      `kind:"ebs"`
+}
+
+// kindFields maps each kind to the index of its field in ActionConfig,
+// the field tagged `kind:"K"`; kindOrder lists the indexes in field
+// order.
+var kindFields, kindOrder = func() (map[Kind]int, []int) {
+	m := map[Kind]int{}
+	var order []int
+	t := reflect.TypeFor[ActionConfig]()
+	for i := range t.NumField() {
+		if k, ok := t.Field(i).Tag.Lookup("kind"); ok {
+			m[Kind(k)] = i
+			order = append(order, i)
+		}
+	}
+	return m, order
+}()
+
+// defaulter is a kind's settings type whose zero value is not its
+// default (VolumeConfig's ForceDetachAfter).
+type defaulter interface {
+	// setDefaults sets every setting to its default.
+	setDefaults()
+}
+
+// NewSettings makes k a's kind, gives a new settings of that kind with
+// their defaults and returns them (a *RouteConfig for KindRoute) for a
+// front end to fill; nil if k is not a kind. A settings type's fields say
+// how the native format spells and reads them with struct tags: `yaml`
+// for the key (",omitempty" when a zero value is not written back,
+// ",inline" for the embedded Target) and `vipd` for options (package
+// config's yamlkind.go lists them).
+func (a *ActionConfig) NewSettings(k Kind) any {
+	i, ok := kindFields[k]
+	if !ok || !slices.Contains(Kinds(), k) {
+		return nil
+	}
+	f := reflect.ValueOf(a).Elem().Field(i)
+	v := reflect.New(f.Type().Elem())
+	if d, ok := v.Interface().(defaulter); ok {
+		d.setDefaults()
+	}
+	f.Set(v)
+	a.Kind = k
+	return v.Interface()
+}
+
+// SettingsOf returns a's settings of kind k (a *RouteConfig for
+// KindRoute), or nil if a has none of that kind.
+func (a *ActionConfig) SettingsOf(k Kind) any {
+	i, ok := kindFields[k]
+	if !ok {
+		return nil
+	}
+	f := reflect.ValueOf(a).Elem().Field(i)
+	if f.IsNil() {
+		return nil
+	}
+	return f.Interface()
 }
 
 // kindConfig is what every kind's settings provide, each in the kind's
@@ -171,17 +234,11 @@ type kindConfig interface {
 // blocks returns the kind settings that are set, in field order.
 func (a *ActionConfig) blocks() []kindConfig {
 	var out []kindConfig
-	if a.SecondaryIP != nil {
-		out = append(out, a.SecondaryIP)
-	}
-	if a.ElasticIP != nil {
-		out = append(out, a.ElasticIP)
-	}
-	if a.Route != nil {
-		out = append(out, a.Route)
-	}
-	if a.EBS != nil {
-		out = append(out, a.EBS)
+	v := reflect.ValueOf(a).Elem()
+	for _, i := range kindOrder {
+		if f := v.Field(i); !f.IsNil() {
+			out = append(out, f.Interface().(kindConfig))
+		}
 	}
 	return out
 }
@@ -323,10 +380,10 @@ func (v *validation) id(field, val string, re *regexp.Regexp, example string) bo
 type Target struct {
 	// Interface is the local interface whose ENI is meant; empty means
 	// the owner's interface.
-	Interface string
+	Interface string `yaml:"interface,omitempty"`
 	// ENI names the network interface (eni-...); empty means the one whose
 	// MAC address the interface has, from instance metadata.
-	ENI string
+	ENI string `yaml:"eni,omitempty"`
 }
 
 // validate checks the target of the action at k: an interface given, or

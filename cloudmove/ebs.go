@@ -23,24 +23,28 @@ const DefaultForceDetachAfter = 30 * time.Second
 // it; the node detaches it when it leaves MASTER.
 type VolumeConfig struct {
 	// VolumeID is the volume (vol-...).
-	VolumeID string
+	VolumeID string `yaml:"volume_id"`
 	// Device is the device name given to AttachVolume (/dev/sdf,
 	// /dev/xvdf); Nitro instances show the volume as an NVMe device, found
 	// by the volume id.
-	Device string
+	Device string `yaml:"device"`
 	// Mount, if set, is the absolute path the volume is mounted on.
-	Mount string
+	Mount string `yaml:"mount,omitempty"`
 	// FSType is the file system type for mount; empty lets mount probe.
-	FSType string
+	FSType string `yaml:"fstype,omitempty"`
 	// ForceDetachAfter is how long to wait for the old holder to detach
-	// before forcing it; 0 means never force.
-	ForceDetachAfter time.Duration
+	// before forcing it; 0 means never force. Always written back: its
+	// absence means the default, and 0s must survive the round trip.
+	ForceDetachAfter time.Duration `yaml:"force_detach_after"`
 }
 
 // DefaultVolumeConfig returns an ebs action's defaults.
 func DefaultVolumeConfig() *VolumeConfig {
 	return &VolumeConfig{ForceDetachAfter: DefaultForceDetachAfter}
 }
+
+// setDefaults makes NewSettings start an ebs action from its defaults.
+func (e *VolumeConfig) setDefaults() { *e = *DefaultVolumeConfig() }
 
 var (
 	volRE = awsIDRE("vol")

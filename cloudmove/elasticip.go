@@ -14,13 +14,13 @@ import (
 type ElasticIPConfig struct {
 	// AllocationID (eipalloc-...) or PublicIP names the address; exactly
 	// one is set.
-	AllocationID string
-	PublicIP     netip.Addr
+	AllocationID string     `yaml:"allocation_id,omitempty"`
+	PublicIP     netip.Addr `yaml:"public_ip,omitempty"`
 	// PrivateIP, if set, is the private address of the ENI the Elastic IP
 	// maps to; otherwise the ENI's primary address.
-	PrivateIP netip.Addr
+	PrivateIP netip.Addr `yaml:"private_ip,omitempty"`
 	// Target is the ENI the Elastic IP is associated with.
-	Target
+	Target `yaml:",inline"`
 }
 
 var eipallocRE = awsIDRE("eipalloc")

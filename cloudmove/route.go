@@ -21,18 +21,19 @@ import (
 type RouteConfig struct {
 	// Destination is the routed prefix (a VIP outside every subnet, as a
 	// /32, or any CIDR).
-	Destination netip.Prefix
+	Destination netip.Prefix `yaml:"destination"`
 	// RouteTables lists tables by id (rtb-...). Exactly one of RouteTables
-	// and SubnetTags is set.
-	RouteTables []string
+	// and SubnetTags is set: the front end sets either key's field, even
+	// to an empty list or mapping, when its key is written.
+	RouteTables []string `yaml:"route_tables,omitempty"`
 	// SubnetTags selects the tables associated with the subnets of this
 	// node's VPC that carry all these tags.
-	SubnetTags map[string]string
+	SubnetTags map[string]string `yaml:"subnet_tags,omitempty" vipd:"keys=tag names"`
 	// IncludeMain also changes the VPC's main route table (skipped by
 	// default: it serves every subnet without its own table).
-	IncludeMain bool
+	IncludeMain bool `yaml:"include_main,omitempty"`
 	// Target is the ENI the route points at.
-	Target
+	Target `yaml:",inline"`
 }
 
 var rtbRE = awsIDRE("rtb")

@@ -18,9 +18,9 @@ import (
 // AWS only allows this within one subnet, hence one availability zone.
 type SecondaryIPConfig struct {
 	// Target is the ENI that gets the addresses.
-	Target
+	Target `yaml:",inline"`
 	// Addresses are the IPv4 addresses; empty means the owner's IPv4 VIPs.
-	Addresses []netip.Addr
+	Addresses []netip.Addr `yaml:"addresses,omitempty" vipd:"itempos"`
 }
 
 func (s *SecondaryIPConfig) kind() Kind { return KindSecondaryIP }

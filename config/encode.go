@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vipd/vipd/checks"
+	"github.com/vipd/vipd/cloudmove"
 	"github.com/vipd/vipd/notify"
 )
 
@@ -539,46 +540,9 @@ type yamlOutCloud struct {
 	Actions           []yamlOutAction `yaml:"actions"`
 }
 
-// yamlOutAction has exactly one kind set, as the format requires.
-type yamlOutAction struct {
-	SecondaryIP *yamlOutSecondaryIP `yaml:"secondary_ip,omitempty"`
-	ElasticIP   *yamlOutElasticIP   `yaml:"elastic_ip,omitempty"`
-	Route       *yamlOutRoute       `yaml:"route,omitempty"`
-	EBS         *yamlOutEBS         `yaml:"ebs,omitempty"`
-}
-
-type yamlOutSecondaryIP struct {
-	Interface string   `yaml:"interface,omitempty"`
-	ENI       string   `yaml:"eni,omitempty"`
-	Addresses []string `yaml:"addresses,omitempty"`
-}
-
-type yamlOutElasticIP struct {
-	AllocationID string `yaml:"allocation_id,omitempty"`
-	PublicIP     string `yaml:"public_ip,omitempty"`
-	PrivateIP    string `yaml:"private_ip,omitempty"`
-	Interface    string `yaml:"interface,omitempty"`
-	ENI          string `yaml:"eni,omitempty"`
-}
-
-type yamlOutRoute struct {
-	Destination string            `yaml:"destination"`
-	RouteTables []string          `yaml:"route_tables,omitempty"`
-	SubnetTags  map[string]string `yaml:"subnet_tags,omitempty"`
-	IncludeMain bool              `yaml:"include_main,omitempty"`
-	Interface   string            `yaml:"interface,omitempty"`
-	ENI         string            `yaml:"eni,omitempty"`
-}
-
-// yamlOutEBS always writes force_detach_after: its absence means the
-// default (30s), and 0s (never force) must survive the round trip.
-type yamlOutEBS struct {
-	VolumeID         string `yaml:"volume_id"`
-	Device           string `yaml:"device"`
-	Mount            string `yaml:"mount,omitempty"`
-	FSType           string `yaml:"fstype,omitempty"`
-	ForceDetachAfter string `yaml:"force_detach_after"`
-}
+// yamlOutAction has exactly one kind set, as the format requires: its
+// block, keyed by the kind, as encodeSettings writes its settings.
+type yamlOutAction map[string]*yaml.Node
 
 // encodeCloud returns nil for no section.
 func encodeCloud(c *Cloud) *yamlOutCloud {
@@ -591,39 +555,14 @@ func encodeCloud(c *Cloud) *yamlOutCloud {
 		CallTimeout: c.CallTimeout.String(), RetryBudget: c.RetryBudget.String(), FaultHold: c.FaultHold.String(),
 		SkipDryRun: c.SkipDryRun, Actions: []yamlOutAction{},
 	}
-	addr := func(a netip.Addr) string {
-		if !a.IsValid() {
-			return ""
-		}
-		return a.String()
-	}
 	for _, a := range c.Actions {
-		var oa yamlOutAction
-		switch {
-		case a.SecondaryIP != nil:
-			s := a.SecondaryIP
-			sp := &yamlOutSecondaryIP{Interface: s.Interface, ENI: s.ENI}
-			for _, ad := range s.Addresses {
-				sp.Addresses = append(sp.Addresses, ad.String())
-			}
-			oa.SecondaryIP = sp
-		case a.ElasticIP != nil:
-			e := a.ElasticIP
-			oa.ElasticIP = &yamlOutElasticIP{
-				AllocationID: e.AllocationID, PublicIP: addr(e.PublicIP), PrivateIP: addr(e.PrivateIP),
-				Interface: e.Interface, ENI: e.ENI,
-			}
-		case a.Route != nil:
-			r := a.Route
-			oa.Route = &yamlOutRoute{
-				Destination: r.Destination.String(), RouteTables: r.RouteTables, SubnetTags: r.SubnetTags,
-				IncludeMain: r.IncludeMain, Interface: r.Interface, ENI: r.ENI,
-			}
-		case a.EBS != nil:
-			e := a.EBS
-			oa.EBS = &yamlOutEBS{
-				VolumeID: e.VolumeID, Device: e.Device, Mount: e.Mount, FSType: e.FSType,
-				ForceDetachAfter: e.ForceDetachAfter.String(),
+		oa := yamlOutAction{}
+		// The first kind with settings, whatever Kind says: a valid
+		// action has just that one.
+		for _, k := range cloudmove.Kinds() {
+			if st := a.SettingsOf(k); st != nil {
+				oa[string(k)] = encodeSettings(st)
+				break
 			}
 		}
 		o.Actions = append(o.Actions, oa)

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -75,125 +74,26 @@ func (p *yamlParser) cloud(k, n *yaml.Node, path string) *Cloud {
 func (p *yamlParser) cloudAction(n *yaml.Node, path, key string, src *Source) *cloudmove.ActionConfig {
 	a := &cloudmove.ActionConfig{}
 	src.Set(key, p.pos(n), "")
-	mark := func(sub string, k *yaml.Node) { src.Set(key+"."+sub, p.pos(k), "") }
-	str := func(sub string, dst *string) func(k, v *yaml.Node, path string) {
-		return func(k, v *yaml.Node, path string) { mark(sub, k); *dst, _ = p.str(v, path) }
-	}
-	addr := func(sub string, dst *netip.Addr) func(k, v *yaml.Node, path string) {
-		return func(k, v *yaml.Node, path string) { mark(sub, k); *dst, _ = p.addr(v, path) }
-	}
-	// withTarget adds the keys of a kind's Target (interface, eni) to its
-	// keys.
-	type keys = map[string]func(k, v *yaml.Node, path string)
-	withTarget := func(kd cloudmove.Kind, t *cloudmove.Target, ks keys) keys {
-		ks["interface"] = str(string(kd)+".interface", &t.Interface)
-		ks["eni"] = str(string(kd)+".eni", &t.ENI)
-		return ks
-	}
-	kind := func(kd cloudmove.Kind, read func(v *yaml.Node, path string)) func(k, v *yaml.Node, path string) {
-		return func(k, v *yaml.Node, path string) {
-			mark(string(kd), k)
+	// Each kind's block is read from the tags of its settings type
+	// (yamlkind.go): no kind has code here.
+	keys := map[string]func(k, v *yaml.Node, path string){}
+	for _, kd := range cloudmove.Kinds() {
+		below := key + "." + string(kd)
+		keys[string(kd)] = func(k, v *yaml.Node, path string) {
+			src.Set(below, p.pos(k), "")
 			if a.Kind != "" {
 				p.fail(k, path, fmt.Sprintf("an action has exactly one kind, and this one is already %s", a.Kind))
 				return
 			}
-			a.Kind = kd
-			read(v, path)
+			p.kindSettings(v, path, a.NewSettings(kd), func(sub string, n *yaml.Node, name string) {
+				if name != "" {
+					name = below + "." + name
+				}
+				src.Set(below+"."+sub, p.pos(n), name)
+			})
 		}
 	}
-	p.mappingKeys(n, path, map[string]func(k, v *yaml.Node, path string){
-		"secondary_ip": kind(cloudmove.KindSecondaryIP, func(v *yaml.Node, path string) {
-			s := &cloudmove.SecondaryIPConfig{}
-			a.SecondaryIP = s
-			p.mappingKeys(v, path, withTarget(cloudmove.KindSecondaryIP, &s.Target, keys{
-				"addresses": func(k, v *yaml.Node, path string) {
-					mark("secondary_ip.addresses", k)
-					p.sequence(v, path, func(n *yaml.Node, path string, j int) {
-						if ad, ok := p.addr(n, path); ok {
-							src.Set(key+".secondary_ip.addresses["+strconv.Itoa(len(s.Addresses))+"]", p.pos(n),
-								key+".secondary_ip.addresses["+strconv.Itoa(j)+"]")
-							s.Addresses = append(s.Addresses, ad)
-						}
-					})
-				},
-			}))
-		}),
-		"elastic_ip": kind(cloudmove.KindElasticIP, func(v *yaml.Node, path string) {
-			e := &cloudmove.ElasticIPConfig{}
-			a.ElasticIP = e
-			p.mappingKeys(v, path, withTarget(cloudmove.KindElasticIP, &e.Target, keys{
-				"allocation_id": str("elastic_ip.allocation_id", &e.AllocationID),
-				"public_ip":     addr("elastic_ip.public_ip", &e.PublicIP),
-				"private_ip":    addr("elastic_ip.private_ip", &e.PrivateIP),
-			}))
-		}),
-		"route": kind(cloudmove.KindRoute, func(v *yaml.Node, path string) {
-			r := &cloudmove.RouteConfig{}
-			a.Route = r
-			p.mappingKeys(v, path, withTarget(cloudmove.KindRoute, &r.Target, keys{
-				"destination": func(k, v *yaml.Node, path string) {
-					mark("route.destination", k)
-					if s, ok := p.str(v, path); ok {
-						r.Destination, _ = p.prefix(v, path, s)
-					}
-				},
-				"route_tables": func(k, v *yaml.Node, path string) {
-					mark("route.route_tables", k)
-					r.RouteTables = []string{}
-					p.sequence(v, path, func(n *yaml.Node, path string, _ int) {
-						if s, ok := p.str(n, path); ok {
-							r.RouteTables = append(r.RouteTables, s)
-						}
-					})
-				},
-				"subnet_tags": func(k, v *yaml.Node, path string) {
-					mark("route.subnet_tags", k)
-					r.SubnetTags = map[string]string{}
-					if !p.usable(v, path) {
-						return
-					}
-					if v.Kind != yaml.MappingNode {
-						p.fail(v, path, "must be a mapping of tag names to values, not "+kindName(v))
-						return
-					}
-					for i := 0; i+1 < len(v.Content); i += 2 {
-						tk, tv := v.Content[i], v.Content[i+1]
-						name, ok := p.str(tk, path)
-						if !ok {
-							continue
-						}
-						if _, dup := r.SubnetTags[name]; dup {
-							p.fail(tk, join(path, name), "is set twice")
-							continue
-						}
-						if val, ok := p.str(tv, join(path, name)); ok {
-							r.SubnetTags[name] = val
-						}
-					}
-				},
-				"include_main": func(k, v *yaml.Node, path string) {
-					mark("route.include_main", k)
-					r.IncludeMain, _ = p.boolean(v, path)
-				},
-			}))
-		}),
-		"ebs": kind(cloudmove.KindEBS, func(v *yaml.Node, path string) {
-			e := cloudmove.DefaultVolumeConfig()
-			a.EBS = e
-			p.mappingKeys(v, path, map[string]func(k, v *yaml.Node, path string){
-				"volume_id": str("ebs.volume_id", &e.VolumeID),
-				"device":    str("ebs.device", &e.Device),
-				"mount":     str("ebs.mount", &e.Mount),
-				"fstype":    str("ebs.fstype", &e.FSType),
-				"force_detach_after": func(k, v *yaml.Node, path string) {
-					mark("ebs.force_detach_after", k)
-					if d, ok := p.duration(v, path); ok {
-						e.ForceDetachAfter = d
-					}
-				},
-			})
-		}),
-	})
+	p.mappingKeys(n, path, keys)
 	if n.Kind != yaml.MappingNode {
 		return nil
 	}
