@@ -67,6 +67,7 @@ STOPPING=1 when a graceful stop begins.`,
 			// pages the start-up makes (busy.go).
 			guard := startBusyGuard(ctx, log, cfg.Node)
 			defer func() { stop(); guard.wait() }()
+			setProcs(log, cfg) // one P for a few slow instances (busy.go)
 			sd := systemd{log: log}
 			rl := newReloader(cfgPath) // for SIGHUP and the API's reload
 			if load := rl.load; load != nil {
@@ -75,6 +76,9 @@ STOPPING=1 when a graceful stop begins.`,
 				rl.load = func(path string) (*config.Config, error) {
 					c, err := load(path)
 					guard.reloaded(c)
+					if c != nil {
+						setProcs(log, c)
+					}
 					return c, err
 				}
 			}
