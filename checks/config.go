@@ -52,8 +52,9 @@ type kindDef struct {
 }
 
 // kinds registers every kind, in the order messages list them. A new kind
-// adds its constant above, its field in Config, a file of its own with its
-// settings, rules and prober, and one line here.
+// adds its constant above, its field in Config tagged with it, a file of
+// its own with its settings (their fields tagged for the native format),
+// rules and prober, and one line here (README.md, "Adding a kind").
 var kinds = []kindDef{
 	execKind,
 	processKind,

@@ -215,8 +215,8 @@ func (a *ActionConfig) SettingsOf(k Kind) any {
 }
 
 // kindConfig is what every kind's settings provide, each in the kind's
-// own file; ActionConfig.blocks is the one place that lists the kinds'
-// fields.
+// own file; ActionConfig's kind tags are the one place that ties the kinds
+// to their fields.
 type kindConfig interface {
 	// kind is the kind the settings belong to.
 	kind() Kind

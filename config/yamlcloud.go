@@ -14,7 +14,8 @@ import (
 // sync group into cloudmove's types, checking only what a YAML value can
 // get wrong (types, one kind per action), and records where each setting
 // was written. The rules (id prefixes, required fields, ranges) are
-// cloudmove's; validcloud.go reports them.
+// cloudmove's; validcloud.go reports them. An action's own keys are read
+// from the struct tags of its kind's settings type (yamlkind.go).
 
 // cloud reads a cloud section; k is its key, for its position.
 func (p *yamlParser) cloud(k, n *yaml.Node, path string) *Cloud {

@@ -18,7 +18,9 @@ import (
 // This file reads the native format's tracking settings: checks, tracks,
 // orders, notify scripts, sync groups and the script policy. The parser
 // checks types and ranges a YAML value can get wrong; the rules that also
-// apply to configurations built in code are in validtrack.go.
+// apply to configurations built in code are in validtrack.go. A check
+// kind's own keys are read from the struct tags of its settings type
+// (yamlkind.go).
 
 func (p *yamlParser) check(n *yaml.Node, path string) *Check {
 	c := &Check{Config: checks.DefaultConfig("", ""), Pos: p.pos(n), src: NewSource(path)}
