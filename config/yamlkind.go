@@ -200,7 +200,8 @@ func (p *yamlParser) settingScalar(fv reflect.Value, n *yaml.Node, path string, 
 		x, ok = p.integer(n, path, o.lo, o.hi)
 	default:
 		// A settings type with a field of a type this file cannot read:
-		// TestKindSettingsReadable catches it before a user can.
+		// TestCheckKindsGeneric and TestCloudKindsGeneric catch it before
+		// a user can.
 		p.fail(n, path, fmt.Sprintf("cannot be read (a setting of type %s)", t))
 		return false
 	}

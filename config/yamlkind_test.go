@@ -435,8 +435,16 @@ func fieldType(t reflect.Type, key string) reflect.Type {
 
 // TestCloudKindsGeneric does the same for every registered cloud action
 // kind: written by the cloud encoder, read back with each key's line, a
-// bad value of each key reported at its line.
+// bad value of each key reported at its line, cloudmove's rules that fire
+// on the sample values at the line of the field they name.
 func TestCloudKindsGeneric(t *testing.T) {
+	fired := 0
+	defer func() {
+		t.Logf("%d rules fired on the sample values, each at its field", fired)
+		if fired == 0 {
+			t.Error("no kind's rule fired on the sample values: the position check proved nothing")
+		}
+	}()
 	for _, k := range cloudmove.Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			orig := &cloudmove.ActionConfig{}
@@ -476,6 +484,28 @@ func TestCloudKindsGeneric(t *testing.T) {
 				if !found {
 					t.Errorf("a bad %s is not reported at line %d: %v", field, line, p.d.list)
 				}
+			}
+
+			// cloudmove's rules on the sample values, in a whole file.
+			file := "node: { name: n1 }\ninstances:\n  - name: vi\n    interface: lo\n    vrid: 7\n" +
+				"    priority: 100\n    vips: [198.51.100.10/24]\n    cloud:\n      actions:\n        " +
+				strings.ReplaceAll(strings.TrimSpace(text), "\n", "\n        ") + "\n"
+			_, err = ParseYAML("t.yaml", []byte(file), LoadOptions{})
+			var ds Diagnostics
+			errors.As(err, &ds)
+			for _, d := range ds {
+				rest, ok := strings.CutPrefix(d.Field, "instances[0].cloud.actions[0]."+string(k)+".")
+				if !ok {
+					continue
+				}
+				key, _, _ := strings.Cut(rest, "[")
+				key, _, _ = strings.Cut(key, ".")
+				first := lineOf(t, file, string(k), key)
+				last := blockEnd(file, first)
+				if d.Pos.Line < first || d.Pos.Line > last || d.Pos.Line != first && rest == key {
+					t.Errorf("%v reported at line %d, not at its key's (%d-%d)", d, d.Pos.Line, first, last)
+				}
+				fired++
 			}
 		})
 	}
