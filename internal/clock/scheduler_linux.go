@@ -5,6 +5,7 @@ package clock
 import (
 	"os"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,8 +44,11 @@ func startFdWaker(s *Scheduler) (*fdWaker, error) {
 func (w *fdWaker) arm(d time.Duration) {
 	// A zero it_value disarms a timerfd: 1 ns is the soonest expiry.
 	v := unix.ItimerSpec{Value: unix.NsecToTimespec(max(d, time.Nanosecond).Nanoseconds())}
-	// Settime fails only for a bad descriptor or an unnormalised value.
-	_ = unix.TimerfdSettime(w.fd, 0, &v, nil)
+	// Settime fails only for a bad descriptor or an unnormalised value. A
+	// raw call, as the expiry's read: it never blocks, and the ordinary
+	// path (unix.TimerfdSettime) wakes the runtime's monitor thread
+	// whenever it sleeps, which between adverts it does.
+	_, _, _ = unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(w.fd), 0, uintptr(unsafe.Pointer(&v)), 0, 0, 0)
 }
 
 func (w *fdWaker) stop() {

@@ -13,14 +13,14 @@ import (
 	"github.com/vipd/vipd/internal/testbed"
 )
 
-// maxIdleWakeups bounds how often an idle vipd (one instance, master, 1 s
-// adverts, no gossip) may wake up, per second, counted as the voluntary
-// context switches of all its threads. It measures 1.5-3 on a loaded
-// 2-core machine, and 45-52 did when an interface check polled every
-// 250 ms. Each wake-up of a Go timer costs at least two (the thread that
-// runs it and the runtime's monitor), so one 250 ms poller more adds 8:
-// the bound leaves a busy CI machine room and still catches it.
-const maxIdleWakeups = 8
+// maxIdleWakeups bounds how often an idle vipd (one instance, 1 s
+// adverts, no gossip; master or backup) may wake up, per second, counted
+// as the voluntary context switches of all its threads: issue 18's goal.
+// It measures 1.0-1.4 on a quiet machine and up to 2.6 on a 2-core machine
+// loaded to 3; 45-52 did when an interface check polled every 250 ms, and
+// each wake-up of a Go timer costs two or more (the thread that runs it
+// and the runtime's monitor), so one 500 ms poller more exceeds it.
+const maxIdleWakeups = 5
 
 // idleWindow is how long the wake-ups are counted.
 const idleWindow = 10 * time.Second
@@ -51,40 +51,66 @@ vrrp_instance VI_1 {
 }
 `
 
+// idleBackupConf is idleConf for the backup on the other node: priority
+// 100, adverts from 198.51.100.2 to 198.51.100.1.
+var idleBackupConf = strings.NewReplacer(
+	"router_id a", "router_id b",
+	"state MASTER", "state BACKUP",
+	"priority 150", "priority 100",
+	"unicast_src_ip 198.51.100.1", "unicast_src_ip 198.51.100.2",
+	"    198.51.100.2\n", "    198.51.100.1\n",
+).Replace(idleConf)
+
 // TestIdleWakeups proves that an idle agent costs next to nothing: vipd
-// on keepalived.conf (one instance, master, 1 s adverts, no gossip) may
-// not wake up more than maxIdleWakeups times a second, counted from /proc
-// (voluntary context switches of every thread), not from wall time. Then,
-// in the same lab, its interface checks, which no longer poll, still put
-// the instance in FAULT within fall × interval when a link goes down:
-// track_interface (keepalived's 1 s interval, fall 1), the instance's own
-// interface (250 ms, fall 1), and a check with fall 3 that must wait for
-// its three failures an interval apart.
+// on keepalived.conf (one instance, 1 s adverts, no gossip) may not wake
+// up more than maxIdleWakeups times a second, as the master and as the
+// backup that hears it, counted from /proc (voluntary context switches of
+// every thread), not from wall time. Then, in the same lab, its interface
+// checks, which no longer poll, still put the instance in FAULT within
+// fall × interval when a link goes down: track_interface (keepalived's 1 s
+// interval, fall 1), the instance's own interface (250 ms, fall 1), and a
+// check with fall 3 that must wait for its three failures an interval
+// apart.
 func TestIdleWakeups(t *testing.T) {
 	p := newPair(t, true)
 	a := p.a
 	d := testbed.StartVipd(t, a, idleConf, ".conf")
 	d.WaitLog(t, "to=MASTER", masterDown(time.Second, 150)+5*time.Second)
+	backup := testbed.StartVipd(t, p.b, idleBackupConf, ".conf")
+	backup.WaitLog(t, "to=BACKUP", 5*time.Second)
 	// The gratuitous ARPs of a new master end after garp_master_delay (5 s).
 	time.Sleep(6 * time.Second)
 
-	pid := d.Pid()
-	sw0, cpu0 := wakeups(t, pid), cpuTicks(t, pid)
+	sides := []struct {
+		name string
+		pid  int
+	}{{"master", d.Pid()}, {"backup", backup.Pid()}}
+	var sw0 []map[string]int64
+	var cpu0 []int64
+	for _, side := range sides {
+		sw0, cpu0 = append(sw0, wakeups(t, side.pid)), append(cpu0, cpuTicks(t, side.pid))
+	}
 	time.Sleep(idleWindow)
-	sw1, cpu1 := wakeups(t, pid), cpuTicks(t, pid)
-	var total int64
-	var per []string
-	for tid, n := range sw1 {
-		total += n - sw0[tid] // a thread started in the window counts from 0
-		per = append(per, fmt.Sprintf("%s:%d", tid, n-sw0[tid]))
+	for k, side := range sides {
+		sw1, cpu1 := wakeups(t, side.pid), cpuTicks(t, side.pid)
+		var total int64
+		var per []string
+		for tid, n := range sw1 {
+			total += n - sw0[k][tid] // a thread started in the window counts from 0
+			per = append(per, fmt.Sprintf("%s:%d", tid, n-sw0[k][tid]))
+		}
+		slices.Sort(per)
+		rate := float64(total) / idleWindow.Seconds()
+		t.Logf("idle %s: %.1f wake-ups/s over %v (per thread %s), CPU %.2f s", side.name, rate, idleWindow,
+			strings.Join(per, " "), float64(cpu1-cpu0[k])/100)
+		if rate > maxIdleWakeups {
+			t.Errorf("idle vipd (%s) woke up %.1f times a second, want at most %d", side.name, rate, maxIdleWakeups)
+		}
 	}
-	slices.Sort(per)
-	rate := float64(total) / idleWindow.Seconds()
-	t.Logf("idle: %.1f wake-ups/s over %v (per thread %s), CPU %.2f s", rate, idleWindow, strings.Join(per, " "),
-		float64(cpu1-cpu0)/100)
-	if rate > maxIdleWakeups {
-		t.Errorf("idle vipd woke up %.1f times a second, want at most %d", rate, maxIdleWakeups)
+	if n := backup.CountLog("to=MASTER"); n != 0 {
+		t.Errorf("the backup became master %d times while the master advertised", n)
 	}
+	backup.Kill()
 
 	// track_interface eth1: keepalived's interval (1 s) × fall (1).
 	faultWithin(t, d, func() { a.SetLink(t, "eth1", false) }, 0, time.Second+slack)
