@@ -16,8 +16,9 @@ import (
 // maxIdleWakeups bounds how often an idle vipd (one instance, 1 s
 // adverts, no gossip; master or backup) may wake up, per second, counted
 // as the voluntary context switches of all its threads: issue 18's goal.
-// It measures 1.0-1.4 on a quiet machine and up to 2.6 on a 2-core machine
-// loaded to 3; 45-52 did when an interface check polled every 250 ms, and
+// It measured 1.0-1.5 (master, which also tracks eth1) and 1.0 (backup)
+// on a shared 2-core machine loaded to 2-3, once 2.7 (master); 45-52 did
+// when an interface check polled every 250 ms, and
 // each wake-up of a Go timer costs two or more (the thread that runs it
 // and the runtime's monitor), so one 500 ms poller more exceeds it.
 const maxIdleWakeups = 5
