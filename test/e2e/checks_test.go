@@ -73,10 +73,16 @@ instances:
 	if err := os.Remove(hang); err != nil {
 		t.Fatal(err)
 	}
-	// The killed scripts' sleeps died with their process groups.
-	time.Sleep(500 * time.Millisecond)
-	if out, _ := exec.Command("pgrep", "-f", "sleep 4711").Output(); len(strings.TrimSpace(string(out))) > 0 {
-		t.Fatalf("hung scripts' children still running: pids %s", out)
+	// The killed scripts' sleeps died with their process groups (a sleep
+	// of 4711 s ends no other way; the wait only lets the kernel reap).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, _ := exec.Command("pgrep", "-f", "sleep 4711").Output()
+		if len(strings.TrimSpace(string(out))) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hung scripts' children still running 5 s after their runs were killed: pids %s", out)
+		}
 	}
 	// Healthy again (rise 2): a, with the higher priority, takes it back.
 	testbed.WaitSoleHolder(t, members, vip4, "a", time.Now(), 3*time.Second)
