@@ -305,9 +305,9 @@ func (p *pacer) timerC() <-chan time.Time {
 	return p.timer.C()
 }
 
-// cancel disarms the pacer and drops an expiry not received yet: a Fake
-// timer keeps one that Stop came too late for, and it would start a run of
-// its own.
+// cancel disarms the pacer and drops an expiry not received yet: a timer
+// may keep one that Stop came too late for (clock.Timer), and it would
+// start a run of its own.
 func (p *pacer) cancel() {
 	if p.alarm != nil {
 		p.alarm.Stop()

@@ -316,8 +316,8 @@ func (p *pacer) timerC() <-chan time.Time {
 	return p.timer.C()
 }
 
-// cancel disarms the pacer and drops an expiry not received yet (a Fake
-// timer keeps one that Stop came too late for).
+// cancel disarms the pacer and drops an expiry not received yet (a timer
+// may keep one that Stop came too late for: clock.Timer).
 func (p *pacer) cancel() {
 	if p.alarm != nil {
 		p.alarm.Stop()

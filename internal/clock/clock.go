@@ -14,10 +14,11 @@ type Clock interface {
 	NewTimer(d time.Duration) Timer
 }
 
-// Timer is the part of *time.Timer that vipd uses, so a fake can stand in.
-// Implementations differ only on an expiry delivered but not yet received
+// Timer is the part of *time.Timer that vipd uses, so that another clock's
+// timers (PreciseTimer, a test's counting wrapper) can stand in.
+// Implementations may differ on an expiry delivered but not yet received
 // when Stop or Reset is called: Real's timers and PreciseTimer drop it (Go
-// 1.23 semantics), Fake's keeps it, so code that must not see a stale
+// 1.23 semantics), another may keep it, so code that must not see a stale
 // expiry drains C after Stop, as election's instance does.
 type Timer interface {
 	// C returns the channel the expiry time is delivered on.

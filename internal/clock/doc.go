@@ -2,10 +2,9 @@
 // (advert timers, GARP schedules, retries) takes a Clock, so tests drive
 // state machines and runtimes by testing/synctest's bubble time through
 // Real instead of by sleeping; clocktest.Counting wraps Real there to show
-// that code waits on the clock it is given. (Fake, a clock moved by hand,
-// is left for a test whose real threads cannot run in a bubble:
-// internal/sched's sweep.) Sleep and Backoff are the one context-aware wait
-// and the one jittered retry backoff.
+// that code waits on the clock it is given: there is no other fake time.
+// Sleep and Backoff are the one context-aware wait and the one jittered
+// retry backoff.
 //
 // On Linux the real clock also offers precise timers (PreciseClock), backed
 // by a timerfd, for the deadlines whose lateness is measured: a Go

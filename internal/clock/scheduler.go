@@ -33,8 +33,8 @@ import (
 //
 // On the Linux real clock the timer is a timerfd (see PreciseClock) and
 // the alarms' functions run in the goroutine its expiry wakes; on another
-// PreciseClock, a PreciseTimer; on any other clock (Fake, or time faked by
-// testing/synctest), a Timer from NewTimer. The goroutine runs while at
+// PreciseClock, a PreciseTimer; on any other clock (a test's wrapper, or
+// Real inside a testing/synctest bubble), a Timer from NewTimer. The goroutine runs while at
 // least one alarm is open: the first NewAlarm starts it and the last
 // Close stops it and waits for it, so it needs no owner of its own.
 //
@@ -368,7 +368,7 @@ func startTimerWaker(s *Scheduler, t Timer) *timerWaker {
 		for {
 			select {
 			case <-t.C():
-				// A Fake timer may deliver an expiry from before a Reset:
+				// A timer may deliver an expiry from before a Reset:
 				// fire then finds nothing due and re-arms, which is all.
 				s.fire(w)
 			case <-w.quit:

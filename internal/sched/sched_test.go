@@ -224,14 +224,11 @@ func childSweep() {
 	if at, _ := unix.SchedGetAttr(fresh, 0); at == nil || at.Policy != unix.SCHED_NORMAL {
 		fail("new thread %d started under policy %v, want the normal one", fresh, at)
 	}
-	clk := clock.NewFake(time.Unix(0, 0))
+	// Real threads and /proc: the real clock, and the first look a period
+	// after Run starts.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); th.Run(ctx, clk, time.Second, nil) }()
-	for clk.Pending() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	clk.Advance(time.Second)
+	go func() { defer close(done); th.Run(ctx, clock.Real(), time.Second, nil) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		at, _ := unix.SchedGetAttr(fresh, 0)

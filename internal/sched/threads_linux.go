@@ -158,7 +158,7 @@ func (t *Threads) Run(ctx context.Context, clk clock.Clock, period time.Duration
 			// Threads may come: look every period again.
 			steady, gap = 0, period
 			tm.Stop()
-			select { // a Fake timer may hold an expiry Stop came too late for
+			select { // a timer may hold an expiry Stop came too late for (clock.Timer)
 			case <-tm.C():
 			default:
 			}

@@ -688,8 +688,9 @@ func editOrder(t *testing.T, g *gnode, order ...string) (time.Time, string) {
 	t.Helper()
 	edited := time.Now()
 	writeOrderFile(t, g.orderFile(), order...)
-	// The watcher polls every 250 ms (priority.DefaultPollInterval) and the
-	// agent syncs with gossip at least every 250 ms.
+	// The watcher reads the file 100 ms after inotify reports the edit (or
+	// within 250 ms where it has to poll), and the agent publishes at its
+	// next wake.
 	// Measured from the edit, not from the publisher's log line: other
 	// nodes may have the order (sent by TCP) before that line is written.
 	firstLogged(t, daemons(g), edited, time.Second+slack, "order published cluster-wide", "instance=web")
