@@ -10,6 +10,7 @@ import (
 	"github.com/vipd/vipd/checks"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/config/internal/configtest"
+	"github.com/vipd/vipd/election/fsm"
 	"github.com/vipd/vipd/inet"
 	"github.com/vipd/vipd/notify"
 	"github.com/vipd/vipd/priority"
@@ -75,7 +76,7 @@ func TestValidateCodeBuilt(t *testing.T) {
 		{"no vrid", func(i *config.Instance) { i.VRID = 0 }, "instances[0].vrid: is required"},
 		{"version 4", func(i *config.Instance) { i.Version = 4 }, "instances[0].version: 4 is not 2 or 3"},
 		{"bad family", func(i *config.Instance) { i.Family = 5 }, "instances[0].family: Family(5) is not IPv4 or IPv6"},
-		{"bad state", func(i *config.Instance) { i.InitialState = "FAULT" }, `instances[0].state: "FAULT" is not MASTER or BACKUP`},
+		{"bad state", func(i *config.Instance) { i.InitialState = fsm.Fault }, `instances[0].state: "FAULT" is not MASTER or BACKUP`},
 		{"zero advert", func(i *config.Instance) { i.AdvertInterval = 0 }, "instances[0].advert_interval: 0s is not whole seconds"},
 		{"negative garp delay", func(i *config.Instance) { i.GARP.MasterDelay = -time.Second }, "instances[0].garp.master_delay: -1s is negative"},
 		{"zero garp repeat", func(i *config.Instance) { i.GARP.MasterRefreshRepeat = 0 }, "instances[0].garp.master_refresh_repeat: must be at least 1"},
