@@ -210,8 +210,8 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	changes, unwatch := r.watch(ctx)
 	defer unwatch()
-	pace := newPacer(r.clk, r.timers)
-	defer pace.close()
+	pace := clock.NewPacer(r.clk, r.timers)
+	defer pace.Close()
 	for {
 		start := r.clk.Now()
 		res, ok := r.runOnce(ctx)
@@ -244,92 +244,19 @@ func (r *Runner) Run(ctx context.Context) error {
 		if events != nil {
 			early = at.Add(-gap / 4)
 		}
-		pace.set(early, at)
+		pace.Set(early, at)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-pace.timerC():
-		case <-pace.due:
+		case <-pace.TimerC():
+		case <-pace.Due():
 		case _, open := <-events:
 			if !open {
 				r.log.Warn("check no longer notified of changes: probing every interval", "check", r.name, "interval", r.interval)
 				changes = nil
 			}
-			pace.cancel()
+			pace.Cancel()
 		}
-	}
-}
-
-// pacer is what a Runner waits on between runs: a Timer of its Clock, or
-// an Alarm of a shared Scheduler.
-type pacer struct {
-	clk   clock.Clock
-	timer clock.Timer  // without a Scheduler; nil until first set
-	alarm *clock.Alarm // with one
-	due   chan struct{}
-}
-
-func newPacer(clk clock.Clock, s *clock.Scheduler) *pacer {
-	p := &pacer{clk: clk}
-	if s != nil {
-		p.due = make(chan struct{}, 1)
-		p.alarm = s.NewAlarm(func(time.Time) {
-			select {
-			case p.due <- struct{}{}:
-			default:
-			}
-		})
-	}
-	return p
-}
-
-// set arms the pacer for at; an alarm may fire from early on.
-func (p *pacer) set(early, at time.Time) {
-	if p.alarm != nil {
-		p.alarm.SetWindow(early, at)
-		return
-	}
-	d := at.Sub(p.clk.Now())
-	if p.timer == nil {
-		p.timer = p.clk.NewTimer(d)
-	} else {
-		p.timer.Reset(d)
-	}
-}
-
-// timerC is the timer's channel; nil (never ready) with an alarm.
-func (p *pacer) timerC() <-chan time.Time {
-	if p.timer == nil {
-		return nil
-	}
-	return p.timer.C()
-}
-
-// cancel disarms the pacer and drops an expiry not received yet: a timer
-// may keep one that Stop came too late for (clock.Timer), and it would
-// start a run of its own.
-func (p *pacer) cancel() {
-	if p.alarm != nil {
-		p.alarm.Stop()
-		select {
-		case <-p.due:
-		default:
-		}
-		return
-	}
-	if p.timer != nil && !p.timer.Stop() {
-		select {
-		case <-p.timer.C():
-		default:
-		}
-	}
-}
-
-func (p *pacer) close() {
-	if p.alarm != nil {
-		p.alarm.Close()
-	} else if p.timer != nil {
-		p.timer.Stop()
 	}
 }
 

@@ -216,14 +216,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 		w.poll(&st, src != nil)
 	}
 
-	pace := newPacer(w.cfg.Clock, w.cfg.Timers)
-	defer pace.stop()
+	pace := clock.NewPacer(w.cfg.Clock, w.cfg.Timers)
+	defer pace.Close()
 	var changes <-chan struct{}
 	if src != nil {
 		changes = src.changes()
 	}
-	settle := newPacer(w.cfg.Clock, nil)
-	defer settle.stop()
+	settle := clock.NewPacer(w.cfg.Clock, nil)
+	defer settle.Close()
 	pending := false           // a notification not read yet
 	var pendingSince time.Time // the first such
 	for {
@@ -236,14 +236,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 				// alarm's wake-up; polling keeps its time.
 				early = at.Add(-gap / 4)
 			}
-			pace.set(early, at)
+			pace.Set(early, at)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-pace.timerC():
-		case <-pace.due:
-		case <-settle.timerC():
+		case <-pace.TimerC():
+		case <-pace.Due():
+		case <-settle.TimerC():
 		case <-changes:
 			// Read once the writes have stopped for settleDelay, or
 			// maxSettle after the first; the safety re-read stays set.
@@ -252,11 +252,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 				pending, pendingSince = true, now
 			}
 			at := now.Add(min(settleDelay, pendingSince.Add(maxSettle).Sub(now)))
-			settle.set(at, at)
+			settle.Set(at, at)
 			continue
 		}
 		pending = false
-		settle.cancel()
+		settle.Cancel()
 		if src != nil {
 			src.rearm()
 		}
@@ -265,83 +265,6 @@ func (w *Watcher) Run(ctx context.Context) error {
 		} else {
 			w.poll(&st, src != nil)
 		}
-	}
-}
-
-// pacer is a deadline to wait on: a Timer of a Clock, or an Alarm of a
-// shared Scheduler.
-type pacer struct {
-	clk   clock.Clock
-	timer clock.Timer  // without a Scheduler; nil until first set
-	alarm *clock.Alarm // with one
-	due   chan struct{}
-}
-
-func newPacer(clk clock.Clock, s *clock.Scheduler) *pacer {
-	p := &pacer{clk: clk}
-	if s != nil {
-		p.due = make(chan struct{}, 1)
-		p.alarm = s.NewAlarm(func(time.Time) {
-			select {
-			case p.due <- struct{}{}:
-			default:
-			}
-		})
-	}
-	return p
-}
-
-// set arms the pacer for at, replacing what was set; an alarm may fire
-// from early on.
-func (p *pacer) set(early, at time.Time) {
-	p.cancel()
-	if p.alarm != nil {
-		p.alarm.SetWindow(early, at)
-		return
-	}
-	d := at.Sub(p.clk.Now())
-	if p.timer == nil {
-		p.timer = p.clk.NewTimer(d)
-	} else {
-		p.timer.Reset(d)
-	}
-}
-
-// timerC is the timer's channel; nil (never ready) with an alarm or
-// before the first set.
-func (p *pacer) timerC() <-chan time.Time {
-	if p.timer == nil {
-		return nil
-	}
-	return p.timer.C()
-}
-
-// cancel disarms the pacer and drops an expiry not received yet (a timer
-// may keep one that Stop came too late for: clock.Timer).
-func (p *pacer) cancel() {
-	if p.alarm != nil {
-		p.alarm.Stop()
-		select {
-		case <-p.due:
-		default:
-		}
-		return
-	}
-	if p.timer != nil {
-		p.timer.Stop()
-		select {
-		case <-p.timer.C():
-		default:
-		}
-	}
-}
-
-// stop releases the timer or the alarm.
-func (p *pacer) stop() {
-	if p.alarm != nil {
-		p.alarm.Close()
-	} else if p.timer != nil {
-		p.timer.Stop()
 	}
 }
 
