@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"net/netip"
 	"reflect"
@@ -106,22 +107,37 @@ func (p *yamlParser) kindSettings(n *yaml.Node, path string, dst any, mark markF
 // settingKeys adds a handler for each setting of the struct sv to
 // handlers.
 func (p *yamlParser) settingKeys(sv reflect.Value, mark markFunc, handlers map[string]func(k, v *yaml.Node, path string)) {
-	t := sv.Type()
-	for i := range t.NumField() {
-		o, ok := settingTags(t.Field(i))
-		if !ok {
-			continue
-		}
-		fv := sv.Field(i)
-		if o.inline {
-			p.settingKeys(fv, mark, handlers)
-			continue
-		}
+	for o, fv := range settingFields(sv) {
 		handlers[o.key] = func(k, v *yaml.Node, path string) {
 			mark(o.key, k, "")
 			p.setting(fv, v, path, o, mark)
 		}
 	}
+}
+
+// settingFields yields the settings of the struct sv, in field order, with
+// their options; an inline struct's settings stand in its place. Reading
+// and writing a kind's block both walk it, so they cannot disagree on
+// which fields are settings.
+func settingFields(sv reflect.Value) iter.Seq2[settingOpts, reflect.Value] {
+	return func(yield func(settingOpts, reflect.Value) bool) { walkSettings(sv, yield) }
+}
+
+func walkSettings(sv reflect.Value, yield func(settingOpts, reflect.Value) bool) bool {
+	t := sv.Type()
+	for i := range t.NumField() {
+		o, ok := settingTags(t.Field(i))
+		switch {
+		case !ok:
+		case o.inline:
+			if !walkSettings(sv.Field(i), yield) {
+				return false
+			}
+		case !yield(o, sv.Field(i)):
+			return false
+		}
+	}
+	return true
 }
 
 // setting reads v into the field fv.
@@ -220,17 +236,7 @@ func encodeSettings(s any) *yaml.Node {
 }
 
 func encodeFields(sv reflect.Value, n *yaml.Node) {
-	t := sv.Type()
-	for i := range t.NumField() {
-		o, ok := settingTags(t.Field(i))
-		if !ok {
-			continue
-		}
-		fv := sv.Field(i)
-		if o.inline {
-			encodeFields(fv, n)
-			continue
-		}
+	for o, fv := range settingFields(sv) {
 		if o.omitEmpty && settingZero(fv) {
 			continue
 		}
